@@ -1,0 +1,14 @@
+//! The SLA engine proper: tickets, goal clocks, timers and alert state of one tenant.
+
+mod finals;
+mod goal;
+mod interner;
+mod tenant;
+mod ticket;
+
+#[cfg(test)]
+mod tests;
+
+pub use goal::{GoalClock, GoalOutcome};
+pub use tenant::{EngineSettings, GoalView, TenantEngine, TicketView};
+pub use ticket::Ticket;

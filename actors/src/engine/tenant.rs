@@ -1,0 +1,566 @@
+//! One tenant's engine: its open tickets, their timers, alert state and rolling metrics.
+//! Pure: no I/O, no actors, no wall clock. Callers feed events and advance time.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::Arc;
+
+use hashbrown::HashTable;
+use vigil_streams::{Event, EventKind, Millis, RejectReason, Rejection, Status};
+
+use super::finals::FinalTickets;
+use super::goal::{GoalClock, GoalOutcome};
+use super::interner::Interner;
+use super::ticket::{FiredAlert, Ticket};
+use crate::alert::{alert_id, dedupe_key, AlertRecord, AlertState, Goal};
+use crate::calendar::NEVER;
+use crate::metrics::{RollingMetrics, StoppedGoal};
+use crate::policy::{PolicyBook, TenantPolicies};
+
+/// Settings every tenant engine shares.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// How long final tickets are remembered (events for them are accepted and ignored).
+    pub final_retention_ms: i64,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings {
+            final_retention_ms: 35 * 86_400_000,
+        }
+    }
+}
+
+/// A scheduled look at one goal: `(due, slot, goal)`, earliest first.
+type Timer = Reverse<(Millis, u32, u8)>;
+
+/// The engine of one tenant.
+pub struct TenantEngine {
+    tenant_id: u64,
+    book: Arc<PolicyBook>,
+    settings: Arc<EngineSettings>,
+    policies: TenantPolicies,
+    slots: Vec<Option<Ticket>>,
+    free: Vec<u32>,
+    index: HashTable<u32>,
+    hasher: foldhash::fast::FixedState,
+    finals: FinalTickets,
+    timers: BinaryHeap<Timer>,
+    service_types: Interner,
+    assignees: Interner,
+    metrics: RollingMetrics,
+    open: usize,
+}
+
+/// Where one goal of a ticket stands (for the ticket SLA endpoint).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct GoalView {
+    /// Response or resolution.
+    pub goal: Goal,
+    /// Current target.
+    pub target_ms: i64,
+    /// Elapsed calendar time.
+    pub elapsed_ms: i64,
+    /// Target minus elapsed (negative once breached).
+    pub remaining_ms: i64,
+    /// Elapsed as a percentage of the target.
+    pub percent: f64,
+    /// Whether the status pauses it now.
+    pub paused: bool,
+    /// When it breaches if it keeps running (`None` if paused or stopped).
+    pub deadline: Option<Millis>,
+    /// `met`, `breached`, `cancelled`, or `None` while running.
+    pub outcome: Option<&'static str>,
+}
+
+/// Where one ticket stands.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TicketView {
+    /// The ticket.
+    pub ticket_id: String,
+    /// Current status.
+    pub status: &'static str,
+    /// Current priority.
+    pub priority: String,
+    /// Service type.
+    pub service_type: String,
+    /// Policy version it runs under.
+    pub policy_version: u32,
+    /// Response and resolution.
+    pub goals: Vec<GoalView>,
+}
+
+impl TenantEngine {
+    /// An empty engine for a tenant, under its configured policy.
+    pub fn new(tenant_id: u64, book: Arc<PolicyBook>, settings: Arc<EngineSettings>) -> Self {
+        let policies = TenantPolicies::new(book.initial(tenant_id));
+        TenantEngine {
+            tenant_id,
+            book,
+            settings,
+            policies,
+            slots: Vec::new(),
+            free: Vec::new(),
+            index: HashTable::new(),
+            hasher: foldhash::fast::FixedState::with_seed(0x5eed),
+            finals: FinalTickets::default(),
+            timers: BinaryHeap::new(),
+            service_types: Interner::default(),
+            assignees: Interner::default(),
+            metrics: RollingMetrics::default(),
+            open: 0,
+        }
+    }
+
+    /// The tenant.
+    pub fn tenant_id(&self) -> u64 {
+        self.tenant_id
+    }
+
+    /// Tickets not yet final.
+    pub fn open_tickets(&self) -> usize {
+        self.open
+    }
+
+    /// The tenant's policy versions.
+    pub fn policies(&self) -> &TenantPolicies {
+        &self.policies
+    }
+
+    /// The rolling metrics.
+    pub fn metrics(&self) -> &RollingMetrics {
+        &self.metrics
+    }
+
+    fn hash(&self, id: &str) -> u64 {
+        use std::hash::BuildHasher;
+        self.hasher.hash_one(id)
+    }
+
+    fn find(&self, id: &str) -> Option<u32> {
+        let h = self.hash(id);
+        self.index
+            .find(h, |&slot| {
+                self.slots[slot as usize]
+                    .as_ref()
+                    .is_some_and(|t| &*t.id == id)
+            })
+            .copied()
+    }
+
+    fn ticket(&self, slot: u32) -> &Ticket {
+        match &self.slots[slot as usize] {
+            Some(t) => t,
+            None => unreachable!("slot {slot} is indexed but empty"),
+        }
+    }
+
+    fn ticket_mut(&mut self, slot: u32) -> &mut Ticket {
+        match &mut self.slots[slot as usize] {
+            Some(t) => t,
+            None => unreachable!("slot {slot} is indexed but empty"),
+        }
+    }
+
+    /// Applies one validated event. Alert state changes it causes are appended to `out`.
+    /// A rejected event changes nothing.
+    pub fn apply(&mut self, ev: &Event, out: &mut Vec<AlertRecord>) -> Result<(), Rejection> {
+        let t = ev.occurred_at;
+        self.finals.expire(t - self.settings.final_retention_ms);
+        match &ev.kind {
+            EventKind::PolicyUpdated { policy } => {
+                let book = self.book.clone();
+                self.policies
+                    .apply_update(&book, self.tenant_id, policy)
+                    .map(|_| ())
+                    .map_err(|_| {
+                        Rejection::new(
+                            RejectReason::InvalidPolicy,
+                            "policy has an unknown calendar, a bad target or a bad field",
+                        )
+                    })
+            }
+            EventKind::Created { priority } => self.create(ev, priority),
+            _ => {
+                let Some(slot) = self.find(&ev.ticket_id) else {
+                    if self.finals.contains(self.hash(&ev.ticket_id)) {
+                        return Ok(());
+                    }
+                    return Err(Rejection::new(
+                        RejectReason::UnknownTicket,
+                        "no open ticket with this ticket_id",
+                    ));
+                };
+                self.update(slot, ev, out)
+            }
+        }
+    }
+
+    fn create(&mut self, ev: &Event, priority: &str) -> Result<(), Rejection> {
+        let t = ev.occurred_at;
+        let hash = self.hash(&ev.ticket_id);
+        if self.find(&ev.ticket_id).is_some() || self.finals.contains(hash) {
+            return Err(Rejection::new(
+                RejectReason::DuplicateTicket,
+                "the ticket was already created",
+            ));
+        }
+        let policy = self.policies.in_force_at(t).clone();
+        let service = ev
+            .service_type
+            .as_deref()
+            .unwrap_or(vigil_streams::event::DEFAULT_SERVICE_TYPE);
+        let rules = policy.rules_index(service);
+        let prio = policy
+            .priority_index(priority)
+            .filter(|p| policy.targets(rules, *p).is_some())
+            .ok_or(Rejection::new(
+                RejectReason::UnknownPriority,
+                "priority is not a key of the targets in force",
+            ))?;
+        let ticket = Ticket {
+            id: ev.ticket_id.as_str().into(),
+            created_at: t,
+            policy,
+            rules,
+            service_type: self.service_types.intern(service),
+            assignee: ev
+                .assignee_id
+                .as_deref()
+                .map_or(u32::MAX, |a| self.assignees.intern(a)),
+            priority: prio,
+            status: Status::Pending,
+            goals: [GoalClock::started(t), GoalClock::started(t)],
+            alerts: None,
+            last_event_at: t,
+        };
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.slots[s as usize] = Some(ticket);
+                s
+            }
+            None => {
+                self.slots.push(Some(ticket));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let slots = &self.slots;
+        self.index.insert_unique(hash, slot, |&s| {
+            slots[s as usize].as_ref().map_or(0, |t| {
+                use std::hash::BuildHasher;
+                self.hasher.hash_one(&*t.id)
+            })
+        });
+        self.open += 1;
+        self.metrics.ticket_created(t);
+        self.reschedule(slot);
+        Ok(())
+    }
+
+    fn update(&mut self, slot: u32, ev: &Event, out: &mut Vec<AlertRecord>) -> Result<(), Rejection> {
+        let t = ev.occurred_at;
+        // Validate before touching anything: a rejected event changes nothing.
+        let current = self.ticket(slot).status;
+        let new_priority = match &ev.kind {
+            EventKind::StatusChanged { status } if !current.can_move_to(*status) => {
+                return Err(Rejection::new(
+                    RejectReason::InvalidTransition,
+                    "the status machine does not allow this move",
+                ));
+            }
+            EventKind::PriorityChanged { priority } => {
+                let tk = self.ticket(slot);
+                let p = tk
+                    .policy
+                    .priority_index(priority)
+                    .filter(|p| tk.policy.targets(tk.rules, *p).is_some())
+                    .ok_or(Rejection::new(
+                        RejectReason::UnknownPriority,
+                        "priority is not a key of the targets in force",
+                    ))?;
+                Some(p)
+            }
+            _ => None,
+        };
+        // Crossings before the event happened first (rule 7); those at `t` come after it.
+        self.fire_due(slot, t, false, out);
+        let assignee = ev.assignee_id.as_deref().map(|a| self.assignees.intern(a));
+        let tk = self.ticket_mut(slot);
+        let t = t.max(tk.last_event_at);
+        tk.fold(t);
+        tk.last_event_at = t;
+        if let Some(a) = assignee {
+            tk.assignee = a;
+        }
+        let mut stops: [Option<GoalOutcome>; 2] = [None, None];
+        match &ev.kind {
+            EventKind::Responded => stops[0] = Some(GoalOutcome::Met),
+            EventKind::StatusChanged { status } => {
+                let from = tk.status;
+                tk.status = *status;
+                match status {
+                    Status::InProgress => {
+                        stops[0] = Some(GoalOutcome::Met);
+                        if from == Status::Resolved {
+                            let g = &mut tk.goals[Goal::Resolution.index()];
+                            g.outcome = None;
+                            g.since = t;
+                        }
+                    }
+                    Status::Resolved => stops[1] = Some(GoalOutcome::Met),
+                    Status::Cancelled => stops = [Some(GoalOutcome::Cancelled); 2],
+                    _ => {}
+                }
+            }
+            EventKind::PriorityChanged { .. } => {
+                if let Some(p) = new_priority {
+                    tk.priority = p;
+                }
+            }
+            EventKind::SatisfactionRated { satisfaction } => {
+                self.metrics.satisfaction(t, *satisfaction);
+            }
+            _ => {}
+        }
+        for goal in Goal::ALL {
+            if let Some(outcome) = stops[goal.index()] {
+                self.stop_goal(slot, goal, t, outcome, out);
+            }
+        }
+        if self.ticket(slot).status.is_final() {
+            self.finalize(slot, t);
+        } else {
+            self.reschedule(slot);
+        }
+        Ok(())
+    }
+
+    fn stop_goal(&mut self, slot: u32, goal: Goal, t: Millis, outcome: GoalOutcome, out: &mut Vec<AlertRecord>) {
+        let tk = self.ticket_mut(slot);
+        let g = &tk.goals[goal.index()];
+        if !g.is_running() {
+            return;
+        }
+        let elapsed = g.acc;
+        let target = tk.target(goal);
+        let outcome = match outcome {
+            GoalOutcome::Cancelled => GoalOutcome::Cancelled,
+            _ if elapsed <= target => GoalOutcome::Met,
+            _ => GoalOutcome::Breached,
+        };
+        let g = &mut tk.goals[goal.index()];
+        g.outcome = Some(outcome);
+        g.stopped_at = t;
+        g.due = NEVER;
+        let open = std::mem::take(&mut g.open);
+        let stopped = StoppedGoal {
+            goal,
+            outcome,
+            elapsed_ms: elapsed,
+            wall_ms: t - tk.created_at,
+        };
+        self.metrics.goal_stopped(t, stopped);
+        if open != 0 {
+            self.announce(slot, goal, open, AlertState::Resolved, out);
+        }
+    }
+
+    fn finalize(&mut self, slot: u32, t: Millis) {
+        let hash = self.hash(&self.ticket(slot).id);
+        if let Ok(entry) = self.index.find_entry(hash, |&s| s == slot) {
+            entry.remove();
+        }
+        self.slots[slot as usize] = None;
+        self.free.push(slot);
+        self.finals.insert(hash, t);
+        self.open -= 1;
+    }
+
+    /// Re-announces alerts (by threshold bits) of a goal in a new state.
+    fn announce(&self, slot: u32, goal: Goal, bits: u32, state: AlertState, out: &mut Vec<AlertRecord>) {
+        let tk = self.ticket(slot);
+        for a in tk.alerts.iter().flat_map(|v| v.iter()) {
+            if a.goal == goal && bits & (1 << a.bit) != 0 {
+                out.push(self.record(tk, a, state));
+            }
+        }
+    }
+
+    fn record(&self, tk: &Ticket, a: &FiredAlert, state: AlertState) -> AlertRecord {
+        let (level, threshold) = tk.threshold_of(u32::from(a.bit));
+        let key = dedupe_key(self.tenant_id, &tk.id, a.goal, level, threshold);
+        AlertRecord {
+            alert_id: alert_id(&key),
+            state,
+            tenant_id: self.tenant_id,
+            ticket_id: tk.id.to_string(),
+            goal: a.goal,
+            level,
+            threshold,
+            target_ms: a.target_ms,
+            elapsed_ms: a.elapsed_ms,
+            fired_at: a.fired_at,
+            deadline: a.deadline,
+            priority: tk.policy.priority_name(a.priority).to_string(),
+            service_type: self.service_types.name(tk.service_type).to_string(),
+            policy_version: tk.policy.version,
+        }
+    }
+
+    /// Fires every crossing of a ticket before `until` (or at it, if `inclusive`).
+    fn fire_due(&mut self, slot: u32, until: Millis, inclusive: bool, out: &mut Vec<AlertRecord>) {
+        for goal in Goal::ALL {
+            loop {
+                let tk = self.ticket(slot);
+                let accruing = tk.accruing(goal);
+                let g = &tk.goals[goal.index()];
+                let Some((bit, _, at)) = g.next_crossing(tk.calendar(), tk.thresholds(goal), accruing)
+                else {
+                    break;
+                };
+                if at > until || (at == until && !inclusive) {
+                    break;
+                }
+                let cal = tk.calendar();
+                let elapsed = g.elapsed_at(cal, at, accruing);
+                let target = tk.target(goal);
+                let deadline = if elapsed >= target {
+                    at
+                } else {
+                    cal.add_business(at, target - elapsed)
+                };
+                let fired = FiredAlert {
+                    goal,
+                    bit: bit as u8,
+                    fired_at: at,
+                    elapsed_ms: elapsed,
+                    target_ms: target,
+                    deadline,
+                    priority: tk.priority,
+                };
+                let record = self.record(tk, &fired, AlertState::Firing);
+                self.metrics.alert_fired(at, record.level);
+                out.push(record);
+                let tk = self.ticket_mut(slot);
+                let g = &mut tk.goals[goal.index()];
+                g.fired |= 1 << bit;
+                g.open |= 1 << bit;
+                tk.alerts.get_or_insert_with(Default::default).push(fired);
+            }
+        }
+    }
+
+    /// Recomputes a ticket's next crossings and schedules them.
+    fn reschedule(&mut self, slot: u32) {
+        for goal in Goal::ALL {
+            let tk = self.ticket(slot);
+            let accruing = tk.accruing(goal);
+            let due = tk.goals[goal.index()]
+                .next_crossing(tk.calendar(), tk.thresholds(goal), accruing)
+                .map_or(NEVER, |(_, _, at)| at);
+            let tk = self.ticket_mut(slot);
+            let g = &mut tk.goals[goal.index()];
+            if g.due != due {
+                g.due = due;
+                if due != NEVER {
+                    self.timers.push(Reverse((due, slot, goal.index() as u8)));
+                }
+            }
+        }
+        self.compact_timers();
+    }
+
+    fn compact_timers(&mut self) {
+        if self.timers.len() > 64 && self.timers.len() > 4 * self.open + 64 {
+            let slots = &self.slots;
+            self.timers.retain(|Reverse((due, slot, goal))| {
+                slots[*slot as usize]
+                    .as_ref()
+                    .is_some_and(|t| t.goals[usize::from(*goal)].due == *due)
+            });
+        }
+    }
+
+    fn timer_is_live(&self, (due, slot, goal): (Millis, u32, u8)) -> bool {
+        self.slots
+            .get(slot as usize)
+            .and_then(Option::as_ref)
+            .is_some_and(|t| t.goals[usize::from(goal)].due == due)
+    }
+
+    /// The earliest pending crossing of any ticket.
+    pub fn next_due(&mut self) -> Option<Millis> {
+        while let Some(Reverse(top)) = self.timers.peek().copied() {
+            if self.timer_is_live(top) {
+                return Some(top.0);
+            }
+            self.timers.pop();
+        }
+        None
+    }
+
+    /// Fires every crossing before `now` (or at it, if `inclusive`), in time order.
+    pub fn advance(&mut self, now: Millis, inclusive: bool, out: &mut Vec<AlertRecord>) {
+        while let Some(Reverse(top)) = self.timers.peek().copied() {
+            let (due, slot, _) = top;
+            if due > now || (due == now && !inclusive) {
+                break;
+            }
+            self.timers.pop();
+            if !self.timer_is_live(top) {
+                continue;
+            }
+            self.fire_due(slot, due, true, out);
+            self.reschedule(slot);
+        }
+    }
+
+    /// The live clocks of one ticket at `now`.
+    pub fn ticket_view(&self, ticket_id: &str, now: Millis) -> Option<TicketView> {
+        let tk = self.ticket(self.find(ticket_id)?);
+        let cal = tk.calendar();
+        let goals = Goal::ALL
+            .iter()
+            .map(|&goal| {
+                let g = &tk.goals[goal.index()];
+                let accruing = tk.accruing(goal);
+                let elapsed = g.elapsed_at(cal, now.max(g.since), accruing);
+                let target = tk.target(goal);
+                GoalView {
+                    goal,
+                    target_ms: target,
+                    elapsed_ms: elapsed,
+                    remaining_ms: target - elapsed,
+                    percent: if target > 0 { elapsed as f64 * 100.0 / target as f64 } else { 0.0 },
+                    paused: g.is_running() && tk.paused(),
+                    deadline: accruing.then(|| cal.add_business(now.max(g.since), (target - elapsed).max(0))),
+                    outcome: g.outcome.map(GoalOutcome::as_str),
+                }
+            })
+            .collect();
+        Some(TicketView {
+            ticket_id: tk.id.to_string(),
+            status: tk.status.as_str(),
+            priority: tk.policy.priority_name(tk.priority).to_string(),
+            service_type: self.service_types.name(tk.service_type).to_string(),
+            policy_version: tk.policy.version,
+            goals,
+        })
+    }
+
+    /// Every open ticket, for snapshots of metrics that are cheaper to scan than to maintain.
+    pub fn tickets(&self) -> impl Iterator<Item = &Ticket> {
+        self.slots.iter().flatten()
+    }
+
+    /// The interned name of a service type.
+    pub fn service_type_name(&self, id: u32) -> &str {
+        self.service_types.name(id)
+    }
+
+    /// The interned name of an assignee.
+    pub fn assignee_name(&self, id: u32) -> &str {
+        self.assignees.name(id)
+    }
+}

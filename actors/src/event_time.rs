@@ -1,0 +1,249 @@
+//! The event-time driver: applies events in `occurred_at` order through a reorder buffer as
+//! wide as the allowed lateness, and fires timers on a clock that is the largest `occurred_at`
+//! seen minus the lateness (DESIGN.md §3 rule 10, §3.1). `vigil replay` runs it over a file and
+//! the service runs it per partition when `[engine] clock = "event"`, so both give the same
+//! alerts.
+//!
+//! Ordering guarantees: events apply in `(occurred_at, arrival)` order; a timer at `t` fires
+//! after every event at `t`; nothing at or after the clock is processed until the clock passes
+//! it, and at the end of input everything up to the last applied `occurred_at` (inclusive) is.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::Arc;
+
+use hashbrown::{HashMap, HashSet};
+use vigil_streams::{Event, Millis, RejectReason, Rejection};
+
+use crate::alert::AlertRecord;
+use crate::engine::{EngineSettings, TenantEngine};
+use crate::policy::PolicyBook;
+
+/// What the driver reports as it goes.
+pub trait Sink<T> {
+    /// An event was applied.
+    fn applied(&mut self, event: &Event, tag: T);
+    /// An event was not applied.
+    fn rejected(&mut self, event: &Event, tag: T, rejection: Rejection);
+    /// An alert changed state.
+    fn alert(&mut self, record: AlertRecord);
+}
+
+struct Pending<T> {
+    at: Millis,
+    seq: u64,
+    event: Event,
+    tag: T,
+}
+
+impl<T> PartialEq for Pending<T> {
+    fn eq(&self, o: &Self) -> bool {
+        (self.at, self.seq) == (o.at, o.seq)
+    }
+}
+impl<T> Eq for Pending<T> {}
+impl<T> PartialOrd for Pending<T> {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl<T> Ord for Pending<T> {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(o.at, o.seq))
+    }
+}
+
+/// Event-time engine over any number of tenants.
+pub struct EventTimeDriver<T> {
+    book: Arc<PolicyBook>,
+    settings: Arc<EngineSettings>,
+    lateness_ms: i64,
+    tenants: Vec<TenantEngine>,
+    tenant_index: HashMap<u64, u32>,
+    /// The instant each tenant is woken at (its earliest crossing), `Millis::MAX` for none.
+    scheduled: Vec<Millis>,
+    wakeups: BinaryHeap<Reverse<(Millis, u32)>>,
+    buffer: BinaryHeap<Reverse<Pending<T>>>,
+    seq: u64,
+    max_seen: Millis,
+    max_applied: Millis,
+    applied_ids: HashSet<(u64, u64)>,
+    alerts: Vec<AlertRecord>,
+}
+
+impl<T> EventTimeDriver<T> {
+    /// A driver with the given allowed lateness.
+    pub fn new(book: Arc<PolicyBook>, settings: Arc<EngineSettings>, lateness_ms: i64) -> Self {
+        EventTimeDriver {
+            book,
+            settings,
+            lateness_ms,
+            tenants: Vec::new(),
+            tenant_index: HashMap::new(),
+            scheduled: Vec::new(),
+            wakeups: BinaryHeap::new(),
+            buffer: BinaryHeap::new(),
+            seq: 0,
+            max_seen: Millis::MIN,
+            max_applied: Millis::MIN,
+            applied_ids: HashSet::new(),
+            alerts: Vec::new(),
+        }
+    }
+
+    /// The event-time clock: the largest `occurred_at` seen minus the lateness.
+    pub fn clock(&self) -> Millis {
+        self.max_seen.saturating_sub(self.lateness_ms)
+    }
+
+    /// Tenants seen so far.
+    pub fn tenants(&self) -> impl Iterator<Item = &TenantEngine> {
+        self.tenants.iter()
+    }
+
+    /// Events waiting in the reorder buffer.
+    pub fn buffered(&self) -> usize {
+        self.buffer.len()
+    }
+
+    /// Takes one event. An event more than the lateness behind the largest `occurred_at` seen
+    /// is rejected as `too_late` at once; others wait in the buffer until the clock passes them.
+    pub fn offer(&mut self, event: Event, tag: T, sink: &mut impl Sink<T>) {
+        if event.occurred_at < self.clock() {
+            sink.rejected(
+                &event,
+                tag,
+                Rejection::new(
+                    RejectReason::TooLate,
+                    "more than the allowed lateness behind the newest event",
+                ),
+            );
+            return;
+        }
+        self.max_seen = self.max_seen.max(event.occurred_at);
+        self.seq += 1;
+        self.buffer.push(Reverse(Pending {
+            at: event.occurred_at,
+            seq: self.seq,
+            event,
+            tag,
+        }));
+        let clock = self.clock();
+        self.drain(clock, sink);
+    }
+
+    /// End of input: applies everything buffered and advances the clock to the largest
+    /// `occurred_at` of an applied event, inclusive, and no further.
+    pub fn finish(&mut self, sink: &mut impl Sink<T>) {
+        loop {
+            let next_event = self.buffer.peek().map(|Reverse(p)| p.at);
+            let timer = self.next_wakeup().filter(|due| {
+                *due <= self.max_applied && next_event.is_none_or(|e| *due < e)
+            });
+            match (timer, next_event) {
+                (Some(due), _) => self.wake(due, sink),
+                (None, Some(_)) => self.release(sink),
+                (None, None) => break,
+            }
+        }
+    }
+
+    /// Processes everything before `until`: events and timers in time order, events first
+    /// on ties.
+    fn drain(&mut self, until: Millis, sink: &mut impl Sink<T>) {
+        loop {
+            let next_event = self.buffer.peek().map(|Reverse(p)| p.at).filter(|t| *t < until);
+            let timer = self.next_wakeup().filter(|t| *t < until);
+            match (next_event, timer) {
+                (Some(e), Some(due)) if due < e => self.wake(due, sink),
+                (Some(_), _) => self.release(sink),
+                (None, Some(due)) => self.wake(due, sink),
+                (None, None) => break,
+            }
+        }
+    }
+
+    fn next_wakeup(&mut self) -> Option<Millis> {
+        while let Some(&Reverse((due, idx))) = self.wakeups.peek() {
+            if self.scheduled[idx as usize] == due {
+                return Some(due);
+            }
+            self.wakeups.pop();
+        }
+        None
+    }
+
+    fn wake(&mut self, due: Millis, sink: &mut impl Sink<T>) {
+        let Some(Reverse((_, idx))) = self.wakeups.pop() else {
+            return;
+        };
+        let mut alerts = std::mem::take(&mut self.alerts);
+        self.tenants[idx as usize].advance(due, true, &mut alerts);
+        for a in alerts.drain(..) {
+            sink.alert(a);
+        }
+        self.alerts = alerts;
+        self.reschedule(idx);
+    }
+
+    fn reschedule(&mut self, idx: u32) {
+        let due = self.tenants[idx as usize].next_due().unwrap_or(Millis::MAX);
+        if self.scheduled[idx as usize] != due {
+            self.scheduled[idx as usize] = due;
+            if due != Millis::MAX {
+                self.wakeups.push(Reverse((due, idx)));
+            }
+        }
+    }
+
+    fn tenant(&mut self, tenant_id: u64) -> u32 {
+        if let Some(i) = self.tenant_index.get(&tenant_id) {
+            return *i;
+        }
+        let idx = self.tenants.len() as u32;
+        self.tenants.push(TenantEngine::new(
+            tenant_id,
+            self.book.clone(),
+            self.settings.clone(),
+        ));
+        self.scheduled.push(Millis::MAX);
+        self.tenant_index.insert(tenant_id, idx);
+        idx
+    }
+
+    fn release(&mut self, sink: &mut impl Sink<T>) {
+        let Some(Reverse(p)) = self.buffer.pop() else {
+            return;
+        };
+        let id_key = (p.event.tenant_id, id_hash(&p.event.event_id));
+        if self.applied_ids.contains(&id_key) {
+            sink.rejected(
+                &p.event,
+                p.tag,
+                Rejection::new(RejectReason::DuplicateEvent, "event_id was already applied"),
+            );
+            return;
+        }
+        let idx = self.tenant(p.event.tenant_id);
+        let mut alerts = std::mem::take(&mut self.alerts);
+        let result = self.tenants[idx as usize].apply(&p.event, &mut alerts);
+        for a in alerts.drain(..) {
+            sink.alert(a);
+        }
+        self.alerts = alerts;
+        match result {
+            Ok(()) => {
+                self.applied_ids.insert(id_key);
+                self.max_applied = self.max_applied.max(p.at);
+                sink.applied(&p.event, p.tag);
+            }
+            Err(r) => sink.rejected(&p.event, p.tag, r),
+        }
+        self.reschedule(idx);
+    }
+}
+
+fn id_hash(id: &str) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::with_seed(0x1d5).hash_one(id)
+}
