@@ -19,6 +19,7 @@ pub mod engine;
 pub mod event_time;
 pub mod metrics;
 pub mod policy;
+pub mod supervisor;
 
 pub use alert::{AlertRecord, AlertState, Goal, Level};
 pub use engine::{EngineSettings, TenantEngine};

@@ -7,6 +7,7 @@
 
 use std::borrow::Cow;
 
+use compact_str::CompactString;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -104,7 +105,7 @@ pub enum EventKind {
     /// `ticket.created`: opens the ticket with this priority.
     Created {
         /// Priority name as sent (validated against the policy by the engine).
-        priority: String,
+        priority: CompactString,
     },
     /// `ticket.responded`: first response.
     Responded,
@@ -116,7 +117,7 @@ pub enum EventKind {
     /// `ticket.priority_changed`.
     PriorityChanged {
         /// The new priority name.
-        priority: String,
+        priority: CompactString,
     },
     /// `ticket.assigned`.
     Assigned,
@@ -151,19 +152,19 @@ impl EventKind {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
     /// Unique per tenant; the dedupe key with `tenant_id`.
-    pub event_id: String,
+    pub event_id: CompactString,
     /// Positive tenant id.
     pub tenant_id: u64,
     /// The ticket; empty for `sla.*` events.
-    pub ticket_id: String,
+    pub ticket_id: CompactString,
     /// When it happened, in milliseconds since the Unix epoch (UTC).
     pub occurred_at: Millis,
     /// What happened.
     pub kind: EventKind,
     /// The ticket's service type, if the event names one.
-    pub service_type: Option<String>,
+    pub service_type: Option<CompactString>,
     /// The assignee, if the event names one.
-    pub assignee_id: Option<String>,
+    pub assignee_id: Option<CompactString>,
 }
 
 /// Decodes and validates one event document.
@@ -286,7 +287,7 @@ fn required<T>(v: Option<T>, field: &'static str) -> Result<T, Rejection> {
     v.ok_or_else(|| Rejection::field(RejectReason::MissingField, field, "is required"))
 }
 
-fn id_field(v: Cow<'_, str>, field: &'static str) -> Result<String, Rejection> {
+fn id_field(v: Cow<'_, str>, field: &'static str) -> Result<CompactString, Rejection> {
     let chars = v.chars().count();
     if chars == 0 || chars > MAX_ID_CHARS {
         return Err(Rejection::field(
@@ -295,7 +296,7 @@ fn id_field(v: Cow<'_, str>, field: &'static str) -> Result<String, Rejection> {
             "must be 1 to 128 characters",
         ));
     }
-    Ok(v.into_owned())
+    Ok(CompactString::from(v.as_ref()))
 }
 
 impl WireEvent<'_> {
@@ -341,7 +342,7 @@ impl WireEvent<'_> {
         let ticket_id = if is_ticket_event {
             id_field(required(self.ticket_id, "ticket_id")?, "ticket_id")?
         } else {
-            String::new()
+            CompactString::default()
         };
         let occurred_at = parse_instant(&required(self.occurred_at, "occurred_at")?).ok_or_else(
             || {
@@ -366,7 +367,7 @@ impl WireEvent<'_> {
                 Rejection::new(RejectReason::UnknownStatus, "status is not a known status")
             })?),
         };
-        let priority = |p: Option<Cow<'_, str>>| -> Result<String, Rejection> {
+        let priority = |p: Option<Cow<'_, str>>| -> Result<CompactString, Rejection> {
             let p = required(p, "priority")?;
             if p.is_empty() {
                 return Err(Rejection::new(
@@ -374,7 +375,7 @@ impl WireEvent<'_> {
                     "priority is empty",
                 ));
             }
-            Ok(p.into_owned())
+            Ok(CompactString::from(p.as_ref()))
         };
         let kind = match kind_name {
             "ticket.created" => {

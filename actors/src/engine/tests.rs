@@ -1,1 +1,232 @@
-use super::*;
+//! Table-driven tests of every SLA rule of DESIGN.md §3, through the event-time driver.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use vigil_streams::{decode, format_instant, Event, RejectReason, Rejection};
+
+use crate::alert::AlertRecord;
+use crate::engine::EngineSettings;
+use crate::event_time::{EventTimeDriver, Sink};
+use crate::policy::{CalendarSpec, PolicyBook, PolicySpec};
+
+#[derive(Default)]
+struct Collect {
+    alerts: Vec<String>,
+    rejected: Vec<(String, RejectReason)>,
+}
+
+impl Sink<()> for Collect {
+    fn applied(&mut self, _: &Event, _: ()) {}
+    fn rejected(&mut self, e: &Event, _: (), r: Rejection) {
+        self.rejected.push((e.event_id.clone(), r.reason));
+    }
+    fn alert(&mut self, r: AlertRecord) {
+        self.alerts.push(fmt(&r));
+    }
+}
+
+fn fmt(r: &AlertRecord) -> String {
+    format!(
+        "{} {} {} {} {} {}",
+        r.ticket_id,
+        r.goal.as_str(),
+        r.level.as_str(),
+        r.threshold,
+        r.state.as_str(),
+        format_instant(r.fired_at)
+    )
+}
+
+const BUSINESS: &str = r#"
+timezone = "Asia/Shanghai"
+hours = { mon = "09:00-18:00", tue = "09:00-18:00", wed = "09:00-18:00", thu = "09:00-18:00", fri = "09:00-18:00" }
+holidays = ["2026-10-01"]
+"#;
+
+fn book(sla: &str) -> Arc<PolicyBook> {
+    let sla: PolicySpec = toml::from_str(sla).unwrap();
+    let cals = BTreeMap::from([(
+        "business".to_string(),
+        toml::from_str::<CalendarSpec>(BUSINESS).unwrap(),
+    )]);
+    Arc::new(PolicyBook::build(&sla, &cals, &BTreeMap::new()).unwrap())
+}
+
+/// `(minute offset from 2026-11-23T00:00Z (a Monday), type, extra fields)`
+fn run(sla: &str, events: &[(i64, &str, &str, &str)]) -> Collect {
+    let mut d = EventTimeDriver::new(book(sla), Arc::new(EngineSettings::default()), 300_000);
+    let mut sink = Collect::default();
+    let base = vigil_streams::parse_instant("2026-11-23T00:00:00Z").unwrap();
+    for (i, (min, ticket, kind, extra)) in events.iter().enumerate() {
+        let at = format_instant(base + min * 60_000);
+        let extra = if extra.is_empty() { String::new() } else { format!(",{extra}") };
+        let json = format!(
+            r#"{{"schema":1,"event_id":"e{i}","event_type":"{kind}","tenant_id":1,"ticket_id":"{ticket}","occurred_at":"{at}"{extra}}}"#
+        );
+        let ev = decode(json.as_bytes()).unwrap_or_else(|r| panic!("{json}: {r}"));
+        d.offer(ev, (), &mut sink);
+    }
+    d.finish(&mut sink);
+    sink
+}
+
+const CRIT_30: &str = r#"warn_at = [0.8]
+[targets]
+CRITICAL = { response = 30, resolution = 240 }
+LOW = { response = 1440, resolution = 10080 }
+"#;
+
+fn created(min: i64, t: &'static str, p: &'static str) -> (i64, &'static str, &'static str, &'static str) {
+    let extra: &'static str = match p {
+        "CRITICAL" => r#""priority":"CRITICAL""#,
+        "LOW" => r#""priority":"LOW""#,
+        _ => r#""priority":"HIGH""#,
+    };
+    (min, t, "ticket.created", extra)
+}
+
+#[test]
+fn warning_and_breach_fire_at_their_crossing_instants() {
+    let out = run(CRIT_30, &[created(0, "T", "CRITICAL"), (500, "X", "ticket.created", r#""priority":"LOW""#)]);
+    assert_eq!(
+        out.alerts[..4],
+        [
+            "T response warning 0.8 firing 2026-11-23T00:24:00Z",
+            "T response breach 1 firing 2026-11-23T00:30:00Z",
+            "T resolution warning 0.8 firing 2026-11-23T03:12:00Z",
+            "T resolution breach 1 firing 2026-11-23T04:00:00Z",
+        ]
+    );
+}
+
+#[test]
+fn a_stop_exactly_at_the_deadline_is_met_and_resolves_the_warning() {
+    let out = run(
+        CRIT_30,
+        &[created(0, "T", "CRITICAL"), (30, "T", "ticket.responded", "")],
+    );
+    assert_eq!(
+        out.alerts,
+        [
+            "T response warning 0.8 firing 2026-11-23T00:24:00Z",
+            "T response warning 0.8 resolved 2026-11-23T00:24:00Z",
+        ]
+    );
+}
+
+#[test]
+fn pause_delays_and_crossing_at_pause_fires_at_resume() {
+    let out = run(
+        CRIT_30,
+        &[
+            created(0, "T", "CRITICAL"),
+            (1, "T", "ticket.status_changed", r#""status":"IN_PROGRESS""#),
+            // resolution warning at 192 min: pause exactly then, resume at 300.
+            (192, "T", "ticket.status_changed", r#""status":"ON_HOLD""#),
+            (300, "T", "ticket.status_changed", r#""status":"IN_PROGRESS""#),
+            (301, "T", "ticket.status_changed", r#""status":"RESOLVED""#),
+        ],
+    );
+    assert_eq!(
+        out.alerts,
+        [
+            "T resolution warning 0.8 firing 2026-11-23T05:00:00Z",
+            "T resolution warning 0.8 resolved 2026-11-23T05:00:00Z",
+        ]
+    );
+}
+
+#[test]
+fn priority_change_fires_past_thresholds_at_the_change() {
+    let out = run(
+        CRIT_30,
+        &[
+            created(0, "T", "LOW"),
+            (100, "T", "ticket.priority_changed", r#""priority":"CRITICAL""#),
+            (101, "T", "ticket.responded", ""),
+        ],
+    );
+    assert_eq!(
+        out.alerts,
+        [
+            "T response warning 0.8 firing 2026-11-23T01:40:00Z",
+            "T response breach 1 firing 2026-11-23T01:40:00Z",
+            "T response warning 0.8 resolved 2026-11-23T01:40:00Z",
+            "T response breach 1 resolved 2026-11-23T01:40:00Z",
+        ]
+    );
+}
+
+#[test]
+fn business_calendar_accrues_only_in_hours_and_reaches_at_the_close() {
+    // Created Monday 00:00Z = 08:00 Shanghai; opens 09:00 (01:00Z). 540 minutes a day.
+    let sla = r#"calendar = "business"
+warn_at = [0.5]
+[targets]
+HIGH = { response = 540, resolution = "18h" }
+"#;
+    let out = run(sla, &[created(0, "T", "HIGH"), (3000, "X", "ticket.created", r#""priority":"HIGH""#)]);
+    assert_eq!(
+        out.alerts[..4],
+        [
+            "T response warning 0.5 firing 2026-11-23T05:30:00Z",
+            "T response breach 1 firing 2026-11-23T10:00:00Z",
+            "T resolution warning 0.5 firing 2026-11-23T10:00:00Z",
+            "T resolution breach 1 firing 2026-11-24T10:00:00Z",
+        ]
+    );
+}
+
+#[test]
+fn reopen_resumes_resolution_from_its_elapsed_time() {
+    let out = run(
+        CRIT_30,
+        &[
+            created(0, "T", "CRITICAL"),
+            (10, "T", "ticket.status_changed", r#""status":"IN_PROGRESS""#),
+            (100, "T", "ticket.status_changed", r#""status":"RESOLVED""#),
+            (1000, "T", "ticket.status_changed", r#""status":"IN_PROGRESS""#),
+            (2000, "X", "ticket.created", r#""priority":"LOW""#),
+        ],
+    );
+    // 100 minutes elapsed before the stop; warning at 192 → 92 minutes after 1000.
+    assert!(out.alerts.contains(&"T resolution warning 0.8 firing 2026-11-23T18:12:00Z".to_string()), "{:?}", out.alerts);
+}
+
+#[test]
+fn rejects_name_their_reason_and_change_nothing() {
+    use RejectReason::*;
+    let out = run(
+        CRIT_30,
+        &[
+            created(0, "T", "CRITICAL"),
+            created(1, "T", "CRITICAL"),
+            (2, "U", "ticket.responded", ""),
+            (3, "T", "ticket.status_changed", r#""status":"RESOLVED""#),
+            (4, "T", "ticket.priority_changed", r#""priority":"P9""#),
+            (5, "V", "ticket.created", r#""priority":"P9""#),
+            (6, "T", "ticket.status_changed", r#""status":"CANCELLED""#),
+            (7, "T", "ticket.responded", ""),
+        ],
+    );
+    let reasons: Vec<_> = out.rejected.iter().map(|(_, r)| *r).collect();
+    assert_eq!(reasons, [DuplicateTicket, UnknownTicket, InvalidTransition, UnknownPriority, UnknownPriority]);
+    assert!(out.alerts.is_empty(), "{:?}", out.alerts);
+}
+
+#[test]
+fn too_late_and_shuffled_within_lateness() {
+    let sorted = run(
+        CRIT_30,
+        &[created(0, "A", "CRITICAL"), created(2, "B", "CRITICAL"), (20, "A", "ticket.responded", ""), (40, "Z", "ticket.created", r#""priority":"LOW""#)],
+    );
+    let shuffled = run(
+        CRIT_30,
+        &[created(2, "B", "CRITICAL"), created(0, "A", "CRITICAL"), (40, "Z", "ticket.created", r#""priority":"LOW""#), (20, "A", "ticket.responded", "")],
+    );
+    assert!(sorted.rejected.is_empty());
+    assert_eq!(shuffled.rejected.len(), 1, "the responded event is 20 minutes late");
+    assert_eq!(shuffled.rejected[0].1, RejectReason::TooLate);
+    let _ = sorted;
+}

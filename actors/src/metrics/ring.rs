@@ -99,6 +99,12 @@ pub(super) struct Ring {
 impl Ring {
     pub(super) fn record(&mut self, t: Millis, width: i64, keep: usize, f: &impl Fn(&mut Bucket)) {
         let idx = t.div_euclid(width);
+        if let Some((i, b)) = self.buckets.back_mut() {
+            if *i == idx {
+                f(b);
+                return;
+            }
+        }
         let newest = self.buckets.back().map_or(idx, |(i, _)| *i);
         if idx <= newest - keep as i64 {
             return; // Older than the ring reaches.

@@ -1,0 +1,37 @@
+//! Messages of the tenant actors.
+
+use actix::Message;
+use vigil_streams::{Event, Rejection};
+
+use crate::engine::TicketView;
+use crate::metrics::MetricsSnapshot;
+
+/// Apply one validated event; answers whether it was applied.
+#[derive(Debug, Message)]
+#[rtype(result = "Applied")]
+pub struct ApplyEvent {
+    /// The event.
+    pub event: Event,
+}
+
+/// The answer to [`ApplyEvent`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// The engine took it (alert changes went to the alert channel).
+    Ok,
+    /// Not applied, with the reason (`poison` if it crashed the engine).
+    Rejected(Rejection),
+}
+
+/// The live clocks of one ticket.
+#[derive(Debug, Message)]
+#[rtype(result = "Option<TicketView>")]
+pub struct TicketQuery {
+    /// The ticket.
+    pub ticket_id: String,
+}
+
+/// A metrics snapshot of the tenant now.
+#[derive(Debug, Message)]
+#[rtype(result = "MetricsSnapshot")]
+pub struct TakeSnapshot;

@@ -1,0 +1,156 @@
+//! The tenant actor.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::{Actor, ActorContext, AsyncContext, Context, Handler, SpawnHandle, Supervised};
+use tokio::sync::mpsc;
+use tracing::error;
+use vigil_streams::{Millis, RejectReason, Rejection};
+
+use super::messages::{Applied, ApplyEvent, TakeSnapshot, TicketQuery};
+use crate::alert::AlertRecord;
+use crate::clock::Clock;
+use crate::engine::{EngineSettings, TenantEngine, TicketView};
+use crate::metrics::MetricsSnapshot;
+use crate::policy::PolicyBook;
+
+/// Alert changes of one tenant, in order.
+pub type AlertBatch = Vec<AlertRecord>;
+
+/// Owns one tenant's engine. Bounded mailbox; timers fire through one `run_later` per actor.
+pub struct TenantSupervisor {
+    tenant_id: u64,
+    engine: TenantEngine,
+    clock: Arc<dyn Clock>,
+    alerts: mpsc::Sender<AlertBatch>,
+    wakeup: Option<(Millis, SpawnHandle)>,
+}
+
+/// Mailbox capacity of a tenant actor; senders wait when it is full (back-pressure).
+pub const MAILBOX: usize = 256;
+
+impl TenantSupervisor {
+    /// A supervisor for a tenant.
+    pub fn new(
+        tenant_id: u64,
+        book: Arc<PolicyBook>,
+        settings: Arc<EngineSettings>,
+        clock: Arc<dyn Clock>,
+        alerts: mpsc::Sender<AlertBatch>,
+    ) -> Self {
+        TenantSupervisor {
+            tenant_id,
+            engine: TenantEngine::new(tenant_id, book, settings),
+            clock,
+            alerts,
+            wakeup: None,
+        }
+    }
+
+    fn emit(&self, batch: AlertBatch) {
+        if batch.is_empty() {
+            return;
+        }
+        // The alert writer drains this channel; if it is full the writer is behind the store,
+        // and waiting here would stall the arbiter, so hand off on a task instead.
+        if let Err(mpsc::error::TrySendError::Full(batch)) = self.alerts.try_send(batch) {
+            let tx = self.alerts.clone();
+            actix::spawn(async move {
+                let _ = tx.send(batch).await;
+            });
+        }
+    }
+
+    /// Fires due timers and schedules the next wake-up.
+    fn tick(&mut self, ctx: &mut Context<Self>) {
+        let now = self.clock.now();
+        let mut out = Vec::new();
+        self.engine.advance(now, true, &mut out);
+        self.emit(out);
+        self.schedule(ctx);
+    }
+
+    fn schedule(&mut self, ctx: &mut Context<Self>) {
+        let Some(due) = self.engine.next_due() else {
+            if let Some((_, h)) = self.wakeup.take() {
+                ctx.cancel_future(h);
+            }
+            return;
+        };
+        if self.wakeup.as_ref().is_some_and(|(at, _)| *at == due) {
+            return;
+        }
+        if let Some((_, h)) = self.wakeup.take() {
+            ctx.cancel_future(h);
+        }
+        let wait = u64::try_from(due.saturating_sub(self.clock.now())).unwrap_or(0);
+        let handle = ctx.run_later(Duration::from_millis(wait), |act, ctx| {
+            act.wakeup = None;
+            act.tick(ctx);
+        });
+        self.wakeup = Some((due, handle));
+    }
+}
+
+impl Actor for TenantSupervisor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(MAILBOX);
+        self.schedule(ctx);
+    }
+}
+
+impl Supervised for TenantSupervisor {
+    fn restarting(&mut self, _: &mut Context<Self>) {
+        metrics::counter!("vigil_actor_restarts_total").increment(1);
+        self.wakeup = None;
+    }
+}
+
+impl Handler<ApplyEvent> for TenantSupervisor {
+    type Result = actix::MessageResult<ApplyEvent>;
+
+    fn handle(&mut self, msg: ApplyEvent, ctx: &mut Context<Self>) -> Self::Result {
+        let mut out = Vec::new();
+        let engine = &mut self.engine;
+        let result = catch_unwind(AssertUnwindSafe(|| engine.apply(&msg.event, &mut out)));
+        let applied = match result {
+            Ok(Ok(())) => Applied::Ok,
+            Ok(Err(r)) => Applied::Rejected(r),
+            Err(_) => {
+                error!(tenant_id = self.tenant_id, ticket_id = %msg.event.ticket_id,
+                    event_id = %msg.event.event_id, "event crashed the tenant engine; restarting the actor");
+                // The engine validates an event before it changes anything, so the state it
+                // holds is the last good one; the supervisor restarts the actor around it.
+                ctx.stop();
+                return actix::MessageResult(Applied::Rejected(Rejection::new(
+                    RejectReason::Poison,
+                    "the event crashed its tenant actor",
+                )));
+            }
+        };
+        self.emit(out);
+        self.schedule(ctx);
+        actix::MessageResult(applied)
+    }
+}
+
+impl Handler<TicketQuery> for TenantSupervisor {
+    type Result = actix::MessageResult<TicketQuery>;
+
+    fn handle(&mut self, msg: TicketQuery, _: &mut Context<Self>) -> Self::Result {
+        let view: Option<TicketView> = self.engine.ticket_view(&msg.ticket_id, self.clock.now());
+        actix::MessageResult(view)
+    }
+}
+
+impl Handler<TakeSnapshot> for TenantSupervisor {
+    type Result = actix::MessageResult<TakeSnapshot>;
+
+    fn handle(&mut self, _: TakeSnapshot, _: &mut Context<Self>) -> Self::Result {
+        actix::MessageResult(MetricsSnapshot::of(&self.engine, self.clock.now()))
+    }
+}
