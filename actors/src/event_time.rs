@@ -12,8 +12,8 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::sync::Arc;
 
-use hashbrown::{HashMap, HashSet};
-use vigil_streams::{Event, Millis, RejectReason, Rejection};
+use hashbrown::HashMap;
+use vigil_streams::{Dedupe, Event, EventKey, Millis, RejectReason, Rejection};
 
 use crate::alert::AlertRecord;
 use crate::engine::{EngineSettings, TenantEngine};
@@ -70,14 +70,16 @@ pub struct EventTimeDriver<T> {
     seq: u64,
     max_seen: Millis,
     max_applied: Millis,
-    applied_ids: HashSet<u64>,
+    applied_ids: Dedupe,
     alerts: Vec<AlertRecord>,
 }
 
 impl<T> EventTimeDriver<T> {
     /// A driver with the given allowed lateness.
     pub fn new(book: Arc<PolicyBook>, settings: Arc<EngineSettings>, lateness_ms: i64) -> Self {
+        let applied_ids = Dedupe::new(settings.dedupe_window_ms);
         EventTimeDriver {
+            applied_ids,
             book,
             settings,
             lateness_ms,
@@ -90,7 +92,6 @@ impl<T> EventTimeDriver<T> {
             seq: 0,
             max_seen: Millis::MIN,
             max_applied: Millis::MIN,
-            applied_ids: HashSet::new(),
             alerts: Vec::new(),
         }
     }
@@ -248,8 +249,8 @@ impl<T> EventTimeDriver<T> {
         let Some(p) = self.pop_event() else {
             return;
         };
-        let id_key = id_hash(p.event.tenant_id, &p.event.event_id);
-        if self.applied_ids.contains(&id_key) {
+        let id_key = EventKey::new(p.event.tenant_id, &p.event.event_id);
+        if self.applied_ids.contains_key(id_key) {
             sink.rejected(
                 &p.event,
                 p.tag,
@@ -266,7 +267,10 @@ impl<T> EventTimeDriver<T> {
         self.alerts = alerts;
         match result {
             Ok(()) => {
-                self.applied_ids.insert(id_key);
+                self.applied_ids.insert_key(id_key, p.at);
+                if self.seq % 4096 == 0 {
+                    self.applied_ids.expire_before(self.max_applied);
+                }
                 self.max_applied = self.max_applied.max(p.at);
                 sink.applied(&p.event, p.tag);
             }
@@ -274,11 +278,4 @@ impl<T> EventTimeDriver<T> {
         }
         self.reschedule(idx);
     }
-}
-
-/// A 64-bit hash of `(tenant_id, event_id)`; collisions among a million ids have odds of
-/// about 1 in 30 million.
-fn id_hash(tenant_id: u64, id: &str) -> u64 {
-    use std::hash::BuildHasher;
-    foldhash::fast::FixedState::with_seed(0x1d5).hash_one((tenant_id, id))
 }

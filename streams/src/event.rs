@@ -260,9 +260,9 @@ fn decode_lenient(bytes: &[u8]) -> Result<Event, Rejection> {
     ) -> Result<Option<T>, Rejection> {
         match present(v) {
             None => Ok(None),
-            Some(r) => serde_json::from_str(r.get())
-                .map(Some)
-                .map_err(|_| Rejection::field(RejectReason::InvalidField, field, "has the wrong type")),
+            Some(r) => serde_json::from_str(r.get()).map(Some).map_err(|_| {
+                Rejection::field(RejectReason::InvalidField, field, "has the wrong type")
+            }),
         }
     }
     let wire = WireEvent {
@@ -303,7 +303,11 @@ impl WireEvent<'_> {
     fn validate(self) -> Result<Event, Rejection> {
         let schema = required(self.schema, "schema")?;
         if schema != SCHEMA_VERSION {
-            return Err(Rejection::field(RejectReason::InvalidField, "schema", "must be 1"));
+            return Err(Rejection::field(
+                RejectReason::InvalidField,
+                "schema",
+                "must be 1",
+            ));
         }
         let event_type = required(self.event_type, "event_type")?;
         let tenant_id = required(self.tenant_id, "tenant_id")?;
@@ -344,15 +348,14 @@ impl WireEvent<'_> {
         } else {
             CompactString::default()
         };
-        let occurred_at = parse_instant(&required(self.occurred_at, "occurred_at")?).ok_or_else(
-            || {
+        let occurred_at =
+            parse_instant(&required(self.occurred_at, "occurred_at")?).ok_or_else(|| {
                 Rejection::field(
                     RejectReason::InvalidField,
                     "occurred_at",
                     "must be an RFC 3339 instant with an offset, years 1900 to 2399",
                 )
-            },
-        )?;
+            })?;
         let service_type = self
             .service_type
             .map(|s| id_field(s, "service_type"))

@@ -9,11 +9,28 @@
 //! - [`event`]: the event types, [`event::decode`] and schema validation.
 //! - [`reject`]: the closed set of rejection reasons.
 //! - [`time`]: instants as milliseconds, RFC 3339 parsing and formatting.
+//! - [`jetstream`]: streams and partitions, partition consumers, replay from a sequence, and the
+//!   dead-letter, alert and event publishers.
+//! - [`dedupe`]: bounded-memory memory of applied `(tenant_id, event_id)` pairs.
+//! - [`ndjson`]: a fast NDJSON line reader for `vigil replay` and `vigil publish`.
+//! - [`server`]: a `nats-server` child process with JetStream, for `vigil demo` and tests.
 
+pub mod dedupe;
 pub mod event;
+pub mod jetstream;
+pub mod ndjson;
 pub mod reject;
+pub mod server;
 pub mod time;
 
+pub use dedupe::{Dedupe, EventKey};
 pub use event::{decode, Event, EventKind, Status};
+pub use jetstream::{
+    ensure_streams, owned_partitions, partition_of, publish_alert, publish_dead_letter, AckHandle,
+    AckMode, ConsumerSettings, Delivery, EventPublisher, PartitionConsumer, PartitionMessage,
+    StreamSettings,
+};
+pub use ndjson::{read_lines, Line, NdjsonReader};
 pub use reject::{RejectReason, Rejection};
+pub use server::{locate_nats_server, NatsChild};
 pub use time::{format_instant, parse_duration, parse_instant, DurationError, Millis};

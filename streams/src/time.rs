@@ -155,13 +155,19 @@ pub fn parse_duration(s: &str) -> Result<i64, DurationError> {
     let mut total: i64 = 0;
     let mut rest = s;
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if digits == 0 {
             return Err(DurationError::Malformed);
         }
-        let value: i64 = rest[..digits].parse().map_err(|_| DurationError::TooLarge)?;
+        let value: i64 = rest[..digits]
+            .parse()
+            .map_err(|_| DurationError::TooLarge)?;
         rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let unit_ms = match &rest[..unit_len] {
             "ms" => 1,
             "s" => 1_000,

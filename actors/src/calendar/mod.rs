@@ -39,7 +39,7 @@ pub enum Calendar {
     /// All time counts.
     Always,
     /// Only opening hours count.
-    Business(BusinessCalendar),
+    Business(Box<BusinessCalendar>),
 }
 
 impl Calendar {
@@ -130,7 +130,8 @@ impl BusinessCalendar {
                 },
             }
         }
-        if week.iter().all(Vec::is_empty) && errors.is_empty() {
+        let bad_days = errors.iter().any(|e| e.field.starts_with("hours."));
+        if week.iter().all(Vec::is_empty) && !bad_days {
             errors.push(err(
                 "hours",
                 "no opening hours: name at least one day, e.g. mon = \"09:00-18:00\"".into(),

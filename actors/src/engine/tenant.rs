@@ -22,12 +22,16 @@ use crate::policy::{PolicyBook, TenantPolicies};
 pub struct EngineSettings {
     /// How long final tickets are remembered (events for them are accepted and ignored).
     pub final_retention_ms: i64,
+    /// How long applied `(tenant_id, event_id)` pairs are remembered to reject repeats, in
+    /// event time.
+    pub dedupe_window_ms: i64,
 }
 
 impl Default for EngineSettings {
     fn default() -> Self {
         EngineSettings {
             final_retention_ms: 35 * 86_400_000,
+            dedupe_window_ms: 35 * 86_400_000,
         }
     }
 }

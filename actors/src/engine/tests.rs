@@ -19,7 +19,7 @@ struct Collect {
 impl Sink<()> for Collect {
     fn applied(&mut self, _: &Event, _: ()) {}
     fn rejected(&mut self, e: &Event, _: (), r: Rejection) {
-        self.rejected.push((e.event_id.clone(), r.reason));
+        self.rejected.push((e.event_id.to_string(), r.reason));
     }
     fn alert(&mut self, r: AlertRecord) {
         self.alerts.push(fmt(&r));

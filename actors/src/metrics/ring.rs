@@ -19,7 +19,7 @@ pub(super) struct Bucket {
     pub warnings: u32,
     pub breaches: u32,
     pub time_sum_ms: [u64; 2],
-    pub hist: [[u16; 12]; 2],
+    pub hist: [[u32; 12]; 2],
     pub satisfaction_centi: u32,
     pub satisfaction_n: u32,
 }

@@ -158,7 +158,7 @@ impl PolicyBook {
             }
             match BusinessCalendar::new(name, spec) {
                 Ok(c) => {
-                    compiled.insert(name.clone(), Arc::new(Calendar::Business(c)));
+                    compiled.insert(name.clone(), Arc::new(Calendar::Business(Box::new(c))));
                 }
                 Err(errs) => errors.extend(errs.into_iter().map(|e| PolicyError {
                     tenant: None,
@@ -175,19 +175,28 @@ impl PolicyBook {
             tenants: tenants.clone(),
             tenant_versions: BTreeMap::new(),
         };
-        match book.compile(&book.default, 1, Millis::MIN, None) {
-            Ok(v) => book.default_version = Arc::new(v),
-            Err(e) => errors.extend(e),
-        }
+        let main_errors = match book.compile(&book.default, 1, Millis::MIN, None) {
+            Ok(v) => {
+                book.default_version = Arc::new(v);
+                Vec::new()
+            }
+            Err(e) => e,
+        };
         for (tenant, spec) in tenants {
             let merged = merge(&book.default, spec);
             match book.compile(&merged, 1, Millis::MIN, Some(*tenant)) {
                 Ok(v) => {
                     book.tenant_versions.insert(*tenant, Arc::new(v));
                 }
-                Err(e) => errors.extend(e),
+                // A problem inherited from the main file is reported once, for the main file.
+                Err(e) => errors.extend(e.into_iter().filter(|t| {
+                    !main_errors
+                        .iter()
+                        .any(|m| m.path == t.path && m.message == t.message)
+                })),
             }
         }
+        errors.extend(main_errors);
         if errors.is_empty() {
             Ok(book)
         } else {

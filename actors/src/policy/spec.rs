@@ -94,7 +94,7 @@ impl<'de> Deserialize<'de> for DurationSpec {
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<DurationSpec, E> {
                 let ms = (v * 60_000.0).round();
-                if v.is_finite() && ms >= 1.0 && ms < 9.0e15 {
+                if v.is_finite() && (1.0..9.0e15).contains(&ms) {
                     Ok(DurationSpec(ms as i64))
                 } else {
                     Err(E::custom("a target must be a positive number of minutes"))

@@ -20,8 +20,16 @@ fn decodes_a_full_created_event() {
     assert_eq!(e.event_id, "e1");
     assert_eq!(e.tenant_id, 7);
     assert_eq!(e.ticket_id, "T-1");
-    assert_eq!(e.occurred_at, crate::parse_instant("2026-11-22T06:00:00Z").unwrap());
-    assert_eq!(e.kind, EventKind::Created { priority: "HIGH".into() });
+    assert_eq!(
+        e.occurred_at,
+        crate::parse_instant("2026-11-22T06:00:00Z").unwrap()
+    );
+    assert_eq!(
+        e.kind,
+        EventKind::Created {
+            priority: "HIGH".into()
+        }
+    );
     assert_eq!(e.service_type.as_deref(), Some("incident"));
     assert_eq!(e.assignee_id.as_deref(), Some("eng-7"));
 }
@@ -73,19 +81,46 @@ fn type_specific_fields() {
         )
     };
     let cases = [
-        (r#""event_type":"ticket.status_changed""#, Some(MissingField)),
-        (r#""event_type":"ticket.status_changed","status":"on_hold""#, Some(UnknownStatus)),
-        (r#""event_type":"ticket.status_changed","status":"ON_HOLD""#, None),
+        (
+            r#""event_type":"ticket.status_changed""#,
+            Some(MissingField),
+        ),
+        (
+            r#""event_type":"ticket.status_changed","status":"on_hold""#,
+            Some(UnknownStatus),
+        ),
+        (
+            r#""event_type":"ticket.status_changed","status":"ON_HOLD""#,
+            None,
+        ),
         (r#""event_type":"ticket.assigned""#, Some(MissingField)),
         (r#""event_type":"ticket.assigned","assignee_id":"a""#, None),
-        (r#""event_type":"ticket.satisfaction_rated","satisfaction":5.5"#, Some(InvalidField)),
-        (r#""event_type":"ticket.satisfaction_rated","satisfaction":0.9"#, Some(InvalidField)),
-        (r#""event_type":"ticket.satisfaction_rated","satisfaction":1"#, None),
-        (r#""event_type":"ticket.priority_changed""#, Some(MissingField)),
+        (
+            r#""event_type":"ticket.satisfaction_rated","satisfaction":5.5"#,
+            Some(InvalidField),
+        ),
+        (
+            r#""event_type":"ticket.satisfaction_rated","satisfaction":0.9"#,
+            Some(InvalidField),
+        ),
+        (
+            r#""event_type":"ticket.satisfaction_rated","satisfaction":1"#,
+            None,
+        ),
+        (
+            r#""event_type":"ticket.priority_changed""#,
+            Some(MissingField),
+        ),
         (r#""event_type":"ticket.responded""#, None),
         (r#""event_type":"sla.policy_updated""#, Some(MissingField)),
-        (r#""event_type":"sla.policy_updated","policy":3"#, Some(InvalidPolicy)),
-        (r#""event_type":"sla.policy_updated","policy":{"calendar":"24x7"}"#, None),
+        (
+            r#""event_type":"sla.policy_updated","policy":3"#,
+            Some(InvalidPolicy),
+        ),
+        (
+            r#""event_type":"sla.policy_updated","policy":{"calendar":"24x7"}"#,
+            None,
+        ),
     ];
     for (extra, want) in cases {
         let got = decode(base(extra).as_bytes()).err().map(|r| r.reason);
@@ -95,8 +130,14 @@ fn type_specific_fields() {
 
 #[test]
 fn oversize_is_invalid_field() {
-    let big = with("attributes", &format!("{{\"pad\":\"{}\"}}", "x".repeat(MAX_EVENT_BYTES)));
-    assert_eq!(decode(big.as_bytes()).unwrap_err().reason, RejectReason::InvalidField);
+    let big = with(
+        "attributes",
+        &format!("{{\"pad\":\"{}\"}}", "x".repeat(MAX_EVENT_BYTES)),
+    );
+    assert_eq!(
+        decode(big.as_bytes()).unwrap_err().reason,
+        RejectReason::InvalidField
+    );
 }
 
 #[test]

@@ -1,0 +1,33 @@
+//! JetStream plumbing: streams, partitions, partition consumers, replay and publishers.
+//!
+//! - [`subjects`]: stream names, subjects and headers, defined once.
+//! - [`config`]: settings of streams, consumers and the event publisher.
+//! - [`setup`]: [`ensure_streams`] creates or verifies `VIGIL_EVENTS`, `VIGIL_DLQ`, `VIGIL_ALERTS`.
+//! - [`partition`]: [`partition_of`] (nats-server's `partition(P,1)`) and [`owned_partitions`].
+//! - [`message`]: [`PartitionMessage`], [`Delivery`] and the [`AckHandle`].
+//! - [`consumer`]: [`PartitionConsumer`], the durable pull consumer of one partition.
+//! - [`replay`]: [`replay_partition`] and [`last_sequence`], to rebuild state on start.
+//! - [`publish`]: [`publish_dead_letter`], [`publish_alert`] and [`PublishError`].
+//! - [`events`]: [`EventPublisher`] (pipelined, rate-limited) and [`publish_events`].
+
+pub mod config;
+pub mod consumer;
+pub mod events;
+pub mod message;
+pub mod partition;
+pub mod publish;
+pub mod replay;
+pub mod setup;
+pub mod subjects;
+
+pub use config::{AckMode, ConsumerSettings, PublisherSettings, StreamSettings};
+pub use consumer::{ConsumeError, ConsumerLag, PartitionConsumer, PartitionMessages};
+pub use events::{publish_events, EventPublisher, PublishStats};
+pub use message::{AckError, AckHandle, Delivery, PartitionMessage};
+pub use partition::{owned_partitions, partition_of};
+pub use publish::{publish_alert, publish_dead_letter, PublishError, PublishOutcome};
+pub use replay::{last_sequence, replay_partition, ReplayError, ReplayMessages};
+pub use setup::{ensure_streams, SetupError};
+
+/// The source of an error that crossed from the NATS client.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
