@@ -44,7 +44,7 @@ pub enum Command {
         duration: Option<String>,
         /// HTTP listen address of the demo service.
         #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: String,
+        listen: std::net::SocketAddr,
     },
     /// Run the engine in event time over an NDJSON file of events and write one alert record
     /// per alert state change as NDJSON; a summary line goes to stderr.

@@ -3,20 +3,27 @@
 //! # Layout
 //! - `cli`: the command-line interface.
 //! - `replay`: `vigil replay`, the engine in event time over a file.
+//! - `publish`: `vigil publish`, an upstream simulator.
+//! - `service`: `vigil run`, the service.
+//! - `demo`: `vigil demo`, the service with a nats-server child and a synthetic upstream.
+//! - the library (`vigil::`): configuration, store, telemetry, HTTP.
 
 mod cli;
+mod demo;
+mod publish;
 mod replay;
+mod service;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
-use vigil_actors::{EngineSettings, PolicyBook};
+use vigil::config::{check_config, VigilConfig};
+use vigil::telemetry;
 
-use cli::{Cli, Command};
+use cli::{Cli, Command, LogFormat};
 
 /// mimalloc: events are decoded on one thread and dropped on another; glibc malloc serialises
 /// those cross-thread frees on an arena lock, mimalloc does not.
@@ -25,7 +32,19 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match dispatch(cli) {
+    let format = match cli.log_format {
+        LogFormat::Text => telemetry::LogFormat::Text,
+        LogFormat::Json => telemetry::LogFormat::Json,
+    };
+    let default_filter = match cli.command {
+        Command::Replay { .. } | Command::CheckConfig { .. } => "warn",
+        _ => "info",
+    };
+    if let Err(e) = telemetry::init_logging(format, default_filter) {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
+    match dispatch(cli.command) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -34,26 +53,122 @@ fn main() -> ExitCode {
     }
 }
 
-fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {
-        Command::Replay { input, output, config } => {
-            let book = policy_book(config.as_deref())?;
+fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Replay {
+            input,
+            output,
+            config,
+        } => {
+            let config = load(config.as_deref())?;
+            let book = config
+                .policy_book()
+                .map_err(|e| anyhow::anyhow!("invalid policy: {e:?}"))?;
             let (summary, rate) = replay::run(
                 Arc::new(book),
-                Arc::new(EngineSettings::default()),
-                300_000,
+                Arc::new(config.engine_settings()),
+                config.engine.allowed_lateness.as_millis(),
                 &input,
                 output.as_deref(),
             )?;
             eprintln!("{}", summary.line(rate));
             Ok(ExitCode::SUCCESS)
         }
-        _ => anyhow::bail!("not built yet"),
+        Command::CheckConfig { config } => match check_config(&config) {
+            Ok(report) => {
+                use std::io::Write as _;
+                std::io::stdout()
+                    .write_all(report.as_bytes())
+                    .context("cannot write the report")?;
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(problems) => {
+                for p in problems {
+                    eprintln!("{p}");
+                }
+                Ok(ExitCode::FAILURE)
+            }
+        },
+        Command::Run { config } => {
+            let config = load(Some(&config))?;
+            let metrics = telemetry::install_recorder()?;
+            service_runtime()?.block_on(service::run(config, metrics, shutdown_signal()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Publish {
+            input,
+            rate,
+            config,
+        } => {
+            let config = load(Some(&config))?;
+            let runtime = tokio::runtime::Runtime::new()?;
+            let summary = runtime.block_on(publish::run(&config.nats.url, &input, rate))?;
+            eprintln!(
+                "published={} duplicates={} failed={} skipped={}",
+                summary.stats.published,
+                summary.stats.duplicates,
+                summary.stats.failed,
+                summary.skipped
+            );
+            Ok(if summary.stats.failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Demo { duration, listen } => {
+            let duration = duration
+                .map(|d| vigil_streams::parse_duration(&d).context("--duration"))
+                .transpose()?;
+            let metrics = telemetry::install_recorder()?;
+            service_runtime()?.block_on(demo::run(listen, duration, metrics))?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
-fn policy_book(_config: Option<&Path>) -> anyhow::Result<PolicyBook> {
-    PolicyBook::build(&Default::default(), &BTreeMap::new(), &BTreeMap::new())
-        .map_err(|e| anyhow::anyhow!("{e:?}"))
-        .context("invalid policy")
+/// Loads and validates the configuration, printing every problem.
+fn load(path: Option<&Path>) -> anyhow::Result<VigilConfig> {
+    VigilConfig::load_or_default(path).map_err(|problems| {
+        let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!("invalid configuration:\n{}", lines.join("\n"))
+    })
+}
+
+/// An actix system on a multi-threaded tokio runtime: NATS, HTTP and the store run on the
+/// runtime, tenant actors on their own arbiter threads.
+fn service_runtime() -> anyhow::Result<actix_rt::SystemRunner> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    Ok(actix_rt::System::with_tokio_rt(move || runtime))
+}
+
+/// Completes when a stop flag turns true (or its sender is gone).
+async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
+    // The guard `wait_for` returns is dropped here, so callers stay `Send` across awaits.
+    let _ = stop.wait_for(|s| *s).await.map(|_| ());
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
 }

@@ -3,15 +3,18 @@
 //! Two threads: one reads and decodes lines in batches, the other runs the event-time driver
 //! and writes alert records. A bad line is counted as rejected and skipped.
 
-use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::path::Path;
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context as _;
-use vigil_actors::{AlertRecord, AlertState, EngineSettings, EventTimeDriver, Level, PolicyBook, Sink};
-use vigil_streams::{decode, Event, Rejection};
+use vigil_actors::{
+    AlertRecord, AlertState, EngineSettings, EventTimeDriver, Level, PolicyBook, Sink,
+};
+use vigil_streams::ndjson::{self, NdjsonReader};
+use vigil_streams::{decode, Event, RejectReason, Rejection};
 
 /// Lines decoded per batch handed from the reader thread to the engine.
 const BATCH: usize = 4096;
@@ -108,32 +111,34 @@ pub fn run(
     let started = Instant::now();
     let (tx, rx) = sync_channel::<io::Result<Vec<Line>>>(BATCHES_IN_FLIGHT);
     let reader_thread = std::thread::spawn(move || {
-        let mut lines = BufReader::with_capacity(1 << 20, reader);
-        let mut buf = Vec::with_capacity(1024);
+        let mut lines = NdjsonReader::new(reader);
         let mut batch = Vec::with_capacity(BATCH);
         loop {
-            buf.clear();
-            match lines.read_until(b'\n', &mut buf) {
-                Ok(0) => break,
-                Ok(_) => {
-                    let line = buf.trim_ascii();
-                    if line.is_empty() {
-                        continue;
-                    }
-                    batch.push(match decode(line) {
-                        Ok(e) => Line::Event(e),
-                        Err(r) => Line::Bad(r),
-                    });
-                    if batch.len() == BATCH
-                        && tx.send(Ok(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))).is_err()
-                    {
-                        return;
-                    }
-                }
+            let line = match lines.next_line() {
+                Ok(Some(line)) => line,
+                Ok(None) => break,
                 Err(e) => {
-                    let _ = tx.send(Err(e));
+                    let _ = tx.send(Err(io::Error::other(e)));
                     return;
                 }
+            };
+            batch.push(match line {
+                ndjson::Line::Blank { .. } => continue,
+                ndjson::Line::Data { bytes, .. } => match decode(bytes) {
+                    Ok(e) => Line::Event(e),
+                    Err(r) => Line::Bad(r),
+                },
+                ndjson::Line::TooLong { .. } => Line::Bad(Rejection::new(
+                    RejectReason::InvalidField,
+                    "event is larger than 64 KiB",
+                )),
+            });
+            if batch.len() == BATCH
+                && tx
+                    .send(Ok(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))))
+                    .is_err()
+            {
+                return;
             }
         }
         let _ = tx.send(Ok(batch));
@@ -177,7 +182,11 @@ pub fn run(
         Err(_) => anyhow::bail!("the alert writer thread failed"),
     }
     let secs = started.elapsed().as_secs_f64();
-    let rate = if secs > 0.0 { summary.events as f64 / secs } else { 0.0 };
+    let rate = if secs > 0.0 {
+        summary.events as f64 / secs
+    } else {
+        0.0
+    };
     Ok((summary, rate))
 }
 

@@ -132,7 +132,13 @@ impl AlertRecord {
     /// `(tenant_id, ticket_id, goal, level, threshold)` as text: `12345:TKT-001:response:warning:0.8`.
     /// Replays and restarts never notify the same key twice.
     pub fn dedupe_key(&self) -> String {
-        dedupe_key(self.tenant_id, &self.ticket_id, self.goal, self.level, self.threshold)
+        dedupe_key(
+            self.tenant_id,
+            &self.ticket_id,
+            self.goal,
+            self.level,
+            self.threshold,
+        )
     }
 
     /// The `Nats-Msg-Id` of this state change: the dedupe key and the state.
@@ -142,7 +148,13 @@ impl AlertRecord {
 }
 
 /// The dedupe key of an alert, as text.
-pub fn dedupe_key(tenant_id: u64, ticket_id: &str, goal: Goal, level: Level, threshold: f64) -> String {
+pub fn dedupe_key(
+    tenant_id: u64,
+    ticket_id: &str,
+    goal: Goal,
+    level: Level,
+    threshold: f64,
+) -> String {
     format!(
         "{tenant_id}:{ticket_id}:{}:{}:{threshold}",
         goal.as_str(),

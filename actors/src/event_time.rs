@@ -157,7 +157,11 @@ impl<T> EventTimeDriver<T> {
             event,
             tag,
         };
-        if self.in_order.back().is_none_or(|last| last.at <= pending.at) {
+        if self
+            .in_order
+            .back()
+            .is_none_or(|last| last.at <= pending.at)
+        {
             self.in_order.push_back(pending);
         } else {
             self.buffer.push(Reverse(pending));
@@ -171,9 +175,9 @@ impl<T> EventTimeDriver<T> {
     pub fn finish(&mut self, sink: &mut impl Sink<T>) {
         loop {
             let next_event = self.next_event_at();
-            let timer = self.next_wakeup().filter(|due| {
-                *due <= self.max_applied && next_event.is_none_or(|e| *due < e)
-            });
+            let timer = self
+                .next_wakeup()
+                .filter(|due| *due <= self.max_applied && next_event.is_none_or(|e| *due < e));
             match (timer, next_event) {
                 (Some(due), _) => self.wake(due, sink),
                 (None, Some(_)) => self.release(sink),
@@ -268,7 +272,7 @@ impl<T> EventTimeDriver<T> {
         match result {
             Ok(()) => {
                 self.applied_ids.insert_key(id_key, p.at);
-                if self.seq % 4096 == 0 {
+                if self.seq.is_multiple_of(4096) {
                     self.applied_ids.expire_before(self.max_applied);
                 }
                 self.max_applied = self.max_applied.max(p.at);

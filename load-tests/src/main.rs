@@ -8,7 +8,10 @@ use clap::{Parser, Subcommand};
 use vigil_load::workload::Workload;
 
 #[derive(Parser)]
-#[command(version, about = "Load tools for Vigil: workload generators and benchmark drivers")]
+#[command(
+    version,
+    about = "Load tools for Vigil: workload generators and benchmark drivers"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -48,8 +51,18 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Generate { output, events, tenants, first_tenant, days, start, seed, shuffle_secs } => {
-            let start = vigil_streams::parse_instant(&start).context("--start must be an RFC 3339 instant")?;
+        Command::Generate {
+            output,
+            events,
+            tenants,
+            first_tenant,
+            days,
+            start,
+            seed,
+            shuffle_secs,
+        } => {
+            let start = vigil_streams::parse_instant(&start)
+                .context("--start must be an RFC 3339 instant")?;
             let w = Workload {
                 events,
                 tenants: tenants.max(1),
@@ -63,7 +76,10 @@ fn main() -> anyhow::Result<()> {
             let out: Box<dyn Write> = if output.as_os_str() == "-" {
                 Box::new(std::io::stdout().lock())
             } else {
-                Box::new(std::fs::File::create(&output).with_context(|| format!("cannot create {}", output.display()))?)
+                Box::new(
+                    std::fs::File::create(&output)
+                        .with_context(|| format!("cannot create {}", output.display()))?,
+                )
             };
             let mut out = BufWriter::with_capacity(1 << 20, out);
             w.write(&mut out)?;

@@ -32,7 +32,12 @@ pub struct Workload {
     pub shuffle_ms: i64,
 }
 
-const PRIORITIES: [(&str, f64); 4] = [("CRITICAL", 0.05), ("HIGH", 0.2), ("MEDIUM", 0.45), ("LOW", 0.3)];
+const PRIORITIES: [(&str, f64); 4] = [
+    ("CRITICAL", 0.05),
+    ("HIGH", 0.2),
+    ("MEDIUM", 0.45),
+    ("LOW", 0.3),
+];
 const SERVICES: [&str; 4] = ["incident", "request", "change", "default"];
 /// Mean response delay per priority, minutes (targets 30, 120, 480, 1440).
 const RESPONSE_MEAN_MIN: [f64; 4] = [18.0, 70.0, 260.0, 700.0];
@@ -76,48 +81,106 @@ impl Workload {
                 &mut lines,
                 created,
                 "ticket.created",
-                format!(r#","priority":"{}","service_type":"{service}","status":"PENDING""#, PRIORITIES[p].0),
+                format!(
+                    r#","priority":"{}","service_type":"{service}","status":"PENDING""#,
+                    PRIORITIES[p].0
+                ),
             );
             let mut t = created;
             if rng.chance(0.8) {
                 t += (rng.exp(5.0) * minute) as i64;
-                push(&mut lines, t, "ticket.assigned", format!(r#","assignee_id":"eng-{}""#, rng.below(50)));
+                push(
+                    &mut lines,
+                    t,
+                    "ticket.assigned",
+                    format!(r#","assignee_id":"eng-{}""#, rng.below(50)),
+                );
             }
             t = t.max(created + (rng.exp(RESPONSE_MEAN_MIN[p]) * minute) as i64);
             if rng.chance(0.5) {
                 push(&mut lines, t, "ticket.responded", String::new());
                 t += (rng.exp(10.0) * minute) as i64;
             }
-            push(&mut lines, t, "ticket.status_changed", r#","status":"IN_PROGRESS""#.into());
+            push(
+                &mut lines,
+                t,
+                "ticket.status_changed",
+                r#","status":"IN_PROGRESS""#.into(),
+            );
             if rng.chance(0.03) {
-                push(&mut lines, t + 1000, "ticket.status_changed", r#","status":"CANCELLED""#.into());
+                push(
+                    &mut lines,
+                    t + 1000,
+                    "ticket.status_changed",
+                    r#","status":"CANCELLED""#.into(),
+                );
                 continue;
             }
             if rng.chance(0.1) {
                 t += (rng.exp(60.0) * minute) as i64;
-                push(&mut lines, t, "ticket.status_changed", r#","status":"ON_HOLD""#.into());
+                push(
+                    &mut lines,
+                    t,
+                    "ticket.status_changed",
+                    r#","status":"ON_HOLD""#.into(),
+                );
                 t += (rng.exp(120.0) * minute) as i64;
-                push(&mut lines, t, "ticket.status_changed", r#","status":"IN_PROGRESS""#.into());
+                push(
+                    &mut lines,
+                    t,
+                    "ticket.status_changed",
+                    r#","status":"IN_PROGRESS""#.into(),
+                );
             }
             if rng.chance(0.05) {
                 let np = pick_priority(&mut rng);
                 t += (rng.exp(30.0) * minute) as i64;
-                push(&mut lines, t, "ticket.priority_changed", format!(r#","priority":"{}""#, PRIORITIES[np].0));
+                push(
+                    &mut lines,
+                    t,
+                    "ticket.priority_changed",
+                    format!(r#","priority":"{}""#, PRIORITIES[np].0),
+                );
             }
             t = t.max(created + (rng.exp(RESOLUTION_MEAN_MIN[p]) * minute) as i64);
-            push(&mut lines, t, "ticket.status_changed", r#","status":"RESOLVED""#.into());
+            push(
+                &mut lines,
+                t,
+                "ticket.status_changed",
+                r#","status":"RESOLVED""#.into(),
+            );
             if rng.chance(0.04) {
                 t += (rng.exp(120.0) * minute) as i64;
-                push(&mut lines, t, "ticket.status_changed", r#","status":"IN_PROGRESS""#.into());
+                push(
+                    &mut lines,
+                    t,
+                    "ticket.status_changed",
+                    r#","status":"IN_PROGRESS""#.into(),
+                );
                 t += (rng.exp(240.0) * minute) as i64;
-                push(&mut lines, t, "ticket.status_changed", r#","status":"RESOLVED""#.into());
+                push(
+                    &mut lines,
+                    t,
+                    "ticket.status_changed",
+                    r#","status":"RESOLVED""#.into(),
+                );
             }
             if rng.chance(0.3) {
-                push(&mut lines, t + 60_000, "ticket.satisfaction_rated", format!(r#","satisfaction":{}"#, 1 + rng.below(5)));
+                push(
+                    &mut lines,
+                    t + 60_000,
+                    "ticket.satisfaction_rated",
+                    format!(r#","satisfaction":{}"#, 1 + rng.below(5)),
+                );
             }
             if rng.chance(0.9) {
                 t += (rng.exp(1440.0) * minute) as i64;
-                push(&mut lines, t, "ticket.status_changed", r#","status":"CLOSED""#.into());
+                push(
+                    &mut lines,
+                    t,
+                    "ticket.status_changed",
+                    r#","status":"CLOSED""#.into(),
+                );
             }
         }
         lines.sort_unstable_by_key(|l| (l.at, l.seq));

@@ -112,7 +112,10 @@ impl BusinessCalendar {
             Err(_) => {
                 errors.push(err(
                     "timezone",
-                    format!("unknown time zone {:?}; use an IANA name such as \"Asia/Shanghai\"", spec.timezone),
+                    format!(
+                        "unknown time zone {:?}; use an IANA name such as \"Asia/Shanghai\"",
+                        spec.timezone
+                    ),
                 ));
                 None
             }

@@ -54,7 +54,11 @@ impl YearWindows {
                     let weekday = day.weekday().to_monday_zero_offset() as usize;
                     for r in &cal.week[weekday] {
                         let open = cal.local_instant(day, r.start, Edge::Open);
-                        let close_day = if r.end <= r.start { day.tomorrow().ok() } else { Some(day) };
+                        let close_day = if r.end <= r.start {
+                            day.tomorrow().ok()
+                        } else {
+                            Some(day)
+                        };
                         if let (Some(open), Some(close_day)) = (open, close_day) {
                             if let Some(close) = cal.local_instant(close_day, r.end, Edge::Close) {
                                 if close > open {
@@ -139,7 +143,10 @@ impl BusinessCalendar {
         } else {
             (day, minute)
         };
-        let dt = DateTime::from_parts(day, jiff::civil::time((minute / 60) as i8, (minute % 60) as i8, 0, 0));
+        let dt = DateTime::from_parts(
+            day,
+            jiff::civil::time((minute / 60) as i8, (minute % 60) as i8, 0, 0),
+        );
         let amb = self.tz.to_ambiguous_timestamp(dt);
         let ts = match (amb.offset(), edge) {
             (AmbiguousOffset::Unambiguous { offset }, _) => offset.to_timestamp(dt).ok()?,

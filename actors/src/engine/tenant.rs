@@ -262,7 +262,12 @@ impl TenantEngine {
         Ok(())
     }
 
-    fn update(&mut self, slot: u32, ev: &Event, out: &mut Vec<AlertRecord>) -> Result<(), Rejection> {
+    fn update(
+        &mut self,
+        slot: u32,
+        ev: &Event,
+        out: &mut Vec<AlertRecord>,
+    ) -> Result<(), Rejection> {
         let t = ev.occurred_at;
         // Validate before touching anything: a rejected event changes nothing.
         let current = self.ticket(slot).status;
@@ -340,7 +345,14 @@ impl TenantEngine {
         Ok(())
     }
 
-    fn stop_goal(&mut self, slot: u32, goal: Goal, t: Millis, outcome: GoalOutcome, out: &mut Vec<AlertRecord>) {
+    fn stop_goal(
+        &mut self,
+        slot: u32,
+        goal: Goal,
+        t: Millis,
+        outcome: GoalOutcome,
+        out: &mut Vec<AlertRecord>,
+    ) {
         let tk = self.ticket_mut(slot);
         let g = &tk.goals[goal.index()];
         if !g.is_running() {
@@ -382,7 +394,14 @@ impl TenantEngine {
     }
 
     /// Re-announces alerts (by threshold bits) of a goal in a new state.
-    fn announce(&self, slot: u32, goal: Goal, bits: u32, state: AlertState, out: &mut Vec<AlertRecord>) {
+    fn announce(
+        &self,
+        slot: u32,
+        goal: Goal,
+        bits: u32,
+        state: AlertState,
+        out: &mut Vec<AlertRecord>,
+    ) {
         let tk = self.ticket(slot);
         for a in tk.alerts.iter().flat_map(|v| v.iter()) {
             if a.goal == goal && bits & (1 << a.bit) != 0 {
@@ -419,7 +438,8 @@ impl TenantEngine {
                 let tk = self.ticket(slot);
                 let accruing = tk.accruing(goal);
                 let g = &tk.goals[goal.index()];
-                let Some((bit, _, at)) = g.next_crossing(tk.calendar(), tk.thresholds(goal), accruing)
+                let Some((bit, _, at)) =
+                    g.next_crossing(tk.calendar(), tk.thresholds(goal), accruing)
                 else {
                     break;
                 };
@@ -536,9 +556,14 @@ impl TenantEngine {
                     target_ms: target,
                     elapsed_ms: elapsed,
                     remaining_ms: target - elapsed,
-                    percent: if target > 0 { elapsed as f64 * 100.0 / target as f64 } else { 0.0 },
+                    percent: if target > 0 {
+                        elapsed as f64 * 100.0 / target as f64
+                    } else {
+                        0.0
+                    },
                     paused: g.is_running() && tk.paused(),
-                    deadline: accruing.then(|| cal.add_business(now.max(g.since), (target - elapsed).max(0))),
+                    deadline: accruing
+                        .then(|| cal.add_business(now.max(g.since), (target - elapsed).max(0))),
                     outcome: g.outcome.map(GoalOutcome::as_str),
                 }
             })

@@ -60,7 +60,11 @@ fn run(sla: &str, events: &[(i64, &str, &str, &str)]) -> Collect {
     let base = vigil_streams::parse_instant("2026-11-23T00:00:00Z").unwrap();
     for (i, (min, ticket, kind, extra)) in events.iter().enumerate() {
         let at = format_instant(base + min * 60_000);
-        let extra = if extra.is_empty() { String::new() } else { format!(",{extra}") };
+        let extra = if extra.is_empty() {
+            String::new()
+        } else {
+            format!(",{extra}")
+        };
         let json = format!(
             r#"{{"schema":1,"event_id":"e{i}","event_type":"{kind}","tenant_id":1,"ticket_id":"{ticket}","occurred_at":"{at}"{extra}}}"#
         );
@@ -77,7 +81,11 @@ CRITICAL = { response = 30, resolution = 240 }
 LOW = { response = 1440, resolution = 10080 }
 "#;
 
-fn created(min: i64, t: &'static str, p: &'static str) -> (i64, &'static str, &'static str, &'static str) {
+fn created(
+    min: i64,
+    t: &'static str,
+    p: &'static str,
+) -> (i64, &'static str, &'static str, &'static str) {
     let extra: &'static str = match p {
         "CRITICAL" => r#""priority":"CRITICAL""#,
         "LOW" => r#""priority":"LOW""#,
@@ -88,7 +96,13 @@ fn created(min: i64, t: &'static str, p: &'static str) -> (i64, &'static str, &'
 
 #[test]
 fn warning_and_breach_fire_at_their_crossing_instants() {
-    let out = run(CRIT_30, &[created(0, "T", "CRITICAL"), (500, "X", "ticket.created", r#""priority":"LOW""#)]);
+    let out = run(
+        CRIT_30,
+        &[
+            created(0, "T", "CRITICAL"),
+            (500, "X", "ticket.created", r#""priority":"LOW""#),
+        ],
+    );
     assert_eq!(
         out.alerts[..4],
         [
@@ -104,7 +118,10 @@ fn warning_and_breach_fire_at_their_crossing_instants() {
 fn a_stop_exactly_at_the_deadline_is_met_and_resolves_the_warning() {
     let out = run(
         CRIT_30,
-        &[created(0, "T", "CRITICAL"), (30, "T", "ticket.responded", "")],
+        &[
+            created(0, "T", "CRITICAL"),
+            (30, "T", "ticket.responded", ""),
+        ],
     );
     assert_eq!(
         out.alerts,
@@ -124,7 +141,12 @@ fn pause_delays_and_crossing_at_pause_fires_at_resume() {
             (1, "T", "ticket.status_changed", r#""status":"IN_PROGRESS""#),
             // resolution warning at 192 min: pause exactly then, resume at 300.
             (192, "T", "ticket.status_changed", r#""status":"ON_HOLD""#),
-            (300, "T", "ticket.status_changed", r#""status":"IN_PROGRESS""#),
+            (
+                300,
+                "T",
+                "ticket.status_changed",
+                r#""status":"IN_PROGRESS""#,
+            ),
             (301, "T", "ticket.status_changed", r#""status":"RESOLVED""#),
         ],
     );
@@ -143,7 +165,12 @@ fn priority_change_fires_past_thresholds_at_the_change() {
         CRIT_30,
         &[
             created(0, "T", "LOW"),
-            (100, "T", "ticket.priority_changed", r#""priority":"CRITICAL""#),
+            (
+                100,
+                "T",
+                "ticket.priority_changed",
+                r#""priority":"CRITICAL""#,
+            ),
             (101, "T", "ticket.responded", ""),
         ],
     );
@@ -166,7 +193,13 @@ warn_at = [0.5]
 [targets]
 HIGH = { response = 540, resolution = "18h" }
 "#;
-    let out = run(sla, &[created(0, "T", "HIGH"), (3000, "X", "ticket.created", r#""priority":"HIGH""#)]);
+    let out = run(
+        sla,
+        &[
+            created(0, "T", "HIGH"),
+            (3000, "X", "ticket.created", r#""priority":"HIGH""#),
+        ],
+    );
     assert_eq!(
         out.alerts[..4],
         [
@@ -184,14 +217,29 @@ fn reopen_resumes_resolution_from_its_elapsed_time() {
         CRIT_30,
         &[
             created(0, "T", "CRITICAL"),
-            (10, "T", "ticket.status_changed", r#""status":"IN_PROGRESS""#),
+            (
+                10,
+                "T",
+                "ticket.status_changed",
+                r#""status":"IN_PROGRESS""#,
+            ),
             (100, "T", "ticket.status_changed", r#""status":"RESOLVED""#),
-            (1000, "T", "ticket.status_changed", r#""status":"IN_PROGRESS""#),
+            (
+                1000,
+                "T",
+                "ticket.status_changed",
+                r#""status":"IN_PROGRESS""#,
+            ),
             (2000, "X", "ticket.created", r#""priority":"LOW""#),
         ],
     );
     // 100 minutes elapsed before the stop; warning at 192 → 92 minutes after 1000.
-    assert!(out.alerts.contains(&"T resolution warning 0.8 firing 2026-11-23T18:12:00Z".to_string()), "{:?}", out.alerts);
+    assert!(
+        out.alerts
+            .contains(&"T resolution warning 0.8 firing 2026-11-23T18:12:00Z".to_string()),
+        "{:?}",
+        out.alerts
+    );
 }
 
 #[test]
@@ -211,7 +259,16 @@ fn rejects_name_their_reason_and_change_nothing() {
         ],
     );
     let reasons: Vec<_> = out.rejected.iter().map(|(_, r)| *r).collect();
-    assert_eq!(reasons, [DuplicateTicket, UnknownTicket, InvalidTransition, UnknownPriority, UnknownPriority]);
+    assert_eq!(
+        reasons,
+        [
+            DuplicateTicket,
+            UnknownTicket,
+            InvalidTransition,
+            UnknownPriority,
+            UnknownPriority
+        ]
+    );
     assert!(out.alerts.is_empty(), "{:?}", out.alerts);
 }
 
@@ -219,14 +276,28 @@ fn rejects_name_their_reason_and_change_nothing() {
 fn too_late_and_shuffled_within_lateness() {
     let sorted = run(
         CRIT_30,
-        &[created(0, "A", "CRITICAL"), created(2, "B", "CRITICAL"), (20, "A", "ticket.responded", ""), (40, "Z", "ticket.created", r#""priority":"LOW""#)],
+        &[
+            created(0, "A", "CRITICAL"),
+            created(2, "B", "CRITICAL"),
+            (20, "A", "ticket.responded", ""),
+            (40, "Z", "ticket.created", r#""priority":"LOW""#),
+        ],
     );
     let shuffled = run(
         CRIT_30,
-        &[created(2, "B", "CRITICAL"), created(0, "A", "CRITICAL"), (40, "Z", "ticket.created", r#""priority":"LOW""#), (20, "A", "ticket.responded", "")],
+        &[
+            created(2, "B", "CRITICAL"),
+            created(0, "A", "CRITICAL"),
+            (40, "Z", "ticket.created", r#""priority":"LOW""#),
+            (20, "A", "ticket.responded", ""),
+        ],
     );
     assert!(sorted.rejected.is_empty());
-    assert_eq!(shuffled.rejected.len(), 1, "the responded event is 20 minutes late");
+    assert_eq!(
+        shuffled.rejected.len(),
+        1,
+        "the responded event is 20 minutes late"
+    );
     assert_eq!(shuffled.rejected[0].1, RejectReason::TooLate);
     let _ = sorted;
 }

@@ -94,14 +94,21 @@ impl Ticket {
         if bit == BREACH_BIT {
             (Level::Breach, 1.0)
         } else {
-            let f = self.policy.warn_at.get(bit as usize).map_or(1.0, |f| f.as_f64());
+            let f = self
+                .policy
+                .warn_at
+                .get(bit as usize)
+                .map_or(1.0, |f| f.as_f64());
             (Level::Warning, f)
         }
     }
 
     /// Folds both clocks up to `t`.
     pub fn fold(&mut self, t: Millis) {
-        let accruing = [self.accruing(Goal::Response), self.accruing(Goal::Resolution)];
+        let accruing = [
+            self.accruing(Goal::Response),
+            self.accruing(Goal::Resolution),
+        ];
         let cal = &self.policy.rules_at(self.rules).calendar;
         for (g, acc) in self.goals.iter_mut().zip(accruing) {
             g.fold(cal, t, acc);

@@ -84,8 +84,9 @@ impl Bucket {
             resolution: goal(1),
             warnings: self.warnings.into(),
             breaches: self.breaches.into(),
-            satisfaction: (self.satisfaction_n > 0)
-                .then(|| f64::from(self.satisfaction_centi) / 100.0 / f64::from(self.satisfaction_n)),
+            satisfaction: (self.satisfaction_n > 0).then(|| {
+                f64::from(self.satisfaction_centi) / 100.0 / f64::from(self.satisfaction_n)
+            }),
         }
     }
 }
@@ -119,7 +120,11 @@ impl Ring {
             }
         }
         let newest = self.buckets.back().map_or(idx, |(i, _)| *i);
-        while self.buckets.front().is_some_and(|(i, _)| *i <= newest - keep as i64) {
+        while self
+            .buckets
+            .front()
+            .is_some_and(|(i, _)| *i <= newest - keep as i64)
+        {
             self.buckets.pop_front();
         }
     }

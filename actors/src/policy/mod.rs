@@ -12,7 +12,9 @@ use std::sync::Arc;
 use vigil_streams::{parse_instant, Millis, Status};
 
 use crate::calendar::{BusinessCalendar, Calendar, ALWAYS_NAME};
-pub use spec::{CalendarSpec, DurationSpec, Fraction, GoalTargetsSpec, PolicySpec, ServiceTypeSpec};
+pub use spec::{
+    CalendarSpec, DurationSpec, Fraction, GoalTargetsSpec, PolicySpec, ServiceTypeSpec,
+};
 
 /// A problem in a policy or calendar. `tenant` is `None` for the main file; `path` names the
 /// field inside `[sla]`, `[policy]`, a policy update, or `calendars.<name>.…`.
@@ -102,7 +104,9 @@ impl PolicyVersion {
 
     /// The priority name of an index.
     pub fn priority_name(&self, index: u8) -> &str {
-        self.priorities.get(usize::from(index)).map_or("", String::as_str)
+        self.priorities
+            .get(usize::from(index))
+            .map_or("", String::as_str)
     }
 }
 
@@ -124,7 +128,10 @@ pub fn builtin_default() -> PolicySpec {
     };
     PolicySpec {
         calendar: Some(ALWAYS_NAME.into()),
-        warn_at: Some(vec![Fraction { numerator: 8, scale: 1 }]),
+        warn_at: Some(vec![Fraction {
+            numerator: 8,
+            scale: 1,
+        }]),
         pause_statuses: Some(vec!["ON_HOLD".into()]),
         targets: BTreeMap::from([
             ("CRITICAL".into(), t(30, 240)),
@@ -238,20 +245,21 @@ impl PolicyBook {
                 message,
             })
         };
-        let calendar_of = |name: &Option<String>, path: &str, err: &mut dyn FnMut(String, String)| {
-            let name = name.as_deref().unwrap_or(ALWAYS_NAME);
-            match self.calendars.get(name) {
-                Some(c) => Some(c.clone()),
-                None => {
-                    let known: Vec<&str> = self.calendar_names().collect();
-                    err(
-                        path.to_string(),
-                        format!("unknown calendar {name:?}; known: {}", known.join(", ")),
-                    );
-                    None
+        let calendar_of =
+            |name: &Option<String>, path: &str, err: &mut dyn FnMut(String, String)| {
+                let name = name.as_deref().unwrap_or(ALWAYS_NAME);
+                match self.calendars.get(name) {
+                    Some(c) => Some(c.clone()),
+                    None => {
+                        let known: Vec<&str> = self.calendar_names().collect();
+                        err(
+                            path.to_string(),
+                            format!("unknown calendar {name:?}; known: {}", known.join(", ")),
+                        );
+                        None
+                    }
                 }
-            }
-        };
+            };
         let mut warn_at: Vec<Fraction> = spec.warn_at.clone().unwrap_or_default();
         if let Some(bad) = warn_at.iter().find(|f| !f.is_proper()) {
             err(
@@ -288,32 +296,41 @@ impl PolicyBook {
         if priorities.len() > 250 {
             err("targets".into(), "at most 250 priorities".into());
         }
-        let compile_targets =
-            |targets: &BTreeMap<String, GoalTargetsSpec>, prefix: &str, err: &mut dyn FnMut(String, String)| {
-                priorities
-                    .iter()
-                    .map(|p| {
-                        let t = targets.get(p)?;
-                        match (t.response, t.resolution) {
-                            (Some(r), Some(s)) => Some([r.0, s.0]),
-                            (r, _) => {
-                                let missing = if r.is_none() { "response" } else { "resolution" };
-                                err(
-                                    format!("{prefix}targets.{p}.{missing}"),
-                                    format!("priority {p} has no {missing} target"),
-                                );
-                                None
-                            }
+        let compile_targets = |targets: &BTreeMap<String, GoalTargetsSpec>,
+                               prefix: &str,
+                               err: &mut dyn FnMut(String, String)| {
+            priorities
+                .iter()
+                .map(|p| {
+                    let t = targets.get(p)?;
+                    match (t.response, t.resolution) {
+                        (Some(r), Some(s)) => Some([r.0, s.0]),
+                        (r, _) => {
+                            let missing = if r.is_none() {
+                                "response"
+                            } else {
+                                "resolution"
+                            };
+                            err(
+                                format!("{prefix}targets.{p}.{missing}"),
+                                format!("priority {p} has no {missing} target"),
+                            );
+                            None
                         }
-                    })
-                    .collect::<Vec<_>>()
-            };
+                    }
+                })
+                .collect::<Vec<_>>()
+        };
         let base_calendar = calendar_of(&spec.calendar, "calendar", &mut err);
         let base_targets = compile_targets(&spec.targets, "", &mut err);
         let mut service_types = Vec::new();
         for (name, st) in &spec.service_types {
             let cal_name = st.calendar.clone().or_else(|| spec.calendar.clone());
-            let cal = calendar_of(&cal_name, &format!("service_types.{name}.calendar"), &mut err);
+            let cal = calendar_of(
+                &cal_name,
+                &format!("service_types.{name}.calendar"),
+                &mut err,
+            );
             let targets = merge_targets(&spec.targets, &st.targets);
             let targets = compile_targets(&targets, &format!("service_types.{name}."), &mut err);
             if let Some(calendar) = cal {
@@ -426,7 +443,8 @@ impl TenantPolicies {
 
     /// A version by number.
     pub fn get(&self, version: u32) -> Option<&Arc<PolicyVersion>> {
-        self.versions.get(usize::try_from(version).ok()?.checked_sub(1)?)
+        self.versions
+            .get(usize::try_from(version).ok()?.checked_sub(1)?)
     }
 
     /// Applies an `sla.policy_updated` policy object over the latest version.
@@ -448,7 +466,10 @@ impl TenantPolicies {
             .as_deref()
             .ok_or_else(|| invalid("policy.effective_from", "is required".into()))?;
         let effective_from = parse_instant(effective_from).ok_or_else(|| {
-            invalid("policy.effective_from", "must be an RFC 3339 instant".into())
+            invalid(
+                "policy.effective_from",
+                "must be an RFC 3339 instant".into(),
+            )
         })?;
         let merged = merge(&self.latest().spec, &update);
         let next = u32::try_from(self.versions.len() + 1).unwrap_or(u32::MAX);

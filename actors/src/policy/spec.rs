@@ -221,14 +221,25 @@ mod tests {
     #[test]
     fn fractions_deserialize_as_written() {
         let v: Vec<Fraction> = serde_json::from_str("[0.1, 0.8, 0.85]").unwrap();
-        assert_eq!(v[0], Fraction { numerator: 1, scale: 1 });
-        assert_eq!(v[2], Fraction { numerator: 85, scale: 2 });
+        assert_eq!(
+            v[0],
+            Fraction {
+                numerator: 1,
+                scale: 1
+            }
+        );
+        assert_eq!(
+            v[2],
+            Fraction {
+                numerator: 85,
+                scale: 2
+            }
+        );
     }
 
     #[test]
     fn targets_take_minutes_or_strings() {
-        let t: GoalTargetsSpec =
-            toml::from_str("response = 30\nresolution = \"4h\"").unwrap();
+        let t: GoalTargetsSpec = toml::from_str("response = 30\nresolution = \"4h\"").unwrap();
         assert_eq!(t.response, Some(DurationSpec(1_800_000)));
         assert_eq!(t.resolution, Some(DurationSpec(14_400_000)));
         assert!(toml::from_str::<GoalTargetsSpec>("response = 0").is_err());

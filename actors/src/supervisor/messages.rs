@@ -3,12 +3,14 @@
 use actix::Message;
 use vigil_streams::{Event, Rejection};
 
+use crate::alert::AlertRecord;
 use crate::engine::TicketView;
 use crate::metrics::MetricsSnapshot;
 
-/// Apply one validated event; answers whether it was applied.
+/// Apply one validated event; answers whether it was applied, with the alert changes it
+/// caused (timer-fired alert changes go to the pool's alert channel instead).
 #[derive(Debug, Message)]
-#[rtype(result = "Applied")]
+#[rtype(result = "(Applied, Vec<AlertRecord>)")]
 pub struct ApplyEvent {
     /// The event.
     pub event: Event,

@@ -7,6 +7,6 @@ mod messages;
 mod pool;
 mod tenant;
 
-pub use messages::{Applied, ApplyEvent, TicketQuery, TakeSnapshot};
+pub use messages::{Applied, ApplyEvent, TakeSnapshot, TicketQuery};
 pub use pool::{PoolError, TenantPool};
 pub use tenant::{AlertBatch, TenantSupervisor};

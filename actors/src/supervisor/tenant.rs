@@ -49,17 +49,16 @@ impl TenantSupervisor {
         }
     }
 
+    /// Hands timer-fired alert changes to the alert writer. When its channel is full the writer
+    /// is behind the store: this arbiter waits for room, which is the back-pressure that keeps
+    /// memory bounded (its mailboxes fill and the consumers stop pulling).
     fn emit(&self, batch: AlertBatch) {
         if batch.is_empty() {
             return;
         }
-        // The alert writer drains this channel; if it is full the writer is behind the store,
-        // and waiting here would stall the arbiter, so hand off on a task instead.
         if let Err(mpsc::error::TrySendError::Full(batch)) = self.alerts.try_send(batch) {
-            let tx = self.alerts.clone();
-            actix::spawn(async move {
-                let _ = tx.send(batch).await;
-            });
+            // A closed channel means the service is shutting down; nothing can be recorded.
+            let _ = futures::executor::block_on(self.alerts.send(batch));
         }
     }
 
@@ -126,15 +125,17 @@ impl Handler<ApplyEvent> for TenantSupervisor {
                 // The engine validates an event before it changes anything, so the state it
                 // holds is the last good one; the supervisor restarts the actor around it.
                 ctx.stop();
-                return actix::MessageResult(Applied::Rejected(Rejection::new(
-                    RejectReason::Poison,
-                    "the event crashed its tenant actor",
-                )));
+                return actix::MessageResult((
+                    Applied::Rejected(Rejection::new(
+                        RejectReason::Poison,
+                        "the event crashed its tenant actor",
+                    )),
+                    Vec::new(),
+                ));
             }
         };
-        self.emit(out);
         self.schedule(ctx);
-        actix::MessageResult(applied)
+        actix::MessageResult((applied, out))
     }
 }
 

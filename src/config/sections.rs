@@ -1,0 +1,196 @@
+//! The shape of `vigil.toml` and of tenant policy files, with every default.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use vigil_actors::policy::{CalendarSpec, PolicySpec};
+
+use super::duration::ConfigDuration;
+use crate::http::HttpConfig;
+use crate::store::StoreConfig;
+use crate::telemetry::{LogConfig, MetricsConfig};
+
+/// Everything in `vigil.toml` (after environment overrides), plus the tenant policy files it
+/// points to. `Default` is the configuration of an empty file.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VigilConfig {
+    /// `[sla]`: the default policy of every tenant, over the built-in defaults (24x7, warn at
+    /// 0.8, pause ON_HOLD, CRITICAL/HIGH/MEDIUM/LOW targets of DESIGN.md §3).
+    pub sla: PolicySpec,
+    /// `[calendars.<name>]`: business calendars that policies name; `24x7` is built in.
+    pub calendars: BTreeMap<String, CalendarSpec>,
+    /// `[tenants]`: where tenant policy files live.
+    pub tenants: TenantsConfig,
+    /// `[nats]`: the JetStream connection and streams.
+    pub nats: NatsConfig,
+    /// `[store]`: the SQL database.
+    pub store: StoreConfig,
+    /// `[http]`: the HTTP listener.
+    pub http: HttpConfig,
+    /// `[auth]`: how API tokens are verified and minted.
+    pub auth: AuthConfig,
+    /// `[engine]`: event-time and snapshot settings of the SLA engine.
+    pub engine: EngineConfig,
+    /// `[cluster]`: which partitions this instance owns.
+    pub cluster: ClusterConfig,
+    /// `[metrics]`: label bounds.
+    pub metrics: MetricsConfig,
+    /// `[log]`: log format and filter.
+    pub log: LogConfig,
+    /// Tenant policies read from `tenants.policies_dir`, by tenant id (not a TOML key).
+    #[serde(skip)]
+    pub tenant_policies: BTreeMap<u64, PolicySpec>,
+    /// Directory of the main file: relative paths in it are resolved from here (not a TOML key).
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+/// `[tenants]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TenantsConfig {
+    /// Directory of `<tenant_id>.toml` files, each with a `[policy]` table that overrides only
+    /// the fields it names; relative to the main file. Default `"tenants"`.
+    pub policies_dir: PathBuf,
+}
+
+impl Default for TenantsConfig {
+    fn default() -> Self {
+        TenantsConfig {
+            policies_dir: PathBuf::from("tenants"),
+        }
+    }
+}
+
+/// A tenant policy file: `[policy]` only.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TenantFile {
+    /// The fields of the default policy this tenant overrides.
+    pub policy: PolicySpec,
+}
+
+/// `[nats]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NatsConfig {
+    /// Server URL; comma-separated for a cluster. Default `"nats://127.0.0.1:4222"`.
+    pub url: String,
+    /// The event stream (takes `vigil.events.*`). Default `"VIGIL_EVENTS"`.
+    pub stream: String,
+    /// Partitions of the event stream; fixed for the life of the stream. Default 16.
+    pub partitions: u16,
+    /// How long the event stream keeps messages, and how long final tickets are remembered.
+    /// Default `"35d"`.
+    pub retention: ConfigDuration,
+    /// The stream of published alert state changes (`vigil.alerts.*`). Default
+    /// `"VIGIL_ALERTS"`.
+    pub alerts_stream: String,
+    /// The dead-letter stream (`vigil.dlq.*`). Default `"VIGIL_DLQ"`.
+    pub dlq_stream: String,
+}
+
+impl Default for NatsConfig {
+    fn default() -> Self {
+        NatsConfig {
+            url: "nats://127.0.0.1:4222".into(),
+            stream: "VIGIL_EVENTS".into(),
+            partitions: 16,
+            retention: ConfigDuration::from_days(35),
+            alerts_stream: "VIGIL_ALERTS".into(),
+            dlq_stream: "VIGIL_DLQ".into(),
+        }
+    }
+}
+
+/// `[auth]`: JWT verification (and minting by `vigil token`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// HS256 shared secret. Default `"change-me"`, for development only: `check-config` warns.
+    pub jwt_secret: String,
+    /// PEM public key for RS256; when set, tokens are verified with it instead of the secret.
+    /// Relative to the main file. Default none.
+    pub jwt_public_key_file: Option<PathBuf>,
+}
+
+/// The development default of `auth.jwt_secret`.
+pub const DEV_JWT_SECRET: &str = "change-me";
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            jwt_secret: DEV_JWT_SECRET.into(),
+            jwt_public_key_file: None,
+        }
+    }
+}
+
+/// Which clock drives SLA timers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClockMode {
+    /// The wall clock: live timers fire on time, late data corrects them.
+    #[default]
+    Wall,
+    /// Event time (the largest `occurred_at` seen minus the allowed lateness), as in
+    /// `vigil replay`; for tests of the service.
+    Event,
+}
+
+/// `[engine]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EngineConfig {
+    /// How late an event may arrive and still be applied in event time. Default `"5m"`.
+    pub allowed_lateness: ConfigDuration,
+    /// `"wall"` or `"event"`. Default `"wall"`.
+    pub clock: ClockMode,
+    /// How often each owned partition's state is snapshotted to the store with its stream
+    /// sequence. Default `"1m"`.
+    pub snapshot_interval: ConfigDuration,
+    /// Arbiter threads for tenant actors; 0 means one per core. Default 0.
+    pub arbiters: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            allowed_lateness: ConfigDuration::from_mins(5),
+            clock: ClockMode::Wall,
+            snapshot_interval: ConfigDuration::from_mins(1),
+            arbiters: 0,
+        }
+    }
+}
+
+/// `[cluster]`: static partition ownership, until partitions are leased dynamically.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// This instance's index, from 0. Default 0.
+    pub instance: u32,
+    /// How many instances share the partitions. Default 1.
+    pub instances: u32,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            instance: 0,
+            instances: 1,
+        }
+    }
+}
+
+impl ClusterConfig {
+    /// The partitions this instance owns: those whose number modulo `instances` is `instance`.
+    pub fn owned_partitions(&self, partitions: u16) -> Vec<u16> {
+        let instances = self.instances.max(1);
+        (0..partitions)
+            .filter(|p| u32::from(*p) % instances == self.instance)
+            .collect()
+    }
+}

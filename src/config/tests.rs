@@ -1,0 +1,269 @@
+use std::path::{Path, PathBuf};
+
+use super::*;
+
+/// Writes `main` as `vigil.toml` and each `(name, text)` under `tenants/` in a temp dir.
+fn write(main: &str, tenants: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vigil.toml");
+    std::fs::write(&path, main).unwrap();
+    if !tenants.is_empty() {
+        std::fs::create_dir(dir.path().join("tenants")).unwrap();
+    }
+    for (name, text) in tenants {
+        std::fs::write(dir.path().join("tenants").join(name), text).unwrap();
+    }
+    (dir, path)
+}
+
+fn env(vars: &[(&str, &str)]) -> Vec<(String, String)> {
+    vars.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn problems(main: &str, tenants: &[(&str, &str)], vars: &[(&str, &str)]) -> Vec<String> {
+    let (_dir, path) = write(main, tenants);
+    let errs = load_with_env(Some(&path), env(vars)).expect_err("should fail");
+    let dir = path.parent().unwrap().display().to_string();
+    errs.iter()
+        .map(|p| p.to_string().replace(&dir, "DIR"))
+        .collect()
+}
+
+fn assert_has(problems: &[String], expected: &str) {
+    assert!(
+        problems.iter().any(|p| p.starts_with(expected)),
+        "no problem starting with {expected:?} in {problems:#?}"
+    );
+}
+
+#[test]
+fn an_empty_file_gives_the_defaults() {
+    let (_dir, path) = write("", &[]);
+    let loaded = load_with_env(Some(&path), env(&[])).unwrap();
+    let c = loaded.config;
+    assert_eq!(c.nats.url, "nats://127.0.0.1:4222");
+    assert_eq!(c.nats.stream, "VIGIL_EVENTS");
+    assert_eq!(c.nats.partitions, 16);
+    assert_eq!(c.nats.retention.as_millis(), 35 * 86_400_000);
+    assert_eq!(c.store.url, "sqlite://data/vigil.db");
+    assert_eq!(c.http.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(c.engine.allowed_lateness.as_millis(), 300_000);
+    assert_eq!(c.engine.clock, ClockMode::Wall);
+    assert_eq!(c.cluster.instance, 0);
+    assert_eq!(c.cluster.instances, 1);
+    assert_eq!(c.metrics.tenant_labels, 100);
+    assert_eq!(c.tenants.policies_dir, Path::new("tenants"));
+    assert!(c.tenant_policies.is_empty());
+    let book = c.policy_book().unwrap();
+    let v = book.initial(1);
+    assert_eq!(v.priorities.len(), 4);
+}
+
+#[test]
+fn the_shipped_configuration_is_valid() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_PATH);
+    let report = check_config_with_env(&path, env(&[])).unwrap_or_else(|p| {
+        panic!(
+            "{}",
+            p.iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    });
+    assert!(report.contains("[policy.default]"), "{report}");
+    assert!(report.contains("[policy.12345]"), "{report}");
+    assert!(report.contains("[policy.23456"), "{report}");
+    assert!(report.contains("calendar = \"business\""), "{report}");
+    assert!(report.contains("jwt_secret = \"***\""), "{report}");
+    let config = VigilConfig::load(&path).unwrap();
+    assert_eq!(config.tenant_policies.len(), 2);
+    assert!(config.calendars.contains_key("business"));
+}
+
+#[test]
+fn the_environment_overrides_the_file() {
+    let (_dir, path) = write(
+        "[nats]\nurl = \"nats://file:4222\"\n[engine]\nclock = \"wall\"\n",
+        &[],
+    );
+    let loaded = load_with_env(
+        Some(&path),
+        env(&[
+            ("VIGIL__NATS__URL", "nats://env:4222"),
+            ("VIGIL__NATS__PARTITIONS", "32"),
+            ("VIGIL__ENGINE__CLOCK", "event"),
+            ("VIGIL__ENGINE__ALLOWED_LATENESS", "90s"),
+            ("VIGIL__STORE__URL", "postgres://u:p@db/vigil"),
+            ("VIGIL__AUTH__JWT_SECRET", "12345"),
+            ("VIGIL__CLUSTER__INSTANCES", "2"),
+            ("VIGIL__SLA__TARGETS__HIGH__RESPONSE", "60"),
+            ("UNRELATED", "x"),
+        ]),
+    )
+    .unwrap();
+    let c = &loaded.config;
+    assert_eq!(c.nats.url, "nats://env:4222");
+    assert_eq!(c.nats.partitions, 32);
+    assert_eq!(c.engine.clock, ClockMode::Event);
+    assert_eq!(c.engine.allowed_lateness.as_millis(), 90_000);
+    assert_eq!(c.store.url, "postgres://u:p@db/vigil");
+    assert_eq!(c.auth.jwt_secret, "12345");
+    assert_eq!(c.cluster.instances, 2);
+    assert_eq!(c.cluster.owned_partitions(c.nats.partitions).len(), 16);
+    let high = &c.sla.targets["HIGH"];
+    assert_eq!(high.response.map(|d| d.0), Some(3_600_000));
+    let book = c.policy_book().unwrap();
+    let v = book.initial(9);
+    let high = v.priority_index("HIGH").unwrap();
+    assert_eq!(
+        v.targets(vigil_actors::policy::RULES_BASE, high),
+        Some([3_600_000, 86_400_000])
+    );
+}
+
+#[test]
+fn an_unknown_key_is_reported_with_its_line() {
+    let p = problems(
+        "[nats]\nurl = \"nats://h:4222\"\nurll = \"x\"\n\n[sla]\ncalender = \"24x7\"\n",
+        &[],
+        &[],
+    );
+    assert_has(&p, "DIR/vigil.toml:3: nats.urll: unknown key");
+    assert_has(&p, "DIR/vigil.toml:6: sla.calender: unknown key");
+    assert_eq!(p.len(), 2, "{p:#?}");
+}
+
+#[test]
+fn an_unknown_section_and_an_unknown_env_key_are_reported() {
+    let p = problems("[natz]\nurl = \"x\"\n", &[], &[("VIGIL__NATS__BOGUS", "1")]);
+    assert_has(&p, "DIR/vigil.toml:1: natz: unknown key");
+    assert_has(
+        &p,
+        "environment variable VIGIL__NATS__BOGUS: nats.bogus: unknown key",
+    );
+}
+
+#[test]
+fn a_bad_duration_is_reported_with_its_line() {
+    let p = problems(
+        "[engine]\n\nallowed_lateness = \"5 minutes\"\n[sla.targets]\nHIGH = { response = \"soon\" }\n",
+        &[],
+        &[],
+    );
+    assert_has(
+        &p,
+        "DIR/vigil.toml:3: engine.allowed_lateness: not a duration",
+    );
+    assert_has(
+        &p,
+        "DIR/vigil.toml:5: sla.targets.HIGH.response: not a duration",
+    );
+}
+
+#[test]
+fn a_syntax_error_is_reported_with_its_line() {
+    let p = problems("[nats]\nurl = \"unterminated\n", &[], &[]);
+    assert_eq!(p.len(), 1);
+    assert_has(&p, "DIR/vigil.toml:2: (syntax):");
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let main = r#"
+[sla]
+warn_at = [0.8, 1.5]
+
+[calendars.business]
+timezone = "Mars/Olympus"
+hours = { mon = "09:00-18:00" }
+
+[nats]
+partitions = "many"
+
+[engine]
+clock = "sundial"
+allowed_lateness = "soon"
+
+[cluster]
+instance = 3
+instances = 2
+
+[http]
+listen = "not an address"
+"#;
+    let tenants = [
+        (
+            "777.toml",
+            "[policy]\ncalendar = \"nope\"\n[policy.targets]\nHIGH = { response = -5 }\n",
+        ),
+        ("888.toml", "[policy]\ncolour = \"red\"\n"),
+        ("acme.toml", "[policy]\n"),
+    ];
+    let p = problems(main, &tenants, &[("VIGIL__STORE__URL", "mysql://x")]);
+    assert_has(&p, "DIR/vigil.toml:10: nats.partitions: invalid type");
+    assert_has(
+        &p,
+        "DIR/vigil.toml:13: engine.clock: unknown variant `sundial`",
+    );
+    assert_has(
+        &p,
+        "DIR/vigil.toml:14: engine.allowed_lateness: not a duration",
+    );
+    assert_has(
+        &p,
+        "DIR/vigil.toml:17: cluster.instance: must be below cluster.instances (2)",
+    );
+    assert_has(&p, "DIR/vigil.toml:21: http.listen:");
+    assert_has(
+        &p,
+        "environment variable VIGIL__STORE__URL: store.url: expected sqlite://",
+    );
+    assert_has(&p, "DIR/tenants/777.toml:4: policy.targets.HIGH.response:");
+    assert_has(&p, "DIR/tenants/888.toml:2: policy.colour: unknown key");
+    assert_has(&p, "DIR/tenants/acme.toml: (file name):");
+    assert_has(&p, "DIR/vigil.toml:3: sla.warn_at");
+    assert_has(&p, "DIR/vigil.toml:6: calendars.business.timezone");
+    assert_has(
+        &p,
+        "DIR/tenants/777.toml:2: policy.calendar: unknown calendar \"nope\"",
+    );
+}
+
+#[test]
+fn a_missing_file_is_one_problem() {
+    let errs = load_with_env(Some(Path::new("/nonexistent/vigil.toml")), env(&[])).unwrap_err();
+    assert_eq!(errs.len(), 1);
+    assert!(errs[0]
+        .to_string()
+        .starts_with("/nonexistent/vigil.toml: (file): cannot read"));
+}
+
+#[test]
+fn durations_print_in_their_largest_unit() {
+    assert_eq!(ConfigDuration::from_days(35).to_string(), "35d");
+    assert_eq!(ConfigDuration::parse("90s").unwrap().to_string(), "90s");
+    assert_eq!(ConfigDuration::parse("1h30m").unwrap().to_string(), "90m");
+    assert_eq!(
+        ConfigDuration::parse("1500ms").unwrap().to_string(),
+        "1500ms"
+    );
+}
+
+#[test]
+fn env_values_read_as_toml_or_text() {
+    use toml::Value;
+    assert_eq!(env::parse_value("32"), Value::Integer(32));
+    assert_eq!(env::parse_value("true"), Value::Boolean(true));
+    assert_eq!(
+        env::parse_value("nats://a:1,nats://b:2"),
+        Value::String("nats://a:1,nats://b:2".into())
+    );
+    assert_eq!(
+        env::parse_value("2026-01-01"),
+        Value::String("2026-01-01".into())
+    );
+    assert_eq!(env::parse_value("\"42\""), Value::String("42".into()));
+}

@@ -1,0 +1,101 @@
+//! `vigil demo`: everything on one machine with one command. Starts a nats-server child with a
+//! temporary store, the service on a temporary SQLite database with short demo targets (so
+//! warnings and breaches happen within the first minutes), a synthetic upstream publishing
+//! tickets for several tenants, and prints each alert as it is published.
+//!
+//! # Layout
+//! - `upstream`: the synthetic ticket traffic.
+//! - `printer`: prints alerts from `vigil.alerts.*`.
+
+mod printer;
+mod upstream;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::Context;
+use tracing::info;
+use vigil::config::VigilConfig;
+use vigil::telemetry::MetricsHandle;
+use vigil_actors::policy::{DurationSpec, Fraction, GoalTargetsSpec};
+use vigil_streams::NatsChild;
+
+/// Tenants the demo's upstream publishes for.
+pub const DEMO_TENANTS: [u64; 4] = [101, 102, 103, 104];
+
+/// Runs the demo until Ctrl-C (or for `duration` ms).
+pub async fn run(
+    listen: std::net::SocketAddr,
+    duration: Option<i64>,
+    metrics: MetricsHandle,
+) -> anyhow::Result<()> {
+    let nats = tokio::task::spawn_blocking(NatsChild::start)
+        .await?
+        .context("cannot start nats-server for the demo")?;
+    let workdir = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let config = demo_config(&nats.url(), &workdir.path().join("vigil.db"), listen);
+    println_demo(&format!(
+        "Vigil demo\n  nats-server  {} (store in {})\n  metrics      http://{listen}/metrics\n  readiness    http://{listen}/readyz\n  targets      CRITICAL 1m/3m, HIGH 2m/6m, MEDIUM 4m/12m, LOW 8m/30m; warnings at 50% and 80%\n  tenants      {:?}\nPress Ctrl-C to stop.\n",
+        nats.url(),
+        nats.store_dir().display(),
+        DEMO_TENANTS
+    ));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let url = nats.url();
+    let printer = tokio::spawn(printer::print_alerts(url.clone(), stop_rx.clone()));
+    let upstream = tokio::spawn(upstream::run(url, stop_rx));
+    let shutdown = async move {
+        match duration {
+            Some(ms) => {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(u64::try_from(ms).unwrap_or(0))) => {}
+                    _ = crate::shutdown_signal() => {}
+                }
+            }
+            None => crate::shutdown_signal().await,
+        }
+        let _ = stop_tx.send(true);
+    };
+    let result = crate::service::run(config, metrics, shutdown).await;
+    let _ = upstream.await;
+    let _ = printer.await;
+    info!("demo stopped");
+    drop(nats);
+    result
+}
+
+/// The demo's configuration: short targets, local NATS, a throw-away SQLite file.
+fn demo_config(nats_url: &str, db: &std::path::Path, listen: std::net::SocketAddr) -> VigilConfig {
+    let mut config = VigilConfig::default();
+    let minutes = |r: i64, s: i64| GoalTargetsSpec {
+        response: Some(DurationSpec(r * 60_000)),
+        resolution: Some(DurationSpec(s * 60_000)),
+    };
+    config.sla.warn_at = Some(vec![
+        Fraction {
+            numerator: 5,
+            scale: 1,
+        },
+        Fraction {
+            numerator: 8,
+            scale: 1,
+        },
+    ]);
+    config.sla.targets = BTreeMap::from([
+        ("CRITICAL".into(), minutes(1, 3)),
+        ("HIGH".into(), minutes(2, 6)),
+        ("MEDIUM".into(), minutes(4, 12)),
+        ("LOW".into(), minutes(8, 30)),
+    ]);
+    config.nats.url = nats_url.to_string();
+    config.nats.partitions = 4;
+    config.store.url = format!("sqlite://{}", db.display());
+    config.http.listen = listen;
+    config
+}
+
+/// The demo talks to a person on stdout.
+#[allow(clippy::print_stdout)]
+pub fn println_demo(line: &str) {
+    println!("{line}");
+}

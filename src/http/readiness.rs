@@ -1,0 +1,91 @@
+//! What `/readyz` reports: flags the service's components set as their peers come and go.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde::Serialize;
+
+/// Readiness flags, shared in an `Arc` between the components that set them and `/readyz`.
+/// All start `false` (not ready) except `draining`.
+#[derive(Debug, Default)]
+pub struct Readiness {
+    nats_connected: AtomicBool,
+    partitions_caught_up: AtomicBool,
+    store_reachable: AtomicBool,
+    draining: AtomicBool,
+}
+
+/// A point-in-time view of [`Readiness`], as `/readyz` reports it in `data`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ReadinessReport {
+    /// The NATS connection is up.
+    pub nats_connected: bool,
+    /// Every owned partition has been replayed up to the stream's end since start.
+    pub partitions_caught_up: bool,
+    /// The store answered its last check.
+    pub store_reachable: bool,
+    /// Shutdown has begun; load balancers should stop sending traffic.
+    pub draining: bool,
+}
+
+impl ReadinessReport {
+    /// Whether the instance should receive traffic.
+    pub fn is_ready(&self) -> bool {
+        self.not_ready().is_empty()
+    }
+
+    /// The names of the checks that fail.
+    pub fn not_ready(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if !self.nats_connected {
+            out.push("nats_connected");
+        }
+        if !self.partitions_caught_up {
+            out.push("partitions_caught_up");
+        }
+        if !self.store_reachable {
+            out.push("store_reachable");
+        }
+        if self.draining {
+            out.push("draining");
+        }
+        out
+    }
+}
+
+impl Readiness {
+    /// All checks failing until components report in.
+    pub fn new() -> Readiness {
+        Readiness::default()
+    }
+
+    /// The NATS connection went up (`true`) or down (`false`).
+    pub fn set_nats_connected(&self, up: bool) {
+        self.nats_connected.store(up, Ordering::Relaxed);
+    }
+
+    /// Every owned partition caught up with its stream (or fell behind again).
+    pub fn set_partitions_caught_up(&self, caught_up: bool) {
+        self.partitions_caught_up
+            .store(caught_up, Ordering::Relaxed);
+    }
+
+    /// The store answered (or failed) a check such as `Store::ping`.
+    pub fn set_store_reachable(&self, reachable: bool) {
+        self.store_reachable.store(reachable, Ordering::Relaxed);
+    }
+
+    /// Shutdown has begun: `/readyz` answers 503 from now on.
+    pub fn set_draining(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+    }
+
+    /// The current flags.
+    pub fn report(&self) -> ReadinessReport {
+        ReadinessReport {
+            nats_connected: self.nats_connected.load(Ordering::Relaxed),
+            partitions_caught_up: self.partitions_caught_up.load(Ordering::Relaxed),
+            store_reachable: self.store_reachable.load(Ordering::Relaxed),
+            draining: self.draining.load(Ordering::Relaxed),
+        }
+    }
+}

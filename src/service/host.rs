@@ -1,0 +1,91 @@
+//! Where a partition's events are applied: the tenant actors (wall clock: timers fire on
+//! time) or an event-time driver (the same semantics as `vigil replay`).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use vigil_actors::supervisor::{Applied, TenantPool};
+use vigil_actors::{AlertRecord, EngineSettings, EventTimeDriver, PolicyBook, Sink};
+use vigil_streams::{Event, Rejection};
+
+/// What travels with an event through the engine: where it came from, and its bytes for the
+/// dead-letter subject.
+#[derive(Debug, Clone)]
+pub struct Tag {
+    /// Stream sequence of the message.
+    pub sequence: u64,
+    /// The message as received.
+    pub payload: Bytes,
+}
+
+/// The result of applying one event.
+pub struct Outcome {
+    /// Where it came from.
+    pub tag: Tag,
+    /// The event.
+    pub event: Event,
+    /// Applied or rejected.
+    pub applied: Applied,
+}
+
+/// A pending answer from a tenant actor.
+pub type PendingApply =
+    Pin<Box<dyn Future<Output = (Tag, Event, Result<(Applied, Vec<AlertRecord>), String>)> + Send>>;
+
+/// The engine a partition worker feeds.
+pub enum EngineHost {
+    /// Tenant actors on the arbiters; answers come back asynchronously, in order per tenant.
+    Actors(Arc<TenantPool>),
+    /// An event-time driver owned by the worker.
+    EventTime(Box<EventTimeDriver<Tag>>),
+}
+
+impl EngineHost {
+    /// Tenant actors.
+    pub fn actors(pool: Arc<TenantPool>) -> EngineHost {
+        EngineHost::Actors(pool)
+    }
+
+    /// An event-time driver.
+    pub fn event_time(
+        book: Arc<PolicyBook>,
+        settings: Arc<EngineSettings>,
+        lateness_ms: i64,
+    ) -> EngineHost {
+        EngineHost::EventTime(Box::new(EventTimeDriver::new(book, settings, lateness_ms)))
+    }
+}
+
+/// Collects what the event-time driver reports for one offer.
+#[derive(Default)]
+pub struct Collected {
+    /// Applied or rejected events, with their sequence.
+    pub outcomes: Vec<Outcome>,
+    /// Alert changes.
+    pub alerts: Vec<AlertRecord>,
+}
+
+impl Sink<Tag> for Collected {
+    fn applied(&mut self, event: &Event, tag: Tag) {
+        self.outcomes.push(Outcome {
+            tag,
+            event: event.clone(),
+            applied: Applied::Ok,
+        });
+    }
+
+    fn rejected(&mut self, event: &Event, tag: Tag, rejection: Rejection) {
+        self.outcomes.push(Outcome {
+            tag,
+            event: event.clone(),
+            applied: Applied::Rejected(rejection),
+        });
+    }
+
+    fn alert(&mut self, record: AlertRecord) {
+        self.alerts.push(record);
+    }
+}

@@ -1,0 +1,167 @@
+//! `vigil run`: the service. Connects to the store and NATS, makes sure the streams exist,
+//! runs one worker per owned partition feeding the engine, one alert writer, and the HTTP
+//! server, and shuts all of it down in order on SIGTERM or Ctrl-C.
+//!
+//! # Layout
+//! - `partition`: a partition worker: decode, validate, dedupe, apply, dead-letter.
+//! - `host`: where the engine runs: tenant actors (wall clock) or an event-time driver.
+//! - `alerts`: the alert writer: record each change once in the store, then publish it.
+
+mod alerts;
+mod host;
+mod partition;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::{mpsc, watch};
+use tracing::{info, warn};
+use vigil_actors::clock::WallClock;
+use vigil_actors::supervisor::TenantPool;
+use vigil_streams::jetstream::StreamSettings;
+
+use alerts::AlertWriter;
+use host::EngineHost;
+use partition::PartitionWorker;
+use vigil::config::{ClockMode, VigilConfig};
+use vigil::http::{self, OpsState, Readiness};
+use vigil::store::Store;
+use vigil::telemetry::MetricsHandle;
+
+/// Alert batches waiting for the writer; past this the engine waits (back-pressure).
+const ALERT_QUEUE: usize = 1024;
+
+/// Runs the service until `shutdown` completes, then drains in-flight work and returns.
+pub async fn run(
+    config: VigilConfig,
+    metrics: MetricsHandle,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let readiness = Arc::new(Readiness::new());
+    let store = Store::connect_with(&config.store)
+        .await
+        .context("cannot open the store")?;
+    readiness.set_store_reachable(true);
+    let nats = async_nats::ConnectOptions::new()
+        .retry_on_initial_connect()
+        .name("vigil")
+        .connect(&config.nats.url)
+        .await
+        .with_context(|| format!("cannot connect to NATS at {}", config.nats.url))?;
+    let js = async_nats::jetstream::new(nats.clone());
+    let settings = StreamSettings {
+        name: config.nats.stream.clone(),
+        partitions: u32::from(config.nats.partitions),
+        retention: config.nats.retention.as_std(),
+        ..StreamSettings::default()
+    };
+    vigil_streams::ensure_streams(&js, &settings)
+        .await
+        .context("cannot set up the JetStream streams")?;
+    readiness.set_nats_connected(true);
+
+    let book = Arc::new(config.policy_book().map_err(|e| {
+        anyhow::anyhow!(
+            "invalid policy: {}",
+            e.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        )
+    })?);
+    let engine_settings = Arc::new(config.engine_settings());
+    let (alerts_tx, alerts_rx) = mpsc::channel(ALERT_QUEUE);
+    let writer = tokio::spawn(AlertWriter::new(store.clone(), js.clone()).run(alerts_rx));
+
+    let pool = match config.engine.clock {
+        ClockMode::Wall => {
+            let arbiters = if config.engine.arbiters == 0 {
+                std::thread::available_parallelism().map_or(1, usize::from)
+            } else {
+                config.engine.arbiters
+            };
+            Some(Arc::new(TenantPool::new(
+                arbiters,
+                book.clone(),
+                engine_settings.clone(),
+                Arc::new(WallClock),
+                alerts_tx.clone(),
+            )))
+        }
+        ClockMode::Event => None,
+    };
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let owned = vigil_streams::owned_partitions(
+        config.cluster.instance,
+        config.cluster.instances,
+        settings.partitions,
+    );
+    let caught_up = Arc::new(partition::CaughtUp::new(owned.len(), readiness.clone()));
+    let mut workers = Vec::new();
+    for p in owned {
+        let host = match &pool {
+            Some(pool) => EngineHost::actors(pool.clone()),
+            None => EngineHost::event_time(
+                book.clone(),
+                engine_settings.clone(),
+                config.engine.allowed_lateness.as_millis(),
+            ),
+        };
+        let worker = PartitionWorker {
+            partition: p,
+            js: js.clone(),
+            stream: settings.name.clone(),
+            store: store.clone(),
+            host,
+            alerts: alerts_tx.clone(),
+            caught_up: caught_up.clone(),
+            dedupe_window_ms: engine_settings.dedupe_window_ms,
+        };
+        workers.push(tokio::spawn(worker.run(stop_rx.clone())));
+    }
+    drop(alerts_tx);
+    info!(partitions = workers.len(), clock = ?config.engine.clock, "consuming");
+
+    let listener = http::bind(&config.http).await?;
+    info!(listen = %listener.local_addr()?, "serving HTTP");
+    let router = http::router(OpsState {
+        metrics,
+        readiness: readiness.clone(),
+    });
+    let (http_stop_tx, http_stop_rx) = watch::channel(false);
+    let server = tokio::spawn(http::serve(listener, router, async move {
+        let mut rx = http_stop_rx;
+        let _ = rx.wait_for(|stop| *stop).await;
+    }));
+
+    shutdown.await;
+    info!("shutting down: draining in-flight events");
+    readiness.set_draining();
+    let _ = stop_tx.send(true);
+    for w in workers {
+        match w.await {
+            Ok(Err(e)) => warn!(error = %e, "partition worker ended with an error"),
+            Err(e) => warn!(error = %e, "partition worker panicked"),
+            Ok(Ok(())) => {}
+        }
+    }
+    if let Some(pool) = pool {
+        // Arbiters finish what is queued; the last alert senders go with them.
+        match Arc::try_unwrap(pool) {
+            Ok(pool) => pool.stop(),
+            Err(_) => warn!("tenant pool still shared at shutdown"),
+        }
+    }
+    match tokio::time::timeout(Duration::from_secs(30), writer).await {
+        Ok(_) => {}
+        Err(_) => warn!("alert writer did not finish within 30 s"),
+    }
+    let _ = http_stop_tx.send(true);
+    let _ = server.await;
+    store.close().await;
+    nats.flush().await.ok();
+    info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,357 @@
+//! One partition worker: reads its partition from the start of the stream (state is rebuilt by
+//! replay), decodes, validates and dedupes each event, applies it, and dead-letters rejects.
+//!
+//! Progress (the last stream sequence fully handled) is kept in the store, so that after a
+//! restart the rebuild neither dead-letters nor counts an event a second time. Messages are not
+//! acknowledged: the worker reads through an ordered consumer, and what a durable ack floor
+//! would record is this progress, written only after the events up to it were applied.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::stream::FuturesOrdered;
+use futures::StreamExt;
+use hashbrown::HashSet;
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, info, warn, Instrument};
+use vigil_actors::supervisor::Applied;
+use vigil_actors::AlertRecord;
+use vigil_streams::jetstream::{last_sequence, replay_partition};
+use vigil_streams::{decode, Dedupe, EventKey, PartitionMessage, RejectReason, Rejection};
+
+use super::host::{Collected, EngineHost, Outcome, PendingApply, Tag};
+use bytes::Bytes;
+use vigil::http::Readiness;
+use vigil::store::Store;
+use vigil::telemetry::metrics;
+
+/// Events sent to the tenant actors and not yet answered, per partition.
+const IN_FLIGHT: usize = 512;
+/// How often progress is saved and the pending gauge refreshed.
+const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+
+/// Counts partitions that have caught up with the stream as it was at start-up.
+pub struct CaughtUp {
+    remaining: AtomicUsize,
+    readiness: Arc<Readiness>,
+}
+
+impl CaughtUp {
+    /// Waits for `partitions` partitions.
+    pub fn new(partitions: usize, readiness: Arc<Readiness>) -> CaughtUp {
+        if partitions == 0 {
+            readiness.set_partitions_caught_up(true);
+        }
+        CaughtUp {
+            remaining: AtomicUsize::new(partitions),
+            readiness,
+        }
+    }
+
+    fn mark(&self) {
+        if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.readiness.set_partitions_caught_up(true);
+            info!("all partitions caught up");
+        }
+    }
+}
+
+/// A worker for one partition.
+pub struct PartitionWorker {
+    /// The partition.
+    pub partition: u32,
+    /// JetStream.
+    pub js: async_nats::jetstream::Context,
+    /// The events stream.
+    pub stream: String,
+    /// Where progress is kept.
+    pub store: Store,
+    /// Where events are applied.
+    pub host: EngineHost,
+    /// Alert changes to record and publish.
+    pub alerts: mpsc::Sender<Vec<AlertRecord>>,
+    /// Readiness bookkeeping.
+    pub caught_up: Arc<CaughtUp>,
+    /// How long applied event ids are remembered.
+    pub dedupe_window_ms: i64,
+}
+
+/// Per-run state of a worker.
+struct Progress {
+    /// Sequences up to this were handled before this run: not counted or dead-lettered again.
+    handled_before: u64,
+    /// The last sequence handled in this run.
+    handled: u64,
+    /// The partition's last sequence at start-up (caught up once handled reaches it).
+    start_target: Option<u64>,
+}
+
+impl PartitionWorker {
+    /// Runs until `stop` turns true, then finishes the events in flight.
+    pub async fn run(self, stop: watch::Receiver<bool>) -> anyhow::Result<()> {
+        let span = tracing::info_span!("partition", partition = self.partition);
+        self.consume(stop).instrument(span).await
+    }
+
+    async fn consume(mut self, mut stop: watch::Receiver<bool>) -> anyhow::Result<()> {
+        let handled_before = self
+            .store
+            .partition_progress(self.partition)
+            .await?
+            .unwrap_or(0);
+        let last = last_sequence(&self.js, &self.stream, self.partition).await?;
+        let mut progress = Progress {
+            handled_before,
+            handled: 0,
+            start_target: last.filter(|l| *l > 0),
+        };
+        if progress.start_target.is_none() {
+            self.caught_up.mark();
+        }
+        debug!(handled_before, last = ?last, "rebuilding partition state from the stream");
+        let mut messages = replay_partition(&self.js, &self.stream, self.partition, 1).await?;
+        let mut dedupe = Dedupe::new(self.dedupe_window_ms);
+        let mut in_flight_ids: HashSet<EventKey> = HashSet::new();
+        let mut in_flight: FuturesOrdered<PendingApply> = FuturesOrdered::new();
+        let mut tick = tokio::time::interval(PROGRESS_EVERY);
+        let pending_gauge = metrics::consumer_pending(self.partition as u16);
+        let mut saved = handled_before;
+        loop {
+            tokio::select! {
+                biased;
+                _ = crate::stopped(&mut stop) => break,
+                Some((tag, event, answer)) = in_flight.next(), if !in_flight.is_empty() => {
+                    in_flight_ids.remove(&EventKey::new(event.tenant_id, &event.event_id));
+                    let (applied, alerts) = match answer {
+                        Ok(a) => a,
+                        Err(e) => {
+                            warn!(tenant_id = event.tenant_id, error = %e, "tenant actor did not answer");
+                            (Applied::Rejected(Rejection::new(RejectReason::Poison, "the tenant actor stopped")), Vec::new())
+                        }
+                    };
+                    self.send_alerts(alerts).await;
+                    self.finish(Outcome { tag, event, applied }, &mut dedupe, &mut progress).await;
+                }
+                next = messages.next(), if in_flight.len() < IN_FLIGHT => {
+                    let Some(next) = next else { break };
+                    let message = match next {
+                        Ok(m) => m,
+                        Err(e) if e.is_retryable() => { warn!(error = %e, "reading the partition failed; retrying"); continue; }
+                        Err(e) => return Err(e.into()),
+                    };
+                    pending_gauge.set(message.pending as f64);
+                    self.start(message, &mut dedupe, &mut in_flight_ids, &mut in_flight, &mut progress).await;
+                }
+                _ = tick.tick() => {
+                    if progress.handled > saved && in_flight.is_empty() {
+                        self.save(progress.handled).await;
+                        saved = progress.handled;
+                    }
+                }
+            }
+        }
+        while let Some((tag, event, answer)) = in_flight.next().await {
+            let (applied, alerts) = answer.unwrap_or((
+                Applied::Rejected(Rejection::new(
+                    RejectReason::Poison,
+                    "the tenant actor stopped",
+                )),
+                Vec::new(),
+            ));
+            self.send_alerts(alerts).await;
+            self.finish(
+                Outcome {
+                    tag,
+                    event,
+                    applied,
+                },
+                &mut dedupe,
+                &mut progress,
+            )
+            .await;
+        }
+        if progress.handled > saved {
+            self.save(progress.handled).await;
+        }
+        Ok(())
+    }
+
+    async fn save(&self, sequence: u64) {
+        if let Err(e) = self
+            .store
+            .save_partition_progress(self.partition, sequence)
+            .await
+        {
+            warn!(error = %e, "cannot save partition progress; will try again");
+        }
+    }
+
+    async fn send_alerts(&self, alerts: Vec<AlertRecord>) {
+        if !alerts.is_empty() && self.alerts.send(alerts).await.is_err() {
+            warn!("alert writer has stopped; alert changes are recorded again after a restart");
+        }
+    }
+
+    /// Decodes a message and hands it to the engine.
+    async fn start(
+        &mut self,
+        message: PartitionMessage,
+        dedupe: &mut Dedupe,
+        in_flight_ids: &mut HashSet<EventKey>,
+        in_flight: &mut FuturesOrdered<PendingApply>,
+        progress: &mut Progress,
+    ) {
+        let seq = message.stream_sequence;
+        let tag = Tag {
+            sequence: seq,
+            payload: message.payload.clone(),
+        };
+        let event = match decode(&message.payload) {
+            Ok(e) => e,
+            Err(rejection) => {
+                self.reject(
+                    message.tenant_id,
+                    &message.payload,
+                    rejection,
+                    seq,
+                    progress,
+                )
+                .await;
+                self.handled(seq, progress);
+                return;
+            }
+        };
+        if message.tenant_id.is_some_and(|t| t != event.tenant_id) {
+            let r = Rejection::field(
+                RejectReason::InvalidField,
+                "tenant_id",
+                "does not match the subject's tenant",
+            );
+            self.reject(message.tenant_id, &message.payload, r, seq, progress)
+                .await;
+            self.handled(seq, progress);
+            return;
+        }
+        match &mut self.host {
+            EngineHost::Actors(pool) => {
+                let key = EventKey::new(event.tenant_id, &event.event_id);
+                if dedupe.contains_key(key) || in_flight_ids.contains(&key) {
+                    let r = Rejection::new(
+                        RejectReason::DuplicateEvent,
+                        "event_id was already applied",
+                    );
+                    self.finish(
+                        Outcome {
+                            tag,
+                            event,
+                            applied: Applied::Rejected(r),
+                        },
+                        dedupe,
+                        progress,
+                    )
+                    .await;
+                    return;
+                }
+                in_flight_ids.insert(key);
+                let answer = pool.apply(event.clone());
+                in_flight.push_back(Box::pin(async move {
+                    (tag, event, answer.await.map_err(|e| e.to_string()))
+                }));
+            }
+            EngineHost::EventTime(driver) => {
+                let mut out = Collected::default();
+                driver.offer(event, tag, &mut out);
+                let drained = driver.buffered() == 0;
+                self.send_alerts(out.alerts).await;
+                for o in out.outcomes {
+                    self.finish(o, dedupe, progress).await;
+                }
+                // Events wait in the reorder buffer: progress is what has left it.
+                if drained {
+                    self.handled(seq, progress);
+                }
+            }
+        }
+    }
+
+    /// Books the result of one event.
+    async fn finish(&mut self, outcome: Outcome, dedupe: &mut Dedupe, progress: &mut Progress) {
+        let Outcome {
+            tag: Tag { sequence, payload },
+            event,
+            applied,
+        } = outcome;
+        let fresh = sequence > progress.handled_before;
+        match applied {
+            Applied::Ok => {
+                if matches!(self.host, EngineHost::Actors(_)) {
+                    dedupe.insert(event.tenant_id, &event.event_id, event.occurred_at);
+                }
+                if fresh {
+                    metrics::events_ingested().increment(1);
+                }
+            }
+            Applied::Rejected(r) => {
+                self.reject(Some(event.tenant_id), &payload, r, sequence, progress)
+                    .await;
+            }
+        }
+        if matches!(self.host, EngineHost::Actors(_)) {
+            self.handled(sequence, progress);
+        }
+    }
+
+    fn handled(&self, seq: u64, progress: &mut Progress) {
+        progress.handled = progress.handled.max(seq);
+        if let Some(target) = progress.start_target {
+            if progress.handled >= target {
+                progress.start_target = None;
+                self.caught_up.mark();
+            }
+        }
+    }
+
+    /// Counts a rejected event and dead-letters it (unless it was already, before a restart).
+    async fn reject(
+        &self,
+        tenant_id: Option<u64>,
+        payload: &Bytes,
+        r: Rejection,
+        seq: u64,
+        progress: &Progress,
+    ) {
+        if seq <= progress.handled_before {
+            return;
+        }
+        metrics::events_rejected(r.reason.as_str()).increment(1);
+        debug!(tenant_id, reason = %r.reason, sequence = seq, "event rejected: {}", r.message());
+        if !r.reason.dead_letters() {
+            return;
+        }
+        let started = Instant::now();
+        loop {
+            match vigil_streams::publish_dead_letter(
+                &self.js,
+                tenant_id,
+                bytes::Bytes::copy_from_slice(payload),
+                &r,
+            )
+            .await
+            {
+                Ok(_) => {
+                    metrics::events_dead_lettered(r.reason.as_str()).increment(1);
+                    return;
+                }
+                Err(e) if e.is_retryable() && started.elapsed() < Duration::from_secs(60) => {
+                    warn!(error = %e, "dead-letter publish failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => {
+                    warn!(error = %e, sequence = seq, "dead-letter publish failed; giving up on this one");
+                    return;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,379 @@
+//! Alerts in the store: idempotent recording of alert state changes, listing, acknowledgement.
+//!
+//! Invariant: one row per dedupe key, and a row's state only moves forward
+//! (`firing → acknowledged → resolved | retracted`, or `firing → resolved | retracted`). A write
+//! reports whether it changed anything; the caller publishes and notifies only those that did,
+//! so replays and restarts never record or publish the same change twice.
+
+use std::time::Instant;
+
+use vigil_actors::alert::alert_id;
+use vigil_actors::{AlertRecord, AlertState, Goal, Level};
+use vigil_streams::Millis;
+
+use super::error::{counted, StoreError};
+use super::pool::{now_ms, on_backend, Store};
+use crate::telemetry::metrics::{store_errors, store_write_seconds};
+
+/// What recording one alert change did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertWrite {
+    /// First time this dedupe key was seen: a row was inserted.
+    Inserted,
+    /// The row moved forward to the record's state.
+    Advanced,
+    /// Nothing changed: the row already has this state or a later one (a replay, a restart, or
+    /// a change that would move backwards).
+    Unchanged,
+}
+
+impl AlertWrite {
+    /// Whether the change is new and should be published and notified.
+    pub fn is_new(self) -> bool {
+        !matches!(self, AlertWrite::Unchanged)
+    }
+}
+
+/// An alert as stored: the latest record plus store-side fields.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredAlert {
+    /// The record, with the row's current state.
+    pub record: AlertRecord,
+    /// Wall-clock instant of the last change to the row.
+    pub updated_at: Millis,
+    /// Who acknowledged it, if anybody.
+    pub acked_by: Option<String>,
+    /// When it was acknowledged.
+    pub acked_at: Option<Millis>,
+}
+
+/// What [`Store::acknowledge`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AckOutcome {
+    /// It was firing and is now acknowledged.
+    Acknowledged(StoredAlert),
+    /// It exists but was not firing (already acknowledged, resolved or retracted); unchanged.
+    NotFiring(StoredAlert),
+    /// No alert has this id.
+    Unknown,
+}
+
+/// The states a row may be in for a move to `to` to be forward.
+fn forward_from(to: AlertState) -> &'static [AlertState] {
+    match to {
+        AlertState::Firing => &[],
+        AlertState::Acknowledged => &[AlertState::Firing],
+        AlertState::Resolved | AlertState::Retracted => {
+            &[AlertState::Firing, AlertState::Acknowledged]
+        }
+    }
+}
+
+const INSERT: &str =
+    "INSERT INTO alerts (alert_id, dedupe_key, tenant_id, ticket_id, goal, level, \
+     threshold, state, target_ms, elapsed_ms, fired_at, deadline, priority, service_type, \
+     policy_version, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+     ON CONFLICT (dedupe_key) DO NOTHING";
+
+const ADVANCE: &str = "UPDATE alerts SET state = $2, target_ms = $3, elapsed_ms = $4, \
+     deadline = $5, priority = $6, policy_version = $7, updated_at = $8 \
+     WHERE dedupe_key = $1 AND state IN ($9, $10)";
+
+/// `SELECT <every column> FROM alerts <rest>`, as one literal.
+macro_rules! select_alerts {
+    ($rest:literal) => {
+        concat!(
+            "SELECT alert_id, tenant_id, ticket_id, goal, level, threshold, state, target_ms, \
+             elapsed_ms, fired_at, deadline, priority, service_type, policy_version, updated_at, \
+             acked_by, acked_at FROM alerts ",
+            $rest
+        )
+    };
+}
+
+/// A record checked and converted for binding.
+struct Prepared<'a> {
+    record: &'a AlertRecord,
+    dedupe_key: String,
+    tenant_id: i64,
+}
+
+fn prepare(record: &AlertRecord) -> Result<Prepared<'_>, StoreError> {
+    let invalid = |reason| StoreError::InvalidRecord {
+        record: format!("alert {}", record.alert_id),
+        reason,
+    };
+    let tenant_id =
+        i64::try_from(record.tenant_id).map_err(|_| invalid("tenant id above 2^63-1"))?;
+    let dedupe_key = record.dedupe_key();
+    if alert_id(&dedupe_key) != record.alert_id {
+        return Err(invalid("alert_id is not the id of its dedupe key"));
+    }
+    Ok(Prepared {
+        record,
+        dedupe_key,
+        tenant_id,
+    })
+}
+
+/// Runs one write on an executor (pool or transaction) of either dialect.
+macro_rules! write_one {
+    ($exec:expr, $p:expr, $now:expr) => {{
+        let r = $p.record;
+        let inserted = sqlx::query(INSERT)
+            .bind(&r.alert_id)
+            .bind(&$p.dedupe_key)
+            .bind($p.tenant_id)
+            .bind(&r.ticket_id)
+            .bind(r.goal.as_str())
+            .bind(r.level.as_str())
+            .bind(r.threshold)
+            .bind(r.state.as_str())
+            .bind(r.target_ms)
+            .bind(r.elapsed_ms)
+            .bind(r.fired_at)
+            .bind(r.deadline)
+            .bind(&r.priority)
+            .bind(&r.service_type)
+            .bind(i64::from(r.policy_version))
+            .bind($now)
+            .execute(&mut *$exec)
+            .await?
+            .rows_affected();
+        if inserted == 1 {
+            AlertWrite::Inserted
+        } else {
+            match forward_from(r.state) {
+                [] => AlertWrite::Unchanged,
+                from => {
+                    let first = from[0];
+                    let second = from.get(1).copied().unwrap_or(first);
+                    let advanced = sqlx::query(ADVANCE)
+                        .bind(&$p.dedupe_key)
+                        .bind(r.state.as_str())
+                        .bind(r.target_ms)
+                        .bind(r.elapsed_ms)
+                        .bind(r.deadline)
+                        .bind(&r.priority)
+                        .bind(i64::from(r.policy_version))
+                        .bind($now)
+                        .bind(first.as_str())
+                        .bind(second.as_str())
+                        .execute(&mut *$exec)
+                        .await?
+                        .rows_affected();
+                    if advanced == 1 {
+                        AlertWrite::Advanced
+                    } else {
+                        AlertWrite::Unchanged
+                    }
+                }
+            }
+        }
+    }};
+}
+
+impl Store {
+    /// Records one alert state change, idempotently: inserts the first record of a dedupe key,
+    /// moves an existing row forward, and otherwise changes nothing. Publish the change only
+    /// when the result [`AlertWrite::is_new`].
+    #[tracing::instrument(level = "debug", skip_all, fields(tenant_id = record.tenant_id, ticket_id = %record.ticket_id))]
+    pub async fn record_alert_change(
+        &self,
+        record: &AlertRecord,
+    ) -> Result<AlertWrite, StoreError> {
+        let started = Instant::now();
+        let result = self.record_one(record).await;
+        finish("alert", started, &result);
+        result
+    }
+
+    async fn record_one(&self, record: &AlertRecord) -> Result<AlertWrite, StoreError> {
+        let p = prepare(record)?;
+        let now = now_ms();
+        let write = on_backend!(self, |pool| {
+            let mut conn = pool.acquire().await?;
+            write_one!(conn, p, now)
+        });
+        Ok(write)
+    }
+
+    /// Records many alert changes in one transaction, in order (the same key may appear more
+    /// than once, e.g. firing then resolved). All or nothing: on error nothing is recorded and
+    /// the whole batch can be retried. Returns one [`AlertWrite`] per record.
+    #[tracing::instrument(level = "debug", skip_all, fields(records = records.len()))]
+    pub async fn record_alert_changes(
+        &self,
+        records: &[AlertRecord],
+    ) -> Result<Vec<AlertWrite>, StoreError> {
+        let started = Instant::now();
+        let result = self.record_batch(records).await;
+        finish("alert_batch", started, &result);
+        result
+    }
+
+    async fn record_batch(&self, records: &[AlertRecord]) -> Result<Vec<AlertWrite>, StoreError> {
+        let prepared = records.iter().map(prepare).collect::<Result<Vec<_>, _>>()?;
+        if prepared.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = now_ms();
+        let mut writes = Vec::with_capacity(prepared.len());
+        on_backend!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            for p in &prepared {
+                writes.push(write_one!(tx, p, now));
+            }
+            tx.commit().await?;
+        });
+        Ok(writes)
+    }
+
+    /// Alerts, newest `fired_at` first, optionally of one tenant and/or in one state; at most
+    /// `limit`.
+    pub async fn list_alerts(
+        &self,
+        tenant: Option<u64>,
+        state: Option<AlertState>,
+        limit: u32,
+    ) -> Result<Vec<StoredAlert>, StoreError> {
+        let tenant = match tenant.map(i64::try_from) {
+            Some(Ok(t)) => Some(t),
+            // No tenant id above 2^63-1 can be stored, so there is nothing to list.
+            Some(Err(_)) => return Ok(Vec::new()),
+            None => None,
+        };
+        let sql = select_alerts!(
+            "WHERE ($1 IS NULL OR tenant_id = $1) AND ($2 IS NULL OR state = $2) \
+             ORDER BY fired_at DESC, alert_id LIMIT $3"
+        );
+        let rows: Vec<AlertRow> = on_backend!(self, |pool| {
+            sqlx::query_as(sql)
+                .bind(tenant)
+                .bind(state.map(AlertState::as_str))
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await
+                .map_err(counted)?
+        });
+        rows.into_iter().map(AlertRow::into_stored).collect()
+    }
+
+    /// One alert by id.
+    pub async fn get_alert(&self, alert_id: &str) -> Result<Option<StoredAlert>, StoreError> {
+        let sql = select_alerts!("WHERE alert_id = $1");
+        let row: Option<AlertRow> = on_backend!(self, |pool| {
+            sqlx::query_as(sql)
+                .bind(alert_id)
+                .fetch_optional(pool)
+                .await
+                .map_err(counted)?
+        });
+        row.map(AlertRow::into_stored).transpose()
+    }
+
+    /// Acknowledges a firing alert on behalf of `by` (a user id). Idempotent: an alert that is
+    /// no longer firing is left as it is.
+    pub async fn acknowledge(&self, alert_id: &str, by: &str) -> Result<AckOutcome, StoreError> {
+        let now = now_ms();
+        let changed = on_backend!(self, |pool| {
+            sqlx::query(
+                "UPDATE alerts SET state = 'acknowledged', acked_by = $2, acked_at = $3, \
+                 updated_at = $3 WHERE alert_id = $1 AND state = 'firing'",
+            )
+            .bind(alert_id)
+            .bind(by)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map_err(counted)?
+            .rows_affected()
+        });
+        Ok(match self.get_alert(alert_id).await? {
+            None => AckOutcome::Unknown,
+            Some(row) if changed == 1 => AckOutcome::Acknowledged(row),
+            Some(row) => AckOutcome::NotFiring(row),
+        })
+    }
+}
+
+/// Records the duration of a write, and counts its error if it failed.
+fn finish<T>(op: &'static str, started: Instant, result: &Result<T, StoreError>) {
+    store_write_seconds(op).record(started.elapsed().as_secs_f64());
+    if let Err(e) = result {
+        store_errors(e.is_retryable()).increment(1);
+    }
+}
+
+/// A row of `alerts` as the database returns it.
+#[derive(sqlx::FromRow)]
+struct AlertRow {
+    alert_id: String,
+    tenant_id: i64,
+    ticket_id: String,
+    goal: String,
+    level: String,
+    threshold: f64,
+    state: String,
+    target_ms: i64,
+    elapsed_ms: i64,
+    fired_at: i64,
+    deadline: i64,
+    priority: String,
+    service_type: String,
+    policy_version: i64,
+    updated_at: i64,
+    acked_by: Option<String>,
+    acked_at: Option<i64>,
+}
+
+impl AlertRow {
+    fn into_stored(self) -> Result<StoredAlert, StoreError> {
+        let corrupt = |message: String| StoreError::CorruptRow {
+            table: "alerts",
+            message,
+        };
+        let goal = match self.goal.as_str() {
+            "response" => Goal::Response,
+            "resolution" => Goal::Resolution,
+            other => return Err(corrupt(format!("unknown goal {other:?}"))),
+        };
+        let level = match self.level.as_str() {
+            "warning" => Level::Warning,
+            "breach" => Level::Breach,
+            other => return Err(corrupt(format!("unknown level {other:?}"))),
+        };
+        let state = AlertState::parse(&self.state)
+            .ok_or_else(|| corrupt(format!("unknown state {:?}", self.state)))?;
+        let tenant_id = u64::try_from(self.tenant_id)
+            .map_err(|_| corrupt(format!("negative tenant id {}", self.tenant_id)))?;
+        let policy_version = u32::try_from(self.policy_version).map_err(|_| {
+            corrupt(format!(
+                "policy version {} out of range",
+                self.policy_version
+            ))
+        })?;
+        Ok(StoredAlert {
+            record: AlertRecord {
+                alert_id: self.alert_id,
+                state,
+                tenant_id,
+                ticket_id: self.ticket_id,
+                goal,
+                level,
+                threshold: self.threshold,
+                target_ms: self.target_ms,
+                elapsed_ms: self.elapsed_ms,
+                fired_at: self.fired_at,
+                deadline: self.deadline,
+                priority: self.priority,
+                service_type: self.service_type,
+                policy_version,
+            },
+            updated_at: self.updated_at,
+            acked_by: self.acked_by,
+            acked_at: self.acked_at,
+        })
+    }
+}

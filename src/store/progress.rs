@@ -1,0 +1,53 @@
+//! Per-partition progress: the last stream sequence whose event was handled, saved
+//! periodically by each partition's consumer.
+
+use super::error::{counted, StoreError};
+use super::pool::{now_ms, on_backend, Store};
+
+impl Store {
+    /// The last saved sequence of a partition, if any was saved.
+    pub async fn partition_progress(&self, partition: u32) -> Result<Option<u64>, StoreError> {
+        let row: Option<(i64,)> = on_backend!(self, |pool| {
+            sqlx::query_as("SELECT sequence FROM partition_progress WHERE partition_id = $1")
+                .bind(i64::from(partition))
+                .fetch_optional(pool)
+                .await
+                .map_err(counted)?
+        });
+        row.map(|(seq,)| {
+            u64::try_from(seq).map_err(|_| StoreError::CorruptRow {
+                table: "partition_progress",
+                message: format!("negative sequence {seq}"),
+            })
+        })
+        .transpose()
+    }
+
+    /// Saves a partition's last handled sequence (the latest save wins).
+    pub async fn save_partition_progress(
+        &self,
+        partition: u32,
+        sequence: u64,
+    ) -> Result<(), StoreError> {
+        let sequence = i64::try_from(sequence).map_err(|_| StoreError::InvalidRecord {
+            record: format!("partition {partition}"),
+            reason: "stream sequence above 2^63-1",
+        })?;
+        let now = now_ms();
+        on_backend!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO partition_progress (partition_id, sequence, updated_at) \
+                 VALUES ($1, $2, $3) \
+                 ON CONFLICT (partition_id) DO UPDATE \
+                 SET sequence = excluded.sequence, updated_at = excluded.updated_at",
+            )
+            .bind(i64::from(partition))
+            .bind(sequence)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map_err(counted)?;
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,278 @@
+//! Store tests on a temporary SQLite file, and on PostgreSQL when `VIGIL_TEST_POSTGRES_URL` is
+//! set (e.g. `postgres://postgres@127.0.0.1:5432/vigil_test`).
+
+use vigil_actors::alert::{alert_id, dedupe_key};
+use vigil_actors::{AlertRecord, AlertState, Goal, Level};
+
+use super::*;
+
+fn record(ticket: &str, level: Level, state: AlertState) -> AlertRecord {
+    let threshold = if level == Level::Breach { 1.0 } else { 0.8 };
+    let key = dedupe_key(12345, ticket, Goal::Response, level, threshold);
+    AlertRecord {
+        alert_id: alert_id(&key),
+        state,
+        tenant_id: 12345,
+        ticket_id: ticket.to_string(),
+        goal: Goal::Response,
+        level,
+        threshold,
+        target_ms: 1_800_000,
+        elapsed_ms: 1_440_000,
+        fired_at: 1_795_293_840_000,
+        deadline: 1_795_294_200_000,
+        priority: "CRITICAL".into(),
+        service_type: "incident".into(),
+        policy_version: 1,
+    }
+}
+
+async fn sqlite() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    // A directory that does not exist yet: connect creates it.
+    let url = format!("sqlite://{}/nested/vigil.db", dir.path().display());
+    let store = Store::connect(&url).await.unwrap();
+    (dir, store)
+}
+
+/// A PostgreSQL store in a schema of its own (so other tests on the same database are not
+/// disturbed), or `None` with a notice when `VIGIL_TEST_POSTGRES_URL` is not set.
+async fn postgres(schema: &str) -> Option<(Store, sqlx::PgPool, String)> {
+    let Ok(url) = std::env::var("VIGIL_TEST_POSTGRES_URL") else {
+        eprintln!("VIGIL_TEST_POSTGRES_URL is not set: skipping the PostgreSQL store test");
+        return None;
+    };
+    let schema = format!("{schema}_{}", std::process::id());
+    let admin = sqlx::PgPool::connect(&url).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP SCHEMA IF EXISTS {schema} CASCADE"
+    )))
+    .execute(&admin)
+    .await
+    .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let store = Store::connect(&format!("{url}{sep}options[search_path]={schema}"))
+        .await
+        .unwrap();
+    Some((store, admin, schema))
+}
+
+/// The behaviour both dialects must share.
+async fn exercise(store: &Store) {
+    store.ping().await.unwrap();
+
+    // First firing is new; a replay of it is not.
+    let firing = record("TKT-1", Level::Warning, AlertState::Firing);
+    assert_eq!(
+        store.record_alert_change(&firing).await.unwrap(),
+        AlertWrite::Inserted
+    );
+    assert_eq!(
+        store.record_alert_change(&firing).await.unwrap(),
+        AlertWrite::Unchanged
+    );
+
+    // Forward moves are new once; backward moves change nothing.
+    let mut resolved = firing.clone();
+    resolved.state = AlertState::Resolved;
+    resolved.elapsed_ms = 1_500_000;
+    assert_eq!(
+        store.record_alert_change(&resolved).await.unwrap(),
+        AlertWrite::Advanced
+    );
+    assert_eq!(
+        store.record_alert_change(&resolved).await.unwrap(),
+        AlertWrite::Unchanged
+    );
+    assert_eq!(
+        store.record_alert_change(&firing).await.unwrap(),
+        AlertWrite::Unchanged
+    );
+    let mut retracted = firing.clone();
+    retracted.state = AlertState::Retracted;
+    assert_eq!(
+        store.record_alert_change(&retracted).await.unwrap(),
+        AlertWrite::Unchanged
+    );
+
+    let row = store.get_alert(&firing.alert_id).await.unwrap().unwrap();
+    assert_eq!(row.record, resolved);
+    assert!(row.updated_at > 0);
+
+    // A batch: firing then acknowledged-by-API then resolved, and a replayed duplicate.
+    let breach = record("TKT-2", Level::Breach, AlertState::Firing);
+    let other = record("TKT-3", Level::Warning, AlertState::Firing);
+    let writes = store
+        .record_alert_changes(&[breach.clone(), other.clone(), breach.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        writes,
+        [
+            AlertWrite::Inserted,
+            AlertWrite::Inserted,
+            AlertWrite::Unchanged
+        ]
+    );
+    assert!(writes.iter().filter(|w| w.is_new()).count() == 2);
+
+    match store.acknowledge(&breach.alert_id, "alice").await.unwrap() {
+        AckOutcome::Acknowledged(row) => {
+            assert_eq!(row.record.state, AlertState::Acknowledged);
+            assert_eq!(row.acked_by.as_deref(), Some("alice"));
+            assert!(row.acked_at.is_some());
+        }
+        other => panic!("expected an acknowledgement, got {other:?}"),
+    }
+    assert!(matches!(
+        store.acknowledge(&breach.alert_id, "bob").await.unwrap(),
+        AckOutcome::NotFiring(_)
+    ));
+    assert_eq!(
+        store.acknowledge("no-such-id", "bob").await.unwrap(),
+        AckOutcome::Unknown
+    );
+    // A replayed firing does not undo the acknowledgement; resolving moves on from it.
+    assert_eq!(
+        store.record_alert_change(&breach).await.unwrap(),
+        AlertWrite::Unchanged
+    );
+    let mut breach_resolved = breach.clone();
+    breach_resolved.state = AlertState::Resolved;
+    assert_eq!(
+        store
+            .record_alert_changes(&[breach_resolved])
+            .await
+            .unwrap(),
+        [AlertWrite::Advanced]
+    );
+
+    // Listing filters by tenant and state.
+    let all = store.list_alerts(None, None, 100).await.unwrap();
+    assert_eq!(all.len(), 3);
+    let firing_now = store
+        .list_alerts(Some(12345), Some(AlertState::Firing), 100)
+        .await
+        .unwrap();
+    assert_eq!(firing_now.len(), 1);
+    assert_eq!(firing_now[0].record.ticket_id, "TKT-3");
+    assert!(store
+        .list_alerts(Some(99), None, 100)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(store.list_alerts(None, None, 1).await.unwrap().len(), 1);
+
+    // Bad data is refused before the database, and is not retryable.
+    let mut forged = other.clone();
+    forged.alert_id = "forged".into();
+    let err = store.record_alert_change(&forged).await.unwrap_err();
+    assert!(matches!(err, StoreError::InvalidRecord { .. }), "{err}");
+    assert!(!err.is_retryable());
+    let err = store
+        .record_alert_changes(&[record("TKT-9", Level::Warning, AlertState::Firing), forged])
+        .await
+        .unwrap_err();
+    assert!(!err.is_retryable());
+    assert!(store
+        .get_alert(&record("TKT-9", Level::Warning, AlertState::Firing).alert_id)
+        .await
+        .unwrap()
+        .is_none());
+}
+
+#[tokio::test]
+async fn sqlite_records_alert_changes_idempotently() {
+    let (_dir, store) = sqlite().await;
+    exercise(&store).await;
+}
+
+#[tokio::test]
+async fn sqlite_keeps_rows_across_reconnects() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/vigil.db", dir.path().display());
+    let firing = record("TKT-1", Level::Breach, AlertState::Firing);
+    {
+        let store = Store::connect(&url).await.unwrap();
+        assert!(store.record_alert_change(&firing).await.unwrap().is_new());
+        store.close().await;
+    }
+    // A restart replays the same change: it is not new, so it is not published again.
+    let store = Store::connect(&url).await.unwrap();
+    assert!(!store.record_alert_change(&firing).await.unwrap().is_new());
+}
+
+#[tokio::test]
+async fn postgres_records_alert_changes_idempotently() {
+    let Some((store, admin, schema)) = postgres("vigil_store_test").await else {
+        return;
+    };
+    exercise(&store).await;
+    exercise_progress(&store).await;
+    store.close().await;
+    // Connecting again finds the schema migrated and the rows in place.
+    let url = std::env::var("VIGIL_TEST_POSTGRES_URL").unwrap();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let again = Store::connect(&format!("{url}{sep}options[search_path]={schema}"))
+        .await
+        .unwrap();
+    assert_eq!(again.list_alerts(None, None, 100).await.unwrap().len(), 3);
+    again.close().await;
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+        .execute(&admin)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn unreachable_or_invalid_stores_say_whether_to_retry() {
+    let err = Store::connect("mysql://localhost/x").await.unwrap_err();
+    assert!(matches!(err, StoreError::InvalidUrl { .. }));
+    assert!(!err.is_retryable());
+
+    // Nothing listens on port 1: connection refused, worth retrying later.
+    let config = StoreConfig {
+        url: "postgres://vigil:secret@127.0.0.1:1/vigil".into(),
+        max_connections: 1,
+        acquire_timeout: crate::config::ConfigDuration::from_secs(2),
+    };
+    let err = Store::connect_with(&config).await.unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    assert!(!err.to_string().contains("secret"));
+}
+
+#[test]
+fn urls_are_redacted() {
+    assert_eq!(
+        pool::redact("postgres://u:pw@h:5432/db"),
+        "postgres://u:***@h:5432/db"
+    );
+    assert_eq!(
+        pool::redact("sqlite://data/vigil.db"),
+        "sqlite://data/vigil.db"
+    );
+}
+
+async fn exercise_progress(store: &Store) {
+    assert_eq!(store.partition_progress(3).await.unwrap(), None);
+    store.save_partition_progress(3, 42).await.unwrap();
+    store.save_partition_progress(4, 7).await.unwrap();
+    store.save_partition_progress(3, 43).await.unwrap();
+    assert_eq!(store.partition_progress(3).await.unwrap(), Some(43));
+    assert_eq!(store.partition_progress(4).await.unwrap(), Some(7));
+    let err = store
+        .save_partition_progress(5, u64::MAX)
+        .await
+        .unwrap_err();
+    assert!(!err.is_retryable());
+}
+
+#[tokio::test]
+async fn sqlite_saves_partition_progress() {
+    let (_dir, store) = sqlite().await;
+    exercise_progress(&store).await;
+}

@@ -1,0 +1,265 @@
+//! Every metric Vigil exports: the names, their descriptions, and one helper per metric so that
+//! call sites never spell a name or a label key. Names follow `vigil_<subsystem>_<name>_<unit>`;
+//! counters end in `_total`. Label values are bounded: enums (`&'static str`), partition numbers
+//! (at most `nats.partitions`), configured ids (partners), and tenants only through
+//! [`TenantLabel`] (at most `metrics.tenant_labels`, the rest share `"other"`).
+//!
+//! Helpers return the `metrics` handle (`Counter`, `Gauge`, `Histogram`); a hot path may keep the
+//! handle instead of looking it up per event.
+
+use metrics::{
+    describe_counter, describe_gauge, describe_histogram, Counter, Gauge, Histogram, Unit,
+};
+use vigil_actors::{AlertState, Goal, Level};
+
+use super::labels::TenantLabel;
+
+/// Events decoded, validated and applied.
+pub const EVENTS_INGESTED: &str = "vigil_events_ingested_total";
+/// Events not applied, by `reason` (the rejection reasons of DESIGN.md §3.1).
+pub const EVENTS_REJECTED: &str = "vigil_events_rejected_total";
+/// Events republished to the dead-letter subject, by `reason`.
+pub const EVENTS_DEAD_LETTERED: &str = "vigil_events_dead_lettered_total";
+/// Time from receiving an event to its effect being applied.
+pub const EVENT_PROCESSING_SECONDS: &str = "vigil_event_processing_seconds";
+/// Alert state changes, by `goal`, `level` and `state`.
+pub const ALERTS: &str = "vigil_alerts_total";
+/// Open (not final) tickets, by `tenant` (bounded).
+pub const OPEN_TICKETS: &str = "vigil_open_tickets";
+/// Messages of a partition not yet delivered to this instance, by `partition`.
+pub const CONSUMER_PENDING: &str = "vigil_consumer_pending";
+/// Tenant actors restarted after a panic.
+pub const ACTOR_RESTARTS: &str = "vigil_actor_restarts_total";
+/// Tenants with a live actor on this instance.
+pub const TENANTS_ACTIVE: &str = "vigil_tenants_active";
+/// Failed store operations, by `kind` (`unavailable`: a retry can help; `rejected`: it cannot).
+pub const STORE_ERRORS: &str = "vigil_store_errors_total";
+/// Duration of store writes (one alert change or one batch), by `op`.
+pub const STORE_WRITE_SECONDS: &str = "vigil_store_write_seconds";
+/// HTTP requests answered, by `route` (the matched route pattern) and `status` class.
+pub const HTTP_REQUESTS: &str = "vigil_http_requests_total";
+/// HTTP request duration, by `route`.
+pub const HTTP_REQUEST_SECONDS: &str = "vigil_http_request_duration_seconds";
+/// Open WebSocket connections.
+pub const WS_CLIENTS: &str = "vigil_ws_clients";
+/// WebSocket clients disconnected by the server, by `reason` (e.g. `slow`, `idle`).
+pub const WS_DISCONNECTS: &str = "vigil_ws_disconnects_total";
+/// Notifications handed to a provider, by `channel` (`email`, `sms`) and `outcome`.
+pub const NOTIFICATIONS: &str = "vigil_notifications_total";
+/// Rows waiting in an outbox, by `outbox` (`notifications`, `partners`).
+pub const OUTBOX_PENDING: &str = "vigil_outbox_pending";
+/// Calls to an exchange partner, by `partner` (configured ids) and `outcome`.
+pub const PARTNER_REQUESTS: &str = "vigil_partner_requests_total";
+/// 1 while a partner's circuit breaker is open, else 0, by `partner`.
+pub const PARTNER_BREAKER_OPEN: &str = "vigil_partner_breaker_open";
+
+/// Histogram bucket bounds for every `_seconds` histogram: 100 µs to 10 s.
+pub const SECONDS_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
+];
+
+/// Registers the description and unit of every metric. Call once after installing the recorder.
+pub fn describe() {
+    describe_counter!(
+        EVENTS_INGESTED,
+        Unit::Count,
+        "Events decoded, validated and applied."
+    );
+    describe_counter!(
+        EVENTS_REJECTED,
+        Unit::Count,
+        "Events not applied, by reason."
+    );
+    describe_counter!(
+        EVENTS_DEAD_LETTERED,
+        Unit::Count,
+        "Events republished to the dead-letter subject, by reason."
+    );
+    describe_histogram!(
+        EVENT_PROCESSING_SECONDS,
+        Unit::Seconds,
+        "Time from receiving an event to its effect being applied."
+    );
+    describe_counter!(
+        ALERTS,
+        Unit::Count,
+        "Alert state changes, by goal, level and state."
+    );
+    describe_gauge!(
+        OPEN_TICKETS,
+        Unit::Count,
+        "Open tickets, by tenant (top tenants; the rest as \"other\")."
+    );
+    describe_gauge!(
+        CONSUMER_PENDING,
+        Unit::Count,
+        "Messages of a partition not yet delivered to this instance."
+    );
+    describe_counter!(
+        ACTOR_RESTARTS,
+        Unit::Count,
+        "Tenant actors restarted after a panic."
+    );
+    describe_gauge!(
+        TENANTS_ACTIVE,
+        Unit::Count,
+        "Tenants with a live actor on this instance."
+    );
+    describe_counter!(
+        STORE_ERRORS,
+        Unit::Count,
+        "Failed store operations, by kind."
+    );
+    describe_histogram!(
+        STORE_WRITE_SECONDS,
+        Unit::Seconds,
+        "Duration of store writes, by operation."
+    );
+    describe_counter!(
+        HTTP_REQUESTS,
+        Unit::Count,
+        "HTTP requests answered, by route and status class."
+    );
+    describe_histogram!(
+        HTTP_REQUEST_SECONDS,
+        Unit::Seconds,
+        "HTTP request duration, by route."
+    );
+    describe_gauge!(WS_CLIENTS, Unit::Count, "Open WebSocket connections.");
+    describe_counter!(
+        WS_DISCONNECTS,
+        Unit::Count,
+        "WebSocket clients disconnected by the server, by reason."
+    );
+    describe_counter!(
+        NOTIFICATIONS,
+        Unit::Count,
+        "Notifications handed to a provider, by channel and outcome."
+    );
+    describe_gauge!(OUTBOX_PENDING, Unit::Count, "Rows waiting in an outbox.");
+    describe_counter!(
+        PARTNER_REQUESTS,
+        Unit::Count,
+        "Calls to an exchange partner, by partner and outcome."
+    );
+    describe_gauge!(
+        PARTNER_BREAKER_OPEN,
+        Unit::Count,
+        "1 while the partner's circuit breaker is open."
+    );
+}
+
+/// [`EVENTS_INGESTED`].
+pub fn events_ingested() -> Counter {
+    metrics::counter!(EVENTS_INGESTED)
+}
+
+/// [`EVENTS_REJECTED`] for one reason (`vigil_streams::RejectReason::as_str`).
+pub fn events_rejected(reason: &'static str) -> Counter {
+    metrics::counter!(EVENTS_REJECTED, "reason" => reason)
+}
+
+/// [`EVENTS_DEAD_LETTERED`] for one reason.
+pub fn events_dead_lettered(reason: &'static str) -> Counter {
+    metrics::counter!(EVENTS_DEAD_LETTERED, "reason" => reason)
+}
+
+/// [`EVENT_PROCESSING_SECONDS`].
+pub fn event_processing_seconds() -> Histogram {
+    metrics::histogram!(EVENT_PROCESSING_SECONDS)
+}
+
+/// [`ALERTS`] for one kind of change.
+pub fn alerts(goal: Goal, level: Level, state: AlertState) -> Counter {
+    metrics::counter!(
+        ALERTS,
+        "goal" => goal.as_str(),
+        "level" => level.as_str(),
+        "state" => state.as_str()
+    )
+}
+
+/// [`OPEN_TICKETS`] of one tenant label. Tenants sharing `"other"` share the gauge, so move it
+/// with `increment`/`decrement`, never `set`.
+pub fn open_tickets(tenant: &TenantLabel) -> Gauge {
+    metrics::gauge!(OPEN_TICKETS, "tenant" => tenant.value())
+}
+
+/// [`CONSUMER_PENDING`] of one partition.
+pub fn consumer_pending(partition: u16) -> Gauge {
+    metrics::gauge!(CONSUMER_PENDING, "partition" => partition.to_string())
+}
+
+/// [`ACTOR_RESTARTS`].
+pub fn actor_restarts() -> Counter {
+    metrics::counter!(ACTOR_RESTARTS)
+}
+
+/// [`TENANTS_ACTIVE`].
+pub fn tenants_active() -> Gauge {
+    metrics::gauge!(TENANTS_ACTIVE)
+}
+
+/// [`STORE_ERRORS`]: `retryable` selects `kind="unavailable"`, else `kind="rejected"`.
+pub fn store_errors(retryable: bool) -> Counter {
+    let kind = if retryable { "unavailable" } else { "rejected" };
+    metrics::counter!(STORE_ERRORS, "kind" => kind)
+}
+
+/// [`STORE_WRITE_SECONDS`] of one operation (e.g. `"alert"`, `"alert_batch"`).
+pub fn store_write_seconds(op: &'static str) -> Histogram {
+    metrics::histogram!(STORE_WRITE_SECONDS, "op" => op)
+}
+
+/// [`HTTP_REQUESTS`]: `route` is the matched route pattern (or `"unmatched"`), `status` the class
+/// (`"2xx"` … `"5xx"`).
+pub fn http_requests(route: String, status: &'static str) -> Counter {
+    metrics::counter!(HTTP_REQUESTS, "route" => route, "status" => status)
+}
+
+/// [`HTTP_REQUEST_SECONDS`] of one route pattern.
+pub fn http_request_seconds(route: String) -> Histogram {
+    metrics::histogram!(HTTP_REQUEST_SECONDS, "route" => route)
+}
+
+/// [`WS_CLIENTS`].
+pub fn ws_clients() -> Gauge {
+    metrics::gauge!(WS_CLIENTS)
+}
+
+/// [`WS_DISCONNECTS`] for one reason.
+pub fn ws_disconnects(reason: &'static str) -> Counter {
+    metrics::counter!(WS_DISCONNECTS, "reason" => reason)
+}
+
+/// [`NOTIFICATIONS`] for one channel and outcome (e.g. `"sent"`, `"failed"`, `"retried"`).
+pub fn notifications(channel: &'static str, outcome: &'static str) -> Counter {
+    metrics::counter!(NOTIFICATIONS, "channel" => channel, "outcome" => outcome)
+}
+
+/// [`OUTBOX_PENDING`] of one outbox.
+pub fn outbox_pending(outbox: &'static str) -> Gauge {
+    metrics::gauge!(OUTBOX_PENDING, "outbox" => outbox)
+}
+
+/// [`PARTNER_REQUESTS`] of one configured partner and outcome.
+pub fn partner_requests(partner: &str, outcome: &'static str) -> Counter {
+    metrics::counter!(PARTNER_REQUESTS, "partner" => partner.to_string(), "outcome" => outcome)
+}
+
+/// [`PARTNER_BREAKER_OPEN`] of one configured partner.
+pub fn partner_breaker_open(partner: &str) -> Gauge {
+    metrics::gauge!(PARTNER_BREAKER_OPEN, "partner" => partner.to_string())
+}
+
+/// The status class label of an HTTP status code.
+pub fn status_class(status: u16) -> &'static str {
+    match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}

@@ -1,0 +1,67 @@
+//! The Prometheus recorder. It has no HTTP listener of its own: `/metrics` on the service's
+//! router renders it through a [`MetricsHandle`].
+
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
+
+use super::metrics::{describe, SECONDS_BUCKETS};
+use super::TelemetryError;
+
+/// How often [`upkeep`] drains histogram data when the service runs it.
+pub const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Renders the installed recorder's metrics in the Prometheus text format. Cheap to clone.
+#[derive(Clone)]
+pub struct MetricsHandle(PrometheusHandle);
+
+impl MetricsHandle {
+    /// The metrics, Prometheus text format 0.0.4.
+    pub fn render(&self) -> String {
+        self.0.render()
+    }
+
+    /// Drains histogram data so memory stays bounded; [`upkeep`] calls it periodically.
+    pub fn run_upkeep(&self) {
+        self.0.run_upkeep();
+    }
+}
+
+impl std::fmt::Debug for MetricsHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MetricsHandle")
+    }
+}
+
+fn builder() -> Result<PrometheusBuilder, TelemetryError> {
+    Ok(PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SECONDS_BUCKETS)?)
+}
+
+/// Installs the process-wide recorder (histograms ending in `_seconds` get [`SECONDS_BUCKETS`])
+/// and registers every metric's description. Call once; spawn [`upkeep`] next to the server.
+pub fn install_recorder() -> Result<MetricsHandle, TelemetryError> {
+    let handle = builder()?.install_recorder()?;
+    describe();
+    Ok(MetricsHandle(handle))
+}
+
+/// A recorder that is not installed globally, for tests: use it with
+/// `metrics::with_local_recorder(&recorder, || …)` and render through the handle.
+pub fn local_recorder() -> Result<(PrometheusRecorder, MetricsHandle), TelemetryError> {
+    let recorder = builder()?.build_recorder();
+    let handle = MetricsHandle(recorder.handle());
+    Ok((recorder, handle))
+}
+
+/// Runs the recorder's upkeep every [`UPKEEP_INTERVAL`] until the future is dropped.
+pub async fn upkeep(handle: MetricsHandle) {
+    let mut tick = tokio::time::interval(UPKEEP_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        handle.run_upkeep();
+    }
+}
