@@ -240,12 +240,6 @@ fn validate_service(c: &VigilConfig, o: &Origins, problems: &mut Vec<ConfigProbl
         }
         None => {}
     }
-    if c.engine.snapshot_interval.as_millis() == 0 {
-        bad(
-            "engine.snapshot_interval",
-            "must be longer than zero".into(),
-        );
-    }
     if c.cluster.instances == 0 {
         bad("cluster.instances", "must be at least 1".into());
     } else if c.cluster.instance >= c.cluster.instances {

@@ -148,9 +148,6 @@ pub struct EngineConfig {
     pub allowed_lateness: ConfigDuration,
     /// `"wall"` or `"event"`. Default `"wall"`.
     pub clock: ClockMode,
-    /// How often each owned partition's state is snapshotted to the store with its stream
-    /// sequence. Default `"1m"`.
-    pub snapshot_interval: ConfigDuration,
     /// Arbiter threads for tenant actors; 0 means one per core. Default 0.
     pub arbiters: usize,
 }
@@ -160,7 +157,6 @@ impl Default for EngineConfig {
         EngineConfig {
             allowed_lateness: ConfigDuration::from_mins(5),
             clock: ClockMode::Wall,
-            snapshot_interval: ConfigDuration::from_mins(1),
             arbiters: 0,
         }
     }
@@ -182,15 +178,5 @@ impl Default for ClusterConfig {
             instance: 0,
             instances: 1,
         }
-    }
-}
-
-impl ClusterConfig {
-    /// The partitions this instance owns: those whose number modulo `instances` is `instance`.
-    pub fn owned_partitions(&self, partitions: u16) -> Vec<u16> {
-        let instances = self.instances.max(1);
-        (0..partitions)
-            .filter(|p| u32::from(*p) % instances == self.instance)
-            .collect()
     }
 }

@@ -112,7 +112,10 @@ fn the_environment_overrides_the_file() {
     assert_eq!(c.store.url, "postgres://u:p@db/vigil");
     assert_eq!(c.auth.jwt_secret, "12345");
     assert_eq!(c.cluster.instances, 2);
-    assert_eq!(c.cluster.owned_partitions(c.nats.partitions).len(), 16);
+    assert_eq!(
+        vigil_streams::owned_partitions(0, c.cluster.instances, c.nats.partitions.into()).len(),
+        16
+    );
     let high = &c.sla.targets["HIGH"];
     assert_eq!(high.response.map(|d| d.0), Some(3_600_000));
     let book = c.policy_book().unwrap();

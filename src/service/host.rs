@@ -19,6 +19,8 @@ pub struct Tag {
     pub sequence: u64,
     /// The message as received.
     pub payload: Bytes,
+    /// When the worker received it (for the processing latency histogram).
+    pub received: std::time::Instant,
 }
 
 /// The result of applying one event.

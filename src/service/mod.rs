@@ -6,10 +6,12 @@
 //! - `partition`: a partition worker: decode, validate, dedupe, apply, dead-letter.
 //! - `host`: where the engine runs: tenant actors (wall clock) or an event-time driver.
 //! - `alerts`: the alert writer: record each change once in the store, then publish it.
+//! - `stats`: engine gauges for `/metrics`, read from the actors' counters.
 
 mod alerts;
 mod host;
 mod partition;
+mod stats;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -28,7 +30,7 @@ use partition::PartitionWorker;
 use vigil::config::{ClockMode, VigilConfig};
 use vigil::http::{self, OpsState, Readiness};
 use vigil::store::Store;
-use vigil::telemetry::MetricsHandle;
+use vigil::telemetry::{self, MetricsHandle, TenantLabels};
 
 /// Alert batches waiting for the writer; past this the engine waits (back-pressure).
 const ALERT_QUEUE: usize = 1024;
@@ -118,11 +120,18 @@ pub async fn run(
             alerts: alerts_tx.clone(),
             caught_up: caught_up.clone(),
             dedupe_window_ms: engine_settings.dedupe_window_ms,
+            ingested: telemetry::metrics::events_ingested(),
+            processing: telemetry::metrics::event_processing_seconds(),
         };
         workers.push(tokio::spawn(worker.run(stop_rx.clone())));
     }
     drop(alerts_tx);
     info!(partitions = workers.len(), clock = ?config.engine.clock, "consuming");
+    if let Some(pool) = &pool {
+        let labels = TenantLabels::new(config.metrics.tenant_labels);
+        tokio::spawn(stats::publish(pool.clone(), labels, stop_rx.clone()));
+    }
+    tokio::spawn(telemetry::upkeep(metrics.clone()));
 
     let listener = http::bind(&config.http).await?;
     info!(listen = %listener.local_addr()?, "serving HTTP");

@@ -75,6 +75,10 @@ pub struct PartitionWorker {
     pub caught_up: Arc<CaughtUp>,
     /// How long applied event ids are remembered.
     pub dedupe_window_ms: i64,
+    /// `vigil_events_ingested_total`, looked up once.
+    pub ingested: ::metrics::Counter,
+    /// `vigil_event_processing_seconds`, looked up once.
+    pub processing: ::metrics::Histogram,
 }
 
 /// Per-run state of a worker.
@@ -206,6 +210,7 @@ impl PartitionWorker {
         let tag = Tag {
             sequence: seq,
             payload: message.payload.clone(),
+            received: Instant::now(),
         };
         let event = match decode(&message.payload) {
             Ok(e) => e,
@@ -278,7 +283,12 @@ impl PartitionWorker {
     /// Books the result of one event.
     async fn finish(&mut self, outcome: Outcome, dedupe: &mut Dedupe, progress: &mut Progress) {
         let Outcome {
-            tag: Tag { sequence, payload },
+            tag:
+                Tag {
+                    sequence,
+                    payload,
+                    received,
+                },
             event,
             applied,
         } = outcome;
@@ -289,7 +299,8 @@ impl PartitionWorker {
                     dedupe.insert(event.tenant_id, &event.event_id, event.occurred_at);
                 }
                 if fresh {
-                    metrics::events_ingested().increment(1);
+                    self.ingested.increment(1);
+                    self.processing.record(received.elapsed().as_secs_f64());
                 }
             }
             Applied::Rejected(r) => {

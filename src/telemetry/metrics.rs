@@ -1,7 +1,7 @@
 //! Every metric Vigil exports: the names, their descriptions, and one helper per metric so that
 //! call sites never spell a name or a label key. Names follow `vigil_<subsystem>_<name>_<unit>`;
 //! counters end in `_total`. Label values are bounded: enums (`&'static str`), partition numbers
-//! (at most `nats.partitions`), configured ids (partners), and tenants only through
+//! (at most `nats.partitions`), and tenants only through
 //! [`TenantLabel`] (at most `metrics.tenant_labels`, the rest share `"other"`).
 //!
 //! Helpers return the `metrics` handle (`Counter`, `Gauge`, `Histogram`); a hot path may keep the
@@ -40,18 +40,6 @@ pub const STORE_WRITE_SECONDS: &str = "vigil_store_write_seconds";
 pub const HTTP_REQUESTS: &str = "vigil_http_requests_total";
 /// HTTP request duration, by `route`.
 pub const HTTP_REQUEST_SECONDS: &str = "vigil_http_request_duration_seconds";
-/// Open WebSocket connections.
-pub const WS_CLIENTS: &str = "vigil_ws_clients";
-/// WebSocket clients disconnected by the server, by `reason` (e.g. `slow`, `idle`).
-pub const WS_DISCONNECTS: &str = "vigil_ws_disconnects_total";
-/// Notifications handed to a provider, by `channel` (`email`, `sms`) and `outcome`.
-pub const NOTIFICATIONS: &str = "vigil_notifications_total";
-/// Rows waiting in an outbox, by `outbox` (`notifications`, `partners`).
-pub const OUTBOX_PENDING: &str = "vigil_outbox_pending";
-/// Calls to an exchange partner, by `partner` (configured ids) and `outcome`.
-pub const PARTNER_REQUESTS: &str = "vigil_partner_requests_total";
-/// 1 while a partner's circuit breaker is open, else 0, by `partner`.
-pub const PARTNER_BREAKER_OPEN: &str = "vigil_partner_breaker_open";
 
 /// Histogram bucket bounds for every `_seconds` histogram: 100 µs to 10 s.
 pub const SECONDS_BUCKETS: &[f64] = &[
@@ -126,28 +114,6 @@ pub fn describe() {
         Unit::Seconds,
         "HTTP request duration, by route."
     );
-    describe_gauge!(WS_CLIENTS, Unit::Count, "Open WebSocket connections.");
-    describe_counter!(
-        WS_DISCONNECTS,
-        Unit::Count,
-        "WebSocket clients disconnected by the server, by reason."
-    );
-    describe_counter!(
-        NOTIFICATIONS,
-        Unit::Count,
-        "Notifications handed to a provider, by channel and outcome."
-    );
-    describe_gauge!(OUTBOX_PENDING, Unit::Count, "Rows waiting in an outbox.");
-    describe_counter!(
-        PARTNER_REQUESTS,
-        Unit::Count,
-        "Calls to an exchange partner, by partner and outcome."
-    );
-    describe_gauge!(
-        PARTNER_BREAKER_OPEN,
-        Unit::Count,
-        "1 while the partner's circuit breaker is open."
-    );
 }
 
 /// [`EVENTS_INGESTED`].
@@ -180,8 +146,7 @@ pub fn alerts(goal: Goal, level: Level, state: AlertState) -> Counter {
     )
 }
 
-/// [`OPEN_TICKETS`] of one tenant label. Tenants sharing `"other"` share the gauge, so move it
-/// with `increment`/`decrement`, never `set`.
+/// [`OPEN_TICKETS`] of one tenant label (`"other"` sums the tenants beyond the labelled ones).
 pub fn open_tickets(tenant: &TenantLabel) -> Gauge {
     metrics::gauge!(OPEN_TICKETS, "tenant" => tenant.value())
 }
@@ -221,36 +186,6 @@ pub fn http_requests(route: String, status: &'static str) -> Counter {
 /// [`HTTP_REQUEST_SECONDS`] of one route pattern.
 pub fn http_request_seconds(route: String) -> Histogram {
     metrics::histogram!(HTTP_REQUEST_SECONDS, "route" => route)
-}
-
-/// [`WS_CLIENTS`].
-pub fn ws_clients() -> Gauge {
-    metrics::gauge!(WS_CLIENTS)
-}
-
-/// [`WS_DISCONNECTS`] for one reason.
-pub fn ws_disconnects(reason: &'static str) -> Counter {
-    metrics::counter!(WS_DISCONNECTS, "reason" => reason)
-}
-
-/// [`NOTIFICATIONS`] for one channel and outcome (e.g. `"sent"`, `"failed"`, `"retried"`).
-pub fn notifications(channel: &'static str, outcome: &'static str) -> Counter {
-    metrics::counter!(NOTIFICATIONS, "channel" => channel, "outcome" => outcome)
-}
-
-/// [`OUTBOX_PENDING`] of one outbox.
-pub fn outbox_pending(outbox: &'static str) -> Gauge {
-    metrics::gauge!(OUTBOX_PENDING, "outbox" => outbox)
-}
-
-/// [`PARTNER_REQUESTS`] of one configured partner and outcome.
-pub fn partner_requests(partner: &str, outcome: &'static str) -> Counter {
-    metrics::counter!(PARTNER_REQUESTS, "partner" => partner.to_string(), "outcome" => outcome)
-}
-
-/// [`PARTNER_BREAKER_OPEN`] of one configured partner.
-pub fn partner_breaker_open(partner: &str) -> Gauge {
-    metrics::gauge!(PARTNER_BREAKER_OPEN, "partner" => partner.to_string())
 }
 
 /// The status class label of an HTTP status code.

@@ -8,5 +8,5 @@ mod pool;
 mod tenant;
 
 pub use messages::{Applied, ApplyEvent, TakeSnapshot, TicketQuery};
-pub use pool::{PoolError, TenantPool};
-pub use tenant::{AlertBatch, TenantSupervisor};
+pub use pool::{PoolError, PoolStats, TenantPool};
+pub use tenant::{AlertBatch, TenantStats, TenantSupervisor};

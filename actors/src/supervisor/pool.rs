@@ -1,5 +1,6 @@
 //! Placement of tenant actors on arbiters and routing of messages to them.
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 
 use actix::{Addr, Arbiter, Supervisor};
@@ -8,12 +9,21 @@ use tokio::sync::mpsc;
 use vigil_streams::Event;
 
 use super::messages::{Applied, ApplyEvent, TakeSnapshot, TicketQuery};
-use super::tenant::{AlertBatch, TenantSupervisor};
+use super::tenant::{AlertBatch, TenantStats, TenantSupervisor};
 use crate::alert::AlertRecord;
 use crate::clock::Clock;
 use crate::engine::{EngineSettings, TicketView};
 use crate::metrics::MetricsSnapshot;
 use crate::policy::PolicyBook;
+
+/// Figures of all tenant actors, for the service's metrics.
+#[derive(Debug, Clone, Default)]
+pub struct PoolStats {
+    /// Open tickets per tenant with an actor.
+    pub open_tickets: Vec<(u64, usize)>,
+    /// Restarts of all actors after poison events.
+    pub restarts: u64,
+}
 
 /// Why a message could not reach a tenant actor.
 #[derive(Debug, thiserror::Error)]
@@ -23,11 +33,17 @@ pub enum PoolError {
     Restarting(u64),
 }
 
+/// A tenant's actor and the figures it publishes.
+struct Tenant {
+    addr: Addr<TenantSupervisor>,
+    stats: Arc<TenantStats>,
+}
+
 /// Tenant actors spread over one arbiter per core. Shared by the partition workers and the API;
 /// the directory lock is taken only to look up or create an actor, never across an await.
 pub struct TenantPool {
     arbiters: Vec<Arbiter>,
-    tenants: RwLock<HashMap<u64, Addr<TenantSupervisor>>>,
+    tenants: RwLock<HashMap<u64, Tenant>>,
     book: Arc<PolicyBook>,
     settings: Arc<EngineSettings>,
     clock: Arc<dyn Clock>,
@@ -55,38 +71,46 @@ impl TenantPool {
 
     /// The actor of a tenant, started on its arbiter if it has none yet.
     pub fn actor(&self, tenant_id: u64) -> Addr<TenantSupervisor> {
-        if let Some(a) = self.read().get(&tenant_id) {
-            if a.connected() {
-                return a.clone();
+        if let Some(t) = self.read().get(&tenant_id) {
+            if t.addr.connected() {
+                return t.addr.clone();
             }
         }
         let mut tenants = self.write();
-        if let Some(a) = tenants.get(&tenant_id) {
-            if a.connected() {
-                return a.clone();
+        if let Some(t) = tenants.get(&tenant_id) {
+            if t.addr.connected() {
+                return t.addr.clone();
             }
         }
+        let stats = Arc::new(TenantStats::default());
         let arbiter = &self.arbiters[(tenant_id % self.arbiters.len() as u64) as usize];
-        let (book, settings, clock, alerts) = (
+        let (book, settings, clock, alerts, actor_stats) = (
             self.book.clone(),
             self.settings.clone(),
             self.clock.clone(),
             self.alerts.clone(),
+            stats.clone(),
         );
         let addr = Supervisor::start_in_arbiter(&arbiter.handle(), move |_| {
-            TenantSupervisor::new(tenant_id, book, settings, clock, alerts)
+            TenantSupervisor::new(tenant_id, book, settings, clock, alerts, actor_stats)
         });
-        tenants.insert(tenant_id, addr.clone());
+        tenants.insert(
+            tenant_id,
+            Tenant {
+                addr: addr.clone(),
+                stats,
+            },
+        );
         addr
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<u64, Addr<TenantSupervisor>>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<u64, Tenant>> {
         self.tenants
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<u64, Addr<TenantSupervisor>>> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<u64, Tenant>> {
         self.tenants
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -106,19 +130,29 @@ impl TenantPool {
 
     /// The live clocks of a ticket, if its tenant and ticket are known here.
     pub async fn ticket(&self, tenant_id: u64, ticket_id: String) -> Option<TicketView> {
-        let addr = self.read().get(&tenant_id)?.clone();
+        let addr = self.read().get(&tenant_id)?.addr.clone();
         addr.send(TicketQuery { ticket_id }).await.ok().flatten()
     }
 
     /// A metrics snapshot of a tenant, if known here.
     pub async fn snapshot(&self, tenant_id: u64) -> Option<MetricsSnapshot> {
-        let addr = self.read().get(&tenant_id)?.clone();
+        let addr = self.read().get(&tenant_id)?.addr.clone();
         addr.send(TakeSnapshot).await.ok()
     }
 
-    /// Tenants with an actor.
-    pub fn tenant_ids(&self) -> Vec<u64> {
-        self.read().keys().copied().collect()
+    /// Per tenant with an actor: its open tickets; and restarts of all actors.
+    pub fn stats(&self) -> PoolStats {
+        let tenants = self.read();
+        PoolStats {
+            open_tickets: tenants
+                .iter()
+                .map(|(id, t)| (*id, t.stats.open_tickets.load(Ordering::Relaxed)))
+                .collect(),
+            restarts: tenants
+                .values()
+                .map(|t| t.stats.restarts.load(Ordering::Relaxed))
+                .sum(),
+        }
     }
 
     /// Stops every arbiter after its queued messages.

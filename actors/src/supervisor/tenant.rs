@@ -1,6 +1,7 @@
 //! The tenant actor.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +27,16 @@ pub struct TenantSupervisor {
     clock: Arc<dyn Clock>,
     alerts: mpsc::Sender<AlertBatch>,
     wakeup: Option<(Millis, SpawnHandle)>,
+    stats: Arc<TenantStats>,
+}
+
+/// Figures a tenant actor publishes for the service's metrics, read without messaging it.
+#[derive(Debug, Default)]
+pub struct TenantStats {
+    /// Open (not final) tickets.
+    pub open_tickets: AtomicUsize,
+    /// Times the actor was restarted after a poison event.
+    pub restarts: AtomicU64,
 }
 
 /// Mailbox capacity of a tenant actor; senders wait when it is full (back-pressure).
@@ -39,8 +50,10 @@ impl TenantSupervisor {
         settings: Arc<EngineSettings>,
         clock: Arc<dyn Clock>,
         alerts: mpsc::Sender<AlertBatch>,
+        stats: Arc<TenantStats>,
     ) -> Self {
         TenantSupervisor {
+            stats,
             tenant_id,
             engine: TenantEngine::new(tenant_id, book, settings),
             clock,
@@ -104,7 +117,7 @@ impl Actor for TenantSupervisor {
 
 impl Supervised for TenantSupervisor {
     fn restarting(&mut self, _: &mut Context<Self>) {
-        metrics::counter!("vigil_actor_restarts_total").increment(1);
+        self.stats.restarts.fetch_add(1, Ordering::Relaxed);
         self.wakeup = None;
     }
 }
@@ -134,6 +147,9 @@ impl Handler<ApplyEvent> for TenantSupervisor {
                 ));
             }
         };
+        self.stats
+            .open_tickets
+            .store(self.engine.open_tickets(), Ordering::Relaxed);
         self.schedule(ctx);
         actix::MessageResult((applied, out))
     }
