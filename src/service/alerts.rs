@@ -2,6 +2,10 @@
 //! on the dedupe key and only moves a row forward), and publishes on `vigil.alerts.<tenant>`
 //! only the changes the store took as new. Replays and restarts re-derive alerts; the store
 //! turns the repeats into no-ops, so nothing is recorded or published twice.
+//!
+//! The store is also the outbox: a change is marked published only after JetStream
+//! acknowledged it, and changes left unpublished by a crash are published first on start
+//! (JetStream's duplicate window drops a repeat of one that did go out).
 
 use std::time::Duration;
 
@@ -14,6 +18,8 @@ use vigil_actors::AlertRecord;
 use vigil::store::Store;
 use vigil::telemetry::metrics;
 
+/// Unpublished alerts read at a time on start.
+const LEFTOVER_BATCH: u32 = 500;
 /// Longest wait between store retries.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -29,8 +35,10 @@ impl AlertWriter {
         AlertWriter { store, js }
     }
 
-    /// Runs until every sender is gone and the queue is empty.
+    /// Publishes what a previous run left unpublished, then runs until every sender is gone
+    /// and the queue is empty.
     pub async fn run(self, mut batches: mpsc::Receiver<Vec<AlertRecord>>) {
+        self.publish_leftovers().await;
         while let Some(batch) = batches.recv().await {
             self.write(batch).await;
         }
@@ -60,13 +68,33 @@ impl AlertWriter {
         join_all(publishes).await;
     }
 
-    async fn publish(&self, record: &AlertRecord) {
+    async fn publish_leftovers(&self) {
+        loop {
+            match self.store.unpublished_alerts(LEFTOVER_BATCH).await {
+                Ok(records) if records.is_empty() => return,
+                Ok(records) => {
+                    let published = join_all(records.iter().map(|r| self.publish(r))).await;
+                    // Stop at a short page, or when a page could not all go out (no progress).
+                    if records.len() < LEFTOVER_BATCH as usize || published.contains(&false) {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    warn!(error = %e, "cannot read unpublished alerts; they go out on the next start");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Publishes one change and marks it published; false if it could not be published.
+    async fn publish(&self, record: &AlertRecord) -> bool {
         metrics::alerts(record.goal, record.level, record.state).increment(1);
         let payload = match serde_json::to_vec(record) {
             Ok(p) => Bytes::from(p),
             Err(e) => {
                 warn!(error = %e, "alert record could not be encoded");
-                return;
+                return false;
             }
         };
         let msg_id = record.message_id();
@@ -75,7 +103,16 @@ impl AlertWriter {
             match vigil_streams::publish_alert(&self.js, record.tenant_id, &msg_id, payload.clone())
                 .await
             {
-                Ok(_) => return,
+                Ok(_) => {
+                    if let Err(e) = self
+                        .store
+                        .mark_published(&record.alert_id, record.state)
+                        .await
+                    {
+                        warn!(error = %e, "cannot mark an alert published; it may be published again on start");
+                    }
+                    return true;
+                }
                 Err(e) if e.is_retryable() => {
                     warn!(tenant_id = record.tenant_id, ticket_id = %record.ticket_id, error = %e, "alert publish failed; retrying");
                     tokio::time::sleep(backoff).await;
@@ -83,7 +120,7 @@ impl AlertWriter {
                 }
                 Err(e) => {
                     warn!(tenant_id = record.tenant_id, ticket_id = %record.ticket_id, error = %e, "alert publish failed");
-                    return;
+                    return false;
                 }
             }
         }

@@ -92,6 +92,8 @@ macro_rules! select_alerts {
     };
 }
 
+pub(super) use select_alerts;
+
 /// A record checked and converted for binding.
 struct Prepared<'a> {
     record: &'a AlertRecord,
@@ -308,7 +310,7 @@ fn finish<T>(op: &'static str, started: Instant, result: &Result<T, StoreError>)
 
 /// A row of `alerts` as the database returns it.
 #[derive(sqlx::FromRow)]
-struct AlertRow {
+pub(super) struct AlertRow {
     alert_id: String,
     tenant_id: i64,
     ticket_id: String,
@@ -329,7 +331,7 @@ struct AlertRow {
 }
 
 impl AlertRow {
-    fn into_stored(self) -> Result<StoredAlert, StoreError> {
+    pub(super) fn into_stored(self) -> Result<StoredAlert, StoreError> {
         let corrupt = |message: String| StoreError::CorruptRow {
             table: "alerts",
             message,

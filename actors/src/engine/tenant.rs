@@ -334,7 +334,7 @@ impl TenantEngine {
         }
         for goal in Goal::ALL {
             if let Some(outcome) = stops[goal.index()] {
-                self.stop_goal(slot, goal, t, outcome, out);
+                self.stop_goal(slot, goal, (t, ev.occurred_at), outcome, out);
             }
         }
         if self.ticket(slot).status.is_final() {
@@ -345,11 +345,13 @@ impl TenantEngine {
         Ok(())
     }
 
+    /// Stops a goal at `t`; `stopped_at` is the stop's own `occurred_at` (earlier than `t`
+    /// only for an event that arrived after later ones of its ticket).
     fn stop_goal(
         &mut self,
         slot: u32,
         goal: Goal,
-        t: Millis,
+        (t, stopped_at): (Millis, Millis),
         outcome: GoalOutcome,
         out: &mut Vec<AlertRecord>,
     ) {
@@ -378,7 +380,16 @@ impl TenantEngine {
         };
         self.metrics.goal_stopped(t, stopped);
         if open != 0 {
-            self.announce(slot, goal, open, AlertState::Resolved, out);
+            // With timers on the wall clock, a stop that arrives late may show that a threshold
+            // it preceded was never crossed: those alerts are retracted, the rest resolved.
+            let mut retracted = 0u32;
+            for a in self.ticket(slot).alerts.iter().flat_map(|v| v.iter()) {
+                if a.goal == goal && open & (1 << a.bit) != 0 && a.fired_at >= stopped_at {
+                    retracted |= 1 << a.bit;
+                }
+            }
+            self.announce(slot, goal, open & !retracted, AlertState::Resolved, out);
+            self.announce(slot, goal, retracted, AlertState::Retracted, out);
         }
     }
 
@@ -402,6 +413,9 @@ impl TenantEngine {
         state: AlertState,
         out: &mut Vec<AlertRecord>,
     ) {
+        if bits == 0 {
+            return;
+        }
         let tk = self.ticket(slot);
         for a in tk.alerts.iter().flat_map(|v| v.iter()) {
             if a.goal == goal && bits & (1 << a.bit) != 0 {

@@ -301,3 +301,43 @@ fn too_late_and_shuffled_within_lateness() {
     assert_eq!(shuffled.rejected[0].1, RejectReason::TooLate);
     let _ = sorted;
 }
+
+#[test]
+fn a_late_stop_retracts_alerts_it_preceded_and_resolves_the_rest() {
+    use crate::engine::TenantEngine;
+    let mut engine = TenantEngine::new(1, book(CRIT_30), Arc::new(EngineSettings::default()));
+    let base = vigil_streams::parse_instant("2026-11-23T00:00:00Z").unwrap();
+    let event = |id: &str, kind: &str, min: i64, extra: &str| {
+        decode(
+            format!(
+                r#"{{"schema":1,"event_id":"{id}","event_type":"{kind}","tenant_id":1,"ticket_id":"T","occurred_at":"{}"{extra}}}"#,
+                format_instant(base + min * 60_000)
+            )
+            .as_bytes(),
+        )
+        .unwrap()
+    };
+    let mut out = Vec::new();
+    engine
+        .apply(
+            &event("c", "ticket.created", 0, r#","priority":"CRITICAL""#),
+            &mut out,
+        )
+        .unwrap();
+    // The wall clock reaches 31 minutes: warning (24 min) and breach (30 min) fire on time.
+    engine.advance(base + 31 * 60_000, true, &mut out);
+    assert_eq!(out.len(), 2);
+    out.clear();
+    // Then the response arrives, late: it happened at minute 27.
+    engine
+        .apply(&event("r", "ticket.responded", 27, ""), &mut out)
+        .unwrap();
+    let got: Vec<String> = out.iter().map(fmt).collect();
+    assert_eq!(
+        got,
+        [
+            "T response warning 0.8 resolved 2026-11-23T00:24:00Z",
+            "T response breach 1 retracted 2026-11-23T00:30:00Z",
+        ]
+    );
+}

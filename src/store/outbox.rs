@@ -1,0 +1,45 @@
+//! The alert outbox: which alert states still have to be published on
+//! `vigil.alerts.<tenant_id>`. The writer records a change, publishes it, then marks it
+//! published; after a crash in between, [`Store::unpublished_alerts`] finds it again.
+
+use vigil_actors::{AlertRecord, AlertState};
+
+use super::alerts::{select_alerts, AlertRow};
+use super::error::StoreError;
+use super::pool::{on_backend, Store};
+
+impl Store {
+    /// Alerts whose current state has not been published yet, oldest change first; at most
+    /// `limit`.
+    pub async fn unpublished_alerts(&self, limit: u32) -> Result<Vec<AlertRecord>, StoreError> {
+        let sql = select_alerts!(
+            "WHERE published_state IS NULL OR published_state <> state \
+             ORDER BY updated_at, alert_id LIMIT $1"
+        );
+        let rows: Vec<AlertRow> = on_backend!(self, |pool| {
+            sqlx::query_as(sql)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?
+        });
+        rows.into_iter()
+            .map(|r| r.into_stored().map(|s| s.record))
+            .collect()
+    }
+
+    /// Marks that `state` of an alert was published.
+    pub async fn mark_published(
+        &self,
+        alert_id: &str,
+        state: AlertState,
+    ) -> Result<(), StoreError> {
+        on_backend!(self, |pool| {
+            sqlx::query("UPDATE alerts SET published_state = $2 WHERE alert_id = $1")
+                .bind(alert_id)
+                .bind(state.as_str())
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+}
