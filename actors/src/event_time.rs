@@ -271,7 +271,7 @@ impl<T> EventTimeDriver<T> {
         self.alerts = alerts;
         match result {
             Ok(()) => {
-                self.applied_ids.insert_key(id_key, p.at);
+                self.applied_ids.insert_checked(id_key, p.at);
                 if self.seq.is_multiple_of(4096) {
                     self.applied_ids.expire_before(self.max_applied);
                 }

@@ -132,10 +132,18 @@ impl Dedupe {
         if self.contains_key(key) {
             return false;
         }
-        let bucket = occurred_at.div_euclid(self.bucket_ms).max(self.floor);
-        self.buckets.entry(bucket).or_default().insert(key.0);
-        self.len += 1;
+        self.insert_checked(key, occurred_at);
         true
+    }
+
+    /// Remembers `key`, which the caller has just checked with
+    /// [`contains_key`](Self::contains_key) (the hot path checks before applying an event and
+    /// remembers it after, so checking again would only repeat the lookups).
+    pub fn insert_checked(&mut self, key: EventKey, occurred_at: Millis) {
+        let bucket = occurred_at.div_euclid(self.bucket_ms).max(self.floor);
+        if self.buckets.entry(bucket).or_default().insert(key.0) {
+            self.len += 1;
+        }
     }
 
     /// Forgets every bucket that lies wholly before `watermark_ms - window`. Returns how many
