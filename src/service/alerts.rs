@@ -7,6 +7,7 @@
 //! acknowledged it, and changes left unpublished by a crash are published first on start
 //! (JetStream's duplicate window drops a repeat of one that did go out).
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -60,12 +61,38 @@ impl AlertWriter {
                 }
             }
         };
-        let publishes = batch
+        let new: Vec<&AlertRecord> = batch
             .iter()
             .zip(writes)
             .filter(|(_, w)| w.is_new())
-            .map(|(record, _)| self.publish(record));
-        join_all(publishes).await;
+            .map(|(record, _)| record)
+            .collect();
+        self.publish_in_order(&new).await;
+    }
+
+    /// Publishes changes concurrently across alerts but in order within one alert (firing
+    /// before resolved), so consumers and the published mark never see them reversed.
+    /// Returns whether all went out.
+    async fn publish_in_order(&self, records: &[&AlertRecord]) -> bool {
+        let mut per_alert: Vec<Vec<&AlertRecord>> = Vec::new();
+        let mut index: HashMap<&str, usize> = HashMap::new();
+        for r in records {
+            let i = *index.entry(r.alert_id.as_str()).or_insert_with(|| {
+                per_alert.push(Vec::new());
+                per_alert.len() - 1
+            });
+            per_alert[i].push(r);
+        }
+        let done = join_all(per_alert.iter().map(|changes| async move {
+            for r in changes {
+                if !self.publish(r).await {
+                    return false;
+                }
+            }
+            true
+        }))
+        .await;
+        !done.contains(&false)
     }
 
     async fn publish_leftovers(&self) {
@@ -73,9 +100,10 @@ impl AlertWriter {
             match self.store.unpublished_alerts(LEFTOVER_BATCH).await {
                 Ok(records) if records.is_empty() => return,
                 Ok(records) => {
-                    let published = join_all(records.iter().map(|r| self.publish(r))).await;
+                    let all: Vec<&AlertRecord> = records.iter().collect();
+                    let published = self.publish_in_order(&all).await;
                     // Stop at a short page, or when a page could not all go out (no progress).
-                    if records.len() < LEFTOVER_BATCH as usize || published.contains(&false) {
+                    if records.len() < LEFTOVER_BATCH as usize || !published {
                         return;
                     }
                 }

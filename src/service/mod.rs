@@ -127,10 +127,10 @@ pub async fn run(
     }
     drop(alerts_tx);
     info!(partitions = workers.len(), clock = ?config.engine.clock, "consuming");
-    if let Some(pool) = &pool {
+    let stats_task = pool.as_ref().map(|pool| {
         let labels = TenantLabels::new(config.metrics.tenant_labels);
-        tokio::spawn(stats::publish(pool.clone(), labels, stop_rx.clone()));
-    }
+        tokio::spawn(stats::publish(pool.clone(), labels, stop_rx.clone()))
+    });
     tokio::spawn(telemetry::upkeep(metrics.clone()));
 
     let listener = http::bind(&config.http).await?;
@@ -155,6 +155,10 @@ pub async fn run(
             Err(e) => warn!(error = %e, "partition worker panicked"),
             Ok(Ok(())) => {}
         }
+    }
+    if let Some(task) = stats_task {
+        // It holds the pool; it ends on the stop signal.
+        let _ = task.await;
     }
     if let Some(pool) = pool {
         // Arbiters finish what is queued; the last alert senders go with them.

@@ -17,7 +17,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 use super::config::PublisherSettings;
 use super::publish::{confirm, send_with_id, PublishError, PublishOutcome};
-use super::subjects::event_subject;
+use super::subjects::{event_message_id, event_subject};
 
 /// Counts of a publisher's acknowledged work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -85,7 +85,8 @@ impl EventPublisher {
         while self.in_flight.len() >= self.window {
             self.settle_oldest().await;
         }
-        let ack = send_with_id(&self.js, &event_subject(tenant_id), event_id, payload).await?;
+        let msg_id = event_message_id(tenant_id, event_id);
+        let ack = send_with_id(&self.js, &event_subject(tenant_id), &msg_id, payload).await?;
         self.in_flight.push_back(InFlight {
             tenant_id,
             event_id: event_id.to_string(),
@@ -146,7 +147,8 @@ where
     stream::iter(events)
         .map(|(tenant_id, event_id, payload)| async move {
             let subject = event_subject(tenant_id);
-            let ack = send_with_id(js, &subject, &event_id, payload).await?;
+            let msg_id = event_message_id(tenant_id, &event_id);
+            let ack = send_with_id(js, &subject, &msg_id, payload).await?;
             confirm(&subject, ack).await
         })
         .buffered(window.max(1))

@@ -35,6 +35,13 @@ pub fn event_subject(tenant_id: u64) -> String {
     format!("{EVENTS_PREFIX}{tenant_id}")
 }
 
+/// The `Nats-Msg-Id` Vigil's own publishers give an event: `<tenant_id>:<event_id>`.
+/// JetStream drops repeats of a message id across the whole stream, while an `event_id` is only
+/// unique per tenant, so the tenant is part of the id.
+pub fn event_message_id(tenant_id: u64, event_id: &str) -> String {
+    format!("{tenant_id}:{event_id}")
+}
+
 /// `vigil.p.<partition>.*`: the filter of one partition.
 pub fn partition_filter(partition: u32) -> String {
     format!("{PARTITION_PREFIX}{partition}.*")
