@@ -128,7 +128,13 @@ impl Handler<ApplyEvent> for TenantSupervisor {
     fn handle(&mut self, msg: ApplyEvent, ctx: &mut Context<Self>) -> Self::Result {
         let mut out = Vec::new();
         let engine = &mut self.engine;
-        let result = catch_unwind(AssertUnwindSafe(|| engine.apply(&msg.event, &mut out)));
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            #[cfg(test)]
+            if msg.event.event_id == tests::POISON_EVENT_ID {
+                panic!("poison event for the supervision test");
+            }
+            engine.apply(&msg.event, &mut out)
+        }));
         let applied = match result {
             Ok(Ok(())) => Applied::Ok,
             Ok(Err(r)) => Applied::Rejected(r),
@@ -171,3 +177,6 @@ impl Handler<TakeSnapshot> for TenantSupervisor {
         actix::MessageResult(MetricsSnapshot::of(&self.engine, self.clock.now()))
     }
 }
+
+#[cfg(test)]
+mod tests;
