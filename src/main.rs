@@ -30,7 +30,15 @@ use cli::{Cli, Command, LogFormat};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc's `mi_option_purge_delay` (its position in `mi_option_e`; the Rust bindings do not
+/// name it).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
 fn main() -> ExitCode {
+    // Return freed pages to the OS at once instead of after a delay: the engine's tables grow
+    // by reallocation, and the delay otherwise keeps both the old and new copies resident.
+    // SAFETY: sets a plain integer option; mimalloc reads options at any time.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 1) };
     let cli = Cli::parse();
     let format = match cli.log_format {
         LogFormat::Text => telemetry::LogFormat::Text,

@@ -110,50 +110,56 @@ pub fn run(
     };
     let started = Instant::now();
     let (tx, rx) = sync_channel::<io::Result<Vec<Line>>>(BATCHES_IN_FLIGHT);
-    let reader_thread = std::thread::spawn(move || {
-        let mut lines = NdjsonReader::new(reader);
-        let mut batch = Vec::with_capacity(BATCH);
-        loop {
-            let line = match lines.next_line() {
-                Ok(Some(line)) => line,
-                Ok(None) => break,
-                Err(e) => {
-                    let _ = tx.send(Err(io::Error::other(e)));
+    let reader_thread = std::thread::Builder::new()
+        .name("replay-read".into())
+        .spawn(move || {
+            let mut lines = NdjsonReader::new(reader);
+            let mut batch = Vec::with_capacity(BATCH);
+            loop {
+                let line = match lines.next_line() {
+                    Ok(Some(line)) => line,
+                    Ok(None) => break,
+                    Err(e) => {
+                        let _ = tx.send(Err(io::Error::other(e)));
+                        return;
+                    }
+                };
+                batch.push(match line {
+                    ndjson::Line::Blank { .. } => continue,
+                    ndjson::Line::Data { bytes, .. } => match decode(bytes) {
+                        Ok(e) => Line::Event(e),
+                        Err(r) => Line::Bad(r),
+                    },
+                    ndjson::Line::TooLong { .. } => Line::Bad(Rejection::new(
+                        RejectReason::InvalidField,
+                        "event is larger than 64 KiB",
+                    )),
+                });
+                if batch.len() == BATCH
+                    && tx
+                        .send(Ok(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))))
+                        .is_err()
+                {
                     return;
                 }
-            };
-            batch.push(match line {
-                ndjson::Line::Blank { .. } => continue,
-                ndjson::Line::Data { bytes, .. } => match decode(bytes) {
-                    Ok(e) => Line::Event(e),
-                    Err(r) => Line::Bad(r),
-                },
-                ndjson::Line::TooLong { .. } => Line::Bad(Rejection::new(
-                    RejectReason::InvalidField,
-                    "event is larger than 64 KiB",
-                )),
-            });
-            if batch.len() == BATCH
-                && tx
-                    .send(Ok(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))))
-                    .is_err()
-            {
-                return;
             }
-        }
-        let _ = tx.send(Ok(batch));
-    });
+            let _ = tx.send(Ok(batch));
+        })
+        .context("cannot start the reader thread")?;
     let (to_writer, from_engine) = sync_channel::<Vec<AlertRecord>>(BATCHES_IN_FLIGHT);
-    let writer_thread = std::thread::spawn(move || -> io::Result<()> {
-        let mut out = BufWriter::with_capacity(1 << 16, out);
-        for batch in from_engine {
-            for record in batch {
-                serde_json::to_writer(&mut out, &record)?;
-                out.write_all(b"\n")?;
+    let writer_thread = std::thread::Builder::new()
+        .name("replay-write".into())
+        .spawn(move || -> io::Result<()> {
+            let mut out = BufWriter::with_capacity(1 << 16, out);
+            for batch in from_engine {
+                for record in batch {
+                    serde_json::to_writer(&mut out, &record)?;
+                    out.write_all(b"\n")?;
+                }
             }
-        }
-        out.flush()
-    });
+            out.flush()
+        })
+        .context("cannot start the writer thread")?;
     let mut driver = EventTimeDriver::new(book, settings, lateness_ms);
     let mut sink = Output {
         batch: Vec::with_capacity(BATCH),

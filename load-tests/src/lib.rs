@@ -1,8 +1,36 @@
-//! Load tools for Vigil: deterministic event generators for benchmarks, demos and soak tests.
+//! Load tools for Vigil: deterministic event generators and the benchmark drivers behind the
+//! performance targets. Every benchmark prints its figures on stdout, one `name=value` per line;
+//! progress goes to stderr. Build with `--release`; run on an otherwise idle machine.
+//!
+//! # Commands
+//! ```text
+//! # replay throughput and peak RSS (targets: >= 1,000,000 events/s, < 100 MB):
+//! vigil-load generate --output /tmp/events.ndjson          # 1,000,000 events, 1,000 tenants, 7 days
+//! /usr/bin/time -f 'replay_seconds=%e peak_rss_kb=%M' vigil replay --input /tmp/events.ndjson --output /dev/null
+//! # the per-event engine path (criterion; decode, decode+offer, apply, calendar):
+//! cargo bench -p vigil-actors --bench engine
+//! # memory per open ticket (<= 300 B) and per idle tenant actor (<= 4 KiB):
+//! vigil-load memory --tickets 1000000 --tenants 10000      # bytes_per_open_ticket=…
+//! vigil-load memory --idle-tenants 100000                  # bytes_per_idle_tenant_actor=…
+//! # live: JetStream -> applied vs raw consume (>= 80 %), warning latency (p99 <= 100 ms):
+//! vigil-load live --events 1000000                         # applied_to_raw_ratio=…, warn_*_p99_ms=…
+//! vigil-load live --events 1000000 --engine event-time --warn-tickets 0
+//! ```
+//! `live` starts its own `nats-server` (from `NATS_SERVER_BIN` or `PATH`) with a temp store.
 //!
 //! # Layout
 //! - [`rng`]: a small seeded pseudo-random generator (reproducible workloads).
 //! - [`workload`]: the SLA workload generator (tenants, tickets, realistic lifecycles).
+//! - [`tickets`]: single synthetic events for the memory and latency benchmarks.
+//! - [`memory`]: `vigil-load memory`: RSS per open ticket and per idle tenant.
+//! - [`live`]: `vigil-load live`: publish, raw vs applied consume rate, warning latency.
+//! - [`rss`]: this process's resident memory.
+//! - [`report`]: printing figures.
 
+pub mod live;
+pub mod memory;
+pub mod report;
 pub mod rng;
+pub mod rss;
+pub mod tickets;
 pub mod workload;

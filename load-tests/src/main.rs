@@ -1,11 +1,18 @@
-//! `vigil-load`: generators and drivers for Vigil's benchmarks and soak tests.
+//! `vigil-load`: generators and drivers for Vigil's benchmarks and soak tests (commands and
+//! figures: see the crate docs in `lib.rs`).
 
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use vigil_load::live::{EngineKind, LiveOptions};
 use vigil_load::workload::Workload;
+
+/// The same allocator as `vigil`, so memory and throughput figures match the service.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
 #[command(
@@ -47,6 +54,56 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         shuffle_secs: i64,
     },
+    /// Measures resident memory per open ticket (`bytes_per_open_ticket`), or with
+    /// `--idle-tenants` per idle tenant engine and actor (`bytes_per_idle_tenant_actor`).
+    Memory {
+        /// Open tickets to create (two goals each).
+        #[arg(long, default_value_t = 1_000_000)]
+        tickets: u64,
+        /// Tenants the tickets are spread over.
+        #[arg(long, default_value_t = 10_000)]
+        tenants: u64,
+        /// Measure this many idle tenants instead of open tickets.
+        #[arg(long)]
+        idle_tenants: Option<u64>,
+    },
+    /// Against its own nats-server: publishes a workload, measures the raw consume rate and the
+    /// applied rate (`applied_to_raw_ratio`), then warning latency with many open goals.
+    Live {
+        /// Events to publish and consume (0 skips the throughput part).
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        /// Tenants of the workload.
+        #[arg(long, default_value_t = 1_000)]
+        tenants: u64,
+        /// Partitions of the events stream.
+        #[arg(long, default_value_t = 16)]
+        partitions: u32,
+        /// Engine of the applied consumption.
+        #[arg(long, value_enum, default_value_t = EngineKind::Actors)]
+        engine: EngineKind,
+        /// Raw/applied measurement pairs (the best of each is reported).
+        #[arg(long, default_value_t = 1)]
+        rounds: u32,
+        /// Concurrent publishers (each owns a share of the partitions).
+        #[arg(long, default_value_t = 4)]
+        publishers: usize,
+        /// Open tickets for the warning-latency part (0 skips it).
+        #[arg(long, default_value_t = 500_000)]
+        warn_tickets: u64,
+        /// Of those, tickets whose warning falls in the measurement window.
+        #[arg(long, default_value_t = 20_000)]
+        warnings: u64,
+        /// Tenants of the warning-latency tickets.
+        #[arg(long, default_value_t = 1_000)]
+        warn_tenants: u64,
+        /// Seconds over which the due warnings are spread.
+        #[arg(long, default_value_t = 20)]
+        warn_window_secs: u64,
+        /// Do not publish warnings to JetStream (emit latency only).
+        #[arg(long)]
+        no_publish: bool,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -85,6 +142,39 @@ fn main() -> anyhow::Result<()> {
             w.write(&mut out)?;
             out.flush()?;
         }
+        Command::Memory {
+            tickets,
+            tenants,
+            idle_tenants,
+        } => match idle_tenants {
+            Some(n) => vigil_load::memory::idle_tenants(n)?,
+            None => vigil_load::memory::open_tickets(tickets, tenants)?,
+        },
+        Command::Live {
+            events,
+            tenants,
+            partitions,
+            engine,
+            rounds,
+            publishers,
+            warn_tickets,
+            warnings,
+            warn_tenants,
+            warn_window_secs,
+            no_publish,
+        } => vigil_load::live::run(LiveOptions {
+            events,
+            tenants,
+            partitions,
+            engine,
+            rounds,
+            publishers,
+            warn_tickets,
+            warnings,
+            warn_tenants,
+            warn_window: Duration::from_secs(warn_window_secs),
+            publish_alerts: !no_publish,
+        })?,
     }
     Ok(())
 }

@@ -26,40 +26,38 @@ impl GoalOutcome {
     }
 }
 
-/// Bit of the breach threshold in [`GoalClock::fired`]; warnings use bits `0..warn_at.len()`.
-pub const BREACH_BIT: u32 = 31;
+/// Bit of the breach threshold in [`GoalClock::fired`]; warnings use bits `0..warn_at.len()`
+/// (at most [`MAX_WARNINGS`]).
+pub const BREACH_BIT: u32 = 15;
+/// Most `warn_at` thresholds a policy may have (the bits below [`BREACH_BIT`]).
+pub const MAX_WARNINGS: usize = BREACH_BIT as usize;
 
-/// The clock of one goal. Time is folded into `acc` at every change, so between changes the
-/// elapsed time is `acc + calendar.business_between(since, t)` while the goal accrues.
+/// The clock of one goal: 24 bytes. Time is folded into `acc` at every change of its ticket, so
+/// between changes the elapsed time is `acc + calendar.business_between(since, t)` while the
+/// goal accrues, `since` being the ticket's last change (kept once, on the ticket).
 #[derive(Debug, Clone)]
 pub struct GoalClock {
-    /// Calendar time accrued up to `since`.
+    /// Calendar time accrued up to the ticket's `since`.
     pub acc: i64,
-    /// The instant `acc` was last brought up to date.
-    pub since: Millis,
     /// The next scheduled crossing, or [`NEVER`].
     pub due: Millis,
     /// Thresholds that have fired (they never fire again).
-    pub fired: u32,
+    pub fired: u16,
     /// Fired alerts still firing (resolved when the goal stops).
-    pub open: u32,
+    pub open: u16,
     /// `None` while the goal runs.
     pub outcome: Option<GoalOutcome>,
-    /// When it last stopped.
-    pub stopped_at: Millis,
 }
 
 impl GoalClock {
-    /// A goal started at `t`.
-    pub fn started(t: Millis) -> GoalClock {
+    /// A goal just started.
+    pub fn started() -> GoalClock {
         GoalClock {
             acc: 0,
-            since: t,
             due: NEVER,
             fired: 0,
             open: 0,
             outcome: None,
-            stopped_at: NEVER,
         }
     }
 
@@ -68,28 +66,21 @@ impl GoalClock {
         self.outcome.is_none()
     }
 
-    /// Elapsed calendar time at `t >= since`, given whether it accrues.
-    pub fn elapsed_at(&self, cal: &Calendar, t: Millis, accruing: bool) -> i64 {
-        if accruing && t > self.since {
-            self.acc + cal.business_between(self.since, t)
+    /// Elapsed calendar time at `t`, given the ticket's `since` and whether the goal accrues.
+    pub fn elapsed_at(&self, cal: &Calendar, since: Millis, t: Millis, accruing: bool) -> i64 {
+        if accruing && t > since {
+            self.acc + cal.business_between(since, t)
         } else {
             self.acc
         }
     }
 
-    /// Brings `acc` up to `t` (no-op for `t <= since`).
-    pub fn fold(&mut self, cal: &Calendar, t: Millis, accruing: bool) {
-        if t > self.since {
-            self.acc = self.elapsed_at(cal, t, accruing);
-            self.since = t;
-        }
-    }
-
     /// The next unfired threshold and the instant it is crossed, if the goal accrues.
-    /// `thresholds` are `(bit, ms)` ascending by ms.
+    /// `thresholds` are `(bit, ms)`.
     pub fn next_crossing(
         &self,
         cal: &Calendar,
+        since: Millis,
         thresholds: impl Iterator<Item = (u32, i64)>,
         accruing: bool,
     ) -> Option<(u32, i64, Millis)> {
@@ -99,7 +90,7 @@ impl GoalClock {
         let (bit, ms) = thresholds
             .filter(|(bit, _)| self.fired & (1 << bit) == 0)
             .min_by_key(|(_, ms)| *ms)?;
-        let at = cal.add_business(self.since, ms - self.acc);
+        let at = cal.add_business(since, ms - self.acc);
         (at != NEVER).then_some((bit, ms, at))
     }
 }

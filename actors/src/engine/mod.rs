@@ -9,6 +9,6 @@ mod ticket;
 #[cfg(test)]
 mod tests;
 
-pub use goal::{GoalClock, GoalOutcome};
+pub use goal::{GoalClock, GoalOutcome, MAX_WARNINGS};
 pub use tenant::{EngineSettings, GoalView, TenantEngine, TicketView};
 pub use ticket::Ticket;

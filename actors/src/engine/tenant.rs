@@ -235,9 +235,9 @@ impl TenantEngine {
                 .map_or(u32::MAX, |a| self.assignees.intern(a)),
             priority: prio,
             status: Status::Pending,
-            goals: [GoalClock::started(t), GoalClock::started(t)],
+            goals: [GoalClock::started(), GoalClock::started()],
             alerts: None,
-            last_event_at: t,
+            since: t,
         };
         let slot = match self.free.pop() {
             Some(s) => {
@@ -245,6 +245,10 @@ impl TenantEngine {
                 s
             }
             None => {
+                if self.slots.len() == self.slots.capacity() {
+                    // Grow by a quarter, not double: slots are most of a tenant's memory.
+                    self.slots.reserve_exact((self.slots.len() / 4).max(4));
+                }
                 self.slots.push(Some(ticket));
                 (self.slots.len() - 1) as u32
             }
@@ -296,9 +300,8 @@ impl TenantEngine {
         self.fire_due(slot, t, false, out);
         let assignee = ev.assignee_id.as_deref().map(|a| self.assignees.intern(a));
         let tk = self.ticket_mut(slot);
-        let t = t.max(tk.last_event_at);
+        let t = t.max(tk.since);
         tk.fold(t);
-        tk.last_event_at = t;
         if let Some(a) = assignee {
             tk.assignee = a;
         }
@@ -312,9 +315,7 @@ impl TenantEngine {
                     Status::InProgress => {
                         stops[0] = Some(GoalOutcome::Met);
                         if from == Status::Resolved {
-                            let g = &mut tk.goals[Goal::Resolution.index()];
-                            g.outcome = None;
-                            g.since = t;
+                            tk.goals[Goal::Resolution.index()].outcome = None;
                         }
                     }
                     Status::Resolved => stops[1] = Some(GoalOutcome::Met),
@@ -369,7 +370,6 @@ impl TenantEngine {
         };
         let g = &mut tk.goals[goal.index()];
         g.outcome = Some(outcome);
-        g.stopped_at = t;
         g.due = NEVER;
         let open = std::mem::take(&mut g.open);
         let stopped = StoppedGoal {
@@ -382,7 +382,7 @@ impl TenantEngine {
         if open != 0 {
             // With timers on the wall clock, a stop that arrives late may show that a threshold
             // it preceded was never crossed: those alerts are retracted, the rest resolved.
-            let mut retracted = 0u32;
+            let mut retracted = 0u16;
             for a in self.ticket(slot).alerts.iter().flat_map(|v| v.iter()) {
                 if a.goal == goal && open & (1 << a.bit) != 0 && a.fired_at >= stopped_at {
                     retracted |= 1 << a.bit;
@@ -409,7 +409,7 @@ impl TenantEngine {
         &self,
         slot: u32,
         goal: Goal,
-        bits: u32,
+        bits: u16,
         state: AlertState,
         out: &mut Vec<AlertRecord>,
     ) {
@@ -450,18 +450,14 @@ impl TenantEngine {
         for goal in Goal::ALL {
             loop {
                 let tk = self.ticket(slot);
-                let accruing = tk.accruing(goal);
-                let g = &tk.goals[goal.index()];
-                let Some((bit, _, at)) =
-                    g.next_crossing(tk.calendar(), tk.thresholds(goal), accruing)
-                else {
+                let Some((bit, _, at)) = tk.next_crossing(goal) else {
                     break;
                 };
                 if at > until || (at == until && !inclusive) {
                     break;
                 }
                 let cal = tk.calendar();
-                let elapsed = g.elapsed_at(cal, at, accruing);
+                let elapsed = tk.elapsed_at(goal, at);
                 let target = tk.target(goal);
                 let deadline = if elapsed >= target {
                     at
@@ -492,10 +488,9 @@ impl TenantEngine {
     /// Recomputes a ticket's next crossings and schedules them.
     fn reschedule(&mut self, slot: u32) {
         for goal in Goal::ALL {
-            let tk = self.ticket(slot);
-            let accruing = tk.accruing(goal);
-            let due = tk.goals[goal.index()]
-                .next_crossing(tk.calendar(), tk.thresholds(goal), accruing)
+            let due = self
+                .ticket(slot)
+                .next_crossing(goal)
                 .map_or(NEVER, |(_, _, at)| at);
             let tk = self.ticket_mut(slot);
             let g = &mut tk.goals[goal.index()];
@@ -563,7 +558,7 @@ impl TenantEngine {
             .map(|&goal| {
                 let g = &tk.goals[goal.index()];
                 let accruing = tk.accruing(goal);
-                let elapsed = g.elapsed_at(cal, now.max(g.since), accruing);
+                let elapsed = tk.elapsed_at(goal, now.max(tk.since));
                 let target = tk.target(goal);
                 GoalView {
                     goal,
@@ -577,7 +572,7 @@ impl TenantEngine {
                     },
                     paused: g.is_running() && tk.paused(),
                     deadline: accruing
-                        .then(|| cal.add_business(now.max(g.since), (target - elapsed).max(0))),
+                        .then(|| cal.add_business(now.max(tk.since), (target - elapsed).max(0))),
                     outcome: g.outcome.map(GoalOutcome::as_str),
                 }
             })

@@ -28,7 +28,7 @@ pub struct FiredAlert {
     pub priority: u8,
 }
 
-/// One ticket that is not final. About 130 bytes plus its id.
+/// One ticket that is not final: 112 bytes plus its id.
 #[derive(Debug)]
 pub struct Ticket {
     /// The upstream ticket id.
@@ -51,8 +51,8 @@ pub struct Ticket {
     pub goals: [GoalClock; 2],
     /// Alerts raised so far (allocated on the first one).
     pub alerts: Option<Box<Vec<FiredAlert>>>,
-    /// Latest `occurred_at` applied.
-    pub last_event_at: Millis,
+    /// The latest `occurred_at` applied: both clocks are folded up to it.
+    pub since: Millis,
 }
 
 impl Ticket {
@@ -103,15 +103,34 @@ impl Ticket {
         }
     }
 
-    /// Folds both clocks up to `t`.
+    /// Folds both clocks up to `t` (no-op for `t <= since`).
     pub fn fold(&mut self, t: Millis) {
+        if t <= self.since {
+            return;
+        }
         let accruing = [
             self.accruing(Goal::Response),
             self.accruing(Goal::Resolution),
         ];
         let cal = &self.policy.rules_at(self.rules).calendar;
-        for (g, acc) in self.goals.iter_mut().zip(accruing) {
-            g.fold(cal, t, acc);
+        for (g, accrues) in self.goals.iter_mut().zip(accruing) {
+            g.acc = g.elapsed_at(cal, self.since, t, accrues);
         }
+        self.since = t;
+    }
+
+    /// Elapsed calendar time of a goal at `t`.
+    pub fn elapsed_at(&self, goal: Goal, t: Millis) -> i64 {
+        self.goals[goal.index()].elapsed_at(self.calendar(), self.since, t, self.accruing(goal))
+    }
+
+    /// The next crossing of a goal: `(bit, threshold ms, instant)`.
+    pub fn next_crossing(&self, goal: Goal) -> Option<(u32, i64, Millis)> {
+        self.goals[goal.index()].next_crossing(
+            self.calendar(),
+            self.since,
+            self.thresholds(goal),
+            self.accruing(goal),
+        )
     }
 }

@@ -272,8 +272,11 @@ impl PolicyBook {
             (i128::from(a.numerator) * x).cmp(&(i128::from(b.numerator) * y))
         });
         warn_at.dedup();
-        if warn_at.len() > 16 {
-            err("warn_at".into(), "at most 16 thresholds".into());
+        if warn_at.len() > crate::engine::MAX_WARNINGS {
+            err(
+                "warn_at".into(),
+                format!("at most {} thresholds", crate::engine::MAX_WARNINGS),
+            );
         }
         let mut pauses = [false; 6];
         for s in spec.pause_statuses.iter().flatten() {

@@ -390,16 +390,16 @@ fn warn_at_is_sorted_deduplicated_and_strictly_between_0_and_1() {
             (Err(e), Some(_)) => panic!("{written}: {e:?}"),
         }
     }
-    // Sixteen distinct thresholds are allowed, duplicates not counted.
-    let sixteen = format!(
+    // Fifteen distinct thresholds are allowed, duplicates not counted.
+    let fifteen = format!(
         "warn_at = [{}, 0.05]",
-        (1..=16)
+        (1..=15)
             .map(|i| format!("0.{i:02}"))
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let b = PolicyBook::build(&policy(&sixteen), &calendars(), &BTreeMap::new()).unwrap();
-    assert_eq!(b.initial(1).warn_at.len(), 16);
+    let b = PolicyBook::build(&policy(&fifteen), &calendars(), &BTreeMap::new()).unwrap();
+    assert_eq!(b.initial(1).warn_at.len(), 15);
 }
 
 // ----- policy updates -----
