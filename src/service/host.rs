@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use vigil_actors::supervisor::{Applied, TenantPool};
+use vigil_actors::supervisor::{Applied, BatchApplied, TenantPool};
 use vigil_actors::{AlertRecord, EngineSettings, EventTimeDriver, PolicyBook, Sink};
 use vigil_streams::{Event, Rejection};
 
@@ -33,9 +33,10 @@ pub struct Outcome {
     pub applied: Applied,
 }
 
-/// A pending answer from a tenant actor.
+/// A pending answer from a tenant actor to a batch of its events: the tags of the events, in
+/// order, and the actor's answer (or why there was none).
 pub type PendingApply =
-    Pin<Box<dyn Future<Output = (Tag, Event, Result<(Applied, Vec<AlertRecord>), String>)> + Send>>;
+    Pin<Box<dyn Future<Output = (Vec<Tag>, Result<BatchApplied, String>)> + Send>>;
 
 /// The engine a partition worker feeds.
 pub enum EngineHost {

@@ -11,14 +11,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::stream::FuturesOrdered;
-use futures::StreamExt;
-use hashbrown::HashSet;
+use futures::{FutureExt, StreamExt};
+use hashbrown::{HashMap, HashSet};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn, Instrument};
-use vigil_actors::supervisor::Applied;
+use vigil_actors::supervisor::{Applied, BatchApplied};
 use vigil_actors::AlertRecord;
 use vigil_streams::jetstream::{last_sequence, replay_partition};
-use vigil_streams::{decode, Dedupe, EventKey, PartitionMessage, RejectReason, Rejection};
+use vigil_streams::{decode, Dedupe, Event, EventKey, PartitionMessage, RejectReason, Rejection};
 
 use super::host::{Collected, EngineHost, Outcome, PendingApply, Tag};
 use bytes::Bytes;
@@ -27,7 +27,9 @@ use vigil::store::Store;
 use vigil::telemetry::metrics;
 
 /// Events sent to the tenant actors and not yet answered, per partition.
-const IN_FLIGHT: usize = 512;
+const IN_FLIGHT: usize = 1024;
+/// Most events taken in one round (grouped into one message per tenant).
+const ROUND: usize = 256;
 /// How often progress is saved and the pending gauge refreshed.
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
@@ -118,6 +120,7 @@ impl PartitionWorker {
         let mut dedupe = Dedupe::new(self.dedupe_window_ms);
         let mut in_flight_ids: HashSet<EventKey> = HashSet::new();
         let mut in_flight: FuturesOrdered<PendingApply> = FuturesOrdered::new();
+        let mut in_flight_events = 0usize;
         let mut tick = tokio::time::interval(PROGRESS_EVERY);
         let pending_gauge = metrics::consumer_pending(self.partition as u16);
         let mut saved = handled_before;
@@ -125,27 +128,28 @@ impl PartitionWorker {
             tokio::select! {
                 biased;
                 _ = crate::stopped(&mut stop) => break,
-                Some((tag, event, answer)) = in_flight.next(), if !in_flight.is_empty() => {
-                    in_flight_ids.remove(&EventKey::new(event.tenant_id, &event.event_id));
-                    let (applied, alerts) = match answer {
-                        Ok(a) => a,
-                        Err(e) => {
-                            warn!(tenant_id = event.tenant_id, error = %e, "tenant actor did not answer");
-                            (Applied::Rejected(Rejection::new(RejectReason::Poison, "the tenant actor stopped")), Vec::new())
-                        }
-                    };
-                    self.send_alerts(alerts).await;
-                    self.finish(Outcome { tag, event, applied }, &mut dedupe, &mut progress).await;
+                Some((tags, answer)) = in_flight.next(), if !in_flight.is_empty() => {
+                    in_flight_events -= tags.len();
+                    self.finish_batch(tags, answer, &mut dedupe, &mut in_flight_ids, &mut progress).await;
                 }
-                next = messages.next(), if in_flight.len() < IN_FLIGHT => {
+                next = messages.next(), if in_flight_events < IN_FLIGHT => {
                     let Some(next) = next else { break };
                     let message = match next {
                         Ok(m) => m,
                         Err(e) if e.is_retryable() => { warn!(error = %e, "reading the partition failed; retrying"); continue; }
                         Err(e) => return Err(e.into()),
                     };
+                    // A round: this message and whatever else has already arrived.
+                    let mut round = Vec::new();
                     pending_gauge.set(message.pending as f64);
-                    self.start(message, &mut dedupe, &mut in_flight_ids, &mut in_flight, &mut progress).await;
+                    self.start(message, &mut dedupe, &mut in_flight_ids, &mut round, &mut progress).await;
+                    while round.len() < ROUND {
+                        let Some(Some(Ok(message))) = messages.next().now_or_never() else { break };
+                        pending_gauge.set(message.pending as f64);
+                        self.start(message, &mut dedupe, &mut in_flight_ids, &mut round, &mut progress).await;
+                    }
+                    in_flight_events += round.len();
+                    self.dispatch(round, &mut in_flight);
                 }
                 _ = tick.tick() => {
                     if progress.handled > saved && in_flight.is_empty() {
@@ -155,25 +159,9 @@ impl PartitionWorker {
                 }
             }
         }
-        while let Some((tag, event, answer)) = in_flight.next().await {
-            let (applied, alerts) = answer.unwrap_or((
-                Applied::Rejected(Rejection::new(
-                    RejectReason::Poison,
-                    "the tenant actor stopped",
-                )),
-                Vec::new(),
-            ));
-            self.send_alerts(alerts).await;
-            self.finish(
-                Outcome {
-                    tag,
-                    event,
-                    applied,
-                },
-                &mut dedupe,
-                &mut progress,
-            )
-            .await;
+        while let Some((tags, answer)) = in_flight.next().await {
+            self.finish_batch(tags, answer, &mut dedupe, &mut in_flight_ids, &mut progress)
+                .await;
         }
         if progress.handled > saved {
             self.save(progress.handled).await;
@@ -203,7 +191,7 @@ impl PartitionWorker {
         message: PartitionMessage,
         dedupe: &mut Dedupe,
         in_flight_ids: &mut HashSet<EventKey>,
-        in_flight: &mut FuturesOrdered<PendingApply>,
+        round: &mut Vec<(Tag, Event)>,
         progress: &mut Progress,
     ) {
         let seq = message.stream_sequence;
@@ -239,7 +227,7 @@ impl PartitionWorker {
             return;
         }
         match &mut self.host {
-            EngineHost::Actors(pool) => {
+            EngineHost::Actors(_) => {
                 let key = EventKey::new(event.tenant_id, &event.event_id);
                 if dedupe.contains_key(key) || in_flight_ids.contains(&key) {
                     let r = Rejection::new(
@@ -259,10 +247,7 @@ impl PartitionWorker {
                     return;
                 }
                 in_flight_ids.insert(key);
-                let answer = pool.apply(event.clone());
-                in_flight.push_back(Box::pin(async move {
-                    (tag, event, answer.await.map_err(|e| e.to_string()))
-                }));
+                round.push((tag, event));
             }
             EngineHost::EventTime(driver) => {
                 let mut out = Collected::default();
@@ -277,6 +262,72 @@ impl PartitionWorker {
                     self.handled(seq, progress);
                 }
             }
+        }
+    }
+
+    /// Sends a round of events to their tenants' actors: one message per tenant, its events in
+    /// stream order.
+    fn dispatch(&self, round: Vec<(Tag, Event)>, in_flight: &mut FuturesOrdered<PendingApply>) {
+        let EngineHost::Actors(pool) = &self.host else {
+            return;
+        };
+        let mut groups: Vec<(u64, Vec<Tag>, Vec<Event>)> = Vec::new();
+        let mut index: HashMap<u64, usize> = HashMap::new();
+        for (tag, event) in round {
+            let i = *index.entry(event.tenant_id).or_insert_with(|| {
+                groups.push((event.tenant_id, Vec::new(), Vec::new()));
+                groups.len() - 1
+            });
+            groups[i].1.push(tag);
+            groups[i].2.push(event);
+        }
+        for (tenant, tags, events) in groups {
+            let answer = pool.apply_batch(tenant, events);
+            in_flight.push_back(Box::pin(async move {
+                (tags, answer.await.map_err(|e| e.to_string()))
+            }));
+        }
+    }
+
+    /// Books the answer to one batch.
+    async fn finish_batch(
+        &mut self,
+        tags: Vec<Tag>,
+        answer: Result<BatchApplied, String>,
+        dedupe: &mut Dedupe,
+        in_flight_ids: &mut HashSet<EventKey>,
+        progress: &mut Progress,
+    ) {
+        let (events, applied, alerts) = match answer {
+            Ok(b) => (b.events, b.applied, b.alerts),
+            Err(e) => {
+                warn!(error = %e, events = tags.len(), "tenant actor did not answer");
+                // The events went with the message: decode them again to book them.
+                let events: Vec<Event> = tags
+                    .iter()
+                    .filter_map(|t| decode(&t.payload).ok())
+                    .collect();
+                let lost = Applied::Rejected(Rejection::new(
+                    RejectReason::Poison,
+                    "the tenant actor stopped",
+                ));
+                let applied = vec![lost; events.len()];
+                (events, applied, Vec::new())
+            }
+        };
+        self.send_alerts(alerts).await;
+        for ((tag, event), applied) in tags.into_iter().zip(events).zip(applied) {
+            in_flight_ids.remove(&EventKey::new(event.tenant_id, &event.event_id));
+            self.finish(
+                Outcome {
+                    tag,
+                    event,
+                    applied,
+                },
+                dedupe,
+                progress,
+            )
+            .await;
         }
     }
 

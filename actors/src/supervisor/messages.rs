@@ -37,3 +37,24 @@ pub struct TicketQuery {
 #[derive(Debug, Message)]
 #[rtype(result = "MetricsSnapshot")]
 pub struct TakeSnapshot;
+
+/// Apply several validated events of this tenant, in order; answers with the events (given
+/// back), whether each was applied, and the alert changes they caused. One message for many
+/// events keeps the per-event cost of messaging off the hot path.
+#[derive(Debug, Message)]
+#[rtype(result = "BatchApplied")]
+pub struct ApplyBatch {
+    /// The events, in stream order.
+    pub events: Vec<Event>,
+}
+
+/// The answer to [`ApplyBatch`].
+#[derive(Debug)]
+pub struct BatchApplied {
+    /// The events, as sent.
+    pub events: Vec<Event>,
+    /// One result per event.
+    pub applied: Vec<Applied>,
+    /// Alert changes, in order.
+    pub alerts: Vec<AlertRecord>,
+}

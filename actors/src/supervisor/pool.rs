@@ -8,7 +8,7 @@ use hashbrown::HashMap;
 use tokio::sync::mpsc;
 use vigil_streams::Event;
 
-use super::messages::{Applied, ApplyEvent, TakeSnapshot, TicketQuery};
+use super::messages::{Applied, ApplyBatch, ApplyEvent, BatchApplied, TakeSnapshot, TicketQuery};
 use super::tenant::{AlertBatch, TenantStats, TenantSupervisor};
 use crate::alert::AlertRecord;
 use crate::clock::Clock;
@@ -126,6 +126,17 @@ impl TenantPool {
         let tenant = event.tenant_id;
         let request = self.actor(tenant).send(ApplyEvent { event });
         async move { request.await.map_err(|_| PoolError::Restarting(tenant)) }
+    }
+
+    /// Sends several events of one tenant to its actor in one message; the future resolves
+    /// when all were applied or rejected.
+    pub fn apply_batch(
+        &self,
+        tenant_id: u64,
+        events: Vec<Event>,
+    ) -> impl std::future::Future<Output = Result<BatchApplied, PoolError>> {
+        let request = self.actor(tenant_id).send(ApplyBatch { events });
+        async move { request.await.map_err(|_| PoolError::Restarting(tenant_id)) }
     }
 
     /// The live clocks of a ticket, if its tenant and ticket are known here.

@@ -8,9 +8,9 @@ use std::time::Duration;
 use actix::{Actor, ActorContext, AsyncContext, Context, Handler, SpawnHandle, Supervised};
 use tokio::sync::mpsc;
 use tracing::error;
-use vigil_streams::{Millis, RejectReason, Rejection};
+use vigil_streams::{Event, Millis, RejectReason, Rejection};
 
-use super::messages::{Applied, ApplyEvent, TakeSnapshot, TicketQuery};
+use super::messages::{Applied, ApplyBatch, ApplyEvent, BatchApplied, TakeSnapshot, TicketQuery};
 use crate::alert::AlertRecord;
 use crate::clock::Clock;
 use crate::engine::{EngineSettings, TenantEngine, TicketView};
@@ -127,37 +127,69 @@ impl Handler<ApplyEvent> for TenantSupervisor {
 
     fn handle(&mut self, msg: ApplyEvent, ctx: &mut Context<Self>) -> Self::Result {
         let mut out = Vec::new();
+        let applied = self.apply_one(&msg.event, &mut out, ctx);
+        self.after_apply(ctx);
+        actix::MessageResult((applied, out))
+    }
+}
+
+impl TenantSupervisor {
+    /// Applies one event, containing a panic: a poison event is rejected and the actor is
+    /// restarted (the engine checks an event completely before changing anything, so the state
+    /// it keeps is the last good one).
+    fn apply_one(
+        &mut self,
+        event: &Event,
+        out: &mut Vec<AlertRecord>,
+        ctx: &mut Context<Self>,
+    ) -> Applied {
         let engine = &mut self.engine;
         let result = catch_unwind(AssertUnwindSafe(|| {
             #[cfg(test)]
-            if msg.event.event_id == tests::POISON_EVENT_ID {
+            if event.event_id == tests::POISON_EVENT_ID {
                 panic!("poison event for the supervision test");
             }
-            engine.apply(&msg.event, &mut out)
+            engine.apply(event, out)
         }));
-        let applied = match result {
+        match result {
             Ok(Ok(())) => Applied::Ok,
             Ok(Err(r)) => Applied::Rejected(r),
             Err(_) => {
-                error!(tenant_id = self.tenant_id, ticket_id = %msg.event.ticket_id,
-                    event_id = %msg.event.event_id, "event crashed the tenant engine; restarting the actor");
-                // The engine validates an event before it changes anything, so the state it
-                // holds is the last good one; the supervisor restarts the actor around it.
+                error!(tenant_id = self.tenant_id, ticket_id = %event.ticket_id,
+                    event_id = %event.event_id, "event crashed the tenant engine; restarting the actor");
                 ctx.stop();
-                return actix::MessageResult((
-                    Applied::Rejected(Rejection::new(
-                        RejectReason::Poison,
-                        "the event crashed its tenant actor",
-                    )),
-                    Vec::new(),
-                ));
+                Applied::Rejected(Rejection::new(
+                    RejectReason::Poison,
+                    "the event crashed its tenant actor",
+                ))
             }
-        };
+        }
+    }
+
+    fn after_apply(&mut self, ctx: &mut Context<Self>) {
         self.stats
             .open_tickets
             .store(self.engine.open_tickets(), Ordering::Relaxed);
         self.schedule(ctx);
-        actix::MessageResult((applied, out))
+    }
+}
+
+impl Handler<ApplyBatch> for TenantSupervisor {
+    type Result = actix::MessageResult<ApplyBatch>;
+
+    fn handle(&mut self, msg: ApplyBatch, ctx: &mut Context<Self>) -> Self::Result {
+        let mut alerts = Vec::new();
+        let applied = msg
+            .events
+            .iter()
+            .map(|e| self.apply_one(e, &mut alerts, ctx))
+            .collect();
+        self.after_apply(ctx);
+        actix::MessageResult(BatchApplied {
+            events: msg.events,
+            applied,
+            alerts,
+        })
     }
 }
 
