@@ -16,11 +16,11 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use bytes::Bytes;
 use futures::stream::FuturesOrdered;
-use futures::StreamExt;
-use hashbrown::HashSet;
+use futures::{FutureExt, StreamExt};
+use hashbrown::{HashMap, HashSet};
 use tokio::sync::mpsc;
 use vigil_actors::clock::WallClock;
-use vigil_actors::supervisor::{Applied, TenantPool};
+use vigil_actors::supervisor::{Applied, BatchApplied, TenantPool};
 use vigil_actors::{AlertRecord, EngineSettings, EventTimeDriver, PolicyBook, Sink};
 use vigil_streams::jetstream::{last_sequence, replay_partition, ReplayMessages};
 use vigil_streams::{decode, Dedupe, Event, EventKey, Rejection, StreamSettings};
@@ -28,7 +28,9 @@ use vigil_streams::{decode, Dedupe, Event, EventKey, Rejection, StreamSettings};
 use crate::tickets::default_book;
 
 /// Events sent to tenant actors and not yet answered, per partition (as in `vigil run`).
-pub const IN_FLIGHT: usize = 512;
+pub const IN_FLIGHT: usize = 1024;
+/// Most events taken in one round (as in `vigil run`).
+pub const ROUND: usize = 256;
 /// Alert batches waiting for the writer (as in `vigil run`).
 const ALERT_QUEUE: usize = 1024;
 /// The service's default allowed lateness (event-time engine).
@@ -205,20 +207,8 @@ pub async fn applied(
     Ok(total)
 }
 
-/// An answer pending from a tenant actor, with what the worker keeps for it.
-type PendingApply = Pin<
-    Box<
-        dyn Future<
-                Output = (
-                    u64,
-                    Bytes,
-                    Instant,
-                    Event,
-                    Result<(Applied, Vec<AlertRecord>), String>,
-                ),
-            > + Send,
-    >,
->;
+/// An answer pending from a tenant actor to one batch of its events.
+type PendingApply = Pin<Box<dyn Future<Output = (usize, Result<BatchApplied, String>)> + Send>>;
 
 /// One partition's consumer and its per-run state.
 struct Worker {
@@ -250,50 +240,66 @@ impl Worker {
         }
     }
 
+    /// As `vigil run` does: rounds of what has arrived, one message per tenant per round.
     async fn actors(mut self, pool: &TenantPool) -> anyhow::Result<Consumed> {
         let mut messages = replay_partition(&self.js, &self.stream, self.partition, 1).await?;
         let mut in_flight_ids: HashSet<EventKey> = HashSet::new();
         let mut in_flight: FuturesOrdered<PendingApply> = FuturesOrdered::new();
+        let mut in_flight_events = 0usize;
         let mut reading = true;
         while reading || !in_flight.is_empty() {
             tokio::select! {
                 biased;
-                Some((_seq, _payload, received, event, answer)) = in_flight.next(), if !in_flight.is_empty() => {
-                    in_flight_ids.remove(&EventKey::new(event.tenant_id, &event.event_id));
-                    let (applied, alerts) = answer.unwrap_or((
-                        Applied::Rejected(Rejection::new(
-                            vigil_streams::RejectReason::Poison,
-                            "the tenant actor stopped",
-                        )),
-                        Vec::new(),
-                    ));
-                    self.send_alerts(alerts).await;
-                    match applied {
-                        Applied::Ok => {
-                            self.dedupe.insert(event.tenant_id, &event.event_id, event.occurred_at);
-                            self.counts.applied += 1;
-                            std::hint::black_box(received.elapsed());
+                Some((n, answer)) = in_flight.next(), if !in_flight.is_empty() => {
+                    in_flight_events -= n;
+                    let Ok(batch) = answer else {
+                        self.counts.rejected += n as u64;
+                        continue;
+                    };
+                    self.send_alerts(batch.alerts).await;
+                    for (event, applied) in batch.events.iter().zip(batch.applied) {
+                        in_flight_ids.remove(&EventKey::new(event.tenant_id, &event.event_id));
+                        match applied {
+                            Applied::Ok => {
+                                self.dedupe.insert(event.tenant_id, &event.event_id, event.occurred_at);
+                                self.counts.applied += 1;
+                            }
+                            Applied::Rejected(_) => self.counts.rejected += 1,
                         }
-                        Applied::Rejected(_) => self.counts.rejected += 1,
                     }
                 }
-                next = next_message(&mut messages), if reading && in_flight.len() < IN_FLIGHT => {
-                    let Some(m) = next? else { break };
-                    self.counts.events += 1;
-                    reading = m.stream_sequence < self.last;
-                    let received = Instant::now();
-                    let Some(event) = self.decode(&m) else { continue };
-                    let key = EventKey::new(event.tenant_id, &event.event_id);
-                    if self.dedupe.contains_key(key) || in_flight_ids.contains(&key) {
-                        self.counts.rejected += 1;
-                        continue;
+                next = next_message(&mut messages), if reading && in_flight_events < IN_FLIGHT => {
+                    let Some(first) = next? else { break };
+                    let mut round = vec![first];
+                    while round.len() < ROUND {
+                        let Some(Some(Ok(m))) = messages.next().now_or_never() else { break };
+                        round.push(m);
                     }
-                    in_flight_ids.insert(key);
-                    let answer = pool.apply(event.clone());
-                    let (seq, payload) = (m.stream_sequence, m.payload.clone());
-                    in_flight.push_back(Box::pin(async move {
-                        (seq, payload, received, event, answer.await.map_err(|e| e.to_string()))
-                    }));
+                    let mut groups: Vec<(u64, Vec<Event>)> = Vec::new();
+                    let mut index: HashMap<u64, usize> = HashMap::new();
+                    for m in round {
+                        self.counts.events += 1;
+                        reading = reading && m.stream_sequence < self.last;
+                        let Some(event) = self.decode(&m) else { continue };
+                        let key = EventKey::new(event.tenant_id, &event.event_id);
+                        if self.dedupe.contains_key(key) || !in_flight_ids.insert(key) {
+                            self.counts.rejected += 1;
+                            continue;
+                        }
+                        let i = *index.entry(event.tenant_id).or_insert_with(|| {
+                            groups.push((event.tenant_id, Vec::new()));
+                            groups.len() - 1
+                        });
+                        groups[i].1.push(event);
+                    }
+                    for (tenant, events) in groups {
+                        let n = events.len();
+                        in_flight_events += n;
+                        let answer = pool.apply_batch(tenant, events);
+                        in_flight.push_back(Box::pin(async move {
+                            (n, answer.await.map_err(|e| e.to_string()))
+                        }));
+                    }
                 }
             }
         }
