@@ -82,14 +82,7 @@ async fn the_service_on_event_time_gives_the_alerts_of_replay() {
 
     let mut service = setup.start();
     service.ready().await;
-    let publish = setup.vigil(&[
-        "publish",
-        "--input",
-        file.to_str().unwrap(),
-        "--config",
-        setup.config.to_str().unwrap(),
-    ]);
-    assert!(publish.status.success(), "{publish:?}");
+    setup.publish(&file);
 
     let rows = wait_for_store(&setup.db, expected.clone()).await;
     for row in &rows {

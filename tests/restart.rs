@@ -221,14 +221,7 @@ async fn restart_mid_stream_ends_with_exactly_the_expected_alerts() {
     // Down: more events arrive (through `vigil publish`, as an upstream would send them).
     let file = dir.path().join("second.ndjson");
     std::fs::write(&file, ndjson_of(&second.events)).unwrap();
-    let publish = setup.vigil(&[
-        "publish",
-        "--input",
-        file.to_str().unwrap(),
-        "--config",
-        setup.config.to_str().unwrap(),
-    ]);
-    assert!(publish.status.success(), "{publish:?}");
+    let publish = setup.publish(&file);
     assert!(
         publish.stderr.contains(&format!(
             "published={} duplicates=0 failed=0",

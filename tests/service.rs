@@ -358,14 +358,7 @@ async fn the_same_event_id_in_two_tenants_is_applied_for_both() {
     assert_eq!(a.id(), b.id());
     let file = dir.path().join("events.ndjson");
     std::fs::write(&file, ndjson_of(&[a, b])).unwrap();
-    let publish = setup.vigil(&[
-        "publish",
-        "--input",
-        file.to_str().unwrap(),
-        "--config",
-        setup.config.to_str().unwrap(),
-    ]);
-    assert!(publish.status.success(), "{publish:?}");
+    let publish = setup.publish(&file);
     assert!(
         publish.stderr.contains("published=2 duplicates=0"),
         "{}",

@@ -88,6 +88,19 @@ impl ServiceSetup {
             .expect("cannot run vigil")
             .into()
     }
+
+    /// `vigil publish` of an NDJSON file with this setup's configuration; asserts it succeeded.
+    pub fn publish(&self, file: &std::path::Path) -> Run {
+        let run = self.vigil(&[
+            "publish",
+            "--input",
+            file.to_str().expect("temp paths are UTF-8"),
+            "--config",
+            self.config.to_str().expect("temp paths are UTF-8"),
+        ]);
+        assert!(run.status.success(), "{run:?}");
+        run
+    }
 }
 
 /// A running `vigil run`, killed on drop. Its output goes to a log file that is printed when
