@@ -298,6 +298,17 @@ impl TenantEngine {
         };
         // Crossings before the event happened first (rule 7); those at `t` come after it.
         self.fire_due(slot, t, false, out);
+        if let EventKind::StatusChanged { status } = &ev.kind {
+            let tk = self.ticket(slot);
+            if tk.policy.pauses[status.index()] && !tk.paused() && t >= tk.since {
+                // A pause that arrives after the wall clock fired alerts it precedes: those
+                // thresholds were not crossed after all (rule 8); like any alert they never
+                // fire again (rule 6).
+                for goal in Goal::ALL {
+                    self.retract_from(slot, goal, t, out);
+                }
+            }
+        }
         let assignee = ev.assignee_id.as_deref().map(|a| self.assignees.intern(a));
         let tk = self.ticket_mut(slot);
         let t = t.max(tk.since);
@@ -382,13 +393,29 @@ impl TenantEngine {
         if open != 0 {
             // With timers on the wall clock, a stop that arrives late may show that a threshold
             // it preceded was never crossed: those alerts are retracted, the rest resolved.
-            let mut retracted = 0u16;
-            for a in self.ticket(slot).alerts.iter().flat_map(|v| v.iter()) {
-                if a.goal == goal && open & (1 << a.bit) != 0 && a.fired_at >= stopped_at {
-                    retracted |= 1 << a.bit;
-                }
-            }
+            let retracted = self.fired_from(slot, goal, open, stopped_at);
             self.announce(slot, goal, open & !retracted, AlertState::Resolved, out);
+            self.announce(slot, goal, retracted, AlertState::Retracted, out);
+        }
+    }
+
+    /// Threshold bits among `bits` of a goal whose alert fired at or after `t`.
+    fn fired_from(&self, slot: u32, goal: Goal, bits: u16, t: Millis) -> u16 {
+        let mut from = 0u16;
+        for a in self.ticket(slot).alerts.iter().flat_map(|v| v.iter()) {
+            if a.goal == goal && bits & (1 << a.bit) != 0 && a.fired_at >= t {
+                from |= 1 << a.bit;
+            }
+        }
+        from
+    }
+
+    /// Retracts a goal's firing alerts that fired at or after `t`.
+    fn retract_from(&mut self, slot: u32, goal: Goal, t: Millis, out: &mut Vec<AlertRecord>) {
+        let open = self.ticket(slot).goals[goal.index()].open;
+        let retracted = self.fired_from(slot, goal, open, t);
+        if retracted != 0 {
+            self.ticket_mut(slot).goals[goal.index()].open &= !retracted;
             self.announce(slot, goal, retracted, AlertState::Retracted, out);
         }
     }

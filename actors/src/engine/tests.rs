@@ -347,3 +347,47 @@ fn a_ticket_stays_small() {
     // Memory per open ticket is a benchmark target (300 bytes); the struct is most of it.
     assert!(std::mem::size_of::<Option<crate::engine::Ticket>>() <= 112);
 }
+
+#[test]
+fn a_late_pause_retracts_alerts_it_preceded() {
+    use crate::engine::TenantEngine;
+    let mut engine = TenantEngine::new(1, book(CRIT_30), Arc::new(EngineSettings::default()));
+    let base = vigil_streams::parse_instant("2026-11-23T00:00:00Z").unwrap();
+    let event = |id: &str, kind: &str, min: i64, extra: &str| {
+        decode(
+            format!(
+                r#"{{"schema":1,"event_id":"{id}","event_type":"{kind}","tenant_id":1,"ticket_id":"T","occurred_at":"{}"{extra}}}"#,
+                format_instant(base + min * 60_000)
+            )
+            .as_bytes(),
+        )
+        .unwrap()
+    };
+    let mut out = Vec::new();
+    let created = event("c", "ticket.created", 0, r#","priority":"CRITICAL""#);
+    engine.apply(&created, &mut out).unwrap();
+    let started = event(
+        "s",
+        "ticket.status_changed",
+        1,
+        r#","status":"IN_PROGRESS""#,
+    );
+    engine.apply(&started, &mut out).unwrap();
+    // The wall clock reaches 200 minutes: the resolution warning (192 min) fires on time.
+    engine.advance(base + 200 * 60_000, true, &mut out);
+    assert_eq!(
+        out.len(),
+        1,
+        "{:?}",
+        out.iter().map(fmt).collect::<Vec<_>>()
+    );
+    out.clear();
+    // Then a pause arrives that happened at minute 150: the warning was never crossed.
+    let hold = event("h", "ticket.status_changed", 150, r#","status":"ON_HOLD""#);
+    engine.apply(&hold, &mut out).unwrap();
+    let got: Vec<String> = out.iter().map(fmt).collect();
+    assert_eq!(
+        got,
+        ["T resolution warning 0.8 retracted 2026-11-23T03:12:00Z"]
+    );
+}
