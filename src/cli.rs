@@ -9,9 +9,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "vigil", version, propagate_version = true)]
 pub struct Cli {
-    /// Log format on stderr.
-    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
-    pub log_format: LogFormat,
+    /// Log format on stderr (default: `[log] format` of the configuration for `run`, else text).
+    #[arg(long, value_enum, global = true)]
+    pub log_format: Option<LogFormat>,
     #[command(subcommand)]
     pub command: Command,
 }
