@@ -5,10 +5,12 @@ mod goal;
 mod interner;
 mod tenant;
 mod ticket;
+mod view;
 
 #[cfg(test)]
 mod tests;
 
 pub use goal::{GoalClock, GoalOutcome, MAX_WARNINGS};
-pub use tenant::{EngineSettings, GoalView, TenantEngine, TicketView};
+pub use tenant::{EngineSettings, TenantEngine};
 pub use ticket::Ticket;
+pub use view::{GoalView, TicketView};
