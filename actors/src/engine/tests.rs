@@ -306,21 +306,11 @@ fn too_late_and_shuffled_within_lateness() {
 fn a_late_stop_retracts_alerts_it_preceded_and_resolves_the_rest() {
     use crate::engine::TenantEngine;
     let mut engine = TenantEngine::new(1, book(CRIT_30), Arc::new(EngineSettings::default()));
-    let base = vigil_streams::parse_instant("2026-11-23T00:00:00Z").unwrap();
-    let event = |id: &str, kind: &str, min: i64, extra: &str| {
-        decode(
-            format!(
-                r#"{{"schema":1,"event_id":"{id}","event_type":"{kind}","tenant_id":1,"ticket_id":"T","occurred_at":"{}"{extra}}}"#,
-                format_instant(base + min * 60_000)
-            )
-            .as_bytes(),
-        )
-        .unwrap()
-    };
+    let base = minute(0);
     let mut out = Vec::new();
     engine
         .apply(
-            &event("c", "ticket.created", 0, r#","priority":"CRITICAL""#),
+            &late_event("c", "ticket.created", 0, r#","priority":"CRITICAL""#),
             &mut out,
         )
         .unwrap();
@@ -330,7 +320,7 @@ fn a_late_stop_retracts_alerts_it_preceded_and_resolves_the_rest() {
     out.clear();
     // Then the response arrives, late: it happened at minute 27.
     engine
-        .apply(&event("r", "ticket.responded", 27, ""), &mut out)
+        .apply(&late_event("r", "ticket.responded", 27, ""), &mut out)
         .unwrap();
     let got: Vec<String> = out.iter().map(fmt).collect();
     assert_eq!(
@@ -352,21 +342,11 @@ fn a_ticket_stays_small() {
 fn a_late_pause_retracts_alerts_it_preceded() {
     use crate::engine::TenantEngine;
     let mut engine = TenantEngine::new(1, book(CRIT_30), Arc::new(EngineSettings::default()));
-    let base = vigil_streams::parse_instant("2026-11-23T00:00:00Z").unwrap();
-    let event = |id: &str, kind: &str, min: i64, extra: &str| {
-        decode(
-            format!(
-                r#"{{"schema":1,"event_id":"{id}","event_type":"{kind}","tenant_id":1,"ticket_id":"T","occurred_at":"{}"{extra}}}"#,
-                format_instant(base + min * 60_000)
-            )
-            .as_bytes(),
-        )
-        .unwrap()
-    };
+    let base = minute(0);
     let mut out = Vec::new();
-    let created = event("c", "ticket.created", 0, r#","priority":"CRITICAL""#);
+    let created = late_event("c", "ticket.created", 0, r#","priority":"CRITICAL""#);
     engine.apply(&created, &mut out).unwrap();
-    let started = event(
+    let started = late_event(
         "s",
         "ticket.status_changed",
         1,
@@ -383,11 +363,28 @@ fn a_late_pause_retracts_alerts_it_preceded() {
     );
     out.clear();
     // Then a pause arrives that happened at minute 150: the warning was never crossed.
-    let hold = event("h", "ticket.status_changed", 150, r#","status":"ON_HOLD""#);
+    let hold = late_event("h", "ticket.status_changed", 150, r#","status":"ON_HOLD""#);
     engine.apply(&hold, &mut out).unwrap();
     let got: Vec<String> = out.iter().map(fmt).collect();
     assert_eq!(
         got,
         ["T resolution warning 0.8 retracted 2026-11-23T03:12:00Z"]
     );
+}
+
+/// An instant `min` minutes after 2026-11-23T00:00Z (a Monday).
+fn minute(min: i64) -> vigil_streams::Millis {
+    vigil_streams::parse_instant("2026-11-23T00:00:00Z").unwrap() + min * 60_000
+}
+
+/// An event of ticket `T` of tenant 1 at `min` minutes.
+fn late_event(id: &str, kind: &str, min: i64, extra: &str) -> Event {
+    decode(
+        format!(
+            r#"{{"schema":1,"event_id":"{id}","event_type":"{kind}","tenant_id":1,"ticket_id":"T","occurred_at":"{}"{extra}}}"#,
+            format_instant(minute(min))
+        )
+        .as_bytes(),
+    )
+    .unwrap()
 }
