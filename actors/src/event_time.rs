@@ -29,6 +29,39 @@ pub trait Sink<T> {
     fn alert(&mut self, record: AlertRecord);
 }
 
+/// A [`Sink`] that keeps what the driver reports, for callers that act on it afterwards (an
+/// async caller cannot await inside a sink).
+#[derive(Debug)]
+pub struct Collected<T> {
+    /// Each event handled, with its tag and whether it was applied.
+    pub outcomes: Vec<(T, Event, Result<(), Rejection>)>,
+    /// Alert changes, in order.
+    pub alerts: Vec<AlertRecord>,
+}
+
+impl<T> Default for Collected<T> {
+    fn default() -> Self {
+        Collected {
+            outcomes: Vec::new(),
+            alerts: Vec::new(),
+        }
+    }
+}
+
+impl<T> Sink<T> for Collected<T> {
+    fn applied(&mut self, event: &Event, tag: T) {
+        self.outcomes.push((tag, event.clone(), Ok(())));
+    }
+
+    fn rejected(&mut self, event: &Event, tag: T, rejection: Rejection) {
+        self.outcomes.push((tag, event.clone(), Err(rejection)));
+    }
+
+    fn alert(&mut self, record: AlertRecord) {
+        self.alerts.push(record);
+    }
+}
+
 struct Pending<T> {
     at: Millis,
     seq: u64,

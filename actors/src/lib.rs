@@ -23,5 +23,5 @@ pub mod supervisor;
 
 pub use alert::{AlertRecord, AlertState, Goal, Level};
 pub use engine::{EngineSettings, TenantEngine};
-pub use event_time::{EventTimeDriver, Sink};
+pub use event_time::{Collected, EventTimeDriver, Sink};
 pub use policy::{PolicyBook, PolicyError, PolicySpec};

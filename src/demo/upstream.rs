@@ -7,6 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::watch;
 use tracing::warn;
+use vigil_actors::clock::{Clock, WallClock};
 use vigil_load::rng::Rng;
 use vigil_streams::jetstream::PublisherSettings;
 use vigil_streams::{format_instant, EventPublisher};
@@ -45,7 +46,7 @@ pub async fn run(nats_url: String, mut stop: watch::Receiver<bool>) {
             _ = crate::stopped(&mut stop) => break,
             _ = tick.tick() => {}
         }
-        let now = jiff::Timestamp::now().as_millisecond();
+        let now = WallClock.now();
         if rng.chance(0.35) {
             next_ticket += 1;
             plan_ticket(&mut rng, now, next_ticket, &mut steps);

@@ -214,9 +214,5 @@ impl IntoResponse for ApiError {
 }
 
 fn now_rfc3339() -> String {
-    let ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0);
-    vigil_streams::format_instant(ms)
+    vigil_streams::format_instant(crate::store::pool::now_ms())
 }

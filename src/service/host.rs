@@ -8,8 +8,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use vigil_actors::supervisor::{Applied, BatchApplied, TenantPool};
-use vigil_actors::{AlertRecord, EngineSettings, EventTimeDriver, PolicyBook, Sink};
-use vigil_streams::{Event, Rejection};
+use vigil_actors::{EngineSettings, EventTimeDriver, PolicyBook};
+use vigil_streams::Event;
 
 /// What travels with an event through the engine: where it came from, and its bytes for the
 /// dead-letter subject.
@@ -59,36 +59,5 @@ impl EngineHost {
         lateness_ms: i64,
     ) -> EngineHost {
         EngineHost::EventTime(Box::new(EventTimeDriver::new(book, settings, lateness_ms)))
-    }
-}
-
-/// Collects what the event-time driver reports for one offer.
-#[derive(Default)]
-pub struct Collected {
-    /// Applied or rejected events, with their sequence.
-    pub outcomes: Vec<Outcome>,
-    /// Alert changes.
-    pub alerts: Vec<AlertRecord>,
-}
-
-impl Sink<Tag> for Collected {
-    fn applied(&mut self, event: &Event, tag: Tag) {
-        self.outcomes.push(Outcome {
-            tag,
-            event: event.clone(),
-            applied: Applied::Ok,
-        });
-    }
-
-    fn rejected(&mut self, event: &Event, tag: Tag, rejection: Rejection) {
-        self.outcomes.push(Outcome {
-            tag,
-            event: event.clone(),
-            applied: Applied::Rejected(rejection),
-        });
-    }
-
-    fn alert(&mut self, record: AlertRecord) {
-        self.alerts.push(record);
     }
 }

@@ -16,11 +16,11 @@ use hashbrown::{HashMap, HashSet};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn, Instrument};
 use vigil_actors::supervisor::{Applied, BatchApplied};
-use vigil_actors::AlertRecord;
+use vigil_actors::{AlertRecord, Collected};
 use vigil_streams::jetstream::{last_sequence, replay_partition};
 use vigil_streams::{decode, Dedupe, Event, EventKey, PartitionMessage, RejectReason, Rejection};
 
-use super::host::{Collected, EngineHost, Outcome, PendingApply, Tag};
+use super::host::{EngineHost, Outcome, PendingApply, Tag};
 use bytes::Bytes;
 use vigil::http::Readiness;
 use vigil::store::Store;
@@ -254,8 +254,18 @@ impl PartitionWorker {
                 driver.offer(event, tag, &mut out);
                 let drained = driver.buffered() == 0;
                 self.send_alerts(out.alerts).await;
-                for o in out.outcomes {
-                    self.finish(o, dedupe, progress).await;
+                for (tag, event, result) in out.outcomes {
+                    let applied = result.map_or_else(Applied::Rejected, |()| Applied::Ok);
+                    self.finish(
+                        Outcome {
+                            tag,
+                            event,
+                            applied,
+                        },
+                        dedupe,
+                        progress,
+                    )
+                    .await;
                 }
                 // Events wait in the reorder buffer: progress is what has left it.
                 if drained {

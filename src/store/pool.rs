@@ -160,8 +160,6 @@ fn create_parent_dir(url: &str, options: &SqliteConnectOptions) -> Result<(), St
 
 /// The wall clock in milliseconds since the Unix epoch, for `updated_at` columns.
 pub(crate) fn now_ms() -> vigil_streams::Millis {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+    use vigil_actors::clock::Clock;
+    vigil_actors::clock::WallClock.now()
 }

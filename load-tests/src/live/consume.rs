@@ -21,9 +21,9 @@ use hashbrown::{HashMap, HashSet};
 use tokio::sync::mpsc;
 use vigil_actors::clock::WallClock;
 use vigil_actors::supervisor::{Applied, BatchApplied, TenantPool};
-use vigil_actors::{AlertRecord, EngineSettings, EventTimeDriver, PolicyBook, Sink};
+use vigil_actors::{AlertRecord, Collected, EngineSettings, EventTimeDriver, PolicyBook};
 use vigil_streams::jetstream::{last_sequence, replay_partition, ReplayMessages};
-use vigil_streams::{decode, Dedupe, Event, EventKey, Rejection, StreamSettings};
+use vigil_streams::{decode, Dedupe, Event, EventKey, StreamSettings};
 
 use crate::tickets::default_book;
 
@@ -333,36 +333,13 @@ impl Worker {
         Ok(self.counts)
     }
 
-    async fn book(&mut self, out: Collected) {
+    async fn book(&mut self, out: Collected<(u64, Bytes)>) {
         self.send_alerts(out.alerts).await;
-        for (_, applied) in out.outcomes {
-            match applied {
-                Applied::Ok => self.counts.applied += 1,
-                Applied::Rejected(_) => self.counts.rejected += 1,
+        for (_, _, result) in out.outcomes {
+            match result {
+                Ok(()) => self.counts.applied += 1,
+                Err(_) => self.counts.rejected += 1,
             }
         }
-    }
-}
-
-/// What the event-time driver reports for one offer (as the service's `Collected`: each
-/// outcome keeps its event).
-#[derive(Default)]
-struct Collected {
-    outcomes: Vec<(Event, Applied)>,
-    alerts: Vec<AlertRecord>,
-}
-
-impl Sink<(u64, Bytes)> for Collected {
-    fn applied(&mut self, event: &Event, _: (u64, Bytes)) {
-        self.outcomes.push((event.clone(), Applied::Ok));
-    }
-
-    fn rejected(&mut self, event: &Event, _: (u64, Bytes), rejection: Rejection) {
-        self.outcomes
-            .push((event.clone(), Applied::Rejected(rejection)));
-    }
-
-    fn alert(&mut self, record: AlertRecord) {
-        self.alerts.push(record);
     }
 }
