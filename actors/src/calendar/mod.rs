@@ -43,6 +43,23 @@ pub enum Calendar {
 }
 
 impl Calendar {
+    /// The time zone of a business calendar; `None` for 24x7.
+    pub fn time_zone(&self) -> Option<&TimeZone> {
+        match self {
+            Calendar::Always => None,
+            Calendar::Business(b) => Some(&b.tz),
+        }
+    }
+
+    /// The instant local midnight began on the day holding `t`, in the calendar's time zone
+    /// (UTC for 24x7).
+    pub fn start_of_day(&self, t: Millis) -> Millis {
+        let tz = self.time_zone().cloned().unwrap_or(TimeZone::UTC);
+        jiff::Timestamp::from_millisecond(t)
+            .ok()
+            .and_then(|ts| ts.to_zoned(tz).start_of_day().ok())
+            .map_or(t - t.rem_euclid(86_400_000), |z| z.timestamp().as_millisecond())
+    }
     /// SLA time in `[from, to)`; zero when `to <= from`.
     pub fn business_between(&self, from: Millis, to: Millis) -> i64 {
         if to <= from {

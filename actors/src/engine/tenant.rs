@@ -14,7 +14,7 @@ use super::interner::Interner;
 use super::ticket::{FiredAlert, Ticket};
 use crate::alert::{alert_id, dedupe_key, AlertRecord, AlertState, Goal};
 use crate::calendar::NEVER;
-use crate::metrics::{RollingMetrics, StoppedGoal};
+use crate::metrics::{GroupedCompliance, RollingMetrics, StoppedGoal};
 use crate::policy::{PolicyBook, TenantPolicies};
 
 /// Settings every tenant engine shares.
@@ -54,6 +54,7 @@ pub struct TenantEngine {
     service_types: Interner,
     assignees: Interner,
     metrics: RollingMetrics,
+    compliance: GroupedCompliance,
     open: usize,
 }
 
@@ -75,6 +76,7 @@ impl TenantEngine {
             service_types: Interner::default(),
             assignees: Interner::default(),
             metrics: RollingMetrics::default(),
+            compliance: GroupedCompliance::default(),
             open: 0,
         }
     }
@@ -97,6 +99,11 @@ impl TenantEngine {
     /// The rolling metrics.
     pub fn metrics(&self) -> &RollingMetrics {
         &self.metrics
+    }
+
+    /// Goal outcomes by priority and by service type.
+    pub fn compliance(&self) -> &GroupedCompliance {
+        &self.compliance
     }
 
     fn hash(&self, id: &str) -> u64 {
@@ -352,6 +359,14 @@ impl TenantEngine {
             wall_ms: t - tk.created_at,
         };
         self.metrics.goal_stopped(t, stopped);
+        if let Some(tk) = self.slots[slot as usize].as_ref() {
+            self.compliance.goal_stopped(
+                t,
+                stopped,
+                tk.policy.priority_name(tk.priority),
+                self.service_types.name(tk.service_type),
+            );
+        }
         if open != 0 {
             // With timers on the wall clock, a stop that arrives late may show that a threshold
             // it preceded was never crossed: those alerts are retracted, the rest resolved.

@@ -4,6 +4,7 @@ use vigil_streams::Millis;
 
 use super::goal::GoalOutcome;
 use super::tenant::TenantEngine;
+use super::ticket::Ticket;
 use crate::alert::Goal;
 
 /// Where one goal of a ticket stands (for the ticket SLA endpoint).
@@ -44,10 +45,52 @@ pub struct TicketView {
     pub goals: Vec<GoalView>,
 }
 
+impl TicketView {
+    /// The soonest deadline among goals that are running and not yet breached.
+    pub fn next_deadline(&self) -> Option<Millis> {
+        self.goals
+            .iter()
+            .filter(|g| g.remaining_ms > 0)
+            .filter_map(|g| g.deadline)
+            .min()
+    }
+}
+
 impl TenantEngine {
     /// The live clocks of one ticket at `now`.
     pub fn ticket_view(&self, ticket_id: &str, now: Millis) -> Option<TicketView> {
-        let tk = self.ticket(self.find(ticket_id)?);
+        Some(self.view_of(self.ticket(self.find(ticket_id)?), now))
+    }
+
+    /// The live clocks of several tickets at `now`, in the order asked; `None` for a ticket
+    /// that is not open (final, or never seen).
+    pub fn ticket_views<'a>(
+        &self,
+        ticket_ids: impl IntoIterator<Item = &'a str>,
+        now: Millis,
+    ) -> Vec<(&'a str, Option<TicketView>)> {
+        ticket_ids
+            .into_iter()
+            .map(|id| (id, self.ticket_view(id, now)))
+            .collect()
+    }
+
+    /// The open tickets closest to breach at `now`: those with a running goal not yet breached,
+    /// soonest [`TicketView::next_deadline`] first, at most `limit`.
+    pub fn at_risk(&self, now: Millis, limit: usize) -> Vec<TicketView> {
+        let mut due: Vec<(Millis, &Ticket)> = self
+            .tickets()
+            .filter_map(|tk| Some((next_deadline(tk, now)?, tk)))
+            .collect();
+        if due.len() > limit {
+            due.select_nth_unstable_by_key(limit, |(d, _)| *d);
+            due.truncate(limit);
+        }
+        due.sort_by_key(|(d, _)| *d);
+        due.into_iter().map(|(_, tk)| self.view_of(tk, now)).collect()
+    }
+
+    fn view_of(&self, tk: &Ticket, now: Millis) -> TicketView {
         let cal = tk.calendar();
         let goals = Goal::ALL
             .iter()
@@ -73,13 +116,26 @@ impl TenantEngine {
                 }
             })
             .collect();
-        Some(TicketView {
+        TicketView {
             ticket_id: tk.id.to_string(),
             status: tk.status.as_str(),
             priority: tk.policy.priority_name(tk.priority).to_string(),
             service_type: self.service_type_name(tk.service_type).to_string(),
             policy_version: tk.policy.version,
             goals,
-        })
+        }
     }
+}
+
+/// When the first running, accruing goal of a ticket not yet past its target breaches.
+fn next_deadline(tk: &Ticket, now: Millis) -> Option<Millis> {
+    let at = now.max(tk.since);
+    Goal::ALL
+        .iter()
+        .filter(|&&goal| tk.accruing(goal))
+        .filter_map(|&goal| {
+            let remaining = tk.target(goal) - tk.elapsed_at(goal, at);
+            (remaining > 0).then(|| tk.calendar().add_business(at, remaining))
+        })
+        .min()
 }

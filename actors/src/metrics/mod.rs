@@ -5,6 +5,7 @@
 //! ~112 bytes) whatever the traffic, and an idle tenant holds none. Windows are summed from the
 //! buckets; the 7 d and 30 d windows are exact to the day.
 
+mod grouped;
 mod ring;
 mod snapshot;
 
@@ -17,9 +18,27 @@ use vigil_streams::Millis;
 use crate::alert::{Goal, Level};
 use crate::engine::GoalOutcome;
 use ring::{Bucket, Ring};
+pub use grouped::{Compliance, GoalCounts, GroupBy, GroupedCompliance};
 pub use snapshot::{MetricsSnapshot, OpenTickets};
 
 const MINUTE: i64 = 60_000;
+const HOUR: i64 = 60 * MINUTE;
+const DAY: i64 = 24 * HOUR;
+
+/// How far back from `now` each resolution reaches: 5-minute buckets for the last hour, hours
+/// for the last day, days for the last 30 days.
+const RESOLUTIONS: [(i64, i64, usize); 3] = [(5 * MINUTE, HOUR, 12), (HOUR, DAY, 24), (DAY, 30 * DAY, 30)];
+
+/// The finest bucket width whose ring still reaches back from `now` to `from`.
+fn resolution_for(now: Millis, from: Millis) -> i64 {
+    RESOLUTIONS
+        .iter()
+        .find(|(_, reach, _)| now - from <= *reach)
+        .map_or(DAY, |(width, _, _)| *width)
+}
+
+/// How far back the rolling metrics reach: 30 days.
+pub const RETAINED_MS: i64 = 30 * DAY;
 
 /// The windows reported, with their length.
 pub const WINDOWS: [(&str, i64); 4] = [
@@ -86,9 +105,21 @@ pub struct WindowStats {
 
 impl RollingMetrics {
     fn record(&mut self, t: Millis, f: impl Fn(&mut Bucket)) {
-        self.fine.record(t, 5 * MINUTE, 12, &f);
-        self.hourly.record(t, 60 * MINUTE, 24, &f);
-        self.daily.record(t, 24 * 60 * MINUTE, 30, &f);
+        for (ring, (width, _, keep)) in self.rings_mut().into_iter().zip(RESOLUTIONS) {
+            ring.record(t, width, keep, &f);
+        }
+    }
+
+    fn rings_mut(&mut self) -> [&mut Ring; 3] {
+        [&mut self.fine, &mut self.hourly, &mut self.daily]
+    }
+
+    fn ring(&self, width: i64) -> &Ring {
+        match width {
+            w if w < HOUR => &self.fine,
+            HOUR => &self.hourly,
+            _ => &self.daily,
+        }
     }
 
     /// A ticket was created at `t`.
@@ -119,15 +150,27 @@ impl RollingMetrics {
 
     /// Figures of the window of length `len_ms` ending at `now`.
     pub fn window(&self, now: Millis, len_ms: i64) -> WindowStats {
-        let from = now - len_ms;
-        let sum = if len_ms <= 60 * MINUTE {
-            self.fine.sum(from, now, 5 * MINUTE)
-        } else if len_ms <= 24 * 60 * MINUTE {
-            self.hourly.sum(from, now, 60 * MINUTE)
-        } else {
-            self.daily.sum(from, now, 24 * 60 * MINUTE)
-        };
-        sum.stats()
+        self.between(now, now - len_ms, now)
+    }
+
+    /// Figures of `(from, to]`, at the finest resolution that reaches back from `now` to
+    /// `from` (whole buckets: the one `from` falls in is left out unless `to` is in it too).
+    pub fn between(&self, now: Millis, from: Millis, to: Millis) -> WindowStats {
+        let width = resolution_for(now, from);
+        self.ring(width).sum(from, to, width).stats()
+    }
+
+    /// The window of length `len_ms` ending at `now` as a series of buckets (5 minutes up to
+    /// an hour, hours up to a day, else days), empty ones included: `(bucket start, figures)`,
+    /// oldest first, the last one holding `now`.
+    pub fn series(&self, now: Millis, len_ms: i64) -> Vec<(Millis, WindowStats)> {
+        let width = resolution_for(now, now - len_ms);
+        let from = now - len_ms + width;
+        self.ring(width)
+            .series(from, now + 1, width)
+            .into_iter()
+            .map(|(at, b)| (at, b.stats()))
+            .collect()
     }
 
     /// Buckets held (for memory accounting).

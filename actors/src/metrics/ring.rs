@@ -1,4 +1,4 @@
-//! Sparse ring of time buckets at one resolution.
+//! Sparse ring of time buckets at one resolution, generic over what a bucket counts.
 
 use std::collections::VecDeque;
 
@@ -24,20 +24,13 @@ pub(super) struct Bucket {
     pub satisfaction_n: u32,
 }
 
-impl Bucket {
-    pub(super) fn goal_stopped(&mut self, g: StoppedGoal) {
-        let i = g.goal.index();
-        match g.outcome {
-            GoalOutcome::Met => self.met[i] += 1,
-            GoalOutcome::Breached => self.breached[i] += 1,
-            GoalOutcome::Cancelled => return,
-        }
-        self.time_sum_ms[i] += g.elapsed_ms.max(0) as u64;
-        let minutes = g.elapsed_ms / 60_000;
-        let h = HIST_MINUTES.iter().position(|m| minutes < *m).unwrap_or(11);
-        self.hist[i][h] = self.hist[i][h].saturating_add(1);
-    }
+/// What a ring bucket holds: counts that add up.
+pub(super) trait Counts: Default + Clone {
+    /// Adds another bucket's counts to this one.
+    fn add(&mut self, other: &Self);
+}
 
+impl Counts for Bucket {
     fn add(&mut self, o: &Bucket) {
         self.created += o.created;
         self.warnings += o.warnings;
@@ -52,6 +45,21 @@ impl Bucket {
                 self.hist[i][h] = self.hist[i][h].saturating_add(o.hist[i][h]);
             }
         }
+    }
+}
+
+impl Bucket {
+    pub(super) fn goal_stopped(&mut self, g: StoppedGoal) {
+        let i = g.goal.index();
+        match g.outcome {
+            GoalOutcome::Met => self.met[i] += 1,
+            GoalOutcome::Breached => self.breached[i] += 1,
+            GoalOutcome::Cancelled => return,
+        }
+        self.time_sum_ms[i] += g.elapsed_ms.max(0) as u64;
+        let minutes = g.elapsed_ms / 60_000;
+        let h = HIST_MINUTES.iter().position(|m| minutes < *m).unwrap_or(11);
+        self.hist[i][h] = self.hist[i][h].saturating_add(1);
     }
 
     pub(super) fn stats(&self) -> WindowStats {
@@ -92,13 +100,21 @@ impl Bucket {
 }
 
 /// Buckets `(index, counts)` in index order; at most `keep` of them, newest kept.
-#[derive(Debug, Default)]
-pub(super) struct Ring {
-    buckets: VecDeque<(i64, Bucket)>,
+#[derive(Debug)]
+pub(super) struct Ring<B = Bucket> {
+    buckets: VecDeque<(i64, B)>,
 }
 
-impl Ring {
-    pub(super) fn record(&mut self, t: Millis, width: i64, keep: usize, f: &impl Fn(&mut Bucket)) {
+impl<B> Default for Ring<B> {
+    fn default() -> Self {
+        Ring {
+            buckets: VecDeque::new(),
+        }
+    }
+}
+
+impl<B: Counts> Ring<B> {
+    pub(super) fn record(&mut self, t: Millis, width: i64, keep: usize, f: &impl Fn(&mut B)) {
         let idx = t.div_euclid(width);
         if let Some((i, b)) = self.buckets.back_mut() {
             if *i == idx {
@@ -114,7 +130,7 @@ impl Ring {
         match self.buckets.get_mut(pos) {
             Some((i, b)) if *i == idx => f(b),
             _ => {
-                let mut b = Bucket::default();
+                let mut b = B::default();
                 f(&mut b);
                 self.buckets.insert(pos, (idx, b));
             }
@@ -130,15 +146,28 @@ impl Ring {
     }
 
     /// Sum of the buckets overlapping `(from, now]`.
-    pub(super) fn sum(&self, from: Millis, now: Millis, width: i64) -> Bucket {
+    pub(super) fn sum(&self, from: Millis, now: Millis, width: i64) -> B {
         let (lo, hi) = (from.div_euclid(width), now.div_euclid(width));
-        let mut total = Bucket::default();
+        let mut total = B::default();
         for (i, b) in &self.buckets {
             if *i > lo && *i <= hi || (*i == lo && lo == hi) {
                 total.add(b);
             }
         }
         total
+    }
+
+    /// The buckets whose start is in `[from, to)`, one per `width` step, empty ones included:
+    /// `(bucket start, counts)`, oldest first.
+    pub(super) fn series(&self, from: Millis, to: Millis, width: i64) -> Vec<(Millis, B)> {
+        let (lo, hi) = (from.div_euclid(width), (to - 1).div_euclid(width));
+        let mut out: Vec<(Millis, B)> = (lo..=hi).map(|i| (i * width, B::default())).collect();
+        for (i, b) in &self.buckets {
+            if (lo..=hi).contains(i) {
+                out[(*i - lo) as usize].1 = b.clone();
+            }
+        }
+        out
     }
 
     pub(super) fn len(&self) -> usize {

@@ -37,6 +37,9 @@ pub struct MetricsSnapshot {
     pub open: OpenTickets,
     /// Rolling windows by name (`1h`, `24h`, `7d`, `30d`).
     pub windows: BTreeMap<&'static str, WindowStats>,
+    /// Since local midnight in the time zone of the tenant's calendar (UTC for 24x7), at hour
+    /// resolution.
+    pub today: WindowStats,
 }
 
 impl MetricsSnapshot {
@@ -65,7 +68,9 @@ impl MetricsSnapshot {
             }
         }
         open.mean_age_ms = (age_n > 0).then(|| age_sum as f64 / age_n as f64);
+        let midnight = engine.policies().latest().base.calendar.start_of_day(now);
         MetricsSnapshot {
+            today: engine.metrics().between(now, midnight - 1, now),
             tenant_id: engine.tenant_id(),
             at: now,
             open,

@@ -326,3 +326,32 @@ fn p95_of_a_busy_month_is_not_lost_to_histogram_saturation() {
     assert_eq!(w.response.met, 90_000);
     assert_eq!(w.response.p95_ms, Some(15 * MINUTE));
 }
+
+#[test]
+fn series_has_one_point_per_bucket_including_empty_ones() {
+    let mut m = RollingMetrics::default();
+    let now = t0() + 12 * HOUR + 30 * MINUTE;
+    m.ticket_created(now - 2 * HOUR);
+    m.ticket_created(now);
+    let s = m.series(now, H24);
+    assert_eq!(s.len(), 24);
+    assert_eq!(s.last().unwrap().0, t0() + 12 * HOUR);
+    assert_eq!(s[0].0, t0() - 11 * HOUR);
+    let created: Vec<u64> = s.iter().map(|(_, w)| w.created).collect();
+    // 10:30 is in the 10:00 bucket, 12:30 in the last one (12:00).
+    assert_eq!(created[21..], [1, 0, 1]);
+    assert_eq!(created.iter().sum::<u64>(), 2);
+    assert_eq!(m.series(now, H1).len(), 12);
+    assert_eq!(m.series(now, D7).len(), 7);
+    assert_eq!(m.series(now, D30).len(), 30);
+}
+
+#[test]
+fn between_counts_a_range_that_starts_on_a_bucket_boundary() {
+    let mut m = RollingMetrics::default();
+    let now = t0() + 5 * HOUR;
+    m.ticket_created(t0() + 10 * MINUTE);
+    m.ticket_created(t0() - 10 * MINUTE);
+    // From just before midnight: the first hour of the day counts, the day before does not.
+    assert_eq!(m.between(now, t0() - 1, now).created, 1);
+}

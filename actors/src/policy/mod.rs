@@ -54,7 +54,8 @@ pub struct PolicyVersion {
     pub pauses: [bool; 6],
     /// Priority names; a ticket stores the index.
     pub priorities: Vec<String>,
-    base: ServiceRules,
+    /// The policy's own rules (its calendar and targets), for service types without an override.
+    pub base: ServiceRules,
     service_types: Vec<(String, ServiceRules)>,
 }
 

@@ -3,9 +3,10 @@
 use actix::Message;
 use vigil_streams::{Event, Rejection};
 
+use vigil_streams::Millis;
+
 use crate::alert::AlertRecord;
-use crate::engine::TicketView;
-use crate::metrics::MetricsSnapshot;
+use crate::engine::TenantEngine;
 
 /// Apply one validated event; answers whether it was applied, with the alert changes it
 /// caused (timer-fired alert changes go to the pool's alert channel instead).
@@ -25,18 +26,14 @@ pub enum Applied {
     Rejected(Rejection),
 }
 
-/// The live clocks of one ticket.
-#[derive(Debug, Message)]
-#[rtype(result = "Option<TicketView>")]
-pub struct TicketQuery {
-    /// The ticket.
-    pub ticket_id: String,
-}
+/// A read of the tenant's engine at the actor's `now`: the closure runs on the actor's
+/// thread, between events, and cannot change anything. The API's ticket clocks, metrics
+/// snapshots and compliance reports are all reads like this.
+pub struct Inspect<R>(pub Box<dyn FnOnce(&TenantEngine, Millis) -> R + Send>);
 
-/// A metrics snapshot of the tenant now.
-#[derive(Debug, Message)]
-#[rtype(result = "MetricsSnapshot")]
-pub struct TakeSnapshot;
+impl<R: Send + 'static> Message for Inspect<R> {
+    type Result = R;
+}
 
 /// Apply several validated events of this tenant, in order; answers with the events (given
 /// back), whether each was applied, and the alert changes they caused. One message for many

@@ -7,6 +7,6 @@ mod messages;
 mod pool;
 mod tenant;
 
-pub use messages::{Applied, ApplyBatch, ApplyEvent, BatchApplied, TakeSnapshot, TicketQuery};
+pub use messages::{Applied, ApplyBatch, ApplyEvent, BatchApplied, Inspect};
 pub use pool::{PoolError, PoolStats, TenantPool};
 pub use tenant::{AlertBatch, TenantStats, TenantSupervisor};

@@ -6,13 +6,13 @@ use std::sync::{Arc, RwLock};
 use actix::{Addr, Arbiter, Supervisor};
 use hashbrown::HashMap;
 use tokio::sync::mpsc;
-use vigil_streams::Event;
+use vigil_streams::{Event, Millis};
 
-use super::messages::{Applied, ApplyBatch, ApplyEvent, BatchApplied, TakeSnapshot, TicketQuery};
+use super::messages::{Applied, ApplyBatch, ApplyEvent, BatchApplied, Inspect};
 use super::tenant::{AlertBatch, TenantStats, TenantSupervisor};
 use crate::alert::AlertRecord;
 use crate::clock::Clock;
-use crate::engine::{EngineSettings, TicketView};
+use crate::engine::{EngineSettings, TenantEngine, TicketView};
 use crate::metrics::MetricsSnapshot;
 use crate::policy::PolicyBook;
 
@@ -139,16 +139,32 @@ impl TenantPool {
         async move { request.await.map_err(|_| PoolError::Restarting(tenant_id)) }
     }
 
+    /// Runs a read of a tenant's engine on its actor, at the actor's `now`; `None` if no
+    /// actor of this tenant runs here (no events seen) or it is restarting.
+    pub async fn inspect<R, F>(&self, tenant_id: u64, read: F) -> Option<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&TenantEngine, Millis) -> R + Send + 'static,
+    {
+        let addr = self.read().get(&tenant_id)?.addr.clone();
+        addr.send(Inspect(Box::new(read))).await.ok()
+    }
+
     /// The live clocks of a ticket, if its tenant and ticket are known here.
     pub async fn ticket(&self, tenant_id: u64, ticket_id: String) -> Option<TicketView> {
-        let addr = self.read().get(&tenant_id)?.addr.clone();
-        addr.send(TicketQuery { ticket_id }).await.ok().flatten()
+        self.inspect(tenant_id, move |engine, now| engine.ticket_view(&ticket_id, now))
+            .await
+            .flatten()
     }
 
     /// A metrics snapshot of a tenant, if known here.
     pub async fn snapshot(&self, tenant_id: u64) -> Option<MetricsSnapshot> {
-        let addr = self.read().get(&tenant_id)?.addr.clone();
-        addr.send(TakeSnapshot).await.ok()
+        self.inspect(tenant_id, MetricsSnapshot::of).await
+    }
+
+    /// Whether a tenant has an actor here.
+    pub fn knows(&self, tenant_id: u64) -> bool {
+        self.read().contains_key(&tenant_id)
     }
 
     /// Per tenant with an actor: its open tickets; and restarts of all actors.

@@ -10,11 +10,10 @@ use tokio::sync::mpsc;
 use tracing::error;
 use vigil_streams::{Event, Millis, RejectReason, Rejection};
 
-use super::messages::{Applied, ApplyBatch, ApplyEvent, BatchApplied, TakeSnapshot, TicketQuery};
+use super::messages::{Applied, ApplyBatch, ApplyEvent, BatchApplied, Inspect};
 use crate::alert::AlertRecord;
 use crate::clock::Clock;
-use crate::engine::{EngineSettings, TenantEngine, TicketView};
-use crate::metrics::MetricsSnapshot;
+use crate::engine::{EngineSettings, TenantEngine};
 use crate::policy::PolicyBook;
 
 /// Alert changes of one tenant, in order.
@@ -193,20 +192,11 @@ impl Handler<ApplyBatch> for TenantSupervisor {
     }
 }
 
-impl Handler<TicketQuery> for TenantSupervisor {
-    type Result = actix::MessageResult<TicketQuery>;
+impl<R: Send + 'static> Handler<Inspect<R>> for TenantSupervisor {
+    type Result = actix::MessageResult<Inspect<R>>;
 
-    fn handle(&mut self, msg: TicketQuery, _: &mut Context<Self>) -> Self::Result {
-        let view: Option<TicketView> = self.engine.ticket_view(&msg.ticket_id, self.clock.now());
-        actix::MessageResult(view)
-    }
-}
-
-impl Handler<TakeSnapshot> for TenantSupervisor {
-    type Result = actix::MessageResult<TakeSnapshot>;
-
-    fn handle(&mut self, _: TakeSnapshot, _: &mut Context<Self>) -> Self::Result {
-        actix::MessageResult(MetricsSnapshot::of(&self.engine, self.clock.now()))
+    fn handle(&mut self, msg: Inspect<R>, _: &mut Context<Self>) -> Self::Result {
+        actix::MessageResult((msg.0)(&self.engine, self.clock.now()))
     }
 }
 
