@@ -72,6 +72,26 @@ pub enum Command {
         #[arg(long, default_value = "config/vigil.toml")]
         config: PathBuf,
     },
+    /// Mint a JWT with the configured signing key and print it (for development and tests).
+    Token {
+        /// The tenant the token belongs to.
+        #[arg(long)]
+        tenant: u64,
+        /// client_admin, client_manager, client_user, ops or service.
+        #[arg(long, value_parser = parse_role)]
+        role: vigil::auth::Role,
+        /// How long it is valid (e.g. "2h", "30m", "7d").
+        #[arg(long, default_value = "2h")]
+        ttl: String,
+        /// The subject (user id) recorded when the token acknowledges alerts; default
+        /// `dev-<role>`.
+        #[arg(long)]
+        sub: Option<String>,
+        /// Configuration file (for the signing key). Built-in defaults if absent and
+        /// config/vigil.toml does not exist.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Validate the configuration and print the effective policy of every tenant; exits non-zero
     /// with `file:line: field: problem` for each problem.
     CheckConfig {
@@ -79,4 +99,10 @@ pub enum Command {
         #[arg(long, default_value = "config/vigil.toml")]
         config: PathBuf,
     },
+}
+
+fn parse_role(s: &str) -> Result<vigil::auth::Role, String> {
+    vigil::auth::Role::parse(s).ok_or_else(|| {
+        "expected client_admin, client_manager, client_user, ops or service".to_string()
+    })
 }

@@ -6,11 +6,20 @@
 //! - [`config`]: `vigil.toml` and tenant policy files, environment overrides, validation.
 //! - [`store`]: the SQL store (SQLite or PostgreSQL via sqlx): alerts, written idempotently.
 //! - [`telemetry`]: metric names and helpers, the Prometheus recorder, log setup.
-//! - [`http`]: the HTTP router (`/metrics`, `/healthz`, `/readyz`), the envelope and serving.
+//! - [`http`]: the HTTP router (`/metrics`, `/healthz`, `/readyz`), the envelope, rate limits
+//!   and serving.
+//! - [`auth`]: JWT verification and minting, roles, tenant isolation.
+//! - [`api`]: the REST API, `/ws` and the dashboard page.
+//! - [`hub`]: the WebSocket hub: subscriptions, snapshots, coalesced fan-out.
+//! - [`outlet`]: where recorded alert changes go (hub, JetStream).
 
 #![warn(missing_docs)]
 
+pub mod api;
+pub mod auth;
 pub mod config;
 pub mod http;
+pub mod hub;
+pub mod outlet;
 pub mod store;
 pub mod telemetry;

@@ -47,7 +47,7 @@ fn main() -> ExitCode {
     // `run` logs as its configuration says (it initialises logging once that is loaded).
     if !matches!(cli.command, Command::Run { .. }) {
         let filter = match cli.command {
-            Command::Replay { .. } | Command::CheckConfig { .. } => "warn",
+            Command::Replay { .. } | Command::CheckConfig { .. } | Command::Token { .. } => "warn",
             _ => "info",
         };
         if let Err(e) = telemetry::init_logging(format.unwrap_or_default(), filter) {
@@ -130,6 +130,33 @@ fn dispatch(
             } else {
                 ExitCode::FAILURE
             })
+        }
+        Command::Token {
+            tenant,
+            role,
+            ttl,
+            sub,
+            config,
+        } => {
+            use std::io::Write as _;
+            let config = load(config.as_deref())?;
+            let ttl = vigil_streams::parse_duration(&ttl)
+                .ok()
+                .and_then(|ms| u64::try_from(ms).ok())
+                .filter(|ms| *ms >= 1000)
+                .map(std::time::Duration::from_millis)
+                .context("--ttl: expected a duration of at least 1s, e.g. 2h")?;
+            let minter = vigil::auth::Minter::from_config(&config)?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .context("the system clock is before 1970")?
+                .as_secs();
+            let sub = sub.unwrap_or_else(|| format!("dev-{role}"));
+            let token = minter
+                .mint(&sub, tenant, role, now, ttl)
+                .context("cannot sign the token")?;
+            writeln!(std::io::stdout(), "{token}").context("cannot write the token")?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Demo { duration, listen } => {
             let duration = duration

@@ -8,6 +8,7 @@ use vigil_actors::policy::{CalendarSpec, PolicySpec};
 
 use super::duration::ConfigDuration;
 use crate::http::HttpConfig;
+use crate::hub::WsConfig;
 use crate::store::StoreConfig;
 use crate::telemetry::{LogConfig, MetricsConfig};
 
@@ -27,8 +28,10 @@ pub struct VigilConfig {
     pub nats: NatsConfig,
     /// `[store]`: the SQL database.
     pub store: StoreConfig,
-    /// `[http]`: the HTTP listener.
+    /// `[http]`: the HTTP listener and rate limits.
     pub http: HttpConfig,
+    /// `[ws]`: the WebSocket hub.
+    pub ws: WsConfig,
     /// `[auth]`: how API tokens are verified and minted.
     pub auth: AuthConfig,
     /// `[engine]`: event-time and snapshot settings of the SLA engine.
@@ -114,6 +117,9 @@ pub struct AuthConfig {
     /// PEM public key for RS256; when set, tokens are verified with it instead of the secret.
     /// Relative to the main file. Default none.
     pub jwt_public_key_file: Option<PathBuf>,
+    /// PEM private key for RS256, used only by `vigil token` to mint development tokens.
+    /// Relative to the main file. Default none.
+    pub jwt_private_key_file: Option<PathBuf>,
 }
 
 /// The development default of `auth.jwt_secret`.
@@ -124,6 +130,7 @@ impl Default for AuthConfig {
         AuthConfig {
             jwt_secret: DEV_JWT_SECRET.into(),
             jwt_public_key_file: None,
+            jwt_private_key_file: None,
         }
     }
 }

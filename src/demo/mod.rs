@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tracing::info;
+use vigil::auth::Role;
 use vigil::config::VigilConfig;
 use vigil::telemetry::MetricsHandle;
 use vigil_actors::policy::{DurationSpec, Fraction, GoalTargetsSpec};
@@ -34,8 +35,10 @@ pub async fn run(
         .context("cannot start nats-server for the demo")?;
     let workdir = tempfile::tempdir().context("cannot create a temporary directory")?;
     let config = demo_config(&nats.url(), &workdir.path().join("vigil.db"), listen);
+    let (manager, ops) = demo_tokens(&config)?;
     println_demo(&format!(
-        "Vigil demo\n  nats-server  {} (store in {})\n  metrics      http://{listen}/metrics\n  readiness    http://{listen}/readyz\n  targets      CRITICAL 1m/3m, HIGH 2m/6m, MEDIUM 4m/12m, LOW 8m/30m; warnings at 50% and 80%\n  tenants      {:?}\nPress Ctrl-C to stop.\n",
+        "Vigil demo\n  dashboard    http://{listen}/?token={manager}\n               (tenant {}, client_manager; valid 12 h)\n  ops token    {ops}\n  API          http://{listen}/api/v1/openapi.json\n  nats-server  {} (store in {})\n  metrics      http://{listen}/metrics\n  readiness    http://{listen}/readyz\n  targets      CRITICAL 1m/3m, HIGH 2m/6m, MEDIUM 4m/12m, LOW 8m/30m; warnings at 50% and 80%\n  tenants      {:?}\nPress Ctrl-C to stop.\n",
+        DEMO_TENANTS[0],
         nats.url(),
         nats.store_dir().display(),
         DEMO_TENANTS
@@ -62,6 +65,25 @@ pub async fn run(
     info!("demo stopped");
     drop(nats);
     result
+}
+
+/// Login tokens for the demo: a manager of the first demo tenant, and ops.
+fn demo_tokens(config: &VigilConfig) -> anyhow::Result<(String, String)> {
+    let minter = vigil::auth::Minter::from_config(config)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .context("the system clock is before 1970")?
+        .as_secs();
+    let ttl = Duration::from_secs(12 * 3600);
+    let manager = minter.mint(
+        "demo-manager",
+        DEMO_TENANTS[0],
+        Role::ClientManager,
+        now,
+        ttl,
+    )?;
+    let ops = minter.mint("demo-ops", 0, Role::Ops, now, ttl)?;
+    Ok((manager, ops))
 }
 
 /// The demo's configuration: short targets, local NATS, a throw-away SQLite file.

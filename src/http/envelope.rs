@@ -158,6 +158,8 @@ pub struct ApiError {
     pub message: Cow<'static, str>,
     /// Details (`null` when there are none).
     pub data: serde_json::Value,
+    /// Seconds to send in `Retry-After` (rate-limited answers).
+    pub retry_after_s: Option<u64>,
 }
 
 impl ApiError {
@@ -167,6 +169,7 @@ impl ApiError {
             code,
             message: message.into(),
             data: serde_json::Value::Null,
+            retry_after_s: None,
         }
     }
 
@@ -191,9 +194,18 @@ impl ApiError {
         ApiError::new(UNAUTHENTICATED, message)
     }
 
-    /// 40005 (the caller adds `Retry-After`).
-    pub fn rate_limited(message: impl Into<Cow<'static, str>>) -> ApiError {
-        ApiError::new(RATE_LIMITED, message)
+    /// 40005, with `Retry-After: retry_after_s`.
+    pub fn rate_limited(message: impl Into<Cow<'static, str>>, retry_after_s: u64) -> ApiError {
+        ApiError {
+            retry_after_s: Some(retry_after_s),
+            ..ApiError::new(RATE_LIMITED, message)
+        }
+    }
+
+    /// 40001 about one field: `data` is `{"field": …, "reason": …}`.
+    pub fn invalid_field(field: &str, reason: impl std::fmt::Display) -> ApiError {
+        ApiError::invalid_parameter(format!("{field}: {reason}"))
+            .with_data(serde_json::json!({ "field": field, "reason": reason.to_string() }))
     }
 
     /// 41001.
@@ -209,7 +221,15 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        Envelope::new(self.code, self.message, self.data).into_response()
+        let retry_after = self.retry_after_s;
+        let mut response = Envelope::new(self.code, self.message, self.data).into_response();
+        if let Some(s) = retry_after {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(s),
+            );
+        }
+        response
     }
 }
 

@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod envelope;
+pub mod ratelimit;
 pub mod readiness;
 pub mod router;
 pub mod serve;
@@ -15,6 +16,7 @@ mod tests;
 
 pub use config::HttpConfig;
 pub use envelope::{current_request_id, ApiError, Envelope, RequestId};
+pub use ratelimit::RateLimits;
 pub use readiness::Readiness;
 pub use router::{finish, ops_routes, router, OpsState};
 pub use serve::{bind, serve, serve_with, ServeOptions};

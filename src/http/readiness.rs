@@ -4,6 +4,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Serialize;
 
+use crate::telemetry::metrics::ready;
+
 /// Readiness flags, shared in an `Arc` between the components that set them and `/readyz`.
 /// All start `false` (not ready) except `draining`.
 #[derive(Debug, Default)]
@@ -61,17 +63,20 @@ impl Readiness {
     /// The NATS connection went up (`true`) or down (`false`).
     pub fn set_nats_connected(&self, up: bool) {
         self.nats_connected.store(up, Ordering::Relaxed);
+        ready("nats_connected").set(f64::from(u8::from(up)));
     }
 
     /// Every owned partition caught up with its stream (or fell behind again).
     pub fn set_partitions_caught_up(&self, caught_up: bool) {
         self.partitions_caught_up
             .store(caught_up, Ordering::Relaxed);
+        ready("partitions_caught_up").set(f64::from(u8::from(caught_up)));
     }
 
     /// The store answered (or failed) a check such as `Store::ping`.
     pub fn set_store_reachable(&self, reachable: bool) {
         self.store_reachable.store(reachable, Ordering::Relaxed);
+        ready("store_reachable").set(f64::from(u8::from(reachable)));
     }
 
     /// Shutdown has begun: `/readyz` answers 503 from now on.

@@ -26,6 +26,8 @@ pub struct ServeOptions {
     /// After the shutdown signal, how long open connections (WebSockets included) may take to
     /// finish before the server stops anyway.
     pub drain_timeout: Duration,
+    /// Kernel send buffer per connection (0: the OS default).
+    pub send_buffer_bytes: usize,
 }
 
 impl Default for ServeOptions {
@@ -39,6 +41,7 @@ impl From<&HttpConfig> for ServeOptions {
         ServeOptions {
             max_connections: c.max_connections.max(1),
             drain_timeout: c.drain_timeout.as_std(),
+            send_buffer_bytes: c.send_buffer_bytes,
         }
     }
 }
@@ -78,9 +81,12 @@ where
         inner: listener,
         permits: Arc::new(Semaphore::new(options.max_connections.max(1))),
     }
-    .tap_io(|io| {
+    .tap_io(move |io| {
         // Small JSON answers and WebSocket frames should not wait for Nagle.
         let _ = io.stream.set_nodelay(true);
+        if options.send_buffer_bytes > 0 {
+            set_send_buffer(&io.stream, options.send_buffer_bytes);
+        }
     });
     let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
@@ -188,5 +194,24 @@ impl AsyncWrite for CappedStream {
 
     fn is_write_vectored(&self) -> bool {
         self.stream.is_write_vectored()
+    }
+}
+
+/// Sets `SO_SNDBUF` (the kernel doubles it for bookkeeping; best effort).
+fn set_send_buffer(stream: &TcpStream, bytes: usize) {
+    use std::os::fd::AsRawFd;
+    let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    // SAFETY: a plain integer socket option on a descriptor the stream owns for this call.
+    let rc = unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_SNDBUF,
+            std::ptr::from_ref(&value).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        tracing::debug!(error = %io::Error::last_os_error(), "cannot set the send buffer size");
     }
 }

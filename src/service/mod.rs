@@ -27,8 +27,12 @@ use vigil_streams::jetstream::StreamSettings;
 use alerts::AlertWriter;
 use host::EngineHost;
 use partition::PartitionWorker;
+use vigil::api::{self, ApiState};
+use vigil::auth::Verifier;
 use vigil::config::{ClockMode, VigilConfig};
-use vigil::http::{self, OpsState, Readiness};
+use vigil::http::{self, OpsState, RateLimits, Readiness, ServeOptions};
+use vigil::hub::Hub;
+use vigil::outlet::AlertOutlet;
 use vigil::store::Store;
 use vigil::telemetry::{self, MetricsHandle, TenantLabels};
 
@@ -74,8 +78,9 @@ pub async fn run(
         )
     })?);
     let engine_settings = Arc::new(config.engine_settings());
+    let verifier =
+        Arc::new(Verifier::from_config(&config).context("cannot set up token verification")?);
     let (alerts_tx, alerts_rx) = mpsc::channel(ALERT_QUEUE);
-    let writer = tokio::spawn(AlertWriter::new(store.clone(), js.clone()).run(alerts_rx));
 
     let pool = match config.engine.clock {
         ClockMode::Wall => {
@@ -94,6 +99,9 @@ pub async fn run(
         }
         ClockMode::Event => None,
     };
+    let hub = Hub::new(config.ws.clone(), pool.clone(), store.clone());
+    let outlet = AlertOutlet::new(store.clone(), js.clone(), hub.clone());
+    let writer = tokio::spawn(AlertWriter::new(store.clone(), outlet.clone()).run(alerts_rx));
     let (stop_tx, stop_rx) = watch::channel(false);
     let owned = vigil_streams::owned_partitions(
         config.cluster.instance,
@@ -118,6 +126,7 @@ pub async fn run(
             store: store.clone(),
             host,
             alerts: alerts_tx.clone(),
+            hub: hub.clone(),
             caught_up: caught_up.clone(),
             dedupe_window_ms: engine_settings.dedupe_window_ms,
             ingested: telemetry::metrics::events_ingested(),
@@ -132,23 +141,45 @@ pub async fn run(
         tokio::spawn(stats::publish(pool.clone(), labels, stop_rx.clone()))
     });
     tokio::spawn(telemetry::upkeep(metrics.clone()));
+    let coalescer = tokio::spawn(hub.clone().run_coalescer(stop_rx.clone()));
+    let limits = Arc::new(RateLimits::new(&config.http));
+    tokio::spawn(limits.clone().upkeep(Duration::from_secs(60)));
 
     let listener = http::bind(&config.http).await?;
     info!(listen = %listener.local_addr()?, "serving HTTP");
-    let router = http::router(OpsState {
-        metrics,
-        readiness: readiness.clone(),
+    let api = api::routes(ApiState {
+        verifier,
+        limits,
+        store: store.clone(),
+        engine: pool.clone(),
+        hub: hub.clone(),
+        outlet,
+        js: js.clone(),
     });
+    let router = http::finish(
+        http::ops_routes(OpsState {
+            metrics,
+            readiness: readiness.clone(),
+        })
+        .merge(api),
+    );
     let (http_stop_tx, http_stop_rx) = watch::channel(false);
-    let server = tokio::spawn(http::serve(listener, router, async move {
-        let mut rx = http_stop_rx;
-        let _ = rx.wait_for(|stop| *stop).await;
-    }));
+    let server = tokio::spawn(http::serve_with(
+        listener,
+        router,
+        ServeOptions::from(&config.http),
+        async move {
+            let mut rx = http_stop_rx;
+            let _ = rx.wait_for(|stop| *stop).await;
+        },
+    ));
 
     shutdown.await;
     info!("shutting down: draining in-flight events");
     readiness.set_draining();
+    hub.shutdown();
     let _ = stop_tx.send(true);
+    let _ = coalescer.await;
     for w in workers {
         match w.await {
             Ok(Err(e)) => warn!(error = %e, "partition worker ended with an error"),

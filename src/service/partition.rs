@@ -15,6 +15,7 @@ use futures::{FutureExt, StreamExt};
 use hashbrown::{HashMap, HashSet};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn, Instrument};
+use vigil::hub::Hub;
 use vigil_actors::supervisor::{Applied, BatchApplied};
 use vigil_actors::{AlertRecord, Collected};
 use vigil_streams::jetstream::{last_sequence, replay_partition};
@@ -73,6 +74,8 @@ pub struct PartitionWorker {
     pub host: EngineHost,
     /// Alert changes to record and publish.
     pub alerts: mpsc::Sender<Vec<AlertRecord>>,
+    /// Told which tenants and tickets changed, for live updates.
+    pub hub: Hub,
     /// Readiness bookkeeping.
     pub caught_up: Arc<CaughtUp>,
     /// How long applied event ids are remembered.
@@ -326,6 +329,14 @@ impl PartitionWorker {
             }
         };
         self.send_alerts(alerts).await;
+        if let Some(first) = events.first() {
+            let changed = events
+                .iter()
+                .zip(&applied)
+                .filter(|(_, a)| matches!(a, Applied::Ok))
+                .map(|(e, _)| e.ticket_id.as_str());
+            self.hub.touched(first.tenant_id, changed);
+        }
         for ((tag, event), applied) in tags.into_iter().zip(events).zip(applied) {
             in_flight_ids.remove(&EventKey::new(event.tenant_id, &event.event_id));
             self.finish(

@@ -45,15 +45,19 @@ pub struct StoredAlert {
     pub acked_by: Option<String>,
     /// When it was acknowledged.
     pub acked_at: Option<Millis>,
+    /// Who resolved it by hand, if anybody.
+    pub resolved_by: Option<String>,
+    /// When it was resolved by hand.
+    pub resolved_at: Option<Millis>,
 }
 
-/// What [`Store::acknowledge`] found.
+/// What [`Store::acknowledge`] or [`Store::resolve`] found.
 #[derive(Debug, Clone, PartialEq)]
-pub enum AckOutcome {
-    /// It was firing and is now acknowledged.
-    Acknowledged(StoredAlert),
-    /// It exists but was not firing (already acknowledged, resolved or retracted); unchanged.
-    NotFiring(StoredAlert),
+pub enum Transition {
+    /// The alert moved to the asked state.
+    Changed(StoredAlert),
+    /// It exists but could not move (already there, or past it); unchanged.
+    Unchanged(StoredAlert),
     /// No alert has this id.
     Unknown,
 }
@@ -86,7 +90,7 @@ macro_rules! select_alerts {
         concat!(
             "SELECT alert_id, tenant_id, ticket_id, goal, level, threshold, state, target_ms, \
              elapsed_ms, fired_at, deadline, priority, service_type, policy_version, updated_at, \
-             acked_by, acked_at FROM alerts ",
+             acked_by, acked_at, resolved_by, resolved_at FROM alerts ",
             $rest
         )
     };
@@ -275,28 +279,56 @@ impl Store {
         row.map(AlertRow::into_stored).transpose()
     }
 
-    /// Acknowledges a firing alert on behalf of `by` (a user id). Idempotent: an alert that is
-    /// no longer firing is left as it is.
-    pub async fn acknowledge(&self, alert_id: &str, by: &str) -> Result<AckOutcome, StoreError> {
+    /// Acknowledges a firing alert on behalf of `by` (a user id). An alert that is no longer
+    /// firing is left as it is.
+    pub async fn acknowledge(&self, alert_id: &str, by: &str) -> Result<Transition, StoreError> {
+        self.transition(
+            alert_id,
+            by,
+            "UPDATE alerts SET state = 'acknowledged', acked_by = $2, acked_at = $3, \
+             updated_at = $3 WHERE alert_id = $1 AND state = 'firing'",
+        )
+        .await
+    }
+
+    /// Resolves a firing or acknowledged alert by hand on behalf of `by`. A resolved or
+    /// retracted alert is left as it is.
+    pub async fn resolve(&self, alert_id: &str, by: &str) -> Result<Transition, StoreError> {
+        self.transition(
+            alert_id,
+            by,
+            "UPDATE alerts SET state = 'resolved', resolved_by = $2, resolved_at = $3, \
+             updated_at = $3 WHERE alert_id = $1 AND state IN ('firing', 'acknowledged')",
+        )
+        .await
+    }
+
+    async fn transition(
+        &self,
+        alert_id: &str,
+        by: &str,
+        update: &'static str,
+    ) -> Result<Transition, StoreError> {
+        let started = Instant::now();
         let now = now_ms();
         let changed = on_backend!(self, |pool| {
-            sqlx::query(
-                "UPDATE alerts SET state = 'acknowledged', acked_by = $2, acked_at = $3, \
-                 updated_at = $3 WHERE alert_id = $1 AND state = 'firing'",
-            )
-            .bind(alert_id)
-            .bind(by)
-            .bind(now)
-            .execute(pool)
-            .await
-            .map_err(counted)?
-            .rows_affected()
+            sqlx::query(update)
+                .bind(alert_id)
+                .bind(by)
+                .bind(now)
+                .execute(pool)
+                .await
+                .map_err(counted)?
+                .rows_affected()
         });
-        Ok(match self.get_alert(alert_id).await? {
-            None => AckOutcome::Unknown,
-            Some(row) if changed == 1 => AckOutcome::Acknowledged(row),
-            Some(row) => AckOutcome::NotFiring(row),
-        })
+        let result = match self.get_alert(alert_id).await {
+            Ok(None) => Ok(Transition::Unknown),
+            Ok(Some(row)) if changed == 1 => Ok(Transition::Changed(row)),
+            Ok(Some(row)) => Ok(Transition::Unchanged(row)),
+            Err(e) => Err(e),
+        };
+        finish("alert_transition", started, &result);
+        result
     }
 }
 
@@ -328,6 +360,8 @@ pub(super) struct AlertRow {
     updated_at: i64,
     acked_by: Option<String>,
     acked_at: Option<i64>,
+    resolved_by: Option<String>,
+    resolved_at: Option<i64>,
 }
 
 impl AlertRow {
@@ -376,6 +410,8 @@ impl AlertRow {
             updated_at: self.updated_at,
             acked_by: self.acked_by,
             acked_at: self.acked_at,
+            resolved_by: self.resolved_by,
+            resolved_at: self.resolved_at,
         })
     }
 }

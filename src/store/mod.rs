@@ -13,7 +13,7 @@ pub mod progress;
 #[cfg(test)]
 mod tests;
 
-pub use alerts::{AckOutcome, AlertWrite, StoredAlert};
+pub use alerts::{AlertWrite, StoredAlert, Transition};
 pub use config::StoreConfig;
 pub use error::StoreError;
 pub use pool::{Backend, Store};

@@ -121,7 +121,7 @@ async fn exercise(store: &Store) {
     assert!(writes.iter().filter(|w| w.is_new()).count() == 2);
 
     match store.acknowledge(&breach.alert_id, "alice").await.unwrap() {
-        AckOutcome::Acknowledged(row) => {
+        Transition::Changed(row) => {
             assert_eq!(row.record.state, AlertState::Acknowledged);
             assert_eq!(row.acked_by.as_deref(), Some("alice"));
             assert!(row.acked_at.is_some());
@@ -130,11 +130,11 @@ async fn exercise(store: &Store) {
     }
     assert!(matches!(
         store.acknowledge(&breach.alert_id, "bob").await.unwrap(),
-        AckOutcome::NotFiring(_)
+        Transition::Unchanged(_)
     ));
     assert_eq!(
         store.acknowledge("no-such-id", "bob").await.unwrap(),
-        AckOutcome::Unknown
+        Transition::Unknown
     );
     // A replayed firing does not undo the acknowledgement; resolving moves on from it.
     assert_eq!(
@@ -151,15 +151,32 @@ async fn exercise(store: &Store) {
         [AlertWrite::Advanced]
     );
 
+    // A manual resolve records who and when, once; a resolved alert stays as it is.
+    match store
+        .resolve(&firing_now_id(&store).await, "carol")
+        .await
+        .unwrap()
+    {
+        Transition::Changed(row) => {
+            assert_eq!(row.record.state, AlertState::Resolved);
+            assert_eq!(row.resolved_by.as_deref(), Some("carol"));
+            assert!(row.resolved_at.is_some());
+        }
+        other => panic!("expected a resolution, got {other:?}"),
+    }
+    assert!(matches!(
+        store.resolve(&breach.alert_id, "carol").await.unwrap(),
+        Transition::Unchanged(_)
+    ));
+
     // Listing filters by tenant and state.
     let all = store.list_alerts(None, None, 100).await.unwrap();
     assert_eq!(all.len(), 3);
-    let firing_now = store
-        .list_alerts(Some(12345), Some(AlertState::Firing), 100)
+    let resolved = store
+        .list_alerts(Some(12345), Some(AlertState::Resolved), 100)
         .await
         .unwrap();
-    assert_eq!(firing_now.len(), 1);
-    assert_eq!(firing_now[0].record.ticket_id, "TKT-3");
+    assert_eq!(resolved.len(), 2);
     assert!(store
         .list_alerts(Some(99), None, 100)
         .await
@@ -275,4 +292,15 @@ async fn exercise_progress(store: &Store) {
 async fn sqlite_saves_partition_progress() {
     let (_dir, store) = sqlite().await;
     exercise_progress(&store).await;
+}
+
+/// The id of the one firing alert of tenant 12345.
+async fn firing_now_id(store: &Store) -> String {
+    let firing = store
+        .list_alerts(Some(12345), Some(AlertState::Firing), 100)
+        .await
+        .unwrap();
+    assert_eq!(firing.len(), 1);
+    assert_eq!(firing[0].record.ticket_id, "TKT-3");
+    firing[0].record.alert_id.clone()
 }

@@ -40,6 +40,25 @@ pub const STORE_WRITE_SECONDS: &str = "vigil_store_write_seconds";
 pub const HTTP_REQUESTS: &str = "vigil_http_requests_total";
 /// HTTP request duration, by `route`.
 pub const HTTP_REQUEST_SECONDS: &str = "vigil_http_request_duration_seconds";
+/// Requests refused by a rate limit, by `scope` (`ip`, `tenant`, `ws`).
+pub const HTTP_RATE_LIMITED: &str = "vigil_http_rate_limited_total";
+/// Refused requests worth a security review, by `kind` (`bad_token`, `cross_tenant`,
+/// `forbidden_role`).
+pub const SECURITY_EVENTS: &str = "vigil_security_events_total";
+/// Events sent to HTTP ingest, by `result` (`accepted`, `duplicate`, `rejected`).
+pub const INGEST_HTTP_EVENTS: &str = "vigil_ingest_http_events_total";
+/// Open WebSocket connections.
+pub const WS_CLIENTS: &str = "vigil_ws_clients";
+/// WebSocket messages queued to clients, by `type`.
+pub const WS_MESSAGES_SENT: &str = "vigil_ws_messages_sent_total";
+/// WebSocket messages dropped from a client's queue, by `reason` (`superseded`).
+pub const WS_DROPPED: &str = "vigil_ws_dropped_total";
+/// WebSocket connections ended, by `reason` (`closed`, `idle`, `slow_client`, `shutdown`).
+pub const WS_DISCONNECTS: &str = "vigil_ws_disconnects_total";
+/// From an alert change being recorded to its message being queued for every subscriber.
+pub const WS_PUSH_LATENCY_SECONDS: &str = "vigil_ws_push_latency_seconds";
+/// Readiness checks, 1 passing and 0 failing, by `check`.
+pub const READY: &str = "vigil_ready";
 
 /// Histogram bucket bounds for every `_seconds` histogram: 100 µs to 10 s.
 pub const SECONDS_BUCKETS: &[f64] = &[
@@ -113,6 +132,47 @@ pub fn describe() {
         HTTP_REQUEST_SECONDS,
         Unit::Seconds,
         "HTTP request duration, by route."
+    );
+    describe_counter!(
+        HTTP_RATE_LIMITED,
+        Unit::Count,
+        "Requests refused by a rate limit, by scope."
+    );
+    describe_counter!(
+        SECURITY_EVENTS,
+        Unit::Count,
+        "Refused requests worth a security review, by kind."
+    );
+    describe_counter!(
+        INGEST_HTTP_EVENTS,
+        Unit::Count,
+        "Events sent to HTTP ingest, by result."
+    );
+    describe_gauge!(WS_CLIENTS, Unit::Count, "Open WebSocket connections.");
+    describe_counter!(
+        WS_MESSAGES_SENT,
+        Unit::Count,
+        "WebSocket messages queued to clients, by type."
+    );
+    describe_counter!(
+        WS_DROPPED,
+        Unit::Count,
+        "WebSocket messages dropped from a slow client's queue, by reason."
+    );
+    describe_counter!(
+        WS_DISCONNECTS,
+        Unit::Count,
+        "WebSocket connections ended, by reason."
+    );
+    describe_histogram!(
+        WS_PUSH_LATENCY_SECONDS,
+        Unit::Seconds,
+        "From an engine change to its WebSocket message being queued for every subscriber."
+    );
+    describe_gauge!(
+        READY,
+        Unit::Count,
+        "Readiness checks: 1 passing, 0 failing, by check."
     );
 }
 
@@ -197,4 +257,49 @@ pub fn status_class(status: u16) -> &'static str {
         400..=499 => "4xx",
         _ => "5xx",
     }
+}
+
+/// [`HTTP_RATE_LIMITED`] of one scope.
+pub fn http_rate_limited(scope: &'static str) -> Counter {
+    metrics::counter!(HTTP_RATE_LIMITED, "scope" => scope)
+}
+
+/// [`SECURITY_EVENTS`] of one kind.
+pub fn security_events(kind: &'static str) -> Counter {
+    metrics::counter!(SECURITY_EVENTS, "kind" => kind)
+}
+
+/// [`INGEST_HTTP_EVENTS`] of one result.
+pub fn ingest_http_events(result: &'static str) -> Counter {
+    metrics::counter!(INGEST_HTTP_EVENTS, "result" => result)
+}
+
+/// [`WS_CLIENTS`].
+pub fn ws_clients() -> Gauge {
+    metrics::gauge!(WS_CLIENTS)
+}
+
+/// [`WS_MESSAGES_SENT`] of one message type.
+pub fn ws_messages_sent(kind: &'static str) -> Counter {
+    metrics::counter!(WS_MESSAGES_SENT, "type" => kind)
+}
+
+/// [`WS_DROPPED`] for one reason.
+pub fn ws_dropped(reason: &'static str) -> Counter {
+    metrics::counter!(WS_DROPPED, "reason" => reason)
+}
+
+/// [`WS_DISCONNECTS`] for one reason.
+pub fn ws_disconnects(reason: &'static str) -> Counter {
+    metrics::counter!(WS_DISCONNECTS, "reason" => reason)
+}
+
+/// [`WS_PUSH_LATENCY_SECONDS`].
+pub fn ws_push_latency_seconds() -> Histogram {
+    metrics::histogram!(WS_PUSH_LATENCY_SECONDS)
+}
+
+/// [`READY`] of one check.
+pub fn ready(check: &'static str) -> Gauge {
+    metrics::gauge!(READY, "check" => check)
 }

@@ -58,7 +58,9 @@ impl Calendar {
         jiff::Timestamp::from_millisecond(t)
             .ok()
             .and_then(|ts| ts.to_zoned(tz).start_of_day().ok())
-            .map_or(t - t.rem_euclid(86_400_000), |z| z.timestamp().as_millisecond())
+            .map_or(t - t.rem_euclid(86_400_000), |z| {
+                z.timestamp().as_millisecond()
+            })
     }
     /// SLA time in `[from, to)`; zero when `to <= from`.
     pub fn business_between(&self, from: Millis, to: Millis) -> i64 {

@@ -407,13 +407,19 @@ fn at_risk_lists_running_goals_soonest_deadline_first() {
     let mut out = Vec::new();
     let crit = r#","priority":"CRITICAL""#;
     let low = r#","priority":"LOW""#;
-    e.apply(&event_of("a", "LOWT", "ticket.created", 0, low), &mut out).unwrap();
-    e.apply(&event_of("b", "CRIT", "ticket.created", 5, crit), &mut out).unwrap();
-    e.apply(&event_of("c", "HOLD", "ticket.created", 6, crit), &mut out).unwrap();
+    e.apply(&event_of("a", "LOWT", "ticket.created", 0, low), &mut out)
+        .unwrap();
+    e.apply(&event_of("b", "CRIT", "ticket.created", 5, crit), &mut out)
+        .unwrap();
+    e.apply(&event_of("c", "HOLD", "ticket.created", 6, crit), &mut out)
+        .unwrap();
     for (id, status) in [("d", "IN_PROGRESS"), ("e", "ON_HOLD")] {
         let extra = format!(r#","status":"{status}""#);
-        e.apply(&event_of(id, "HOLD", "ticket.status_changed", 7, &extra), &mut out)
-            .unwrap();
+        e.apply(
+            &event_of(id, "HOLD", "ticket.status_changed", 7, &extra),
+            &mut out,
+        )
+        .unwrap();
     }
     let now = minute(10);
     let risk = e.at_risk(now, 10);
@@ -438,27 +444,54 @@ fn stopped_goals_are_counted_per_priority_and_service_type() {
     let mut out = Vec::new();
     let crit = r#","priority":"CRITICAL","service_type":"incident""#;
     let low = r#","priority":"LOW","service_type":"request""#;
-    e.apply(&event_of("a", "A", "ticket.created", 0, crit), &mut out).unwrap();
-    e.apply(&event_of("b", "B", "ticket.created", 0, low), &mut out).unwrap();
+    e.apply(&event_of("a", "A", "ticket.created", 0, crit), &mut out)
+        .unwrap();
+    e.apply(&event_of("b", "B", "ticket.created", 0, low), &mut out)
+        .unwrap();
     // Both responses are met (at 10 and 20 min).
     for (id, t, min) in [("c", "A", 10), ("d", "B", 20)] {
-        e.apply(&event_of(id, t, "ticket.status_changed", min, r#","status":"IN_PROGRESS""#), &mut out)
-            .unwrap();
+        e.apply(
+            &event_of(
+                id,
+                t,
+                "ticket.status_changed",
+                min,
+                r#","status":"IN_PROGRESS""#,
+            ),
+            &mut out,
+        )
+        .unwrap();
     }
     // A is resolved after its 240 min resolution target: a violation.
-    e.apply(&event_of("e", "A", "ticket.status_changed", 300, r#","status":"RESOLVED""#), &mut out)
-        .unwrap();
+    e.apply(
+        &event_of(
+            "e",
+            "A",
+            "ticket.status_changed",
+            300,
+            r#","status":"RESOLVED""#,
+        ),
+        &mut out,
+    )
+    .unwrap();
     let now = minute(301);
-    let by_priority = e.compliance().by(GroupBy::Priority, now, now - 24 * 3_600_000, now);
+    let by_priority = e
+        .compliance()
+        .by(GroupBy::Priority, now, now - 24 * 3_600_000, now);
     let crit_row = by_priority.iter().find(|(k, _)| k == "CRITICAL").unwrap();
     assert_eq!(crit_row.1.response.met, 1);
     assert_eq!(crit_row.1.resolution.breached, 1);
     assert_eq!(crit_row.1.violations, 1);
     let low_row = by_priority.iter().find(|(k, _)| k == "LOW").unwrap();
     assert_eq!((low_row.1.response.met, low_row.1.violations), (1, 0));
-    let by_type = e.compliance().by(GroupBy::ServiceType, now, now - 24 * 3_600_000, now);
+    let by_type = e
+        .compliance()
+        .by(GroupBy::ServiceType, now, now - 24 * 3_600_000, now);
     let keys: Vec<&str> = by_type.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(keys, ["incident", "request"]);
     // Nothing stopped in a range before any event.
-    assert!(e.compliance().by(GroupBy::Priority, now, minute(-120), minute(-60)).is_empty());
+    assert!(e
+        .compliance()
+        .by(GroupBy::Priority, now, minute(-120), minute(-60))
+        .is_empty());
 }

@@ -87,7 +87,9 @@ impl TenantEngine {
             due.truncate(limit);
         }
         due.sort_by_key(|(d, _)| *d);
-        due.into_iter().map(|(_, tk)| self.view_of(tk, now)).collect()
+        due.into_iter()
+            .map(|(_, tk)| self.view_of(tk, now))
+            .collect()
     }
 
     fn view_of(&self, tk: &Ticket, now: Millis) -> TicketView {

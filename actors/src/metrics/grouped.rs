@@ -138,12 +138,22 @@ impl GroupedCompliance {
 
     /// Compliance per group of `by` over `(from, to]`, at the resolution that reaches `from`
     /// from `now`; groups without outcomes in the range are left out.
-    pub fn by(&self, by: GroupBy, now: Millis, from: Millis, to: Millis) -> Vec<(String, Compliance)> {
+    pub fn by(
+        &self,
+        by: GroupBy,
+        now: Millis,
+        from: Millis,
+        to: Millis,
+    ) -> Vec<(String, Compliance)> {
         let width = resolution_for(now, from).max(HOUR);
         self.groups[by as usize]
             .iter()
             .filter_map(|(key, rings)| {
-                let ring = if width == HOUR { &rings.hourly } else { &rings.daily };
+                let ring = if width == HOUR {
+                    &rings.hourly
+                } else {
+                    &rings.daily
+                };
                 let sum = ring.sum(from, to, width);
                 (sum != Tally::default()).then(|| (key.to_string(), Compliance::from(&sum)))
             })

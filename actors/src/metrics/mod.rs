@@ -17,8 +17,8 @@ use vigil_streams::Millis;
 
 use crate::alert::{Goal, Level};
 use crate::engine::GoalOutcome;
-use ring::{Bucket, Ring};
 pub use grouped::{Compliance, GoalCounts, GroupBy, GroupedCompliance};
+use ring::{Bucket, Ring};
 pub use snapshot::{MetricsSnapshot, OpenTickets};
 
 const MINUTE: i64 = 60_000;
@@ -27,7 +27,8 @@ const DAY: i64 = 24 * HOUR;
 
 /// How far back from `now` each resolution reaches: 5-minute buckets for the last hour, hours
 /// for the last day, days for the last 30 days.
-const RESOLUTIONS: [(i64, i64, usize); 3] = [(5 * MINUTE, HOUR, 12), (HOUR, DAY, 24), (DAY, 30 * DAY, 30)];
+const RESOLUTIONS: [(i64, i64, usize); 3] =
+    [(5 * MINUTE, HOUR, 12), (HOUR, DAY, 24), (DAY, 30 * DAY, 30)];
 
 /// The finest bucket width whose ring still reaches back from `now` to `from`.
 fn resolution_for(now: Millis, from: Millis) -> i64 {

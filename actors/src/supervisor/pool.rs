@@ -50,6 +50,15 @@ pub struct TenantPool {
     alerts: mpsc::Sender<AlertBatch>,
 }
 
+impl std::fmt::Debug for TenantPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TenantPool")
+            .field("arbiters", &self.arbiters.len())
+            .field("tenants", &self.read().len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl TenantPool {
     /// Starts `arbiters` arbiter threads (must run inside an actix `System`).
     pub fn new(
@@ -152,9 +161,11 @@ impl TenantPool {
 
     /// The live clocks of a ticket, if its tenant and ticket are known here.
     pub async fn ticket(&self, tenant_id: u64, ticket_id: String) -> Option<TicketView> {
-        self.inspect(tenant_id, move |engine, now| engine.ticket_view(&ticket_id, now))
-            .await
-            .flatten()
+        self.inspect(tenant_id, move |engine, now| {
+            engine.ticket_view(&ticket_id, now)
+        })
+        .await
+        .flatten()
     }
 
     /// A metrics snapshot of a tenant, if known here.

@@ -25,7 +25,9 @@ pub use consumer::{ConsumeError, ConsumerLag, PartitionConsumer, PartitionMessag
 pub use events::{publish_events, EventPublisher, PublishStats};
 pub use message::{AckError, AckHandle, Delivery, PartitionMessage};
 pub use partition::{owned_partitions, partition_of};
-pub use publish::{publish_alert, publish_dead_letter, PublishError, PublishOutcome};
+pub use publish::{
+    publish_alert, publish_dead_letter, publish_event, PublishError, PublishOutcome,
+};
 pub use replay::{last_sequence, replay_partition, ReplayError, ReplayMessages};
 pub use setup::{ensure_streams, SetupError};
 

@@ -8,7 +8,10 @@ use async_nats::jetstream::Context;
 use async_nats::{HeaderMap, HeaderValue};
 use bytes::Bytes;
 
-use super::subjects::{alert_subject, dlq_subject, REJECT_DETAIL_HEADER, REJECT_REASON_HEADER};
+use super::subjects::{
+    alert_subject, dlq_subject, event_message_id, event_subject, REJECT_DETAIL_HEADER,
+    REJECT_REASON_HEADER,
+};
 use super::BoxError;
 use crate::reject::Rejection;
 
@@ -136,6 +139,26 @@ pub async fn publish_alert(
 ) -> Result<PublishOutcome, PublishError> {
     let subject = alert_subject(tenant_id);
     let ack = send_with_id(js, &subject, msg_id, payload).await?;
+    confirm(&subject, ack).await
+}
+
+/// Publishes one upstream event (its JSON bytes) to `vigil.events.<tenant_id>` with the
+/// event's `Nats-Msg-Id`, and waits for the ack; a repeat inside the duplicate window is
+/// reported with `duplicate: true` and stored once.
+pub async fn publish_event(
+    js: &Context,
+    tenant_id: u64,
+    event_id: &str,
+    payload: Bytes,
+) -> Result<PublishOutcome, PublishError> {
+    let subject = event_subject(tenant_id);
+    let ack = send_with_id(
+        js,
+        &subject,
+        &event_message_id(tenant_id, event_id),
+        payload,
+    )
+    .await?;
     confirm(&subject, ack).await
 }
 

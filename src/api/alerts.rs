@@ -1,0 +1,182 @@
+//! Alerts: the list, and the lifecycle a person drives (acknowledge, resolve), recorded with
+//! who and when, pushed to live dashboards and published on `vigil.alerts.<tenant>`.
+
+use axum::extract::{Path, State};
+use serde::Serialize;
+use utoipa::ToSchema;
+use vigil_actors::AlertState;
+
+use super::params::Params;
+use super::views::AlertView;
+use super::ApiState;
+use crate::auth::Caller;
+use crate::http::{ApiError, Envelope};
+use crate::store::{StoreError, StoredAlert, Transition};
+
+/// `GET /api/v1/alerts`.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct AlertList {
+    /// Newest `fired_at` first.
+    pub alerts: Vec<AlertView>,
+}
+
+fn store_error(e: StoreError) -> ApiError {
+    ApiError::store_unavailable(format!("the store is unavailable: {e}; retry shortly"))
+}
+
+/// Alerts of the caller's tenant (ops: of `tenant_id`, or of all), optionally in one state.
+#[utoipa::path(
+    get,
+    path = "/api/v1/alerts",
+    params(
+        ("state" = Option<String>, Query, description = "firing, acknowledged, resolved or retracted"),
+        ("limit" = Option<u32>, Query, description = "1 to 1000 (default 100)"),
+        ("tenant_id" = Option<u64>, Query, description = "ops: one tenant (default all); others: only their own"),
+    ),
+    responses(
+        (status = 200, description = "envelope with `data`: AlertList", body = AlertList),
+        (status = 400, description = "40001 bad parameter"),
+        (status = 401, description = "40004 no valid token"),
+        (status = 403, description = "40003 another tenant"),
+        (status = 503, description = "50001 store unavailable"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list(
+    State(state): State<ApiState>,
+    caller: Caller,
+    params: Params,
+) -> Result<Envelope<AlertList>, ApiError> {
+    caller.require(caller.claims.role.can_read(), "read alerts")?;
+    params.only(&["state", "limit", "tenant_id"])?;
+    let tenant = match params.tenant_id()? {
+        None if caller.claims.role.all_tenants() => None,
+        requested => Some(caller.tenant_scope(requested)?),
+    };
+    let alert_state = params
+        .get("state")
+        .map(|s| {
+            AlertState::parse(s).ok_or_else(|| {
+                ApiError::invalid_field(
+                    "state",
+                    "expected firing, acknowledged, resolved or retracted",
+                )
+            })
+        })
+        .transpose()?;
+    let limit = params.integer("limit", 1..=1000, 100)?;
+    let rows = state
+        .store
+        .list_alerts(tenant, alert_state, limit)
+        .await
+        .map_err(store_error)?;
+    Ok(Envelope::ok(AlertList {
+        alerts: rows.iter().map(AlertView::from).collect(),
+    }))
+}
+
+/// Acknowledges a firing alert. Idempotent: acknowledging it again answers the alert as it is.
+#[utoipa::path(
+    post,
+    path = "/api/v1/alerts/{alert_id}/ack",
+    params(("alert_id" = String, Path, description = "the alert")),
+    responses(
+        (status = 200, description = "envelope with `data`: the alert, acknowledged", body = AlertView),
+        (status = 400, description = "40001 the alert is resolved or retracted"),
+        (status = 401, description = "40004 no valid token"),
+        (status = 403, description = "40003 another tenant, or a read-only role"),
+        (status = 404, description = "41001 no such alert"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn ack(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(alert_id): Path<String>,
+) -> Result<Envelope<AlertView>, ApiError> {
+    caller.require(caller.claims.role.can_manage_alerts(), "acknowledge alerts")?;
+    owned_alert(&state, &caller, &alert_id).await?;
+    let outcome = state
+        .store
+        .acknowledge(&alert_id, &caller.claims.sub)
+        .await
+        .map_err(store_error)?;
+    answer(&state, outcome, &alert_id, AlertState::Acknowledged)
+}
+
+/// Resolves a firing or acknowledged alert by hand. Idempotent.
+#[utoipa::path(
+    post,
+    path = "/api/v1/alerts/{alert_id}/resolve",
+    params(("alert_id" = String, Path, description = "the alert")),
+    responses(
+        (status = 200, description = "envelope with `data`: the alert, resolved", body = AlertView),
+        (status = 400, description = "40001 the alert was retracted"),
+        (status = 401, description = "40004 no valid token"),
+        (status = 403, description = "40003 another tenant, or a read-only role"),
+        (status = 404, description = "41001 no such alert"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn resolve(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(alert_id): Path<String>,
+) -> Result<Envelope<AlertView>, ApiError> {
+    caller.require(caller.claims.role.can_manage_alerts(), "resolve alerts")?;
+    owned_alert(&state, &caller, &alert_id).await?;
+    let outcome = state
+        .store
+        .resolve(&alert_id, &caller.claims.sub)
+        .await
+        .map_err(store_error)?;
+    answer(&state, outcome, &alert_id, AlertState::Resolved)
+}
+
+/// The alert, if it exists (41001) and the caller may see it (40003).
+async fn owned_alert(
+    state: &ApiState,
+    caller: &Caller,
+    alert_id: &str,
+) -> Result<StoredAlert, ApiError> {
+    let alert = state
+        .store
+        .get_alert(alert_id)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| ApiError::not_found(format!("no alert {alert_id}")))?;
+    caller.check_tenant(alert.record.tenant_id)?;
+    Ok(alert)
+}
+
+fn answer(
+    state: &ApiState,
+    outcome: Transition,
+    alert_id: &str,
+    to: AlertState,
+) -> Result<Envelope<AlertView>, ApiError> {
+    match outcome {
+        Transition::Changed(alert) => {
+            state.outlet.api_change(&alert);
+            Ok(Envelope::new(
+                200,
+                format!("alert {}", to.as_str()),
+                AlertView::from(&alert),
+            ))
+        }
+        Transition::Unchanged(alert) if alert.record.state == to => Ok(Envelope::new(
+            200,
+            format!("alert already {}", to.as_str()),
+            AlertView::from(&alert),
+        )),
+        Transition::Unchanged(alert) => Err(ApiError::invalid_field(
+            "state",
+            format!(
+                "alert {alert_id} is {}; it can no longer be {}",
+                alert.record.state.as_str(),
+                to.as_str()
+            ),
+        )),
+        Transition::Unknown => Err(ApiError::not_found(format!("no alert {alert_id}"))),
+    }
+}

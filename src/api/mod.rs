@@ -1,0 +1,81 @@
+//! The REST API and the `/ws` endpoint of DESIGN.md §5, behind authentication, tenant
+//! isolation and rate limits. Every answer is in the platform envelope; the OpenAPI document
+//! at `/api/v1/openapi.json` is generated from the handlers.
+//!
+//! # Layout
+//! - [`views`]: the JSON shapes shared with the WebSocket hub.
+//! - `auth`: the authenticated-caller extractor (token, role, rate limits).
+//! - `client`: overview, compliance, one ticket's clocks.
+//! - `alerts`: the alert list and lifecycle (ack, resolve).
+//! - `ingest`: HTTP ingest onto JetStream.
+//! - `partners`: reconciliation reports.
+//! - `ws`: the WebSocket upgrade.
+//! - `openapi`: the generated document.
+//! - `dashboard`: the live dashboard page and its assets.
+
+mod alerts;
+mod auth;
+mod client;
+mod dashboard;
+mod ingest;
+mod openapi;
+mod params;
+mod partners;
+pub mod views;
+mod ws;
+
+use std::sync::Arc;
+
+use axum::routing::{get, post};
+use axum::Router;
+use vigil_actors::supervisor::TenantPool;
+
+use crate::auth::Verifier;
+use crate::http::RateLimits;
+use crate::hub::Hub;
+use crate::outlet::AlertOutlet;
+use crate::store::Store;
+
+pub use openapi::openapi_json;
+
+/// What the API handlers share.
+#[derive(Debug, Clone)]
+pub struct ApiState {
+    /// Verifies tokens.
+    pub verifier: Arc<Verifier>,
+    /// Per-IP and per-tenant limits.
+    pub limits: Arc<RateLimits>,
+    /// Alerts and their lifecycle.
+    pub store: Store,
+    /// Live reads of tenant engines (`None` when the engine runs on the event clock).
+    pub engine: Option<Arc<TenantPool>>,
+    /// Live updates.
+    pub hub: Hub,
+    /// Where API-made alert changes go.
+    pub outlet: AlertOutlet,
+    /// JetStream, for HTTP ingest.
+    pub js: async_nats::jetstream::Context,
+}
+
+/// Every API route, the dashboard and `/ws`; merge with the operational routes and finish.
+pub fn routes(state: ApiState) -> Router {
+    Router::new()
+        .route("/api/v1/openapi.json", get(openapi::document))
+        .route("/api/v1/client/dashboard/overview", get(client::overview))
+        .route("/api/v1/client/sla/compliance", get(client::compliance))
+        .route(
+            "/api/v1/client/tickets/{ticket_id}/sla",
+            get(client::ticket_sla),
+        )
+        .route("/api/v1/alerts", get(alerts::list))
+        .route("/api/v1/alerts/{alert_id}/ack", post(alerts::ack))
+        .route("/api/v1/alerts/{alert_id}/resolve", post(alerts::resolve))
+        .route("/api/v1/ingest/events", post(ingest::events))
+        .route(
+            "/api/v1/partners/{partner_id}/reconciliations",
+            get(partners::reconciliations),
+        )
+        .route("/ws", get(ws::upgrade))
+        .merge(dashboard::routes())
+        .with_state(state)
+}

@@ -1,0 +1,79 @@
+//! The OpenAPI 3 document of the REST API, generated from the handlers' annotations so it
+//! cannot drift from them. Served without authentication at `/api/v1/openapi.json`.
+
+use axum::http::header;
+use axum::response::IntoResponse;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{alerts, client, ingest, partners, views};
+
+/// The document.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Vigil API",
+        description = "Live SLA figures, ticket clocks, alerts and ingest. Every JSON answer is the \
+platform envelope {code, message, data, timestamp, request_id}; the schemas below are of `data`. \
+Errors: 40001 invalid parameter (400), 40003 forbidden (403), 40004 unauthenticated (401), \
+40005 rate limited (429, Retry-After), 41001 not found (404), 50001 store unavailable (503). \
+Live updates: GET /ws (see the README)."
+    ),
+    paths(
+        client::overview,
+        client::compliance,
+        client::ticket_sla,
+        alerts::list,
+        alerts::ack,
+        alerts::resolve,
+        ingest::events,
+        partners::reconciliations,
+    ),
+    components(schemas(
+        client::Overview,
+        client::Summary,
+        client::TrendPoint,
+        client::ComplianceReport,
+        client::TicketSla,
+        alerts::AlertList,
+        ingest::IngestReport,
+        ingest::EventResult,
+        views::AlertView,
+        views::TicketClocks,
+        views::GoalClock,
+        views::LiveMetrics,
+        views::ComplianceRow,
+        views::GoalCompliance,
+    )),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The document as JSON text.
+pub fn openapi_json() -> String {
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+}
+
+/// `GET /api/v1/openapi.json`.
+pub async fn document() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], openapi_json())
+}

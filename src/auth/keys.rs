@@ -1,0 +1,293 @@
+//! Verifying and minting tokens with the key `[auth]` configures: an HS256 shared secret, or an
+//! RS256 key pair (public key to verify, private key to mint).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+
+use super::claims::{Claims, Role};
+use crate::config::VigilConfig;
+
+/// Why the configured key cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthSetupError {
+    /// A key file could not be read.
+    #[error("cannot read {field} {path}: {source}")]
+    Read {
+        /// The config field naming the file.
+        field: &'static str,
+        /// The resolved path.
+        path: PathBuf,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+    /// A key file is not a PEM RSA key.
+    #[error("{field} {path} is not a PEM RSA key: {reason}")]
+    BadKey {
+        /// The config field naming the file.
+        field: &'static str,
+        /// The resolved path.
+        path: PathBuf,
+        /// What the parser said.
+        reason: String,
+    },
+    /// RS256 is configured but no private key to mint with.
+    #[error(
+        "auth.jwt_public_key_file is set (RS256): set auth.jwt_private_key_file to mint tokens"
+    )]
+    NoPrivateKey,
+}
+
+/// Why a token was refused (the caller answers 401, code 40004).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// No token was sent.
+    #[error("missing token: send Authorization: Bearer <JWT>")]
+    Missing,
+    /// The token's `exp` is past.
+    #[error("token expired: get a new one")]
+    Expired,
+    /// Bad signature, wrong algorithm, malformed, or claims missing.
+    #[error("invalid token: {0}")]
+    Invalid(String),
+}
+
+impl TokenError {
+    /// A short label for metrics and security logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TokenError::Missing => "missing",
+            TokenError::Expired => "expired",
+            TokenError::Invalid(_) => "invalid",
+        }
+    }
+}
+
+fn read_key(
+    c: &VigilConfig,
+    field: &'static str,
+    path: &PathBuf,
+) -> Result<Vec<u8>, AuthSetupError> {
+    let path = c.resolve(path);
+    std::fs::read(&path).map_err(|source| AuthSetupError::Read {
+        field,
+        path,
+        source,
+    })
+}
+
+fn bad_key(
+    c: &VigilConfig,
+    field: &'static str,
+    path: &PathBuf,
+    e: impl ToString,
+) -> AuthSetupError {
+    AuthSetupError::BadKey {
+        field,
+        path: c.resolve(path),
+        reason: e.to_string(),
+    }
+}
+
+/// Checks tokens.
+pub struct Verifier {
+    key: DecodingKey,
+    validation: Validation,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("algorithms", &self.validation.algorithms)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Verifier {
+    /// A verifier for the configured key: RS256 with `auth.jwt_public_key_file` when set, else
+    /// HS256 with `auth.jwt_secret`.
+    pub fn from_config(c: &VigilConfig) -> Result<Verifier, AuthSetupError> {
+        let field = "auth.jwt_public_key_file";
+        let (key, algorithm) = match &c.auth.jwt_public_key_file {
+            Some(path) => {
+                let pem = read_key(c, field, path)?;
+                let key =
+                    DecodingKey::from_rsa_pem(&pem).map_err(|e| bad_key(c, field, path, e))?;
+                (key, Algorithm::RS256)
+            }
+            None => (
+                DecodingKey::from_secret(c.auth.jwt_secret.as_bytes()),
+                Algorithm::HS256,
+            ),
+        };
+        let mut validation = Validation::new(algorithm);
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        Ok(Verifier { key, validation })
+    }
+
+    /// The claims of a valid token.
+    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
+                ErrorKind::ExpiredSignature => TokenError::Expired,
+                ErrorKind::InvalidSignature => TokenError::Invalid("bad signature".into()),
+                ErrorKind::InvalidAlgorithm => {
+                    TokenError::Invalid("signed with another algorithm".into())
+                }
+                ErrorKind::Json(_) | ErrorKind::MissingRequiredClaim(_) => TokenError::Invalid(
+                    "claims must hold sub, tenant_id, role (client_admin, client_manager, \
+                     client_user, ops, service) and exp"
+                        .into(),
+                ),
+                _ => TokenError::Invalid("malformed token".into()),
+            })
+    }
+}
+
+/// Mints tokens (for development and tests: `vigil token`).
+pub struct Minter {
+    key: EncodingKey,
+    header: Header,
+}
+
+impl Minter {
+    /// A minter for the configured key: RS256 with `auth.jwt_private_key_file` when a public
+    /// key is configured, else HS256 with `auth.jwt_secret`.
+    pub fn from_config(c: &VigilConfig) -> Result<Minter, AuthSetupError> {
+        let field = "auth.jwt_private_key_file";
+        match (&c.auth.jwt_public_key_file, &c.auth.jwt_private_key_file) {
+            (Some(_), None) => Err(AuthSetupError::NoPrivateKey),
+            (_, Some(path)) => {
+                let pem = read_key(c, field, path)?;
+                let key =
+                    EncodingKey::from_rsa_pem(&pem).map_err(|e| bad_key(c, field, path, e))?;
+                Ok(Minter {
+                    key,
+                    header: Header::new(Algorithm::RS256),
+                })
+            }
+            (None, None) => Ok(Minter {
+                key: EncodingKey::from_secret(c.auth.jwt_secret.as_bytes()),
+                header: Header::new(Algorithm::HS256),
+            }),
+        }
+    }
+
+    /// A token for `sub` of `tenant_id` with `role`, valid for `ttl` from `now_s` (seconds
+    /// since the Unix epoch).
+    pub fn mint(
+        &self,
+        sub: &str,
+        tenant_id: u64,
+        role: Role,
+        now_s: u64,
+        ttl: Duration,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
+        let claims = Claims {
+            sub: sub.to_string(),
+            tenant_id,
+            role,
+            exp: now_s + ttl.as_secs(),
+            iat: Some(now_s),
+        };
+        jsonwebtoken::encode(&self.header, &claims, &self.key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(secret: &str) -> VigilConfig {
+        let mut c = VigilConfig::default();
+        c.auth.jwt_secret = secret.into();
+        c
+    }
+
+    fn now() -> u64 {
+        crate::store::pool::now_ms() as u64 / 1000
+    }
+
+    #[test]
+    fn a_minted_token_verifies_with_its_claims() {
+        let c = config("s3cret");
+        let token = Minter::from_config(&c)
+            .unwrap()
+            .mint(
+                "alice",
+                12345,
+                Role::ClientManager,
+                now(),
+                Duration::from_secs(60),
+            )
+            .unwrap();
+        let claims = Verifier::from_config(&c).unwrap().verify(&token).unwrap();
+        assert_eq!(
+            (claims.sub.as_str(), claims.tenant_id, claims.role),
+            ("alice", 12345, Role::ClientManager)
+        );
+    }
+
+    #[test]
+    fn expired_tampered_and_foreign_tokens_are_refused() {
+        let c = config("s3cret");
+        let minter = Minter::from_config(&c).unwrap();
+        let verifier = Verifier::from_config(&c).unwrap();
+        let expired = minter
+            .mint("a", 1, Role::Ops, now() - 7200, Duration::from_secs(60))
+            .unwrap();
+        assert_eq!(verifier.verify(&expired), Err(TokenError::Expired));
+        let good = minter
+            .mint("a", 1, Role::ClientUser, now(), Duration::from_secs(60))
+            .unwrap();
+        // Change the payload (tenant 1 → another) but keep the signature.
+        let mut parts: Vec<String> = good.split('.').map(String::from).collect();
+        let forged = minter
+            .mint("a", 2, Role::Ops, now(), Duration::from_secs(60))
+            .unwrap();
+        parts[1] = forged.split('.').nth(1).unwrap().to_string();
+        assert!(matches!(
+            verifier.verify(&parts.join(".")),
+            Err(TokenError::Invalid(_))
+        ));
+        let other_key = Minter::from_config(&config("other"))
+            .unwrap()
+            .mint("a", 1, Role::Ops, now(), Duration::from_secs(60))
+            .unwrap();
+        assert!(matches!(
+            verifier.verify(&other_key),
+            Err(TokenError::Invalid(_))
+        ));
+        assert!(matches!(
+            verifier.verify("not.a.token"),
+            Err(TokenError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn a_token_with_an_unknown_role_is_invalid() {
+        let c = config("k");
+        let header = Header::new(Algorithm::HS256);
+        let claims = serde_json::json!({"sub":"x","tenant_id":1,"role":"root","exp":now()+60});
+        let token =
+            jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(b"k")).unwrap();
+        assert!(matches!(
+            Verifier::from_config(&c).unwrap().verify(&token),
+            Err(TokenError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn rs256_without_a_private_key_cannot_mint() {
+        let mut c = config("k");
+        c.auth.jwt_public_key_file = Some("pub.pem".into());
+        assert!(matches!(
+            Minter::from_config(&c),
+            Err(AuthSetupError::NoPrivateKey)
+        ));
+    }
+}

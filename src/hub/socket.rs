@@ -1,0 +1,142 @@
+//! One WebSocket connection: a reader (requests, liveness) and a writer (the client's queue),
+//! so a socket that does not drain never blocks reading, pings, or anybody else.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures::{SinkExt, StreamExt};
+use tracing::{debug, Instrument};
+
+use super::protocol::{self, Channels, Request};
+use super::queue::{ClientQueue, Next, CLOSE_GOING_AWAY, CLOSE_POLICY, CLOSE_SLOW};
+use super::subscribe::Refusal;
+use super::Client;
+use crate::http::envelope::{FORBIDDEN, INVALID_PARAMETER};
+use crate::telemetry::metrics::ws_disconnects;
+
+/// How long a closing connection may take to flush its close frame.
+const CLOSE_FLUSH: Duration = Duration::from_secs(5);
+
+impl Client {
+    /// Serves the connection until either side closes it.
+    pub async fn serve(self, socket: WebSocket) {
+        let span = tracing::debug_span!(
+            "ws",
+            tenant_id = self.caller.claims.tenant_id,
+            client = self.id
+        );
+        async move {
+            let (sink, mut stream) = socket.split();
+            let writer = tokio::spawn(write(sink, self.queue.clone()));
+            let config = &self.hub.inner.config;
+            let idle = config.idle_timeout.as_std();
+            let mut ping = tokio::time::interval(config.ping_interval.as_std());
+            ping.tick().await;
+            let mut shutdown = self.hub.inner.shutdown.subscribe();
+            let mut last_heard = Instant::now();
+            let reason = loop {
+                tokio::select! {
+                    frame = stream.next() => match frame {
+                        Some(Ok(Message::Text(text))) => {
+                            last_heard = Instant::now();
+                            self.on_request(text.as_str()).await;
+                        }
+                        Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {
+                            self.queue.close(1000, "closed by the client");
+                            break "closed";
+                        }
+                        Some(Ok(_)) => last_heard = Instant::now(),
+                    },
+                    _ = ping.tick() => {
+                        if last_heard.elapsed() >= idle {
+                            self.queue.close(CLOSE_GOING_AWAY, "idle timeout");
+                            break "idle";
+                        }
+                        self.queue.ping();
+                    }
+                    (code, _) = self.queue.closed() => {
+                        break if code == CLOSE_SLOW { "slow_client" } else { "closed" };
+                    }
+                    () = async { let _ = shutdown.wait_for(|s| *s).await; } => {
+                        self.queue.close(CLOSE_GOING_AWAY, "server shutting down");
+                        break "shutdown";
+                    }
+                }
+            };
+            ws_disconnects(reason).increment(1);
+            debug!(reason, "WebSocket closing");
+            let _ = writer.await;
+        }
+        .instrument(span)
+        .await;
+    }
+
+    async fn on_request(&self, text: &str) {
+        let request: Request = match serde_json::from_str(text) {
+            Ok(r) => r,
+            Err(e) => {
+                self.queue.push(protocol::error(
+                    INVALID_PARAMETER,
+                    &format!(
+                        "bad request ({e}); send {{\"op\":\"subscribe\",\"channels\":[\"metrics\",\"alerts\",\"tickets\"]}} or {{\"op\":\"ping\"}}"
+                    ),
+                ));
+                return;
+            }
+        };
+        match request {
+            Request::Ping => self
+                .queue
+                .push(protocol::control("pong", serde_json::json!({}))),
+            Request::Subscribe {
+                channels,
+                tenant_ids,
+                resume_from,
+            } => {
+                let result = match Channels::parse(&channels) {
+                    Ok(c) => self.subscribe(c, tenant_ids, resume_from).await,
+                    Err(e) => Err(Refusal::Invalid(e)),
+                };
+                match result {
+                    Ok(()) => {}
+                    Err(Refusal::Invalid(message)) => {
+                        self.queue
+                            .push(protocol::error(INVALID_PARAMETER, &message));
+                    }
+                    Err(Refusal::Forbidden(message)) => {
+                        self.queue.push(protocol::error(FORBIDDEN, &message));
+                        self.queue.close(CLOSE_POLICY, "forbidden");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Drains the queue into the socket. A send that cannot finish because the client does not
+/// read is abandoned once the queue closes; the close frame then goes out after what is
+/// still buffered, within [`CLOSE_FLUSH`].
+async fn write(mut sink: futures::stream::SplitSink<WebSocket, Message>, queue: Arc<ClientQueue>) {
+    loop {
+        let message = match queue.next().await {
+            Next::Text(text) => Message::Text(text),
+            Next::Ping => Message::Ping(Default::default()),
+            Next::Close(code, reason) => {
+                let frame = Message::Close(Some(CloseFrame {
+                    code,
+                    reason: reason.into(),
+                }));
+                let _ = tokio::time::timeout(CLOSE_FLUSH, sink.send(frame)).await;
+                return;
+            }
+        };
+        tokio::select! {
+            sent = sink.send(message) => if sent.is_err() {
+                queue.close(1000, "connection lost");
+                return;
+            },
+            _ = queue.closed() => {}
+        }
+    }
+}
