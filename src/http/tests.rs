@@ -236,6 +236,7 @@ async fn drain_timeout_bounds_shutdown_with_open_connections() {
     let mut server = start(ServeOptions {
         max_connections: 10,
         drain_timeout: Duration::from_millis(200),
+        ..ServeOptions::default()
     })
     .await;
     // A connection that sent half a request keeps the server from draining by itself.
@@ -255,6 +256,7 @@ async fn connections_beyond_the_cap_wait_for_a_free_slot() {
     let server = start(ServeOptions {
         max_connections: 1,
         drain_timeout: Duration::from_secs(1),
+        ..ServeOptions::default()
     })
     .await;
     let hold = TcpStream::connect(server.addr).await.unwrap();

@@ -11,9 +11,13 @@ pub struct WsConfig {
     /// Most `metrics` (and `ticket`) updates per second per tenant; changes in between are
     /// coalesced into the next one. Default 4.
     pub metrics_per_second: u32,
-    /// Messages waiting for one client before superseded updates are dropped and, if alerts
-    /// still do not fit, the client is closed with 1013. Default 256.
+    /// Messages waiting for one client before superseded updates are dropped. A client
+    /// whose queue is this full of alerts and that has taken nothing for
+    /// `slow_client_timeout` (or that falls 16 times this far behind) is closed with 1013.
+    /// Default 256.
     pub client_queue: usize,
+    /// See `client_queue`. Default `"5s"`.
+    pub slow_client_timeout: ConfigDuration,
     /// Alert messages kept per tenant for `resume_from`. Default 256.
     pub resume_buffer: usize,
     /// How often the server pings each client. Default `"30s"`.
@@ -33,6 +37,7 @@ impl Default for WsConfig {
         WsConfig {
             metrics_per_second: 4,
             client_queue: 256,
+            slow_client_timeout: ConfigDuration::from_secs(5),
             resume_buffer: 256,
             ping_interval: ConfigDuration::from_secs(30),
             idle_timeout: ConfigDuration::from_secs(90),

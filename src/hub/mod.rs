@@ -300,7 +300,10 @@ impl Hub {
             hub: self.clone(),
             id: self.inner.next_client.fetch_add(1, Ordering::Relaxed),
             caller: caller.clone(),
-            queue: Arc::new(ClientQueue::new(c.client_queue)),
+            queue: Arc::new(ClientQueue::new(
+                c.client_queue,
+                c.slow_client_timeout.as_std(),
+            )),
             subscribed: Mutex::new(Subscribed::Nothing),
         })
     }

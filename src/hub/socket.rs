@@ -53,6 +53,7 @@ impl Client {
                             self.queue.close(CLOSE_GOING_AWAY, "idle timeout");
                             break "idle";
                         }
+                        self.queue.close_if_stalled();
                         self.queue.ping();
                     }
                     (code, _) = self.queue.closed() => {
@@ -131,7 +132,10 @@ async fn write(mut sink: futures::stream::SplitSink<WebSocket, Message>, queue: 
                 return;
             }
         };
+        // Biased: a message handed out after a policy close (the error saying why) is still
+        // sent; only a send that cannot complete gives way to the close.
         tokio::select! {
+            biased;
             sent = sink.send(message) => if sent.is_err() {
                 queue.close(1000, "connection lost");
                 return;

@@ -12,10 +12,12 @@
 //! - `service`: [`ServiceSetup`] and [`Service`] run `vigil run`; [`http_get`], [`metric_value`].
 //! - `store`: the SQLite store's alert rows and outbox ([`wait_for_store`], [`wait_published`]).
 //! - `nats`: [`publish_event`], [`drain`], [`header`].
+//! - `api`: [`request`] with tokens and bodies, [`WsClient`] for `/ws`.
 
 #![allow(dead_code)]
 
 mod alerts;
+mod api;
 mod cli;
 mod events;
 mod nats;
@@ -24,7 +26,7 @@ mod store;
 
 // Every test file takes what it needs; not all of them need every part.
 #[allow(unused_imports)]
-pub use {alerts::*, cli::*, events::*, nats::*, service::*, store::*};
+pub use {alerts::*, api::*, cli::*, events::*, nats::*, service::*, store::*};
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
