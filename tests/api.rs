@@ -37,7 +37,7 @@ struct Api {
 
 impl Api {
     async fn start(nats: &NatsServer, config: &str) -> Api {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("temp dir");
         let setup = ServiceSetup::new(dir.path(), &nats.url(), config, "wall");
         let mut service = setup.start();
         service.ready().await;
@@ -75,14 +75,14 @@ fn signed(secret: &str, claims: Value) -> String {
         &claims,
         &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
     )
-    .unwrap()
+    .expect("sign")
 }
 
 #[tokio::test]
 async fn tokens_are_checked_and_tenants_isolated_on_every_read_endpoint() {
     let nats = NatsServer::start();
     let api = Api::start(&nats, CONFIG).await;
-    let js = async_nats::jetstream::new(async_nats::connect(nats.url()).await.unwrap());
+    let js = async_nats::jetstream::new(async_nats::connect(nats.url()).await.expect("connect"));
     publish_events(&js, &[overdue(1, "T1"), overdue(2, "T2")]).await;
     eventually("alerts of both tenants", || async {
         (store_alerts(&api.setup.db).await.len() >= 4).then_some(())
@@ -171,7 +171,7 @@ async fn tokens_are_checked_and_tenants_isolated_on_every_read_endpoint() {
 async fn dashboard_endpoints_report_figures_clocks_and_bad_parameters() {
     let nats = NatsServer::start();
     let api = Api::start(&nats, CONFIG).await;
-    let js = async_nats::jetstream::new(async_nats::connect(nats.url()).await.unwrap());
+    let js = async_nats::jetstream::new(async_nats::connect(nats.url()).await.expect("connect"));
     let now = now_ms();
     let fresh = Ev::created(1, "FRESH", now - MIN, "LOW", "fresh-c");
     let done =

@@ -40,11 +40,11 @@ struct Live {
 impl Live {
     async fn start(config: &str) -> Live {
         let nats = NatsServer::start();
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("temp dir");
         let setup = ServiceSetup::new(dir.path(), &nats.url(), config, "wall");
         let mut service = setup.start();
         service.ready().await;
-        let js = async_nats::jetstream::new(async_nats::connect(nats.url()).await.unwrap());
+        let js = async_nats::jetstream::new(async_nats::connect(nats.url()).await.expect("connect"));
         Live {
             setup,
             service,
@@ -84,7 +84,7 @@ async fn snapshots(c: &mut WsClient) -> (u64, Vec<Value>) {
     }
     let channels: Vec<&str> = seen
         .iter()
-        .map(|m| m["channel"].as_str().unwrap())
+        .map(|m| m["channel"].as_str().expect("a channel"))
         .collect();
     assert_eq!(channels, ["alerts", "metrics", "tickets"]);
     let s = seq(&seen[0]);

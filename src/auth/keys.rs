@@ -1,7 +1,7 @@
 //! Verifying and minting tokens with the key `[auth]` configures: an HS256 shared secret, or an
 //! RS256 key pair (public key to verify, private key to mint).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use jsonwebtoken::errors::ErrorKind;
@@ -68,7 +68,7 @@ impl TokenError {
 fn read_key(
     c: &VigilConfig,
     field: &'static str,
-    path: &PathBuf,
+    path: &Path,
 ) -> Result<Vec<u8>, AuthSetupError> {
     let path = c.resolve(path);
     std::fs::read(&path).map_err(|source| AuthSetupError::Read {
@@ -81,7 +81,7 @@ fn read_key(
 fn bad_key(
     c: &VigilConfig,
     field: &'static str,
-    path: &PathBuf,
+    path: &Path,
     e: impl ToString,
 ) -> AuthSetupError {
     AuthSetupError::BadKey {

@@ -153,7 +153,7 @@ async fn exercise(store: &Store) {
 
     // A manual resolve records who and when, once; a resolved alert stays as it is.
     match store
-        .resolve(&firing_now_id(&store).await, "carol")
+        .resolve(&firing_now_id(store).await, "carol")
         .await
         .unwrap()
     {

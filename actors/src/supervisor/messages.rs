@@ -29,7 +29,10 @@ pub enum Applied {
 /// A read of the tenant's engine at the actor's `now`: the closure runs on the actor's
 /// thread, between events, and cannot change anything. The API's ticket clocks, metrics
 /// snapshots and compliance reports are all reads like this.
-pub struct Inspect<R>(pub Box<dyn FnOnce(&TenantEngine, Millis) -> R + Send>);
+pub struct Inspect<R>(pub EngineRead<R>);
+
+/// A read of a tenant's engine at an instant.
+pub type EngineRead<R> = Box<dyn FnOnce(&TenantEngine, Millis) -> R + Send>;
 
 impl<R: Send + 'static> Message for Inspect<R> {
     type Result = R;
