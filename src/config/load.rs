@@ -222,6 +222,31 @@ fn validate_service(c: &VigilConfig, o: &Origins, problems: &mut Vec<ConfigProbl
     if c.http.max_connections == 0 {
         bad("http.max_connections", "must be at least 1".into());
     }
+    if c.ws.metrics_per_second == 0 {
+        bad("ws.metrics_per_second", "must be at least 1".into());
+    }
+    if c.ws.client_queue == 0 {
+        bad("ws.client_queue", "must be at least 1".into());
+    }
+    if c.ws.ping_interval.as_millis() == 0 {
+        bad("ws.ping_interval", "must be longer than zero".into());
+    } else if c.ws.idle_timeout.as_millis() <= c.ws.ping_interval.as_millis() {
+        bad(
+            "ws.idle_timeout",
+            "must be longer than ws.ping_interval, or every client is dropped between pings".into(),
+        );
+    }
+    if c.ws.max_clients == 0 || c.ws.max_clients_per_tenant == 0 {
+        bad("ws.max_clients", "the connection caps must be at least 1".into());
+    }
+    if let Some(key) = &c.auth.jwt_private_key_file {
+        if !c.resolve(key).is_file() {
+            bad(
+                "auth.jwt_private_key_file",
+                format!("{} does not exist or is not a file", c.resolve(key).display()),
+            );
+        }
+    }
     match &c.auth.jwt_public_key_file {
         Some(key) => {
             let resolved = c.resolve(key);

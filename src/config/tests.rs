@@ -270,3 +270,15 @@ fn env_values_read_as_toml_or_text() {
     );
     assert_eq!(env::parse_value("\"42\""), Value::String("42".into()));
 }
+
+#[test]
+fn live_update_settings_are_checked_with_their_line() {
+    let p = problems(
+        "[ws]\nping_interval = \"30s\"\nidle_timeout = \"10s\"\nclient_queue = 0\n\n[http]\nrate_limit_per_ip = -1\n",
+        &[],
+        &[],
+    );
+    assert_has(&p, "DIR/vigil.toml:3: ws.idle_timeout: must be longer than ws.ping_interval");
+    assert_has(&p, "DIR/vigil.toml:4: ws.client_queue: must be at least 1");
+    assert_has(&p, "DIR/vigil.toml:7: http.rate_limit_per_ip");
+}

@@ -141,6 +141,7 @@ pub async fn run(
         tokio::spawn(stats::publish(pool.clone(), labels, stop_rx.clone()))
     });
     tokio::spawn(telemetry::upkeep(metrics.clone()));
+    tokio::spawn(probe_store(store.clone(), readiness.clone()));
     let coalescer = tokio::spawn(hub.clone().run_coalescer(stop_rx.clone()));
     let limits = Arc::new(RateLimits::new(&config.http));
     tokio::spawn(limits.clone().upkeep(Duration::from_secs(60)));
@@ -208,4 +209,20 @@ pub async fn run(
     nats.flush().await.ok();
     info!("stopped");
     Ok(())
+}
+
+/// How often `/readyz` and `vigil_ready{check="store_reachable"}` re-check the store.
+const STORE_PROBE: Duration = Duration::from_secs(5);
+
+/// Pings the store every [`STORE_PROBE`] and reports whether it answers.
+async fn probe_store(store: Store, readiness: Arc<Readiness>) {
+    let mut tick = tokio::time::interval(STORE_PROBE);
+    loop {
+        tick.tick().await;
+        let reachable = store.ping().await.is_ok();
+        if !reachable {
+            warn!("the store does not answer; /readyz reports it");
+        }
+        readiness.set_store_reachable(reachable);
+    }
 }
