@@ -1,0 +1,117 @@
+//! The live dashboard in a real browser: headless Chromium driven by Playwright
+//! (`tests/browser/dashboard.mjs`) opens the page served by `vigil run`, logs in with a token,
+//! and once it is live this test publishes a ticket that breaches at once; the page must show
+//! the numbers and the alert, acknowledge it, and save a screenshot
+//! (`target/browser/dashboard.png`).
+//!
+//! Needs Node.js, `npm ci` in `tests/browser` and `/usr/bin/chromium`; `scripts/test` installs
+//! them. Without them the test is skipped, except under `CI=true`, where it fails.
+
+mod support;
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use support::*;
+use vigil_testkit::NatsServer;
+
+const CONFIG: &str = r#"
+[nats]
+partitions = 4
+"#;
+
+/// Why the browser test cannot run here, if it cannot.
+fn missing_tools(dir: &Path) -> Option<String> {
+    if !Path::new("/usr/bin/chromium").exists() {
+        return Some("/usr/bin/chromium is not installed (apt-get install chromium)".into());
+    }
+    if !dir.join("node_modules/playwright-core").exists() {
+        return Some(format!("run `npm ci` in {}", dir.display()));
+    }
+    if Command::new("node").arg("--version").output().is_err() {
+        return Some("node is not installed".into());
+    }
+    None
+}
+
+#[tokio::test]
+async fn the_dashboard_shows_live_numbers_and_an_alert_that_can_be_acknowledged() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let driver_dir = root.join("tests/browser");
+    if let Some(why) = missing_tools(&driver_dir) {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "the browser test cannot run: {why}"
+        );
+        eprintln!("skipping the browser test: {why}");
+        return;
+    }
+    let nats = NatsServer::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let setup = ServiceSetup::new(dir.path(), &nats.url(), CONFIG, "wall");
+    let mut service = setup.start();
+    service.ready().await;
+    let token = setup.token(7, "client_manager", "maria");
+    let shots = root.join("target/browser");
+    std::fs::create_dir_all(&shots).expect("screenshot dir");
+    let screenshot = shots.join("dashboard.png");
+
+    let mut driver = Command::new("node")
+        .arg(driver_dir.join("dashboard.mjs"))
+        .arg(format!("http://127.0.0.1:{}", service.port))
+        .arg(&token)
+        .arg(&screenshot)
+        .current_dir(&driver_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start node");
+    let stdout = driver.stdout.take().expect("driver stdout");
+    let (lines_tx, mut lines) = tokio::sync::mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+
+    let js = async_nats::jetstream::new(async_nats::connect(nats.url()).await.expect("connect"));
+    let mut log = Vec::new();
+    let outcome = loop {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(120), lines.recv())
+            .await
+            .unwrap_or_else(|_| panic!("the browser driver went quiet; it said:\n{}", log.join("\n")));
+        let Some(line) = line else {
+            break None;
+        };
+        eprintln!("browser: {line}");
+        log.push(line.clone());
+        if line == "READY" {
+            let now = now_ms();
+            let overdue = Ev::created(7, "WEB-1", now - 210 * MIN, "CRITICAL", "web-1-c");
+            let fresh = Ev::created(7, "WEB-2", now - MIN, "HIGH", "web-2-c");
+            publish_events(&js, &[overdue, fresh]).await;
+        } else if line == "PASS" || line.starts_with("FAIL") {
+            break Some(line);
+        }
+    };
+    let status = driver.wait().expect("driver exit");
+    assert_eq!(
+        outcome.as_deref(),
+        Some("PASS"),
+        "the browser test failed ({status}); it said:\n{}",
+        log.join("\n")
+    );
+    assert!(status.success());
+    assert!(screenshot.exists(), "no screenshot at {}", screenshot.display());
+    // The acknowledgement reached the store, with who.
+    let acked = request(service.port, "GET", "/api/v1/alerts?state=acknowledged", Some(&token), None).await;
+    let alerts = acked.data()["alerts"].as_array().cloned().unwrap_or_default();
+    assert!(
+        alerts.iter().any(|a| a["ticket_id"] == "WEB-1" && a["acked_by"] == "maria"),
+        "{}",
+        acked.text
+    );
+}
