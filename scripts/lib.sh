@@ -52,3 +52,31 @@ stop_postgres() {
   if [ -n "${PG_STOP:-}" ]; then "${PG_STOP[@]}" >/dev/null 2>&1 || true; fi
   if [ -n "${PG_DIR:-}" ]; then rm -rf "$PG_DIR"; fi
 }
+
+# Installs Debian packages, updating the package lists once if the first try fails.
+apt_install() {
+  local sudo=()
+  [ "$(id -u)" = 0 ] || sudo=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "$@" >&2 ||
+    { "${sudo[@]}" apt-get update -qq >&2 &&
+      "${sudo[@]}" apt-get install -y -qq --no-install-recommends "$@" >&2; }
+}
+
+# Headless Chromium (Debian's) and the Playwright driver of the browser test (npm ci in
+# tests/browser). A failure here is reported by the browser test itself.
+ensure_browser() {
+  if [ ! -x /usr/bin/chromium ]; then
+    log "installing chromium (apt-get) for the browser test"
+    apt_install chromium fonts-dejavu-core || log "chromium could not be installed"
+  fi
+  if ! command -v node >/dev/null 2>&1; then
+    log "installing Node.js (apt-get) for the browser test"
+    apt_install nodejs npm || log "Node.js could not be installed"
+  fi
+  if [ ! -d tests/browser/node_modules/playwright-core ] && command -v npm >/dev/null 2>&1; then
+    log "installing the browser test driver (npm ci in tests/browser)"
+    (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error >&2) ||
+      log "npm ci failed in tests/browser"
+  fi
+}
