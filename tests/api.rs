@@ -8,26 +8,7 @@ use serde_json::{json, Value};
 use support::*;
 use vigil_testkit::NatsServer;
 
-/// Rate limits off (they have their own test); NATS, store, HTTP and clock from the environment.
-const CONFIG: &str = r#"
-[nats]
-partitions = 4
-
-[http]
-rate_limit_per_ip = 0
-rate_limit_per_tenant = 0
-"#;
-
-/// A CRITICAL ticket created three hours ago: its response warning and breach fire at once.
-fn overdue(tenant: u64, ticket: &str) -> Ev {
-    Ev::created(
-        tenant,
-        ticket,
-        now_ms() - 3 * HOUR,
-        "CRITICAL",
-        &format!("{ticket}-c"),
-    )
-}
+const CONFIG: &str = UNLIMITED;
 
 struct Api {
     setup: ServiceSetup,
@@ -83,7 +64,7 @@ async fn tokens_are_checked_and_tenants_isolated_on_every_read_endpoint() {
     let nats = NatsServer::start();
     let api = Api::start(&nats, CONFIG).await;
     let js = async_nats::jetstream::new(async_nats::connect(nats.url()).await.expect("connect"));
-    publish_events(&js, &[overdue(1, "T1"), overdue(2, "T2")]).await;
+    publish_events(&js, &[Ev::overdue(1, "T1"), Ev::overdue(2, "T2")]).await;
     eventually("alerts of both tenants", || async {
         (store_alerts(&api.setup.db).await.len() >= 4).then_some(())
     })
@@ -177,7 +158,7 @@ async fn dashboard_endpoints_report_figures_clocks_and_bad_parameters() {
     let done =
         Ev::created(1, "DONE", now - 2 * HOUR, "HIGH", "done-c").with("service_type", "request");
     let responded = Ev::responded(1, "DONE", now - HOUR, "done-r");
-    publish_events(&js, &[overdue(1, "T1"), fresh, done, responded]).await;
+    publish_events(&js, &[Ev::overdue(1, "T1"), fresh, done, responded]).await;
     let token = api.setup.token(1, "client_manager", "maria");
     let overview = eventually(
         "the overview to count 3 open tickets and T1's breach",
@@ -299,7 +280,7 @@ async fn alerts_are_acknowledged_and_resolved_once_with_who_and_when() {
     let client = async_nats::connect(nats.url()).await.unwrap();
     let js = async_nats::jetstream::new(client.clone());
     let mut published = client.subscribe("vigil.alerts.1").await.unwrap();
-    publish_events(&js, &[overdue(1, "T1")]).await;
+    publish_events(&js, &[Ev::overdue(1, "T1")]).await;
     let manager = api.setup.token(1, "client_manager", "maria");
     let user = api.setup.token(1, "client_user", "ursula");
     let other = api.setup.token(2, "client_admin", "otto");

@@ -82,7 +82,12 @@ async fn the_dashboard_shows_live_numbers_and_an_alert_that_can_be_acknowledged(
     let outcome = loop {
         let line = tokio::time::timeout(std::time::Duration::from_secs(120), lines.recv())
             .await
-            .unwrap_or_else(|_| panic!("the browser driver went quiet; it said:\n{}", log.join("\n")));
+            .unwrap_or_else(|_| {
+                panic!(
+                    "the browser driver went quiet; it said:\n{}",
+                    log.join("\n")
+                )
+            });
         let Some(line) = line else {
             break None;
         };
@@ -105,12 +110,28 @@ async fn the_dashboard_shows_live_numbers_and_an_alert_that_can_be_acknowledged(
         log.join("\n")
     );
     assert!(status.success());
-    assert!(screenshot.exists(), "no screenshot at {}", screenshot.display());
-    // The acknowledgement reached the store, with who.
-    let acked = request(service.port, "GET", "/api/v1/alerts?state=acknowledged", Some(&token), None).await;
-    let alerts = acked.data()["alerts"].as_array().cloned().unwrap_or_default();
     assert!(
-        alerts.iter().any(|a| a["ticket_id"] == "WEB-1" && a["acked_by"] == "maria"),
+        screenshot.exists(),
+        "no screenshot at {}",
+        screenshot.display()
+    );
+    // The acknowledgement reached the store, with who.
+    let acked = request(
+        service.port,
+        "GET",
+        "/api/v1/alerts?state=acknowledged",
+        Some(&token),
+        None,
+    )
+    .await;
+    let alerts = acked.data()["alerts"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a["ticket_id"] == "WEB-1" && a["acked_by"] == "maria"),
         "{}",
         acked.text
     );

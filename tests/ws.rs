@@ -8,26 +8,7 @@ use serde_json::{json, Value};
 use support::*;
 use vigil_testkit::NatsServer;
 
-const CONFIG: &str = r#"
-[nats]
-partitions = 4
-
-[http]
-rate_limit_per_ip = 0
-rate_limit_per_tenant = 0
-"#;
-
-/// A CRITICAL ticket created 3.5 hours ago: the response warning and breach and the
-/// resolution warning (192 of 240 min) fire at once.
-fn overdue(tenant: u64, ticket: &str) -> Ev {
-    Ev::created(
-        tenant,
-        ticket,
-        now_ms() - 210 * MIN,
-        "CRITICAL",
-        &format!("{ticket}-c"),
-    )
-}
+const CONFIG: &str = UNLIMITED;
 
 struct Live {
     setup: ServiceSetup,
@@ -44,7 +25,8 @@ impl Live {
         let setup = ServiceSetup::new(dir.path(), &nats.url(), config, "wall");
         let mut service = setup.start();
         service.ready().await;
-        let js = async_nats::jetstream::new(async_nats::connect(nats.url()).await.expect("connect"));
+        let js =
+            async_nats::jetstream::new(async_nats::connect(nats.url()).await.expect("connect"));
         Live {
             setup,
             service,
@@ -102,7 +84,7 @@ async fn a_subscription_gets_snapshots_then_deltas_in_seq_order_and_resumes() {
     assert_eq!(snap[0]["data"]["alerts"], json!([]));
     assert_eq!(snap[1]["data"]["open"], 0);
 
-    publish_events(&live.js, &[overdue(1, "T1"), overdue(2, "OTHER")]).await;
+    publish_events(&live.js, &[Ev::overdue(1, "T1"), Ev::overdue(2, "OTHER")]).await;
     let seen = c
         .until_all("3 alerts, metrics with T1 open, and T1's clocks", |seen| {
             alerts_of(seen).len() >= 3
@@ -139,7 +121,7 @@ async fn a_subscription_gets_snapshots_then_deltas_in_seq_order_and_resumes() {
     drop(c);
 
     // Missed while away: T2's alerts. Resuming replays exactly those, then fresh state.
-    publish_events(&live.js, &[overdue(1, "T2")]).await;
+    publish_events(&live.js, &[Ev::overdue(1, "T2")]).await;
     eventually("T2's alerts in the store", || async {
         (store_alerts(&live.setup.db)
             .await
@@ -258,7 +240,7 @@ async fn other_tenants_are_refused_and_never_sent_and_ops_may_follow_all() {
     ops.subscribe(&["alerts"], json!({ "tenant_ids": "all" }))
         .await;
     assert_eq!(ops.message().await["channel"], "alerts");
-    publish_events(&live.js, &[overdue(2, "X"), overdue(3, "Y")]).await;
+    publish_events(&live.js, &[Ev::overdue(2, "X"), Ev::overdue(3, "Y")]).await;
     let seen = ops
         .until_all("alerts of tenants 2 and 3", |seen| {
             let tenants: Vec<&Value> = alerts_of(seen).iter().map(|a| &a["tenant_id"]).collect();
@@ -299,7 +281,7 @@ async fn a_slow_client_is_closed_with_1013_and_others_get_every_alert() {
     // Small socket buffers, a small queue and a short stall limit: a client that stops
     // reading is found out after a few dozen alerts.
     let config = CONFIG.replace("[http]\n", "[http]\nsend_buffer_bytes = 4096\n")
-        + "\n[ws]\nclient_queue = 8\nslow_client_timeout = \"300ms\"\nping_interval = \"100ms\"\n";
+        + "\n[ws]\nclient_queue = 32\nslow_client_timeout = \"300ms\"\nping_interval = \"100ms\"\n";
     let live = Live::start(&config).await;
     let token = live.setup.token(1, "client_user", "slow");
     let mut slow = WsClient::connect_small_buffer(live.service.port, &token).await;
@@ -313,7 +295,7 @@ async fn a_slow_client_is_closed_with_1013_and_others_get_every_alert() {
         fast.until_all("all 240 alerts", |seen| alerts_of(seen).len() == 240)
             .await
     });
-    let tickets: Vec<Ev> = (0..80).map(|i| overdue(1, &format!("S{i}"))).collect();
+    let tickets: Vec<Ev> = (0..80).map(|i| Ev::overdue(1, &format!("S{i}"))).collect();
     publish_events(&live.js, &tickets).await;
     let seen = reader.await.unwrap();
     let seqs: Vec<u64> = seen.iter().map(seq).collect();

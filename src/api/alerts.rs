@@ -7,21 +7,18 @@ use utoipa::ToSchema;
 use vigil_actors::AlertState;
 
 use super::params::Params;
+use super::store_error;
 use super::views::AlertView;
 use super::ApiState;
 use crate::auth::Caller;
 use crate::http::{ApiError, Envelope};
-use crate::store::{StoreError, StoredAlert, Transition};
+use crate::store::{StoredAlert, Transition};
 
 /// `GET /api/v1/alerts`.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct AlertList {
     /// Newest `fired_at` first.
     pub alerts: Vec<AlertView>,
-}
-
-fn store_error(e: StoreError) -> ApiError {
-    ApiError::store_unavailable(format!("the store is unavailable: {e}; retry shortly"))
 }
 
 /// Alerts of the caller's tenant (ops: of `tenant_id`, or of all), optionally in one state.

@@ -9,7 +9,7 @@ use vigil_streams::{format_instant, Millis};
 
 use super::params::Params;
 use super::views::{overall_compliance, AlertView, ComplianceRow, LiveMetrics, TicketClocks};
-use super::ApiState;
+use super::{store_error, ApiState};
 use crate::auth::Caller;
 use crate::http::{ApiError, Envelope};
 use crate::hub::subscribe::open_alerts;
@@ -122,10 +122,6 @@ fn trend(at: Millis, w: &WindowStats) -> TrendPoint {
         response_compliance: w.response.compliance,
         resolution_compliance: w.resolution.compliance,
     }
-}
-
-fn store_error(e: crate::store::StoreError) -> ApiError {
-    ApiError::store_unavailable(format!("the store is unavailable: {e}; retry shortly"))
 }
 
 /// The tenant's overview: figures over the period, the trend, open alerts.

@@ -31,10 +31,10 @@ use axum::Router;
 use vigil_actors::supervisor::TenantPool;
 
 use crate::auth::Verifier;
-use crate::http::RateLimits;
+use crate::http::{ApiError, RateLimits};
 use crate::hub::Hub;
 use crate::outlet::AlertOutlet;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 pub use openapi::openapi_json;
 
@@ -78,4 +78,9 @@ pub fn routes(state: ApiState) -> Router {
         .route("/ws", get(ws::upgrade))
         .merge(dashboard::routes())
         .with_state(state)
+}
+
+/// 50001 for a store that does not answer.
+fn store_error(e: StoreError) -> ApiError {
+    ApiError::store_unavailable(format!("the store is unavailable: {e}; retry shortly"))
 }

@@ -65,11 +65,7 @@ impl TokenError {
     }
 }
 
-fn read_key(
-    c: &VigilConfig,
-    field: &'static str,
-    path: &Path,
-) -> Result<Vec<u8>, AuthSetupError> {
+fn read_key(c: &VigilConfig, field: &'static str, path: &Path) -> Result<Vec<u8>, AuthSetupError> {
     let path = c.resolve(path);
     std::fs::read(&path).map_err(|source| AuthSetupError::Read {
         field,
@@ -78,12 +74,7 @@ fn read_key(
     })
 }
 
-fn bad_key(
-    c: &VigilConfig,
-    field: &'static str,
-    path: &Path,
-    e: impl ToString,
-) -> AuthSetupError {
+fn bad_key(c: &VigilConfig, field: &'static str, path: &Path, e: impl ToString) -> AuthSetupError {
     AuthSetupError::BadKey {
         field,
         path: c.resolve(path),

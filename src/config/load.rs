@@ -237,13 +237,19 @@ fn validate_service(c: &VigilConfig, o: &Origins, problems: &mut Vec<ConfigProbl
         );
     }
     if c.ws.max_clients == 0 || c.ws.max_clients_per_tenant == 0 {
-        bad("ws.max_clients", "the connection caps must be at least 1".into());
+        bad(
+            "ws.max_clients",
+            "the connection caps must be at least 1".into(),
+        );
     }
     if let Some(key) = &c.auth.jwt_private_key_file {
         if !c.resolve(key).is_file() {
             bad(
                 "auth.jwt_private_key_file",
-                format!("{} does not exist or is not a file", c.resolve(key).display()),
+                format!(
+                    "{} does not exist or is not a file",
+                    c.resolve(key).display()
+                ),
             );
         }
     }

@@ -278,7 +278,10 @@ fn live_update_settings_are_checked_with_their_line() {
         &[],
         &[],
     );
-    assert_has(&p, "DIR/vigil.toml:3: ws.idle_timeout: must be longer than ws.ping_interval");
+    assert_has(
+        &p,
+        "DIR/vigil.toml:3: ws.idle_timeout: must be longer than ws.ping_interval",
+    );
     assert_has(&p, "DIR/vigil.toml:4: ws.client_queue: must be at least 1");
     assert_has(&p, "DIR/vigil.toml:7: http.rate_limit_per_ip");
 }

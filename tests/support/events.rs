@@ -29,6 +29,19 @@ impl Ev {
             .with("service_type", "incident")
     }
 
+    /// A CRITICAL ticket created 3.5 hours before now, with event id `<ticket>-c`: under the
+    /// default policy its response warning and breach and its resolution warning (192 of 240
+    /// min) are due at once.
+    pub fn overdue(tenant: u64, ticket: &str) -> Ev {
+        Ev::created(
+            tenant,
+            ticket,
+            super::now_ms() - 210 * super::MIN,
+            "CRITICAL",
+            &format!("{ticket}-c"),
+        )
+    }
+
     /// `ticket.responded`.
     pub fn responded(tenant: u64, ticket: &str, at: i64, id: &str) -> Ev {
         Ev::base("ticket.responded", tenant, ticket, at, id)

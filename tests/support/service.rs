@@ -7,6 +7,17 @@ use std::time::{Duration, Instant};
 
 use super::{vigil, Run, STOP_LIMIT, WAIT};
 
+/// A config for API and WebSocket tests: 4 partitions, rate limits off (they have tests of
+/// their own).
+pub const UNLIMITED: &str = r#"
+[nats]
+partitions = 4
+
+[http]
+rate_limit_per_ip = 0
+rate_limit_per_tenant = 0
+"#;
+
 /// A free TCP port on 127.0.0.1 (bound, then released for the service to take).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
