@@ -3,7 +3,6 @@
 
 use serde_json::json;
 use vigil_actors::metrics::MetricsSnapshot;
-use vigil_actors::AlertState;
 
 use super::protocol::{self, Channels, ResumeFrom, TenantIds};
 use super::queue::Outgoing;
@@ -219,20 +218,6 @@ pub async fn open_alerts(
     tenant: Option<u64>,
     limit: u32,
 ) -> Result<Vec<AlertView>, StoreError> {
-    let mut rows = store
-        .list_alerts(tenant, Some(AlertState::Firing), limit)
-        .await?;
-    rows.extend(
-        store
-            .list_alerts(tenant, Some(AlertState::Acknowledged), limit)
-            .await?,
-    );
-    rows.sort_by(|a, b| {
-        b.record
-            .fired_at
-            .cmp(&a.record.fired_at)
-            .then_with(|| a.record.alert_id.cmp(&b.record.alert_id))
-    });
-    rows.truncate(limit as usize);
+    let rows = store.open_alerts(tenant, limit).await?;
     Ok(rows.iter().map(AlertView::from).collect())
 }

@@ -250,14 +250,60 @@ impl Store {
             Some(Err(_)) => return Ok(Vec::new()),
             None => None,
         };
-        let sql = select_alerts!(
-            "WHERE ($1 IS NULL OR tenant_id = $1) AND ($2 IS NULL OR state = $2) \
-             ORDER BY fired_at DESC, alert_id LIMIT $3"
-        );
+        // One statement per combination of filters, so each can use its index (a
+        // `$1 IS NULL OR …` condition makes the planner scan the whole table).
+        let sql = match (tenant.is_some(), state.is_some()) {
+            (true, true) => select_alerts!(
+                "WHERE tenant_id = $1 AND state = $2 ORDER BY fired_at DESC, alert_id LIMIT $3"
+            ),
+            (true, false) => select_alerts!(
+                "WHERE tenant_id = $1 AND $2 IS NULL ORDER BY fired_at DESC, alert_id LIMIT $3"
+            ),
+            (false, true) => select_alerts!(
+                "WHERE $1 IS NULL AND state = $2 ORDER BY fired_at DESC, alert_id LIMIT $3"
+            ),
+            (false, false) => select_alerts!(
+                "WHERE $1 IS NULL AND $2 IS NULL ORDER BY fired_at DESC, alert_id LIMIT $3"
+            ),
+        };
         let rows: Vec<AlertRow> = on_backend!(self, |pool| {
             sqlx::query_as(sql)
                 .bind(tenant)
                 .bind(state.map(AlertState::as_str))
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await
+                .map_err(counted)?
+        });
+        rows.into_iter().map(AlertRow::into_stored).collect()
+    }
+
+    /// Open (firing or acknowledged) alerts, newest `fired_at` first, of one tenant or of
+    /// all; at most `limit`. One statement, served by the `(tenant_id, state, fired_at)` index.
+    pub async fn open_alerts(
+        &self,
+        tenant: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<StoredAlert>, StoreError> {
+        let tenant = match tenant.map(i64::try_from) {
+            Some(Ok(t)) => Some(t),
+            Some(Err(_)) => return Ok(Vec::new()),
+            None => None,
+        };
+        let sql = if tenant.is_some() {
+            select_alerts!(
+                "WHERE tenant_id = $1 AND state IN ('firing', 'acknowledged') \
+                 ORDER BY fired_at DESC, alert_id LIMIT $2"
+            )
+        } else {
+            select_alerts!(
+                "WHERE $1 IS NULL AND state IN ('firing', 'acknowledged') \
+                 ORDER BY fired_at DESC, alert_id LIMIT $2"
+            )
+        };
+        let rows: Vec<AlertRow> = on_backend!(self, |pool| {
+            sqlx::query_as(sql)
+                .bind(tenant)
                 .bind(i64::from(limit))
                 .fetch_all(pool)
                 .await

@@ -184,6 +184,16 @@ async fn exercise(store: &Store) {
         .unwrap()
         .is_empty());
     assert_eq!(store.list_alerts(None, None, 1).await.unwrap().len(), 1);
+    // Nothing of tenant 12345 is open any more; another tenant's firing alert is.
+    assert!(store.open_alerts(Some(12345), 10).await.unwrap().is_empty());
+    let mut elsewhere = record("TKT-9", Level::Breach, AlertState::Firing);
+    elsewhere.tenant_id = 777;
+    elsewhere.alert_id = alert_id(&elsewhere.dedupe_key());
+    store.record_alert_change(&elsewhere).await.unwrap();
+    let open = store.open_alerts(None, 10).await.unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].record.tenant_id, 777);
+    assert_eq!(store.open_alerts(Some(777), 10).await.unwrap().len(), 1);
 
     // Bad data is refused before the database, and is not retryable.
     let mut forged = other.clone();
@@ -238,7 +248,7 @@ async fn postgres_records_alert_changes_idempotently() {
     let again = Store::connect(&format!("{url}{sep}options[search_path]={schema}"))
         .await
         .unwrap();
-    assert_eq!(again.list_alerts(None, None, 100).await.unwrap().len(), 3);
+    assert_eq!(again.list_alerts(None, None, 100).await.unwrap().len(), 4);
     again.close().await;
     sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
         .execute(&admin)
