@@ -106,6 +106,7 @@ fn dispatch(
         Command::Run { config } => {
             let config = load(Some(&config))?;
             telemetry::init_logging(log_format.unwrap_or(config.log.format), &config.log.filter)?;
+            raise_fd_limit();
             let metrics = telemetry::install_recorder()?;
             service_runtime()?.block_on(service::run(config, metrics, shutdown_signal()))?;
             Ok(ExitCode::SUCCESS)
@@ -163,9 +164,19 @@ fn dispatch(
                 .map(|d| vigil_streams::parse_duration(&d).context("--duration"))
                 .transpose()?;
             let metrics = telemetry::install_recorder()?;
+            raise_fd_limit();
             service_runtime()?.block_on(demo::run(listen, duration, metrics))?;
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// Every WebSocket client holds a descriptor: take the hard limit of open files, not the
+/// usual soft 1024.
+fn raise_fd_limit() {
+    match vigil_load::ws::net::raise_fd_limit() {
+        Ok(limit) => tracing::debug!(limit, "open-file limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
     }
 }
 

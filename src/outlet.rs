@@ -1,15 +1,17 @@
 //! Where recorded alert changes go: the WebSocket hub at once, then `vigil.alerts.<tenant>` on
-//! JetStream (the notifier and outside consumers follow it). The store is the outbox: a change
-//! is marked published only after JetStream acknowledged it, and changes left unpublished by a
-//! crash are published first on the next start.
+//! JetStream (the notifier and outside consumers follow it) from a publisher task of its own,
+//! so a slow publish never delays live updates. The store is the outbox: changes are marked
+//! published only after JetStream acknowledged them, and changes left unpublished by a crash
+//! are published first on the next start.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::future::join_all;
+use tokio::sync::mpsc;
 use tracing::warn;
-use vigil_actors::AlertRecord;
+use vigil_actors::{AlertRecord, AlertState};
 
 use crate::api::views::AlertView;
 use crate::hub::Hub;
@@ -20,44 +22,81 @@ use crate::telemetry::metrics;
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// Unpublished alerts read at a time on start.
 const LEFTOVER_BATCH: u32 = 500;
+/// Batches waiting for the publisher; past this, recording waits (back-pressure).
+const PUBLISH_QUEUE: usize = 256;
 
 /// Sends recorded alert changes on; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct AlertOutlet {
+    hub: Hub,
+    to_publish: mpsc::Sender<Vec<AlertRecord>>,
+}
+
+/// Publishes alert changes on JetStream and marks them published; run it with
+/// [`Publisher::run`] until every [`AlertOutlet`] is gone.
+#[derive(Debug)]
+pub struct Publisher {
     store: Store,
     js: async_nats::jetstream::Context,
-    hub: Hub,
+    queue: mpsc::Receiver<Vec<AlertRecord>>,
 }
 
 impl AlertOutlet {
-    /// An outlet to this hub and JetStream, marking progress in `store`.
-    pub fn new(store: Store, js: async_nats::jetstream::Context, hub: Hub) -> AlertOutlet {
-        AlertOutlet { store, js, hub }
+    /// An outlet to this hub, and the publisher to JetStream that goes with it.
+    pub fn new(
+        store: Store,
+        js: async_nats::jetstream::Context,
+        hub: Hub,
+    ) -> (AlertOutlet, Publisher) {
+        let (to_publish, queue) = mpsc::channel(PUBLISH_QUEUE);
+        (
+            AlertOutlet { hub, to_publish },
+            Publisher { store, js, queue },
+        )
     }
 
-    /// Engine-made changes the store took as new: to the hub, then published in order.
-    pub async fn engine_changes(&self, records: &[&AlertRecord], noticed: Instant) {
-        for r in records {
-            self.hub.alert(&AlertView::from(*r), noticed);
+    /// Engine-made changes the store took as new: to the hub now, to the publisher next
+    /// (waiting while its queue is full).
+    pub async fn engine_changes(&self, records: Vec<AlertRecord>, noticed: Instant) {
+        if records.is_empty() {
+            return;
         }
-        self.publish_in_order(records).await;
+        for r in &records {
+            self.hub.alert(&AlertView::from(r), noticed);
+        }
+        if self.to_publish.send(records).await.is_err() {
+            warn!("the alert publisher stopped; the changes are published on the next start");
+        }
     }
 
-    /// A change made through the API (acknowledged, resolved by hand): to the hub at once,
-    /// published in the background.
-    pub fn api_change(&self, alert: &StoredAlert) {
+    /// A change made through the API (acknowledged, resolved by hand).
+    pub async fn api_change(&self, alert: &StoredAlert) {
         self.hub.alert(&AlertView::from(alert), Instant::now());
-        let outlet = self.clone();
-        let record = alert.record.clone();
-        tokio::spawn(async move {
-            outlet.publish(&record).await;
-        });
+        if self
+            .to_publish
+            .send(vec![alert.record.clone()])
+            .await
+            .is_err()
+        {
+            warn!("the alert publisher stopped; the change is published on the next start");
+        }
+    }
+}
+
+impl Publisher {
+    /// Publishes what a previous run left unpublished, then every batch handed over, until
+    /// every outlet is gone and the queue is empty.
+    pub async fn run(mut self) {
+        self.publish_leftovers().await;
+        while let Some(batch) = self.queue.recv().await {
+            let records: Vec<&AlertRecord> = batch.iter().collect();
+            self.publish_in_order(&records).await;
+        }
     }
 
     /// Publishes changes concurrently across alerts but in order within one alert (firing
-    /// before resolved), so consumers and the published mark never see them reversed.
-    /// Returns whether all went out.
-    pub async fn publish_in_order(&self, records: &[&AlertRecord]) -> bool {
+    /// before resolved), then marks those that went out. Returns whether all went out.
+    async fn publish_in_order(&self, records: &[&AlertRecord]) -> bool {
         let mut per_alert: Vec<Vec<&AlertRecord>> = Vec::new();
         let mut index: HashMap<&str, usize> = HashMap::new();
         for r in records {
@@ -67,20 +106,26 @@ impl AlertOutlet {
             });
             per_alert[i].push(r);
         }
-        let done = join_all(per_alert.iter().map(|changes| async move {
+        let sent = join_all(per_alert.iter().map(|changes| async move {
+            let mut last = None;
             for r in changes {
                 if !self.publish(r).await {
-                    return false;
+                    return (last, false);
                 }
+                last = Some((r.alert_id.as_str(), r.state));
             }
-            true
+            (last, true)
         }))
         .await;
-        !done.contains(&false)
+        let published: Vec<(&str, AlertState)> =
+            sent.iter().filter_map(|(last, _)| *last).collect();
+        if let Err(e) = self.store.mark_all_published(&published).await {
+            warn!(error = %e, alerts = published.len(), "cannot mark alerts published; they may be published again on start");
+        }
+        sent.iter().all(|(_, ok)| *ok)
     }
 
-    /// Publishes what a previous run left unpublished.
-    pub async fn publish_leftovers(&self) {
+    async fn publish_leftovers(&self) {
         loop {
             match self.store.unpublished_alerts(LEFTOVER_BATCH).await {
                 Ok(records) if records.is_empty() => return,
@@ -100,7 +145,8 @@ impl AlertOutlet {
         }
     }
 
-    /// Publishes one change and marks it published; false if it could not be published.
+    /// Publishes one change, retrying while JetStream is unavailable; false if it could not
+    /// be published.
     async fn publish(&self, record: &AlertRecord) -> bool {
         metrics::alerts(record.goal, record.level, record.state).increment(1);
         let payload = match serde_json::to_vec(record) {
@@ -116,16 +162,7 @@ impl AlertOutlet {
             match vigil_streams::publish_alert(&self.js, record.tenant_id, &msg_id, payload.clone())
                 .await
             {
-                Ok(_) => {
-                    if let Err(e) = self
-                        .store
-                        .mark_published(&record.alert_id, record.state)
-                        .await
-                    {
-                        warn!(error = %e, "cannot mark an alert published; it may be published again on start");
-                    }
-                    return true;
-                }
+                Ok(_) => return true,
                 Err(e) if e.is_retryable() => {
                     warn!(tenant_id = record.tenant_id, ticket_id = %record.ticket_id, error = %e, "alert publish failed; retrying");
                     tokio::time::sleep(backoff).await;

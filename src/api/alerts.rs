@@ -98,7 +98,7 @@ pub async fn ack(
         .acknowledge(&alert_id, &caller.claims.sub)
         .await
         .map_err(store_error)?;
-    answer(&state, outcome, &alert_id, AlertState::Acknowledged)
+    answer(&state, outcome, &alert_id, AlertState::Acknowledged).await
 }
 
 /// Resolves a firing or acknowledged alert by hand. Idempotent.
@@ -127,7 +127,7 @@ pub async fn resolve(
         .resolve(&alert_id, &caller.claims.sub)
         .await
         .map_err(store_error)?;
-    answer(&state, outcome, &alert_id, AlertState::Resolved)
+    answer(&state, outcome, &alert_id, AlertState::Resolved).await
 }
 
 /// The alert, if it exists (41001) and the caller may see it (40003).
@@ -146,7 +146,7 @@ async fn owned_alert(
     Ok(alert)
 }
 
-fn answer(
+async fn answer(
     state: &ApiState,
     outcome: Transition,
     alert_id: &str,
@@ -154,7 +154,7 @@ fn answer(
 ) -> Result<Envelope<AlertView>, ApiError> {
     match outcome {
         Transition::Changed(alert) => {
-            state.outlet.api_change(&alert);
+            state.outlet.api_change(&alert).await;
             Ok(Envelope::new(
                 200,
                 format!("alert {}", to.as_str()),

@@ -28,10 +28,8 @@ impl AlertWriter {
         AlertWriter { store, outlet }
     }
 
-    /// Publishes what a previous run left unpublished, then runs until every sender is gone
-    /// and the queue is empty.
+    /// Runs until every sender is gone and the queue is empty.
     pub async fn run(self, mut batches: mpsc::Receiver<Vec<AlertRecord>>) {
-        self.outlet.publish_leftovers().await;
         while let Some(batch) = batches.recv().await {
             self.write(batch).await;
         }
@@ -54,12 +52,12 @@ impl AlertWriter {
                 }
             }
         };
-        let new: Vec<&AlertRecord> = batch
-            .iter()
+        let new: Vec<AlertRecord> = batch
+            .into_iter()
             .zip(writes)
             .filter(|(_, w)| w.is_new())
             .map(|(record, _)| record)
             .collect();
-        self.outlet.engine_changes(&new, noticed).await;
+        self.outlet.engine_changes(new, noticed).await;
     }
 }

@@ -100,7 +100,8 @@ pub async fn run(
         ClockMode::Event => None,
     };
     let hub = Hub::new(config.ws.clone(), pool.clone(), store.clone());
-    let outlet = AlertOutlet::new(store.clone(), js.clone(), hub.clone());
+    let (outlet, publisher) = AlertOutlet::new(store.clone(), js.clone(), hub.clone());
+    let publisher = tokio::spawn(publisher.run());
     let writer = tokio::spawn(AlertWriter::new(store.clone(), outlet.clone()).run(alerts_rx));
     let (stop_tx, stop_rx) = watch::channel(false);
     let owned = vigil_streams::owned_partitions(
@@ -192,12 +193,9 @@ pub async fn run(
         // It holds the pool; it ends on the stop signal.
         let _ = task.await;
     }
-    if let Some(pool) = pool {
+    if let Some(pool) = &pool {
         // Arbiters finish what is queued; the last alert senders go with them.
-        match Arc::try_unwrap(pool) {
-            Ok(pool) => pool.stop(),
-            Err(_) => warn!("tenant pool still shared at shutdown"),
-        }
+        pool.stop();
     }
     match tokio::time::timeout(Duration::from_secs(30), writer).await {
         Ok(_) => {}
@@ -205,6 +203,15 @@ pub async fn run(
     }
     let _ = http_stop_tx.send(true);
     let _ = server.await;
+    // The writer and the API are gone, and with them every outlet: the publisher drains.
+    if tokio::time::timeout(Duration::from_secs(30), publisher)
+        .await
+        .is_err()
+    {
+        warn!(
+            "alert publisher did not finish within 30 s; the rest is published on the next start"
+        );
+    }
     store.close().await;
     nats.flush().await.ok();
     info!("stopped");

@@ -33,12 +33,27 @@ impl Store {
         alert_id: &str,
         state: AlertState,
     ) -> Result<(), StoreError> {
+        self.mark_all_published(&[(alert_id, state)]).await
+    }
+
+    /// Marks several published states in one transaction.
+    pub async fn mark_all_published(
+        &self,
+        published: &[(&str, AlertState)],
+    ) -> Result<(), StoreError> {
+        if published.is_empty() {
+            return Ok(());
+        }
         on_backend!(self, |pool| {
-            sqlx::query("UPDATE alerts SET published_state = $2 WHERE alert_id = $1")
-                .bind(alert_id)
-                .bind(state.as_str())
-                .execute(pool)
-                .await?;
+            let mut tx = pool.begin().await?;
+            for (alert_id, state) in published {
+                sqlx::query("UPDATE alerts SET published_state = $2 WHERE alert_id = $1")
+                    .bind(*alert_id)
+                    .bind(state.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
         });
         Ok(())
     }

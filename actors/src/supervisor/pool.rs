@@ -47,7 +47,9 @@ pub struct TenantPool {
     book: Arc<PolicyBook>,
     settings: Arc<EngineSettings>,
     clock: Arc<dyn Clock>,
-    alerts: mpsc::Sender<AlertBatch>,
+    /// Taken by [`TenantPool::stop`], so the alert channel closes once the actors are gone
+    /// even while others still hold the pool.
+    alerts: std::sync::Mutex<Option<mpsc::Sender<AlertBatch>>>,
 }
 
 impl std::fmt::Debug for TenantPool {
@@ -74,7 +76,7 @@ impl TenantPool {
             book,
             settings,
             clock,
-            alerts,
+            alerts: std::sync::Mutex::new(Some(alerts)),
         }
     }
 
@@ -97,7 +99,7 @@ impl TenantPool {
             self.book.clone(),
             self.settings.clone(),
             self.clock.clone(),
-            self.alerts.clone(),
+            self.alert_sender(),
             stats.clone(),
         );
         let addr = Supervisor::start_in_arbiter(&arbiter.handle(), move |_| {
@@ -111,6 +113,15 @@ impl TenantPool {
             },
         );
         addr
+    }
+
+    /// The alert channel, or a closed one once the pool was stopped.
+    fn alert_sender(&self) -> mpsc::Sender<AlertBatch> {
+        let alerts = self
+            .alerts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        alerts.clone().unwrap_or_else(|| mpsc::channel(1).0)
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<u64, Tenant>> {
@@ -193,9 +204,14 @@ impl TenantPool {
         }
     }
 
-    /// Stops every arbiter after its queued messages.
-    pub fn stop(self) {
-        for a in self.arbiters {
+    /// Stops every arbiter after its queued messages; the alert channel closes when the last
+    /// actor is gone, whoever still holds the pool (the API reads nothing more from it).
+    pub fn stop(&self) {
+        self.alerts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        for a in &self.arbiters {
             a.stop();
         }
     }
