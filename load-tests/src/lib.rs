@@ -15,8 +15,11 @@
 //! # live: JetStream -> applied vs raw consume (>= 80 %), warning latency (p99 <= 100 ms):
 //! vigil-load live --events 1000000                         # applied_to_raw_ratio=…, warn_*_p99_ms=…
 //! vigil-load live --events 1000000 --engine event-time --warn-tickets 0
+//! # WebSocket push latency against a running service (`vigil run`, per-IP limit off):
+//! vigil-load ws --clients 10000 --tenants 100 --rate 10000 --duration 30s   # push_latency_p99_ms=…
 //! ```
-//! `live` starts its own `nats-server` (from `NATS_SERVER_BIN` or `PATH`) with a temp store.
+//! `live` starts its own `nats-server` (from `NATS_SERVER_BIN` or `PATH`) with a temp store;
+//! `ws` uses the service's (`--nats`, `--url`).
 //!
 //! # Layout
 //! - [`rng`]: a small seeded pseudo-random generator (reproducible workloads).
@@ -24,6 +27,7 @@
 //! - [`tickets`]: single synthetic events for the memory and latency benchmarks.
 //! - [`memory`]: `vigil-load memory`: RSS per open ticket and per idle tenant.
 //! - [`live`]: `vigil-load live`: publish, raw vs applied consume rate, warning latency.
+//! - [`ws`]: `vigil-load ws`: WebSocket clients, alert push latency, messages per second.
 //! - [`rss`]: this process's resident memory.
 //! - [`report`]: printing figures.
 
@@ -34,3 +38,4 @@ pub mod rng;
 pub mod rss;
 pub mod tickets;
 pub mod workload;
+pub mod ws;
