@@ -208,6 +208,17 @@ impl ClientQueue {
         }
     }
 
+    /// The next thing to do if there is one now (to batch writes).
+    pub fn try_next(&self) -> Option<Next> {
+        let mut s = self.lock();
+        if let Some(m) = s.items.pop_front() {
+            s.last_taken = Instant::now();
+            ws_messages_sent(m.kind).increment(1);
+            return Some(Next::Text(m.text));
+        }
+        s.closing.map(|(code, reason)| Next::Close(code, reason))
+    }
+
     /// Resolves once the queue is closing (to stop waiting on a socket that does not drain).
     pub async fn closed(&self) -> (u16, &'static str) {
         loop {

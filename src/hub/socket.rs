@@ -115,32 +115,62 @@ impl Client {
     }
 }
 
-/// Drains the queue into the socket. A send that cannot finish because the client does not
-/// read is abandoned once the queue closes; the close frame then goes out after what is
-/// still buffered, within [`CLOSE_FLUSH`].
-async fn write(mut sink: futures::stream::SplitSink<WebSocket, Message>, queue: Arc<ClientQueue>) {
+/// Messages written before one flush, at most.
+const WRITE_BATCH: usize = 64;
+
+/// Drains the queue into the socket, writing what is waiting in one flush (one system call
+/// for a burst, not one per message). A write that cannot finish because the client does not
+/// read is abandoned once the queue closes; the close frame then goes out after what is still
+/// buffered, within [`CLOSE_FLUSH`].
+async fn write(
+    mut sink: futures::stream::SplitSink<WebSocket, Message>,
+    queue: Arc<ClientQueue>,
+) {
     loop {
-        let message = match queue.next().await {
-            Next::Text(text) => Message::Text(text),
-            Next::Ping => Message::Ping(Default::default()),
-            Next::Close(code, reason) => {
-                let frame = Message::Close(Some(CloseFrame {
-                    code,
-                    reason: reason.into(),
-                }));
-                let _ = tokio::time::timeout(CLOSE_FLUSH, sink.send(frame)).await;
-                return;
+        let mut batch = vec![queue.next().await];
+        while batch.len() < WRITE_BATCH && !matches!(batch.last(), Some(Next::Close(..))) {
+            match queue.try_next() {
+                Some(next) => batch.push(next),
+                None => break,
             }
+        }
+        let close = match batch.last() {
+            Some(Next::Close(code, reason)) => Some((*code, *reason)),
+            _ => None,
         };
-        // Biased: a message handed out after a policy close (the error saying why) is still
-        // sent; only a send that cannot complete gives way to the close.
+        let frames: Vec<Message> = batch
+            .into_iter()
+            .filter_map(|next| match next {
+                Next::Text(text) => Some(Message::Text(text)),
+                Next::Ping => Some(Message::Ping(Default::default())),
+                Next::Close(..) => None,
+            })
+            .collect();
+        let send = async {
+            for frame in frames {
+                sink.feed(frame).await?;
+            }
+            sink.flush().await
+        };
+        // Biased: what was handed out after a policy close (the error saying why) is still
+        // sent; only a write that cannot complete gives way to the close.
         tokio::select! {
             biased;
-            sent = sink.send(message) => if sent.is_err() {
+            sent = send => if sent.is_err() {
                 queue.close(1000, "connection lost");
                 return;
             },
             _ = queue.closed() => {}
+        }
+        // A write abandoned for a close leaves its bytes buffered: the close frame follows
+        // them (next round, as the queue now answers Close).
+        if let Some((code, reason)) = close {
+            let frame = Message::Close(Some(CloseFrame {
+                code,
+                reason: reason.into(),
+            }));
+            let _ = tokio::time::timeout(CLOSE_FLUSH, sink.send(frame)).await;
+            return;
         }
     }
 }
