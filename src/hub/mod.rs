@@ -44,6 +44,11 @@ use topic::{Subscriber, Topic};
 /// tick sends only the first ones (the rest come with their next change or a snapshot).
 const MAX_DIRTY_TICKETS: usize = 1024;
 
+/// The coalescer's period is cut into this many slots, each flushing the tenants whose id
+/// falls in it: the same rate per tenant, but no burst of every tenant's updates at once for
+/// alerts to queue behind.
+const FLUSH_SLOTS: u64 = 8;
+
 /// What changed in a tenant since the last coalescer tick.
 #[derive(Debug, Default)]
 struct Dirty {
@@ -186,21 +191,29 @@ impl Hub {
     }
 
     /// Sends coalesced metrics and ticket updates of dirty tenants, at most
-    /// `metrics_per_second` times a second, until `stop` turns true.
+    /// `metrics_per_second` times a second per tenant, until `stop` turns true.
     pub async fn run_coalescer(self, mut stop: watch::Receiver<bool>) {
         let per_second = self.inner.config.metrics_per_second.max(1);
-        let mut tick = tokio::time::interval(Duration::from_secs(1) / per_second);
+        let period = Duration::from_secs(1) / per_second;
+        let mut tick = tokio::time::interval(period / FLUSH_SLOTS as u32);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut slot = 0;
         loop {
             tokio::select! {
-                _ = tick.tick() => self.flush().await,
+                _ = tick.tick() => {
+                    self.flush(slot).await;
+                    slot = (slot + 1) % FLUSH_SLOTS;
+                }
                 () = async { let _ = stop.wait_for(|s| *s).await; } => return,
             }
         }
     }
 
-    async fn flush(&self) {
-        let dirty = std::mem::take(&mut *lock(&self.inner.dirty));
+    /// Flushes the dirty tenants of one slot.
+    async fn flush(&self, slot: u64) {
+        let dirty: Vec<(u64, Dirty)> = lock(&self.inner.dirty)
+            .extract_if(|tenant, _| tenant % FLUSH_SLOTS == slot)
+            .collect();
         if dirty.is_empty() {
             return;
         }
@@ -216,7 +229,16 @@ impl Hub {
         let Some(engine) = &self.inner.engine else {
             return;
         };
-        let ids: Vec<String> = dirty.tickets.into_iter().collect();
+        let topic = self.topic_or_create(tenant);
+        let everyone_tickets = lock(&self.inner.everyone)
+            .iter()
+            .any(|s| s.channels.tickets);
+        // Ticket clocks are read only when somebody follows them.
+        let ids: Vec<String> = if everyone_tickets || topic.ticket_watchers.load(Ordering::Relaxed) > 0 {
+            dirty.tickets.into_iter().collect()
+        } else {
+            Vec::new()
+        };
         let read = engine
             .inspect(tenant, move |e, now| {
                 let metrics = LiveMetrics::of(&MetricsSnapshot::of(e, now));
@@ -233,7 +255,6 @@ impl Hub {
         let Some((metrics, tickets)) = read else {
             return;
         };
-        let topic = self.topic_or_create(tenant);
         let mut st = topic.lock();
         let everyone = lock(&self.inner.everyone);
         let seq = st.next_seq();

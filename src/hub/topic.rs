@@ -26,6 +26,8 @@ pub struct Topic {
     /// Subscribers that want metrics or ticket updates (read without the lock on every
     /// engine change).
     pub watchers: AtomicUsize,
+    /// Of those, the ones that want ticket updates (so nobody's tickets are read for nothing).
+    pub ticket_watchers: AtomicUsize,
 }
 
 /// The locked part of a topic.
@@ -53,6 +55,7 @@ impl Topic {
                 subscribers: Vec::new(),
             }),
             watchers: AtomicUsize::new(0),
+            ticket_watchers: AtomicUsize::new(0),
         }
     }
 
@@ -68,6 +71,9 @@ impl Topic {
         if s.channels.wants_updates() {
             self.watchers.fetch_add(1, Ordering::Relaxed);
         }
+        if s.channels.tickets {
+            self.ticket_watchers.fetch_add(1, Ordering::Relaxed);
+        }
         state.subscribers.push(s);
     }
 
@@ -78,6 +84,9 @@ impl Topic {
             let keep = s.client != client;
             if !keep && s.channels.wants_updates() {
                 self.watchers.fetch_sub(1, Ordering::Relaxed);
+            }
+            if !keep && s.channels.tickets {
+                self.ticket_watchers.fetch_sub(1, Ordering::Relaxed);
             }
             keep
         });

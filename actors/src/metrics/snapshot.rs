@@ -45,20 +45,19 @@ pub struct MetricsSnapshot {
 impl MetricsSnapshot {
     /// Takes a snapshot of a tenant at `now`.
     pub fn of(engine: &TenantEngine, now: Millis) -> MetricsSnapshot {
+        // Counted by borrowed names and interned ids; owned names are made once per key.
         let mut open = OpenTickets::default();
+        let mut by_priority: BTreeMap<&str, u64> = BTreeMap::new();
+        let mut by_assignee: BTreeMap<u32, u64> = BTreeMap::new();
         let (mut age_sum, mut age_n) = (0i128, 0i64);
         for t in engine.tickets() {
             open.total += 1;
             *open.by_status.entry(t.status.as_str()).or_default() += 1;
-            *open
-                .by_priority
-                .entry(t.policy.priority_name(t.priority).to_string())
+            *by_priority
+                .entry(t.policy.priority_name(t.priority))
                 .or_default() += 1;
             if t.assignee != u32::MAX {
-                *open
-                    .by_assignee
-                    .entry(engine.assignee_name(t.assignee).to_string())
-                    .or_default() += 1;
+                *by_assignee.entry(t.assignee).or_default() += 1;
             }
             if t.status != Status::Resolved {
                 let age = (now - t.created_at).max(0);
@@ -67,6 +66,14 @@ impl MetricsSnapshot {
                 age_n += 1;
             }
         }
+        open.by_priority = by_priority
+            .into_iter()
+            .map(|(name, n)| (name.to_string(), n))
+            .collect();
+        open.by_assignee = by_assignee
+            .into_iter()
+            .map(|(id, n)| (engine.assignee_name(id).to_string(), n))
+            .collect();
         open.mean_age_ms = (age_n > 0).then(|| age_sum as f64 / age_n as f64);
         let midnight = engine.policies().latest().base.calendar.start_of_day(now);
         MetricsSnapshot {
