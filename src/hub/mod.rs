@@ -234,11 +234,12 @@ impl Hub {
             .iter()
             .any(|s| s.channels.tickets);
         // Ticket clocks are read only when somebody follows them.
-        let ids: Vec<String> = if everyone_tickets || topic.ticket_watchers.load(Ordering::Relaxed) > 0 {
-            dirty.tickets.into_iter().collect()
-        } else {
-            Vec::new()
-        };
+        let ids: Vec<String> =
+            if everyone_tickets || topic.ticket_watchers.load(Ordering::Relaxed) > 0 {
+                dirty.tickets.into_iter().collect()
+            } else {
+                Vec::new()
+            };
         let read = engine
             .inspect(tenant, move |e, now| {
                 let metrics = LiveMetrics::of(&MetricsSnapshot::of(e, now));

@@ -122,10 +122,7 @@ const WRITE_BATCH: usize = 64;
 /// for a burst, not one per message). A write that cannot finish because the client does not
 /// read is abandoned once the queue closes; the close frame then goes out after what is still
 /// buffered, within [`CLOSE_FLUSH`].
-async fn write(
-    mut sink: futures::stream::SplitSink<WebSocket, Message>,
-    queue: Arc<ClientQueue>,
-) {
+async fn write(mut sink: futures::stream::SplitSink<WebSocket, Message>, queue: Arc<ClientQueue>) {
     loop {
         let mut batch = vec![queue.next().await];
         while batch.len() < WRITE_BATCH && !matches!(batch.last(), Some(Next::Close(..))) {
