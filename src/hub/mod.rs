@@ -171,16 +171,21 @@ impl Hub {
     /// The engine changed `tenant_id` (these tickets among others): its next coalesced
     /// metrics and ticket updates are due. Cheap when nobody follows the tenant.
     pub fn touched<'a>(&self, tenant_id: u64, tickets: impl IntoIterator<Item = &'a str>) {
-        let watched = self
-            .topic(tenant_id)
-            .is_some_and(|t| t.watchers.load(Ordering::Relaxed) > 0)
-            || self.everyone_listens();
+        let topic = self.topic(tenant_id);
+        let everyone = self.everyone_listens();
+        let watched = everyone
+            || topic
+                .as_ref()
+                .is_some_and(|t| t.watchers.load(Ordering::Relaxed) > 0);
         if !watched {
             return;
         }
+        // Which tickets changed matters only to those who follow tickets.
+        let tickets_watched =
+            everyone || topic.is_some_and(|t| t.ticket_watchers.load(Ordering::Relaxed) > 0);
         let mut dirty = lock(&self.inner.dirty);
         let d = dirty.entry(tenant_id).or_default();
-        for t in tickets {
+        for t in tickets.into_iter().take_while(|_| tickets_watched) {
             if d.tickets.len() >= MAX_DIRTY_TICKETS {
                 break;
             }
