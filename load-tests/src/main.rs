@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use vigil_load::live::{EngineKind, LiveOptions};
 use vigil_load::workload::Workload;
-use vigil_load::ws::{parse_span, WsOptions};
+use vigil_load::ws::WsOptions;
 
 /// The same allocator as `vigil`, so memory and throughput figures match the service.
 #[global_allocator]
@@ -108,50 +108,7 @@ enum Command {
     /// Against a running `vigil run`: connects many WebSocket clients, publishes events of
     /// which a share breach at once, and measures alert push latency (publish -> client),
     /// messages per second and metrics coalescing.
-    Ws {
-        /// The service's base URL; clients connect to `<url>/ws`.
-        #[arg(long, default_value = "http://127.0.0.1:8080")]
-        url: String,
-        /// The service's NATS server.
-        #[arg(long, default_value = "nats://127.0.0.1:4222")]
-        nats: String,
-        /// WebSocket clients.
-        #[arg(long, default_value_t = 10_000)]
-        clients: usize,
-        /// Tenants 1..=N the clients and events are spread over.
-        #[arg(long, default_value_t = 100)]
-        tenants: u64,
-        /// Events published per second.
-        #[arg(long, default_value_t = 10_000)]
-        rate: u32,
-        /// How long to publish (e.g. 30s, 2m).
-        #[arg(long, default_value = "30s", value_parser = parse_span)]
-        duration: Duration,
-        /// The service's HS256 secret (`[auth] jwt_secret`), to mint client_user tokens.
-        #[arg(
-            long,
-            env = "VIGIL__AUTH__JWT_SECRET",
-            default_value = "change-me",
-            hide_env_values = true
-        )]
-        token_secret: String,
-        /// Fraction of events that are CRITICAL tickets created 3 days ago (breach at once).
-        #[arg(long, default_value_t = 0.05)]
-        breach_share: f64,
-        /// Client connections started per second.
-        #[arg(long, default_value_t = 2000)]
-        ramp: u32,
-        /// How long to keep listening after the last event is published.
-        #[arg(long, default_value = "5s", value_parser = parse_span)]
-        drain: Duration,
-        /// Local source addresses 127.0.0.1..N for the connections (loopback only; 0: one per
-        /// 20,000 clients).
-        #[arg(long, default_value_t = 0)]
-        source_ips: usize,
-        /// Print the report as one JSON line on stdout (the table goes to stderr).
-        #[arg(long)]
-        json: bool,
-    },
+    Ws(WsOptions),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -223,33 +180,7 @@ fn main() -> anyhow::Result<()> {
             warn_window: Duration::from_secs(warn_window_secs),
             publish_alerts: !no_publish,
         })?,
-        Command::Ws {
-            url,
-            nats,
-            clients,
-            tenants,
-            rate,
-            duration,
-            token_secret,
-            breach_share,
-            ramp,
-            drain,
-            source_ips,
-            json,
-        } => vigil_load::ws::run(WsOptions {
-            url,
-            nats,
-            clients,
-            tenants,
-            rate,
-            duration,
-            token_secret,
-            breach_share,
-            ramp,
-            drain,
-            source_ips,
-            json,
-        })?,
+        Command::Ws(options) => vigil_load::ws::run(options)?,
     }
     Ok(())
 }

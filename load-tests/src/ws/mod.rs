@@ -64,32 +64,50 @@ use self::message::Kind;
 use self::stats::{ms, Report, Stats};
 use crate::report::note;
 
-/// What `vigil-load ws` runs.
-#[derive(Debug, Clone)]
+/// What `vigil-load ws` runs (its command-line options).
+#[derive(Debug, Clone, clap::Args)]
 pub struct WsOptions {
-    /// The service's base URL (`http://127.0.0.1:8080`); clients connect to `<url>/ws`.
+    /// The service's base URL; clients connect to `<url>/ws`.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
     pub url: String,
-    /// NATS server of the service's JetStream.
+    /// The service's NATS server.
+    #[arg(long, default_value = "nats://127.0.0.1:4222")]
     pub nats: String,
     /// WebSocket clients.
+    #[arg(long, default_value_t = 10_000)]
     pub clients: usize,
-    /// Tenants `1..=tenants` the clients (and events) are spread over.
+    /// Tenants 1..=N the clients and events are spread over.
+    #[arg(long, default_value_t = 100)]
     pub tenants: u64,
     /// Events published per second.
+    #[arg(long, default_value_t = 10_000)]
     pub rate: u32,
-    /// How long to publish.
+    /// How long to publish (e.g. 30s, 2m).
+    #[arg(long, default_value = "30s", value_parser = parse_span)]
     pub duration: Duration,
-    /// The service's HS256 secret (`[auth] jwt_secret`).
+    /// The service's HS256 secret (`[auth] jwt_secret`), to mint client_user tokens.
+    #[arg(
+        long,
+        env = "VIGIL__AUTH__JWT_SECRET",
+        default_value = "change-me",
+        hide_env_values = true
+    )]
     pub token_secret: String,
-    /// Fraction of events that breach at once.
+    /// Fraction of events that are CRITICAL tickets created 3 days ago (breach at once).
+    #[arg(long, default_value_t = 0.005)]
     pub breach_share: f64,
     /// Client connections started per second.
+    #[arg(long, default_value_t = 2000)]
     pub ramp: u32,
     /// How long to keep listening after the last event is published.
+    #[arg(long, default_value = "5s", value_parser = parse_span)]
     pub drain: Duration,
-    /// Local source addresses (127.0.0.x) to spread connections over; 0 picks enough.
+    /// Local source addresses 127.0.0.1..N for the connections (loopback only; 0: one per
+    /// 20,000 clients).
+    #[arg(long, default_value_t = 0)]
     pub source_ips: usize,
-    /// Print the report as one JSON line.
+    /// Print the report as one JSON line on stdout (the table goes to stderr).
+    #[arg(long)]
     pub json: bool,
 }
 
