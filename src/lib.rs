@@ -12,6 +12,7 @@
 //! - [`api`]: the REST API, `/ws` and the dashboard page.
 //! - [`hub`]: the WebSocket hub: subscriptions, snapshots, coalesced fan-out.
 //! - [`outlet`]: where recorded alert changes go (hub, JetStream).
+//! - [`notify`]: on-call routing: providers, contacts, schedules, escalation policies, routes.
 
 #![warn(missing_docs)]
 
@@ -20,6 +21,7 @@ pub mod auth;
 pub mod config;
 pub mod http;
 pub mod hub;
+pub mod notify;
 pub mod outlet;
 pub mod store;
 pub mod telemetry;

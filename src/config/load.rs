@@ -290,6 +290,9 @@ fn validate_service(c: &VigilConfig, o: &Origins, problems: &mut Vec<ConfigProbl
     if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(&c.log.filter) {
         bad("log.filter", format!("not a valid filter: {e}"));
     }
+    for (path, message) in c.notify.problems() {
+        problems.push(o.problem(&path, message));
+    }
 }
 
 /// Reads every `<tenant_id>.toml` in the policies directory into `config.tenant_policies`.

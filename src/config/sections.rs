@@ -9,6 +9,7 @@ use vigil_actors::policy::{CalendarSpec, PolicySpec};
 use super::duration::ConfigDuration;
 use crate::http::HttpConfig;
 use crate::hub::WsConfig;
+use crate::notify::NotifyConfig;
 use crate::store::StoreConfig;
 use crate::telemetry::{LogConfig, MetricsConfig};
 
@@ -32,6 +33,8 @@ pub struct VigilConfig {
     pub http: HttpConfig,
     /// `[ws]`: the WebSocket hub.
     pub ws: WsConfig,
+    /// `[notify]`: on-call routing (providers, contacts, schedules, policies, routes).
+    pub notify: NotifyConfig,
     /// `[auth]`: how API tokens are verified and minted.
     pub auth: AuthConfig,
     /// `[engine]`: event-time and snapshot settings of the SLA engine.

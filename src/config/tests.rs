@@ -285,3 +285,16 @@ fn live_update_settings_are_checked_with_their_line() {
     assert_has(&p, "DIR/vigil.toml:4: ws.client_queue: must be at least 1");
     assert_has(&p, "DIR/vigil.toml:7: http.rate_limit_per_ip");
 }
+
+#[test]
+fn notification_routing_problems_name_their_line() {
+    let p = problems(
+        "[[notify.contacts]]\nid = \"alice\"\nemail = \"a@example.com\"\n\n[[notify.routes]]\npolicy = \"missing\"\n",
+        &[],
+        &[],
+    );
+    assert_has(
+        &p,
+        "DIR/vigil.toml:6: notify.routes[0].policy: no policy \"missing\"",
+    );
+}

@@ -1,0 +1,15 @@
+//! On-call notifications (DESIGN.md §7.1): who hears about an alert, on which channel, and
+//! when the next person is paged if nobody acknowledged.
+//!
+//! # Layout
+//! - [`config`]: `[notify]`: providers, contacts, schedules, escalation policies, routes, with
+//!   the checks `vigil check-config` reports.
+//! - [`schedule`]: who is on call at an instant (weekly rotations, hand-over in the schedule's
+//!   time zone, overrides).
+//! - [`route`]: which route an alert takes, and the escalation plan it starts.
+
+pub mod config;
+pub mod route;
+pub mod schedule;
+
+pub use config::NotifyConfig;
