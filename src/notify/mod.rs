@@ -7,8 +7,10 @@
 //! - [`schedule`]: who is on call at an instant (weekly rotations, hand-over in the schedule's
 //!   time zone, overrides).
 //! - [`route`]: which route an alert takes, and the escalation plan it starts.
+//! - [`plan`]: what an alert change asks of the notification outbox.
 
 pub mod config;
+pub mod plan;
 pub mod route;
 pub mod schedule;
 

@@ -6,6 +6,7 @@
 pub mod alerts;
 pub mod config;
 pub mod error;
+pub mod notifications;
 pub mod outbox;
 pub mod pool;
 pub mod progress;

@@ -217,6 +217,7 @@ async fn exercise(store: &Store) {
 async fn sqlite_records_alert_changes_idempotently() {
     let (_dir, store) = sqlite().await;
     exercise(&store).await;
+    exercise_notifications(&store).await;
 }
 
 #[tokio::test]
@@ -241,6 +242,7 @@ async fn postgres_records_alert_changes_idempotently() {
     };
     exercise(&store).await;
     exercise_progress(&store).await;
+    exercise_notifications(&store).await;
     store.close().await;
     // Connecting again finds the schema migrated and the rows in place.
     let url = std::env::var("VIGIL_TEST_POSTGRES_URL").unwrap();
@@ -314,4 +316,52 @@ async fn firing_now_id(store: &Store) -> String {
     assert_eq!(firing.len(), 1);
     assert_eq!(firing[0].record.ticket_id, "TKT-3");
     firing[0].record.alert_id.clone()
+}
+
+/// The notification outbox: idempotent writes, due rows, attempts, cancellation.
+async fn exercise_notifications(store: &Store) {
+    use super::notifications::{NewNotification, NotificationKind};
+    let page = |step: u32, contact: &str, due_at: i64| NewNotification {
+        alert_id: "ALERT-N".into(),
+        tenant_id: 5,
+        kind: NotificationKind::Page,
+        step,
+        round: 0,
+        contact: contact.into(),
+        channel: "sms",
+        due_at,
+    };
+    let rows = [page(0, "alice", 100), page(1, "bob", 400)];
+    assert_eq!(store.enqueue_notifications(&rows).await.unwrap(), 2);
+    // A replay of the same plan adds nothing.
+    assert_eq!(store.enqueue_notifications(&rows).await.unwrap(), 0);
+    let due = store.due_notifications(200, 10).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(
+        (due[0].contact.as_str(), due[0].state.as_str()),
+        ("alice", "pending")
+    );
+    // A failed attempt with a retry time moves it; a success marks it sent.
+    store
+        .record_attempt(
+            &due[0].notification_id,
+            Err("503 from the gateway"),
+            Some(250),
+        )
+        .await
+        .unwrap();
+    assert!(store.due_notifications(200, 10).await.unwrap().is_empty());
+    store
+        .record_attempt(&due[0].notification_id, Ok(()), None)
+        .await
+        .unwrap();
+    // Acknowledged: bob's pending page is cancelled, alice's sent one stays.
+    assert_eq!(store.cancel_pages("ALERT-N").await.unwrap(), 1);
+    let all = store.alert_notifications("ALERT-N").await.unwrap();
+    let states: Vec<(&str, &str, i64)> = all
+        .iter()
+        .map(|n| (n.contact.as_str(), n.state.as_str(), n.attempts))
+        .collect();
+    assert_eq!(states, [("alice", "sent", 2), ("bob", "cancelled", 0)]);
+    assert_eq!(all[0].last_error, None);
 }
