@@ -8,8 +8,10 @@
 //!   time zone, overrides).
 //! - [`route`]: which route an alert takes, and the escalation plan it starts.
 //! - [`plan`]: what an alert change asks of the notification outbox.
+//! - [`message`]: the words: one-segment SMS and emails, in English or Chinese.
 
 pub mod config;
+pub mod message;
 pub mod plan;
 pub mod route;
 pub mod schedule;
