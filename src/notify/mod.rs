@@ -9,8 +9,10 @@
 //! - [`route`]: which route an alert takes, and the escalation plan it starts.
 //! - [`plan`]: what an alert change asks of the notification outbox.
 //! - [`message`]: the words: one-segment SMS and emails, in English or Chinese.
+//! - [`group`]: grouping bursts into one message (`group_wait`, `group_interval`).
 
 pub mod config;
+pub mod group;
 pub mod message;
 pub mod plan;
 pub mod route;
