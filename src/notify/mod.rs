@@ -10,6 +10,7 @@
 //! - [`plan`]: what an alert change asks of the notification outbox.
 //! - [`message`]: the words: one-segment SMS and emails, in English or Chinese.
 //! - [`group`]: grouping bursts into one message (`group_wait`, `group_interval`).
+//! - [`silence`]: maintenance windows that hold notifications back.
 
 pub mod config;
 pub mod group;
@@ -17,5 +18,6 @@ pub mod message;
 pub mod plan;
 pub mod route;
 pub mod schedule;
+pub mod silence;
 
 pub use config::NotifyConfig;
