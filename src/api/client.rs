@@ -8,11 +8,12 @@ use vigil_actors::metrics::{GroupBy, MetricsSnapshot, WindowStats};
 use vigil_streams::{format_instant, Millis};
 
 use super::params::Params;
-use super::views::{overall_compliance, AlertView, ComplianceRow, LiveMetrics, TicketClocks};
+use super::views::{
+    open_alerts, overall_compliance, AlertView, ComplianceRow, LiveMetrics, TicketClocks,
+};
 use super::{store_error, ApiState};
 use crate::auth::Caller;
 use crate::http::{ApiError, Envelope};
-use crate::hub::subscribe::open_alerts;
 use crate::store::pool::now_ms;
 
 /// Open alerts in the overview, at most.

@@ -10,7 +10,7 @@ use vigil_actors::metrics::{Compliance, MetricsSnapshot, WindowStats};
 use vigil_actors::AlertRecord;
 use vigil_streams::{format_instant, Millis};
 
-use crate::store::StoredAlert;
+use crate::store::{Store, StoreError, StoredAlert};
 
 fn instant(t: Millis) -> String {
     format_instant(t)
@@ -96,6 +96,16 @@ impl From<&StoredAlert> for AlertView {
             ..AlertView::from(&a.record)
         }
     }
+}
+
+/// Open (firing and acknowledged) alerts of a tenant, or of all, newest first.
+pub async fn open_alerts(
+    store: &Store,
+    tenant: Option<u64>,
+    limit: u32,
+) -> Result<Vec<AlertView>, StoreError> {
+    let rows = store.open_alerts(tenant, limit).await?;
+    Ok(rows.iter().map(AlertView::from).collect())
 }
 
 /// Where one goal of a ticket stands.

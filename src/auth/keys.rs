@@ -54,17 +54,6 @@ pub enum TokenError {
     Invalid(String),
 }
 
-impl TokenError {
-    /// A short label for metrics and security logs.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            TokenError::Missing => "missing",
-            TokenError::Expired => "expired",
-            TokenError::Invalid(_) => "invalid",
-        }
-    }
-}
-
 fn read_key(c: &VigilConfig, field: &'static str, path: &Path) -> Result<Vec<u8>, AuthSetupError> {
     let path = c.resolve(path);
     std::fs::read(&path).map_err(|source| AuthSetupError::Read {

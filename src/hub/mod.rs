@@ -19,7 +19,7 @@ pub mod config;
 pub mod protocol;
 pub mod queue;
 mod socket;
-pub mod subscribe;
+mod subscribe;
 pub mod topic;
 
 use std::collections::{HashMap, HashSet};
@@ -103,11 +103,6 @@ impl Hub {
                 shutdown: watch::channel(false).0,
             }),
         }
-    }
-
-    /// The settings.
-    pub fn config(&self) -> &WsConfig {
-        &self.inner.config
     }
 
     fn topic(&self, tenant_id: u64) -> Option<Arc<Topic>> {

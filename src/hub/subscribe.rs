@@ -8,8 +8,7 @@ use super::protocol::{self, Channels, ResumeFrom, TenantIds};
 use super::queue::Outgoing;
 use super::topic::Subscriber;
 use super::{lock, Client, Hub, Subscribed};
-use crate::api::views::{AlertView, LiveMetrics, TicketClocks};
-use crate::store::StoreError;
+use crate::api::views::{open_alerts, LiveMetrics, TicketClocks};
 
 /// Open alerts in an `alerts` snapshot, at most.
 pub const SNAPSHOT_ALERTS: u32 = 100;
@@ -210,14 +209,4 @@ impl Hub {
             ),
         }
     }
-}
-
-/// Open (firing and acknowledged) alerts of a tenant, or of all, newest first.
-pub async fn open_alerts(
-    store: &crate::store::Store,
-    tenant: Option<u64>,
-    limit: u32,
-) -> Result<Vec<AlertView>, StoreError> {
-    let rows = store.open_alerts(tenant, limit).await?;
-    Ok(rows.iter().map(AlertView::from).collect())
 }

@@ -1,6 +1,6 @@
 //! The alert outbox: which alert states still have to be published on
-//! `vigil.alerts.<tenant_id>`. The writer records a change, publishes it, then marks it
-//! published; after a crash in between, [`Store::unpublished_alerts`] finds it again.
+//! `vigil.alerts.<tenant_id>`. The writer records a change, the publisher publishes it, then
+//! marks it published; after a crash in between, [`Store::unpublished_alerts`] finds it again.
 
 use vigil_actors::{AlertRecord, AlertState};
 
@@ -27,16 +27,7 @@ impl Store {
             .collect()
     }
 
-    /// Marks that `state` of an alert was published.
-    pub async fn mark_published(
-        &self,
-        alert_id: &str,
-        state: AlertState,
-    ) -> Result<(), StoreError> {
-        self.mark_all_published(&[(alert_id, state)]).await
-    }
-
-    /// Marks several published states in one transaction.
+    /// Marks that these states of these alerts were published, in one transaction.
     pub async fn mark_all_published(
         &self,
         published: &[(&str, AlertState)],

@@ -6,7 +6,6 @@ use std::time::Duration;
 use futures::{SinkExt as _, StreamExt as _};
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::{ServiceSetup, WAIT};
@@ -284,12 +283,4 @@ impl WsClient {
             }
         }
     }
-}
-
-/// The close code for "try again later".
-pub const CLOSE_TRY_AGAIN: u16 = 1013;
-
-/// A close code as a number.
-pub fn close_code(c: CloseCode) -> u16 {
-    u16::from(c)
 }

@@ -184,11 +184,6 @@ impl TenantPool {
         self.inspect(tenant_id, MetricsSnapshot::of).await
     }
 
-    /// Whether a tenant has an actor here.
-    pub fn knows(&self, tenant_id: u64) -> bool {
-        self.read().contains_key(&tenant_id)
-    }
-
     /// Per tenant with an actor: its open tickets; and restarts of all actors.
     pub fn stats(&self) -> PoolStats {
         let tenants = self.read();
