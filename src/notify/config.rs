@@ -9,7 +9,7 @@ use crate::config::problem::FieldPath;
 use crate::config::ConfigDuration;
 
 /// `[notify]`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NotifyConfig {
     /// `[notify.smtp]`: the email relay; email is off without it.
@@ -24,6 +24,127 @@ pub struct NotifyConfig {
     pub policies: Vec<PolicySpec>,
     /// `[[notify.routes]]`: the first that matches an alert wins.
     pub routes: Vec<RouteSpec>,
+    /// `[notify.webhook]`: the signed webhook; the webhook channel is off without it.
+    pub webhook: Option<WebhookConfig>,
+    /// The address people reach this service at, for ack and dashboard links in messages
+    /// (`https://vigil.example.com`). Default: `http://` + `http.listen`.
+    pub public_url: Option<String>,
+    /// The environment variable holding the key that signs ack links. Default: a random key
+    /// kept in the store, shared by every instance.
+    pub link_secret_env: Option<String>,
+    /// How long an ack link works. Default 24h.
+    pub ack_link_ttl: ConfigDuration,
+    /// `[notify.limits]`: per recipient and channel.
+    pub limits: LimitsConfig,
+    /// `[notify.delivery]`: retries, time-outs and workers.
+    pub delivery: DeliveryConfig,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        NotifyConfig {
+            smtp: None,
+            sms: None,
+            contacts: Vec::new(),
+            schedules: Vec::new(),
+            policies: Vec::new(),
+            routes: Vec::new(),
+            webhook: None,
+            public_url: None,
+            link_secret_env: None,
+            ack_link_ttl: ConfigDuration::from_days(1),
+            limits: LimitsConfig::default(),
+            delivery: DeliveryConfig::default(),
+        }
+    }
+}
+
+/// `[notify.webhook]`: JSON POSTs signed with HMAC-SHA256 (`X-Vigil-Signature: sha256=<hex>`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Where to POST when the contact names no `webhook` of their own.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The environment variable holding the signing secret.
+    pub secret_env: String,
+}
+
+/// At most `per_minute` and `per_hour` messages to one recipient on one channel; the excess
+/// waits and is folded into the next message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelLimit {
+    /// Messages per minute.
+    pub per_minute: u32,
+    /// Messages per hour.
+    pub per_hour: u32,
+}
+
+/// `[notify.limits]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Default 1 per minute, 30 per hour.
+    pub sms: ChannelLimit,
+    /// Default 6 per minute, 120 per hour.
+    pub email: ChannelLimit,
+    /// Default 60 per minute, 1,000 per hour.
+    pub webhook: ChannelLimit,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            sms: ChannelLimit {
+                per_minute: 1,
+                per_hour: 30,
+            },
+            email: ChannelLimit {
+                per_minute: 6,
+                per_hour: 120,
+            },
+            webhook: ChannelLimit {
+                per_minute: 60,
+                per_hour: 1000,
+            },
+        }
+    }
+}
+
+/// `[notify.delivery]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeliveryConfig {
+    /// How long one attempt may take. Default 10s.
+    pub send_timeout: ConfigDuration,
+    /// How long a taken notification is reserved for the worker that took it; after a crash
+    /// it is sent again (with the same idempotency key) once this passes. Default 60s.
+    pub claim_timeout: ConfigDuration,
+    /// How long a notification is retried before it ends `failed`. Default 24h.
+    pub give_up_after: ConfigDuration,
+    /// Consecutive failures that open a provider's circuit breaker. Default 5.
+    pub breaker_failures: u32,
+    /// How long an open breaker waits before one trial send. Default 30s.
+    pub breaker_cooldown: ConfigDuration,
+    /// Notifications taken per round. Default 500.
+    pub batch: u32,
+    /// Sends in flight at once. Default 64.
+    pub concurrency: u32,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            send_timeout: ConfigDuration::from_secs(10),
+            claim_timeout: ConfigDuration::from_secs(60),
+            give_up_after: ConfigDuration::from_days(1),
+            breaker_failures: 5,
+            breaker_cooldown: ConfigDuration::from_secs(30),
+            batch: 500,
+            concurrency: 64,
+        }
+    }
 }
 
 /// How to talk to the SMTP relay.
@@ -126,6 +247,9 @@ pub struct ContactSpec {
     /// Local hours (`"22:00-07:00"`) in which warnings wait; breaches still page.
     #[serde(default)]
     pub quiet_hours: Option<String>,
+    /// The contact's own webhook URL (else `[notify.webhook].url`).
+    #[serde(default)]
+    pub webhook: Option<String>,
 }
 
 /// `[[notify.schedules]]`: a weekly rotation.
@@ -458,10 +582,10 @@ impl NotifyConfig {
                 if step.channels.contains(&Channel::Sms) && self.sms.is_none() {
                     bad(path.key("channels"), "sms needs [notify.sms]".into());
                 }
-                if step.channels.contains(&Channel::Webhook) {
+                if step.channels.contains(&Channel::Webhook) && self.webhook.is_none() {
                     bad(
                         path.key("channels"),
-                        "webhook delivery is not available yet; use email or sms".into(),
+                        "webhook needs [notify.webhook]".into(),
                     );
                 }
             }

@@ -2,6 +2,7 @@
 //! when the next person is paged if nobody acknowledged.
 //!
 //! # Layout
+//! - [`channel`]: the providers (SMTP, HTTP SMS gateway, signed webhook).
 //! - [`config`]: `[notify]`: providers, contacts, schedules, escalation policies, routes, with
 //!   the checks `vigil check-config` reports.
 //! - [`schedule`]: who is on call at an instant (weekly rotations, hand-over in the schedule's
@@ -12,6 +13,7 @@
 //! - [`group`]: grouping bursts into one message (`group_wait`, `group_interval`).
 //! - [`silence`]: maintenance windows that hold notifications back.
 
+pub mod channel;
 pub mod config;
 pub mod group;
 pub mod message;

@@ -26,15 +26,6 @@ fn channel_name(c: Channel) -> &'static str {
     }
 }
 
-/// Whether the contact can be reached on the channel.
-fn reachable(contact: &ContactSpec, channel: Channel) -> bool {
-    match channel {
-        Channel::Email => contact.email.is_some(),
-        Channel::Sms => contact.phone.is_some(),
-        Channel::Webhook => true,
-    }
-}
-
 impl NotifyConfig {
     /// The outbox work of an alert change noticed at `now`; `notified` are the alert's
     /// notifications so far (for resolution messages).
@@ -59,6 +50,8 @@ impl NotifyConfig {
             channel,
             due_at,
         };
+        let reachable =
+            |contact: &ContactSpec, channel: Channel| self.address(contact, channel).is_some();
         match alert.state {
             AlertState::Firing => {
                 let Some(policy) = self.policy(&route.policy) else {
@@ -120,6 +113,19 @@ impl NotifyConfig {
     /// A contact by id.
     pub fn contact(&self, id: &str) -> Option<&ContactSpec> {
         self.contacts.iter().find(|c| c.id == id)
+    }
+
+    /// Where a contact is reached on a channel: an email address, a phone number or a
+    /// webhook URL; `None` when they cannot be.
+    pub fn address<'a>(&'a self, contact: &'a ContactSpec, channel: Channel) -> Option<&'a str> {
+        match channel {
+            Channel::Email => contact.email.as_deref(),
+            Channel::Sms => contact.phone.as_deref(),
+            Channel::Webhook => contact
+                .webhook
+                .as_deref()
+                .or_else(|| self.webhook.as_ref().and_then(|w| w.url.as_deref())),
+        }
     }
 }
 
