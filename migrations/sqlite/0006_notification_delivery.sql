@@ -7,3 +7,4 @@ ALTER TABLE notifications ADD COLUMN fallback_of TEXT;
 
 CREATE INDEX notifications_by_message ON notifications (message_id);
 CREATE INDEX notifications_by_state_updated ON notifications (state, updated_at);
+CREATE INDEX alerts_by_ticket ON alerts (tenant_id, ticket_id);

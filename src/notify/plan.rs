@@ -49,6 +49,7 @@ impl NotifyConfig {
             contact: contact.to_string(),
             channel,
             due_at,
+            fallback_of: None,
         };
         let reachable =
             |contact: &ContactSpec, channel: Channel| self.address(contact, channel).is_some();
@@ -58,7 +59,8 @@ impl NotifyConfig {
                     return Plan::default();
                 };
                 // Escalation runs from when the alert is noticed, not from `fired_at`: an alert
-                // found late pages its first step now instead of every step at once.
+                // found late pages its first step now instead of every step at once. The
+                // first page waits `group_wait` for others to go out with it.
                 let mut enqueue = Vec::new();
                 for page in self.escalation(policy, now) {
                     for contact in page.contacts.iter().filter_map(|id| self.contact(id)) {
@@ -69,7 +71,7 @@ impl NotifyConfig {
                                 page.round,
                                 &contact.id,
                                 channel_name(channel),
-                                now + page.after_ms,
+                                now + page.after_ms + route.group_wait.as_millis(),
                             ));
                         }
                     }
@@ -209,13 +211,13 @@ policy = "critical"
             .iter()
             .map(|n| (n.step, n.contact.as_str(), n.channel, n.due_at - now))
             .collect();
-        // Bob has no phone: email only.
+        // Bob has no phone: email only. Everything waits the route's group_wait (30 s).
         assert_eq!(
             rows,
             [
-                (0, "alice", "sms", 0),
-                (0, "alice", "email", 0),
-                (1, "bob", "email", 300_000)
+                (0, "alice", "sms", 30_000),
+                (0, "alice", "email", 30_000),
+                (1, "bob", "email", 330_000)
             ]
         );
         assert!(!plan.cancel_pages);

@@ -45,6 +45,8 @@ pub struct NewNotification {
     pub channel: &'static str,
     /// When it is to go out.
     pub due_at: Millis,
+    /// The notification this one stands in for, when it is a fallback.
+    pub fallback_of: Option<String>,
 }
 
 impl NewNotification {
@@ -123,8 +125,8 @@ impl Store {
                 })?;
                 added += sqlx::query(
                     "INSERT INTO notifications (notification_id, alert_id, tenant_id, kind, step, \
-                     round, contact, channel, due_at, state, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10, $10) \
+                     round, contact, channel, due_at, state, created_at, updated_at, fallback_of) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10, $10, $11) \
                      ON CONFLICT (notification_id) DO NOTHING",
                 )
                 .bind(n.id())
@@ -137,6 +139,7 @@ impl Store {
                 .bind(n.channel)
                 .bind(n.due_at)
                 .bind(now)
+                .bind(&n.fallback_of)
                 .execute(&mut *tx)
                 .await
                 .map_err(counted)?
@@ -145,26 +148,6 @@ impl Store {
             tx.commit().await.map_err(counted)?;
         });
         Ok(added)
-    }
-
-    /// Pending notifications due at `now`, oldest first; at most `limit`.
-    pub async fn due_notifications(
-        &self,
-        now: Millis,
-        limit: u32,
-    ) -> Result<Vec<StoredNotification>, StoreError> {
-        let sql = select_notifications!(
-            "WHERE state = 'pending' AND due_at <= $1 ORDER BY due_at, notification_id LIMIT $2"
-        );
-        let rows = on_backend!(self, |pool| {
-            sqlx::query_as(sql)
-                .bind(now)
-                .bind(i64::from(limit))
-                .fetch_all(pool)
-                .await
-                .map_err(counted)?
-        });
-        Ok(rows)
     }
 
     /// Notifications of one alert, in the order they are due.
@@ -183,42 +166,155 @@ impl Store {
         Ok(rows)
     }
 
-    /// Records the outcome of a sending attempt: `Ok(())` marks it sent; `Err(reason)` either
-    /// reschedules it at `retry_at` or, without one, marks it failed.
-    pub async fn record_attempt(
+    /// Takes up to `limit` pending notifications due at `now`, oldest first, with their
+    /// alerts, and reserves them until `lease_until`: another worker (or this one after a
+    /// crash) takes them again only once that passes.
+    pub async fn claim_due(
         &self,
-        notification_id: &str,
-        outcome: Result<(), &str>,
-        retry_at: Option<Millis>,
+        now: Millis,
+        limit: u32,
+        lease_until: Millis,
+    ) -> Result<Vec<DueNotification>, StoreError> {
+        const SELECT: &str = "SELECT n.notification_id, n.kind, n.step, n.round, n.contact, \
+             n.channel, n.due_at, n.attempts, n.created_at AS queued_at, n.message_id, \
+             n.fallback_of, EXISTS (SELECT 1 FROM alerts b WHERE b.tenant_id = a.tenant_id \
+             AND b.ticket_id = a.ticket_id AND b.level = 'breach' \
+             AND b.state IN ('firing', 'acknowledged')) AS breach_open, \
+             a.alert_id, a.tenant_id, a.ticket_id, a.goal, a.level, a.threshold, a.state, \
+             a.target_ms, a.elapsed_ms, a.fired_at, a.deadline, a.priority, a.service_type, \
+             a.policy_version, a.updated_at, a.acked_by, a.acked_at, a.resolved_by, a.resolved_at \
+             FROM notifications n JOIN alerts a ON a.alert_id = n.alert_id \
+             WHERE n.state = 'pending' AND n.due_at <= $1 ORDER BY n.due_at, n.notification_id \
+             LIMIT $2";
+        let take = "UPDATE notifications SET due_at = $2 WHERE notification_id = $1 \
+                    AND state = 'pending'";
+        // Instances sharing a PostgreSQL database take disjoint rows; SQLite has one writer.
+        let select = match &self.backend {
+            super::Backend::Sqlite(_) => SELECT.to_string(),
+            super::Backend::Postgres(_) => format!("{SELECT} FOR UPDATE OF n SKIP LOCKED"),
+        };
+        let rows: Vec<DueRow> = on_backend!(self, |pool| {
+            let mut tx = pool.begin().await.map_err(counted)?;
+            let rows: Vec<DueRow> = sqlx::query_as(sqlx::AssertSqlSafe(select.clone()))
+                .bind(now)
+                .bind(i64::from(limit))
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(counted)?;
+            for r in &rows {
+                sqlx::query(take)
+                    .bind(&r.notification_id)
+                    .bind(lease_until)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(counted)?;
+            }
+            tx.commit().await.map_err(counted)?;
+            rows
+        });
+        rows.into_iter().map(DueRow::into_due).collect()
+    }
+
+    /// Records that these notifications go out together as one message, before it is sent:
+    /// a retry after a crash sends the same message with the same idempotency key.
+    pub async fn assign_message(&self, message_id: &str, ids: &[String]) -> Result<(), StoreError> {
+        self.update_each(
+            ids,
+            "UPDATE notifications SET message_id = $2 WHERE notification_id = $1",
+            &[Bind::Text(message_id.to_string())],
+        )
+        .await
+    }
+
+    /// Records what became of notifications taken by [`Store::claim_due`].
+    pub async fn record_outcome(
+        &self,
+        ids: &[String],
+        outcome: &Outcome,
     ) -> Result<(), StoreError> {
         let now = now_ms();
-        on_backend!(self, |pool| {
-            let query = match (outcome, retry_at) {
-                (Ok(()), _) => sqlx::query(
+        match outcome {
+            Outcome::Sent => {
+                self.update_each(
+                    ids,
                     "UPDATE notifications SET state = 'sent', sent_at = $2, attempts = attempts + 1, \
                      updated_at = $2, last_error = NULL WHERE notification_id = $1 AND state = 'pending'",
+                    &[Bind::Int(now)],
                 )
-                .bind(notification_id)
-                .bind(now),
-                (Err(reason), Some(at)) => sqlx::query(
-                    "UPDATE notifications SET due_at = $3, attempts = attempts + 1, last_error = $4, \
-                     updated_at = $2 WHERE notification_id = $1 AND state = 'pending'",
+                .await
+            }
+            Outcome::Retry { at, reason } => {
+                self.update_each(
+                    ids,
+                    "UPDATE notifications SET due_at = $2, attempts = attempts + 1, last_error = $3, \
+                     updated_at = $4 WHERE notification_id = $1 AND state = 'pending'",
+                    &[Bind::Int(*at), Bind::Text(reason.clone()), Bind::Int(now)],
                 )
-                .bind(notification_id)
-                .bind(now)
-                .bind(at)
-                .bind(reason),
-                (Err(reason), None) => sqlx::query(
+                .await
+            }
+            Outcome::Deferred { until, reason } => {
+                self.update_each(
+                    ids,
+                    "UPDATE notifications SET due_at = $2, last_error = $3, updated_at = $4 \
+                     WHERE notification_id = $1 AND state = 'pending'",
+                    &[Bind::Int(*until), Bind::Text(reason.clone()), Bind::Int(now)],
+                )
+                .await
+            }
+            Outcome::Failed { reason } => {
+                self.update_each(
+                    ids,
                     "UPDATE notifications SET state = 'failed', attempts = attempts + 1, \
-                     last_error = $3, updated_at = $2 WHERE notification_id = $1 AND state = 'pending'",
+                     last_error = $2, updated_at = $3 WHERE notification_id = $1 AND state = 'pending'",
+                    &[Bind::Text(reason.clone()), Bind::Int(now)],
                 )
-                .bind(notification_id)
-                .bind(now)
-                .bind(reason),
-            };
-            query.execute(pool).await.map_err(counted)?;
+                .await
+            }
+            Outcome::Cancelled { reason } => {
+                self.update_each(
+                    ids,
+                    "UPDATE notifications SET state = 'cancelled', last_error = $2, updated_at = $3 \
+                     WHERE notification_id = $1 AND state = 'pending'",
+                    &[Bind::Text(reason.clone()), Bind::Int(now)],
+                )
+                .await
+            }
+        }
+    }
+
+    /// Runs `sql` once per id, in one transaction: `$1` is the id, `$2`… are `extra`.
+    async fn update_each(
+        &self,
+        ids: &[String],
+        sql: &'static str,
+        extra: &[Bind],
+    ) -> Result<(), StoreError> {
+        on_backend!(self, |pool| {
+            let mut tx = pool.begin().await.map_err(counted)?;
+            for id in ids {
+                let mut q = sqlx::query(sql).bind(id);
+                for b in extra {
+                    q = match b {
+                        Bind::Int(v) => q.bind(*v),
+                        Bind::Text(t) => q.bind(t.clone()),
+                    };
+                }
+                q.execute(&mut *tx).await.map_err(counted)?;
+            }
+            tx.commit().await.map_err(counted)?;
         });
         Ok(())
+    }
+
+    /// Pending notifications, for the outbox depth gauge.
+    pub async fn pending_notifications(&self) -> Result<i64, StoreError> {
+        let n: i64 = on_backend!(self, |pool| {
+            sqlx::query_scalar("SELECT COUNT(*) FROM notifications WHERE state = 'pending'")
+                .fetch_one(pool)
+                .await
+                .map_err(counted)?
+        });
+        Ok(n)
     }
 
     /// Cancels the pages of an alert still pending (it was acknowledged, resolved or
@@ -238,5 +334,123 @@ impl Store {
             .rows_affected()
         });
         Ok(cancelled)
+    }
+}
+
+/// A value bound after the id in [`Store::update_each`].
+enum Bind {
+    Int(i64),
+    Text(String),
+}
+
+/// What became of a notification that was taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The provider accepted it.
+    Sent,
+    /// The attempt failed; try again at `at`.
+    Retry {
+        /// When.
+        at: Millis,
+        /// Why it failed.
+        reason: String,
+    },
+    /// Held back without an attempt (silence, quiet hours, rate limit, grouping) until `until`.
+    Deferred {
+        /// When it may go.
+        until: Millis,
+        /// Why it waits.
+        reason: String,
+    },
+    /// It cannot be delivered.
+    Failed {
+        /// Why.
+        reason: String,
+    },
+    /// It is no longer wanted (acknowledged, resolved, inhibited).
+    Cancelled {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A notification taken for sending, with its alert as it is now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DueNotification {
+    /// Its id.
+    pub notification_id: String,
+    /// Page or resolution message.
+    pub kind: NotificationKind,
+    /// Escalation step.
+    pub step: i64,
+    /// Escalation round.
+    pub round: i64,
+    /// Contact id.
+    pub contact: String,
+    /// `email`, `sms` or `webhook`.
+    pub channel: String,
+    /// When it was due.
+    pub due_at: Millis,
+    /// Attempts so far.
+    pub attempts: i64,
+    /// When it was written to the outbox.
+    pub queued_at: Millis,
+    /// The message it already went into, if an earlier attempt assigned one.
+    pub message_id: Option<String>,
+    /// The notification it stands in for, when it is a fallback.
+    pub fallback_of: Option<String>,
+    /// Whether the alert's ticket has a breach firing or acknowledged (which inhibits its
+    /// warnings).
+    pub breach_open: bool,
+    /// The alert.
+    pub alert: super::StoredAlert,
+}
+
+/// A row of [`Store::claim_due`]'s query.
+#[derive(sqlx::FromRow)]
+struct DueRow {
+    notification_id: String,
+    kind: String,
+    step: i64,
+    round: i64,
+    contact: String,
+    channel: String,
+    due_at: i64,
+    attempts: i64,
+    queued_at: i64,
+    message_id: Option<String>,
+    fallback_of: Option<String>,
+    breach_open: bool,
+    #[sqlx(flatten)]
+    alert: super::alerts::AlertRow,
+}
+
+impl DueRow {
+    fn into_due(self) -> Result<DueNotification, StoreError> {
+        let kind = match self.kind.as_str() {
+            "page" => NotificationKind::Page,
+            "resolved" => NotificationKind::Resolved,
+            other => {
+                return Err(StoreError::CorruptRow {
+                    table: "notifications",
+                    message: format!("unknown kind {other:?}"),
+                })
+            }
+        };
+        Ok(DueNotification {
+            notification_id: self.notification_id,
+            kind,
+            step: self.step,
+            round: self.round,
+            contact: self.contact,
+            channel: self.channel,
+            due_at: self.due_at,
+            attempts: self.attempts,
+            queued_at: self.queued_at,
+            message_id: self.message_id,
+            fallback_of: self.fallback_of,
+            breach_open: self.breach_open,
+            alert: self.alert.into_stored()?,
+        })
     }
 }

@@ -318,11 +318,19 @@ async fn firing_now_id(store: &Store) -> String {
     firing[0].record.alert_id.clone()
 }
 
+/// A firing breach of ticket TKT-N, recorded; its id.
+async fn breach_alert_id(store: &Store) -> String {
+    let breach = record("TKT-N", Level::Breach, AlertState::Firing);
+    store.record_alert_change(&breach).await.unwrap();
+    breach.alert_id
+}
+
 /// The notification outbox: idempotent writes, due rows, attempts, cancellation.
 async fn exercise_notifications(store: &Store) {
-    use super::notifications::{NewNotification, NotificationKind};
+    use super::notifications::{NewNotification, NotificationKind, Outcome};
+    let alert_id = breach_alert_id(store).await;
     let page = |step: u32, contact: &str, due_at: i64| NewNotification {
-        alert_id: "ALERT-N".into(),
+        alert_id: alert_id.clone(),
         tenant_id: 5,
         kind: NotificationKind::Page,
         step,
@@ -330,38 +338,43 @@ async fn exercise_notifications(store: &Store) {
         contact: contact.into(),
         channel: "sms",
         due_at,
+        fallback_of: None,
     };
     let rows = [page(0, "alice", 100), page(1, "bob", 400)];
     assert_eq!(store.enqueue_notifications(&rows).await.unwrap(), 2);
     // A replay of the same plan adds nothing.
     assert_eq!(store.enqueue_notifications(&rows).await.unwrap(), 0);
-    let due = store.due_notifications(200, 10).await.unwrap();
+    let due = store.claim_due(200, 10, 300).await.unwrap();
     assert_eq!(due.len(), 1);
-    assert_eq!(
-        (due[0].contact.as_str(), due[0].state.as_str()),
-        ("alice", "pending")
-    );
+    assert_eq!(due[0].contact, "alice");
+    assert_eq!(due[0].alert.record.alert_id, alert_id);
+    assert!(due[0].breach_open, "the alert is a firing breach");
+    // Taken: nobody else gets it until the lease ends.
+    assert!(store.claim_due(250, 10, 350).await.unwrap().is_empty());
+    let ids = vec![due[0].notification_id.clone()];
     // A failed attempt with a retry time moves it; a success marks it sent.
     store
-        .record_attempt(
-            &due[0].notification_id,
-            Err("503 from the gateway"),
-            Some(250),
+        .record_outcome(
+            &ids,
+            &Outcome::Retry {
+                at: 320,
+                reason: "503 from the gateway".into(),
+            },
         )
         .await
         .unwrap();
-    assert!(store.due_notifications(200, 10).await.unwrap().is_empty());
-    store
-        .record_attempt(&due[0].notification_id, Ok(()), None)
-        .await
-        .unwrap();
+    let again = store.claim_due(320, 10, 900).await.unwrap();
+    assert_eq!((again.len(), again[0].attempts), (1, 1));
+    store.assign_message("M1", &ids).await.unwrap();
+    store.record_outcome(&ids, &Outcome::Sent).await.unwrap();
     // Acknowledged: bob's pending page is cancelled, alice's sent one stays.
-    assert_eq!(store.cancel_pages("ALERT-N").await.unwrap(), 1);
-    let all = store.alert_notifications("ALERT-N").await.unwrap();
-    let states: Vec<(&str, &str, i64)> = all
+    assert_eq!(store.cancel_pages(&alert_id).await.unwrap(), 1);
+    let all = store.alert_notifications(&alert_id).await.unwrap();
+    let mut states: Vec<(&str, &str, i64)> = all
         .iter()
         .map(|n| (n.contact.as_str(), n.state.as_str(), n.attempts))
         .collect();
+    states.sort();
     assert_eq!(states, [("alice", "sent", 2), ("bob", "cancelled", 0)]);
-    assert_eq!(all[0].last_error, None);
+    assert!(all.iter().all(|n| n.last_error.is_none()), "a send clears the last error");
 }
