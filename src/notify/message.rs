@@ -229,6 +229,133 @@ pub fn email(locale: Locale, f: &MessageFacts<'_>) -> Email {
     }
 }
 
+/// The short name of one alert in a grouped message.
+fn item(locale: Locale, f: &MessageFacts<'_>) -> String {
+    // The headline without its "[PRIORITY] " prefix, which a grouped line does not need.
+    let head = headline(locale, f);
+    match head.split_once("] ") {
+        Some((_, rest)) => rest.to_string(),
+        None => head,
+    }
+}
+
+/// The SMS about several alerts: how many, as many of them as fit, and the link that
+/// acknowledges them all; one segment. One alert gets [`sms`].
+pub fn sms_group(locale: Locale, alerts: &[MessageFacts<'_>], ack_url: Option<&str>) -> String {
+    if let [one] = alerts {
+        return sms(
+            locale,
+            &MessageFacts {
+                ack_url,
+                ..*one
+            },
+        );
+    }
+    let head = match locale {
+        Locale::En => format!("[Vigil] {} alerts:", alerts.len()),
+        Locale::ZhCn => format!("[Vigil] {}条告警:", alerts.len()),
+    };
+    let ack = ack_url.map(|u| format!(" {u}")).unwrap_or_default();
+    let more = |k: usize| match (locale, k) {
+        (_, 0) => String::new(),
+        (Locale::En, k) => format!(" +{k} more"),
+        (Locale::ZhCn, k) => format!(" 另{k}条"),
+    };
+    let mut listed = String::new();
+    let mut shown = 0;
+    for f in alerts {
+        let next = format!("{listed} {};", item(locale, f));
+        let rest = alerts.len() - shown - 1;
+        if !fits_one_segment(&format!("{head}{next}{}{ack}", more(rest))) {
+            break;
+        }
+        listed = next;
+        shown += 1;
+    }
+    if shown > 0 {
+        return format!("{head}{listed}{}{ack}", more(alerts.len() - shown));
+    }
+    // The link does not leave room for one alert: list them without it.
+    let mut listed = String::new();
+    for (i, f) in alerts.iter().enumerate() {
+        let next = format!("{listed} {};", item(locale, f));
+        if !fits_one_segment(&format!("{head}{next}{}", more(alerts.len() - i - 1))) {
+            return format!("{head}{listed}{}", more(alerts.len() - i));
+        }
+        listed = next;
+    }
+    format!("{head}{listed}")
+}
+
+/// The email about several alerts: a subject with the count, then each alert's facts, then the
+/// link that acknowledges them all and the dashboard link. One alert gets [`email`].
+pub fn email_group(
+    locale: Locale,
+    alerts: &[MessageFacts<'_>],
+    ack_url: Option<&str>,
+    dashboard_url: Option<&str>,
+) -> Email {
+    if let [one] = alerts {
+        return email(
+            locale,
+            &MessageFacts {
+                ack_url,
+                dashboard_url,
+                ..*one
+            },
+        );
+    }
+    let breaches = alerts.iter().filter(|f| f.level == "breach").count();
+    let subject = match locale {
+        Locale::En => format!(
+            "Vigil: {} alerts ({breaches} breached, {} warnings)",
+            alerts.len(),
+            alerts.len() - breaches
+        ),
+        Locale::ZhCn => format!(
+            "Vigil: {}条告警 (超时{breaches}条, 预警{}条)",
+            alerts.len(),
+            alerts.len() - breaches
+        ),
+    };
+    let parts: Vec<Email> = alerts.iter().map(|f| email(locale, f)).collect();
+    let mut text = String::new();
+    let mut html = String::new();
+    for part in &parts {
+        text.push_str(&part.text);
+        text.push_str("\n----\n");
+        let body = part
+            .html
+            .split_once("<body>")
+            .and_then(|(_, b)| b.split_once("</body>"))
+            .map_or("", |(b, _)| b);
+        html.push_str(body);
+        html.push_str("<hr>");
+    }
+    let (ack_label, dashboard_label) = match locale {
+        Locale::En => ("Acknowledge all", "Dashboard"),
+        Locale::ZhCn => ("全部确认", "仪表板"),
+    };
+    for (label, url) in [(ack_label, ack_url), (dashboard_label, dashboard_url)] {
+        if let Some(url) = url {
+            text.push_str(&format!("\n{label}: {url}"));
+            html.push_str(&format!(
+                "<p><a href=\"{}\">{}</a></p>",
+                escape(url),
+                escape(label)
+            ));
+        }
+    }
+    Email {
+        subject: subject.clone(),
+        text,
+        html: format!(
+            "<!doctype html><html><body><h2>{}</h2>{html}</body></html>",
+            escape(&subject)
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,5 +418,44 @@ mod tests {
             zh.text
         );
         assert!(zh.subject.contains("即将超时"));
+    }
+
+    #[test]
+    fn a_grouped_sms_counts_lists_what_fits_and_keeps_the_ack_link() {
+        let one = facts("TKT-X", "breach");
+        let tickets: Vec<String> = (0..30).map(|i| format!("TKT-{i:04}")).collect();
+        let many: Vec<MessageFacts<'_>> = tickets
+            .iter()
+            .map(|t| MessageFacts {
+                ticket_id: t,
+                ..one
+            })
+            .collect();
+        let link = "https://v.example.com/ack/AbCdEfGhIjKlMnOpQrStUvWxYz0123456789";
+        let en = sms_group(Locale::En, &many, Some(link));
+        assert!(fits_one_segment(&en), "{en}");
+        assert!(en.starts_with("[Vigil] 30 alerts: TKT-0000"), "{en}");
+        assert!(en.ends_with(link), "{en}");
+        assert!(en.contains(" more "), "not all fit: {en}");
+        // 70 UCS-2 characters leave no room for a link this long: the list is kept.
+        let zh = sms_group(Locale::ZhCn, &many, Some(link));
+        assert!(fits_one_segment(&zh), "{zh}");
+        assert!(zh.starts_with("[Vigil] 30条告警: TKT-0000"), "{zh}");
+        assert!(!zh.contains("TKT-0029"), "not all fit: {zh}");
+        let mail = email_group(Locale::En, &many, Some(link), None);
+        assert!(mail.subject.contains("30 alerts"), "{}", mail.subject);
+        assert!(mail.text.contains("TKT-0029") && mail.html.contains("TKT-0029"));
+        assert!(mail.html.contains(link));
+        // One alert is the single-alert message, with the link.
+        assert_eq!(
+            sms_group(Locale::En, &many[..1], Some(link)),
+            sms(
+                Locale::En,
+                &MessageFacts {
+                    ack_url: Some(link),
+                    ..many[0]
+                }
+            )
+        );
     }
 }

@@ -10,16 +10,23 @@
 //! - [`route`]: which route an alert takes, and the escalation plan it starts.
 //! - [`plan`]: what an alert change asks of the notification outbox.
 //! - [`message`]: the words: one-segment SMS and emails, in English or Chinese.
-//! - [`group`]: grouping bursts into one message (`group_wait`, `group_interval`).
 //! - [`silence`]: maintenance windows that hold notifications back.
+//! - [`limits`]: rate limits per recipient and channel.
+//! - [`intake`]: alert changes (from `vigil.alerts.*`) into the outbox.
+//! - [`dispatch`]: the outbox out to the providers: grouping, holds, retries, fallback.
+//! - [`notifier`]: both of them running in the service.
 
 pub mod channel;
 pub mod config;
-pub mod group;
+pub mod dispatch;
+pub mod intake;
+pub mod limits;
 pub mod message;
+pub mod notifier;
 pub mod plan;
 pub mod route;
 pub mod schedule;
 pub mod silence;
 
 pub use config::NotifyConfig;
+pub use notifier::Notifier;

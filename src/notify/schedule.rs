@@ -58,6 +58,25 @@ pub fn in_range(range: (Time, Time), tz: &TimeZone, t: Millis) -> bool {
     }
 }
 
+/// When the range that `t` falls in ends: the next local `range.1` after `t` in `tz` (a DST
+/// gap moves it to the first instant after the gap).
+pub fn range_end(range: (Time, Time), tz: &TimeZone, t: Millis) -> Millis {
+    let Ok(ts) = Timestamp::from_millisecond(t) else {
+        return t;
+    };
+    let here = ts.to_zoned(tz.clone());
+    let mut date = here.date();
+    for _ in 0..3 {
+        if let Ok(end) = date.to_datetime(range.1).to_zoned(tz.clone()) {
+            if end.timestamp() > ts {
+                return end.timestamp().as_millisecond();
+            }
+        }
+        date = date.tomorrow().unwrap_or(date);
+    }
+    t
+}
+
 /// The hand-over date on or before `date`.
 fn handover_date_before(date: Date, day: Weekday) -> Date {
     let back = (date.weekday().to_monday_zero_offset() - day.to_monday_zero_offset()).rem_euclid(7);
@@ -176,5 +195,19 @@ mod tests {
         assert_eq!(parse_range("07:00-07:00"), None);
         assert_eq!(parse_handover("someday 09:00"), None);
         assert_eq!(parse_handover("mon 25:00"), None);
+    }
+
+    #[test]
+    fn quiet_hours_end_at_the_next_local_end_time() {
+        let tz = TimeZone::get("Asia/Shanghai").unwrap();
+        let range = parse_range("22:00-07:00").unwrap();
+        let at = |s: &str| vigil_streams::parse_instant(s).unwrap();
+        // 23:30 local (15:30Z) is quiet until 07:00 local the next day (23:00Z).
+        let t = at("2026-11-22T15:30:00Z");
+        assert!(in_range(range, &tz, t));
+        assert_eq!(range_end(range, &tz, t), at("2026-11-22T23:00:00Z"));
+        // 05:00 local (21:00Z the day before) ends the same local morning.
+        let t = at("2026-11-22T21:00:00Z");
+        assert_eq!(range_end(range, &tz, t), at("2026-11-22T23:00:00Z"));
     }
 }

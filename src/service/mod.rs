@@ -32,6 +32,8 @@ use vigil::auth::Verifier;
 use vigil::config::{ClockMode, VigilConfig};
 use vigil::http::{self, OpsState, RateLimits, Readiness, ServeOptions};
 use vigil::hub::Hub;
+use vigil::notify::ack_link::LinkSigner;
+use vigil::notify::Notifier;
 use vigil::outlet::AlertOutlet;
 use vigil::store::Store;
 use vigil::telemetry::{self, MetricsHandle, TenantLabels};
@@ -100,10 +102,34 @@ pub async fn run(
         ClockMode::Event => None,
     };
     let hub = Hub::new(config.ws.clone(), pool.clone(), store.clone());
+    let listener = http::bind(&config.http).await?;
+    let local = listener.local_addr()?;
+    info!(listen = %local, "serving HTTP");
+    let (stop_tx, stop_rx) = watch::channel(false);
+    // Before the publisher starts: the notifier's consumer takes what is published after it.
+    let notify = Arc::new(config.notify.clone());
+    let links = if notify.routes.is_empty() {
+        None
+    } else {
+        Some(Arc::new(
+            LinkSigner::load(&notify, &store)
+                .await
+                .context("cannot set up ack links")?,
+        ))
+    };
+    let notifier = Notifier::start(
+        notify.clone(),
+        store.clone(),
+        &js,
+        links.clone(),
+        Arc::new(WallClock),
+        &public_url(&config, local),
+        stop_rx.clone(),
+    )
+    .await?;
     let (outlet, publisher) = AlertOutlet::new(store.clone(), js.clone(), hub.clone());
     let publisher = tokio::spawn(publisher.run());
     let writer = tokio::spawn(AlertWriter::new(store.clone(), outlet.clone()).run(alerts_rx));
-    let (stop_tx, stop_rx) = watch::channel(false);
     let owned = vigil_streams::owned_partitions(
         config.cluster.instance,
         config.cluster.instances,
@@ -147,8 +173,6 @@ pub async fn run(
     let limits = Arc::new(RateLimits::new(&config.http));
     tokio::spawn(limits.clone().upkeep(Duration::from_secs(60)));
 
-    let listener = http::bind(&config.http).await?;
-    info!(listen = %listener.local_addr()?, "serving HTTP");
     let api = api::routes(ApiState {
         verifier,
         limits,
@@ -212,6 +236,9 @@ pub async fn run(
             "alert publisher did not finish within 30 s; the rest is published on the next start"
         );
     }
+    if let Some(notifier) = notifier {
+        notifier.join().await;
+    }
     store.close().await;
     nats.flush().await.ok();
     info!("stopped");
@@ -232,4 +259,18 @@ async fn probe_store(store: Store, readiness: Arc<Readiness>) {
         }
         readiness.set_store_reachable(reachable);
     }
+}
+
+/// Where people reach this instance, for links in messages: `notify.public_url`, else the
+/// HTTP address (loopback when it listens on every interface).
+fn public_url(config: &VigilConfig, local: std::net::SocketAddr) -> String {
+    if let Some(url) = &config.notify.public_url {
+        return url.trim_end_matches('/').to_string();
+    }
+    let host = if local.ip().is_unspecified() {
+        std::net::IpAddr::from([127, 0, 0, 1])
+    } else {
+        local.ip()
+    };
+    format!("http://{}", std::net::SocketAddr::new(host, local.port()))
 }

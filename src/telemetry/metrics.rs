@@ -59,6 +59,26 @@ pub const WS_DISCONNECTS: &str = "vigil_ws_disconnects_total";
 pub const WS_PUSH_LATENCY_SECONDS: &str = "vigil_ws_push_latency_seconds";
 /// Readiness checks, 1 passing and 0 failing, by `check`.
 pub const READY: &str = "vigil_ready";
+/// Notifications settled by the dispatcher, by `channel` and `result` (`sent`, `retried`,
+/// `failed`, `rate_limited`, `fallback`).
+pub const NOTIFICATIONS: &str = "vigil_notifications_total";
+/// From a notification being written to the outbox (the alert change noticed) to the provider
+/// accepting it, by `channel`; escalation steps count from when they were written too.
+pub const NOTIFICATION_DELIVERY_SECONDS: &str = "vigil_notification_delivery_seconds";
+/// Notifications waiting in the outbox.
+pub const NOTIFICATION_OUTBOX_DEPTH: &str = "vigil_notification_outbox_depth";
+/// Escalation steps after the first that went out (nobody acknowledged in time).
+pub const NOTIFICATION_ESCALATIONS: &str = "vigil_notification_escalations_total";
+/// Acknowledgements, by `via` (`api`, `link`).
+pub const ALERT_ACKS: &str = "vigil_alert_acks_total";
+/// Circuit breaker of each provider: 0 closed, 1 open, 2 half-open, by `channel`.
+pub const NOTIFICATION_BREAKER_STATE: &str = "vigil_notification_breaker_state";
+
+/// Bucket bounds of [`NOTIFICATION_DELIVERY_SECONDS`]: 10 ms to an hour (grouping waits 30 s
+/// by default, and retries may take minutes).
+pub const DELIVERY_BUCKETS: &[f64] = &[
+    0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 15.0, 30.0, 45.0, 60.0, 120.0, 300.0, 900.0, 3600.0,
+];
 
 /// Histogram bucket bounds for every `_seconds` histogram: 100 µs to 10 s.
 pub const SECONDS_BUCKETS: &[f64] = &[
@@ -173,6 +193,32 @@ pub fn describe() {
         READY,
         Unit::Count,
         "Readiness checks: 1 passing, 0 failing, by check."
+    );
+    describe_counter!(
+        NOTIFICATIONS,
+        Unit::Count,
+        "Notifications settled, by channel and result."
+    );
+    describe_histogram!(
+        NOTIFICATION_DELIVERY_SECONDS,
+        Unit::Seconds,
+        "From a notification written to the outbox to the provider accepting it, by channel."
+    );
+    describe_gauge!(
+        NOTIFICATION_OUTBOX_DEPTH,
+        Unit::Count,
+        "Notifications waiting in the outbox."
+    );
+    describe_counter!(
+        NOTIFICATION_ESCALATIONS,
+        Unit::Count,
+        "Escalation steps after the first that went out."
+    );
+    describe_counter!(ALERT_ACKS, Unit::Count, "Acknowledgements, by via.");
+    describe_gauge!(
+        NOTIFICATION_BREAKER_STATE,
+        Unit::Count,
+        "Provider circuit breaker: 0 closed, 1 open, 2 half-open, by channel."
     );
 }
 
@@ -302,4 +348,34 @@ pub fn ws_push_latency_seconds() -> Histogram {
 /// [`READY`] of one check.
 pub fn ready(check: &'static str) -> Gauge {
     metrics::gauge!(READY, "check" => check)
+}
+
+/// [`NOTIFICATIONS`] of one channel and result.
+pub fn notifications(channel: &'static str, result: &'static str) -> Counter {
+    metrics::counter!(NOTIFICATIONS, "channel" => channel, "result" => result)
+}
+
+/// [`NOTIFICATION_DELIVERY_SECONDS`] of one channel.
+pub fn notification_delivery_seconds(channel: &'static str) -> Histogram {
+    metrics::histogram!(NOTIFICATION_DELIVERY_SECONDS, "channel" => channel)
+}
+
+/// [`NOTIFICATION_OUTBOX_DEPTH`].
+pub fn notification_outbox_depth() -> Gauge {
+    metrics::gauge!(NOTIFICATION_OUTBOX_DEPTH)
+}
+
+/// [`NOTIFICATION_ESCALATIONS`].
+pub fn notification_escalations() -> Counter {
+    metrics::counter!(NOTIFICATION_ESCALATIONS)
+}
+
+/// [`ALERT_ACKS`] by one way.
+pub fn alert_acks(via: &'static str) -> Counter {
+    metrics::counter!(ALERT_ACKS, "via" => via)
+}
+
+/// [`NOTIFICATION_BREAKER_STATE`] of one channel.
+pub fn notification_breaker_state(channel: &'static str) -> Gauge {
+    metrics::gauge!(NOTIFICATION_BREAKER_STATE, "channel" => channel)
 }

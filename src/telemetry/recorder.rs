@@ -7,7 +7,9 @@ use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
 
-use super::metrics::{describe, SECONDS_BUCKETS};
+use super::metrics::{
+    describe, DELIVERY_BUCKETS, NOTIFICATION_DELIVERY_SECONDS, SECONDS_BUCKETS,
+};
 use super::TelemetryError;
 
 /// How often [`upkeep`] drains histogram data when the service runs it.
@@ -36,8 +38,13 @@ impl std::fmt::Debug for MetricsHandle {
 }
 
 fn builder() -> Result<PrometheusBuilder, TelemetryError> {
+    // A full-name matcher takes precedence over a suffix one.
     Ok(PrometheusBuilder::new()
-        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SECONDS_BUCKETS)?)
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SECONDS_BUCKETS)?
+        .set_buckets_for_metric(
+            Matcher::Full(NOTIFICATION_DELIVERY_SECONDS.into()),
+            DELIVERY_BUCKETS,
+        )?)
 }
 
 /// Installs the process-wide recorder (histograms ending in `_seconds` get [`SECONDS_BUCKETS`])

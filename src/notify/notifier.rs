@@ -1,0 +1,65 @@
+//! The notifier of one instance: the intake following alert changes into the outbox, and the
+//! dispatcher sending what is due. Every instance runs both; the durable consumer and the
+//! outbox's leases share the work between them.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinHandle;
+use tracing::info;
+use vigil_actors::clock::Clock;
+
+use super::ack_link::LinkSigner;
+use super::channel::Providers;
+use super::dispatch::Dispatcher;
+use super::intake::{self, Intake};
+use super::NotifyConfig;
+use crate::store::Store;
+
+/// The running notifier; [`Notifier::join`] waits for it after the stop signal.
+pub struct Notifier {
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Notifier {
+    /// Starts the notifier when routes are configured (`None` otherwise). Creates the
+    /// notifier's consumer before returning, so start it before alert changes are published.
+    pub async fn start(
+        config: Arc<NotifyConfig>,
+        store: Store,
+        js: &async_nats::jetstream::Context,
+        links: Option<Arc<LinkSigner>>,
+        clock: Arc<dyn Clock>,
+        public_url: &str,
+        stop: watch::Receiver<bool>,
+    ) -> anyhow::Result<Option<Notifier>> {
+        if config.routes.is_empty() {
+            info!("no [[notify.routes]]: notifications are off");
+            return Ok(None);
+        }
+        let providers = Arc::new(
+            Providers::from_config(&config).context("cannot set up the notification providers")?,
+        );
+        let consumer = intake::consumer(js)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot create the notifier's JetStream consumer: {e}"))?;
+        let wake = Arc::new(Notify::new());
+        let intake = Intake::new(config.clone(), store.clone(), clock.clone(), wake.clone());
+        let dispatcher = Dispatcher::new(config, store, providers, links, clock, public_url);
+        info!(public_url, "notifier started");
+        Ok(Some(Notifier {
+            tasks: vec![
+                tokio::spawn(intake.follow(consumer, stop.clone())),
+                tokio::spawn(dispatcher.run(wake, stop)),
+            ],
+        }))
+    }
+
+    /// Waits for both tasks to end (after the stop signal).
+    pub async fn join(self) {
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
