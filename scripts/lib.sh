@@ -20,6 +20,17 @@ ensure_nats_server() {
   }
 }
 
+# Python's aiosmtpd, the real SMTP server behind vigil_testkit::smtp (tests/testkit/smtp_sink.py).
+ensure_aiosmtpd() {
+  if python3 -c 'import aiosmtpd' >/dev/null 2>&1; then return; fi
+  log "installing aiosmtpd (pip install aiosmtpd) for the SMTP sink"
+  python3 -m pip install --quiet --disable-pip-version-check aiosmtpd >&2
+  python3 -c 'import aiosmtpd' >/dev/null 2>&1 || {
+    echo "aiosmtpd could not be installed; install it with: pip install aiosmtpd" >&2
+    exit 1
+  }
+}
+
 # A throw-away PostgreSQL 15 server for the store tests; sets VIGIL_TEST_POSTGRES_URL.
 # Skipped (with a notice) where no PostgreSQL server binaries exist.
 start_postgres() {

@@ -8,6 +8,7 @@
 //! - `printer`: prints alerts from `vigil.alerts.*`.
 
 mod printer;
+pub mod sinks;
 mod upstream;
 
 use std::collections::BTreeMap;

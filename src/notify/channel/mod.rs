@@ -1,10 +1,31 @@
 //! The providers a notification goes out through: an SMTP relay, an HTTP SMS gateway and a
 //! signed webhook. Each takes one [`Outgoing`] message and says whether the provider accepted
 //! it; a refusal says whether trying again can help.
+//!
+//! # Layout
+//! - [`smtp`]: email through an SMTP relay (lettre; plain, STARTTLS or TLS).
+//! - [`sms`]: SMS through an HTTP gateway (JSON or form POST).
+//! - [`webhook`]: JSON POSTs signed with HMAC-SHA256.
+//! - [`breaker`]: the per-provider circuit breaker (pure logic, clock passed in).
+//! - here: [`Outgoing`] and [`SendError`], [`Providers`] (the configured senders, one entry
+//!   point per channel), and the HTTP client and answer classification SMS and webhook share.
 
-use std::time::Duration;
+pub mod breaker;
+pub mod sms;
+pub mod smtp;
+pub mod webhook;
 
+use std::env::VarError;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use super::config::{Channel, NotifyConfig};
 use super::message::Email;
+
+pub use breaker::{Breaker, BreakerState};
+pub use sms::SmsSender;
+pub use smtp::SmtpSender;
+pub use webhook::WebhookSender;
 
 /// One message to one recipient on one channel.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,4 +83,445 @@ pub enum SendError {
         /// What went wrong.
         reason: String,
     },
+}
+
+impl SendError {
+    /// A transient error without a provider-requested delay.
+    pub fn transient(reason: impl Into<String>) -> SendError {
+        SendError::Transient {
+            reason: reason.into(),
+            retry_after: None,
+        }
+    }
+
+    /// A permanent error.
+    pub fn permanent(reason: impl Into<String>) -> SendError {
+        SendError::Permanent {
+            reason: reason.into(),
+        }
+    }
+
+    /// Whether trying again later may help.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, SendError::Transient { .. })
+    }
+}
+
+/// Why the providers could not be set up at start-up. Each names the `[notify]` field at
+/// fault; none of them goes away by retrying.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    /// A secret the configuration points at is missing or unusable.
+    #[error("{field}: environment variable {var} {problem}")]
+    Env {
+        /// The field naming the variable, e.g. `notify.smtp.password_env`.
+        field: &'static str,
+        /// The variable.
+        var: String,
+        /// `is not set`, `is empty` or `is not valid UTF-8`.
+        problem: &'static str,
+    },
+    /// A setting cannot be used as it is.
+    #[error("{field}: {reason}")]
+    Invalid {
+        /// The field, e.g. `notify.smtp.from`.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The HTTP client could not be built (TLS set-up).
+    #[error("cannot build the HTTP client: {0}")]
+    HttpClient(String),
+}
+
+/// Reads the secret held in environment variable `var`, named by config field `field`.
+fn secret(
+    env: &dyn Fn(&str) -> Result<String, VarError>,
+    field: &'static str,
+    var: &str,
+) -> Result<String, ProviderError> {
+    let problem = match env(var) {
+        Ok(value) if !value.is_empty() => return Ok(value),
+        Ok(_) => "is empty",
+        Err(VarError::NotPresent) => "is not set",
+        Err(VarError::NotUnicode(_)) => "is not valid UTF-8",
+    };
+    Err(ProviderError::Env {
+        field,
+        var: var.to_string(),
+        problem,
+    })
+}
+
+/// The configured providers: the one way the dispatcher sends anything.
+#[derive(Debug, Clone)]
+pub struct Providers {
+    smtp: Option<SmtpSender>,
+    sms: Option<SmsSender>,
+    webhook: Option<WebhookSender>,
+}
+
+impl Providers {
+    /// Sets up the providers `[notify]` configures, reading their secrets from the
+    /// environment. Fails on the first missing secret or unusable setting, naming it.
+    pub fn from_config(config: &NotifyConfig) -> Result<Providers, ProviderError> {
+        Providers::from_config_with_env(config, &|var| std::env::var(var))
+    }
+
+    /// [`from_config`](Self::from_config) with secrets read through `env`.
+    fn from_config_with_env(
+        config: &NotifyConfig,
+        env: &dyn Fn(&str) -> Result<String, VarError>,
+    ) -> Result<Providers, ProviderError> {
+        let timeout = config.delivery.send_timeout.as_std();
+        let smtp = match &config.smtp {
+            Some(c) => {
+                let password = match &c.password_env {
+                    Some(var) => Some(secret(env, "notify.smtp.password_env", var)?),
+                    None => None,
+                };
+                Some(SmtpSender::new(c, password, timeout)?)
+            }
+            None => None,
+        };
+        let client = if config.sms.is_some() || config.webhook.is_some() {
+            Some(http_client(timeout)?)
+        } else {
+            None
+        };
+        let sms = match (&config.sms, &client) {
+            (Some(c), Some(client)) => {
+                let auth = match &c.auth_header_env {
+                    Some(var) => Some(secret(env, "notify.sms.auth_header_env", var)?),
+                    None => None,
+                };
+                Some(SmsSender::new(c, auth, client.clone())?)
+            }
+            _ => None,
+        };
+        let webhook = match (&config.webhook, &client) {
+            (Some(c), Some(client)) => {
+                let key = secret(env, "notify.webhook.secret_env", &c.secret_env)?;
+                Some(WebhookSender::new(
+                    key.into_bytes(),
+                    c.url.as_deref(),
+                    client.clone(),
+                )?)
+            }
+            _ => None,
+        };
+        Ok(Providers { smtp, sms, webhook })
+    }
+
+    /// Providers assembled by hand (tests, the demo).
+    pub fn new(
+        smtp: Option<SmtpSender>,
+        sms: Option<SmsSender>,
+        webhook: Option<WebhookSender>,
+    ) -> Providers {
+        Providers { smtp, sms, webhook }
+    }
+
+    /// Whether `channel` has a provider.
+    pub fn has(&self, channel: Channel) -> bool {
+        match channel {
+            Channel::Email => self.smtp.is_some(),
+            Channel::Sms => self.sms.is_some(),
+            Channel::Webhook => self.webhook.is_some(),
+        }
+    }
+
+    /// Sends `msg` through the provider of `channel`. One attempt, bounded by the send
+    /// time-out; retries, back-off and the circuit breaker are the caller's.
+    pub async fn send(&self, channel: Channel, msg: &Outgoing) -> Result<(), SendError> {
+        match channel {
+            Channel::Email => match &self.smtp {
+                Some(s) => s.send(msg).await,
+                None => Err(SendError::permanent("no [notify.smtp] provider configured")),
+            },
+            Channel::Sms => match &self.sms {
+                Some(s) => s.send(msg).await,
+                None => Err(SendError::permanent("no [notify.sms] provider configured")),
+            },
+            Channel::Webhook => match &self.webhook {
+                Some(s) => s.send(msg).await,
+                None => Err(SendError::permanent(
+                    "no [notify.webhook] provider configured",
+                )),
+            },
+        }
+    }
+}
+
+/// The HTTP client for providers (and later partner sync): HTTP/1.1 over rustls with the
+/// `ring` provider, the system's trusted roots, `timeout` for the whole request, and no
+/// redirects followed (a signed POST is never replayed to another address; a 3xx answer is
+/// a permanent refusal). Cheap to clone; share one.
+pub fn http_client(timeout: Duration) -> Result<reqwest::Client, ProviderError> {
+    let found = rustls_native_certs::load_native_certs();
+    let mut roots = rustls::RootCertStore::empty();
+    let (added, _unparsable) = roots.add_parsable_certificates(found.certs);
+    if added == 0 {
+        tracing::warn!(
+            errors = found.errors.len(),
+            "no trusted root certificates found; HTTPS to providers will fail"
+        );
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ProviderError::HttpClient(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("vigil/", env!("CARGO_PKG_VERSION")))
+        .tls_backend_preconfigured(tls)
+        .build()
+        .map_err(|e| ProviderError::HttpClient(error_chain(&e)))
+}
+
+/// At most this much of a refusal's body is read, and this many characters of it kept in the
+/// error.
+const EXCERPT_READ_BYTES: usize = 1024;
+const EXCERPT_CHARS: usize = 200;
+
+/// The outcome of a send from an HTTP provider's answer: 2xx is accepted; 408, 429 and 5xx
+/// may pass (with the provider's `Retry-After`); anything else is a refusal, reported with
+/// the status and the start of the body.
+async fn http_outcome(mut response: reqwest::Response) -> Result<(), SendError> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| parse_retry_after(v, SystemTime::now()));
+    let mut body = Vec::new();
+    while body.len() < EXCERPT_READ_BYTES {
+        match response.chunk().await {
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    let excerpt = excerpt(&body);
+    let reason = if excerpt.is_empty() {
+        format!("HTTP {status}")
+    } else {
+        format!("HTTP {status}: {excerpt}")
+    };
+    let code = status.as_u16();
+    if code == 408 || code == 429 || status.is_server_error() {
+        Err(SendError::Transient {
+            reason,
+            retry_after,
+        })
+    } else {
+        Err(SendError::Permanent { reason })
+    }
+}
+
+/// The start of a body, on one line.
+fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(EXCERPT_READ_BYTES)]);
+    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match line.char_indices().nth(EXCERPT_CHARS) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line,
+    }
+}
+
+/// A request that got no answer: a URL that cannot be used is permanent, everything else
+/// (connection refused or reset, time-out, TLS) may pass. The URL is left out of the reason:
+/// webhook URLs can carry tokens.
+fn http_error(e: reqwest::Error) -> SendError {
+    let permanent = e.is_builder();
+    let reason = error_chain(&e.without_url());
+    if permanent {
+        SendError::Permanent { reason }
+    } else {
+        SendError::transient(reason)
+    }
+}
+
+/// An error and its sources, `: `-separated (reqwest and lettre keep the cause in sources).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
+/// `Retry-After` as a delay from `now`: delay-seconds or an HTTP date (a date in the past is
+/// no delay). `None` when it is neither.
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = jiff::fmt::rfc2822::DateTimeParser::new()
+        .parse_timestamp(value)
+        .ok()?;
+    let at = SystemTime::from(at);
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::notify::config::{SmsConfig, SmtpConfig, TlsMode, WebhookConfig};
+
+    fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Result<String, VarError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| vars.get(name).cloned().ok_or(VarError::NotPresent)
+    }
+
+    fn smtp() -> SmtpConfig {
+        SmtpConfig {
+            host: "smtp.example.com".into(),
+            port: 587,
+            tls: TlsMode::Starttls,
+            from: "vigil@example.com".into(),
+            username: Some("vigil".into()),
+            password_env: Some("SMTP_PASSWORD".into()),
+        }
+    }
+
+    #[test]
+    fn missing_secrets_are_named_with_their_field() {
+        let mut config = NotifyConfig {
+            smtp: Some(smtp()),
+            ..NotifyConfig::default()
+        };
+        let err = Providers::from_config_with_env(&config, &env(&[]))
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some("notify.smtp.password_env: environment variable SMTP_PASSWORD is not set")
+        );
+        config.smtp = None;
+        config.sms = Some(SmsConfig {
+            url: "http://127.0.0.1:9/sms".into(),
+            format: Default::default(),
+            auth_header_env: Some("SMS_AUTH".into()),
+        });
+        let err = Providers::from_config_with_env(&config, &env(&[("SMS_AUTH", "")]))
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some("notify.sms.auth_header_env: environment variable SMS_AUTH is empty")
+        );
+        config.sms = None;
+        config.webhook = Some(WebhookConfig {
+            url: None,
+            secret_env: "HOOK_SECRET".into(),
+        });
+        let err = Providers::from_config_with_env(&config, &env(&[]))
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some("notify.webhook.secret_env: environment variable HOOK_SECRET is not set")
+        );
+    }
+
+    #[tokio::test]
+    async fn unconfigured_channels_are_permanent_refusals() {
+        let providers = Providers::from_config_with_env(&NotifyConfig::default(), &env(&[]))
+            .expect("nothing to set up");
+        let msg = Outgoing {
+            idempotency_key: "k".into(),
+            tenant_id: 1,
+            to: "+8613800000001".into(),
+            content: Content::Sms { text: "hi".into() },
+        };
+        for (channel, section) in [
+            (Channel::Email, "smtp"),
+            (Channel::Sms, "sms"),
+            (Channel::Webhook, "webhook"),
+        ] {
+            assert!(!providers.has(channel));
+            assert_eq!(
+                providers.send(channel, &msg).await,
+                Err(SendError::permanent(format!(
+                    "no [notify.{section}] provider configured"
+                )))
+            );
+        }
+    }
+
+    #[test]
+    fn configured_providers_are_set_up() {
+        let config = NotifyConfig {
+            smtp: Some(smtp()),
+            sms: Some(SmsConfig {
+                url: "https://sms.example.com/send".into(),
+                format: Default::default(),
+                auth_header_env: None,
+            }),
+            webhook: Some(WebhookConfig {
+                url: None,
+                secret_env: "HOOK_SECRET".into(),
+            }),
+            ..NotifyConfig::default()
+        };
+        let providers = Providers::from_config_with_env(
+            &config,
+            &env(&[("SMTP_PASSWORD", "pw"), ("HOOK_SECRET", "s")]),
+        )
+        .expect("all secrets present");
+        for channel in [Channel::Email, Channel::Sms, Channel::Webhook] {
+            assert!(providers.has(channel));
+        }
+    }
+
+    #[test]
+    fn retry_after_takes_seconds_or_an_http_date() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(784_111_777);
+        let table = [
+            ("7", Some(Duration::from_secs(7))),
+            (" 0 ", Some(Duration::ZERO)),
+            // 784111777 is Sun, 06 Nov 1994 08:49:37 GMT.
+            (
+                "Sun, 06 Nov 1994 08:50:07 GMT",
+                Some(Duration::from_secs(30)),
+            ),
+            ("Sun, 06 Nov 1994 08:49:00 GMT", Some(Duration::ZERO)),
+            ("-1", None),
+            ("soon", None),
+            ("", None),
+        ];
+        for (value, want) in table {
+            assert_eq!(parse_retry_after(value, now), want, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn excerpts_are_one_short_line() {
+        assert_eq!(excerpt(b"  bad\n  number \r\n"), "bad number");
+        let long = "x".repeat(500);
+        let cut = excerpt(long.as_bytes());
+        assert_eq!(cut.chars().count(), EXCERPT_CHARS + 1);
+        assert!(cut.ends_with('…'));
+        assert_eq!(excerpt(&[0xff, b'a']), "\u{fffd}a");
+    }
 }

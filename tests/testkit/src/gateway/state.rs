@@ -1,0 +1,254 @@
+//! The gateway's book-keeping, free of HTTP: what arrived, what was delivered, which keys were
+//! seen, which faults are queued, which answers are held. Handlers call [`Log::admit`] once per
+//! request, under the lock, so the de-duplication and the fault queue see requests in one order.
+
+use std::collections::{HashSet, VecDeque};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+use super::record::{Delivery, Fault, Outcome, Request, Route};
+
+/// How far `X-Vigil-Timestamp` may be from the gateway's clock by default, like the five
+/// minutes common webhook receivers allow.
+pub const DEFAULT_TIMESTAMP_TOLERANCE: Duration = Duration::from_secs(300);
+
+/// Checks a test can switch, read by the handlers before they parse a request.
+#[derive(Debug, Clone)]
+pub(super) struct Settings {
+    /// The largest accepted skew of `X-Vigil-Timestamp`; `None` accepts any time.
+    pub timestamp_tolerance: Option<Duration>,
+    /// The `Authorization` value `/sms` requires; `None` requires none.
+    pub authorization: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            timestamp_tolerance: Some(DEFAULT_TIMESTAMP_TOLERANCE),
+            authorization: None,
+        }
+    }
+}
+
+/// What the handler read from a request; `problem` is the 4xx to answer, if any.
+#[derive(Debug, Default)]
+pub(super) struct Parsed {
+    pub to: Option<String>,
+    pub text: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub problem: Option<(u16, String)>,
+}
+
+/// The answer to send: status, optional `Retry-After`, JSON body.
+#[derive(Debug)]
+pub(super) struct Answer {
+    pub status: u16,
+    pub retry_after: Option<u64>,
+    pub body: Value,
+}
+
+impl Answer {
+    fn error(status: u16, message: &str) -> Self {
+        Answer {
+            status,
+            retry_after: None,
+            body: json!({ "error": message }),
+        }
+    }
+}
+
+/// When to send the [`Answer`].
+#[derive(Debug)]
+pub(super) enum Timing {
+    Now,
+    After(Duration),
+    Never,
+    /// When the test calls `release` (or drops the gateway).
+    Held(oneshot::Receiver<()>),
+}
+
+/// Everything the gateway knows; lives in a `watch` channel so tests can await changes.
+#[derive(Debug, Default)]
+pub(super) struct Log {
+    pub requests: Vec<Request>,
+    pub deliveries: Vec<Delivery>,
+    pub duplicates: usize,
+    pub down: bool,
+    pub settings: Settings,
+    /// Senders that answer held requests; a closed one belongs to a client that left.
+    pub held: Vec<oneshot::Sender<()>>,
+    /// Faults to apply in order; `None` matches either route.
+    pub faults: VecDeque<(Option<Route>, Fault)>,
+    /// Idempotency keys delivered, per route: the de-duplication invariant lives here.
+    delivered_keys: HashSet<(Route, String)>,
+}
+
+impl Log {
+    /// Records a request and decides its outcome and answer. A fault is taken from the queue
+    /// only when the gateway is up.
+    pub fn admit(
+        &mut self,
+        route: Route,
+        headers: Vec<(String, String)>,
+        body: String,
+        parsed: Parsed,
+    ) -> (usize, Answer, Timing) {
+        let fault = if self.down {
+            None
+        } else {
+            self.take_fault(route)
+        };
+        let (outcome, answer, timing) = if self.down {
+            let answer = Answer::error(503, "gateway down (injected)");
+            (Outcome::Refused, answer, Timing::Now)
+        } else {
+            match fault {
+                Some(Fault::Status(status)) => {
+                    let answer = Answer::error(status, "injected fault");
+                    (Outcome::Refused, answer, Timing::Now)
+                }
+                Some(Fault::RetryAfter(secs)) => {
+                    let mut answer = Answer::error(429, "rate limited (injected)");
+                    answer.retry_after = Some(secs);
+                    (Outcome::Refused, answer, Timing::Now)
+                }
+                Some(Fault::Delay(delay)) => self.take(route, &body, &parsed, Timing::After(delay)),
+                Some(Fault::Hang) => self.take(route, &body, &parsed, Timing::Never),
+                Some(Fault::Hold) => {
+                    let (release, held) = oneshot::channel();
+                    self.held.push(release);
+                    self.take(route, &body, &parsed, Timing::Held(held))
+                }
+                None => self.take(route, &body, &parsed, Timing::Now),
+            }
+        };
+        self.requests.push(Request {
+            route,
+            to: parsed.to,
+            text: parsed.text,
+            idempotency_key: parsed.idempotency_key,
+            headers,
+            body,
+            status_answered: None,
+            outcome,
+        });
+        (self.requests.len() - 1, answer, timing)
+    }
+
+    /// Notes that request `index` was answered with `status`.
+    pub fn answered(&mut self, index: usize, status: u16) {
+        if let Some(request) = self.requests.get_mut(index) {
+            request.status_answered = Some(status);
+        }
+    }
+
+    /// Held requests whose client is still waiting.
+    pub fn held_now(&self) -> usize {
+        self.held
+            .iter()
+            .filter(|release| !release.is_closed())
+            .count()
+    }
+
+    fn take_fault(&mut self, route: Route) -> Option<Fault> {
+        let at = self
+            .faults
+            .iter()
+            .position(|(only, _)| only.is_none_or(|only| only == route))?;
+        self.faults.remove(at).map(|(_, fault)| fault)
+    }
+
+    /// Validates, de-duplicates and delivers a message the gateway takes.
+    fn take(
+        &mut self,
+        route: Route,
+        body: &str,
+        parsed: &Parsed,
+        timing: Timing,
+    ) -> (Outcome, Answer, Timing) {
+        if let Some((status, reason)) = &parsed.problem {
+            let outcome = Outcome::Rejected {
+                reason: reason.clone(),
+            };
+            return (outcome, Answer::error(*status, reason), timing);
+        }
+        let Some(key) = parsed.idempotency_key.clone() else {
+            let reason = "no idempotency key";
+            let outcome = Outcome::Rejected {
+                reason: reason.to_owned(),
+            };
+            return (outcome, Answer::error(400, reason), timing);
+        };
+        if !self.delivered_keys.insert((route, key.clone())) {
+            self.duplicates += 1;
+            let answer = Answer {
+                status: 200,
+                retry_after: None,
+                body: json!({ "status": "duplicate" }),
+            };
+            return (Outcome::Duplicate, answer, timing);
+        }
+        self.deliveries.push(Delivery {
+            route,
+            idempotency_key: key,
+            to: parsed.to.clone(),
+            text: parsed.text.clone(),
+            body: body.to_owned(),
+        });
+        let answer = Answer {
+            status: 200,
+            retry_after: None,
+            body: json!({ "status": "accepted", "id": format!("msg-{}", self.deliveries.len()) }),
+        };
+        (Outcome::Delivered, answer, timing)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sms(key: &str) -> Parsed {
+        Parsed {
+            to: Some("+8613800000000".into()),
+            text: Some("hi".into()),
+            idempotency_key: Some(key.into()),
+            problem: None,
+        }
+    }
+
+    fn status(log: &mut Log, route: Route, parsed: Parsed) -> u16 {
+        log.admit(route, Vec::new(), String::new(), parsed).1.status
+    }
+
+    #[test]
+    fn faults_apply_in_order_and_only_to_their_route() {
+        let mut log = Log::default();
+        log.faults
+            .push_back((Some(Route::Webhook), Fault::Status(500)));
+        log.faults.push_back((None, Fault::RetryAfter(7)));
+        assert_eq!(status(&mut log, Route::Sms, sms("a")), 429);
+        assert_eq!(status(&mut log, Route::Sms, sms("a")), 200);
+        assert_eq!(status(&mut log, Route::Webhook, sms("b")), 500);
+        assert_eq!(status(&mut log, Route::Webhook, sms("b")), 200);
+        assert_eq!(log.deliveries.len(), 2);
+    }
+
+    #[test]
+    fn keys_deliver_once_per_route_and_refusals_do_not_count() {
+        let mut log = Log {
+            down: true,
+            ..Log::default()
+        };
+        assert_eq!(status(&mut log, Route::Sms, sms("k")), 503);
+        log.down = false;
+        assert_eq!(status(&mut log, Route::Sms, sms("k")), 200);
+        assert_eq!(status(&mut log, Route::Sms, sms("k")), 200);
+        assert_eq!(status(&mut log, Route::Webhook, sms("k")), 200);
+        assert_eq!(log.deliveries.len(), 2);
+        assert_eq!(log.duplicates, 1);
+        assert_eq!(log.requests[2].outcome, Outcome::Duplicate);
+    }
+}
