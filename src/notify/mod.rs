@@ -2,6 +2,7 @@
 //! when the next person is paged if nobody acknowledged.
 //!
 //! # Layout
+//! - [`ack_link`]: signed, expiring ack links (`/ack/{token}`) and their key.
 //! - [`channel`]: the providers (SMTP, HTTP SMS gateway, signed webhook).
 //! - [`config`]: `[notify]`: providers, contacts, schedules, escalation policies, routes, with
 //!   the checks `vigil check-config` reports.
@@ -13,6 +14,7 @@
 //! - [`group`]: grouping bursts into one message (`group_wait`, `group_interval`).
 //! - [`silence`]: maintenance windows that hold notifications back.
 
+pub mod ack_link;
 pub mod channel;
 pub mod config;
 pub mod group;

@@ -32,6 +32,7 @@ use vigil::auth::Verifier;
 use vigil::config::{ClockMode, VigilConfig};
 use vigil::http::{self, OpsState, RateLimits, Readiness, ServeOptions};
 use vigil::hub::Hub;
+use vigil::notify::ack_link::LinkSigner;
 use vigil::outlet::AlertOutlet;
 use vigil::store::Store;
 use vigil::telemetry::{self, MetricsHandle, TenantLabels};
@@ -80,6 +81,10 @@ pub async fn run(
     let engine_settings = Arc::new(config.engine_settings());
     let verifier =
         Arc::new(Verifier::from_config(&config).context("cannot set up token verification")?);
+    let links = LinkSigner::load_if_enabled(&config.notify, &store)
+        .await
+        .context("cannot set up ack links")?
+        .map(Arc::new);
     let (alerts_tx, alerts_rx) = mpsc::channel(ALERT_QUEUE);
 
     let pool = match config.engine.clock {
@@ -157,6 +162,7 @@ pub async fn run(
         hub: hub.clone(),
         outlet,
         js: js.clone(),
+        links,
     });
     let router = http::finish(
         http::ops_routes(OpsState {
