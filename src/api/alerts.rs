@@ -93,12 +93,23 @@ pub async fn ack(
 ) -> Result<Envelope<AlertView>, ApiError> {
     caller.require(caller.claims.role.can_manage_alerts(), "acknowledge alerts")?;
     owned_alert(&state, &caller, &alert_id).await?;
+    let outcome = acknowledge(&state, &alert_id, &caller.claims.sub).await?;
+    answer(outcome, &alert_id, AlertState::Acknowledged)
+}
+
+/// Acknowledges a firing alert on behalf of `by`, recording who and when; a change is pushed
+/// to live dashboards and published. The one way alerts are acknowledged (also by ack links).
+pub(super) async fn acknowledge(
+    state: &ApiState,
+    alert_id: &str,
+    by: &str,
+) -> Result<Transition, ApiError> {
     let outcome = state
         .store
-        .acknowledge(&alert_id, &caller.claims.sub)
+        .acknowledge(alert_id, by)
         .await
         .map_err(store_error)?;
-    answer(&state, outcome, &alert_id, AlertState::Acknowledged).await
+    Ok(passed_on(state, outcome).await)
 }
 
 /// Resolves a firing or acknowledged alert by hand. Idempotent.
@@ -127,7 +138,19 @@ pub async fn resolve(
         .resolve(&alert_id, &caller.claims.sub)
         .await
         .map_err(store_error)?;
-    answer(&state, outcome, &alert_id, AlertState::Resolved).await
+    answer(
+        passed_on(&state, outcome).await,
+        &alert_id,
+        AlertState::Resolved,
+    )
+}
+
+/// Hands a change made through the API to the outlet (live, then published).
+async fn passed_on(state: &ApiState, outcome: Transition) -> Transition {
+    if let Transition::Changed(alert) = &outcome {
+        state.outlet.api_change(alert).await;
+    }
+    outcome
 }
 
 /// The alert, if it exists (41001) and the caller may see it (40003).
@@ -146,21 +169,17 @@ async fn owned_alert(
     Ok(alert)
 }
 
-async fn answer(
-    state: &ApiState,
+fn answer(
     outcome: Transition,
     alert_id: &str,
     to: AlertState,
 ) -> Result<Envelope<AlertView>, ApiError> {
     match outcome {
-        Transition::Changed(alert) => {
-            state.outlet.api_change(&alert).await;
-            Ok(Envelope::new(
-                200,
-                format!("alert {}", to.as_str()),
-                AlertView::from(&alert),
-            ))
-        }
+        Transition::Changed(alert) => Ok(Envelope::new(
+            200,
+            format!("alert {}", to.as_str()),
+            AlertView::from(&alert),
+        )),
         Transition::Unchanged(alert) if alert.record.state == to => Ok(Envelope::new(
             200,
             format!("alert already {}", to.as_str()),

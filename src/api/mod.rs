@@ -7,32 +7,39 @@
 //! - `auth`: the authenticated-caller extractor (token, role, rate limits).
 //! - `client`: overview, compliance, one ticket's clocks.
 //! - `alerts`: the alert list and lifecycle (ack, resolve).
+//! - `ack_link`: `/ack/{token}`, the signed link in a notification that acknowledges its alerts.
+//! - `silences`: maintenance windows that hold notifications back.
+//! - `notifications`: the notification outbox: failed notifications, sending one again.
 //! - `ingest`: HTTP ingest onto JetStream.
 //! - `partners`: reconciliation reports.
 //! - `ws`: the WebSocket upgrade.
 //! - `openapi`: the generated document.
 //! - `dashboard`: the live dashboard page and its assets.
 
+mod ack_link;
 mod alerts;
 mod auth;
 mod client;
 mod dashboard;
 mod ingest;
+mod notifications;
 mod openapi;
 mod params;
 mod partners;
+mod silences;
 pub mod views;
 mod ws;
 
 use std::sync::Arc;
 
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use vigil_actors::supervisor::TenantPool;
 
 use crate::auth::Verifier;
 use crate::http::{ApiError, RateLimits};
 use crate::hub::Hub;
+use crate::notify::ack_link::LinkSigner;
 use crate::outlet::AlertOutlet;
 use crate::store::{Store, StoreError};
 
@@ -55,6 +62,8 @@ pub struct ApiState {
     pub outlet: AlertOutlet,
     /// JetStream, for HTTP ingest.
     pub js: async_nats::jetstream::Context,
+    /// Checks ack links (`None` when notifications are off: `/ack/…` answers 404).
+    pub links: Option<Arc<LinkSigner>>,
 }
 
 /// Every API route, the dashboard and `/ws`; merge with the operational routes and finish.
@@ -71,6 +80,17 @@ pub fn routes(state: ApiState) -> Router {
         .route("/api/v1/alerts/{alert_id}/ack", post(alerts::ack))
         .route("/api/v1/alerts/{alert_id}/resolve", post(alerts::resolve))
         .route("/api/v1/ingest/events", post(ingest::events))
+        .route(
+            "/api/v1/silences",
+            get(silences::list).post(silences::create),
+        )
+        .route("/api/v1/silences/{silence_id}", delete(silences::expire))
+        .route("/api/v1/notifications", get(notifications::list))
+        .route(
+            "/api/v1/notifications/{notification_id}/retry",
+            post(notifications::retry),
+        )
+        .route("/ack/{token}", get(ack_link::open))
         .route(
             "/api/v1/partners/{partner_id}/reconciliations",
             get(partners::reconciliations),

@@ -6,7 +6,7 @@ use axum::response::IntoResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{alerts, client, ingest, partners, views};
+use super::{ack_link, alerts, client, ingest, notifications, partners, silences, views};
 
 /// The document.
 #[derive(OpenApi)]
@@ -28,6 +28,12 @@ Live updates: GET /ws (see the README)."
         alerts::resolve,
         ingest::events,
         partners::reconciliations,
+        silences::create,
+        silences::list,
+        silences::expire,
+        notifications::list,
+        notifications::retry,
+        ack_link::open,
     ),
     components(schemas(
         client::Overview,
@@ -44,6 +50,13 @@ Live updates: GET /ws (see the README)."
         views::LiveMetrics,
         views::ComplianceRow,
         views::GoalCompliance,
+        silences::NewSilence,
+        silences::SilenceView,
+        silences::SilenceList,
+        notifications::NotificationView,
+        notifications::NotificationList,
+        ack_link::AckLinkResult,
+        ack_link::AckedAlert,
     )),
     modifiers(&BearerAuth)
 )]

@@ -457,7 +457,7 @@ impl Dispatcher {
             .config
             .routes
             .iter()
-            .position(|r| r.matches.matches(&facts_of(n)))
+            .position(|r| r.matches(&facts_of(n)))
             .unwrap_or(usize::MAX);
         Some(GroupKey::Fresh {
             tenant_id: n.alert.record.tenant_id,

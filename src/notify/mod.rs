@@ -2,6 +2,7 @@
 //! when the next person is paged if nobody acknowledged.
 //!
 //! # Layout
+//! - [`ack_link`]: signed, expiring ack links (`/ack/{token}`) and their key.
 //! - [`channel`]: the providers (SMTP, HTTP SMS gateway, signed webhook).
 //! - [`config`]: `[notify]`: providers, contacts, schedules, escalation policies, routes, with
 //!   the checks `vigil check-config` reports.
@@ -16,6 +17,7 @@
 //! - [`dispatch`]: the outbox out to the providers: grouping, holds, retries, fallback.
 //! - [`notifier`]: both of them running in the service.
 
+pub mod ack_link;
 pub mod channel;
 pub mod config;
 pub mod dispatch;

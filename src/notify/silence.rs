@@ -33,20 +33,39 @@ pub struct Silence {
 impl Silence {
     /// Why the silence cannot be used, if it cannot.
     pub fn problem(&self) -> Option<&'static str> {
+        self.problem_field().map(|(_, reason)| reason)
+    }
+
+    /// [`Silence::problem`] with the field to blame, for answers that name it.
+    pub fn problem_field(&self) -> Option<(&'static str, &'static str)> {
         if self.ends_at <= self.starts_at {
-            return Some("ends_at must be after starts_at");
+            return Some(("ends_at", "ends_at must be after starts_at"));
         }
         let matches_something = self.tenant_id.is_some()
             || self.priority.as_ref().is_some_and(|p| !p.is_empty())
             || self.service_type.as_ref().is_some_and(|s| !s.is_empty())
             || self.ticket_id.is_some();
         if !matches_something {
-            return Some("name at least one of tenant_id, priority, service_type, ticket_id");
+            return Some((
+                "tenant_id",
+                "name at least one of tenant_id, priority, service_type, ticket_id",
+            ));
         }
         if self.comment.trim().is_empty() {
-            return Some("say why in comment");
+            return Some(("comment", "say why in comment"));
         }
         None
+    }
+
+    /// Where it stands at `t`: `pending` (starts later), `active` (in force) or `expired`.
+    pub fn state_at(&self, t: Millis) -> &'static str {
+        if t >= self.ends_at {
+            "expired"
+        } else if t < self.starts_at {
+            "pending"
+        } else {
+            "active"
+        }
     }
 
     /// Whether it is in force at `t`.
@@ -133,5 +152,16 @@ mod tests {
             ..silence()
         };
         assert_eq!(no_reason.problem(), Some("say why in comment"));
+        assert_eq!(no_reason.problem_field().map(|(f, _)| f), Some("comment"));
+        assert_eq!(backwards.problem_field().map(|(f, _)| f), Some("ends_at"));
+    }
+
+    #[test]
+    fn a_silence_is_pending_then_active_then_expired() {
+        let s = silence();
+        assert_eq!(s.state_at(999), "pending");
+        assert_eq!(s.state_at(1_000), "active");
+        assert_eq!(s.state_at(1_999), "active");
+        assert_eq!(s.state_at(2_000), "expired");
     }
 }

@@ -82,6 +82,10 @@ pub async fn run(
     let engine_settings = Arc::new(config.engine_settings());
     let verifier =
         Arc::new(Verifier::from_config(&config).context("cannot set up token verification")?);
+    let links = LinkSigner::load_if_enabled(&config.notify, &store)
+        .await
+        .context("cannot set up ack links")?
+        .map(Arc::new);
     let (alerts_tx, alerts_rx) = mpsc::channel(ALERT_QUEUE);
 
     let pool = match config.engine.clock {
@@ -107,18 +111,8 @@ pub async fn run(
     info!(listen = %local, "serving HTTP");
     let (stop_tx, stop_rx) = watch::channel(false);
     // Before the publisher starts: the notifier's consumer takes what is published after it.
-    let notify = Arc::new(config.notify.clone());
-    let links = if notify.routes.is_empty() {
-        None
-    } else {
-        Some(Arc::new(
-            LinkSigner::load(&notify, &store)
-                .await
-                .context("cannot set up ack links")?,
-        ))
-    };
     let notifier = Notifier::start(
-        notify.clone(),
+        Arc::new(config.notify.clone()),
         store.clone(),
         &js,
         links.clone(),
@@ -181,6 +175,7 @@ pub async fn run(
         hub: hub.clone(),
         outlet,
         js: js.clone(),
+        links,
     });
     let router = http::finish(
         http::ops_routes(OpsState {

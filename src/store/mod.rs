@@ -1,20 +1,29 @@
 //! The SQL store (sqlx): SQLite by default (`sqlite://data/vigil.db`), PostgreSQL at scale.
 //! Migrations are embedded per dialect (`migrations/sqlite`, `migrations/postgres`) and run on
 //! connect. It holds the alerts, written idempotently so replays and restarts never record (and
-//! so never publish) the same alert change twice, and each partition's handled sequence.
+//! so never publish) the same alert change twice, each partition's handled sequence, the
+//! notification outbox (and its operator view, `notification_admin`), silences, and the keys
+//! the notifier shares between instances (`notify_keys`).
 
 pub mod alerts;
 pub mod config;
 pub mod error;
+pub mod notification_admin;
 pub mod notifications;
+pub mod notify_keys;
 pub mod outbox;
 pub mod pool;
 pub mod progress;
+pub mod silences;
 
+#[cfg(test)]
+mod notify_tests;
 #[cfg(test)]
 mod tests;
 
 pub use alerts::{AlertWrite, StoredAlert, Transition};
 pub use config::StoreConfig;
 pub use error::StoreError;
+pub use notification_admin::{OutboxEntry, OutboxState};
 pub use pool::{Backend, Store};
+pub use silences::{SilenceExpiry, SilenceFilter, StoredSilence};

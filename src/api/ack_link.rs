@@ -1,0 +1,412 @@
+//! `GET /ack/{token}`: the signed link in an SMS or email that acknowledges every alert of the
+//! message it came with, as contact `contact:<id>`. No login: the token is the credential
+//! (see [`crate::notify::ack_link`]); requests are rate-limited per client IP like the rest.
+//!
+//! It is opened from a phone, so it answers a small self-contained HTML page, unless the
+//! request's `Accept` prefers JSON, in which case it answers the platform envelope. Opening a
+//! link twice is harmless: the second time says who acknowledged first.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+use vigil_actors::AlertState;
+
+use super::alerts::acknowledge;
+use super::store_error;
+use super::views::AlertView;
+use super::ApiState;
+use crate::auth::caller::security_event;
+use crate::http::envelope::status_of;
+use crate::http::{ApiError, Envelope};
+use crate::notify::ack_link::{AckLink, LinkError};
+use crate::store::pool::now_ms;
+use crate::store::Transition;
+
+/// `code` of an expired link (HTTP 410). The platform has no code for this, so, like `/readyz`
+/// while not ready, it carries the HTTP status.
+pub const LINK_EXPIRED: u32 = 410;
+
+/// What became of one alert of the message.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct AckedAlert {
+    /// `acknowledged` (now), `already_acknowledged`, `already_resolved` or `retracted`.
+    pub outcome: String,
+    /// The alert as it is now.
+    pub alert: AlertView,
+}
+
+/// `GET /ack/{token}` with `Accept: application/json`.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct AckLinkResult {
+    /// The message the link came with.
+    pub message_id: String,
+    /// Who the acknowledgement is recorded as: `contact:<id>`.
+    pub acked_by: String,
+    /// The alerts of the message, by alert id.
+    pub alerts: Vec<AckedAlert>,
+}
+
+/// The client of a link request: its address (for the rate limit and security events) and
+/// whether it wants JSON.
+#[derive(Debug, Clone, Copy)]
+pub struct LinkClient {
+    ip: IpAddr,
+    json: bool,
+}
+
+impl FromRequestParts<ApiState> for LinkClient {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &ApiState,
+    ) -> Result<LinkClient, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(SocketAddr::from(([0, 0, 0, 0], 0)), |c| c.0);
+        Ok(LinkClient {
+            ip: state.limits.client_ip(&parts.headers, peer),
+            json: prefers_json(&parts.headers),
+        })
+    }
+}
+
+/// Acknowledges the alerts of the message a signed link names.
+#[utoipa::path(
+    get,
+    path = "/ack/{token}",
+    params(("token" = String, Path, description = "the signed token of the link")),
+    responses(
+        (status = 200, description = "an HTML page listing the alerts acknowledged; with `Accept: application/json`, the envelope with `data`: AckLinkResult", body = AckLinkResult),
+        (status = 400, description = "40001 the link is malformed"),
+        (status = 403, description = "40003 the link's signature does not match"),
+        (status = 404, description = "41001 notifications are not configured, or the link names no alerts"),
+        (status = 410, description = "410 the link has expired"),
+        (status = 429, description = "40005 rate limited"),
+        (status = 503, description = "50001 store unavailable"),
+    )
+)]
+pub async fn open(
+    State(state): State<ApiState>,
+    client: LinkClient,
+    Path(token): Path<String>,
+) -> Response {
+    match acknowledge_link(&state, client, &token).await {
+        Ok(done) if client.json => {
+            let message = summary(&done);
+            Envelope::new(200, message, done).into_response()
+        }
+        Ok(done) => html(StatusCode::OK, heading(&done), &done_page(&done)),
+        Err(e) if client.json => e.into_response(),
+        Err(e) => error_page(e),
+    }
+}
+
+async fn acknowledge_link(
+    state: &ApiState,
+    client: LinkClient,
+    token: &str,
+) -> Result<AckLinkResult, ApiError> {
+    state.limits.check_ip(client.ip)?;
+    let Some(links) = &state.links else {
+        return Err(ApiError::not_found(
+            "notifications are not configured, so there are no ack links",
+        ));
+    };
+    let link = links
+        .verify(token, now_ms())
+        .map_err(|e| refused(e, client.ip))?;
+    let AckLink {
+        message_id,
+        contact,
+        ..
+    } = link;
+    let alerts = state
+        .store
+        .message_alerts(&message_id)
+        .await
+        .map_err(store_error)?;
+    if alerts.is_empty() {
+        return Err(ApiError::not_found(
+            "this link names no alerts: the message is unknown here",
+        ));
+    }
+    let acked_by = format!("contact:{contact}");
+    let mut done = Vec::with_capacity(alerts.len());
+    for (alert_id, _tenant) in alerts {
+        let (outcome, alert) = match acknowledge(state, &alert_id, &acked_by).await? {
+            Transition::Changed(a) => ("acknowledged", a),
+            Transition::Unchanged(a) => match a.record.state {
+                AlertState::Firing | AlertState::Acknowledged => ("already_acknowledged", a),
+                AlertState::Resolved => ("already_resolved", a),
+                AlertState::Retracted => ("retracted", a),
+            },
+            // An outbox row whose alert is gone: nothing to acknowledge.
+            Transition::Unknown => continue,
+        };
+        done.push(AckedAlert {
+            outcome: outcome.into(),
+            alert: AlertView::from(&alert),
+        });
+    }
+    Ok(AckLinkResult {
+        message_id,
+        acked_by,
+        alerts: done,
+    })
+}
+
+/// The answer to a refused token; forged and malformed ones are security events.
+fn refused(e: LinkError, ip: IpAddr) -> ApiError {
+    match e {
+        LinkError::Malformed => {
+            security_event("bad_ack_link", ip, "malformed ack link token");
+            ApiError::invalid_field("token", "the link is malformed; copy the whole link")
+        }
+        LinkError::BadSignature => {
+            security_event("bad_ack_link", ip, "ack link token with a bad signature");
+            ApiError::forbidden(
+                "the link's signature does not match; it was altered or is not ours",
+            )
+        }
+        LinkError::Expired => ApiError::new(
+            LINK_EXPIRED,
+            "the link has expired; acknowledge the alert on the dashboard",
+        ),
+    }
+}
+
+fn summary(done: &AckLinkResult) -> String {
+    let now = done
+        .alerts
+        .iter()
+        .filter(|a| a.outcome == "acknowledged")
+        .count();
+    match (now, done.alerts.len()) {
+        (_, 0) => "the alerts of this link no longer exist".into(),
+        (0, _) => "already acknowledged".into(),
+        (n, _) => format!("acknowledged {n} alert(s)"),
+    }
+}
+
+/// Whether `Accept` ranks `application/json` above `text/html`: each takes the q of the most
+/// specific range that matches it, and at equal q the one named more specifically wins (so
+/// `application/json, */*` is JSON). Without `Accept`, HTML.
+fn prefers_json(headers: &HeaderMap) -> bool {
+    let accept: Vec<&str> = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let ranges: Vec<(&str, &str, f32)> = accept
+        .iter()
+        .flat_map(|v| v.split(','))
+        .filter_map(|range| {
+            let mut parts = range.split(';');
+            let (kind, sub) = parts.next()?.trim().split_once('/')?;
+            let q = parts
+                .filter_map(|p| p.trim().strip_prefix("q="))
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            Some((kind.trim(), sub.trim(), q))
+        })
+        .collect();
+    let quality = |kind: &str, sub: &str| {
+        let mut best: Option<(u8, f32)> = None;
+        for &(k, s, q) in &ranges {
+            let specificity = match (k, s) {
+                _ if k.eq_ignore_ascii_case(kind) && s.eq_ignore_ascii_case(sub) => 3,
+                _ if k.eq_ignore_ascii_case(kind) && s == "*" => 2,
+                ("*", "*") => 1,
+                _ => continue,
+            };
+            if best.is_none_or(|(b, _)| specificity > b) {
+                best = Some((specificity, q));
+            }
+        }
+        best.map_or((0.0, 0), |(specificity, q)| (q, specificity))
+    };
+    let ((json_q, json_specificity), (html_q, html_specificity)) =
+        (quality("application", "json"), quality("text", "html"));
+    json_q > html_q || (json_q == html_q && json_q > 0.0 && json_specificity > html_specificity)
+}
+
+/// An HTML answer: no caching (each opening acts), no referrer (the token is in the URL),
+/// nothing loaded from anywhere.
+fn html(status: StatusCode, title: &str, body: &str) -> Response {
+    let page = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title} · Vigil</title><style>\
+         body{{font-family:system-ui,-apple-system,sans-serif;margin:0;padding:1.5rem;\
+         background:#f6f7f9;color:#1d232b}}\
+         main{{max-width:32rem;margin:0 auto;background:#fff;border-radius:12px;\
+         padding:1.25rem 1.5rem;box-shadow:0 1px 3px rgba(0,0,0,.12)}}\
+         h1{{font-size:1.4rem;margin:0 0 .75rem}}ul{{padding-left:1.1rem}}\
+         li{{margin:.5rem 0}}small{{color:#5b6675}}.ok{{color:#1a7f37}}.no{{color:#b42318}}\
+         </style></head><body><main>{body}</main></body></html>\n",
+        title = escape(title),
+    );
+    let mut response = (status, page).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
+    );
+    response
+}
+
+fn heading(done: &AckLinkResult) -> &'static str {
+    if done.alerts.iter().any(|a| a.outcome == "acknowledged") {
+        "Acknowledged"
+    } else if done.alerts.is_empty() {
+        "Nothing to acknowledge"
+    } else {
+        "Already acknowledged"
+    }
+}
+
+fn done_page(done: &AckLinkResult) -> String {
+    let items: String = done
+        .alerts
+        .iter()
+        .map(|a| {
+            let v = &a.alert;
+            let what = format!(
+                "<strong>{}</strong> {} {} <small>({}, tenant {})</small>",
+                escape(&v.ticket_id),
+                escape(&v.goal),
+                escape(&v.level),
+                escape(&v.priority),
+                v.tenant_id
+            );
+            let outcome = match a.outcome.as_str() {
+                "acknowledged" => "<span class=\"ok\">acknowledged</span>".to_string(),
+                "already_acknowledged" => format!(
+                    "already acknowledged by {}{}",
+                    escape(v.acked_by.as_deref().unwrap_or("someone")),
+                    v.acked_at
+                        .as_deref()
+                        .map(|t| format!(" at {}", escape(t)))
+                        .unwrap_or_default()
+                ),
+                "already_resolved" => "already resolved".to_string(),
+                other => escape(other),
+            };
+            format!("<li>{what}: {outcome}</li>")
+        })
+        .collect();
+    format!(
+        "<h1 class=\"ok\">{}</h1><ul>{items}</ul>\
+         <p><small>Recorded as {}. Escalation stops for these alerts.</small></p>",
+        heading(done),
+        escape(&done.acked_by)
+    )
+}
+
+fn error_page(e: ApiError) -> Response {
+    let status = status_of(e.code);
+    let title = match status {
+        StatusCode::GONE => "Link expired",
+        StatusCode::FORBIDDEN => "Link not valid",
+        StatusCode::BAD_REQUEST => "Link malformed",
+        StatusCode::NOT_FOUND => "Nothing here",
+        StatusCode::TOO_MANY_REQUESTS => "Too many requests",
+        _ => "Not acknowledged",
+    };
+    let body = format!(
+        "<h1 class=\"no\">{}</h1><p>{}</p><p><small>Nothing was acknowledged.</small></p>",
+        escape(title),
+        escape(&e.message)
+    );
+    let mut response = html(status, title, &body);
+    if let Some(s) = e.retry_after_s {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(s));
+    }
+    response
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(value: Option<&str>) -> bool {
+        let mut h = HeaderMap::new();
+        if let Some(v) = value {
+            h.insert(header::ACCEPT, HeaderValue::from_str(v).unwrap());
+        }
+        prefers_json(&h)
+    }
+
+    #[test]
+    fn json_only_when_accept_prefers_it() {
+        assert!(!accept(None));
+        assert!(accept(Some("application/json")));
+        assert!(accept(Some("application/json, text/plain, */*")));
+        assert!(!accept(Some(
+            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+        )));
+        assert!(!accept(Some("*/*")));
+        assert!(accept(Some("text/html;q=0.5, application/json")));
+        assert!(!accept(Some("application/json;q=0.4, text/*")));
+    }
+
+    #[tokio::test]
+    async fn error_pages_say_what_went_wrong_with_the_status() {
+        let ip = IpAddr::from([127, 0, 0, 1]);
+        for (e, status, title) in [
+            (LinkError::Expired, 410, "Link expired"),
+            (LinkError::BadSignature, 403, "Link not valid"),
+            (LinkError::Malformed, 400, "Link malformed"),
+        ] {
+            let response = error_page(refused(e, ip));
+            assert_eq!(response.status().as_u16(), status);
+            assert_eq!(
+                response.headers()[header::CONTENT_TYPE],
+                "text/html; charset=utf-8"
+            );
+            let body = axum::body::to_bytes(response.into_body(), 64 * 1024)
+                .await
+                .unwrap();
+            let page = String::from_utf8(body.to_vec()).unwrap();
+            assert!(
+                page.contains(&format!("<h1 class=\"no\">{title}</h1>")),
+                "{page}"
+            );
+            assert!(page.contains("Nothing was acknowledged"), "{page}");
+        }
+    }
+
+    #[test]
+    fn page_text_is_escaped() {
+        assert_eq!(
+            escape("<b>\"x\" & 'y'</b>"),
+            "&lt;b&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/b&gt;"
+        );
+    }
+}
