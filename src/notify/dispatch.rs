@@ -208,7 +208,12 @@ impl Dispatcher {
                 last_upkeep = Instant::now();
                 self.limits.forget_idle();
                 let now = self.clock.now();
-                let keep = self.config.routes.iter().map(|r| r.group_interval.as_millis()).max();
+                let keep = self
+                    .config
+                    .routes
+                    .iter()
+                    .map(|r| r.group_interval.as_millis())
+                    .max();
                 let keep = keep.unwrap_or(0);
                 self.last_sent.retain(|_, at| now - *at < keep);
                 if let Ok(depth) = self.store.pending_notifications().await {
@@ -232,7 +237,11 @@ impl Dispatcher {
         let delivery = self.config.delivery;
         let due = self
             .store
-            .claim_due(now, delivery.batch, now + delivery.claim_timeout.as_millis())
+            .claim_due(
+                now,
+                delivery.batch,
+                now + delivery.claim_timeout.as_millis(),
+            )
             .await?;
         let mut round = Round {
             taken: due.len(),
@@ -272,7 +281,11 @@ impl Dispatcher {
         for (key, rows) in groups {
             match self.prepare(key, rows, now).await? {
                 Prepared::Ready(r) => ready.push(r),
-                Prepared::Held { rows, outcome, fall_back } => {
+                Prepared::Held {
+                    rows,
+                    outcome,
+                    fall_back,
+                } => {
                     if fall_back {
                         fallbacks.extend(self.fallbacks_for(&rows, now));
                     }
@@ -304,14 +317,15 @@ impl Dispatcher {
                     notifications = r.rows.len(),
                 );
                 async move {
-                    let sent = tokio::time::timeout(timeout, providers.send(r.channel, &r.outgoing))
-                        .await
-                        .unwrap_or_else(|_| {
-                            Err(SendError::Transient {
-                                reason: format!("no answer within {} s", timeout.as_secs()),
-                                retry_after: None,
-                            })
-                        });
+                    let sent =
+                        tokio::time::timeout(timeout, providers.send(r.channel, &r.outgoing))
+                            .await
+                            .unwrap_or_else(|_| {
+                                Err(SendError::Transient {
+                                    reason: format!("no answer within {} s", timeout.as_secs()),
+                                    retry_after: None,
+                                })
+                            });
                     (r, sent)
                 }
                 .instrument(span)
@@ -348,14 +362,21 @@ impl Dispatcher {
         let channel = channel_name(r.channel);
         let mut fallbacks = Vec::new();
         let breaker = self.breakers.entry(r.channel).or_insert_with(|| {
-            Breaker::new(delivery.breaker_failures, delivery.breaker_cooldown.as_millis())
+            Breaker::new(
+                delivery.breaker_failures,
+                delivery.breaker_cooldown.as_millis(),
+            )
         });
         breaker.record(!matches!(result, Err(SendError::Transient { .. })), now);
         metrics::notification_breaker_state(channel).set(breaker.state().gauge_value());
         let outcome = match result {
             Ok(()) => {
                 metrics::notifications(channel, "sent").increment(r.rows.len() as u64);
-                let escalated = r.rows.iter().filter(|n| n.kind == NotificationKind::Page && (n.step > 0 || n.round > 0)).count();
+                let escalated = r
+                    .rows
+                    .iter()
+                    .filter(|n| n.kind == NotificationKind::Page && (n.step > 0 || n.round > 0))
+                    .count();
                 metrics::notification_escalations().increment(escalated as u64);
                 for n in &r.rows {
                     metrics::notification_delivery_seconds(channel)
@@ -389,7 +410,8 @@ impl Dispatcher {
                     metrics::notifications(channel, "retried").increment(r.rows.len() as u64);
                     round.retried += r.rows.len();
                     let attempts = r.rows.iter().map(|n| n.attempts).max().unwrap_or(0);
-                    let wait = retry_delay(u32::try_from(attempts).unwrap_or(u32::MAX), retry_after);
+                    let wait =
+                        retry_delay(u32::try_from(attempts).unwrap_or(u32::MAX), retry_after);
                     Outcome::Retry {
                         at: now + millis(wait),
                         reason,
@@ -440,7 +462,11 @@ impl Dispatcher {
             if let Some(until) = quiet_until(contact, now) {
                 return Some(Outcome::Deferred {
                     until,
-                    reason: format!("quiet hours of {} until {}", contact.id, format_instant(until)),
+                    reason: format!(
+                        "quiet hours of {} until {}",
+                        contact.id,
+                        format_instant(until)
+                    ),
                 });
             }
         }
@@ -506,7 +532,10 @@ impl Dispatcher {
         });
         if !breaker.admit(now) {
             let until = now + self.config.delivery.breaker_cooldown.as_millis();
-            let reason = format!("the {} provider is down (circuit open)", channel_name(channel));
+            let reason = format!(
+                "the {} provider is down (circuit open)",
+                channel_name(channel)
+            );
             return Ok(held(rows, until, reason, channel == Channel::Sms));
         }
         if let GroupKey::Fresh { route, .. } = &key {
@@ -517,7 +546,8 @@ impl Dispatcher {
                 .map_or(0, |r| r.group_interval.as_millis());
             if let Some(last) = self.last_sent.get(&key) {
                 if now < last + interval {
-                    let reason = "grouped: the next message of this group goes after group_interval".into();
+                    let reason =
+                        "grouped: the next message of this group goes after group_interval".into();
                     return Ok(held(rows, last + interval, reason, false));
                 }
             }
@@ -579,7 +609,11 @@ impl Dispatcher {
     ) -> Outgoing {
         let firing = rows.iter().any(|n| n.kind == NotificationKind::Page);
         let ack_url = self.links.as_ref().filter(|_| firing).map(|links| {
-            let token = links.sign(message_id, &contact.id, now + self.config.ack_link_ttl.as_millis());
+            let token = links.sign(
+                message_id,
+                &contact.id,
+                now + self.config.ack_link_ttl.as_millis(),
+            );
             links.url(&self.public_url, &token)
         });
         let facts: Vec<MessageFacts<'_>> = rows
@@ -696,7 +730,10 @@ mod tests {
     #[test]
     fn retries_back_off_exponentially_and_honour_retry_after() {
         let first = retry_delay(0, None);
-        assert!(first >= Duration::from_secs(1) && first <= Duration::from_secs(2), "{first:?}");
+        assert!(
+            first >= Duration::from_secs(1) && first <= Duration::from_secs(2),
+            "{first:?}"
+        );
         let later = retry_delay(5, None);
         assert!(later >= Duration::from_secs(32), "{later:?}");
         assert!(retry_delay(30, None) <= Duration::from_secs(600));

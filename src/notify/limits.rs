@@ -144,7 +144,10 @@ mod tests {
         }
         for (i, at) in sent.iter().enumerate() {
             assert!(sent[i + 1..].first().is_none_or(|next| next - at >= 60_000));
-            let in_hour = sent[i..].iter().take_while(|s| **s < at + 3_600_000).count();
+            let in_hour = sent[i..]
+                .iter()
+                .take_while(|s| **s < at + 3_600_000)
+                .count();
             assert!(in_hour <= 30, "{in_hour} within an hour of {at}");
         }
         assert!(sent.len() >= 55, "{} in three hours", sent.len());

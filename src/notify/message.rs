@@ -243,13 +243,7 @@ fn item(locale: Locale, f: &MessageFacts<'_>) -> String {
 /// acknowledges them all; one segment. One alert gets [`sms`].
 pub fn sms_group(locale: Locale, alerts: &[MessageFacts<'_>], ack_url: Option<&str>) -> String {
     if let [one] = alerts {
-        return sms(
-            locale,
-            &MessageFacts {
-                ack_url,
-                ..*one
-            },
-        );
+        return sms(locale, &MessageFacts { ack_url, ..*one });
     }
     let head = match locale {
         Locale::En => format!("[Vigil] {} alerts:", alerts.len()),

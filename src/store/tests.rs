@@ -376,5 +376,8 @@ async fn exercise_notifications(store: &Store) {
         .collect();
     states.sort();
     assert_eq!(states, [("alice", "sent", 2), ("bob", "cancelled", 0)]);
-    assert!(all.iter().all(|n| n.last_error.is_none()), "a send clears the last error");
+    assert!(
+        all.iter().all(|n| n.last_error.is_none()),
+        "a send clears the last error"
+    );
 }

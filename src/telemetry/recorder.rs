@@ -7,9 +7,7 @@ use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
 
-use super::metrics::{
-    describe, DELIVERY_BUCKETS, NOTIFICATION_DELIVERY_SECONDS, SECONDS_BUCKETS,
-};
+use super::metrics::{describe, DELIVERY_BUCKETS, NOTIFICATION_DELIVERY_SECONDS, SECONDS_BUCKETS};
 use super::TelemetryError;
 
 /// How often [`upkeep`] drains histogram data when the service runs it.
