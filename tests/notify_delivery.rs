@@ -4,6 +4,7 @@
 //! by hand, so escalation delays, grouping windows, rate limits and silences are checked at
 //! exact instants without waiting for them.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ use vigil::notify::channel::Providers;
 use vigil::notify::dispatch::{Dispatcher, Round};
 use vigil::notify::intake::Intake;
 use vigil::notify::silence::Silence;
-use vigil::notify::NotifyConfig;
+use vigil::notify::{NotifyConfig, Routing};
 use vigil::store::notifications::StoredNotification;
 use vigil::store::{Store, Transition};
 use vigil_actors::alert::{alert_id, dedupe_key};
@@ -138,20 +139,20 @@ impl Rig {
         let gateway = FakeGateway::start(SECRET).await;
         let mut config = config(smtp.port(), &gateway, extra);
         adjust(&mut config);
-        let config = Arc::new(config);
+        let routing = Arc::new(Routing::new(config, &BTreeMap::new()));
         // Close to the wall clock: the outbox stamps rows with it.
         let clock = ManualClock::at(now_ms());
         let wake = Arc::new(tokio::sync::Notify::new());
         let intake = Intake::new(
-            config.clone(),
+            routing.clone(),
             store.clone(),
             Arc::new(clock.clone()),
             wake.clone(),
         );
-        let providers = Arc::new(Providers::from_config(&config).expect("providers"));
+        let providers = Arc::new(Providers::from_config(routing.main()).expect("providers"));
         let links = Arc::new(LinkSigner::new(b"ack-link-key-for-tests"));
         let dispatcher = Dispatcher::new(
-            config,
+            routing,
             store.clone(),
             providers,
             Some(links),

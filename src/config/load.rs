@@ -8,7 +8,7 @@ use toml::{Table, Value};
 use vigil_actors::policy::{PolicyBook, PolicyError};
 
 use super::env;
-use super::problem::{ConfigProblem, FieldPath, Origins};
+use super::problem::{ConfigProblem, FieldPath, Origins, Seg};
 use super::sections::{TenantFile, VigilConfig};
 use super::spans::{key_lines, LineIndex};
 use super::tolerant;
@@ -117,6 +117,7 @@ pub fn load_with_env(
     if let Err(errors) = config.policy_book() {
         problems.extend(policy_problems(&errors, &main, &tenants));
     }
+    problems.extend(tenant_notify_problems(&config, &tenants));
     // Files in order, each from top to bottom; environment variables after the files.
     // The main file first, then tenant files, then the environment; each file top to bottom.
     let main_file = main.file.display().to_string();
@@ -295,6 +296,34 @@ fn validate_service(c: &VigilConfig, o: &Origins, problems: &mut Vec<ConfigProbl
     }
 }
 
+/// Problems of each tenant's merged routing that lie in the tenant's own items (the main
+/// file's are reported once, for the main file).
+fn tenant_notify_problems(
+    config: &VigilConfig,
+    tenants: &BTreeMap<u64, Origins>,
+) -> Vec<ConfigProblem> {
+    let mut out = Vec::new();
+    for (tenant, own) in &config.tenant_notify {
+        let Some(origins) = tenants.get(tenant) else {
+            continue;
+        };
+        let merged = config.notify.for_tenant(own);
+        for (path, message) in merged.problems() {
+            let own_len = match path.0.get(1) {
+                Some(Seg::Key(k)) if k == "contacts" => own.contacts.len(),
+                Some(Seg::Key(k)) if k == "schedules" => own.schedules.len(),
+                Some(Seg::Key(k)) if k == "policies" => own.policies.len(),
+                Some(Seg::Key(k)) if k == "routes" => own.routes.len(),
+                _ => 0,
+            };
+            if matches!(path.0.get(2), Some(Seg::Index(i)) if *i < own_len) {
+                out.push(origins.problem(&path, message));
+            }
+        }
+    }
+    out
+}
+
 /// Reads every `<tenant_id>.toml` in the policies directory into `config.tenant_policies`.
 fn load_tenants(
     config: &mut VigilConfig,
@@ -368,6 +397,9 @@ fn load_tenants(
                 ));
             }
             config.tenant_policies.insert(tenant, parsed.policy);
+            if !parsed.notify.is_empty() {
+                config.tenant_notify.insert(tenant, parsed.notify);
+            }
         }
         origins.insert(tenant, o);
     }

@@ -9,6 +9,7 @@ use vigil_actors::policy::{CalendarSpec, PolicySpec};
 use super::duration::ConfigDuration;
 use crate::http::HttpConfig;
 use crate::hub::WsConfig;
+use crate::notify::config::TenantNotify;
 use crate::notify::NotifyConfig;
 use crate::store::StoreConfig;
 use crate::telemetry::{LogConfig, MetricsConfig};
@@ -48,6 +49,10 @@ pub struct VigilConfig {
     /// Tenant policies read from `tenants.policies_dir`, by tenant id (not a TOML key).
     #[serde(skip)]
     pub tenant_policies: BTreeMap<u64, PolicySpec>,
+    /// Tenant `[notify]` sections read from `tenants.policies_dir`, by tenant id (not a TOML
+    /// key).
+    #[serde(skip)]
+    pub tenant_notify: BTreeMap<u64, TenantNotify>,
     /// Directory of the main file: relative paths in it are resolved from here (not a TOML key).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -70,12 +75,14 @@ impl Default for TenantsConfig {
     }
 }
 
-/// A tenant policy file: `[policy]` only.
+/// A tenant file: `[policy]` and `[notify]`, both optional.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TenantFile {
     /// The fields of the default policy this tenant overrides.
     pub policy: PolicySpec,
+    /// The tenant's own on-call routing, ahead of the main file's.
+    pub notify: TenantNotify,
 }
 
 /// `[nats]`.

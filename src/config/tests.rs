@@ -298,3 +298,33 @@ fn notification_routing_problems_name_their_line() {
         "DIR/vigil.toml:6: notify.routes[0].policy: no policy \"missing\"",
     );
 }
+
+#[test]
+fn a_tenant_files_routing_problems_name_the_tenant_file_and_line() {
+    let main = "[[notify.contacts]]\nid = \"alice\"\nemail = \"a@example.com\"\n";
+    let tenant = "[notify]\nfrom = \"sla@customer.example\"\n\n[[notify.contacts]]\nid = \"dan\"\nphone = \"12345\"\n\n[[notify.routes]]\npolicy = \"vip\"\n";
+    let p = problems(main, &[("7.toml", tenant)], &[]);
+    assert_has(
+        &p,
+        "DIR/tenants/7.toml:6: notify.contacts[0].phone: \"12345\" is not an E.164 number",
+    );
+    assert_has(
+        &p,
+        "DIR/tenants/7.toml:9: notify.routes[0].policy: no policy \"vip\"",
+    );
+    // The main file is fine and not blamed.
+    assert!(p.iter().all(|l| !l.starts_with("DIR/vigil.toml")), "{p:#?}");
+}
+
+#[test]
+fn a_tenant_file_may_route_to_the_main_files_contacts() {
+    let main = "[notify.smtp]\nhost = \"127.0.0.1\"\nfrom = \"v@example.com\"\n\n[[notify.contacts]]\nid = \"alice\"\nemail = \"a@example.com\"\n";
+    let tenant = "[[notify.policies]]\nid = \"vip\"\nsteps = [{ notify = [\"contact:alice\"], channels = [\"email\"] }]\n\n[[notify.routes]]\npolicy = \"vip\"\n";
+    let (_dir, path) = write(main, &[("7.toml", tenant)]);
+    let loaded = load_with_env(Some(&path), env(&[])).unwrap();
+    let routing =
+        crate::notify::Routing::new(loaded.config.notify.clone(), &loaded.config.tenant_notify);
+    assert!(routing.enabled());
+    assert_eq!(routing.of(7).routes[0].policy, "vip");
+    assert!(routing.of(8).routes.is_empty());
+}

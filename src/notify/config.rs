@@ -59,6 +59,63 @@ impl Default for NotifyConfig {
     }
 }
 
+/// A tenant file's `[notify]`: the tenant's own contacts, schedules, policies and routes. Its
+/// routes are tried before the main file's; its contacts, schedules and policies are added to
+/// the main file's, replacing those of the same id for this tenant. Providers, limits and
+/// delivery settings are the main file's.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TenantNotify {
+    /// The sender address of this tenant's email (else `[notify.smtp].from`).
+    pub from: Option<String>,
+    /// `[[notify.contacts]]`.
+    pub contacts: Vec<ContactSpec>,
+    /// `[[notify.schedules]]`.
+    pub schedules: Vec<ScheduleSpec>,
+    /// `[[notify.policies]]`.
+    pub policies: Vec<PolicySpec>,
+    /// `[[notify.routes]]`: tried before the main file's.
+    pub routes: Vec<RouteSpec>,
+}
+
+impl TenantNotify {
+    /// Whether the file has a `[notify]` of its own.
+    pub fn is_empty(&self) -> bool {
+        self == &TenantNotify::default()
+    }
+}
+
+impl NotifyConfig {
+    /// The routing of a tenant with `own` in its file: its items first (so a problem's index
+    /// in `notify.contacts[i]` is the same in the tenant file), then the main file's items whose
+    /// ids it does not replace.
+    pub fn for_tenant(&self, own: &TenantNotify) -> NotifyConfig {
+        fn merged<T: Clone>(own: &[T], main: &[T], id: impl Fn(&T) -> &str) -> Vec<T> {
+            let mut out = own.to_vec();
+            out.extend(
+                main.iter()
+                    .filter(|m| !own.iter().any(|o| id(o) == id(m)))
+                    .cloned(),
+            );
+            out
+        }
+        let mut routes = own.routes.clone();
+        routes.extend(self.routes.iter().cloned());
+        let mut smtp = self.smtp.clone();
+        if let (Some(smtp), Some(from)) = (smtp.as_mut(), &own.from) {
+            smtp.from = from.clone();
+        }
+        NotifyConfig {
+            smtp,
+            contacts: merged(&own.contacts, &self.contacts, |c| &c.id),
+            schedules: merged(&own.schedules, &self.schedules, |s| &s.id),
+            policies: merged(&own.policies, &self.policies, |p| &p.id),
+            routes,
+            ..self.clone()
+        }
+    }
+}
+
 /// `[notify.webhook]`: JSON POSTs signed with HMAC-SHA256 (`X-Vigil-Signature: sha256=<hex>`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]

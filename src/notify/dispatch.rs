@@ -25,6 +25,7 @@ use super::message::{self, MessageFacts};
 use super::route::AlertFacts;
 use super::schedule;
 use super::silence::Silence;
+use super::Routing;
 use crate::api::views::AlertView;
 use crate::store::notifications::{DueNotification, NewNotification, NotificationKind, Outcome};
 use crate::store::{Store, StoreError};
@@ -80,7 +81,7 @@ struct Ready {
 /// Sends due notifications; see the module docs. Run it with [`Dispatcher::run`], or drive it
 /// round by round with [`Dispatcher::round`] (tests, with a manual clock).
 pub struct Dispatcher {
-    config: Arc<NotifyConfig>,
+    routing: Arc<Routing>,
     store: Store,
     providers: Arc<Providers>,
     links: Option<Arc<LinkSigner>>,
@@ -143,14 +144,14 @@ fn millis(d: Duration) -> Millis {
 impl Dispatcher {
     /// A dispatcher over the outbox in `store`.
     pub fn new(
-        config: Arc<NotifyConfig>,
+        routing: Arc<Routing>,
         store: Store,
         providers: Arc<Providers>,
         links: Option<Arc<LinkSigner>>,
         clock: Arc<dyn Clock>,
         public_url: &str,
     ) -> Dispatcher {
-        let delivery = config.delivery;
+        let delivery = routing.main().delivery;
         let breakers = [Channel::Email, Channel::Sms, Channel::Webhook]
             .into_iter()
             .map(|c| {
@@ -164,8 +165,8 @@ impl Dispatcher {
             })
             .collect();
         Dispatcher {
-            limits: RecipientLimits::new(&config.limits, clock.clone()),
-            config,
+            limits: RecipientLimits::new(&routing.main().limits, clock.clone()),
+            routing,
             store,
             providers,
             links,
@@ -174,6 +175,22 @@ impl Dispatcher {
             last_sent: HashMap::new(),
             public_url: public_url.trim_end_matches('/').to_string(),
         }
+    }
+
+    /// The circuit breaker of a channel's provider.
+    fn breaker(&mut self, channel: Channel) -> &mut Breaker {
+        let delivery = self.routing.main().delivery;
+        self.breakers.entry(channel).or_insert_with(|| {
+            Breaker::new(
+                delivery.breaker_failures,
+                delivery.breaker_cooldown.as_millis(),
+            )
+        })
+    }
+
+    /// The main file's `[notify]`: delivery settings, limits, link lifetime.
+    fn main(&self) -> &NotifyConfig {
+        self.routing.main()
     }
 
     /// Sends whatever is due, round after round, until `stop`; a round starts when the next
@@ -192,7 +209,7 @@ impl Dispatcher {
                     if round.taken > 0 {
                         debug!(?round, "notification round");
                     }
-                    if round.taken >= self.config.delivery.batch as usize {
+                    if round.taken >= self.main().delivery.batch as usize {
                         Duration::ZERO
                     } else {
                         IDLE_POLL
@@ -209,7 +226,7 @@ impl Dispatcher {
                 self.limits.forget_idle();
                 let now = self.clock.now();
                 let keep = self
-                    .config
+                    .main()
                     .routes
                     .iter()
                     .map(|r| r.group_interval.as_millis())
@@ -234,7 +251,7 @@ impl Dispatcher {
     /// One round: takes the due notifications and settles each of them.
     pub async fn round(&mut self) -> Result<Round, StoreError> {
         let now = self.clock.now();
-        let delivery = self.config.delivery;
+        let delivery = self.main().delivery;
         let due = self
             .store
             .claim_due(
@@ -358,15 +375,10 @@ impl Dispatcher {
         now: Millis,
         round: &mut Round,
     ) -> (Outcome, Vec<NewNotification>) {
-        let delivery = self.config.delivery;
+        let delivery = self.main().delivery;
         let channel = channel_name(r.channel);
         let mut fallbacks = Vec::new();
-        let breaker = self.breakers.entry(r.channel).or_insert_with(|| {
-            Breaker::new(
-                delivery.breaker_failures,
-                delivery.breaker_cooldown.as_millis(),
-            )
-        });
+        let breaker = self.breaker(r.channel);
         breaker.record(!matches!(result, Err(SendError::Transient { .. })), now);
         metrics::notification_breaker_state(channel).set(breaker.state().gauge_value());
         let outcome = match result {
@@ -457,7 +469,7 @@ impl Dispatcher {
                 reason: format!("silenced by {} until {}", s.id, format_instant(s.ends_at)),
             });
         }
-        let contact = self.config.contact(&n.contact)?;
+        let contact = self.routing.of(record.tenant_id).contact(&n.contact)?;
         if n.kind == NotificationKind::Page && record.level == Level::Warning {
             if let Some(until) = quiet_until(contact, now) {
                 return Some(Outcome::Deferred {
@@ -478,9 +490,9 @@ impl Dispatcher {
             return Some(GroupKey::Message(m.clone()));
         }
         let channel = parse_channel(&n.channel)?;
-        self.config.contact(&n.contact)?;
-        let route = self
-            .config
+        let config = self.routing.of(n.alert.record.tenant_id);
+        config.contact(&n.contact)?;
+        let route = config
             .routes
             .iter()
             .position(|r| r.matches(&facts_of(n)))
@@ -524,23 +536,19 @@ impl Dispatcher {
                 }
             },
         };
-        let breaker = self.breakers.entry(channel).or_insert_with(|| {
-            Breaker::new(
-                self.config.delivery.breaker_failures,
-                self.config.delivery.breaker_cooldown.as_millis(),
-            )
-        });
-        if !breaker.admit(now) {
-            let until = now + self.config.delivery.breaker_cooldown.as_millis();
+        if !self.breaker(channel).admit(now) {
+            let until = now + self.main().delivery.breaker_cooldown.as_millis();
             let reason = format!(
                 "the {} provider is down (circuit open)",
                 channel_name(channel)
             );
             return Ok(held(rows, until, reason, channel == Channel::Sms));
         }
+        let tenant_id = rows[0].alert.record.tenant_id;
         if let GroupKey::Fresh { route, .. } = &key {
             let interval = self
-                .config
+                .routing
+                .of(tenant_id)
                 .routes
                 .get(*route)
                 .map_or(0, |r| r.group_interval.as_millis());
@@ -562,7 +570,8 @@ impl Dispatcher {
                 return Ok(held(rows, until, reason, false));
             }
         }
-        let Some(contact) = self.config.contact(&contact_id) else {
+        let config = self.routing.of(tenant_id);
+        let Some(contact) = config.contact(&contact_id) else {
             return Ok(Prepared::Held {
                 rows,
                 outcome: Outcome::Failed {
@@ -571,7 +580,7 @@ impl Dispatcher {
                 fall_back: false,
             });
         };
-        let Some(to) = self.config.address(contact, channel).map(str::to_string) else {
+        let Some(to) = config.address(contact, channel).map(str::to_string) else {
             return Ok(Prepared::Held {
                 rows,
                 outcome: Outcome::Failed {
@@ -612,7 +621,7 @@ impl Dispatcher {
             let token = links.sign(
                 message_id,
                 &contact.id,
-                now + self.config.ack_link_ttl.as_millis(),
+                now + self.main().ack_link_ttl.as_millis(),
             );
             links.url(&self.public_url, &token)
         });
@@ -642,7 +651,13 @@ impl Dispatcher {
                 text: message::sms_group(contact.locale, &facts, ack_url.as_deref()),
             },
             Channel::Email => Content::Email {
-                from: None,
+                // The tenant's own sender address, when its file names one.
+                from: self
+                    .routing
+                    .of(tenant_id)
+                    .smtp
+                    .as_ref()
+                    .map(|smtp| smtp.from.clone()),
                 email: message::email_group(
                     contact.locale,
                     &facts,
@@ -674,11 +689,12 @@ impl Dispatcher {
     fn fallbacks_for(&self, rows: &[DueNotification], now: Millis) -> Vec<NewNotification> {
         let mut out = Vec::new();
         for n in rows.iter().filter(|n| n.channel == "sms") {
-            let Some(contact) = self.config.contact(&n.contact) else {
+            let config = self.routing.of(n.alert.record.tenant_id);
+            let Some(contact) = config.contact(&n.contact) else {
                 continue;
             };
             for channel in [Channel::Email, Channel::Webhook] {
-                if self.config.address(contact, channel).is_none() || !self.providers.has(channel) {
+                if config.address(contact, channel).is_none() || !self.providers.has(channel) {
                     continue;
                 }
                 out.push(NewNotification {

@@ -15,7 +15,7 @@ use vigil_actors::clock::Clock;
 use vigil_actors::{AlertRecord, AlertState};
 use vigil_streams::jetstream::subjects::{ALERTS_STREAM, ALERTS_SUBJECTS};
 
-use super::config::NotifyConfig;
+use super::Routing;
 use crate::store::notifications::NewNotification;
 use crate::store::{Store, StoreError};
 
@@ -27,7 +27,7 @@ const BATCH: usize = 500;
 /// Turns alert changes into outbox work.
 #[derive(Clone)]
 pub struct Intake {
-    config: Arc<NotifyConfig>,
+    routing: Arc<Routing>,
     store: Store,
     clock: Arc<dyn Clock>,
     wake: Arc<Notify>,
@@ -36,13 +36,13 @@ pub struct Intake {
 impl Intake {
     /// Intake into `store`'s outbox; `wake` is notified when there is new work to send.
     pub fn new(
-        config: Arc<NotifyConfig>,
+        routing: Arc<Routing>,
         store: Store,
         clock: Arc<dyn Clock>,
         wake: Arc<Notify>,
     ) -> Intake {
         Intake {
-            config,
+            routing,
             store,
             clock,
             wake,
@@ -64,7 +64,10 @@ impl Intake {
             } else {
                 Vec::new()
             };
-            let plan = self.config.plan(change, now, &notified);
+            let plan = self
+                .routing
+                .of(change.tenant_id)
+                .plan(change, now, &notified);
             if plan.cancel_pages {
                 added += self.store.enqueue_notifications(&pending).await?;
                 pending.clear();

@@ -8,6 +8,7 @@
 //!   the checks `vigil check-config` reports.
 //! - [`schedule`]: who is on call at an instant (weekly rotations, hand-over in the schedule's
 //!   time zone, overrides).
+//! - [`routing`]: the main file's routing, or a tenant's own merged in front of it.
 //! - [`route`]: which route an alert takes, and the escalation plan it starts.
 //! - [`plan`]: what an alert change asks of the notification outbox.
 //! - [`message`]: the words: one-segment SMS and emails, in English or Chinese.
@@ -27,8 +28,10 @@ pub mod message;
 pub mod notifier;
 pub mod plan;
 pub mod route;
+pub mod routing;
 pub mod schedule;
 pub mod silence;
 
 pub use config::NotifyConfig;
 pub use notifier::Notifier;
+pub use routing::Routing;

@@ -14,7 +14,7 @@ use super::ack_link::LinkSigner;
 use super::channel::Providers;
 use super::dispatch::Dispatcher;
 use super::intake::{self, Intake};
-use super::NotifyConfig;
+use super::Routing;
 use crate::store::Store;
 
 /// The running notifier; [`Notifier::join`] waits for it after the stop signal.
@@ -26,7 +26,7 @@ impl Notifier {
     /// Starts the notifier when routes are configured (`None` otherwise). Creates the
     /// notifier's consumer before returning, so start it before alert changes are published.
     pub async fn start(
-        config: Arc<NotifyConfig>,
+        routing: Arc<Routing>,
         store: Store,
         js: &async_nats::jetstream::Context,
         links: Option<Arc<LinkSigner>>,
@@ -34,19 +34,20 @@ impl Notifier {
         public_url: &str,
         stop: watch::Receiver<bool>,
     ) -> anyhow::Result<Option<Notifier>> {
-        if config.routes.is_empty() {
+        if !routing.enabled() {
             info!("no [[notify.routes]]: notifications are off");
             return Ok(None);
         }
         let providers = Arc::new(
-            Providers::from_config(&config).context("cannot set up the notification providers")?,
+            Providers::from_config(routing.main())
+                .context("cannot set up the notification providers")?,
         );
         let consumer = intake::consumer(js)
             .await
             .map_err(|e| anyhow::anyhow!("cannot create the notifier's JetStream consumer: {e}"))?;
         let wake = Arc::new(Notify::new());
-        let intake = Intake::new(config.clone(), store.clone(), clock.clone(), wake.clone());
-        let dispatcher = Dispatcher::new(config, store, providers, links, clock, public_url);
+        let intake = Intake::new(routing.clone(), store.clone(), clock.clone(), wake.clone());
+        let dispatcher = Dispatcher::new(routing, store, providers, links, clock, public_url);
         info!(public_url, "notifier started");
         Ok(Some(Notifier {
             tasks: vec![

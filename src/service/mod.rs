@@ -33,7 +33,7 @@ use vigil::config::{ClockMode, VigilConfig};
 use vigil::http::{self, OpsState, RateLimits, Readiness, ServeOptions};
 use vigil::hub::Hub;
 use vigil::notify::ack_link::LinkSigner;
-use vigil::notify::Notifier;
+use vigil::notify::{Notifier, Routing};
 use vigil::outlet::AlertOutlet;
 use vigil::store::Store;
 use vigil::telemetry::{self, MetricsHandle, TenantLabels};
@@ -82,10 +82,15 @@ pub async fn run(
     let engine_settings = Arc::new(config.engine_settings());
     let verifier =
         Arc::new(Verifier::from_config(&config).context("cannot set up token verification")?);
-    let links = LinkSigner::load_if_enabled(&config.notify, &store)
-        .await
-        .context("cannot set up ack links")?
-        .map(Arc::new);
+    let routing = Arc::new(Routing::new(config.notify.clone(), &config.tenant_notify));
+    let links = if routing.enabled() || LinkSigner::enabled(&config.notify) {
+        let signer = LinkSigner::load(&config.notify, &store)
+            .await
+            .context("cannot set up ack links")?;
+        Some(Arc::new(signer))
+    } else {
+        None
+    };
     let (alerts_tx, alerts_rx) = mpsc::channel(ALERT_QUEUE);
 
     let pool = match config.engine.clock {
@@ -112,7 +117,7 @@ pub async fn run(
     let (stop_tx, stop_rx) = watch::channel(false);
     // Before the publisher starts: the notifier's consumer takes what is published after it.
     let notifier = Notifier::start(
-        Arc::new(config.notify.clone()),
+        routing,
         store.clone(),
         &js,
         links.clone(),

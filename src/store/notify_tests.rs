@@ -2,7 +2,7 @@
 //! temporary SQLite file, and on PostgreSQL when `VIGIL_TEST_POSTGRES_URL` is set (each test
 //! in a schema of its own).
 
-use super::notifications::{NewNotification, NotificationKind};
+use super::notifications::{NewNotification, NotificationKind, Outcome};
 use super::pool::on_backend;
 use super::*;
 use crate::notify::ack_link::LinkSigner;
@@ -181,6 +181,7 @@ fn page(alert: &str, tenant_id: u64, contact: &str, channel: &'static str) -> Ne
         contact: contact.into(),
         channel,
         due_at: 100,
+        fallback_of: None,
     }
 }
 
@@ -204,15 +205,21 @@ async fn exercise_outbox_admin(store: &Store) {
     ];
     store.enqueue_notifications(&rows).await.unwrap();
     let ids: Vec<String> = rows.iter().map(NewNotification::id).collect();
+    let failed = |reason: &str| Outcome::Failed {
+        reason: reason.into(),
+    };
     store
-        .record_attempt(&ids[0], Err("gateway said 400"), None)
+        .record_outcome(&ids[0..1], &failed("gateway said 400"))
         .await
         .unwrap();
     store
-        .record_attempt(&ids[3], Err("gateway said 401"), None)
+        .record_outcome(&ids[3..4], &failed("gateway said 401"))
         .await
         .unwrap();
-    store.record_attempt(&ids[1], Ok(()), None).await.unwrap();
+    store
+        .record_outcome(&ids[1..2], &Outcome::Sent)
+        .await
+        .unwrap();
 
     let failed = store
         .list_notifications(OutboxState::Failed, None, 500)
