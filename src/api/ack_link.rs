@@ -140,7 +140,7 @@ async fn acknowledge_link(
     let acked_by = format!("contact:{contact}");
     let mut done = Vec::with_capacity(alerts.len());
     for (alert_id, _tenant) in alerts {
-        let (outcome, alert) = match acknowledge(state, &alert_id, &acked_by).await? {
+        let (outcome, alert) = match acknowledge(state, &alert_id, &acked_by, "link").await? {
             Transition::Changed(a) => ("acknowledged", a),
             Transition::Unchanged(a) => match a.record.state {
                 AlertState::Firing | AlertState::Acknowledged => ("already_acknowledged", a),

@@ -93,7 +93,7 @@ pub async fn ack(
 ) -> Result<Envelope<AlertView>, ApiError> {
     caller.require(caller.claims.role.can_manage_alerts(), "acknowledge alerts")?;
     owned_alert(&state, &caller, &alert_id).await?;
-    let outcome = acknowledge(&state, &alert_id, &caller.claims.sub).await?;
+    let outcome = acknowledge(&state, &alert_id, &caller.claims.sub, "api").await?;
     answer(outcome, &alert_id, AlertState::Acknowledged)
 }
 
@@ -103,12 +103,16 @@ pub(super) async fn acknowledge(
     state: &ApiState,
     alert_id: &str,
     by: &str,
+    via: &'static str,
 ) -> Result<Transition, ApiError> {
     let outcome = state
         .store
         .acknowledge(alert_id, by)
         .await
         .map_err(store_error)?;
+    if let Transition::Changed(_) = &outcome {
+        crate::telemetry::metrics::alert_acks(via).increment(1);
+    }
     Ok(passed_on(state, outcome).await)
 }
 

@@ -158,6 +158,12 @@ impl Service {
         metric_value(&body, sample)
     }
 
+    /// Kills the process outright (SIGKILL: no shutdown, nothing flushed) and waits for it.
+    pub async fn kill(&mut self) {
+        self.child.kill().expect("kill(SIGKILL)");
+        self.exited_within(STOP_LIMIT).await;
+    }
+
     /// Sends SIGTERM.
     pub fn terminate(&self) {
         let pid = libc::pid_t::try_from(self.child.id()).expect("pid");

@@ -1,0 +1,283 @@
+//! On-call notifications through the whole service: the real binary, a real nats-server and
+//! SQLite, a real SMTP server (aiosmtpd) and the fake SMS gateway. An overdue ticket pages its
+//! on-call by SMS and email, the ack link in the email stops the escalation, and a `kill -9`
+//! at either side of a send still delivers each notification exactly once.
+
+mod support;
+
+use std::time::Duration;
+
+use support::*;
+use vigil_testkit::gateway::{Fault, Route};
+use vigil_testkit::{FakeGateway, NatsServer, SmtpServer};
+
+const TENANT: u64 = 12345;
+const LINK_SECRET_VAR: &str = "VIGIL_TEST_LINK_SECRET";
+
+/// Breaches page alice by SMS and email, then bob after `escalate_after`; warnings have no
+/// route (so one overdue ticket makes exactly one page per channel).
+fn config(
+    smtp: &SmtpServer,
+    gateway: &FakeGateway,
+    group_wait: &str,
+    escalate_after: &str,
+) -> String {
+    format!(
+        r#"{UNLIMITED}
+[notify]
+link_secret_env = "{LINK_SECRET_VAR}"
+
+[notify.smtp]
+host = "127.0.0.1"
+port = {port}
+tls = "none"
+from = "vigil@example.com"
+
+[notify.sms]
+url = "{sms}"
+
+[notify.delivery]
+send_timeout = "2s"
+claim_timeout = "2s"
+
+[[notify.contacts]]
+id = "alice"
+email = "alice@example.com"
+phone = "+15550000001"
+
+[[notify.contacts]]
+id = "bob"
+email = "bob@example.com"
+phone = "+15550000002"
+
+[[notify.policies]]
+id = "critical"
+steps = [
+  {{ notify = ["contact:alice"], channels = ["sms", "email"], wait = "{escalate_after}" }},
+  {{ notify = ["contact:bob"], channels = ["sms", "email"], wait = "{escalate_after}" }},
+]
+
+[[notify.routes]]
+match = {{ level = "breach" }}
+policy = "critical"
+group_wait = "{group_wait}"
+"#,
+        port = smtp.port(),
+        sms = gateway.url(Route::Sms),
+    )
+}
+
+struct Rig {
+    _dir: tempfile::TempDir,
+    nats: NatsServer,
+    setup: ServiceSetup,
+    smtp: SmtpServer,
+    gateway: FakeGateway,
+}
+
+impl Rig {
+    async fn new(group_wait: &str, escalate_after: &str) -> Rig {
+        let nats = NatsServer::start();
+        let smtp = SmtpServer::start();
+        let gateway = FakeGateway::start("unused-webhook-secret").await;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut setup = ServiceSetup::new(
+            dir.path(),
+            &nats.url(),
+            &config(&smtp, &gateway, group_wait, escalate_after),
+            "wall",
+        );
+        setup.env.push((
+            LINK_SECRET_VAR.into(),
+            "a-secret-of-at-least-16-bytes".into(),
+        ));
+        Rig {
+            _dir: dir,
+            nats,
+            setup,
+            smtp,
+            gateway,
+        }
+    }
+
+    async fn start(&self) -> Service {
+        let mut service = self.setup.start();
+        service.ready().await;
+        service
+    }
+
+    /// One CRITICAL ticket far past its targets: its breach pages at once.
+    async fn overdue_ticket(&self, ticket: &str) {
+        let client = async_nats::connect(self.nats.url()).await.expect("nats");
+        let js = async_nats::jetstream::new(client);
+        publish_events(&js, &[Ev::overdue(TENANT, ticket)]).await;
+    }
+
+    /// A read-only connection to the service's SQLite store, once it exists.
+    async fn db(&self) -> Option<sqlx::SqliteConnection> {
+        use sqlx::ConnectOptions as _;
+        sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&self.setup.db)
+            .read_only(true)
+            .connect()
+            .await
+            .ok()
+    }
+
+    /// The text in the first row of `sql`, if any.
+    async fn query_one(&self, sql: &'static str) -> Option<String> {
+        let mut db = self.db().await?;
+        sqlx::query_scalar(sql).fetch_optional(&mut db).await.ok()?
+    }
+
+    /// `(contact, channel, state)` of every outbox row, sorted.
+    async fn outbox(&self) -> Vec<(String, String, String)> {
+        let Some(mut db) = self.db().await else {
+            return Vec::new();
+        };
+        sqlx::query_as(
+            "SELECT contact, channel, state FROM notifications ORDER BY contact, channel, state",
+        )
+        .fetch_all(&mut db)
+        .await
+        .unwrap_or_default()
+    }
+
+    /// Waits until the outbox holds exactly `rows` (sorted `(contact, channel, state)`).
+    async fn outbox_is(&self, rows: &[(&str, &str, &str)]) {
+        let want: Vec<(String, String, String)> = rows
+            .iter()
+            .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+            .collect();
+        eventually(&format!("outbox {want:?}"), || async {
+            (self.outbox().await == want).then_some(())
+        })
+        .await;
+    }
+
+    fn sms_delivered(&self) -> usize {
+        self.gateway
+            .deliveries()
+            .iter()
+            .filter(|d| d.route == Route::Sms)
+            .count()
+    }
+}
+
+/// The ack link in a message's text.
+fn ack_link(text: &str) -> String {
+    text.split_whitespace()
+        .find(|w| w.contains("/ack/"))
+        .unwrap_or_else(|| panic!("no ack link in {text:?}"))
+        .to_string()
+}
+
+#[tokio::test]
+async fn an_overdue_ticket_pages_the_on_call_and_the_ack_link_stops_the_escalation() {
+    let rig = Rig::new("0s", "3s").await;
+    let service = rig.start().await;
+    rig.overdue_ticket("TKT-1").await;
+
+    let sms = rig.gateway.wait_for_deliveries(1, WAIT).await;
+    assert_eq!(sms[0].to.as_deref(), Some("+15550000001"));
+    let text = sms[0].text.clone().unwrap_or_default();
+    assert!(
+        text.contains("TKT-1") && text.contains("BREACHED"),
+        "{text}"
+    );
+    let mail = rig.smtp.wait_for(1, WAIT).await;
+    assert_eq!(mail[0].rcpt_tos, ["alice@example.com"]);
+    let link = ack_link(mail[0].text.as_deref().unwrap_or_default());
+    let prefix = format!("http://127.0.0.1:{}/ack/", service.port);
+    assert!(link.starts_with(&prefix), "{link}");
+
+    // Opening the link acknowledges the alert as alice.
+    let (status, page) = service
+        .get(&link[prefix.len() - "/ack/".len()..])
+        .await
+        .expect("ack link answers");
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Acknowledged"), "{page}");
+    let acked_by = eventually("the breach acknowledged in the store", || async {
+        rig.query_one("SELECT acked_by FROM alerts WHERE state = 'acknowledged'")
+            .await
+    })
+    .await;
+    assert_eq!(acked_by, "contact:alice");
+
+    // Bob's step (3 s after alice's) is cancelled: he is never paged.
+    rig.outbox_is(&[
+        ("alice", "email", "sent"),
+        ("alice", "sms", "sent"),
+        ("bob", "email", "cancelled"),
+        ("bob", "sms", "cancelled"),
+    ])
+    .await;
+    assert!(rig.gateway.quiet_for(Duration::from_secs(4)).await);
+    assert_eq!(rig.smtp.received().len(), 1);
+    assert_eq!(
+        service
+            .metric("vigil_notifications_total{channel=\"sms\",result=\"sent\"}")
+            .await,
+        Some(1.0)
+    );
+    assert_eq!(
+        service.metric("vigil_alert_acks_total{via=\"link\"}").await,
+        Some(1.0)
+    );
+}
+
+#[tokio::test]
+async fn a_kill_before_or_during_a_send_still_delivers_each_notification_once() {
+    // Escalation far away: only alice's two pages are in play.
+    let rig = Rig::new("2s", "10m").await;
+    let mut service = rig.start().await;
+    rig.overdue_ticket("TKT-2").await;
+
+    // Killed after the outbox was written, before anything was due.
+    eventually("pages in the outbox", || async {
+        (rig.outbox().await.len() == 4).then_some(())
+    })
+    .await;
+    assert_eq!(rig.gateway.requests().len(), 0);
+    service.kill().await;
+
+    // Restarted: the email goes out; the SMS reaches the gateway, which holds its answer, and
+    // the service is killed again with the SMS sent but not recorded.
+    rig.gateway.push_fault_on(Route::Sms, Fault::Hold);
+    let mut service = rig.start().await;
+    assert_eq!(rig.gateway.wait_held(1, WAIT).await, 1);
+    assert_eq!(rig.smtp.wait_for(1, WAIT).await.len(), 1);
+    rig.outbox_is(&[
+        ("alice", "email", "sent"),
+        ("alice", "sms", "pending"),
+        ("bob", "email", "pending"),
+        ("bob", "sms", "pending"),
+    ])
+    .await;
+    service.kill().await;
+    rig.gateway.release();
+
+    // Restarted again: the SMS is sent once more under the same idempotency key once its claim
+    // lapses; the gateway takes it as a duplicate, and the outbox records it sent.
+    let _service = rig.start().await;
+    rig.outbox_is(&[
+        ("alice", "email", "sent"),
+        ("alice", "sms", "sent"),
+        ("bob", "email", "pending"),
+        ("bob", "sms", "pending"),
+    ])
+    .await;
+    assert_eq!(rig.sms_delivered(), 1);
+    assert_eq!(rig.gateway.duplicates(), 1);
+    let keys: Vec<_> = rig
+        .gateway
+        .requests()
+        .iter()
+        .filter_map(|r| r.idempotency_key.clone())
+        .collect();
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys[0], keys[1], "the retry carries the same key");
+    assert!(rig.smtp.quiet_for(Duration::from_millis(500)).await);
+    assert_eq!(rig.smtp.received().len(), 1, "the email went out once");
+}
