@@ -62,6 +62,27 @@ fn report(loaded: &Loaded, book: &PolicyBook) -> String {
         );
     }
 
+    let routing = crate::notify::Routing::new(c.notify.clone(), &c.tenant_notify);
+    let _ = writeln!(
+        out,
+        "# notify: {}",
+        if !routing.enabled() {
+            "off (no [[notify.routes]] and no contacts)".to_string()
+        } else {
+            format!(
+                "{} route(s){}, {} contact(s), {} tenant file(s) with routing of their own",
+                routing.main().routes.len(),
+                if c.notify.routes.is_empty() {
+                    " (the built-in defaults)"
+                } else {
+                    ""
+                },
+                routing.main().contacts.len(),
+                c.tenant_notify.len()
+            )
+        }
+    );
+
     out.push_str("\n# Effective service settings\n");
     let mut service = Table::try_from(c).unwrap_or_default();
     service.remove("sla");

@@ -14,8 +14,11 @@ pub struct Routing {
 }
 
 impl Routing {
-    /// The main file's routing, with each tenant file's `[notify]` merged in front of it.
+    /// The main file's routing (with the built-in routes when it names contacts but no
+    /// route, see [`NotifyConfig::with_default_routes`]), with each tenant file's `[notify]`
+    /// merged in front of it.
     pub fn new(main: NotifyConfig, tenants: &BTreeMap<u64, TenantNotify>) -> Routing {
+        let main = main.with_default_routes();
         let tenants = tenants
             .iter()
             .filter(|(_, own)| !own.is_empty())
@@ -43,6 +46,7 @@ impl Routing {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::notify::config::Channel;
 
     const MAIN: &str = r#"
 [smtp]
@@ -107,5 +111,55 @@ policy = "vip"
             Some("alice@example.com")
         );
         assert!(routing.enabled());
+    }
+
+    #[test]
+    fn contacts_without_routes_get_the_default_routes() {
+        let main: NotifyConfig = toml::from_str(
+            r#"
+[smtp]
+host = "127.0.0.1"
+from = "vigil@example.com"
+
+[sms]
+url = "http://127.0.0.1:9/sms"
+
+[[contacts]]
+id = "alice"
+email = "alice@example.com"
+phone = "+15550000001"
+
+[[schedules]]
+id = "primary"
+timezone = "UTC"
+rotation = ["alice"]
+handover = "mon 09:00"
+"#,
+        )
+        .unwrap();
+        let routing = Routing::new(main, &BTreeMap::new());
+        let c = routing.main();
+        assert!(c.problems().is_empty(), "{:?}", c.problems());
+        let facts = |level, priority| crate::notify::route::AlertFacts {
+            ticket_id: "T",
+            level,
+            goal: "response",
+            priority,
+            service_type: "incident",
+        };
+        let policy = |level, priority| {
+            let route = c.route_for(&facts(level, priority)).unwrap();
+            c.policy(&route.policy).unwrap().clone()
+        };
+        let page = policy("breach", "HIGH");
+        assert_eq!(page.steps[0].channels, [Channel::Sms, Channel::Email]);
+        assert_eq!(page.steps[0].notify, ["schedule:primary"]);
+        assert_eq!(page.steps[0].wait.as_millis(), 300_000);
+        assert_eq!(page.repeat, 1);
+        assert_eq!(policy("breach", "LOW").steps[0].channels, [Channel::Email]);
+        assert_eq!(
+            policy("warning", "CRITICAL").steps[0].channels,
+            [Channel::Email]
+        );
     }
 }
