@@ -663,3 +663,72 @@ async fn warnings_wait_out_quiet_hours_but_breaches_do_not() {
     assert_eq!(rig.settle().await.sent, 1);
     assert_eq!(rig.smtp.wait_for(1, WAIT).await.len(), 1);
 }
+
+#[tokio::test]
+async fn a_gateway_that_does_not_answer_in_time_is_retried_and_a_slow_one_is_waited_for() {
+    let mut rig = Rig::new().await;
+    // No answer within send_timeout (2 s), then an answer after 300 ms.
+    rig.gateway.push_fault_on(Route::Sms, Fault::Hang);
+    rig.gateway
+        .push_fault_on(Route::Sms, Fault::Delay(Duration::from_millis(300)));
+    let breach = alert("TKT-11", Level::Breach, "HIGH", rig.now());
+    rig.change(&breach).await;
+    rig.advance(30_000);
+    let round = rig.settle().await;
+    assert_eq!(round.retried, 1, "{round:?}");
+    let rows = rig.rows(&breach.alert_id).await;
+    let sms = rows.iter().find(|n| n.channel == "sms").unwrap();
+    assert!(
+        sms.last_error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("timed out"),
+        "{sms:?}"
+    );
+    // The breaker (one failure here) and the backoff both end within the cool-down.
+    rig.advance(30_000);
+    assert_eq!(rig.settle().await.sent, 1);
+    let rows = rig.rows(&breach.alert_id).await;
+    let sms = rows.iter().find(|n| n.channel == "sms").unwrap();
+    assert_eq!((sms.state.as_str(), sms.attempts), ("sent", 2));
+    // Both attempts carried the same idempotency key.
+    let keys: Vec<_> = rig
+        .gateway
+        .requests()
+        .into_iter()
+        .filter(|r| r.route == Route::Sms)
+        .filter_map(|r| r.idempotency_key)
+        .collect();
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys[0], keys[1]);
+}
+
+#[tokio::test]
+async fn an_smtp_relay_refusing_for_now_is_retried_and_one_refusing_for_good_fails() {
+    let mut rig = Rig::new().await;
+    rig.smtp.set_reject(Some(451)).await;
+    let warning = alert("TKT-12", Level::Warning, "LOW", rig.now());
+    rig.change(&warning).await;
+    rig.advance(30_000);
+    assert_eq!(rig.settle().await.retried, 1);
+    rig.smtp.set_reject(None).await;
+    rig.advance(30_000);
+    assert_eq!(rig.settle().await.sent, 1);
+    assert_eq!(rig.smtp.wait_for(1, WAIT).await.len(), 1);
+
+    rig.smtp.set_reject(Some(550)).await;
+    let other = alert("TKT-13", Level::Warning, "LOW", rig.now());
+    rig.change(&other).await;
+    rig.advance(5 * MINUTE);
+    assert_eq!(rig.settle().await.failed, 1);
+    let rows = rig.rows(&other.alert_id).await;
+    assert_eq!(rows[0].state, "failed");
+    assert!(
+        rows[0]
+            .last_error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("550"),
+        "{rows:?}"
+    );
+}
