@@ -504,6 +504,11 @@ async fn sms_gateway_down_falls_back_to_email_and_webhook_then_drains_on_recover
     assert_eq!(round.sent, 2, "{round:?}");
     let mail = rig.smtp.wait_for(1, WAIT).await;
     assert_eq!(mail[0].rcpt_tos, ["alice@example.com"]);
+    assert!(
+        subject(&mail[0]).ends_with("[SMS→email]"),
+        "{}",
+        subject(&mail[0])
+    );
     let hooks = rig.gateway.wait_for_deliveries(1, WAIT).await;
     let body = hooks[0].json().expect("webhook body is JSON");
     assert_eq!(body["fallback"], true);

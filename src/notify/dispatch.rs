@@ -33,6 +33,8 @@ use crate::telemetry::metrics;
 
 /// Longest wait between rounds when nothing is known to be due (other instances may write).
 const IDLE_POLL: Duration = Duration::from_secs(1);
+/// How often the outbox depth gauge is refreshed and idle limiter and grouping state dropped.
+const UPKEEP: Duration = Duration::from_secs(15);
 
 /// What one round did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -221,17 +223,11 @@ impl Dispatcher {
                     retry_delay(failures.min(8), None)
                 }
             };
-            if last_upkeep.elapsed() > Duration::from_secs(60) {
+            if last_upkeep.elapsed() >= UPKEEP {
                 last_upkeep = Instant::now();
                 self.limits.forget_idle();
                 let now = self.clock.now();
-                let keep = self
-                    .main()
-                    .routes
-                    .iter()
-                    .map(|r| r.group_interval.as_millis())
-                    .max();
-                let keep = keep.unwrap_or(0);
+                let keep = self.routing.longest_group_interval();
                 self.last_sent.retain(|_, at| now - *at < keep);
                 if let Ok(depth) = self.store.pending_notifications().await {
                     metrics::notification_outbox_depth().set(depth as f64);
@@ -470,7 +466,9 @@ impl Dispatcher {
             });
         }
         let contact = self.routing.of(record.tenant_id).contact(&n.contact)?;
-        if n.kind == NotificationKind::Page && record.level == Level::Warning {
+        // Quiet hours hold everything about warnings (pages and their resolution), never
+        // breaches.
+        if record.level == Level::Warning {
             if let Some(until) = quiet_until(contact, now) {
                 return Some(Outcome::Deferred {
                     until,
@@ -658,12 +656,18 @@ impl Dispatcher {
                     .smtp
                     .as_ref()
                     .map(|smtp| smtp.from.clone()),
-                email: message::email_group(
-                    contact.locale,
-                    &facts,
-                    ack_url.as_deref(),
-                    Some(&format!("{}/", self.public_url)),
-                ),
+                email: {
+                    let mut email = message::email_group(
+                        contact.locale,
+                        &facts,
+                        ack_url.as_deref(),
+                        Some(&format!("{}/", self.public_url)),
+                    );
+                    if rows.iter().any(|n| n.fallback_of.is_some()) {
+                        message::mark_fallback(contact.locale, &mut email);
+                    }
+                    email
+                },
             },
             Channel::Webhook => Content::Webhook {
                 body: serde_json::json!({

@@ -350,6 +350,21 @@ pub fn email_group(
     }
 }
 
+/// Marks an email as standing in for an SMS that could not be delivered.
+pub fn mark_fallback(locale: Locale, email: &mut Email) {
+    let note = match locale {
+        Locale::En => "Sent by email because the SMS could not be delivered.",
+        Locale::ZhCn => "短信无法送达，改以邮件发送。",
+    };
+    email.subject = format!("{} [SMS→email]", email.subject);
+    email.text = format!("{note}\n\n{}", email.text);
+    email.html = email.html.replacen(
+        "<body>",
+        &format!("<body><p><em>{}</em></p>", escape(note)),
+        1,
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -37,6 +37,16 @@ impl Routing {
         self.tenants.get(&tenant).unwrap_or(&self.main)
     }
 
+    /// The longest `group_interval` of any route (how long grouping state is worth keeping).
+    pub fn longest_group_interval(&self) -> i64 {
+        std::iter::once(&self.main)
+            .chain(self.tenants.values())
+            .flat_map(|c| c.routes.iter())
+            .map(|r| r.group_interval.as_millis())
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Whether any route exists, in the main file or a tenant's.
     pub fn enabled(&self) -> bool {
         !self.main.routes.is_empty() || self.tenants.values().any(|t| !t.routes.is_empty())
