@@ -186,12 +186,19 @@ impl Rig {
             .record_alert_change(record)
             .await
             .expect("alert recorded");
-        self.intake.take(&[record.clone()]).await.expect("intake");
+        self.intake
+            .take(std::slice::from_ref(record))
+            .await
+            .expect("intake");
     }
 
     /// Acknowledges an alert as the API does, and hands the change to the intake.
     async fn acknowledge(&self, alert_id: &str) {
-        let Transition::Changed(acked) = self.store.acknowledge(alert_id, "alice").await.unwrap()
+        let Transition::Changed(acked) = self
+            .store
+            .acknowledge(alert_id, "alice")
+            .await
+            .expect("acknowledged")
         else {
             panic!("alert {alert_id} was not firing");
         };
@@ -218,7 +225,10 @@ impl Rig {
     }
 
     async fn rows(&self, alert_id: &str) -> Vec<StoredNotification> {
-        self.store.alert_notifications(alert_id).await.unwrap()
+        self.store
+            .alert_notifications(alert_id)
+            .await
+            .expect("outbox rows")
     }
 }
 
@@ -539,7 +549,13 @@ async fn sms_gateway_down_falls_back_to_email_and_webhook_then_drains_on_recover
         .filter(|d| d.route == Route::Sms)
         .collect();
     assert_eq!(sms.len(), 1);
-    assert_eq!(rig.store.pending_notifications().await.unwrap(), 0);
+    assert_eq!(
+        rig.store
+            .pending_notifications()
+            .await
+            .expect("outbox depth"),
+        0
+    );
 }
 
 #[tokio::test]
@@ -569,7 +585,10 @@ async fn transient_failures_are_retried_no_sooner_than_the_provider_asks() {
         1
     );
     let rows = rig.rows(&breach.alert_id).await;
-    let sms = rows.iter().find(|n| n.channel == "sms").unwrap();
+    let sms = rows
+        .iter()
+        .find(|n| n.channel == "sms")
+        .expect("an SMS row");
     assert_eq!((sms.state.as_str(), sms.attempts), ("sent", 2));
 }
 
@@ -583,7 +602,10 @@ async fn a_refused_sms_ends_failed_with_the_reason_and_falls_back() {
     let round = rig.settle().await;
     assert_eq!((round.failed, round.fallbacks), (1, 2), "{round:?}");
     let rows = rig.rows(&breach.alert_id).await;
-    let sms = rows.iter().find(|n| n.channel == "sms").unwrap();
+    let sms = rows
+        .iter()
+        .find(|n| n.channel == "sms")
+        .expect("an SMS row");
     assert_eq!(sms.state, "failed");
     assert!(
         sms.last_error
@@ -682,7 +704,10 @@ async fn a_gateway_that_does_not_answer_in_time_is_retried_and_a_slow_one_is_wai
     let round = rig.settle().await;
     assert_eq!(round.retried, 1, "{round:?}");
     let rows = rig.rows(&breach.alert_id).await;
-    let sms = rows.iter().find(|n| n.channel == "sms").unwrap();
+    let sms = rows
+        .iter()
+        .find(|n| n.channel == "sms")
+        .expect("an SMS row");
     assert!(
         sms.last_error
             .as_deref()
@@ -694,7 +719,10 @@ async fn a_gateway_that_does_not_answer_in_time_is_retried_and_a_slow_one_is_wai
     rig.advance(30_000);
     assert_eq!(rig.settle().await.sent, 1);
     let rows = rig.rows(&breach.alert_id).await;
-    let sms = rows.iter().find(|n| n.channel == "sms").unwrap();
+    let sms = rows
+        .iter()
+        .find(|n| n.channel == "sms")
+        .expect("an SMS row");
     assert_eq!((sms.state.as_str(), sms.attempts), ("sent", 2));
     // Both attempts carried the same idempotency key.
     let keys: Vec<_> = rig
