@@ -229,7 +229,7 @@ impl Dispatcher {
                 let now = self.clock.now();
                 let keep = self.routing.longest_group_interval();
                 self.last_sent.retain(|_, at| now - *at < keep);
-                if let Ok(depth) = self.store.pending_notifications().await {
+                if let Ok(depth) = self.store.overdue_notifications(now).await {
                     metrics::notification_outbox_depth().set(depth as f64);
                 }
             }
@@ -387,8 +387,13 @@ impl Dispatcher {
                     .count();
                 metrics::notification_escalations().increment(escalated as u64);
                 for n in &r.rows {
+                    // A first page from when the alert change was noticed (grouping included);
+                    // a later step or a resolution message from when it was due.
+                    let first_page =
+                        n.kind == NotificationKind::Page && n.step == 0 && n.round == 0;
+                    let from = if first_page { n.queued_at } else { n.due_at };
                     metrics::notification_delivery_seconds(channel)
-                        .record((now - n.queued_at).max(0) as f64 / 1000.0);
+                        .record((now - from).max(0) as f64 / 1000.0);
                 }
                 if let GroupKey::Fresh { .. } = &r.key {
                     self.last_sent.insert(r.key.clone(), now);
@@ -534,7 +539,10 @@ impl Dispatcher {
                 }
             },
         };
-        if !self.breaker(channel).admit(now) {
+        let admitted = self.breaker(channel).admit(now);
+        metrics::notification_breaker_state(channel_name(channel))
+            .set(self.breaker(channel).state().gauge_value());
+        if !admitted {
             let until = now + self.main().delivery.breaker_cooldown.as_millis();
             let reason = format!(
                 "the {} provider is down (circuit open)",

@@ -306,13 +306,22 @@ impl Store {
         Ok(())
     }
 
-    /// Pending notifications, for the outbox depth gauge.
+    /// Pending notifications.
     pub async fn pending_notifications(&self) -> Result<i64, StoreError> {
+        self.overdue_notifications(Millis::MAX).await
+    }
+
+    /// Pending notifications due by `now` (the outbox depth gauge: escalation steps planned
+    /// for later are not a backlog).
+    pub async fn overdue_notifications(&self, now: Millis) -> Result<i64, StoreError> {
         let n: i64 = on_backend!(self, |pool| {
-            sqlx::query_scalar("SELECT COUNT(*) FROM notifications WHERE state = 'pending'")
-                .fetch_one(pool)
-                .await
-                .map_err(counted)?
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM notifications WHERE state = 'pending' AND due_at <= $1",
+            )
+            .bind(now)
+            .fetch_one(pool)
+            .await
+            .map_err(counted)?
         });
         Ok(n)
     }

@@ -250,7 +250,8 @@ async fn postgres_records_alert_changes_idempotently() {
     let again = Store::connect(&format!("{url}{sep}options[search_path]={schema}"))
         .await
         .unwrap();
-    assert_eq!(again.list_alerts(None, None, 100).await.unwrap().len(), 4);
+    // Four from `exercise`, one from `exercise_notifications`.
+    assert_eq!(again.list_alerts(None, None, 100).await.unwrap().len(), 5);
     again.close().await;
     sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
         .execute(&admin)

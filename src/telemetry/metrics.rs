@@ -62,10 +62,11 @@ pub const READY: &str = "vigil_ready";
 /// Notifications settled by the dispatcher, by `channel` and `result` (`sent`, `retried`,
 /// `failed`, `rate_limited`, `fallback`).
 pub const NOTIFICATIONS: &str = "vigil_notifications_total";
-/// From a notification being written to the outbox (the alert change noticed) to the provider
-/// accepting it, by `channel`; escalation steps count from when they were written too.
+/// To the provider accepting a notification, by `channel`: a first page from when the alert
+/// change was noticed (grouping included), a later step or resolution message from when it
+/// was due.
 pub const NOTIFICATION_DELIVERY_SECONDS: &str = "vigil_notification_delivery_seconds";
-/// Notifications waiting in the outbox.
+/// Notifications due and still waiting in the outbox (later escalation steps not counted).
 pub const NOTIFICATION_OUTBOX_DEPTH: &str = "vigil_notification_outbox_depth";
 /// Escalation steps after the first that went out (nobody acknowledged in time).
 pub const NOTIFICATION_ESCALATIONS: &str = "vigil_notification_escalations_total";
@@ -202,12 +203,12 @@ pub fn describe() {
     describe_histogram!(
         NOTIFICATION_DELIVERY_SECONDS,
         Unit::Seconds,
-        "From a notification written to the outbox to the provider accepting it, by channel."
+        "To the provider accepting a notification, by channel: first pages from the alert change, others from when due."
     );
     describe_gauge!(
         NOTIFICATION_OUTBOX_DEPTH,
         Unit::Count,
-        "Notifications waiting in the outbox."
+        "Notifications due and still waiting in the outbox."
     );
     describe_counter!(
         NOTIFICATION_ESCALATIONS,
