@@ -311,12 +311,14 @@ impl Store {
         self.overdue_notifications(Millis::MAX).await
     }
 
-    /// Pending notifications due by `now` (the outbox depth gauge: escalation steps planned
-    /// for later are not a backlog).
+    /// Pending notifications that are due by `now` or were held back once (retries, an open
+    /// breaker, rate limits, silences, quiet hours): the outbox depth gauge. Escalation steps
+    /// planned for later are not a backlog.
     pub async fn overdue_notifications(&self, now: Millis) -> Result<i64, StoreError> {
         let n: i64 = on_backend!(self, |pool| {
             sqlx::query_scalar(
-                "SELECT COUNT(*) FROM notifications WHERE state = 'pending' AND due_at <= $1",
+                "SELECT COUNT(*) FROM notifications WHERE state = 'pending' \
+                 AND (due_at <= $1 OR last_error IS NOT NULL)",
             )
             .bind(now)
             .fetch_one(pool)

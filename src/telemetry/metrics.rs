@@ -66,7 +66,8 @@ pub const NOTIFICATIONS: &str = "vigil_notifications_total";
 /// change was noticed (grouping included), a later step or resolution message from when it
 /// was due.
 pub const NOTIFICATION_DELIVERY_SECONDS: &str = "vigil_notification_delivery_seconds";
-/// Notifications due and still waiting in the outbox (later escalation steps not counted).
+/// Notifications due or held back (retries, open breaker, limits, silences) in the outbox;
+/// escalation steps planned for later are not counted.
 pub const NOTIFICATION_OUTBOX_DEPTH: &str = "vigil_notification_outbox_depth";
 /// Escalation steps after the first that went out (nobody acknowledged in time).
 pub const NOTIFICATION_ESCALATIONS: &str = "vigil_notification_escalations_total";
@@ -208,7 +209,7 @@ pub fn describe() {
     describe_gauge!(
         NOTIFICATION_OUTBOX_DEPTH,
         Unit::Count,
-        "Notifications due and still waiting in the outbox."
+        "Notifications due or held back in the outbox."
     );
     describe_counter!(
         NOTIFICATION_ESCALATIONS,
