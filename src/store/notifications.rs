@@ -189,12 +189,16 @@ impl Store {
         let take = "UPDATE notifications SET due_at = $2 WHERE notification_id = $1 \
                     AND state = 'pending'";
         // Instances sharing a PostgreSQL database take disjoint rows; SQLite has one writer.
-        let select = match &self.backend {
-            super::Backend::Sqlite(_) => SELECT.to_string(),
-            super::Backend::Postgres(_) => format!("{SELECT} FOR UPDATE OF n SKIP LOCKED"),
+        // SQLite: take the write lock up front; a read that later upgrades to a write fails
+        // with "database is locked" when another writer got in between.
+        let (begin, select) = match &self.backend {
+            super::Backend::Sqlite(_) => ("BEGIN IMMEDIATE", SELECT.to_string()),
+            super::Backend::Postgres(_) => {
+                ("BEGIN", format!("{SELECT} FOR UPDATE OF n SKIP LOCKED"))
+            }
         };
         let rows: Vec<DueRow> = on_backend!(self, |pool| {
-            let mut tx = pool.begin().await.map_err(counted)?;
+            let mut tx = pool.begin_with(begin).await.map_err(counted)?;
             let rows: Vec<DueRow> = sqlx::query_as(sqlx::AssertSqlSafe(select.clone()))
                 .bind(now)
                 .bind(i64::from(limit))
