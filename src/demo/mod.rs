@@ -1,17 +1,28 @@
 //! `vigil demo`: everything on one machine with one command. Starts a nats-server child with a
-//! temporary store, the service on a temporary SQLite database with short demo targets (so
-//! warnings and breaches happen within the first minutes), a synthetic upstream publishing
-//! tickets for several tenants, and prints each alert as it is published.
+//! temporary store, a local SMTP sink and SMS gateway, the service on a temporary SQLite
+//! database with short demo targets (so warnings and breaches happen within the first
+//! minutes) and an on-call setup that pages through those sinks, and a synthetic upstream
+//! publishing tickets for several tenants; prints each alert as it is published and each
+//! message as it is delivered, so a new user sees paging, escalation and acknowledgement
+//! without any setup.
 //!
 //! # Layout
-//! - `upstream`: the synthetic ticket traffic.
+//! - `upstream`: the synthetic ticket traffic, with a neglected CRITICAL ticket every few
+//!   minutes that escalates.
+//! - `oncall`: the demo's `[notify]`: contacts, a weekly rotation, the paging policy, routes
+//!   and limits, pointed at the sinks.
+//! - `sinks`: the local SMTP sink and HTTP SMS gateway that take the messages.
 //! - `printer`: prints alerts from `vigil.alerts.*`.
+//! - `inbox`: prints each message the sinks take, with its ack link.
 
+mod inbox;
+mod oncall;
 mod printer;
 pub mod sinks;
 mod upstream;
 
 use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -21,6 +32,9 @@ use vigil::config::VigilConfig;
 use vigil::telemetry::MetricsHandle;
 use vigil_actors::policy::{DurationSpec, Fraction, GoalTargetsSpec};
 use vigil_streams::NatsChild;
+
+use oncall::SinkAddrs;
+use sinks::{SmsSink, SmtpSink};
 
 /// Tenants the demo's upstream publishes for.
 pub const DEMO_TENANTS: [u64; 4] = [101, 102, 103, 104];
@@ -35,19 +49,41 @@ pub async fn run(
         .await?
         .context("cannot start nats-server for the demo")?;
     let workdir = tempfile::tempdir().context("cannot create a temporary directory")?;
-    let config = demo_config(&nats.url(), &workdir.path().join("vigil.db"), listen);
+    let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    let (smtp, mails) = SmtpSink::start(loopback)
+        .await
+        .context("cannot start the demo's SMTP sink")?;
+    let (sms_url, sms) = SmsSink::start(loopback)
+        .await
+        .context("cannot start the demo's SMS gateway")?;
+    let sinks = SinkAddrs { smtp, sms: sms_url };
+    let config = demo_config(
+        &nats.url(),
+        &workdir.path().join("vigil.db"),
+        listen,
+        &sinks,
+    );
     let (manager, ops) = demo_tokens(&config)?;
     println_demo(&format!(
-        "Vigil demo\n  dashboard    http://{listen}/?token={manager}\n               (tenant {}, client_manager; valid 12 h)\n  ops token    {ops}\n  API          http://{listen}/api/v1/openapi.json\n  nats-server  {} (store in {})\n  metrics      http://{listen}/metrics\n  readiness    http://{listen}/readyz\n  targets      CRITICAL 1m/3m, HIGH 2m/6m, MEDIUM 4m/12m, LOW 8m/30m; warnings at 50% and 80%\n  tenants      {:?}\nPress Ctrl-C to stop.\n",
+        "Vigil demo\n  dashboard    http://{listen}/?token={manager}\n               (tenant {}, client_manager; valid 12 h)\n  ops token    {ops}\n  API          http://{listen}/api/v1/openapi.json\n  nats-server  {} (store in {})\n  metrics      http://{listen}/metrics\n  readiness    http://{listen}/readyz\n  targets      CRITICAL 1m/3m, HIGH 2m/6m, MEDIUM 4m/12m, LOW 8m/30m; warnings at 50% and 80%\n  tenants      {:?}\n{}\nPress Ctrl-C to stop.\n",
         DEMO_TENANTS[0],
         nats.url(),
         nats.store_dir().display(),
-        DEMO_TENANTS
+        DEMO_TENANTS,
+        on_call_banner(&config, &sinks),
     ));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let url = nats.url();
     let printer = tokio::spawn(printer::print_alerts(url.clone(), stop_rx.clone()));
     let upstream = tokio::spawn(upstream::run(url, stop_rx));
+    // The inbox outlives the service's shutdown, to print what it sends while draining.
+    let (inbox_stop, inbox_stop_rx) = tokio::sync::watch::channel(false);
+    let inbox = tokio::spawn(inbox::print_messages(
+        mails,
+        sms,
+        config.notify.clone(),
+        inbox_stop_rx,
+    ));
     let shutdown = async move {
         match duration {
             Some(ms) => {
@@ -63,6 +99,8 @@ pub async fn run(
     let result = crate::service::run(config, metrics, shutdown).await;
     let _ = upstream.await;
     let _ = printer.await;
+    let _ = inbox_stop.send(true);
+    let _ = inbox.await;
     info!("demo stopped");
     drop(nats);
     result
@@ -87,8 +125,46 @@ fn demo_tokens(config: &VigilConfig) -> anyhow::Result<(String, String)> {
     Ok((manager, ops))
 }
 
-/// The demo's configuration: short targets, local NATS, a throw-away SQLite file.
-fn demo_config(nats_url: &str, db: &std::path::Path, listen: std::net::SocketAddr) -> VigilConfig {
+/// What the banner says about paging: who is on call, where messages appear, how to stop an
+/// escalation.
+fn on_call_banner(config: &VigilConfig, sinks: &SinkAddrs) -> String {
+    let notify = &config.notify;
+    let name = |id: &str| {
+        notify
+            .contact(id)
+            .and_then(|c| c.name.clone())
+            .unwrap_or_else(|| id.to_string())
+    };
+    let now = vigil_actors::clock::Clock::now(&vigil_actors::clock::WallClock);
+    let on_call = notify
+        .schedules
+        .iter()
+        .find(|s| s.id == oncall::SCHEDULE)
+        .and_then(|s| vigil::notify::schedule::on_call(s, now))
+        .map_or_else(|| "nobody".to_string(), name);
+    format!(
+        "  on call      {on_call} now ({} take turns weekly); CRITICAL/HIGH breaches page by SMS and email,\n               escalating to {} after {} without an acknowledgement; warnings go by email\n  messages     printed below as [sms   → …] and [email → …] (SMTP sink {}, SMS gateway {})\n  acknowledge  open the ack link in a message, or press Acknowledge on the dashboard, to stop the escalation",
+        notify
+            .schedules
+            .iter()
+            .flat_map(|s| s.rotation.iter().map(|id| name(id)))
+            .collect::<Vec<_>>()
+            .join(" and "),
+        name(oncall::ESCALATION_CONTACT),
+        oncall::ESCALATE_AFTER,
+        sinks.smtp,
+        sinks.sms,
+    )
+}
+
+/// The demo's configuration: short targets, local NATS, a throw-away SQLite file, and
+/// notifications to the local sinks.
+fn demo_config(
+    nats_url: &str,
+    db: &std::path::Path,
+    listen: SocketAddr,
+    sinks: &SinkAddrs,
+) -> VigilConfig {
     let mut config = VigilConfig::default();
     let minutes = |r: i64, s: i64| GoalTargetsSpec {
         response: Some(DurationSpec(r * 60_000)),
@@ -114,6 +190,10 @@ fn demo_config(nats_url: &str, db: &std::path::Path, listen: std::net::SocketAdd
     config.nats.partitions = 4;
     config.store.url = format!("sqlite://{}", db.display());
     config.http.listen = listen;
+    // Ack links point at the demo's own address; with port 0 the service uses the one it got.
+    let public_url =
+        (listen.port() != 0 && !listen.ip().is_unspecified()).then(|| format!("http://{listen}"));
+    config.notify = oncall::notify_config(sinks, public_url);
     config
 }
 

@@ -1,6 +1,8 @@
 //! Synthetic upstream: opens tickets for the demo tenants every few seconds and moves them
 //! along realistic lifecycles, with delays drawn so that some goals are met, some warn and
-//! some breach under the demo targets.
+//! some breach under the demo targets. First thing, and every few minutes after, it opens a
+//! CRITICAL ticket for the first demo tenant that nobody picks up for minutes, so the demo
+//! shows a page, its escalation, and an acknowledgement stopping it.
 
 use std::time::Duration;
 
@@ -9,6 +11,7 @@ use tokio::sync::watch;
 use tracing::warn;
 use vigil_actors::clock::{Clock, WallClock};
 use vigil_load::rng::Rng;
+use vigil_streams::jetstream::subjects::EVENTS_PREFIX;
 use vigil_streams::jetstream::PublisherSettings;
 use vigil_streams::{format_instant, EventPublisher};
 
@@ -16,6 +19,16 @@ use super::DEMO_TENANTS;
 
 /// Priorities and their demo response targets in minutes (see `demo_config`).
 const PRIORITIES: [(&str, u64); 4] = [("CRITICAL", 1), ("HIGH", 2), ("MEDIUM", 4), ("LOW", 8)];
+
+/// How often to look for the events stream while the service is starting.
+const STREAM_POLL: Duration = Duration::from_millis(100);
+
+/// How often a neglected CRITICAL ticket is opened (the first at the start), in ms.
+const NEGLECTED_EVERY: i64 = 5 * 60_000;
+
+/// How long a neglected ticket waits for its first response, in ms: long past its 1-minute
+/// target, so its breach escalates through the whole paging policy unless acknowledged.
+const NEGLECTED_FOR: i64 = 210_000;
 
 /// A step of a ticket's life, due at a wall-clock instant.
 struct Step {
@@ -32,14 +45,25 @@ pub async fn run(nats_url: String, mut stop: watch::Receiver<bool>) {
         warn!("demo upstream cannot reach NATS");
         return;
     };
-    let mut publisher = EventPublisher::new(
-        async_nats::jetstream::new(client),
-        PublisherSettings::default(),
-    );
+    let js = async_nats::jetstream::new(client);
+    // The service creates the streams as it starts; what is published before would be lost.
+    let subject = format!("{EVENTS_PREFIX}{}", DEMO_TENANTS[0]);
+    let mut wait = tokio::time::interval(STREAM_POLL);
+    loop {
+        tokio::select! {
+            _ = crate::stopped(&mut stop) => return,
+            _ = wait.tick() => {}
+        }
+        if js.stream_by_subject(subject.as_str()).await.is_ok() {
+            break;
+        }
+    }
+    let mut publisher = EventPublisher::new(js, PublisherSettings::default());
     let mut rng = Rng::new(7);
     let mut steps: Vec<Step> = Vec::new();
     let mut next_ticket = 0u64;
     let mut next_event = 0u64;
+    let mut next_neglected = WallClock.now();
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     loop {
         tokio::select! {
@@ -47,6 +71,11 @@ pub async fn run(nats_url: String, mut stop: watch::Receiver<bool>) {
             _ = tick.tick() => {}
         }
         let now = WallClock.now();
+        if now >= next_neglected {
+            next_ticket += 1;
+            plan_neglected(now, next_ticket, &mut steps);
+            next_neglected = now + NEGLECTED_EVERY;
+        }
         if rng.chance(0.35) {
             next_ticket += 1;
             plan_ticket(&mut rng, now, next_ticket, &mut steps);
@@ -73,6 +102,43 @@ pub async fn run(nats_url: String, mut stop: watch::Receiver<bool>) {
         }
     }
     publisher.flush().await;
+}
+
+/// A CRITICAL ticket of the first demo tenant (the dashboard's) answered only after
+/// [`NEGLECTED_FOR`].
+fn plan_neglected(now: i64, n: u64, steps: &mut Vec<Step>) {
+    let tenant = DEMO_TENANTS[0];
+    let ticket = format!("DEMO-{n:04}");
+    let mut step = |due: i64, kind: &'static str, extra: &str| {
+        steps.push(Step {
+            due,
+            tenant,
+            ticket: ticket.clone(),
+            kind,
+            extra: extra.to_string(),
+        });
+    };
+    step(
+        now,
+        "ticket.created",
+        r#","priority":"CRITICAL","service_type":"incident","assignee_id":"eng-0""#,
+    );
+    let respond = now + NEGLECTED_FOR;
+    step(
+        respond,
+        "ticket.status_changed",
+        r#","status":"IN_PROGRESS""#,
+    );
+    step(
+        respond + 30_000,
+        "ticket.status_changed",
+        r#","status":"RESOLVED""#,
+    );
+    step(
+        respond + 60_000,
+        "ticket.status_changed",
+        r#","status":"CLOSED""#,
+    );
 }
 
 fn plan_ticket(rng: &mut Rng, now: i64, n: u64, steps: &mut Vec<Step>) {
