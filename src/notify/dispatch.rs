@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use backon::{BackoffBuilder, ExponentialBuilder};
 use futures::stream::{self, StreamExt};
 use tokio::sync::{watch, Notify};
-use tracing::{debug, info, warn, Instrument};
+use tracing::{debug, warn, Instrument};
 use vigil_actors::clock::Clock;
 use vigil_actors::{AlertState, Level};
 use vigil_streams::{format_instant, Millis};
@@ -398,7 +398,7 @@ impl Dispatcher {
                 if let GroupKey::Fresh { .. } = &r.key {
                     self.last_sent.insert(r.key.clone(), now);
                 }
-                info!(tenant_id = r.outgoing.tenant_id, channel, to = %r.outgoing.to, message_id = %r.outgoing.idempotency_key, notifications = r.rows.len(), "notification sent");
+                debug!(tenant_id = r.outgoing.tenant_id, channel, to = %r.outgoing.to, message_id = %r.outgoing.idempotency_key, notifications = r.rows.len(), "notification sent");
                 round.messages += 1;
                 round.sent += r.rows.len();
                 Outcome::Sent
