@@ -14,7 +14,6 @@ use vigil::notify::dispatch::{Dispatcher, Round};
 use vigil::notify::intake::Intake;
 use vigil::notify::silence::Silence;
 use vigil::notify::{NotifyConfig, Routing};
-use vigil::store::notifications::StoredNotification;
 use vigil::store::{Store, Transition};
 use vigil_actors::alert::{alert_id, dedupe_key};
 use vigil_actors::clock::ManualClock;
@@ -224,7 +223,7 @@ impl Rig {
         }
     }
 
-    async fn rows(&self, alert_id: &str) -> Vec<StoredNotification> {
+    async fn rows(&self, alert_id: &str) -> Vec<vigil::store::OutboxEntry> {
         self.store
             .alert_notifications(alert_id)
             .await

@@ -46,10 +46,7 @@ pub async fn list(
 ) -> Result<Envelope<AlertList>, ApiError> {
     caller.require(caller.claims.role.can_read(), "read alerts")?;
     params.only(&["state", "limit", "tenant_id"])?;
-    let tenant = match params.tenant_id()? {
-        None if caller.claims.role.all_tenants() => None,
-        requested => Some(caller.tenant_scope(requested)?),
-    };
+    let tenant = caller.tenant_filter(params.tenant_id()?)?;
     let alert_state = params
         .get("state")
         .map(|s| {

@@ -108,10 +108,7 @@ pub async fn list(
 ) -> Result<Envelope<NotificationList>, ApiError> {
     caller.require(caller.claims.role.can_manage_alerts(), "read notifications")?;
     params.only(&["state", "limit", "tenant_id"])?;
-    let tenant = match params.tenant_id()? {
-        None if caller.claims.role.all_tenants() => None,
-        requested => Some(caller.tenant_scope(requested)?),
-    };
+    let tenant = caller.tenant_filter(params.tenant_id()?)?;
     let wanted = OutboxState::parse(params.get("state").unwrap_or("failed")).ok_or_else(|| {
         ApiError::invalid_field("state", "expected pending, sent, failed or cancelled")
     })?;

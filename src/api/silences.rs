@@ -194,10 +194,7 @@ pub async fn list(
 ) -> Result<Envelope<SilenceList>, ApiError> {
     caller.require(caller.claims.role.can_read(), "read silences")?;
     params.only(&["state", "limit", "tenant_id"])?;
-    let tenant = match params.tenant_id()? {
-        None if caller.claims.role.all_tenants() => None,
-        requested => Some(caller.tenant_scope(requested)?),
-    };
+    let tenant = caller.tenant_filter(params.tenant_id()?)?;
     let filter = SilenceFilter::parse(params.get("state").unwrap_or("active"))
         .ok_or_else(|| ApiError::invalid_field("state", "expected active, expired or all"))?;
     let limit = params.integer("limit", 1..=1000, 100)?;

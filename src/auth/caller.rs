@@ -80,6 +80,15 @@ impl Caller {
         }
     }
 
+    /// The tenant a list is filtered to: like [`Caller::tenant_scope`], except that an `ops`
+    /// caller naming none lists every tenant (`None`).
+    pub fn tenant_filter(&self, requested: Option<u64>) -> Result<Option<u64>, ApiError> {
+        match requested {
+            None if self.claims.role.all_tenants() => Ok(None),
+            requested => self.tenant_scope(requested).map(Some),
+        }
+    }
+
     fn refuse<T>(&self, kind: &'static str, message: String) -> Result<T, ApiError> {
         security_event(
             kind,

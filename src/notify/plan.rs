@@ -7,7 +7,8 @@ use vigil_streams::Millis;
 
 use super::config::{Channel, ContactSpec, NotifyConfig};
 use super::route::AlertFacts;
-use crate::store::notifications::{NewNotification, NotificationKind, StoredNotification};
+use crate::store::notifications::{NewNotification, NotificationKind};
+use crate::store::OutboxEntry;
 
 /// The outbox work of one alert change.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -29,7 +30,7 @@ fn channel_name(c: Channel) -> &'static str {
 impl NotifyConfig {
     /// The outbox work of an alert change noticed at `now`; `notified` are the alert's
     /// notifications so far (for resolution messages).
-    pub fn plan(&self, alert: &AlertRecord, now: Millis, notified: &[StoredNotification]) -> Plan {
+    pub fn plan(&self, alert: &AlertRecord, now: Millis, notified: &[OutboxEntry]) -> Plan {
         let facts = AlertFacts {
             ticket_id: &alert.ticket_id,
             level: alert.level.as_str(),
@@ -183,8 +184,8 @@ policy = "critical"
         }
     }
 
-    fn sent(contact: &str, channel: &str) -> StoredNotification {
-        StoredNotification {
+    fn sent(contact: &str, channel: &str) -> OutboxEntry {
+        OutboxEntry {
             notification_id: format!("{contact}-{channel}"),
             alert_id: "A1".into(),
             tenant_id: 7,
@@ -198,6 +199,10 @@ policy = "critical"
             attempts: 1,
             last_error: None,
             sent_at: Some(0),
+            message_id: None,
+            fallback_of: None,
+            created_at: 0,
+            updated_at: 0,
         }
     }
 

@@ -140,6 +140,23 @@ impl Store {
         rows.into_iter().map(EntryRow::into_entry).collect()
     }
 
+    /// Every row of one alert, in the order they are due.
+    pub async fn alert_notifications(
+        &self,
+        alert_id: &str,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        let rows: Vec<EntryRow> = on_backend!(self, |pool| {
+            sqlx::query_as(select_entries!(
+                "WHERE alert_id = $1 ORDER BY due_at, notification_id"
+            ))
+            .bind(alert_id)
+            .fetch_all(pool)
+            .await
+            .map_err(counted)?
+        });
+        rows.into_iter().map(EntryRow::into_entry).collect()
+    }
+
     /// One row by id.
     pub async fn get_notification(
         &self,

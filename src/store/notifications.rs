@@ -68,48 +68,6 @@ impl NewNotification {
     }
 }
 
-/// A notification as stored.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct StoredNotification {
-    /// Its id.
-    pub notification_id: String,
-    /// The alert.
-    pub alert_id: String,
-    /// The tenant.
-    pub tenant_id: i64,
-    /// `page` or `resolved`.
-    pub kind: String,
-    /// Escalation step.
-    pub step: i64,
-    /// Escalation round.
-    pub round: i64,
-    /// Contact id.
-    pub contact: String,
-    /// Channel.
-    pub channel: String,
-    /// When it is due.
-    pub due_at: i64,
-    /// `pending`, `sent`, `failed` or `cancelled`.
-    pub state: String,
-    /// Sending attempts so far.
-    pub attempts: i64,
-    /// Why the last attempt failed.
-    pub last_error: Option<String>,
-    /// When the provider accepted it.
-    pub sent_at: Option<i64>,
-}
-
-/// `SELECT <every column> FROM notifications <rest>`, as one literal.
-macro_rules! select_notifications {
-    ($rest:literal) => {
-        concat!(
-            "SELECT notification_id, alert_id, tenant_id, kind, step, round, contact, channel, \
-             due_at, state, attempts, last_error, sent_at FROM notifications ",
-            $rest
-        )
-    };
-}
-
 impl Store {
     /// Writes notifications that are not there yet (by id) as pending; returns how many were
     /// new.
@@ -148,22 +106,6 @@ impl Store {
             tx.commit().await.map_err(counted)?;
         });
         Ok(added)
-    }
-
-    /// Notifications of one alert, in the order they are due.
-    pub async fn alert_notifications(
-        &self,
-        alert_id: &str,
-    ) -> Result<Vec<StoredNotification>, StoreError> {
-        let sql = select_notifications!("WHERE alert_id = $1 ORDER BY due_at, notification_id");
-        let rows = on_backend!(self, |pool| {
-            sqlx::query_as(sql)
-                .bind(alert_id)
-                .fetch_all(pool)
-                .await
-                .map_err(counted)?
-        });
-        Ok(rows)
     }
 
     /// Takes up to `limit` pending notifications due at `now`, oldest first, with their
