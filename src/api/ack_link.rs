@@ -6,6 +6,7 @@
 //! request's `Accept` prefers JSON, in which case it answers the platform envelope. Opening a
 //! link twice is harmless: the second time says who acknowledged first.
 
+use crate::notify::message::escape;
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
@@ -341,14 +342,6 @@ fn error_page(e: ApiError) -> Response {
             .insert(header::RETRY_AFTER, HeaderValue::from(s));
     }
     response
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
 }
 
 #[cfg(test)]

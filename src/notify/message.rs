@@ -166,11 +166,13 @@ pub fn sms(locale: Locale, f: &MessageFacts<'_>) -> String {
     cut
 }
 
-fn escape(s: &str) -> String {
+/// Text made safe for HTML (content and attribute values).
+pub(crate) fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }
 
 /// The email: subject, plain text and HTML with the same facts and links.
