@@ -6,7 +6,6 @@
 //! request's `Accept` prefers JSON, in which case it answers the platform envelope. Opening a
 //! link twice is harmless: the second time says who acknowledged first.
 
-use crate::notify::message::escape;
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
@@ -25,6 +24,7 @@ use crate::auth::caller::security_event;
 use crate::http::envelope::status_of;
 use crate::http::{ApiError, Envelope};
 use crate::notify::ack_link::{AckLink, LinkError};
+use crate::notify::message::escape;
 use crate::store::pool::now_ms;
 use crate::store::Transition;
 
