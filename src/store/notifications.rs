@@ -128,8 +128,10 @@ impl Store {
              FROM notifications n JOIN alerts a ON a.alert_id = n.alert_id \
              WHERE n.state = 'pending' AND n.due_at <= $1 ORDER BY n.due_at, n.notification_id \
              LIMIT $2";
-        let take = "UPDATE notifications SET due_at = $2 WHERE notification_id = $1 \
-                    AND state = 'pending'";
+        let take = format!(
+            "UPDATE notifications SET due_at = $2 WHERE state = 'pending' AND notification_id IN {}",
+            self.ids_in_param()
+        );
         // Instances sharing a PostgreSQL database take disjoint rows; SQLite has one writer.
         // SQLite: take the write lock up front; a read that later upgrades to a write fails
         // with "database is locked" when another writer got in between.
@@ -147,14 +149,13 @@ impl Store {
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(counted)?;
-            for r in &rows {
-                sqlx::query(take)
-                    .bind(&r.notification_id)
-                    .bind(lease_until)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(counted)?;
-            }
+            let taken: Vec<String> = rows.iter().map(|r| r.notification_id.clone()).collect();
+            sqlx::query(sqlx::AssertSqlSafe(take.clone()))
+                .bind(ids_json(&taken))
+                .bind(lease_until)
+                .execute(&mut *tx)
+                .await
+                .map_err(counted)?;
             tx.commit().await.map_err(counted)?;
             rows
         });
@@ -164,9 +165,9 @@ impl Store {
     /// Records that these notifications go out together as one message, before it is sent:
     /// a retry after a crash sends the same message with the same idempotency key.
     pub async fn assign_message(&self, message_id: &str, ids: &[String]) -> Result<(), StoreError> {
-        self.update_each(
+        self.update_pending(
             ids,
-            "UPDATE notifications SET message_id = $2 WHERE notification_id = $1",
+            "message_id = $2",
             &[Bind::Text(message_id.to_string())],
         )
         .await
@@ -181,46 +182,46 @@ impl Store {
         let now = now_ms();
         match outcome {
             Outcome::Sent => {
-                self.update_each(
+                self.update_pending(
                     ids,
-                    "UPDATE notifications SET state = 'sent', sent_at = $2, attempts = attempts + 1, \
-                     updated_at = $2, last_error = NULL WHERE notification_id = $1 AND state = 'pending'",
+                    "state = 'sent', sent_at = $2, attempts = attempts + 1, updated_at = $2, \
+                     last_error = NULL",
                     &[Bind::Int(now)],
                 )
                 .await
             }
             Outcome::Retry { at, reason } => {
-                self.update_each(
+                self.update_pending(
                     ids,
-                    "UPDATE notifications SET due_at = $2, attempts = attempts + 1, last_error = $3, \
-                     updated_at = $4 WHERE notification_id = $1 AND state = 'pending'",
+                    "due_at = $2, attempts = attempts + 1, last_error = $3, updated_at = $4",
                     &[Bind::Int(*at), Bind::Text(reason.clone()), Bind::Int(now)],
                 )
                 .await
             }
             Outcome::Deferred { until, reason } => {
-                self.update_each(
+                self.update_pending(
                     ids,
-                    "UPDATE notifications SET due_at = $2, last_error = $3, updated_at = $4 \
-                     WHERE notification_id = $1 AND state = 'pending'",
-                    &[Bind::Int(*until), Bind::Text(reason.clone()), Bind::Int(now)],
+                    "due_at = $2, last_error = $3, updated_at = $4",
+                    &[
+                        Bind::Int(*until),
+                        Bind::Text(reason.clone()),
+                        Bind::Int(now),
+                    ],
                 )
                 .await
             }
             Outcome::Failed { reason } => {
-                self.update_each(
+                self.update_pending(
                     ids,
-                    "UPDATE notifications SET state = 'failed', attempts = attempts + 1, \
-                     last_error = $2, updated_at = $3 WHERE notification_id = $1 AND state = 'pending'",
+                    "state = 'failed', attempts = attempts + 1, last_error = $2, updated_at = $3",
                     &[Bind::Text(reason.clone()), Bind::Int(now)],
                 )
                 .await
             }
             Outcome::Cancelled { reason } => {
-                self.update_each(
+                self.update_pending(
                     ids,
-                    "UPDATE notifications SET state = 'cancelled', last_error = $2, updated_at = $3 \
-                     WHERE notification_id = $1 AND state = 'pending'",
+                    "state = 'cancelled', last_error = $2, updated_at = $3",
                     &[Bind::Text(reason.clone()), Bind::Int(now)],
                 )
                 .await
@@ -228,28 +229,41 @@ impl Store {
         }
     }
 
-    /// Runs `sql` once per id, in one transaction: `$1` is the id, `$2`… are `extra`.
-    async fn update_each(
+    /// `UPDATE notifications SET <set>` on the pending rows among `ids`, in one statement:
+    /// `$1` is the ids, `$2`… are `extra`.
+    async fn update_pending(
         &self,
         ids: &[String],
-        sql: &'static str,
+        set: &'static str,
         extra: &[Bind],
     ) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "UPDATE notifications SET {set} WHERE state = 'pending' AND notification_id IN {}",
+            self.ids_in_param()
+        );
+        let ids = ids_json(ids);
         on_backend!(self, |pool| {
-            let mut tx = pool.begin().await.map_err(counted)?;
-            for id in ids {
-                let mut q = sqlx::query(sql).bind(id);
-                for b in extra {
-                    q = match b {
-                        Bind::Int(v) => q.bind(*v),
-                        Bind::Text(t) => q.bind(t.clone()),
-                    };
-                }
-                q.execute(&mut *tx).await.map_err(counted)?;
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(&ids);
+            for b in extra {
+                q = match b {
+                    Bind::Int(v) => q.bind(*v),
+                    Bind::Text(t) => q.bind(t.clone()),
+                };
             }
-            tx.commit().await.map_err(counted)?;
+            q.execute(pool).await.map_err(counted)?;
         });
         Ok(())
+    }
+
+    /// The ids bound as `$1` (a JSON array of strings), as a set to test `IN`.
+    fn ids_in_param(&self) -> &'static str {
+        match &self.backend {
+            super::Backend::Sqlite(_) => "(SELECT value FROM json_each($1))",
+            super::Backend::Postgres(_) => "(SELECT json_array_elements_text($1::json))",
+        }
     }
 
     /// Pending notifications.
@@ -294,7 +308,12 @@ impl Store {
     }
 }
 
-/// A value bound after the id in [`Store::update_each`].
+/// Ids as the JSON array [`Store::ids_in_param`] expects.
+fn ids_json(ids: &[String]) -> String {
+    serde_json::Value::from(ids.to_vec()).to_string()
+}
+
+/// A value bound after the ids in [`Store::update_pending`].
 enum Bind {
     Int(i64),
     Text(String),
