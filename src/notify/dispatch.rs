@@ -314,6 +314,7 @@ impl Dispatcher {
             }
             self.store.record_outcome(ids, outcome).await?;
         }
+        self.add_fallbacks(&mut fallbacks, &mut round).await?;
         // Each message's outcome is recorded as soon as it is known, so a crash mid-round
         // sends again only what was in flight.
         let timeout = delivery.send_timeout.as_std();
@@ -343,23 +344,41 @@ impl Dispatcher {
                 }
                 .instrument(span)
             })
-            .buffer_unordered(delivery.concurrency.max(1) as usize);
-        while let Some((r, result)) = sends.next().await {
+            .buffer_unordered(delivery.concurrency.max(1) as usize)
+            // Whatever has finished when the last write is done: recorded together.
+            .ready_chunks(delivery.concurrency.max(1) as usize);
+        while let Some(finished) = sends.next().await {
             let now = self.clock.now();
-            let (outcome, fallbacks) = self.settle(&r, result, now, &mut round);
-            self.store.record_outcome(&ids(&r.rows), &outcome).await?;
-            if !fallbacks.is_empty() {
-                let added = self.store.enqueue_notifications(&fallbacks).await? as usize;
-                round.fallbacks += added;
-                metrics::notifications("sms", "fallback").increment(added as u64);
+            let mut sent: Vec<String> = Vec::new();
+            for (r, result) in finished {
+                let (outcome, more) = self.settle(&r, result, now, &mut round);
+                fallbacks.extend(more);
+                match outcome {
+                    Outcome::Sent => sent.extend(ids(&r.rows)),
+                    other => self.store.record_outcome(&ids(&r.rows), &other).await?,
+                }
             }
-        }
-        if !fallbacks.is_empty() {
-            let added = self.store.enqueue_notifications(&fallbacks).await? as usize;
-            round.fallbacks += added;
-            metrics::notifications("sms", "fallback").increment(added as u64);
+            self.store.record_outcome(&sent, &Outcome::Sent).await?;
+            self.add_fallbacks(&mut fallbacks, &mut round).await?;
         }
         Ok(round)
+    }
+
+    /// Writes the fallback notifications gathered so far (idempotent: a fallback already
+    /// written adds nothing).
+    async fn add_fallbacks(
+        &self,
+        fallbacks: &mut Vec<NewNotification>,
+        round: &mut Round,
+    ) -> Result<(), StoreError> {
+        if fallbacks.is_empty() {
+            return Ok(());
+        }
+        let added = self.store.enqueue_notifications(fallbacks).await? as usize;
+        fallbacks.clear();
+        round.fallbacks += added;
+        metrics::notifications("sms", "fallback").increment(added as u64);
+        Ok(())
     }
 
     /// The outcome of one send, and the fallbacks it calls for; updates the breaker, the
