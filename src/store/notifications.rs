@@ -129,8 +129,8 @@ impl Store {
              WHERE n.state = 'pending' AND n.due_at <= $1 ORDER BY n.due_at, n.notification_id \
              LIMIT $2";
         let take = format!(
-            "UPDATE notifications SET due_at = $2 WHERE state = 'pending' AND notification_id IN {}",
-            self.ids_in_param()
+            "UPDATE notifications SET due_at = $2 WHERE {}",
+            self.pending_among_ids()
         );
         // Instances sharing a PostgreSQL database take disjoint rows; SQLite has one writer.
         // SQLite: take the write lock up front; a read that later upgrades to a write fails
@@ -241,8 +241,8 @@ impl Store {
             return Ok(());
         }
         let sql = format!(
-            "UPDATE notifications SET {set} WHERE state = 'pending' AND notification_id IN {}",
-            self.ids_in_param()
+            "UPDATE notifications SET {set} WHERE {}",
+            self.pending_among_ids()
         );
         let ids = ids_json(ids);
         on_backend!(self, |pool| {
@@ -258,11 +258,18 @@ impl Store {
         Ok(())
     }
 
-    /// The ids bound as `$1` (a JSON array of strings), as a set to test `IN`.
-    fn ids_in_param(&self) -> &'static str {
+    /// The condition "pending, and one of the ids bound as `$1`" (a JSON array of strings).
+    fn pending_among_ids(&self) -> &'static str {
         match &self.backend {
-            super::Backend::Sqlite(_) => "(SELECT value FROM json_each($1))",
-            super::Backend::Postgres(_) => "(SELECT json_array_elements_text($1::json))",
+            // `+state`: look rows up by id. Without statistics SQLite would rather walk every
+            // pending row through the state index, once per statement.
+            super::Backend::Sqlite(_) => {
+                "notification_id IN (SELECT value FROM json_each($1)) AND +state = 'pending'"
+            }
+            super::Backend::Postgres(_) => {
+                "notification_id IN (SELECT json_array_elements_text($1::json)) \
+                 AND state = 'pending'"
+            }
         }
     }
 
@@ -308,7 +315,7 @@ impl Store {
     }
 }
 
-/// Ids as the JSON array [`Store::ids_in_param`] expects.
+/// Ids as the JSON array [`Store::pending_among_ids`] expects.
 fn ids_json(ids: &[String]) -> String {
     serde_json::Value::from(ids.to_vec()).to_string()
 }
