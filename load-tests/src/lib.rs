@@ -17,6 +17,8 @@
 //! vigil-load live --events 1000000 --engine event-time --warn-tickets 0
 //! # WebSocket push latency against a running service (`vigil run`, per-IP limit off):
 //! vigil-load ws --clients 10000 --tenants 100 --rate 10000 --duration 30s   # push_latency_p99_ms=…
+//! # notification storm (>= 5,000 notifications/s, ingest unaffected): the whole run is
+//! load-tests/bench/notify.sh                                # storm, sms-sink, ingest-watch
 //! ```
 //! `live` starts its own `nats-server` (from `NATS_SERVER_BIN` or `PATH`) with a temp store;
 //! `ws` uses the service's (`--nats`, `--url`).
@@ -28,11 +30,13 @@
 //! - [`memory`]: `vigil-load memory`: RSS per open ticket and per idle tenant.
 //! - [`live`]: `vigil-load live`: publish, raw vs applied consume rate, warning latency.
 //! - [`ws`]: `vigil-load ws`: WebSocket clients, alert push latency, messages per second.
+//! - [`notify`]: `vigil-load storm`, `sms-sink`, `ingest-watch`: the notification storm.
 //! - [`rss`]: this process's resident memory.
 //! - [`report`]: printing figures.
 
 pub mod live;
 pub mod memory;
+pub mod notify;
 pub mod report;
 pub mod rng;
 pub mod rss;

@@ -8,6 +8,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use vigil_load::live::{EngineKind, LiveOptions};
+use vigil_load::notify::publish::StormOptions;
+use vigil_load::notify::watch::WatchOptions;
 use vigil_load::workload::Workload;
 use vigil_load::ws::WsOptions;
 
@@ -109,6 +111,62 @@ enum Command {
     /// which a share breach at once, and measures alert push latency (publish -> client),
     /// messages per second and metrics coalescing.
     Ws(WsOptions),
+    /// Creates the streams on `--nats` and publishes an alert storm (overdue CRITICAL tickets,
+    /// 4 alerts each) followed by a calm backlog (tickets that raise no alert).
+    Storm {
+        /// NATS URL.
+        #[arg(long, default_value = "nats://127.0.0.1:4222")]
+        nats: String,
+        /// Partitions of the events stream (the service's `[nats] partitions`).
+        #[arg(long, default_value_t = 16)]
+        partitions: u32,
+        /// Concurrent publishers (each owns a share of the partitions).
+        #[arg(long, default_value_t = 4)]
+        publishers: usize,
+        /// Tenants.
+        #[arg(long, default_value_t = 1_000)]
+        tenants: u64,
+        /// Overdue tickets (4 alerts each).
+        #[arg(long, default_value_t = 25_000)]
+        storm_tickets: u64,
+        /// Events of the calm backlog after the storm (5 per ticket).
+        #[arg(long, default_value_t = 2_000_000)]
+        calm_events: u64,
+        /// Age of the overdue tickets (over 4h: every alert is due at once).
+        #[arg(long, default_value = "5h", value_parser = parse_duration_arg)]
+        age: Duration,
+        /// Empty the events stream first (a restarted service then has nothing to replay).
+        #[arg(long)]
+        purge_events: bool,
+    },
+    /// A counting SMS gateway and webhook receiver: answers 200 to every POST; `GET /summary`
+    /// gives messages, notifications folded into them, and their rate as JSON.
+    SmsSink {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:9000")]
+        listen: std::net::SocketAddr,
+    },
+    /// Follows a service's `/metrics` until it ingested `--events`; prints its ingest rate.
+    IngestWatch {
+        /// `host:port` of the service's HTTP listener.
+        #[arg(long)]
+        addr: String,
+        /// Events to wait for.
+        #[arg(long)]
+        events: u64,
+        /// Alert changes to time as well (0: none).
+        #[arg(long, default_value_t = 0)]
+        alerts: u64,
+        /// Give up after this long.
+        #[arg(long, default_value = "10m", value_parser = parse_duration_arg)]
+        timeout: Duration,
+    },
+}
+
+fn parse_duration_arg(s: &str) -> Result<Duration, String> {
+    vigil_streams::parse_duration(s)
+        .map(|ms| Duration::from_millis(u64::try_from(ms).unwrap_or(0)))
+        .map_err(|e| e.to_string())
 }
 
 fn main() -> anyhow::Result<()> {
@@ -181,6 +239,37 @@ fn main() -> anyhow::Result<()> {
             publish_alerts: !no_publish,
         })?,
         Command::Ws(options) => vigil_load::ws::run(options)?,
+        Command::Storm {
+            nats,
+            partitions,
+            publishers,
+            tenants,
+            storm_tickets,
+            calm_events,
+            age,
+            purge_events,
+        } => vigil_load::notify::publish::run(StormOptions {
+            nats,
+            partitions,
+            publishers,
+            tenants,
+            storm_tickets,
+            calm_events,
+            age,
+            purge_events,
+        })?,
+        Command::SmsSink { listen } => vigil_load::notify::sink::run(listen)?,
+        Command::IngestWatch {
+            addr,
+            events,
+            alerts,
+            timeout,
+        } => vigil_load::notify::watch::run(WatchOptions {
+            addr,
+            events,
+            alerts,
+            timeout,
+        })?,
     }
     Ok(())
 }

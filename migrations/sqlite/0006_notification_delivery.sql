@@ -8,3 +8,8 @@ ALTER TABLE notifications ADD COLUMN fallback_of TEXT;
 CREATE INDEX notifications_by_message ON notifications (message_id);
 CREATE INDEX notifications_by_state_updated ON notifications (state, updated_at);
 CREATE INDEX alerts_by_ticket ON alerts (tenant_id, ticket_id);
+
+-- Claims take due rows in (due_at, notification_id) order straight from the index, even when
+-- many rows share one due_at (a silence ending, a group held by group_interval).
+DROP INDEX notifications_due;
+CREATE INDEX notifications_claim ON notifications (state, due_at, notification_id);

@@ -257,7 +257,7 @@ pub struct DeliveryConfig {
     pub breaker_failures: u32,
     /// How long an open breaker waits before one trial send. Default 30s.
     pub breaker_cooldown: ConfigDuration,
-    /// Notifications taken per round. Default 500.
+    /// Notifications taken per round. Default 2000.
     pub batch: u32,
     /// Sends in flight at once. Default 64.
     pub concurrency: u32,
@@ -271,7 +271,7 @@ impl Default for DeliveryConfig {
             give_up_after: ConfigDuration::from_days(1),
             breaker_failures: 5,
             breaker_cooldown: ConfigDuration::from_secs(30),
-            batch: 500,
+            batch: 2000,
             concurrency: 64,
         }
     }

@@ -306,7 +306,15 @@ impl Dispatcher {
                 }
             }
         }
-        for (ids, outcome) in &settled {
+        // One statement per distinct outcome, not per notification.
+        let mut merged: Vec<(Vec<String>, Outcome)> = Vec::new();
+        for (ids, outcome) in settled {
+            match merged.iter_mut().find(|(_, o)| *o == outcome) {
+                Some((all, _)) => all.extend(ids),
+                None => merged.push((ids, outcome)),
+            }
+        }
+        for (ids, outcome) in &merged {
             match outcome {
                 Outcome::Deferred { .. } => round.deferred += ids.len(),
                 Outcome::Cancelled { .. } => round.cancelled += ids.len(),

@@ -39,9 +39,11 @@ fn window_quota(n: u32, window_s: u64) -> Quota {
     let n = n.max(1);
     let burst = (n / 2).max(1);
     let refill = u64::from(n - burst).max(1);
-    let period = Duration::from_millis(window_s * 1000 / refill);
+    // Nanoseconds: a millisecond period would round to zero above 1,000 a second.
+    let period = Duration::from_nanos(window_s * 1_000_000_000 / refill);
     Quota::with_period(period)
-        .unwrap_or_else(|| Quota::per_hour(NonZeroU32::MIN))
+        // Only a zero period lands here: no limit worth the name, so do not limit.
+        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MAX))
         .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN))
 }
 
@@ -153,5 +155,22 @@ mod tests {
         assert!(sent.len() >= 55, "{} in three hours", sent.len());
         // Email has its own limits.
         assert_eq!(limits.take("alice", Channel::Email), Ok(()));
+    }
+
+    #[test]
+    fn high_limits_stay_high() {
+        let clock = ManualClock::at(0);
+        let high = ChannelLimit {
+            per_minute: 1_000_000,
+            per_hour: 50_000_000,
+        };
+        let config = LimitsConfig {
+            sms: high,
+            ..LimitsConfig::default()
+        };
+        let limits = RecipientLimits::new(&config, Arc::new(clock));
+        for _ in 0..10_000 {
+            assert_eq!(limits.take("alice", Channel::Sms), Ok(()));
+        }
     }
 }

@@ -74,34 +74,47 @@ impl Store {
     pub async fn enqueue_notifications(&self, rows: &[NewNotification]) -> Result<u64, StoreError> {
         let now = now_ms();
         let mut added = 0;
-        on_backend!(self, |pool| {
-            let mut tx = pool.begin().await.map_err(counted)?;
-            for n in rows {
-                let tenant = i64::try_from(n.tenant_id).map_err(|_| StoreError::InvalidRecord {
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let mut tenants = Vec::with_capacity(rows.len());
+        for n in rows {
+            tenants.push(
+                i64::try_from(n.tenant_id).map_err(|_| StoreError::InvalidRecord {
                     record: format!("notification of alert {}", n.alert_id),
                     reason: "tenant id above 2^63-1",
-                })?;
-                added += sqlx::query(
+                })?,
+            );
+        }
+        on_backend!(self, |pool| {
+            let mut tx = pool.begin().await.map_err(counted)?;
+            for (chunk, tenants) in rows.chunks(500).zip(tenants.chunks(500)) {
+                let mut qb = sqlx::QueryBuilder::new(
                     "INSERT INTO notifications (notification_id, alert_id, tenant_id, kind, step, \
-                     round, contact, channel, due_at, state, created_at, updated_at, fallback_of) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10, $10, $11) \
-                     ON CONFLICT (notification_id) DO NOTHING",
-                )
-                .bind(n.id())
-                .bind(&n.alert_id)
-                .bind(tenant)
-                .bind(n.kind.as_str())
-                .bind(i64::from(n.step))
-                .bind(i64::from(n.round))
-                .bind(&n.contact)
-                .bind(n.channel)
-                .bind(n.due_at)
-                .bind(now)
-                .bind(&n.fallback_of)
-                .execute(&mut *tx)
-                .await
-                .map_err(counted)?
-                .rows_affected();
+                     round, contact, channel, due_at, state, created_at, updated_at, fallback_of) ",
+                );
+                qb.push_values(chunk.iter().zip(tenants), |mut b, (n, tenant)| {
+                    b.push_bind(n.id())
+                        .push_bind(n.alert_id.clone())
+                        .push_bind(*tenant)
+                        .push_bind(n.kind.as_str())
+                        .push_bind(i64::from(n.step))
+                        .push_bind(i64::from(n.round))
+                        .push_bind(n.contact.clone())
+                        .push_bind(n.channel)
+                        .push_bind(n.due_at)
+                        .push_bind("pending")
+                        .push_bind(now)
+                        .push_bind(now)
+                        .push_bind(n.fallback_of.clone());
+                });
+                qb.push(" ON CONFLICT (notification_id) DO NOTHING");
+                added += qb
+                    .build()
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(counted)?
+                    .rows_affected();
             }
             tx.commit().await.map_err(counted)?;
         });
