@@ -1,4 +1,5 @@
-//! Which route an alert takes, the escalation plan its policy starts, and inhibition.
+//! Which route an alert takes, and the escalation plan its policy starts. (Inhibition is
+//! applied when notifications are sent: see `dispatch`.)
 
 use vigil_streams::Millis;
 
@@ -98,15 +99,6 @@ impl NotifyConfig {
         }
         pages
     }
-}
-
-/// Whether a warning is inhibited: a breach of the same ticket is firing (a breach of the
-/// same goal supersedes the warning; one of the other goal makes it noise).
-pub fn inhibited(warning: &AlertFacts<'_>, firing: &[AlertFacts<'_>]) -> bool {
-    warning.level == "warning"
-        && firing
-            .iter()
-            .any(|f| f.level == "breach" && f.ticket_id == warning.ticket_id)
 }
 
 #[cfg(test)]
@@ -221,19 +213,6 @@ policy = "warn"
             ]
         );
         assert_eq!(pages[0].channels, [Channel::Sms, Channel::Email]);
-    }
-
-    #[test]
-    fn a_firing_breach_inhibits_the_tickets_warnings() {
-        let warning = alert("warning", "HIGH");
-        let breach = alert("breach", "HIGH");
-        let other = AlertFacts {
-            ticket_id: "U",
-            ..breach
-        };
-        assert!(inhibited(&warning, &[breach]));
-        assert!(!inhibited(&warning, &[other]));
-        assert!(!inhibited(&breach, &[breach]));
     }
 
     #[test]
