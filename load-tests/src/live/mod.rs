@@ -19,6 +19,7 @@
 
 mod consume;
 mod publish;
+pub(crate) use publish::publish_shares;
 mod warn;
 
 use std::time::Duration;

@@ -76,6 +76,21 @@ pub async fn publish_workload(
     }
     note(format_args!("publishing with {publishers} publishers"));
     let started = Instant::now();
+    let events = publish_shares(js, shares).await?;
+    Ok(Published {
+        events,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Publishes each share of `(tenant, event id, payload)` from a task of its own, with the
+/// in-flight ack budget split between them; fails if any event was not stored or was a
+/// duplicate. Returns how many were published.
+pub(crate) async fn publish_shares(
+    js: &async_nats::jetstream::Context,
+    shares: Vec<Vec<(u64, String, Bytes)>>,
+) -> anyhow::Result<u64> {
+    let publishers = shares.len().max(1);
     let tasks: Vec<_> = shares
         .into_iter()
         .map(|share| {
@@ -95,7 +110,7 @@ pub async fn publish_workload(
             })
         })
         .collect();
-    let mut events = 0;
+    let mut published = 0;
     for task in tasks {
         let stats = task.await.context("a publisher panicked")??;
         anyhow::ensure!(
@@ -104,12 +119,9 @@ pub async fn publish_workload(
             stats.failed,
             stats.duplicates
         );
-        events += stats.published;
+        published += stats.published;
     }
-    Ok(Published {
-        events,
-        seconds: started.elapsed().as_secs_f64(),
-    })
+    Ok(published)
 }
 
 /// Offsets of the newline ending each line.

@@ -6,15 +6,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use vigil_actors::clock::{Clock, WallClock};
-use vigil_streams::jetstream::PublisherSettings;
-use vigil_streams::{ensure_streams, partition_of, EventPublisher, StreamSettings};
+use vigil_streams::{ensure_streams, partition_of, StreamSettings};
 
-use super::storm::{Planned, Storm};
+use super::storm::Storm;
+use crate::live::publish_shares;
 use crate::report::{figure, note, rate};
-
-/// Publishes awaiting their ack, over all publishers (below the client's 5,000; see
-/// `live::publish`).
-const ACK_BUDGET: usize = 4096;
 
 /// What `vigil-load storm` does.
 #[derive(Debug, Clone)]
@@ -87,44 +83,13 @@ async fn publish(options: StormOptions) -> anyhow::Result<()> {
         note(format_args!("purged {} events", purged.purged));
     }
     let publishers = options.publishers.max(1);
-    let mut shares: Vec<Vec<Planned>> = vec![Vec::new(); publishers];
+    let mut shares: Vec<Vec<(u64, String, bytes::Bytes)>> = vec![Vec::new(); publishers];
     for e in events {
         let p = partition_of(e.tenant_id, options.partitions) as usize;
-        shares[p % publishers].push(e);
+        shares[p % publishers].push((e.tenant_id, e.event_id, e.payload));
     }
     let started = Instant::now();
-    let tasks: Vec<_> = shares
-        .into_iter()
-        .map(|share| {
-            let js = js.clone();
-            tokio::spawn(async move {
-                let mut publisher = EventPublisher::new(
-                    js,
-                    PublisherSettings {
-                        window: ACK_BUDGET / publishers,
-                        rate: None,
-                    },
-                );
-                for e in share {
-                    publisher
-                        .publish(e.tenant_id, &e.event_id, e.payload)
-                        .await?;
-                }
-                anyhow::Ok(publisher.flush().await)
-            })
-        })
-        .collect();
-    let mut published = 0;
-    for task in tasks {
-        let stats = task.await.context("a publisher panicked")??;
-        anyhow::ensure!(
-            stats.failed == 0 && stats.duplicates == 0,
-            "{} events were not stored and {} were duplicates",
-            stats.failed,
-            stats.duplicates
-        );
-        published += stats.published;
-    }
+    let published = publish_shares(&js, shares).await?;
     let seconds = started.elapsed().as_secs_f64();
     client.flush().await.ok();
     figure("events_published", published);
