@@ -23,5 +23,6 @@ pub mod http;
 pub mod hub;
 pub mod notify;
 pub mod outlet;
+pub mod partner;
 pub mod store;
 pub mod telemetry;

@@ -169,7 +169,7 @@ pub fn alert_id(dedupe_key: &str) -> String {
     uuid::Uuid::new_v5(&NAMESPACE, dedupe_key.as_bytes()).to_string()
 }
 
-mod instant {
+pub(crate) mod instant {
     use super::*;
 
     pub fn serialize<S: Serializer>(ms: &Millis, s: S) -> Result<S::Ok, S::Error> {

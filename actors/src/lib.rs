@@ -8,6 +8,7 @@
 //! - [`engine`]: one tenant's tickets, goal clocks, timers and alert state.
 //! - [`metrics`]: rolling per-tenant service metrics over 1 h, 24 h, 7 d and 30 d.
 //! - [`alert`]: the alert record shared by replay output, messages and the store.
+//! - [`record`]: the SLA record of a stopped goal, for exchange partners.
 //! - [`clock`]: wall clock and manual clock.
 //! - [`event_time`]: the event-time driver (reorder buffer, watermark) used by replay.
 //! - [`supervisor`]: actix actors, one per tenant, spread over arbiters.
@@ -19,9 +20,11 @@ pub mod engine;
 pub mod event_time;
 pub mod metrics;
 pub mod policy;
+pub mod record;
 pub mod supervisor;
 
 pub use alert::{AlertRecord, AlertState, Goal, Level};
 pub use engine::{EngineSettings, TenantEngine};
 pub use event_time::{Collected, EventTimeDriver, Sink};
 pub use policy::{PolicyBook, PolicyError, PolicySpec};
+pub use record::SlaRecord;

@@ -50,6 +50,7 @@ impl VigilConfig {
         vigil_actors::EngineSettings {
             final_retention_ms: self.nats.retention.as_millis(),
             dedupe_window_ms: self.nats.retention.as_millis(),
+            record_stops: !self.partners.is_empty(),
         }
     }
 

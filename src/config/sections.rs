@@ -11,6 +11,7 @@ use crate::http::HttpConfig;
 use crate::hub::WsConfig;
 use crate::notify::config::TenantNotify;
 use crate::notify::NotifyConfig;
+use crate::partner::PartnerConfig;
 use crate::store::StoreConfig;
 use crate::telemetry::{LogConfig, MetricsConfig};
 
@@ -36,6 +37,8 @@ pub struct VigilConfig {
     pub ws: WsConfig,
     /// `[notify]`: on-call routing (providers, contacts, schedules, policies, routes).
     pub notify: NotifyConfig,
+    /// `[[partners]]`: exchange partners that receive SLA records.
+    pub partners: Vec<PartnerConfig>,
     /// `[auth]`: how API tokens are verified and minted.
     pub auth: AuthConfig,
     /// `[engine]`: event-time and snapshot settings of the SLA engine.

@@ -16,6 +16,7 @@ use crate::alert::{alert_id, dedupe_key, AlertRecord, AlertState, Goal};
 use crate::calendar::NEVER;
 use crate::metrics::{GroupedCompliance, RollingMetrics, StoppedGoal};
 use crate::policy::{PolicyBook, TenantPolicies};
+use crate::record::SlaRecord;
 
 /// Settings every tenant engine shares.
 #[derive(Debug, Clone)]
@@ -25,6 +26,9 @@ pub struct EngineSettings {
     /// How long applied `(tenant_id, event_id)` pairs are remembered to reject repeats, in
     /// event time.
     pub dedupe_window_ms: i64,
+    /// Whether stopped goals are kept as [`SlaRecord`]s for [`TenantEngine::take_records`]
+    /// (only when exchange partners need them).
+    pub record_stops: bool,
 }
 
 impl Default for EngineSettings {
@@ -32,6 +36,7 @@ impl Default for EngineSettings {
         EngineSettings {
             final_retention_ms: 35 * 86_400_000,
             dedupe_window_ms: 35 * 86_400_000,
+            record_stops: false,
         }
     }
 }
@@ -56,6 +61,7 @@ pub struct TenantEngine {
     metrics: RollingMetrics,
     compliance: GroupedCompliance,
     open: usize,
+    records: Vec<SlaRecord>,
 }
 
 impl TenantEngine {
@@ -78,6 +84,7 @@ impl TenantEngine {
             metrics: RollingMetrics::default(),
             compliance: GroupedCompliance::default(),
             open: 0,
+            records: Vec::new(),
         }
     }
 
@@ -99,6 +106,12 @@ impl TenantEngine {
     /// The rolling metrics.
     pub fn metrics(&self) -> &RollingMetrics {
         &self.metrics
+    }
+
+    /// The records of goals stopped since the last call, in order (always empty unless
+    /// [`EngineSettings::record_stops`]).
+    pub fn take_records(&mut self) -> Vec<SlaRecord> {
+        std::mem::take(&mut self.records)
     }
 
     /// Goal outcomes by priority and by service type.
@@ -360,12 +373,23 @@ impl TenantEngine {
         };
         self.metrics.goal_stopped(t, stopped);
         if let Some(tk) = self.slots[slot as usize].as_ref() {
-            self.compliance.goal_stopped(
-                t,
-                stopped,
-                tk.policy.priority_name(tk.priority),
-                self.service_types.name(tk.service_type),
-            );
+            let priority = tk.policy.priority_name(tk.priority);
+            let service_type = self.service_types.name(tk.service_type);
+            self.compliance
+                .goal_stopped(t, stopped, priority, service_type);
+            if self.settings.record_stops {
+                let assignee = (tk.assignee != u32::MAX).then(|| self.assignees.name(tk.assignee));
+                self.records.push(SlaRecord::stopped(
+                    self.tenant_id,
+                    &tk.id,
+                    goal,
+                    outcome,
+                    (target, elapsed),
+                    (tk.created_at, stopped_at),
+                    (priority, service_type, tk.policy.version),
+                    assignee,
+                ));
+            }
         }
         if open != 0 {
             // With timers on the wall clock, a stop that arrives late may show that a threshold

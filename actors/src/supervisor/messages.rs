@@ -7,6 +7,7 @@ use vigil_streams::Millis;
 
 use crate::alert::AlertRecord;
 use crate::engine::TenantEngine;
+use crate::record::SlaRecord;
 
 /// Apply one validated event; answers whether it was applied, with the alert changes it
 /// caused (timer-fired alert changes go to the pool's alert channel instead).
@@ -57,4 +58,7 @@ pub struct BatchApplied {
     pub applied: Vec<Applied>,
     /// Alert changes, in order.
     pub alerts: Vec<AlertRecord>,
+    /// Goals the events stopped, in order (only when the engine keeps them, see
+    /// [`EngineSettings::record_stops`](crate::EngineSettings::record_stops)).
+    pub records: Vec<SlaRecord>,
 }

@@ -188,6 +188,7 @@ impl Handler<ApplyBatch> for TenantSupervisor {
             events: msg.events,
             applied,
             alerts,
+            records: self.engine.take_records(),
         })
     }
 }
