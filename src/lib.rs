@@ -18,6 +18,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod breaker;
 pub mod config;
 pub mod http;
 pub mod hub;

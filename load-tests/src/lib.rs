@@ -19,6 +19,8 @@
 //! vigil-load ws --clients 10000 --tenants 100 --rate 10000 --duration 30s   # push_latency_p99_ms=…
 //! # notification storm (>= 5,000 notifications/s, ingest unaffected): the whole run is
 //! load-tests/bench/notify.sh                                # storm, sms-sink, ingest-watch
+//! # a fake exchange partner (until Ctrl-C; faults, seeding, counts under /_admin/):
+//! vigil-load partner --listen 127.0.0.1:9400 --timezone Asia/Shanghai --prefix /api
 //! ```
 //! `live` starts its own `nats-server` (from `NATS_SERVER_BIN` or `PATH`) with a temp store;
 //! `ws` uses the service's (`--nats`, `--url`).
@@ -31,12 +33,15 @@
 //! - [`live`]: `vigil-load live`: publish, raw vs applied consume rate, warning latency.
 //! - [`ws`]: `vigil-load ws`: WebSocket clients, alert push latency, messages per second.
 //! - [`notify`]: `vigil-load storm`, `sms-sink`, `ingest-watch`: the notification storm.
+//! - [`partner`]: `vigil-load partner` and [`partner::FakePartner`]: a fake exchange partner
+//!   with fault injection, for tests, the demo and benchmarks.
 //! - [`rss`]: this process's resident memory.
 //! - [`report`]: printing figures.
 
 pub mod live;
 pub mod memory;
 pub mod notify;
+pub mod partner;
 pub mod report;
 pub mod rng;
 pub mod rss;

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use vigil_load::live::{EngineKind, LiveOptions};
 use vigil_load::notify::publish::StormOptions;
 use vigil_load::notify::watch::WatchOptions;
+use vigil_load::partner::PartnerOptions;
 use vigil_load::workload::Workload;
 use vigil_load::ws::WsOptions;
 
@@ -161,6 +162,9 @@ enum Command {
         #[arg(long, default_value = "10m", value_parser = parse_duration_arg)]
         timeout: Duration,
     },
+    /// A fake exchange partner (records API, auth, fault injection via `/_admin/`) serving
+    /// until Ctrl-C; prints `partner_url=…`.
+    Partner(PartnerOptions),
 }
 
 fn parse_duration_arg(s: &str) -> Result<Duration, String> {
@@ -270,6 +274,7 @@ fn main() -> anyhow::Result<()> {
             alerts,
             timeout,
         })?,
+        Command::Partner(options) => vigil_load::partner::standalone::run(options)?,
     }
     Ok(())
 }

@@ -83,6 +83,13 @@ fn report(loaded: &Loaded, book: &PolicyBook) -> String {
         }
     );
 
+    if c.partners.is_empty() {
+        let _ = writeln!(out, "# partners: none");
+    }
+    for partner in &c.partners {
+        let _ = writeln!(out, "# partner {}", partner.summary());
+    }
+
     out.push_str("\n# Effective service settings\n");
     let mut service = Table::try_from(c).unwrap_or_default();
     service.remove("sla");

@@ -295,6 +295,9 @@ fn validate_service(c: &VigilConfig, o: &Origins, problems: &mut Vec<ConfigProbl
     for (path, message) in c.notify.problems() {
         problems.push(o.problem(&path, message));
     }
+    for (path, message) in crate::partner::config::problems(&c.partners) {
+        problems.push(o.problem(&path, message));
+    }
 }
 
 /// Problems of each tenant's merged routing that lie in the tenant's own items (the main

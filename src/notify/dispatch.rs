@@ -17,7 +17,6 @@ use vigil_actors::{AlertState, Level};
 use vigil_streams::{format_instant, Millis};
 
 use super::ack_link::LinkSigner;
-use super::channel::breaker::Breaker;
 use super::channel::{Content, Outgoing, Providers, SendError};
 use super::config::{Channel, ContactSpec, NotifyConfig};
 use super::limits::RecipientLimits;
@@ -27,6 +26,7 @@ use super::schedule;
 use super::silence::Silence;
 use super::Routing;
 use crate::api::views::AlertView;
+use crate::breaker::Breaker;
 use crate::store::notifications::{DueNotification, NewNotification, NotificationKind, Outcome};
 use crate::store::{Store, StoreError};
 use crate::telemetry::metrics;
@@ -159,7 +159,7 @@ impl Dispatcher {
             .map(|c| {
                 (
                     c,
-                    Breaker::new(
+                    Breaker::consecutive(
                         delivery.breaker_failures,
                         delivery.breaker_cooldown.as_millis(),
                     ),
@@ -183,7 +183,7 @@ impl Dispatcher {
     fn breaker(&mut self, channel: Channel) -> &mut Breaker {
         let delivery = self.routing.main().delivery;
         self.breakers.entry(channel).or_insert_with(|| {
-            Breaker::new(
+            Breaker::consecutive(
                 delivery.breaker_failures,
                 delivery.breaker_cooldown.as_millis(),
             )

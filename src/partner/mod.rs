@@ -3,6 +3,13 @@
 //! rate limit and a circuit breaker; a nightly reconciliation compares both sides, repairs
 //! what differs and keeps a report.
 
+pub mod auth;
+pub mod client;
 pub mod config;
+pub mod mapping;
+pub mod mask;
 
+pub use auth::Authenticator;
+pub use client::{CallError, ErrorClass, Page, PartnerClient};
 pub use config::PartnerConfig;
+pub use mapping::Mapper;

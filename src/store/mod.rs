@@ -12,12 +12,16 @@ pub mod notification_admin;
 pub mod notifications;
 pub mod notify_keys;
 pub mod outbox;
+pub mod partners;
 pub mod pool;
 pub mod progress;
+pub mod reconciliations;
 pub mod silences;
 
 #[cfg(test)]
 mod notify_tests;
+#[cfg(test)]
+mod partner_tests;
 #[cfg(test)]
 mod tests;
 
@@ -25,5 +29,9 @@ pub use alerts::{AlertWrite, StoredAlert, Transition};
 pub use config::StoreConfig;
 pub use error::StoreError;
 pub use notification_admin::{OutboxEntry, OutboxState};
+pub use partners::{ClaimedRecord, DeliveryOutcome, PartnerOutboxEntry, PartnerOutboxStats};
 pub use pool::{Backend, Store};
+pub use reconciliations::{
+    DiffKind, NewDiff, OpenedRun, ReconciliationDiff, ReconciliationRun, RunCounts,
+};
 pub use silences::{SilenceExpiry, SilenceFilter, StoredSilence};

@@ -6,11 +6,10 @@
 //! - [`smtp`]: email through an SMTP relay (lettre; plain, STARTTLS or TLS).
 //! - [`sms`]: SMS through an HTTP gateway (JSON or form POST).
 //! - [`webhook`]: JSON POSTs signed with HMAC-SHA256.
-//! - [`breaker`]: the per-provider circuit breaker (pure logic, clock passed in).
+//! - the per-provider circuit breaker is [`crate::breaker`] (pure logic, clock passed in).
 //! - here: [`Outgoing`] and [`SendError`], [`Providers`] (the configured senders, one entry
 //!   point per channel), and the HTTP client and answer classification SMS and webhook share.
 
-pub mod breaker;
 pub mod sms;
 pub mod smtp;
 pub mod webhook;
@@ -22,7 +21,7 @@ use std::time::{Duration, SystemTime};
 use super::config::{Channel, NotifyConfig};
 use super::message::Email;
 
-pub use breaker::{Breaker, BreakerState};
+pub use crate::breaker::{Breaker, BreakerState};
 pub use sms::SmsSender;
 pub use smtp::SmtpSender;
 pub use webhook::WebhookSender;

@@ -1,0 +1,819 @@
+//! Store tests of SLA records, the partner outbox, reconciliation runs and leases, on a
+//! temporary SQLite file, and on PostgreSQL when `VIGIL_TEST_POSTGRES_URL` is set (each test in
+//! a schema of its own).
+
+use std::collections::HashSet;
+
+use vigil_actors::{Goal, SlaRecord};
+
+use super::*;
+
+const NOW: i64 = 1_795_000_000_000;
+const MINUTE: i64 = 60_000;
+const LEASE: i64 = 30_000;
+
+async fn sqlite() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/vigil.db", dir.path().display());
+    let store = Store::connect(&url).await.unwrap();
+    (dir, store)
+}
+
+/// A PostgreSQL store in a fresh schema, or `None` when `VIGIL_TEST_POSTGRES_URL` is not set.
+async fn postgres(schema: &str) -> Option<Store> {
+    let Ok(url) = std::env::var("VIGIL_TEST_POSTGRES_URL") else {
+        eprintln!("VIGIL_TEST_POSTGRES_URL is not set: skipping the PostgreSQL store test");
+        return None;
+    };
+    let schema = format!("{schema}_{}", std::process::id());
+    let admin = sqlx::PgPool::connect(&url).await.unwrap();
+    for sql in [
+        format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
+        format!("CREATE SCHEMA {schema}"),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&admin)
+            .await
+            .unwrap();
+    }
+    let sep = if url.contains('?') { '&' } else { '?' };
+    Some(
+        Store::connect(&format!("{url}{sep}options[search_path]={schema}"))
+            .await
+            .unwrap(),
+    )
+}
+
+/// Tenant 7 exchanges with partners `a` and `b`; tenant 8 with nobody.
+fn partners_of(tenant: u64) -> Vec<String> {
+    match tenant {
+        // Listed twice: the store queues a record once per partner all the same.
+        7 => vec!["b".into(), "a".into(), "a".into()],
+        _ => Vec::new(),
+    }
+}
+
+fn record(tenant: u64, ticket: &str, stopped_at: i64, outcome: &str) -> SlaRecord {
+    SlaRecord {
+        record_id: SlaRecord::id_of(tenant, ticket, Goal::Resolution),
+        tenant_id: tenant,
+        ticket_id: ticket.into(),
+        goal: Goal::Resolution,
+        priority: "HIGH".into(),
+        service_type: "incident".into(),
+        target_ms: 86_400_000,
+        actual_ms: 90_000_000,
+        outcome: outcome.into(),
+        policy_version: 2,
+        started_at: stopped_at - 90_000_000,
+        stopped_at,
+        assignee_id: Some("eng-7".into()),
+    }
+}
+
+fn id(ticket: &str) -> String {
+    SlaRecord::id_of(7, ticket, Goal::Resolution)
+}
+
+async fn entry(store: &Store, partner: &str, ticket: &str) -> PartnerOutboxEntry {
+    store
+        .get_partner_outbox_entry(partner, &id(ticket))
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+async fn claim_ids(store: &Store, partner: &str, now: i64, limit: u32) -> Vec<(String, i64)> {
+    store
+        .claim_partner_records(partner, now, limit, LEASE)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.record.record_id, c.version))
+        .collect()
+}
+
+async fn latest_stop_wins_and_replays_change_nothing(store: &Store) {
+    let first = record(7, "T-1", NOW - 10 * MINUTE, "met");
+    let other = record(7, "T-2", NOW - 9 * MINUTE, "breached");
+    let unpartnered = record(8, "T-9", NOW - 9 * MINUTE, "met");
+    let taken = store
+        .record_sla_stops(
+            &[first.clone(), other.clone(), unpartnered.clone()],
+            &partners_of,
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(taken, 3);
+    for partner in ["a", "b"] {
+        let e = entry(store, partner, "T-1").await;
+        assert_eq!((e.state.as_str(), e.version, e.attempts), ("pending", 1, 0));
+        assert_eq!((e.queued_at, e.due_at, e.tenant_id), (NOW, NOW, 7));
+    }
+    assert!(store
+        .list_partner_outbox("a", None, 100, None)
+        .await
+        .unwrap()
+        .iter()
+        .all(|e| e.tenant_id == 7));
+
+    // Replays (the same records, older ones, an equal stop with equal content) take nothing and
+    // queue nothing.
+    let mut older = first.clone();
+    older.stopped_at -= MINUTE;
+    older.outcome = "breached".into();
+    for replay in [vec![first.clone(), other.clone()], vec![older]] {
+        let taken = store
+            .record_sla_stops(&replay, &partners_of, NOW + MINUTE)
+            .await
+            .unwrap();
+        assert_eq!(taken, 0);
+    }
+    let e = entry(store, "a", "T-1").await;
+    assert_eq!((e.version, e.queued_at, e.updated_at), (1, NOW, NOW));
+    assert_eq!(
+        store.sla_records_by_id(&[id("T-1")]).await.unwrap(),
+        std::slice::from_ref(&first)
+    );
+
+    // A later stop (a reopen) wins; so does different content for the same stop.
+    let mut reopened = first.clone();
+    reopened.stopped_at += MINUTE;
+    reopened.outcome = "breached".into();
+    assert_eq!(
+        store
+            .record_sla_stops(&[reopened.clone()], &partners_of, NOW + 2 * MINUTE)
+            .await
+            .unwrap(),
+        1
+    );
+    let mut corrected = reopened.clone();
+    corrected.assignee_id = Some("eng-8".into());
+    assert_eq!(
+        store
+            .record_sla_stops(&[corrected.clone()], &partners_of, NOW + 3 * MINUTE)
+            .await
+            .unwrap(),
+        1
+    );
+    let e = entry(store, "b", "T-1").await;
+    // Pending all along: it keeps its place in the queue.
+    assert_eq!(
+        (e.version, e.queued_at, e.due_at),
+        (3, NOW, NOW + 3 * MINUTE)
+    );
+
+    // Within one call the latest stop of an id wins, whatever the order.
+    let early = record(7, "T-3", NOW - 5 * MINUTE, "met");
+    let late = record(7, "T-3", NOW - 4 * MINUTE, "breached");
+    assert_eq!(
+        store
+            .record_sla_stops(&[late.clone(), early.clone()], &partners_of, NOW)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(entry(store, "a", "T-3").await.version, 1);
+
+    // Reading back: [from, to) by stop, ordered by record id.
+    let all = store
+        .sla_records_between(NOW - 10 * MINUTE, NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        all,
+        [corrected.clone(), other.clone(), late.clone(), unpartnered]
+    );
+    assert!(store
+        .sla_records_between(NOW - 5 * MINUTE, NOW - 4 * MINUTE)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store
+            .sla_records_between(NOW - 4 * MINUTE, NOW - 4 * MINUTE + 1)
+            .await
+            .unwrap(),
+        std::slice::from_ref(&late)
+    );
+    assert_eq!(
+        store
+            .sla_records_by_id(&[id("T-3"), "nope".into(), id("T-1"), id("T-3")])
+            .await
+            .unwrap(),
+        [corrected, late]
+    );
+}
+
+async fn claims_follow_queue_order_versions_and_leases(store: &Store) {
+    for (i, ticket) in ["Q-3", "Q-1", "Q-2"].into_iter().enumerate() {
+        let now = NOW + i as i64 * MINUTE;
+        let r = record(7, ticket, NOW - MINUTE, "met");
+        store
+            .record_sla_stops(&[r], &partners_of, now)
+            .await
+            .unwrap();
+    }
+    let later = NOW + 10 * MINUTE;
+    // Queue order is the order records were queued in, not their ids.
+    assert_eq!(
+        claim_ids(store, "a", later, 2).await,
+        [(id("Q-3"), 1), (id("Q-1"), 1)]
+    );
+    // Claimed rows are taken by nobody else until the lease passes.
+    assert_eq!(claim_ids(store, "a", later, 10).await, [(id("Q-2"), 1)]);
+    assert!(claim_ids(store, "a", later + LEASE - 1, 10)
+        .await
+        .is_empty());
+    // The other partner has its own queue.
+    assert_eq!(claim_ids(store, "b", later, 10).await.len(), 3);
+
+    // A record that changes while claimed stays claimed; the stale delivery only releases it
+    // and the new version goes out next.
+    let changed = record(7, "Q-1", NOW, "breached");
+    store
+        .record_sla_stops(std::slice::from_ref(&changed), &partners_of, later)
+        .await
+        .unwrap();
+    assert!(claim_ids(store, "a", later, 10).await.is_empty());
+    store
+        .finish_partner_records(
+            "a",
+            &[
+                (id("Q-1"), 1, DeliveryOutcome::Delivered { status: 200 }),
+                (id("Q-3"), 1, DeliveryOutcome::Delivered { status: 204 }),
+            ],
+            later + 1,
+        )
+        .await
+        .unwrap();
+    let q1 = entry(store, "a", "Q-1").await;
+    assert_eq!(
+        (q1.state.as_str(), q1.version, q1.attempts),
+        ("pending", 2, 0)
+    );
+    assert_eq!((q1.delivered_at, q1.queued_at), (None, NOW + MINUTE));
+    let q3 = entry(store, "a", "Q-3").await;
+    assert_eq!((q3.state.as_str(), q3.attempts), ("delivered", 1));
+    assert_eq!(
+        (q3.last_status, q3.delivered_at),
+        (Some(204), Some(later + 1))
+    );
+    let claimed = store
+        .claim_partner_records("a", later + 1, 10, LEASE)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!((claimed[0].version, &claimed[0].record), (2, &changed));
+    assert_eq!(claimed[0].queued_at, NOW + MINUTE);
+
+    // A retry waits until it is due, then goes with its attempts counted.
+    store
+        .finish_partner_records(
+            "a",
+            &[(
+                id("Q-1"),
+                2,
+                DeliveryOutcome::Retry {
+                    due_at: later + MINUTE,
+                    status: Some(503),
+                    error: "503 Service Unavailable".into(),
+                },
+            )],
+            later + 2,
+        )
+        .await
+        .unwrap();
+    let q1 = entry(store, "a", "Q-1").await;
+    assert_eq!(
+        (q1.attempts, q1.due_at, q1.last_status),
+        (1, later + MINUTE, Some(503))
+    );
+    assert_eq!(q1.last_error.as_deref(), Some("503 Service Unavailable"));
+    // Q-2's lease ran out meanwhile; Q-1 is not due yet.
+    let after_lease = later + LEASE;
+    assert_eq!(
+        claim_ids(store, "a", after_lease, 10).await,
+        [(id("Q-2"), 1)]
+    );
+    // Due now, and first in the queue (Q-2's lease has run out again too).
+    let claimed = store
+        .claim_partner_records("a", later + MINUTE, 1, LEASE)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].record.record_id, id("Q-1"));
+    assert_eq!((claimed[0].version, claimed[0].attempts), (2, 1));
+
+    // Released: back untouched, claimable at once.
+    store
+        .finish_partner_records("a", &[(id("Q-1"), 2, DeliveryOutcome::Released)], later)
+        .await
+        .unwrap();
+    let q1 = entry(store, "a", "Q-1").await;
+    assert_eq!((q1.attempts, q1.updated_at), (1, later + 2));
+    assert_eq!(
+        claim_ids(store, "a", later + MINUTE, 1).await,
+        [(id("Q-1"), 2)]
+    );
+
+    // A delivered record that changes goes to the back of the queue.
+    let q3 = record(7, "Q-3", NOW + MINUTE, "breached");
+    store
+        .record_sla_stops(&[q3], &partners_of, later + 3)
+        .await
+        .unwrap();
+    let e = entry(store, "a", "Q-3").await;
+    assert_eq!(
+        (e.state.as_str(), e.version, e.queued_at),
+        ("pending", 2, later + 3)
+    );
+    assert_eq!((e.attempts, e.last_status), (0, Some(204)));
+}
+
+async fn parked_records_retry_and_requeue(store: &Store) {
+    let records: Vec<SlaRecord> = ["P-1", "P-2", "P-3"]
+        .into_iter()
+        .map(|t| record(7, t, NOW - MINUTE, "met"))
+        .collect();
+    store
+        .record_sla_stops(&records, &partners_of, NOW)
+        .await
+        .unwrap();
+    assert_eq!(claim_ids(store, "a", NOW, 10).await.len(), 3);
+    let parked = |error: &str| DeliveryOutcome::Parked {
+        status: Some(422),
+        error: error.into(),
+    };
+    store
+        .finish_partner_records(
+            "a",
+            &[
+                (id("P-1"), 1, parked("field outcome: unknown value")),
+                (id("P-2"), 1, parked("field goal: unknown value")),
+                (id("P-3"), 1, DeliveryOutcome::Delivered { status: 200 }),
+            ],
+            NOW + 1,
+        )
+        .await
+        .unwrap();
+    // Finishing twice changes nothing.
+    store
+        .finish_partner_records(
+            "a",
+            &[(id("P-3"), 1, DeliveryOutcome::Delivered { status: 201 })],
+            NOW + 2,
+        )
+        .await
+        .unwrap();
+    assert_eq!(entry(store, "a", "P-3").await.last_status, Some(200));
+    let p1 = entry(store, "a", "P-1").await;
+    assert_eq!(
+        (p1.state.as_str(), p1.attempts, p1.last_status),
+        ("parked", 1, Some(422))
+    );
+    assert!(claim_ids(store, "a", NOW + LEASE, 10).await.is_empty());
+
+    let stats = store.partner_outbox_stats("a").await.unwrap();
+    assert_eq!(
+        stats,
+        PartnerOutboxStats {
+            pending: 0,
+            parked: 2,
+            delivered: 1,
+            oldest_pending_queued_at: None,
+            next_due_at: None,
+        }
+    );
+    let parked_rows = store
+        .list_partner_outbox("a", Some("parked"), 10, None)
+        .await
+        .unwrap();
+    assert_eq!(parked_rows.len(), 2);
+    assert!(store
+        .list_partner_outbox("a", Some("nonsense"), 10, None)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Retrying one parked record by hand, then all of them.
+    assert!(store
+        .retry_partner_record("a", &id("P-1"), NOW + 3)
+        .await
+        .unwrap());
+    assert!(!store
+        .retry_partner_record("a", &id("P-3"), NOW + 3)
+        .await
+        .unwrap());
+    assert!(!store
+        .retry_partner_record("a", "nope", NOW + 3)
+        .await
+        .unwrap());
+    let p1 = entry(store, "a", "P-1").await;
+    assert_eq!(
+        (p1.state.as_str(), p1.attempts, p1.version),
+        ("pending", 0, 1)
+    );
+    assert_eq!((p1.queued_at, p1.due_at), (NOW + 3, NOW + 3));
+    assert_eq!(
+        p1.last_error.as_deref(),
+        Some("field outcome: unknown value")
+    );
+    assert_eq!(
+        store
+            .retry_parked_partner_records("a", NOW + 4)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .retry_parked_partner_records("a", NOW + 4)
+            .await
+            .unwrap(),
+        0
+    );
+    let stats = store.partner_outbox_stats("a").await.unwrap();
+    assert_eq!((stats.pending, stats.parked, stats.delivered), (2, 0, 1));
+    assert_eq!(
+        (stats.oldest_pending_queued_at, stats.next_due_at),
+        (Some(NOW + 3), Some(NOW + 3))
+    );
+
+    // Requeue: the delivered record goes again with a new version; unknown ids are skipped;
+    // a partner without a row gets one.
+    let queued = store
+        .requeue_partner_records("a", &[id("P-3"), "nope".into()], NOW + 5)
+        .await
+        .unwrap();
+    assert_eq!(queued, 1);
+    let p3 = entry(store, "a", "P-3").await;
+    assert_eq!(
+        (p3.state.as_str(), p3.version, p3.queued_at),
+        ("pending", 2, NOW + 5)
+    );
+    let queued = store
+        .requeue_partner_records("c", &[id("P-1"), id("P-2")], NOW + 5)
+        .await
+        .unwrap();
+    assert_eq!(queued, 2);
+    assert_eq!(entry(store, "c", "P-1").await.version, 1);
+    // A large list of ids, most of them unknown, in chunks.
+    let mut ids: Vec<String> = (0..100_000)
+        .map(|i| format!("7:X-{i}:resolution"))
+        .collect();
+    ids.push(id("P-2"));
+    let queued = store
+        .requeue_partner_records("c", &ids, NOW + 6)
+        .await
+        .unwrap();
+    assert_eq!(queued, 1);
+    let p2 = entry(store, "c", "P-2").await;
+    // Still pending: same place in the queue.
+    assert_eq!((p2.version, p2.queued_at, p2.due_at), (2, NOW + 5, NOW + 6));
+
+    // Listing pages by record id.
+    let first = store.list_partner_outbox("a", None, 2, None).await.unwrap();
+    let rest = store
+        .list_partner_outbox("a", None, 2, Some(&first[1].record_id))
+        .await
+        .unwrap();
+    let listed: Vec<&str> = first
+        .iter()
+        .chain(&rest)
+        .map(|e| e.record_id.as_str())
+        .collect();
+    assert_eq!(listed, [id("P-1"), id("P-2"), id("P-3")]);
+}
+
+/// Two workers claiming at once take disjoint rows.
+async fn concurrent_claims_take_disjoint_rows(store: &Store) {
+    let records: Vec<SlaRecord> = (0..200)
+        .map(|i| record(7, &format!("C-{i:03}"), NOW - MINUTE, "met"))
+        .collect();
+    store
+        .record_sla_stops(&records, &partners_of, NOW)
+        .await
+        .unwrap();
+    let (x, y) = tokio::join!(
+        store.claim_partner_records("b", NOW, 120, LEASE),
+        store.claim_partner_records("b", NOW, 120, LEASE),
+    );
+    let (x, y) = (x.unwrap(), y.unwrap());
+    let ids: HashSet<String> = x
+        .iter()
+        .chain(&y)
+        .map(|c| c.record.record_id.clone())
+        .collect();
+    assert_eq!(ids.len(), x.len() + y.len());
+    assert_eq!(ids.len(), 200);
+}
+
+fn diff(n: usize, kind: DiffKind) -> NewDiff {
+    NewDiff {
+        record_id: format!("7:D-{n}:resolution"),
+        kind,
+        ours: Some(format!(
+            r#"{{"ticket_id":"D-{n}","assignee_id":"en***-7"}}"#
+        )),
+        theirs: None,
+    }
+}
+
+async fn reconciliation_runs_resume_and_count_pages_once(store: &Store) {
+    let day = "2026-11-18";
+    let opened = store
+        .open_reconciliation("a", day, "nightly", "run-1", NOW)
+        .await
+        .unwrap();
+    assert!(!opened.resumed);
+    assert_eq!(
+        (opened.run.run_id.as_str(), opened.run.state.as_str()),
+        ("run-1", "running")
+    );
+    // Whoever opens it next resumes it, whatever started it.
+    let again = store
+        .open_reconciliation("a", day, "manual", "run-2", NOW + 1)
+        .await
+        .unwrap();
+    assert!(again.resumed);
+    assert_eq!(
+        (again.run.run_id.as_str(), again.run.trigger.as_str()),
+        ("run-1", "nightly")
+    );
+
+    let page_1 = RunCounts {
+        partner_records: 500,
+        matched: 495,
+        missing_at_ours: 2,
+        mismatched: 3,
+    };
+    let diffs_1: Vec<NewDiff> = (0..3).map(|n| diff(n, DiffKind::Mismatched)).collect();
+    for _ in 0..2 {
+        store
+            .save_reconciliation_page("run-1", 1, "seen-1", &page_1, &diffs_1, 5)
+            .await
+            .unwrap();
+    }
+    let run = store.reconciliation_run("run-1").await.unwrap().unwrap();
+    assert_eq!(
+        (run.partner_records, run.matched, run.mismatched),
+        (500, 495, 3)
+    );
+    assert_eq!((run.pages_done, run.diffs_kept), (1, 3));
+
+    // The cap keeps the first diffs; the counts stay complete.
+    let page_2 = RunCounts {
+        partner_records: 120,
+        matched: 116,
+        missing_at_ours: 4,
+        mismatched: 0,
+    };
+    let diffs_2: Vec<NewDiff> = (3..7).map(|n| diff(n, DiffKind::MissingAtOurs)).collect();
+    store
+        .save_reconciliation_page("run-1", 2, "seen-2", &page_2, &diffs_2, 5)
+        .await
+        .unwrap();
+    let run = store.reconciliation_run("run-1").await.unwrap().unwrap();
+    assert_eq!((run.partner_records, run.missing_at_ours), (620, 6));
+    assert_eq!((run.pages_done, run.diffs_kept), (2, 5));
+    assert_eq!(
+        store.reconciliation_pages("run-1").await.unwrap(),
+        [(1, "seen-1".to_string()), (2, "seen-2".to_string())]
+    );
+
+    store
+        .fail_reconciliation_attempt("run-1", "partner answered 503 on page 3")
+        .await
+        .unwrap();
+    let resumed = store
+        .open_reconciliation("a", day, "nightly", "run-3", NOW + 2)
+        .await
+        .unwrap();
+    assert!(resumed.resumed);
+    assert_eq!(resumed.run.pages_done, 2);
+    assert_eq!(
+        resumed.run.error.as_deref(),
+        Some("partner answered 503 on page 3")
+    );
+
+    let tail = [diff(7, DiffKind::MissingAtPartner)];
+    for at in [NOW + 3, NOW + 4] {
+        store
+            .finish_reconciliation("run-1", 630, 10, &tail, 5, 13, at)
+            .await
+            .unwrap();
+    }
+    let run = store.reconciliation_run("run-1").await.unwrap().unwrap();
+    assert_eq!(
+        (run.state.as_str(), run.finished_at),
+        ("finished", Some(NOW + 3))
+    );
+    assert_eq!(
+        (run.our_records, run.missing_at_partner, run.repaired),
+        (630, 10, 13)
+    );
+    assert_eq!(run.diffs_kept, 5);
+    assert!(store
+        .reconciliation_pages("run-1")
+        .await
+        .unwrap()
+        .is_empty());
+    // A late retry of a page after the end counts nothing.
+    store
+        .save_reconciliation_page("run-1", 3, "seen-3", &page_2, &[], 5)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.reconciliation_run("run-1").await.unwrap().unwrap(),
+        run
+    );
+    assert!(store
+        .reconciliation_pages("run-1")
+        .await
+        .unwrap()
+        .is_empty());
+
+    let diffs = store.reconciliation_diffs("run-1").await.unwrap();
+    let seqs: Vec<u32> = diffs.iter().map(|d| d.seq).collect();
+    assert_eq!(seqs, [1, 2, 3, 4, 5]);
+    assert_eq!(diffs[0].kind, DiffKind::Mismatched);
+    assert_eq!(diffs[4].kind, DiffKind::MissingAtOurs);
+    assert_eq!(
+        diffs[0].ours,
+        Some(serde_json::json!({"ticket_id": "D-0", "assignee_id": "en***-7"}))
+    );
+    assert_eq!(diffs[0].theirs, None);
+
+    assert_eq!(
+        store
+            .finished_reconciliation("a", day, "nightly")
+            .await
+            .unwrap()
+            .map(|r| r.run_id),
+        Some("run-1".into())
+    );
+    assert_eq!(
+        store
+            .finished_reconciliation("a", day, "manual")
+            .await
+            .unwrap(),
+        None
+    );
+
+    // After the end, opening starts a new run; an id already used is refused.
+    let next = store
+        .open_reconciliation("a", day, "manual", "run-4", NOW + 5)
+        .await
+        .unwrap();
+    assert!(!next.resumed);
+    assert_eq!(next.run.run_id, "run-4");
+    let other_day = store
+        .open_reconciliation("a", "2026-11-19", "nightly", "run-1", NOW + 6)
+        .await
+        .unwrap_err();
+    assert!(!other_day.is_retryable());
+    store
+        .open_reconciliation("a", "2026-11-19", "nightly", "run-5", NOW + 7)
+        .await
+        .unwrap();
+
+    let runs: Vec<String> = store
+        .reconciliation_runs("a", None, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.run_id)
+        .collect();
+    assert_eq!(runs, ["run-5", "run-4", "run-1"]);
+    let of_day: Vec<String> = store
+        .reconciliation_runs("a", Some(day), 1)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.run_id)
+        .collect();
+    assert_eq!(of_day, ["run-4"]);
+    assert!(store
+        .reconciliation_runs("b", None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    let unknown = store
+        .save_reconciliation_page("no-run", 1, "", &page_1, &[], 5)
+        .await
+        .unwrap_err();
+    assert!(!unknown.is_retryable());
+    assert!(store
+        .reconciliation_pages("no-run")
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn leases_are_exclusive_until_they_expire(store: &Store) {
+    let name = "reconcile:a";
+    assert!(store.try_lease(name, "i-1", 1_000, NOW).await.unwrap());
+    assert!(!store.try_lease(name, "i-2", 1_000, NOW).await.unwrap());
+    // The holder extends it.
+    assert!(store
+        .try_lease(name, "i-1", 1_000, NOW + 500)
+        .await
+        .unwrap());
+    assert!(!store
+        .try_lease(name, "i-2", 1_000, NOW + 1_200)
+        .await
+        .unwrap());
+    // Expired: taken over.
+    assert!(store
+        .try_lease(name, "i-2", 1_000, NOW + 1_500)
+        .await
+        .unwrap());
+    assert!(!store
+        .try_lease(name, "i-1", 1_000, NOW + 1_600)
+        .await
+        .unwrap());
+    assert!(!store.release_lease(name, "i-1").await.unwrap());
+    assert!(store.release_lease(name, "i-2").await.unwrap());
+    assert!(store
+        .try_lease(name, "i-1", 1_000, NOW + 1_700)
+        .await
+        .unwrap());
+    // Leases are independent of each other.
+    assert!(store
+        .try_lease("reconcile:b", "i-2", 1_000, NOW + 1_700)
+        .await
+        .unwrap());
+}
+
+/// For each behaviour, a test on SQLite and one on PostgreSQL (in a schema named after it).
+macro_rules! on_both_dialects {
+    ($($behaviour:ident),* $(,)?) => {$(
+        mod $behaviour {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let (_dir, store) = super::sqlite().await;
+                super::$behaviour(&store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(store) = super::postgres(stringify!($behaviour)).await else {
+                    return;
+                };
+                super::$behaviour(&store).await;
+            }
+        }
+    )*};
+}
+
+on_both_dialects!(
+    latest_stop_wins_and_replays_change_nothing,
+    claims_follow_queue_order_versions_and_leases,
+    parked_records_retry_and_requeue,
+    concurrent_claims_take_disjoint_rows,
+    reconciliation_runs_resume_and_count_pages_once,
+    leases_are_exclusive_until_they_expire,
+);
+
+/// Writes a million records and reads them back with `sla_records_between`, timing both.
+async fn reads_a_million_records(store: &Store) {
+    let records: Vec<SlaRecord> = (0..1_000_000)
+        .map(|i| record(7, &format!("M-{i:07}"), NOW + i, "met"))
+        .collect();
+    let started = std::time::Instant::now();
+    for chunk in records.chunks(50_000) {
+        store
+            .record_sla_stops(chunk, &|_| Vec::new(), NOW)
+            .await
+            .unwrap();
+    }
+    eprintln!("wrote 1,000,000 records in {:?}", started.elapsed());
+    let started = std::time::Instant::now();
+    let read = store
+        .sla_records_between(NOW, NOW + 1_000_000)
+        .await
+        .unwrap();
+    eprintln!("read 1,000,000 records in {:?}", started.elapsed());
+    assert_eq!(read.len(), 1_000_000);
+    assert!(read.windows(2).all(|w| w[0].record_id < w[1].record_id));
+}
+
+// Slow (run with `--run-ignored only`, optimized for a meaningful time).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "slow: a million rows"]
+async fn sqlite_reads_a_million_records() {
+    let (_dir, store) = sqlite().await;
+    reads_a_million_records(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "slow: a million rows"]
+async fn postgres_reads_a_million_records() {
+    let Some(store) = postgres("reads_a_million_records").await else {
+        return;
+    };
+    reads_a_million_records(&store).await;
+}
