@@ -76,6 +76,32 @@ pub const ALERT_ACKS: &str = "vigil_alert_acks_total";
 /// Circuit breaker of each provider: 0 closed, 1 open, 2 half-open, by `channel`.
 pub const NOTIFICATION_BREAKER_STATE: &str = "vigil_notification_breaker_state";
 
+/// Calls to exchange partners, by `partner`, `call` (`put`, `get`) and `result` (`ok`,
+/// `retryable`, `permanent`).
+pub const PARTNER_REQUESTS: &str = "vigil_partner_requests_total";
+/// Latency of calls to exchange partners, by `partner` and `call`.
+pub const PARTNER_REQUEST_SECONDS: &str = "vigil_partner_request_seconds";
+/// Circuit breaker of each partner: 0 closed, 1 open, 2 half-open, by `partner`.
+pub const PARTNER_BREAKER_STATE: &str = "vigil_partner_breaker_state";
+/// Breaker state changes, by `partner` and `to` (`closed`, `open`, `half_open`).
+pub const PARTNER_BREAKER_TRANSITIONS: &str = "vigil_partner_breaker_transitions_total";
+/// Records waiting in a partner's outbox (pending, due or not), by `partner`.
+pub const PARTNER_OUTBOX_DEPTH: &str = "vigil_partner_outbox_depth";
+/// Records parked after a permanent refusal, by `partner`.
+pub const PARTNER_OUTBOX_PARKED: &str = "vigil_partner_outbox_parked";
+/// Age of the oldest record waiting in a partner's outbox, by `partner` (0 when empty).
+pub const PARTNER_OUTBOX_OLDEST_AGE_SECONDS: &str = "vigil_partner_outbox_oldest_age_seconds";
+/// Deliveries tried again after a retryable failure, by `partner`.
+pub const PARTNER_RETRIES: &str = "vigil_partner_retries_total";
+/// Differences found by the latest finished reconciliation, by `partner` and `kind`
+/// (`missing_at_partner`, `missing_at_ours`, `mismatched`).
+pub const RECONCILIATION_DIFFS: &str = "vigil_reconciliation_diffs";
+/// Reconciliation runs ended, by `partner` and `result` (`finished`, `failed`).
+pub const RECONCILIATION_RUNS: &str = "vigil_reconciliation_runs_total";
+/// When the latest reconciliation of a partner finished (unix seconds), by `partner`.
+pub const RECONCILIATION_LAST_FINISHED: &str =
+    "vigil_reconciliation_last_finished_timestamp_seconds";
+
 /// Bucket bounds of [`NOTIFICATION_DELIVERY_SECONDS`]: 10 ms to an hour (grouping waits 30 s
 /// by default, and retries may take minutes).
 pub const DELIVERY_BUCKETS: &[f64] = &[
@@ -221,6 +247,61 @@ pub fn describe() {
         NOTIFICATION_BREAKER_STATE,
         Unit::Count,
         "Provider circuit breaker: 0 closed, 1 open, 2 half-open, by channel."
+    );
+    describe_counter!(
+        PARTNER_REQUESTS,
+        Unit::Count,
+        "Calls to exchange partners, by partner, call and result."
+    );
+    describe_histogram!(
+        PARTNER_REQUEST_SECONDS,
+        Unit::Seconds,
+        "Latency of calls to exchange partners, by partner and call."
+    );
+    describe_gauge!(
+        PARTNER_BREAKER_STATE,
+        Unit::Count,
+        "Partner circuit breaker: 0 closed, 1 open, 2 half-open, by partner."
+    );
+    describe_counter!(
+        PARTNER_BREAKER_TRANSITIONS,
+        Unit::Count,
+        "Partner circuit breaker state changes, by partner and to."
+    );
+    describe_gauge!(
+        PARTNER_OUTBOX_DEPTH,
+        Unit::Count,
+        "Records waiting in a partner outbox, by partner."
+    );
+    describe_gauge!(
+        PARTNER_OUTBOX_PARKED,
+        Unit::Count,
+        "Records parked after a permanent refusal, by partner."
+    );
+    describe_gauge!(
+        PARTNER_OUTBOX_OLDEST_AGE_SECONDS,
+        Unit::Seconds,
+        "Age of the oldest record waiting in a partner outbox, by partner."
+    );
+    describe_counter!(
+        PARTNER_RETRIES,
+        Unit::Count,
+        "Partner deliveries tried again after a retryable failure, by partner."
+    );
+    describe_gauge!(
+        RECONCILIATION_DIFFS,
+        Unit::Count,
+        "Differences found by the latest finished reconciliation, by partner and kind."
+    );
+    describe_counter!(
+        RECONCILIATION_RUNS,
+        Unit::Count,
+        "Reconciliation runs ended, by partner and result."
+    );
+    describe_gauge!(
+        RECONCILIATION_LAST_FINISHED,
+        Unit::Seconds,
+        "When the latest reconciliation of a partner finished, unix seconds."
     );
 }
 
@@ -380,4 +461,59 @@ pub fn alert_acks(via: &'static str) -> Counter {
 /// [`NOTIFICATION_BREAKER_STATE`] of one channel.
 pub fn notification_breaker_state(channel: &'static str) -> Gauge {
     metrics::gauge!(NOTIFICATION_BREAKER_STATE, "channel" => channel)
+}
+
+/// [`PARTNER_REQUESTS`] of one partner, call and result.
+pub fn partner_requests(partner: &str, call: &'static str, result: &'static str) -> Counter {
+    metrics::counter!(PARTNER_REQUESTS, "partner" => partner.to_string(), "call" => call, "result" => result)
+}
+
+/// [`PARTNER_REQUEST_SECONDS`] of one partner and call.
+pub fn partner_request_seconds(partner: &str, call: &'static str) -> Histogram {
+    metrics::histogram!(PARTNER_REQUEST_SECONDS, "partner" => partner.to_string(), "call" => call)
+}
+
+/// [`PARTNER_BREAKER_STATE`] of one partner.
+pub fn partner_breaker_state(partner: &str) -> Gauge {
+    metrics::gauge!(PARTNER_BREAKER_STATE, "partner" => partner.to_string())
+}
+
+/// [`PARTNER_BREAKER_TRANSITIONS`] of one partner into one state.
+pub fn partner_breaker_transitions(partner: &str, to: &'static str) -> Counter {
+    metrics::counter!(PARTNER_BREAKER_TRANSITIONS, "partner" => partner.to_string(), "to" => to)
+}
+
+/// [`PARTNER_OUTBOX_DEPTH`] of one partner.
+pub fn partner_outbox_depth(partner: &str) -> Gauge {
+    metrics::gauge!(PARTNER_OUTBOX_DEPTH, "partner" => partner.to_string())
+}
+
+/// [`PARTNER_OUTBOX_PARKED`] of one partner.
+pub fn partner_outbox_parked(partner: &str) -> Gauge {
+    metrics::gauge!(PARTNER_OUTBOX_PARKED, "partner" => partner.to_string())
+}
+
+/// [`PARTNER_OUTBOX_OLDEST_AGE_SECONDS`] of one partner.
+pub fn partner_outbox_oldest_age_seconds(partner: &str) -> Gauge {
+    metrics::gauge!(PARTNER_OUTBOX_OLDEST_AGE_SECONDS, "partner" => partner.to_string())
+}
+
+/// [`PARTNER_RETRIES`] of one partner.
+pub fn partner_retries(partner: &str) -> Counter {
+    metrics::counter!(PARTNER_RETRIES, "partner" => partner.to_string())
+}
+
+/// [`RECONCILIATION_DIFFS`] of one partner and kind.
+pub fn reconciliation_diffs(partner: &str, kind: &'static str) -> Gauge {
+    metrics::gauge!(RECONCILIATION_DIFFS, "partner" => partner.to_string(), "kind" => kind)
+}
+
+/// [`RECONCILIATION_RUNS`] of one partner and result.
+pub fn reconciliation_runs(partner: &str, result: &'static str) -> Counter {
+    metrics::counter!(RECONCILIATION_RUNS, "partner" => partner.to_string(), "result" => result)
+}
+
+/// [`RECONCILIATION_LAST_FINISHED`] of one partner.
+pub fn reconciliation_last_finished(partner: &str) -> Gauge {
+    metrics::gauge!(RECONCILIATION_LAST_FINISHED, "partner" => partner.to_string())
 }
