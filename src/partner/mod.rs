@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod client;
 pub mod config;
+pub mod link;
 pub mod mapping;
 pub mod mask;
 

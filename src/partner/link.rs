@@ -1,0 +1,183 @@
+//! One partner as every caller in this process reaches it: its client, one rate limit and one
+//! circuit breaker shared by the outbox worker and the reconciliation, and the request
+//! metrics.
+
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use serde_json::{Map, Value};
+use tracing::{info, warn};
+use vigil_actors::clock::Clock;
+use vigil_actors::SlaRecord;
+use vigil_streams::Millis;
+
+use super::client::{CallError, Page, PartnerClient};
+use super::config::PartnerConfig;
+use super::mapping::Mapper;
+use crate::breaker::{Breaker, BreakerPolicy, BreakerState};
+use crate::telemetry::metrics;
+
+/// Why a call was not made or did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LinkError {
+    /// The breaker is open: no call was made; the next probe may go at `until`.
+    #[error("circuit breaker open until {until}")]
+    Open {
+        /// When probes are let through (ms since the epoch).
+        until: Millis,
+    },
+    /// The call was made and failed.
+    #[error(transparent)]
+    Call(#[from] CallError),
+}
+
+/// A partner's client behind its rate limit and circuit breaker.
+pub struct PartnerLink {
+    config: PartnerConfig,
+    client: PartnerClient,
+    limiter: Option<DefaultDirectRateLimiter>,
+    breaker: Mutex<Breaker>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for PartnerLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PartnerLink")
+            .field("partner", &self.config.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartnerLink {
+    /// A link to the partner `client` speaks to, configured by `config`, with the breaker on
+    /// `clock`.
+    pub fn new(config: PartnerConfig, client: PartnerClient, clock: Arc<dyn Clock>) -> Self {
+        let limiter = config.rate_limit.map(|r| {
+            let per_second = NonZeroU32::new(r.per_second).unwrap_or(NonZeroU32::MIN);
+            let burst = NonZeroU32::new(r.burst).unwrap_or(NonZeroU32::MIN);
+            RateLimiter::direct(Quota::per_second(per_second).allow_burst(burst))
+        });
+        let b = config.breaker;
+        let breaker = Breaker::new(BreakerPolicy {
+            failure_rate: b.failure_rate,
+            window: b.window,
+            open_for_ms: b.open_for.as_millis(),
+            half_open_calls: b.half_open_calls,
+        });
+        metrics::partner_breaker_state(&config.id).set(BreakerState::Closed.gauge_value());
+        PartnerLink {
+            config,
+            client,
+            limiter,
+            breaker: Mutex::new(breaker),
+            clock,
+        }
+    }
+
+    /// The partner's id.
+    pub fn id(&self) -> &str {
+        &self.config.id
+    }
+
+    /// The partner's configuration.
+    pub fn config(&self) -> &PartnerConfig {
+        &self.config
+    }
+
+    /// How records become the partner's JSON.
+    pub fn mapper(&self) -> &Mapper {
+        self.client.mapper()
+    }
+
+    /// The clock the breaker runs on.
+    pub fn now(&self) -> Millis {
+        self.clock.now()
+    }
+
+    /// Where the breaker is.
+    pub fn breaker_state(&self) -> BreakerState {
+        self.with_breaker(|b| b.state())
+    }
+
+    /// When an open breaker lets probes through, if it is open.
+    pub fn open_until(&self) -> Option<Millis> {
+        self.with_breaker(|b| b.open_until())
+    }
+
+    /// Upserts one record at the partner (`PUT /records/{id}`); answers the HTTP status.
+    pub async fn put(&self, record: &SlaRecord) -> Result<u16, LinkError> {
+        self.call("put", self.client.put_record(record)).await
+    }
+
+    /// One page of the partner's records of a local date.
+    pub async fn get_page(&self, date: &str, page: u32, page_size: u32) -> Result<Page, LinkError> {
+        self.call("get", self.client.get_page(date, page, page_size))
+            .await
+    }
+
+    /// Maps a record as the partner receives it.
+    pub fn map(&self, record: &SlaRecord) -> Map<String, Value> {
+        self.client.mapper().map(record)
+    }
+
+    async fn call<T>(
+        &self,
+        call: &'static str,
+        request: impl std::future::Future<Output = Result<T, CallError>>,
+    ) -> Result<T, LinkError> {
+        let admitted = self.with_breaker(|b| {
+            let before = b.state();
+            let admitted = b.admit(self.clock.now());
+            (admitted, before, b.state(), b.open_until())
+        });
+        let (admitted, before, after, until) = admitted;
+        self.transition(before, after);
+        if !admitted {
+            return Err(LinkError::Open {
+                until: until.unwrap_or_else(|| self.clock.now()),
+            });
+        }
+        if let Some(limiter) = &self.limiter {
+            limiter.until_ready().await;
+        }
+        let started = Instant::now();
+        let result = request.await;
+        metrics::partner_request_seconds(&self.config.id, call)
+            .record(started.elapsed().as_secs_f64());
+        let (label, failed) = match &result {
+            Ok(_) => ("ok", false),
+            // A permanent refusal is about the request, not the partner's health.
+            Err(e) if e.is_retryable() => ("retryable", e.status != Some(429)),
+            Err(_) => ("permanent", false),
+        };
+        metrics::partner_requests(&self.config.id, call, label).increment(1);
+        let (before, after) = self.with_breaker(|b| {
+            let before = b.state();
+            b.record(!failed, self.clock.now());
+            (before, b.state())
+        });
+        self.transition(before, after);
+        result.map_err(LinkError::Call)
+    }
+
+    fn transition(&self, before: BreakerState, after: BreakerState) {
+        if before == after {
+            return;
+        }
+        metrics::partner_breaker_state(&self.config.id).set(after.gauge_value());
+        metrics::partner_breaker_transitions(&self.config.id, after.as_str()).increment(1);
+        if after == BreakerState::Open {
+            warn!(partner = %self.config.id, "partner circuit breaker opened; calls wait");
+        } else {
+            info!(partner = %self.config.id, from = before.as_str(), to = after.as_str(),
+                "partner circuit breaker changed");
+        }
+    }
+
+    fn with_breaker<R>(&self, f: impl FnOnce(&mut Breaker) -> R) -> R {
+        let mut b = self.breaker.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&mut b)
+    }
+}
