@@ -64,6 +64,8 @@ pub struct ApiState {
     pub js: async_nats::jetstream::Context,
     /// Checks ack links (`None` when notifications are off: `/ack/…` answers 404).
     pub links: Option<Arc<LinkSigner>>,
+    /// Exchange partners (empty when none is configured).
+    pub partners: Vec<Arc<crate::partner::link::PartnerLink>>,
 }
 
 /// Every API route, the dashboard and `/ws`; merge with the operational routes and finish.

@@ -14,3 +14,25 @@ pub use auth::Authenticator;
 pub use client::{CallError, ErrorClass, Page, PartnerClient};
 pub use config::PartnerConfig;
 pub use mapping::Mapper;
+
+use std::sync::Arc;
+
+use vigil_actors::clock::Clock;
+
+use link::PartnerLink;
+
+/// Links to every configured partner, with credentials from the process environment.
+/// Fails naming the partner and what is missing (an unset variable, a bad URL).
+pub fn connect_all(
+    partners: &[PartnerConfig],
+    clock: Arc<dyn Clock>,
+) -> Result<Vec<Arc<PartnerLink>>, String> {
+    partners
+        .iter()
+        .map(|p| {
+            let client = PartnerClient::from_process_env(p)
+                .map_err(|e| format!("partner {:?}: {e}", p.id))?;
+            Ok(Arc::new(PartnerLink::new(p.clone(), client, clock.clone())))
+        })
+        .collect()
+}

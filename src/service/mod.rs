@@ -91,6 +91,8 @@ pub async fn run(
     } else {
         None
     };
+    let links_to_partners = vigil::partner::connect_all(&config.partners, Arc::new(WallClock))
+        .map_err(|e| anyhow::anyhow!("cannot set up exchange partners: {e}"))?;
     let (alerts_tx, alerts_rx) = mpsc::channel(ALERT_QUEUE);
 
     let pool = match config.engine.clock {
@@ -181,6 +183,7 @@ pub async fn run(
         outlet,
         js: js.clone(),
         links,
+        partners: links_to_partners.clone(),
     });
     let router = http::finish(
         http::ops_routes(OpsState {
