@@ -25,5 +25,6 @@ pub mod hub;
 pub mod notify;
 pub mod outlet;
 pub mod partner;
+pub mod retry;
 pub mod store;
 pub mod telemetry;

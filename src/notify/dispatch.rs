@@ -8,7 +8,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use backon::{BackoffBuilder, ExponentialBuilder};
 use futures::stream::{self, StreamExt};
 use tokio::sync::{watch, Notify};
 use tracing::{debug, warn, Instrument};
@@ -127,16 +126,12 @@ fn facts_of(n: &DueNotification) -> AlertFacts<'_> {
 /// The wait before retry `attempt` (0 first): exponential from 1 s, doubling up to 5 min, with
 /// jitter; never shorter than what the provider asked for.
 pub fn retry_delay(attempt: u32, retry_after: Option<Duration>) -> Duration {
-    let backoff = ExponentialBuilder::default()
-        .with_min_delay(Duration::from_secs(1))
-        .with_max_delay(Duration::from_secs(300))
-        .with_factor(2.0)
-        .with_jitter()
-        .without_max_times()
-        .build()
-        .nth(attempt as usize)
-        .unwrap_or(Duration::from_secs(300));
-    backoff.max(retry_after.unwrap_or_default())
+    crate::retry::backoff_delay(
+        attempt,
+        Duration::from_secs(1),
+        Duration::from_secs(300),
+        retry_after,
+    )
 }
 
 fn millis(d: Duration) -> Millis {

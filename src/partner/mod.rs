@@ -9,6 +9,7 @@ pub mod config;
 pub mod link;
 pub mod mapping;
 pub mod mask;
+pub mod worker;
 
 pub use auth::Authenticator;
 pub use client::{CallError, ErrorClass, Page, PartnerClient};

@@ -11,6 +11,7 @@
 mod alerts;
 mod host;
 mod partition;
+mod records;
 mod stats;
 
 use std::future::Future;
@@ -27,6 +28,7 @@ use vigil_streams::jetstream::StreamSettings;
 use alerts::AlertWriter;
 use host::EngineHost;
 use partition::PartitionWorker;
+use records::RecordWriter;
 use vigil::api::{self, ApiState};
 use vigil::auth::Verifier;
 use vigil::config::{ClockMode, VigilConfig};
@@ -35,11 +37,14 @@ use vigil::hub::Hub;
 use vigil::notify::ack_link::LinkSigner;
 use vigil::notify::{Notifier, Routing};
 use vigil::outlet::AlertOutlet;
+use vigil::partner::worker::PartnerWorker;
 use vigil::store::Store;
 use vigil::telemetry::{self, MetricsHandle, TenantLabels};
 
 /// Alert batches waiting for the writer; past this the engine waits (back-pressure).
 const ALERT_QUEUE: usize = 1024;
+/// SLA record batches waiting for the record writer; partitions wait when it is full.
+const RECORD_QUEUE: usize = 1024;
 
 /// Runs the service until `shutdown` completes, then drains in-flight work and returns.
 pub async fn run(
@@ -131,6 +136,26 @@ pub async fn run(
     let (outlet, publisher) = AlertOutlet::new(store.clone(), js.clone(), hub.clone());
     let publisher = tokio::spawn(publisher.run());
     let writer = tokio::spawn(AlertWriter::new(store.clone(), outlet.clone()).run(alerts_rx));
+    let partner_workers: Vec<PartnerWorker> = links_to_partners
+        .iter()
+        .map(|link| PartnerWorker::new(link.clone(), store.clone()))
+        .collect();
+    let (records_tx, record_writer) = if partner_workers.is_empty() {
+        (None, None)
+    } else {
+        let (tx, rx) = mpsc::channel(RECORD_QUEUE);
+        let writer = RecordWriter::new(
+            store.clone(),
+            config.partners.clone(),
+            partner_workers.iter().map(PartnerWorker::waker).collect(),
+            Arc::new(WallClock),
+        );
+        (Some(tx), Some(tokio::spawn(writer.run(rx))))
+    };
+    let partner_tasks: Vec<_> = partner_workers
+        .into_iter()
+        .map(|w| tokio::spawn(w.run(stop_rx.clone())))
+        .collect();
     let owned = vigil_streams::owned_partitions(
         config.cluster.instance,
         config.cluster.instances,
@@ -154,6 +179,7 @@ pub async fn run(
             store: store.clone(),
             host,
             alerts: alerts_tx.clone(),
+            records: records_tx.clone(),
             hub: hub.clone(),
             caught_up: caught_up.clone(),
             dedupe_window_ms: engine_settings.dedupe_window_ms,
@@ -163,6 +189,7 @@ pub async fn run(
         workers.push(tokio::spawn(worker.run(stop_rx.clone())));
     }
     drop(alerts_tx);
+    drop(records_tx);
     info!(partitions = workers.len(), clock = ?config.engine.clock, "consuming");
     let stats_task = pool.as_ref().map(|pool| {
         let labels = TenantLabels::new(config.metrics.tenant_labels);
@@ -227,6 +254,17 @@ pub async fn run(
     match tokio::time::timeout(Duration::from_secs(30), writer).await {
         Ok(_) => {}
         Err(_) => warn!("alert writer did not finish within 30 s"),
+    }
+    if let Some(writer) = record_writer {
+        if tokio::time::timeout(Duration::from_secs(30), writer)
+            .await
+            .is_err()
+        {
+            warn!("record writer did not finish within 30 s; records are derived again on the next start");
+        }
+    }
+    for task in partner_tasks {
+        let _ = task.await;
     }
     let _ = http_stop_tx.send(true);
     let _ = server.await;

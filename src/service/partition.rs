@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn, Instrument};
 use vigil::hub::Hub;
 use vigil_actors::supervisor::{Applied, BatchApplied};
-use vigil_actors::{AlertRecord, Collected};
+use vigil_actors::{AlertRecord, Collected, SlaRecord};
 use vigil_streams::jetstream::{last_sequence, replay_partition};
 use vigil_streams::{decode, Dedupe, Event, EventKey, PartitionMessage, RejectReason, Rejection};
 
@@ -74,6 +74,8 @@ pub struct PartitionWorker {
     pub host: EngineHost,
     /// Alert changes to record and publish.
     pub alerts: mpsc::Sender<Vec<AlertRecord>>,
+    /// SLA records of stopped goals, for exchange partners (`None` without partners).
+    pub records: Option<mpsc::Sender<Vec<SlaRecord>>>,
     /// Told which tenants and tickets changed, for live updates.
     pub hub: Hub,
     /// Readiness bookkeeping.
@@ -185,6 +187,13 @@ impl PartitionWorker {
     async fn send_alerts(&self, alerts: Vec<AlertRecord>) {
         if !alerts.is_empty() && self.alerts.send(alerts).await.is_err() {
             warn!("alert writer has stopped; alert changes are recorded again after a restart");
+        }
+    }
+
+    async fn send_records(&self, records: Vec<SlaRecord>) {
+        let Some(tx) = &self.records else { return };
+        if !records.is_empty() && tx.send(records).await.is_err() {
+            warn!("record writer has stopped; SLA records are derived again after a restart");
         }
     }
 
@@ -312,7 +321,10 @@ impl PartitionWorker {
         progress: &mut Progress,
     ) {
         let (events, applied, alerts) = match answer {
-            Ok(b) => (b.events, b.applied, b.alerts),
+            Ok(b) => {
+                self.send_records(b.records).await;
+                (b.events, b.applied, b.alerts)
+            }
             Err(e) => {
                 warn!(error = %e, events = tags.len(), "tenant actor did not answer");
                 // The events went with the message: decode them again to book them.

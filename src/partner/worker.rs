@@ -1,0 +1,247 @@
+//! The outbox worker of one partner: claims due records in queue order, upserts them at the
+//! partner (`PUT /records/{id}`) with up to `concurrency` requests in flight, and books each
+//! outcome: delivered; tried again later (retryable failures: `retries` quick retries from
+//! `retry_delay`, then every `max_retry_delay`, never sooner than `Retry-After`; while the
+//! breaker is open the breaker alone paces the tries, so the queue order holds); parked with
+//! the partner's answer (permanent refusals); or given back untouched when the breaker opened
+//! before it went out. While the breaker is open nothing is claimed: records wait in the
+//! store, not in memory, and drain in queue order once probes find the partner back.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio::sync::{watch, Notify};
+use tracing::{debug, info, warn, Instrument};
+use vigil_streams::Millis;
+
+use super::link::{LinkError, PartnerLink};
+use crate::breaker::BreakerState;
+use crate::retry::backoff_delay;
+use crate::store::{ClaimedRecord, DeliveryOutcome, Store, StoreError};
+use crate::telemetry::metrics;
+
+/// Records claimed per round.
+pub const BATCH: u32 = 1_000;
+/// How long a claim holds before another worker may take the record (a crashed worker's
+/// claims expire).
+pub const CLAIM_LEASE_MS: Millis = 120_000;
+/// Longest sleep while idle: new records also wake the worker at once through its waker.
+const IDLE_POLL: Duration = Duration::from_secs(1);
+/// How often the outbox gauges are refreshed.
+const GAUGES_EVERY: Duration = Duration::from_secs(5);
+
+/// What one round did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RoundReport {
+    /// Records claimed.
+    pub claimed: usize,
+    /// Accepted by the partner.
+    pub delivered: usize,
+    /// Failed retryably; due again later.
+    pub retried: usize,
+    /// Refused for good; parked.
+    pub parked: usize,
+    /// Not sent (the breaker opened first); given back.
+    pub released: usize,
+    /// Set when the breaker is open: nothing is claimed before this instant.
+    pub blocked_until: Option<Millis>,
+}
+
+/// Drains one partner's outbox.
+#[derive(Debug, Clone)]
+pub struct PartnerWorker {
+    link: Arc<PartnerLink>,
+    store: Store,
+    wake: Arc<Notify>,
+}
+
+impl PartnerWorker {
+    /// A worker for the partner behind `link`, over the outbox in `store`.
+    pub fn new(link: Arc<PartnerLink>, store: Store) -> PartnerWorker {
+        PartnerWorker {
+            link,
+            store,
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Wakes the worker when records were queued.
+    pub fn waker(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    /// The partner's link.
+    pub fn link(&self) -> &Arc<PartnerLink> {
+        &self.link
+    }
+
+    /// One round: claim what is due (unless the breaker is open), send it, book the outcomes.
+    pub async fn round(&self) -> Result<RoundReport, StoreError> {
+        let now = self.link.now();
+        if let Some(until) = self.link.open_until().filter(|u| now < *u) {
+            return Ok(RoundReport {
+                blocked_until: Some(until),
+                ..RoundReport::default()
+            });
+        }
+        let partner = self.link.id();
+        let claimed = self
+            .store
+            .claim_partner_records(partner, now, BATCH, CLAIM_LEASE_MS)
+            .await?;
+        let mut report = RoundReport {
+            claimed: claimed.len(),
+            ..RoundReport::default()
+        };
+        if claimed.is_empty() {
+            return Ok(report);
+        }
+        let concurrency = self.link.config().concurrency.max(1) as usize;
+        let outcomes: Vec<(String, i64, DeliveryOutcome)> = futures::stream::iter(claimed)
+            .map(|c| self.deliver(c))
+            .buffered(concurrency)
+            .collect()
+            .await;
+        for (_, _, outcome) in &outcomes {
+            match outcome {
+                DeliveryOutcome::Delivered { .. } => report.delivered += 1,
+                DeliveryOutcome::Retry { .. } => report.retried += 1,
+                DeliveryOutcome::Parked { .. } => report.parked += 1,
+                DeliveryOutcome::Released => report.released += 1,
+            }
+        }
+        if report.retried > 0 {
+            metrics::partner_retries(partner).increment(report.retried as u64);
+        }
+        self.store
+            .finish_partner_records(partner, &outcomes, self.link.now())
+            .await?;
+        report.blocked_until = self.link.open_until();
+        Ok(report)
+    }
+
+    async fn deliver(&self, claimed: ClaimedRecord) -> (String, i64, DeliveryOutcome) {
+        let ClaimedRecord {
+            record,
+            version,
+            attempts,
+            ..
+        } = claimed;
+        let span = tracing::debug_span!("partner_put", partner = %self.link.id(),
+            record_id = %record.record_id, tenant_id = record.tenant_id, attempt = attempts + 1);
+        let result = self.link.put(&record).instrument(span).await;
+        let outcome = match result {
+            Ok(status) => DeliveryOutcome::Delivered { status },
+            Err(LinkError::Open { .. }) => DeliveryOutcome::Released,
+            Err(LinkError::Call(e)) if e.is_retryable() => {
+                // With the breaker open the partner is down, not this record: the breaker
+                // paces the tries, and the record keeps its place at the head of the queue.
+                let wait = if self.link.breaker_state() == BreakerState::Closed {
+                    self.retry_wait(attempts, e.retry_after())
+                } else {
+                    0
+                };
+                debug!(partner = %self.link.id(), record_id = %record.record_id,
+                    attempt = attempts + 1, status = ?e.status, error = %e.message,
+                    retry_in_ms = wait, "partner delivery failed; will retry");
+                DeliveryOutcome::Retry {
+                    due_at: self.link.now().saturating_add(wait),
+                    status: e.status,
+                    error: e.message,
+                }
+            }
+            Err(LinkError::Call(e)) => {
+                warn!(partner = %self.link.id(), record_id = %record.record_id,
+                    attempt = attempts + 1, status = ?e.status, error = %e.message,
+                    "partner refused the record; parked");
+                DeliveryOutcome::Parked {
+                    status: e.status,
+                    error: e.message,
+                }
+            }
+        };
+        (record.record_id, version, outcome)
+    }
+
+    /// Milliseconds before the next try of a record that failed `attempts + 1` times: the
+    /// first `retries` waits double from `retry_delay`, later ones are `max_retry_delay`.
+    fn retry_wait(&self, attempts: u32, retry_after: Option<Duration>) -> Millis {
+        let c = self.link.config();
+        let (min, max) = (c.retry_delay.as_std(), c.max_retry_delay.as_std());
+        let wait = if attempts < c.retries {
+            backoff_delay(attempts, min, max, retry_after)
+        } else {
+            max.max(retry_after.unwrap_or_default())
+        };
+        Millis::try_from(wait.as_millis()).unwrap_or(Millis::MAX)
+    }
+
+    /// Runs rounds until `stop` turns true: at once while full batches come back, else when
+    /// woken, when the breaker lets probes through, or after [`IDLE_POLL`].
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let partner = self.link.id().to_string();
+        info!(partner = %partner, "partner outbox worker started");
+        let mut gauges = tokio::time::interval(GAUGES_EVERY);
+        let mut store_backoff = Duration::from_millis(100);
+        loop {
+            let wait = match self.round().await {
+                Ok(r) if r.claimed as u32 >= BATCH && r.blocked_until.is_none() => {
+                    store_backoff = Duration::from_millis(100);
+                    Duration::ZERO
+                }
+                Ok(r) => {
+                    store_backoff = Duration::from_millis(100);
+                    let until_open = r
+                        .blocked_until
+                        .map(|u| u.saturating_sub(self.link.now()).max(0));
+                    until_open
+                        .map(|ms| Duration::from_millis(ms.unsigned_abs()))
+                        .unwrap_or(IDLE_POLL)
+                        .min(IDLE_POLL)
+                }
+                Err(e) => {
+                    warn!(partner = %partner, error = %e, "partner outbox unavailable; records wait");
+                    store_backoff = (store_backoff * 2).min(Duration::from_secs(5));
+                    store_backoff
+                }
+            };
+            if wait.is_zero() {
+                let stopping = *stop.borrow();
+                if stopping {
+                    break;
+                }
+                continue;
+            }
+            tokio::select! {
+                _ = stopped(&mut stop) => break,
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+                _ = gauges.tick() => self.refresh_gauges().await,
+            }
+        }
+        info!(partner = %partner, "partner outbox worker stopped");
+    }
+
+    /// Sets the outbox gauges of this partner from the store.
+    pub async fn refresh_gauges(&self) {
+        let partner = self.link.id();
+        match self.store.partner_outbox_stats(partner).await {
+            Ok(s) => {
+                metrics::partner_outbox_depth(partner).set(s.pending as f64);
+                metrics::partner_outbox_parked(partner).set(s.parked as f64);
+                let age = s
+                    .oldest_pending_queued_at
+                    .map_or(0, |q| self.link.now().saturating_sub(q).max(0));
+                metrics::partner_outbox_oldest_age_seconds(partner).set(age as f64 / 1000.0);
+            }
+            Err(e) => debug!(partner = %partner, error = %e, "cannot read partner outbox figures"),
+        }
+    }
+}
+
+/// Completes when a stop flag turns true (or its sender is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    // The guard `wait_for` returns is dropped here, so the caller stays `Send`.
+    let _ = stop.wait_for(|s| *s).await.map(|_| ());
+}
