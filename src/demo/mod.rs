@@ -14,7 +14,10 @@
 //! - `sinks`: the local SMTP sink and HTTP SMS gateway that take the messages.
 //! - `printer`: prints alerts from `vigil.alerts.*`.
 //! - `inbox`: prints each message the sinks take, with its ack link.
+//! - `exchange`: a fake exchange partner with a recurring outage and lost writes, and a
+//!   reconciliation with it every few minutes.
 
+mod exchange;
 mod inbox;
 mod oncall;
 mod printer;
@@ -57,24 +60,34 @@ pub async fn run(
         .await
         .context("cannot start the demo's SMS gateway")?;
     let sinks = SinkAddrs { smtp, sms: sms_url };
-    let config = demo_config(
+    let partner = exchange::start().await?;
+    let mut config = demo_config(
         &nats.url(),
         &workdir.path().join("vigil.db"),
         listen,
         &sinks,
     );
+    config.partners = vec![exchange::partner_config(&partner)];
     let (manager, ops) = demo_tokens(&config)?;
     println_demo(&format!(
-        "Vigil demo\n  dashboard    http://{listen}/?token={manager}\n               (tenant {}, client_manager; valid 12 h)\n  ops token    {ops}\n  API          http://{listen}/api/v1/openapi.json\n  nats-server  {} (store in {})\n  metrics      http://{listen}/metrics\n  readiness    http://{listen}/readyz\n  targets      CRITICAL 1m/3m, HIGH 2m/6m, MEDIUM 4m/12m, LOW 8m/30m; warnings at 50% and 80%\n  tenants      {:?}\n{}\nPress Ctrl-C to stop.\n",
+        "Vigil demo\n  dashboard    http://{listen}/?token={manager}\n               (tenant {}, client_manager; valid 12 h)\n  ops token    {ops}\n  API          http://{listen}/api/v1/openapi.json\n  nats-server  {} (store in {})\n  metrics      http://{listen}/metrics\n  readiness    http://{listen}/readyz\n  targets      CRITICAL 1m/3m, HIGH 2m/6m, MEDIUM 4m/12m, LOW 8m/30m; warnings at 50% and 80%\n  tenants      {:?}\n  partner      {} ({}): down 45 s every 3 min, loses 1 write in 50; reconciled every 2.5 min\n{}\nPress Ctrl-C to stop.\n",
         DEMO_TENANTS[0],
         nats.url(),
         nats.store_dir().display(),
         DEMO_TENANTS,
+        exchange::PARTNER_ID,
+        partner.url(),
         on_call_banner(&config, &sinks),
     ));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let url = nats.url();
     let printer = tokio::spawn(printer::print_alerts(url.clone(), stop_rx.clone()));
+    let exchange = tokio::spawn(exchange::reconcile_now_and_then(
+        partner,
+        config.partners[0].clone(),
+        config.store.url.clone(),
+        stop_rx.clone(),
+    ));
     let upstream = tokio::spawn(upstream::run(url, stop_rx));
     // The inbox outlives the service's shutdown, to print what it sends while draining.
     let (inbox_stop, inbox_stop_rx) = tokio::sync::watch::channel(false);
@@ -99,6 +112,7 @@ pub async fn run(
     let result = crate::service::run(config, metrics, shutdown).await;
     let _ = upstream.await;
     let _ = printer.await;
+    let _ = exchange.await;
     let _ = inbox_stop.send(true);
     let _ = inbox.await;
     info!("demo stopped");

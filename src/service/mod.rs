@@ -152,10 +152,25 @@ pub async fn run(
         );
         (Some(tx), Some(tokio::spawn(writer.run(rx))))
     };
-    let partner_tasks: Vec<_> = partner_workers
+    let mut partner_tasks: Vec<_> = partner_workers
         .into_iter()
         .map(|w| tokio::spawn(w.run(stop_rx.clone())))
         .collect();
+    if !links_to_partners.is_empty() {
+        // Names this process in the reconciliation leases.
+        let holder = format!(
+            "instance-{}-pid-{}",
+            config.cluster.instance,
+            std::process::id()
+        );
+        partner_tasks.push(tokio::spawn(vigil::partner::nightly::run_nightly(
+            links_to_partners.clone(),
+            store.clone(),
+            holder,
+            Arc::new(WallClock),
+            stop_rx.clone(),
+        )));
+    }
     let owned = vigil_streams::owned_partitions(
         config.cluster.instance,
         config.cluster.instances,
