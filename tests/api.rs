@@ -260,17 +260,16 @@ async fn dashboard_endpoints_report_figures_clocks_and_bad_parameters() {
         41001,
     );
     assert_error(&api.get("/api/v1/nothing/here", &token).await, 404, 41001);
-    let partner = api
-        .get(
-            "/api/v1/partners/acme/reconciliations?date=2026-11-22",
-            &token,
-        )
-        .await;
-    assert_error(&partner, 404, 41001);
-    assert!(partner.json["message"]
+    // Partner data spans tenants: client roles are refused before anything is looked up.
+    let path = "/api/v1/partners/acme/reconciliations?date=2026-11-22";
+    assert_error(&api.get(path, &token).await, 403, 40003);
+    let ops = api.setup.token(0, "ops", "olga");
+    let unknown = api.get(path, &ops).await;
+    assert_error(&unknown, 404, 41001);
+    assert!(unknown.json["message"]
         .as_str()
         .unwrap()
-        .contains("not enabled"));
+        .contains("no partner is configured"));
 }
 
 #[tokio::test]

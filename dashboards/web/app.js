@@ -6,7 +6,9 @@
  * What it speaks (README.md "API, live updates and the dashboard"):
  * - REST with `Authorization: Bearer <JWT>`: GET /api/v1/client/dashboard/overview?period=…
  *   (the trend chart) and POST /api/v1/alerts/{id}/ack; answers are the platform envelope
- *   {code, message, data, …}.
+ *   {code, message, data, …}. Ops users also get GET /api/v1/partners every 15 s (the Partners
+ *   panel) and its reconciliation reports, fetched with the header and saved from a Blob
+ *   (GET /api/v1/partners/{id}/reconciliations/{run_id}/report.json|csv).
  * - WebSocket /ws?token=…: subscribe to metrics, alerts and tickets; snapshots replace state,
  *   deltas (seq strictly increasing per tenant) update it; on reconnect it sends resume_from =
  *   the last seq seen and shows "resumed" when the server answers `resumed`.
@@ -24,6 +26,10 @@
   /** A connection whose snapshots do not all arrive is called live this long after the first. */
   const SNAPSHOT_GRACE_MS = 3000;
   const TREND_REFRESH_MS = 60000;
+  /** Partner breakers and outboxes change by the second; REST every 15 s is enough for people. */
+  const PARTNERS_REFRESH_MS = 15000;
+  /** An outbox whose oldest record waited longer is stuck (the VigilPartnerOutboxStuck line). */
+  const OUTBOX_STUCK_MS = 15 * 60000;
   /** The server drops clients silent for 90 s: speak up every 30 s, and notice a dead link. */
   const HEARTBEAT_TICK_MS = 5000;
   const PING_EVERY_MS = 30000;
@@ -64,10 +70,15 @@
     chart: null,
     trendData: null,
     expiryTimer: 0,
+    /** GET /api/v1/partners's list (ops only); null until loaded. */
+    partners: null,
+    partnersTimer: 0,
+    partnersAbort: null,
   };
 
   const ui = {};
   const alertRows = new Map();
+  const partnerRows = new Map();
   const ticketRows = new Map();
   let renderQueued = { kpis: false, alerts: false, tickets: false };
   let renderFrame = 0;
@@ -261,8 +272,14 @@
     if (res.ok && (code === undefined || code === 200 || code === 201)) {
       return body && typeof body === 'object' && 'data' in body ? body.data : body;
     }
+    throw apiError(res, body);
+  }
+
+  /** The error of a failed answer, from its envelope (`body`, null when it had none). */
+  function apiError(res, body) {
+    const code = body && typeof body === 'object' ? body.code : undefined;
     const message = (body && typeof body.message === 'string' && body.message) || res.statusText || 'request failed';
-    throw new ApiError(res.status, code, message, res.headers.get('Retry-After'));
+    return new ApiError(res.status, code, message, res.headers.get('Retry-After'));
   }
 
   /** Reports a failed request; answers true when the session ended (401). */
@@ -323,6 +340,7 @@
   /** Back to the login form (401/40004, an expired token, or sign out). */
   function endSession(message) {
     stopLive();
+    stopPartners();
     clearTimeout(state.expiryTimer);
     state.active = false;
     state.token = null;
@@ -373,6 +391,7 @@
       ui.tenantPicker.hidden = true;
       watchTenant(Number(claims.tenant_id));
     }
+    startPartners();
   }
 
   /** Starts (or restarts) the live view of one tenant; null: an ops user still has to pick. */
@@ -1192,6 +1211,210 @@
     loadTrend();
   }
 
+  // ---- partners (ops) -------------------------------------------------------------------------
+  function isOps() {
+    return !!state.claims && state.claims.role === 'ops' && state.active;
+  }
+
+  /** Polls GET /api/v1/partners while an ops user is signed in; others never see the panel. */
+  function startPartners() {
+    stopPartners();
+    if (!isOps()) return;
+    loadPartners();
+    state.partnersTimer = setInterval(loadPartners, PARTNERS_REFRESH_MS);
+  }
+
+  function stopPartners() {
+    clearInterval(state.partnersTimer);
+    state.partnersTimer = 0;
+    if (state.partnersAbort) state.partnersAbort.abort();
+    state.partnersAbort = null;
+    state.partners = null;
+    for (const row of partnerRows.values()) row.li.remove();
+    partnerRows.clear();
+    if (ui.partners) ui.partners.hidden = true;
+  }
+
+  async function loadPartners() {
+    // One request at a time: a slow answer is not overtaken by the next tick's.
+    if (!isOps() || state.partnersAbort) return;
+    const abort = new AbortController();
+    state.partnersAbort = abort;
+    try {
+      const data = await api('GET', '/api/v1/partners', abort.signal);
+      if (abort.signal.aborted || !isOps()) return;
+      state.partners = data && Array.isArray(data.partners) ? data.partners : [];
+      renderPartners(Date.now());
+      clearBanner('api');
+    } catch (err) {
+      if (abort.signal.aborted) return;
+      reportApiError(err, 'Loading the partners');
+    } finally {
+      if (state.partnersAbort === abort) state.partnersAbort = null;
+    }
+  }
+
+  const BREAKER_TEXT = { closed: 'closed', open: 'open', half_open: 'half-open' };
+  const BREAKER_BADGE = { closed: 'badge-good', open: 'badge-breach', half_open: 'badge-warning' };
+
+  function buildPartnerRow(id) {
+    const parts = {};
+    parts.id = el('span', { className: 'partner-id' }, [id]);
+    parts.breaker = el('span', { className: 'badge', 'data-testid': 'partner-breaker' });
+    parts.until = el('span', { className: 'partner-until muted' });
+    parts.waiting = el('span', { 'data-testid': 'partner-waiting' });
+    parts.parked = el('span', { className: 'partner-parked', 'data-testid': 'partner-parked' });
+    parts.oldest = el('span', { className: 'partner-oldest' });
+    parts.recon = el('span', { 'data-testid': 'partner-reconciliation' });
+    parts.counts = el('span', { className: 'partner-counts' });
+    parts.json = el('button', { type: 'button', className: 'btn btn-small', 'data-testid': 'report-json' }, ['JSON']);
+    parts.csv = el('button', { type: 'button', className: 'btn btn-small', 'data-testid': 'report-csv' }, ['CSV']);
+    const li = el('li', { className: 'partner-row', 'data-testid': 'partner-row', 'data-partner-id': id }, [
+      el('div', { className: 'partner-main' }, [
+        el('div', { className: 'partner-line' }, [parts.id, parts.breaker, parts.until]),
+        el('div', { className: 'partner-meta muted' }, [parts.waiting, parts.parked, parts.oldest]),
+        el('div', { className: 'partner-meta muted' }, [parts.recon, parts.counts]),
+      ]),
+      el('div', { className: 'partner-action', role: 'group', 'aria-label': 'Latest reconciliation report' }, [
+        parts.json,
+        parts.csv,
+      ]),
+    ]);
+    const row = { li, parts, partner: null };
+    parts.json.addEventListener('click', () => downloadReport(row, 'json', parts.json));
+    parts.csv.addEventListener('click', () => downloadReport(row, 'csv', parts.csv));
+    return row;
+  }
+
+  function renderPartners(now) {
+    const partners = state.partners || [];
+    const keep = new Set();
+    partners.forEach((p, i) => {
+      if (!p || typeof p !== 'object' || typeof p.id !== 'string') return;
+      keep.add(p.id);
+      let row = partnerRows.get(p.id);
+      if (!row) {
+        row = buildPartnerRow(p.id);
+        partnerRows.set(p.id, row);
+      }
+      updatePartnerRow(row, p, now);
+      const current = ui.partnersList.children[i];
+      if (current !== row.li) ui.partnersList.insertBefore(row.li, current || null);
+    });
+    for (const [id, row] of partnerRows) {
+      if (!keep.has(id)) {
+        row.li.remove();
+        partnerRows.delete(id);
+      }
+    }
+    setText(ui.partnersCount, String(keep.size));
+    setText(ui.partnersUpdated, 'updated ' + timeFormat.format(new Date(now)));
+    ui.partners.hidden = keep.size === 0;
+  }
+
+  function updatePartnerRow(row, p, now) {
+    const { li, parts } = row;
+    row.partner = p;
+    const breaker = p.breaker_state in BREAKER_TEXT ? p.breaker_state : 'closed';
+    setAttr(li, 'data-breaker', breaker);
+    setText(parts.breaker, BREAKER_TEXT[breaker]);
+    parts.breaker.className = 'badge ' + BREAKER_BADGE[breaker];
+    const until = parseTime(p.breaker_open_until);
+    setText(parts.until, Number.isFinite(until) ? 'calls wait until ' + fmtWhen(until, now) : '');
+    parts.until.hidden = !Number.isFinite(until);
+
+    const o = p.outbox && typeof p.outbox === 'object' ? p.outbox : {};
+    setText(parts.waiting, fmtInt(o.pending) + ' waiting');
+    setText(parts.parked, fmtInt(o.parked) + ' parked');
+    setAttr(parts.parked, 'data-level', isNum(o.parked) && o.parked > 0 ? 'bad' : 'none');
+    const age = o.oldest_pending_age_ms;
+    setText(parts.oldest, isNum(age) ? 'oldest ' + fmtDuration(age) : 'nothing waiting');
+    setAttr(parts.oldest, 'data-level', isNum(age) && age > OUTBOX_STUCK_MS ? 'warn' : 'none');
+    parts.oldest.title = o.oldest_pending_queued_at ? 'queued ' + new Date(parseTime(o.oldest_pending_queued_at)).toLocaleString() : '';
+
+    const r = p.last_reconciliation && typeof p.last_reconciliation === 'object' ? p.last_reconciliation : null;
+    if (!r) {
+      setText(parts.recon, p.reconcile_at === 'off' ? 'Nightly reconciliation off, none run yet' : 'Not reconciled yet');
+      setText(parts.counts, '');
+    } else {
+      const finished = parseTime(r.finished_at);
+      const started = parseTime(r.started_at);
+      const when = r.state === 'finished' && Number.isFinite(finished)
+        ? 'finished ' + fmtWhen(finished, now) + ' · ' + fmtAgo(finished, now)
+        : 'running since ' + fmtWhen(started, now);
+      setText(parts.recon, 'Reconciled ' + r.day + ' (' + r.trigger + '), ' + when);
+      const kinds = [
+        fmtInt(r.missing_at_partner) + ' missing at partner',
+        fmtInt(r.missing_at_ours) + ' missing at ours',
+        fmtInt(r.mismatched) + ' mismatched',
+        fmtInt(r.repaired) + ' repaired',
+      ];
+      setText(parts.counts, kinds.join(' · '));
+      setAttr(parts.counts, 'data-level', isNum(r.missing_at_ours) && r.missing_at_ours > 0 ? 'warn' : 'none');
+      parts.counts.title = r.error ? 'last error: ' + r.error : '';
+    }
+    for (const b of [parts.json, parts.csv]) {
+      if (!row.downloading) b.disabled = !r;
+      b.title = r ? 'Download the report of ' + r.day + ' (' + r.run_id + ')' : 'No reconciliation report yet';
+      setAttr(b, 'aria-label', (r ? 'Download the latest reconciliation report as ' : 'No reconciliation report to download as ') +
+        (b === parts.json ? 'JSON' : 'CSV'));
+    }
+  }
+
+  /** The file name of a Content-Disposition header, if it names one. */
+  function dispositionName(header) {
+    const m = /filename="([^"]+)"/.exec(header || '');
+    return m ? m[1] : null;
+  }
+
+  /**
+   * Downloads the latest report of a partner. A link cannot carry the Authorization header,
+   * so the file is fetched with it and saved from a Blob.
+   */
+  async function downloadReport(row, ext, button) {
+    const p = row.partner;
+    const r = p && p.last_reconciliation;
+    if (!r || row.downloading) return;
+    row.downloading = true;
+    button.disabled = true;
+    const label = button.textContent;
+    setText(button, 'Saving…');
+    const path = '/api/v1/partners/' + encodeURIComponent(p.id) + '/reconciliations/' +
+      encodeURIComponent(r.run_id) + '/report.' + ext;
+    try {
+      const res = await fetch(path, {
+        headers: { Authorization: 'Bearer ' + state.token },
+        cache: 'no-store',
+      });
+      if (!res.ok) {
+        let body = null;
+        try {
+          body = await res.json();
+        } catch (_) {
+          body = null;
+        }
+        throw apiError(res, body);
+      }
+      const blob = await res.blob();
+      const name = dispositionName(res.headers.get('Content-Disposition')) ||
+        'reconciliation-' + p.id + '-' + r.day + '-' + r.run_id + '.' + ext;
+      const url = URL.createObjectURL(blob);
+      const link = el('a', { href: url, download: name, hidden: true });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      // Some browsers read the Blob after click() returns.
+      setTimeout(() => URL.revokeObjectURL(url), 60000);
+      clearBanner('api');
+    } catch (err) {
+      reportApiError(err, 'Downloading the reconciliation report');
+    } finally {
+      row.downloading = false;
+      setText(button, label);
+      button.disabled = !(row.partner && row.partner.last_reconciliation);
+    }
+  }
+
   // ---- wiring ---------------------------------------------------------------------------------
   function bindUi() {
     ui.login = $('login');
@@ -1246,6 +1469,10 @@
     ui.ticketsEmpty = $('tickets-empty');
     ui.ticketsTotal = $('tickets-total');
     ui.lastUpdate = $('last-update');
+    ui.partners = $('partners');
+    ui.partnersList = $('partners-list');
+    ui.partnersCount = $('partners-count');
+    ui.partnersUpdated = $('partners-updated');
 
     ui.loginForm.addEventListener('submit', (ev) => {
       ev.preventDefault();
@@ -1296,7 +1523,10 @@
     };
     if (scheme.addEventListener) scheme.addEventListener('change', rebuild);
     document.addEventListener('visibilitychange', () => {
-      if (document.visibilityState === 'visible') reconnectSoon();
+      if (document.visibilityState === 'visible') {
+        reconnectSoon();
+        if (isOps()) loadPartners();
+      }
     });
     window.addEventListener('online', reconnectSoon);
     setInterval(tick, 1000);

@@ -11,7 +11,8 @@
 //! - `silences`: maintenance windows that hold notifications back.
 //! - `notifications`: the notification outbox: failed notifications, sending one again.
 //! - `ingest`: HTTP ingest onto JetStream.
-//! - `partners`: reconciliation reports.
+//! - `partners`: exchange partners: breakers, outboxes (retrying parked records) and
+//!   reconciliation reports with their downloads (ops and service tokens).
 //! - `ws`: the WebSocket upgrade.
 //! - `openapi`: the generated document.
 //! - `dashboard`: the live dashboard page and its assets.
@@ -93,9 +94,34 @@ pub fn routes(state: ApiState) -> Router {
             post(notifications::retry),
         )
         .route("/ack/{token}", get(ack_link::open))
+        .route("/api/v1/partners", get(partners::overview::list))
+        .route(
+            "/api/v1/partners/{partner_id}/outbox",
+            get(partners::outbox::list),
+        )
+        .route(
+            "/api/v1/partners/{partner_id}/outbox/retry",
+            post(partners::outbox::retry_parked),
+        )
+        .route(
+            "/api/v1/partners/{partner_id}/outbox/{record_id}/retry",
+            post(partners::outbox::retry),
+        )
         .route(
             "/api/v1/partners/{partner_id}/reconciliations",
-            get(partners::reconciliations),
+            get(partners::reports::runs),
+        )
+        .route(
+            "/api/v1/partners/{partner_id}/reconciliations/{run_id}",
+            get(partners::reports::report),
+        )
+        .route(
+            "/api/v1/partners/{partner_id}/reconciliations/{run_id}/report.json",
+            get(partners::reports::report_json),
+        )
+        .route(
+            "/api/v1/partners/{partner_id}/reconciliations/{run_id}/report.csv",
+            get(partners::reports::report_csv),
         )
         .route("/ws", get(ws::upgrade))
         .merge(dashboard::routes())

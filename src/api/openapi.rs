@@ -13,8 +13,9 @@ use super::{ack_link, alerts, client, ingest, notifications, partners, silences,
 #[openapi(
     info(
         title = "Vigil API",
-        description = "Live SLA figures, ticket clocks, alerts and ingest. Every JSON answer is the \
-platform envelope {code, message, data, timestamp, request_id}; the schemas below are of `data`. \
+        description = "Live SLA figures, ticket clocks, alerts, ingest and exchange partners. Every \
+JSON answer is the platform envelope {code, message, data, timestamp, request_id}; the schemas \
+below are of `data` (the reconciliation report downloads are plain files). \
 Errors: 40001 invalid parameter (400), 40003 forbidden (403), 40004 unauthenticated (401), \
 40005 rate limited (429, Retry-After), 41001 not found (404), 50001 store unavailable (503). \
 Live updates: GET /ws (see the README)."
@@ -27,7 +28,14 @@ Live updates: GET /ws (see the README)."
         alerts::ack,
         alerts::resolve,
         ingest::events,
-        partners::reconciliations,
+        partners::overview::list,
+        partners::outbox::list,
+        partners::outbox::retry,
+        partners::outbox::retry_parked,
+        partners::reports::runs,
+        partners::reports::report,
+        partners::reports::report_json,
+        partners::reports::report_csv,
         silences::create,
         silences::list,
         silences::expire,
@@ -57,6 +65,18 @@ Live updates: GET /ws (see the README)."
         notifications::NotificationList,
         ack_link::AckLinkResult,
         ack_link::AckedAlert,
+        partners::overview::PartnerList,
+        partners::views::PartnerView,
+        partners::views::RateLimitView,
+        partners::views::OutboxStatsView,
+        partners::views::OutboxEntryView,
+        partners::views::OutboxPage,
+        partners::views::RetriedRecords,
+        partners::views::RunView,
+        partners::views::RunList,
+        partners::views::ReconciliationReport,
+        crate::store::ReconciliationDiff,
+        crate::store::DiffKind,
     )),
     modifiers(&BearerAuth)
 )]
