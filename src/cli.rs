@@ -92,6 +92,36 @@ pub enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Reconcile one exchange partner's records of one day now and print the report.
+    ///
+    /// Pages through the partner's records of the day (a local date in the partner's time
+    /// zone), compares them with ours by record id and a content hash of the mapped fields,
+    /// stores the report and prints it: counts by kind and the first diffs, both sides masked
+    /// as records leave Vigil.
+    ///
+    /// Repairs: records missing or different at the partner are re-queued in the partner
+    /// outbox, and the running service (`vigil run`) sends them; this command sends nothing
+    /// itself. Records only the partner has are flagged for review and left alone.
+    ///
+    /// An unfinished run of the partner and day (a crash, an outage) is resumed from its last
+    /// saved page. Only one reconciliation of a partner runs at a time, across instances.
+    /// Progress goes to stderr. Exits 0 when the run finished, with or without diffs, and
+    /// non-zero with the reason otherwise.
+    Reconcile {
+        /// The partner's id (`id` of its `[[partners]]` entry).
+        #[arg(long)]
+        partner: String,
+        /// The day to reconcile, YYYY-MM-DD, a local date in the partner's time zone.
+        #[arg(long, value_parser = parse_date)]
+        date: jiff::civil::Date,
+        /// Configuration file (partners and store; VIGIL__SECTION__KEY overrides it).
+        #[arg(long, default_value = "config/vigil.toml")]
+        config: PathBuf,
+        /// How the report is printed: counts and the first diffs (text), or the run and
+        /// every kept diff (json).
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+    },
     /// Validate the configuration and print the effective policy of every tenant; exits non-zero
     /// with `file:line: field: problem` for each problem.
     CheckConfig {
@@ -99,6 +129,30 @@ pub enum Command {
         #[arg(long, default_value = "config/vigil.toml")]
         config: PathBuf,
     },
+}
+
+/// How `vigil reconcile` prints its report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// Counts and the first diffs, for people.
+    Text,
+    /// `{"run": …, "diffs": […]}`, for programs.
+    Json,
+}
+
+/// A date written `YYYY-MM-DD`, nothing more.
+fn parse_date(s: &str) -> Result<jiff::civil::Date, String> {
+    let b = s.as_bytes();
+    let shape = b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
+    let date = shape.then(|| s.parse::<jiff::civil::Date>().ok()).flatten();
+    date.ok_or_else(|| format!("expected a date as YYYY-MM-DD, e.g. 2026-11-23, not {s:?}"))
 }
 
 fn parse_role(s: &str) -> Result<vigil::auth::Role, String> {

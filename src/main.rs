@@ -23,7 +23,7 @@ use clap::Parser;
 use vigil::config::{check_config, VigilConfig};
 use vigil::telemetry;
 
-use cli::{Cli, Command, LogFormat};
+use cli::{Cli, Command, LogFormat, ReportFormat};
 
 /// mimalloc: events are decoded on one thread and dropped on another; glibc malloc serialises
 /// those cross-thread frees on an arena lock, mimalloc does not.
@@ -47,7 +47,10 @@ fn main() -> ExitCode {
     // `run` logs as its configuration says (it initialises logging once that is loaded).
     if !matches!(cli.command, Command::Run { .. }) {
         let filter = match cli.command {
-            Command::Replay { .. } | Command::CheckConfig { .. } | Command::Token { .. } => "warn",
+            Command::Replay { .. }
+            | Command::CheckConfig { .. }
+            | Command::Token { .. }
+            | Command::Reconcile { .. } => "warn",
             _ => "info",
         };
         if let Err(e) = telemetry::init_logging(format.unwrap_or_default(), filter) {
@@ -159,6 +162,21 @@ fn dispatch(
             writeln!(std::io::stdout(), "{token}").context("cannot write the token")?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Reconcile {
+            partner,
+            date,
+            config,
+            format,
+        } => {
+            use std::io::Write as _;
+            let config = load(Some(&config))?;
+            let runtime = tokio::runtime::Runtime::new()?;
+            let report = runtime.block_on(reconcile(&config, &partner, date, format))?;
+            std::io::stdout()
+                .write_all(report.as_bytes())
+                .context("cannot write the report")?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Demo { duration, listen } => {
             let duration = duration
                 .map(|d| vigil_streams::parse_duration(&d).context("--duration"))
@@ -169,6 +187,53 @@ fn dispatch(
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `vigil reconcile`: one manual reconciliation of `partner` and local `day`, progress on
+/// stderr; returns the report to print.
+async fn reconcile(
+    config: &VigilConfig,
+    partner: &str,
+    day: jiff::civil::Date,
+    format: ReportFormat,
+) -> anyhow::Result<String> {
+    use vigil::partner::reconcile::{report, Reconciler, Trigger};
+    let Some(entry) = config.partners.iter().find(|p| p.id == partner) else {
+        let ids: Vec<&str> = config.partners.iter().map(|p| p.id.as_str()).collect();
+        if ids.is_empty() {
+            anyhow::bail!("unknown partner {partner:?}: no [[partners]] are configured");
+        }
+        anyhow::bail!(
+            "unknown partner {partner:?}; configured partners: {}",
+            ids.join(", ")
+        );
+    };
+    let store = vigil::store::Store::connect_with(&config.store)
+        .await
+        .context("cannot open the store")?;
+    let clock = Arc::new(vigil_actors::clock::WallClock);
+    let link = vigil::partner::connect_all(std::slice::from_ref(entry), clock)
+        .map_err(|e| anyhow::anyhow!("cannot set up the partner: {e}"))?
+        .pop()
+        .context("no link to the partner")?;
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
+    let holder = format!("{host}:{}:reconcile", std::process::id());
+    let reconciler = Reconciler::new(link, store.clone(), holder);
+    let display = report::ProgressDisplay::new(format!("{partner} {day}"));
+    let result = reconciler
+        .run(day, Trigger::Manual, &|p| display.show(p))
+        .await;
+    display.finish();
+    let run = result
+        .with_context(|| format!("the reconciliation of {partner} for {day} did not finish"))?;
+    let diffs = store
+        .reconciliation_diffs(&run.run_id)
+        .await
+        .context("cannot read the report's diffs")?;
+    Ok(match format {
+        ReportFormat::Text => report::render_text(&run, &diffs),
+        ReportFormat::Json => report::render_json(&run, &diffs) + "\n",
+    })
 }
 
 /// Every WebSocket client holds a descriptor: take the hard limit of open files, not the

@@ -9,6 +9,8 @@ pub mod config;
 pub mod link;
 pub mod mapping;
 pub mod mask;
+pub mod nightly;
+pub mod reconcile;
 pub mod worker;
 
 pub use auth::Authenticator;

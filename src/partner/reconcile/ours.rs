@@ -1,0 +1,441 @@
+//! The pure core of a reconciliation: our side of a day as record id → content hash, the
+//! comparison of one partner page against it, and the compact text a saved page keeps so that
+//! a resumed run knows which of our records the partner listed.
+//!
+//! Memory: our side keeps each record's id and its 16-byte hash, nothing else; records that
+//! end up in the report are read again from the store by id and mapped then.
+
+use std::borrow::Cow;
+
+use serde_json::{Map, Value};
+use vigil_actors::SlaRecord;
+
+use crate::partner::mapping::{ContentHash, Mapper};
+use crate::store::{DiffKind, RunCounts};
+
+/// Most threads mapping and hashing our records.
+const MAX_HASH_THREADS: usize = 8;
+
+/// What the partner's pages said of one of our records so far. Ordered: a record listed twice
+/// keeps the worse finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Seen {
+    /// Not listed (yet).
+    No,
+    /// Listed with the same content hash.
+    Matched,
+    /// Listed with a different content hash.
+    Mismatched,
+}
+
+/// Our records of a day: ids sorted, each with its content hash and what the partner said.
+#[derive(Debug, Default)]
+pub(super) struct OurSide {
+    ids: Vec<String>,
+    hashes: Vec<ContentHash>,
+    seen: Vec<Seen>,
+}
+
+impl OurSide {
+    /// Our side of `records` for the partner of `mapper`: only the tenants it `serves`, each
+    /// record mapped (masked and renamed) and hashed once, on several threads.
+    pub(super) fn build(
+        mut records: Vec<SlaRecord>,
+        mapper: &Mapper,
+        serves: &(dyn Fn(u64) -> bool + Sync),
+    ) -> OurSide {
+        records.retain(|r| serves(r.tenant_id));
+        if !records.is_sorted_by(|a, b| a.record_id <= b.record_id) {
+            records.sort_unstable_by(|a, b| a.record_id.cmp(&b.record_id));
+        }
+        records.dedup_by(|a, b| a.record_id == b.record_id);
+        let hashes = hash_all(&records, mapper);
+        let seen = vec![Seen::No; records.len()];
+        let ids = records.into_iter().map(|r| r.record_id).collect();
+        OurSide { ids, hashes, seen }
+    }
+
+    /// How many records we have.
+    pub(super) fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// The index of our record `id`.
+    fn find(&self, id: &str) -> Option<usize> {
+        self.ids
+            .binary_search_by(|probe| probe.as_str().cmp(id))
+            .ok()
+    }
+
+    /// Notes what the partner said of our record `id`; unknown ids are ignored.
+    fn mark(&mut self, id: &str, seen: Seen) {
+        if let Some(i) = self.find(id) {
+            self.seen[i] = self.seen[i].max(seen);
+        }
+    }
+
+    /// Ours that no page listed, by id.
+    pub(super) fn missing(&self) -> impl Iterator<Item = &str> + '_ {
+        self.with(Seen::No)
+    }
+
+    /// Ours that the partner holds differently, by id.
+    #[cfg(test)]
+    pub(super) fn mismatched(&self) -> impl Iterator<Item = &str> + '_ {
+        self.with(Seen::Mismatched)
+    }
+
+    /// Ours to send again: missing at the partner or different there, by id.
+    pub(super) fn to_repair(&self) -> impl Iterator<Item = &str> + '_ {
+        self.ids
+            .iter()
+            .zip(&self.seen)
+            .filter(|(_, s)| **s != Seen::Matched)
+            .map(|(id, _)| id.as_str())
+    }
+
+    fn with(&self, wanted: Seen) -> impl Iterator<Item = &str> + '_ {
+        self.ids
+            .iter()
+            .zip(&self.seen)
+            .filter(move |(_, s)| **s == wanted)
+            .map(|(id, _)| id.as_str())
+    }
+
+    /// Applies a saved page's text ([`PageText`]); returns the page's `next_page`.
+    pub(super) fn apply_saved(&mut self, text: &str) -> Result<Option<u32>, String> {
+        let mut lines = text.split('\n');
+        let next = parse_header(lines.next().unwrap_or_default())?;
+        for line in lines.filter(|l| !l.is_empty()) {
+            let (id, seen) = match line.strip_suffix(MISMATCH_MARK) {
+                Some(id) => (id, Seen::Mismatched),
+                None => (line, Seen::Matched),
+            };
+            self.mark(&unescape(id), seen);
+        }
+        Ok(next)
+    }
+
+    /// Compares one partner page with ours and notes what it lists. Keeps the first `room`
+    /// diffs found (their place on the page); the counts are always complete.
+    ///
+    /// A partner object without a usable id (its mapped `record_id` missing, or neither text
+    /// nor a number) cannot be one of ours: it counts as missing at ours, kept with an empty
+    /// record id so that someone reviews it. A record the partner lists twice counts twice.
+    pub(super) fn compare_page(
+        &mut self,
+        records: &[Map<String, Value>],
+        next_page: Option<u32>,
+        mapper: &Mapper,
+        room: usize,
+    ) -> PageComparison {
+        let id_field = mapper.their_name("record_id");
+        let mut out = PageComparison {
+            delta: RunCounts {
+                partner_records: records.len() as u64,
+                ..RunCounts::default()
+            },
+            text: PageText::new(next_page, records.len()),
+            diffs: Vec::new(),
+            without_id: 0,
+        };
+        for (at, obj) in records.iter().enumerate() {
+            let id = obj.get(id_field).and_then(id_text);
+            let ours = id.as_deref().and_then(|id| self.find(id));
+            out.without_id += u64::from(id.is_none());
+            let kind = match ours {
+                None => {
+                    out.delta.missing_at_ours += 1;
+                    DiffKind::MissingAtOurs
+                }
+                Some(i) if self.hashes[i] == mapper.content_hash(obj) => {
+                    out.delta.matched += 1;
+                    self.seen[i] = self.seen[i].max(Seen::Matched);
+                    out.text.push(&self.ids[i], Seen::Matched);
+                    continue;
+                }
+                Some(i) => {
+                    out.delta.mismatched += 1;
+                    self.seen[i] = Seen::Mismatched;
+                    out.text.push(&self.ids[i], Seen::Mismatched);
+                    DiffKind::Mismatched
+                }
+            };
+            if out.diffs.len() < room {
+                out.diffs.push(FoundDiff {
+                    at,
+                    kind,
+                    record_id: id.map(Cow::into_owned).unwrap_or_default(),
+                });
+            }
+        }
+        out
+    }
+}
+
+/// What one partner page holds against ours.
+#[derive(Debug)]
+pub(super) struct PageComparison {
+    /// What the page adds to the run's counts.
+    pub delta: RunCounts,
+    /// The text to save with the page.
+    pub text: PageText,
+    /// The first diffs found (within the room given).
+    pub diffs: Vec<FoundDiff>,
+    /// Partner objects without a usable record id (counted as missing at ours).
+    pub without_id: u64,
+}
+
+/// A diff found on a page; its texts are made by the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct FoundDiff {
+    /// Its place on the page.
+    pub at: usize,
+    /// [`DiffKind::MissingAtOurs`] or [`DiffKind::Mismatched`].
+    pub kind: DiffKind,
+    /// The record id (empty when the partner's object has none).
+    pub record_id: String,
+}
+
+/// The text saved with a page: a header `next <n>` or `next end` (the page's `next_page`),
+/// then one line per record of ours the page listed: its id, followed by a tab and `M` when
+/// the partner's content differs. Ids are escaped (`\\`, `\n`, `\t`, `\r`) so any id fits on
+/// one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct PageText(String);
+
+/// Ends the line of a mismatched record.
+const MISMATCH_MARK: &str = "\tM";
+
+impl PageText {
+    fn new(next_page: Option<u32>, records: usize) -> PageText {
+        let mut text = String::with_capacity(16 + records * 32);
+        match next_page {
+            Some(n) => {
+                text.push_str("next ");
+                text.push_str(&n.to_string());
+            }
+            None => text.push_str("next end"),
+        }
+        PageText(text)
+    }
+
+    fn push(&mut self, id: &str, seen: Seen) {
+        self.0.push('\n');
+        escape_into(id, &mut self.0);
+        if seen == Seen::Mismatched {
+            self.0.push_str(MISMATCH_MARK);
+        }
+    }
+
+    /// The text.
+    pub(super) fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn parse_header(line: &str) -> Result<Option<u32>, String> {
+    match line.strip_prefix("next ") {
+        Some("end") => Ok(None),
+        Some(n) => n
+            .parse()
+            .map(Some)
+            .map_err(|_| format!("bad next page {n:?}")),
+        None => Err(format!("no `next` header but {line:?}")),
+    }
+}
+
+fn escape_into(id: &str, out: &mut String) {
+    if !id.contains(['\\', '\n', '\t', '\r']) {
+        out.push_str(id);
+        return;
+    }
+    for c in id.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
+}
+
+fn unescape(id: &str) -> Cow<'_, str> {
+    if !id.contains('\\') {
+        return Cow::Borrowed(id);
+    }
+    let mut out = String::with_capacity(id.len());
+    let mut chars = id.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
+            Some(other) => out.push(other),
+            None => out.push('\\'),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// A partner's record id value as text, as [`Mapper::record_id_of`] reads it.
+fn id_text(value: &Value) -> Option<Cow<'_, str>> {
+    match value {
+        Value::String(s) => Some(Cow::Borrowed(s)),
+        Value::Number(n) => Some(Cow::Owned(n.to_string())),
+        _ => None,
+    }
+}
+
+/// The content hash of every record as the partner would receive it, in order.
+fn hash_all(records: &[SlaRecord], mapper: &Mapper) -> Vec<ContentHash> {
+    let hash = |r: &SlaRecord| mapper.content_hash(&mapper.map(r));
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .clamp(1, MAX_HASH_THREADS);
+    if threads == 1 || records.len() < 10_000 {
+        return records.iter().map(hash).collect();
+    }
+    let chunk = records.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let workers: Vec<_> = records
+            .chunks(chunk)
+            .map(|part| s.spawn(move || part.iter().map(hash).collect::<Vec<_>>()))
+            .collect();
+        let mut out = Vec::with_capacity(records.len());
+        for w in workers {
+            match w.join() {
+                Ok(part) => out.extend(part),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        out
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use vigil_actors::Goal;
+
+    use super::*;
+    use crate::partner::PartnerConfig;
+
+    fn mapper() -> Mapper {
+        let c: PartnerConfig = toml::from_str(
+            "id = \"p\"\nbase_url = \"http://127.0.0.1:1/api\"\n\
+             mapping = { record_id = \"id\", outcome = \"result\" }\n\
+             masking = { assignee_id = \"first:2,last:2\" }",
+        )
+        .expect("config");
+        Mapper::new(&c).expect("mapper")
+    }
+
+    fn record(tenant: u64, ticket: &str) -> SlaRecord {
+        SlaRecord {
+            record_id: SlaRecord::id_of(tenant, ticket, Goal::Resolution),
+            tenant_id: tenant,
+            ticket_id: ticket.into(),
+            goal: Goal::Resolution,
+            priority: "HIGH".into(),
+            service_type: "incident".into(),
+            target_ms: 1000,
+            actual_ms: 2000,
+            outcome: "breached".into(),
+            policy_version: 1,
+            started_at: 1_700_000_000_000,
+            stopped_at: 1_700_000_100_000,
+            assignee_id: Some("engineer-42".into()),
+        }
+    }
+
+    #[test]
+    fn pages_are_compared_by_id_and_hash() {
+        let m = mapper();
+        let records = vec![
+            record(1, "C"),
+            record(1, "A"),
+            record(2, "B"),
+            record(1, "D"),
+        ];
+        let mut ours = OurSide::build(records.clone(), &m, &|t| t == 1);
+        assert_eq!(ours.len(), 3);
+        let same = m.map(&records[1]);
+        let mut changed = m.map(&records[0]);
+        changed.insert("result".into(), json!("met"));
+        let foreign = m.map(&records[2]);
+        let no_id = Map::from_iter([("result".to_string(), json!("met"))]);
+        let page = vec![same, changed, foreign, no_id];
+
+        let got = ours.compare_page(&page, Some(2), &m, 2);
+        assert_eq!(
+            got.delta,
+            RunCounts {
+                partner_records: 4,
+                matched: 1,
+                missing_at_ours: 2,
+                mismatched: 1,
+            }
+        );
+        assert_eq!(
+            got.diffs,
+            [
+                FoundDiff {
+                    at: 1,
+                    kind: DiffKind::Mismatched,
+                    record_id: "1:C:resolution".into()
+                },
+                FoundDiff {
+                    at: 2,
+                    kind: DiffKind::MissingAtOurs,
+                    record_id: "2:B:resolution".into()
+                },
+            ]
+        );
+        assert_eq!(
+            got.text.as_str(),
+            "next 2\n1:A:resolution\n1:C:resolution\tM"
+        );
+        assert_eq!(got.without_id, 1);
+        assert_eq!(ours.missing().collect::<Vec<_>>(), ["1:D:resolution"]);
+        assert_eq!(ours.mismatched().collect::<Vec<_>>(), ["1:C:resolution"]);
+
+        // A resumed run rebuilds the same picture from the saved text.
+        let mut again = OurSide::build(records, &m, &|t| t == 1);
+        assert_eq!(again.apply_saved(got.text.as_str()), Ok(Some(2)));
+        assert_eq!(again.seen, ours.seen);
+    }
+
+    #[test]
+    fn saved_ids_survive_any_character() {
+        let m = mapper();
+        let mut odd = record(1, "T\t1\\x\ny\r");
+        odd.record_id = odd.record_id.replace(':', "\t");
+        let mut ours = OurSide::build(vec![odd.clone(), record(1, "Z")], &m, &|_| true);
+        let got = ours.compare_page(&[m.map(&odd)], None, &m, 10);
+        assert_eq!(got.delta.matched, 1);
+        assert!(got.text.as_str().starts_with("next end\n"));
+        assert_eq!(got.text.as_str().lines().count(), 2);
+        let mut again = OurSide::build(vec![odd, record(1, "Z")], &m, &|_| true);
+        assert_eq!(again.apply_saved(got.text.as_str()), Ok(None));
+        assert_eq!(again.seen, [Seen::Matched, Seen::No]);
+        assert!(again.apply_saved("1:A:response").is_err());
+    }
+
+    #[test]
+    fn hashing_on_threads_keeps_the_order() {
+        let m = mapper();
+        let records: Vec<SlaRecord> = (0..25_000)
+            .map(|i| record(1, &format!("T{i:06}")))
+            .collect();
+        let hashes = hash_all(&records, &m);
+        for i in [0, 9_999, 12_345, 24_999] {
+            assert_eq!(hashes[i], m.content_hash(&m.map(&records[i])));
+        }
+    }
+}
