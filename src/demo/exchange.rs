@@ -84,29 +84,25 @@ pub async fn reconcile_now_and_then(
     store_url: String,
     mut stop: watch::Receiver<bool>,
 ) {
-    let reconciler = async {
-        let store = Store::connect(&store_url)
-            .await
-            .map_err(|e| e.to_string())?;
-        let link = connect_all(std::slice::from_ref(&config), Arc::new(WallClock))?
-            .pop()
-            .ok_or("no partner link")?;
-        Ok::<_, String>(Reconciler::new(link, store, "demo".into()))
-    };
-    let reconciler = match reconciler.await {
-        Ok(r) => r,
-        Err(e) => {
-            warn!(error = %e, "the demo cannot reconcile with its partner");
-            let _ = stop.wait_for(|s| *s).await;
-            partner.stop().await;
-            return;
-        }
-    };
+    let mut reconciler: Option<Reconciler> = None;
     loop {
         tokio::select! {
             _ = stop.wait_for(|s| *s) => break,
             _ = tokio::time::sleep(RECONCILE_EVERY) => {}
         }
+        // Connected on first use: by then the service has set the store up.
+        if reconciler.is_none() {
+            match connect(&config, &store_url).await {
+                Ok(r) => reconciler = Some(r),
+                Err(e) => {
+                    warn!(error = %e, "the demo cannot reconcile with its partner yet");
+                    continue;
+                }
+            }
+        }
+        let Some(reconciler) = &reconciler else {
+            continue;
+        };
         let today = jiff::Timestamp::now()
             .to_zoned(jiff::tz::TimeZone::UTC)
             .date();
@@ -128,4 +124,13 @@ pub async fn reconcile_now_and_then(
         }
     }
     partner.stop().await;
+}
+
+/// A reconciler with its own link to the partner, over the store at `store_url`.
+async fn connect(config: &PartnerConfig, store_url: &str) -> Result<Reconciler, String> {
+    let store = Store::connect(store_url).await.map_err(|e| e.to_string())?;
+    let link = connect_all(std::slice::from_ref(config), Arc::new(WallClock))?
+        .pop()
+        .ok_or("no partner link")?;
+    Ok(Reconciler::new(link, store, "demo".into()))
 }

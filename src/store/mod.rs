@@ -23,6 +23,8 @@ mod notify_tests;
 #[cfg(test)]
 mod partner_tests;
 #[cfg(test)]
+mod test_stores;
+#[cfg(test)]
 mod tests;
 
 pub use alerts::{AlertWrite, StoredAlert, Transition};

@@ -4,6 +4,7 @@
 
 use super::notifications::{NewNotification, NotificationKind, Outcome};
 use super::pool::on_backend;
+use super::test_stores::{postgres, sqlite};
 use super::*;
 use crate::notify::ack_link::LinkSigner;
 use crate::notify::silence::Silence;
@@ -11,38 +12,6 @@ use crate::notify::NotifyConfig;
 
 const NOW: i64 = 1_795_000_000_000;
 const HOUR: i64 = 3_600_000;
-
-async fn sqlite() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/vigil.db", dir.path().display());
-    let store = Store::connect(&url).await.unwrap();
-    (dir, store)
-}
-
-/// A PostgreSQL store in a fresh schema, or `None` when `VIGIL_TEST_POSTGRES_URL` is not set.
-async fn postgres(schema: &str) -> Option<Store> {
-    let Ok(url) = std::env::var("VIGIL_TEST_POSTGRES_URL") else {
-        eprintln!("VIGIL_TEST_POSTGRES_URL is not set: skipping the PostgreSQL store test");
-        return None;
-    };
-    let schema = format!("{schema}_{}", std::process::id());
-    let admin = sqlx::PgPool::connect(&url).await.unwrap();
-    for sql in [
-        format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
-        format!("CREATE SCHEMA {schema}"),
-    ] {
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .execute(&admin)
-            .await
-            .unwrap();
-    }
-    let sep = if url.contains('?') { '&' } else { '?' };
-    Some(
-        Store::connect(&format!("{url}{sep}options[search_path]={schema}"))
-            .await
-            .unwrap(),
-    )
-}
 
 fn silence(id: &str, tenant_id: Option<u64>, starts_at: i64, ends_at: i64) -> Silence {
     Silence {

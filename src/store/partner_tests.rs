@@ -6,43 +6,12 @@ use std::collections::HashSet;
 
 use vigil_actors::{Goal, SlaRecord};
 
+use super::test_stores::{postgres, sqlite};
 use super::*;
 
 const NOW: i64 = 1_795_000_000_000;
 const MINUTE: i64 = 60_000;
 const LEASE: i64 = 30_000;
-
-async fn sqlite() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/vigil.db", dir.path().display());
-    let store = Store::connect(&url).await.unwrap();
-    (dir, store)
-}
-
-/// A PostgreSQL store in a fresh schema, or `None` when `VIGIL_TEST_POSTGRES_URL` is not set.
-async fn postgres(schema: &str) -> Option<Store> {
-    let Ok(url) = std::env::var("VIGIL_TEST_POSTGRES_URL") else {
-        eprintln!("VIGIL_TEST_POSTGRES_URL is not set: skipping the PostgreSQL store test");
-        return None;
-    };
-    let schema = format!("{schema}_{}", std::process::id());
-    let admin = sqlx::PgPool::connect(&url).await.unwrap();
-    for sql in [
-        format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
-        format!("CREATE SCHEMA {schema}"),
-    ] {
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .execute(&admin)
-            .await
-            .unwrap();
-    }
-    let sep = if url.contains('?') { '&' } else { '?' };
-    Some(
-        Store::connect(&format!("{url}{sep}options[search_path]={schema}"))
-            .await
-            .unwrap(),
-    )
-}
 
 /// Tenant 7 exchanges with partners `a` and `b`; tenant 8 with nobody.
 fn partners_of(tenant: u64) -> Vec<String> {
