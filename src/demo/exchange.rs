@@ -74,7 +74,7 @@ pub fn partner_config(partner: &FakePartner) -> PartnerConfig {
 }
 
 /// How often the demo reconciles today's records with the partner.
-const RECONCILE_EVERY: Duration = Duration::from_secs(150);
+const RECONCILE_EVERY: Duration = Duration::from_secs(100);
 
 /// Until `stop`: every [`RECONCILE_EVERY`], reconciles today (UTC) with the partner through
 /// the store at `store_url`, and prints the counts; the fake partner stops with it.
@@ -118,9 +118,7 @@ pub async fn reconcile_now_and_then(
                 run.repaired,
                 run.missing_at_ours,
             )),
-            Err(e) => println_demo(&format!(
-                "[reconciliation {PARTNER_ID}] not finished ({e}); the next one resumes it"
-            )),
+            Err(e) => println_demo(&format!("[reconciliation {PARTNER_ID}] not finished: {e}")),
         }
     }
     partner.stop().await;
