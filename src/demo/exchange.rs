@@ -1,5 +1,5 @@
 //! The demo's exchange partner: a fake partner (vigil-load's) that goes down for 45 s every
-//! 3 minutes and silently loses about one write in fifty, so the breaker can be seen opening
+//! 3 minutes and silently loses about one write in twenty, so the breaker can be seen opening
 //! and closing and the reconciliation finds and repairs differences. Every few minutes the demo
 //! reconciles today's records with it and prints the report's counts.
 
@@ -26,7 +26,7 @@ const OUTAGE_EVERY: Duration = Duration::from_secs(180);
 /// How long each outage lasts.
 const OUTAGE_FOR: Duration = Duration::from_secs(45);
 /// Share of writes the partner answers but does not keep.
-const LOST_WRITES: f64 = 0.02;
+const LOST_WRITES: f64 = 0.05;
 
 /// Starts the fake partner with its faults.
 pub async fn start() -> anyhow::Result<FakePartner> {

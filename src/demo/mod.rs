@@ -70,7 +70,7 @@ pub async fn run(
     config.partners = vec![exchange::partner_config(&partner)];
     let (manager, ops) = demo_tokens(&config)?;
     println_demo(&format!(
-        "Vigil demo\n  dashboard    http://{listen}/?token={manager}\n               (tenant {}, client_manager; valid 12 h)\n  ops token    {ops}\n  API          http://{listen}/api/v1/openapi.json\n  nats-server  {} (store in {})\n  metrics      http://{listen}/metrics\n  readiness    http://{listen}/readyz\n  targets      CRITICAL 1m/3m, HIGH 2m/6m, MEDIUM 4m/12m, LOW 8m/30m; warnings at 50% and 80%\n  tenants      {:?}\n  partner      {} ({}): down 45 s every 3 min, loses 1 write in 50; reconciled every 100 s\n{}\nPress Ctrl-C to stop.\n",
+        "Vigil demo\n  dashboard    http://{listen}/?token={manager}\n               (tenant {}, client_manager; valid 12 h)\n  ops token    {ops}\n  API          http://{listen}/api/v1/openapi.json\n  nats-server  {} (store in {})\n  metrics      http://{listen}/metrics\n  readiness    http://{listen}/readyz\n  targets      CRITICAL 1m/3m, HIGH 2m/6m, MEDIUM 4m/12m, LOW 8m/30m; warnings at 50% and 80%\n  tenants      {:?}\n  partner      {} ({}): down 45 s every 3 min, loses 1 write in 20; reconciled every 100 s\n{}\nPress Ctrl-C to stop.\n",
         DEMO_TENANTS[0],
         nats.url(),
         nats.store_dir().display(),
