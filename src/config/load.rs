@@ -45,12 +45,14 @@ impl VigilConfig {
     }
 
     /// The engine settings this configuration implies: final tickets and applied event ids are
-    /// remembered as long as the stream keeps the events that could repeat them.
+    /// remembered as long as the stream keeps the events that could repeat them. Stopped goals
+    /// are kept as SLA records only where exchange partners take them: the service on the wall
+    /// clock (the tenant actors hand them to the record writer), never in replay.
     pub fn engine_settings(&self) -> vigil_actors::EngineSettings {
         vigil_actors::EngineSettings {
             final_retention_ms: self.nats.retention.as_millis(),
             dedupe_window_ms: self.nats.retention.as_millis(),
-            record_stops: !self.partners.is_empty(),
+            record_stops: false,
         }
     }
 

@@ -84,7 +84,11 @@ pub async fn run(
                 .join("; ")
         )
     })?);
-    let engine_settings = Arc::new(config.engine_settings());
+    let engine_settings = Arc::new(vigil_actors::EngineSettings {
+        // Partners take the records of stopped goals from the tenant actors (wall clock).
+        record_stops: !config.partners.is_empty() && config.engine.clock == ClockMode::Wall,
+        ..config.engine_settings()
+    });
     let verifier =
         Arc::new(Verifier::from_config(&config).context("cannot set up token verification")?);
     let routing = Arc::new(Routing::new(config.notify.clone(), &config.tenant_notify));
@@ -96,6 +100,9 @@ pub async fn run(
     } else {
         None
     };
+    if !config.partners.is_empty() && config.engine.clock == ClockMode::Event {
+        warn!("engine.clock = \"event\" keeps no SLA records: exchange partners receive nothing from this instance");
+    }
     let links_to_partners = vigil::partner::connect_all(&config.partners, Arc::new(WallClock))
         .map_err(|e| anyhow::anyhow!("cannot set up exchange partners: {e}"))?;
     let (alerts_tx, alerts_rx) = mpsc::channel(ALERT_QUEUE);
