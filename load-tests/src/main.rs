@@ -14,6 +14,8 @@ use vigil_load::partner::PartnerOptions;
 use vigil_load::workload::Workload;
 use vigil_load::ws::WsOptions;
 
+mod partner_bench;
+
 /// The same allocator as `vigil`, so memory and throughput figures match the service.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -165,6 +167,12 @@ enum Command {
     /// A fake exchange partner (records API, auth, fault injection via `/_admin/`) serving
     /// until Ctrl-C; prints `partner_url=…`.
     Partner(PartnerOptions),
+    /// Baseline of the partner benchmark: PUTs NDJSON bodies straight to a partner over
+    /// `--concurrency` keep-alive connections; prints `puts_per_sec`.
+    PartnerPut(partner_bench::PutOptions),
+    /// Baseline of the partner benchmark: pages through a partner's records of a date;
+    /// prints `page_records_per_sec`.
+    PartnerPages(partner_bench::PagesOptions),
 }
 
 fn parse_duration_arg(s: &str) -> Result<Duration, String> {
@@ -275,6 +283,8 @@ fn main() -> anyhow::Result<()> {
             timeout,
         })?,
         Command::Partner(options) => vigil_load::partner::standalone::run(options)?,
+        Command::PartnerPut(options) => partner_bench::put(options)?,
+        Command::PartnerPages(options) => partner_bench::pages(options)?,
     }
     Ok(())
 }
