@@ -140,7 +140,7 @@ impl PartnerLink {
             });
         }
         if let Some(limiter) = &self.limiter {
-            limiter.until_ready().await;
+            wait_for_permit(limiter).await;
         }
         let started = Instant::now();
         let result = request.await;
@@ -179,5 +179,16 @@ impl PartnerLink {
     fn with_breaker<R>(&self, f: impl FnOnce(&mut Breaker) -> R) -> R {
         let mut b = self.breaker.lock().unwrap_or_else(PoisonError::into_inner);
         f(&mut b)
+    }
+}
+
+/// Waits until the limiter lets one more call through, sleeping on tokio's timer (governor's
+/// own `until_ready` sleeps on a timer thread of its own, which costs a context switch per
+/// call at high rates).
+async fn wait_for_permit(limiter: &DefaultDirectRateLimiter) {
+    use governor::clock::{Clock as _, DefaultClock};
+    let clock = DefaultClock::default();
+    while let Err(not_until) = limiter.check() {
+        tokio::time::sleep(not_until.wait_time_from(clock.now())).await;
     }
 }
