@@ -472,9 +472,9 @@ mod tests {
     use hmac::{Hmac, KeyInit as _, Mac as _};
     use serde_json::json;
     use sha2::{Digest as _, Sha256};
-    use vigil_actors::Goal;
 
     use super::*;
+    use crate::partner::mapping::tests::record;
 
     /// What the fake partner saw of one request.
     #[derive(Debug, Clone)]
@@ -537,24 +537,6 @@ mod tests {
 
     fn ok(status: u16, body: &str) -> Answer {
         (status, vec![], body.to_string(), Duration::ZERO)
-    }
-
-    fn record() -> SlaRecord {
-        SlaRecord {
-            record_id: "12345:TKT-001:resolution".into(),
-            tenant_id: 12345,
-            ticket_id: "TKT-001".into(),
-            goal: Goal::Resolution,
-            priority: "HIGH".into(),
-            service_type: "incident".into(),
-            target_ms: 86_400_000,
-            actual_ms: 90_000_000,
-            outcome: "breached".into(),
-            policy_version: 2,
-            started_at: 1_763_791_200_000,
-            stopped_at: 1_763_881_200_000,
-            assignee_id: Some("eng-7".into()),
-        }
     }
 
     fn config(addr: SocketAddr, extra: &str) -> PartnerConfig {

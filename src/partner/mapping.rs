@@ -240,7 +240,7 @@ impl Mapper {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::collections::BTreeMap;
 
     use serde_json::json;
@@ -248,7 +248,8 @@ mod tests {
 
     use super::*;
 
-    fn record() -> SlaRecord {
+    /// The DESIGN.md §7 example record, shared by the partner tests.
+    pub(crate) fn record() -> SlaRecord {
         SlaRecord {
             record_id: "12345:TKT-001:resolution".into(),
             tenant_id: 12345,

@@ -1,0 +1,22 @@
+# Process and figure helpers shared by notify.sh and partner.sh. Source after setting WORK
+# (the temporary directory) and PIDS=() (processes to stop on exit), and after defining `log`.
+stop_pid() { # pid [signal]: stops one process this script started, waiting up to 20 s
+  local pid=$1
+  kill -"${2:-TERM}" "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
+}
+cleanup() { # stops every process in PIDS; removes WORK unless KEEP=1
+  for pid in "${PIDS[@]}"; do stop_pid "$pid" KILL; done
+  if [ "${KEEP:-0}" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() {
+  for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
+  echo "nothing listens on port $1" >&2; return 1
+}
+cpu_seconds() { # utime + stime of a live process, in seconds
+  awk -v hz="$(getconf CLK_TCK)" '{printf "%.1f", ($14 + $15) / hz}' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+fig() { sed -n "s/^$2=//p" "$1" | tail -n 1; }
