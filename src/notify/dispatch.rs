@@ -123,6 +123,10 @@ fn facts_of(n: &DueNotification) -> AlertFacts<'_> {
     }
 }
 
+/// How much longer than `send_timeout` a send may take before the dispatcher gives up on it
+/// (the provider's own time-out normally ends it first, with a better message).
+const BACKSTOP_MARGIN: Duration = Duration::from_secs(1);
+
 /// The wait before retry `attempt` (0 first): exponential from 1 s, doubling up to 5 min, with
 /// jitter; never shorter than what the provider asked for.
 pub fn retry_delay(attempt: u32, retry_after: Option<Duration>) -> Duration {
@@ -334,15 +338,19 @@ impl Dispatcher {
                     notifications = r.rows.len(),
                 );
                 async move {
-                    let sent =
-                        tokio::time::timeout(timeout, providers.send(r.channel, &r.outgoing))
-                            .await
-                            .unwrap_or_else(|_| {
-                                Err(SendError::Transient {
-                                    reason: format!("no answer within {} s", timeout.as_secs()),
-                                    retry_after: None,
-                                })
-                            });
+                    // A backstop: each provider times out by itself after `timeout` and says
+                    // how; this only catches one that does not.
+                    let sent = tokio::time::timeout(
+                        timeout + BACKSTOP_MARGIN,
+                        providers.send(r.channel, &r.outgoing),
+                    )
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(SendError::Transient {
+                            reason: format!("no answer within {} s", timeout.as_secs()),
+                            retry_after: None,
+                        })
+                    });
                     (r, sent)
                 }
                 .instrument(span)
