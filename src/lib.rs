@@ -28,3 +28,9 @@ pub mod partner;
 pub mod retry;
 pub mod store;
 pub mod telemetry;
+
+/// Completes when a stop flag turns true (or its sender is gone). The guard `wait_for`
+/// returns is dropped here, so callers stay `Send` across awaits.
+pub async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await.map(|_| ());
+}

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Parser;
 use vigil::config::{check_config, VigilConfig};
+use vigil::stopped;
 use vigil::telemetry;
 
 use cli::{Cli, Command, LogFormat, ReportFormat};
@@ -261,12 +262,6 @@ fn service_runtime() -> anyhow::Result<actix_rt::SystemRunner> {
         .build()
         .context("cannot start the async runtime")?;
     Ok(actix_rt::System::with_tokio_rt(move || runtime))
-}
-
-/// Completes when a stop flag turns true (or its sender is gone).
-async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
-    // The guard `wait_for` returns is dropped here, so callers stay `Send` across awaits.
-    let _ = stop.wait_for(|s| *s).await.map(|_| ());
 }
 
 /// Completes on SIGTERM or Ctrl-C.

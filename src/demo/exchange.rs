@@ -87,7 +87,7 @@ pub async fn reconcile_now_and_then(
     let mut reconciler: Option<Reconciler> = None;
     loop {
         tokio::select! {
-            _ = stop.wait_for(|s| *s) => break,
+            _ = crate::stopped(&mut stop) => break,
             _ = tokio::time::sleep(RECONCILE_EVERY) => {}
         }
         // Connected on first use: by then the service has set the store up.

@@ -212,7 +212,7 @@ impl PartnerSchedule {
             let noop = |_: &super::reconcile::RunProgress| {};
             let result = tokio::select! {
                 r = self.reconciler.run(due.day, Trigger::Nightly, &noop) => r,
-                _ = stopped(&mut self.stop) => {
+                _ = crate::stopped(&mut self.stop) => {
                     // The dropped run stays resumable; give its lease up at once.
                     let _ = self.reconciler.release_lease().await;
                     return;
@@ -269,16 +269,10 @@ impl PartnerSchedule {
             let nap = Duration::from_millis(left.unsigned_abs()).min(CLOCK_POLL);
             tokio::select! {
                 _ = tokio::time::sleep(nap) => {}
-                _ = stopped(&mut self.stop) => return false,
+                _ = crate::stopped(&mut self.stop) => return false,
             }
         }
     }
-}
-
-/// Completes when a stop flag turns true (or its sender is gone).
-async fn stopped(stop: &mut watch::Receiver<bool>) {
-    // The guard `wait_for` returns is dropped here, so callers stay `Send`.
-    let _ = stop.wait_for(|s| *s).await.map(|_| ());
 }
 
 #[cfg(test)]

@@ -214,7 +214,7 @@ impl PartnerWorker {
                 continue;
             }
             tokio::select! {
-                _ = stopped(&mut stop) => break,
+                _ = crate::stopped(&mut stop) => break,
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(wait) => {}
                 _ = gauges.tick() => self.refresh_gauges().await,
@@ -238,10 +238,4 @@ impl PartnerWorker {
             Err(e) => debug!(partner = %partner, error = %e, "cannot read partner outbox figures"),
         }
     }
-}
-
-/// Completes when a stop flag turns true (or its sender is gone).
-async fn stopped(stop: &mut watch::Receiver<bool>) {
-    // The guard `wait_for` returns is dropped here, so the caller stays `Send`.
-    let _ = stop.wait_for(|s| *s).await.map(|_| ());
 }

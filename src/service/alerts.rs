@@ -4,17 +4,15 @@
 //! re-derive alerts; the store turns the repeats into no-ops, so nothing is recorded, pushed
 //! or published twice.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio::sync::mpsc;
-use tracing::warn;
 use vigil_actors::AlertRecord;
 
 use vigil::outlet::AlertOutlet;
 use vigil::store::Store;
 
-/// Longest wait between store retries.
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
+use super::store_retry::until_stored;
 
 /// Records alert changes and hands them on.
 pub struct AlertWriter {
@@ -37,20 +35,12 @@ impl AlertWriter {
 
     async fn write(&self, batch: Vec<AlertRecord>) {
         let noticed = Instant::now();
-        let mut backoff = Duration::from_millis(50);
-        let writes = loop {
-            match self.store.record_alert_changes(&batch).await {
-                Ok(w) => break w,
-                Err(e) if e.is_retryable() => {
-                    warn!(error = %e, records = batch.len(), "store unavailable; alert changes wait");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
-                }
-                Err(e) => {
-                    warn!(error = %e, records = batch.len(), "alert changes could not be recorded");
-                    return;
-                }
-            }
+        let Some(writes) = until_stored("alert changes", batch.len(), || {
+            self.store.record_alert_changes(&batch)
+        })
+        .await
+        else {
+            return;
         };
         let new: Vec<AlertRecord> = batch
             .into_iter()

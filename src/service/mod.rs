@@ -13,6 +13,7 @@ mod host;
 mod partition;
 mod records;
 mod stats;
+mod store_retry;
 
 use std::future::Future;
 use std::sync::Arc;

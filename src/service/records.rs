@@ -5,18 +5,15 @@
 //! queue nothing.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::{mpsc, Notify};
-use tracing::warn;
 use vigil_actors::clock::Clock;
 use vigil_actors::SlaRecord;
 
 use vigil::partner::PartnerConfig;
 use vigil::store::Store;
 
-/// Longest wait between store retries.
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
+use super::store_retry::until_stored;
 
 /// Records stopped goals and queues them for partners.
 pub struct RecordWriter {
@@ -64,30 +61,14 @@ impl RecordWriter {
                 .map(|p| p.id.clone())
                 .collect()
         };
-        let mut backoff = Duration::from_millis(50);
-        loop {
-            match self
-                .store
-                .record_sla_stops(batch, &partners_of, self.clock.now())
-                .await
-            {
-                Ok(0) => return,
-                Ok(_) => {
-                    for w in &self.wakers {
-                        w.notify_one();
-                    }
-                    return;
-                }
-                Err(e) if e.is_retryable() => {
-                    warn!(error = %e, records = batch.len(), "store unavailable; SLA records wait");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
-                }
-                Err(e) => {
-                    warn!(error = %e, records = batch.len(),
-                        "SLA records could not be recorded; the next restart derives them again");
-                    return;
-                }
+        let now = self.clock.now();
+        let taken = until_stored("SLA records", batch.len(), || {
+            self.store.record_sla_stops(batch, &partners_of, now)
+        })
+        .await;
+        if taken.is_some_and(|n| n > 0) {
+            for w in &self.wakers {
+                w.notify_one();
             }
         }
     }
