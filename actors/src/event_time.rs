@@ -287,27 +287,31 @@ impl<T> EventTimeDriver<T> {
             return;
         };
         let id_key = EventKey::new(p.event.tenant_id, &p.event.event_id);
+        let idx = self.tenant(p.event.tenant_id);
+        let engine = &mut self.tenants[idx as usize];
+        // Judged on its own, then as a repeat, then against its ticket (DESIGN.md §3.1).
         if self.applied_ids.contains_key(id_key) {
-            sink.rejected(
-                &p.event,
-                p.tag,
-                Rejection::new(RejectReason::DuplicateEvent, "event_id was already applied"),
-            );
+            let verdict = engine.judge(&p.event).and(Err::<(), _>(Rejection::new(
+                RejectReason::DuplicateEvent,
+                "event_id was already applied",
+            )));
+            if let Err(r) = verdict {
+                sink.rejected(&p.event, p.tag, r);
+            }
             return;
         }
-        let idx = self.tenant(p.event.tenant_id);
         let mut alerts = std::mem::take(&mut self.alerts);
-        let result = self.tenants[idx as usize].apply(&p.event, &mut alerts);
+        let result = engine.apply(&p.event, &mut alerts);
         for a in alerts.drain(..) {
             sink.alert(a);
         }
         self.alerts = alerts;
         match result {
             Ok(()) => {
-                self.applied_ids.insert_checked(id_key, p.at);
-                if self.seq.is_multiple_of(4096) {
-                    self.applied_ids.expire_before(self.max_applied);
+                if p.at >= self.applied_ids.next_expiry() {
+                    self.applied_ids.expire_before(p.at);
                 }
+                self.applied_ids.insert_checked(id_key, p.at);
                 self.max_applied = self.max_applied.max(p.at);
                 sink.applied(&p.event, p.tag);
             }

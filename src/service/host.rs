@@ -21,6 +21,9 @@ pub struct Tag {
     pub payload: Bytes,
     /// When the worker received it (for the processing latency histogram).
     pub received: std::time::Instant,
+    /// Whether its id was in the dedupe memory when it was handed to the engine (the engine
+    /// judges it on its own, then rejects it as a repeat).
+    pub repeat: bool,
 }
 
 /// The result of applying one event.

@@ -1,19 +1,23 @@
 //! Bounded-memory memory of applied events, for the `duplicate_event` rejection.
 //!
-//! An event is identified by `(tenant_id, event_id)`. [`Dedupe`] keeps only a 64-bit hash of
-//! that pair ([`EventKey`], XXH3 seeded with the tenant id: fixed by its specification, so
-//! equal across runs, machines and Rust releases, and safe to put in a snapshot), in time
-//! buckets keyed by the event's `occurred_at`. [`Dedupe::expire_before`] drops whole buckets
-//! that fell out of the window behind a watermark, so memory is bounded by the number of
-//! events whose `occurred_at` lies in the window (default 48 h, plus one bucket of slack).
+//! An event is identified by `(tenant_id, event_id)`. [`Dedupe`] keeps only a 128-bit hash of
+//! that pair ([`EventKey`]: XXH3-128 of the tenant id and the length-prefixed event id, with a
+//! fixed seed; fixed by its specification, so equal across runs, machines and Rust releases,
+//! and safe to put in a snapshot), in time buckets keyed by the event's `occurred_at`.
+//! [`Dedupe::expire_before`] drops whole buckets that fell out of the window behind a
+//! watermark, so memory is bounded by the number of events whose `occurred_at` lies in the
+//! window, plus one bucket of slack.
 //!
 //! # Bounds
-//! - Memory: about 10–21 bytes per remembered event (an 8-byte key and a 1-byte control word
+//! - Memory: about 18–37 bytes per remembered event (a 16-byte key and a 1-byte control word
 //!   per slot of a hash table kept 44–88 % full); [`Dedupe::approx_bytes`] reports it.
-//! - Lookups probe each live bucket (at most `buckets + 1`, default 9), so the cost does not
-//!   grow with the number of events.
-//! - A 64-bit hash can collide: with `n` events in the window the chance that some new event
-//!   is taken for a duplicate is about `n² / 2⁶⁵` (≈ 3·10⁻⁶ for ten million).
+//! - Buckets: at most `buckets + 2` are live, whatever the spread of `occurred_at` (an event
+//!   from before the window is filed in the oldest live bucket, one from after the watermark in
+//!   the newest), so a lookup probes at most `buckets + 2` tables (default 10).
+//! - Collisions: every input bit reaches the 128-bit key and the id is length-prefixed, so
+//!   neighbouring tenants or ids cannot be made to collide by construction; the chance that
+//!   some new event is taken for a duplicate by accident is about `n² / 2¹²⁹` for `n`
+//!   remembered events (≈ 10⁻²⁵ for ten million).
 //!
 //! # Invariants
 //! Callers insert an event only after it was applied, so a repeat of a rejected event is judged
@@ -32,18 +36,37 @@ use crate::time::Millis;
 pub const DEFAULT_WINDOW_MS: Millis = 48 * 3_600_000;
 /// Default number of buckets the window is cut into (the memory slack is one bucket).
 pub const DEFAULT_BUCKETS: u32 = 8;
+/// Seed of [`EventKey`]: fixed forever, or snapshots would lose their meaning.
+const KEY_SEED: u64 = 0x7669_6769_6c5f_6964; // "vigil_id"
 
-/// The stable 64-bit identity of `(tenant_id, event_id)`.
+/// The stable 128-bit identity of `(tenant_id, event_id)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct EventKey(pub u64);
+pub struct EventKey(pub u128);
 
 impl EventKey {
-    /// The key of an event: XXH3-64 of the `event_id` bytes with the tenant id as seed.
+    /// The key of an event: XXH3-128, with a fixed seed, of the tenant id (8 bytes, little
+    /// endian), the event id's length in bytes (4 bytes, little endian) and the event id.
     pub fn new(tenant_id: u64, event_id: &str) -> Self {
-        EventKey(xxhash_rust::xxh3::xxh3_64_with_seed(
-            event_id.as_bytes(),
-            tenant_id,
-        ))
+        // Event ids are at most 128 characters (512 bytes); longer input takes the slow path.
+        let id = event_id.as_bytes();
+        let mut buf = [0u8; 12 + 512];
+        let input: &[u8] = if id.len() <= 512 {
+            buf[..8].copy_from_slice(&tenant_id.to_le_bytes());
+            buf[8..12].copy_from_slice(&(id.len() as u32).to_le_bytes());
+            buf[12..12 + id.len()].copy_from_slice(id);
+            &buf[..12 + id.len()]
+        } else {
+            return EventKey::from_parts(tenant_id, id);
+        };
+        EventKey(xxhash_rust::xxh3::xxh3_128_with_seed(input, KEY_SEED))
+    }
+
+    fn from_parts(tenant_id: u64, id: &[u8]) -> Self {
+        let mut input = Vec::with_capacity(12 + id.len());
+        input.extend_from_slice(&tenant_id.to_le_bytes());
+        input.extend_from_slice(&(id.len() as u32).to_le_bytes());
+        input.extend_from_slice(id);
+        EventKey(xxhash_rust::xxh3::xxh3_128_with_seed(&input, KEY_SEED))
     }
 }
 
@@ -62,22 +85,25 @@ impl Hasher for KeyHasher {
         }
     }
 
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
+    fn write_u128(&mut self, n: u128) {
+        self.0 = n as u64;
     }
 }
 
-type KeySet = HashSet<u64, BuildHasherDefault<KeyHasher>>;
+type KeySet = HashSet<u128, BuildHasherDefault<KeyHasher>>;
 
 /// Remembers applied events for a window of `occurred_at`, in bounded memory.
 #[derive(Debug, Clone)]
 pub struct Dedupe {
     window: Millis,
     bucket_ms: Millis,
+    /// Buckets the window is cut into.
+    buckets_in_window: i64,
     /// Bucket index (`occurred_at / bucket_ms`) → keys of that bucket.
     buckets: BTreeMap<i64, KeySet>,
-    /// Lowest bucket index still live; older events are filed here.
-    floor: i64,
+    /// Lowest bucket index still live; older events are filed here. `None` until the first
+    /// insert or watermark.
+    floor: Option<i64>,
     len: usize,
 }
 
@@ -97,11 +123,13 @@ impl Dedupe {
     /// memory slack and slower lookups.
     pub fn with_buckets(window_ms: Millis, buckets: u32) -> Self {
         let window = window_ms.max(1);
+        let buckets = i64::from(buckets.max(1));
         Dedupe {
             window,
-            bucket_ms: (window / i64::from(buckets.max(1))).max(1),
+            bucket_ms: (window / buckets).max(1),
+            buckets_in_window: buckets,
             buckets: BTreeMap::new(),
-            floor: i64::MIN,
+            floor: None,
             len: 0,
         }
     }
@@ -139,8 +167,17 @@ impl Dedupe {
     /// Remembers `key`, which the caller has just checked with
     /// [`contains_key`](Self::contains_key) (the hot path checks before applying an event and
     /// remembers it after, so checking again would only repeat the lookups).
+    ///
+    /// The bucket is that of `occurred_at`, held between the oldest live bucket and one past
+    /// the watermark's, so no spread of `occurred_at` adds buckets. Before any watermark, the
+    /// first event's `occurred_at` stands for it.
     pub fn insert_checked(&mut self, key: EventKey, occurred_at: Millis) {
-        let bucket = occurred_at.div_euclid(self.bucket_ms).max(self.floor);
+        let own = occurred_at.div_euclid(self.bucket_ms);
+        let floor = *self
+            .floor
+            .get_or_insert_with(|| own.saturating_sub(self.buckets_in_window));
+        let newest = floor.saturating_add(self.buckets_in_window + 1);
+        let bucket = own.clamp(floor, newest);
         if self.buckets.entry(bucket).or_default().insert(key.0) {
             self.len += 1;
         }
@@ -152,10 +189,10 @@ impl Dedupe {
         let horizon = watermark_ms.saturating_sub(self.window);
         // Bucket `b` spans [b·w, (b+1)·w): it is wholly before the horizon iff b < horizon / w.
         let first_live = horizon.div_euclid(self.bucket_ms);
-        if first_live <= self.floor {
+        if self.floor.is_some_and(|floor| first_live <= floor) {
             return 0;
         }
-        self.floor = first_live;
+        self.floor = Some(first_live);
         let live = self.buckets.split_off(&first_live);
         let dropped: usize = std::mem::replace(&mut self.buckets, live)
             .values()
@@ -163,6 +200,19 @@ impl Dedupe {
             .sum();
         self.len -= dropped;
         dropped
+    }
+
+    /// The lowest watermark at which [`expire_before`](Self::expire_before) would forget
+    /// something or move the window: callers on a hot path compare against it instead of
+    /// calling every time.
+    pub fn next_expiry(&self) -> Millis {
+        match self.floor {
+            None => Millis::MIN,
+            Some(floor) => floor
+                .saturating_add(1)
+                .saturating_mul(self.bucket_ms)
+                .saturating_add(self.window),
+        }
     }
 
     /// Number of remembered events.
@@ -173,6 +223,11 @@ impl Dedupe {
     /// Whether nothing is remembered.
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// Number of live buckets (at most `buckets + 2`).
+    pub fn bucket_count(&self) -> usize {
+        self.buckets.len()
     }
 
     /// Bytes held by the hash tables (not counting the few bytes per bucket of the map).
@@ -199,10 +254,92 @@ mod tests {
     #[test]
     fn keys_are_stable_and_tenant_scoped() {
         // XXH3 is specified; this value must never change, or snapshots would lose their meaning.
-        assert_eq!(EventKey::new(0, ""), EventKey(0x2d06_8005_38d3_94c2));
+        assert_eq!(EventKey::new(0, ""), EventKey(KEY_OF_EMPTY));
         assert_eq!(EventKey::new(7, "e-1"), EventKey::new(7, "e-1"));
         assert_ne!(EventKey::new(7, "e-1"), EventKey::new(8, "e-1"));
         assert_ne!(EventKey::new(7, "e-1"), EventKey::new(7, "e-2"));
+        // The pairs the tenant-as-seed key of earlier releases took for one another.
+        assert_ne!(EventKey::new(3, "e14"), EventKey::new(4, "e15"));
+        // Long ids (past the stack buffer) hash the same bytes the same way.
+        let long = "x".repeat(600);
+        assert_eq!(
+            EventKey::new(1, &long),
+            EventKey::from_parts(1, long.as_bytes())
+        );
+        assert_eq!(EventKey::new(1, "abc"), EventKey::from_parts(1, b"abc"));
+    }
+
+    const KEY_OF_EMPTY: u128 = 0x0f93_16d2_eb4d_900c_89c4_0b29_f773_b79b;
+
+    /// Sequential numeric and short ids over neighbouring tenants: the shapes real upstreams
+    /// use, and the ones a seeded 64-bit key confused.
+    #[test]
+    fn sequential_ids_of_neighbouring_tenants_never_collide() {
+        let mut seen = hashbrown::HashSet::with_capacity(2_100_000);
+        for tenant in 1..=500u64 {
+            for i in 0..2_000u32 {
+                assert!(seen.insert(EventKey::new(tenant, &i.to_string()).0));
+                assert!(seen.insert(EventKey::new(tenant, &format!("e{i}")).0));
+            }
+        }
+        for i in 0..1_000u32 {
+            // One LOW ticket per five events over 200 tenants, ids e0…e999 (the reported case).
+            let tenant = 1 + u64::from(i / 5) % 200;
+            assert!(seen.insert(EventKey::new(tenant, &format!("x{i}")).0));
+        }
+        assert_eq!(seen.len(), 2 * 500 * 2_000 + 1_000);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn distinct_identities_get_distinct_keys(
+            tenant in 1u64..=i64::MAX as u64,
+            id in "[ -~]{1,40}",
+            other_tenant in 1u64..=i64::MAX as u64,
+            other_id in "[ -~]{1,40}",
+        ) {
+            let same = tenant == other_tenant && id == other_id;
+            proptest::prop_assert_eq!(
+                EventKey::new(tenant, &id) == EventKey::new(other_tenant, &other_id),
+                same
+            );
+            // Neighbours: the next tenant with the next id, and the id with a byte more.
+            let next = format!("{id}0");
+            proptest::prop_assert_ne!(EventKey::new(tenant, &id), EventKey::new(tenant, &next));
+            proptest::prop_assert_ne!(
+                EventKey::new(tenant, &id),
+                EventKey::new(tenant.wrapping_add(1), &id)
+            );
+        }
+    }
+
+    #[test]
+    fn occurred_at_spread_over_centuries_adds_no_buckets() {
+        let mut d = Dedupe::with_buckets(48 * HOUR, 8);
+        d.expire_before(1_800_000_000_000);
+        let year = 365 * 24 * HOUR;
+        for i in 0..10_000i64 {
+            let at = -70 * year + i * (year / 20); // 1900 … 2400
+            assert!(d.insert(1, &format!("e{i}"), at));
+        }
+        assert!(d.bucket_count() <= 10, "{} buckets", d.bucket_count());
+        assert_eq!(d.len(), 10_000);
+        // Every one is still found as a duplicate.
+        assert!((0..10_000).all(|i| d.contains(1, &format!("e{i}"))));
+    }
+
+    #[test]
+    fn next_expiry_is_the_first_watermark_that_moves_the_window() {
+        let mut d = Dedupe::with_buckets(48 * HOUR, 8); // 6 h buckets
+        assert_eq!(d.next_expiry(), Millis::MIN);
+        d.insert(1, "a", 100 * HOUR);
+        let at = d.next_expiry();
+        assert!(at > 100 * HOUR);
+        let before = d.clone();
+        assert_eq!(d.expire_before(at - 1), 0);
+        assert_eq!(d.next_expiry(), before.next_expiry());
+        d.expire_before(at);
+        assert!(d.next_expiry() > at);
     }
 
     #[test]

@@ -18,6 +18,8 @@ use crate::time::{parse_instant, Millis};
 pub const MAX_EVENT_BYTES: usize = 64 * 1024;
 /// Longest accepted `event_id`, `ticket_id`, `assignee_id` or `service_type`, in characters.
 pub const MAX_ID_CHARS: usize = 128;
+/// Largest accepted `tenant_id`: 2^63 − 1, the largest the SQL store can hold (`BIGINT`).
+pub const MAX_TENANT_ID: u64 = i64::MAX as u64;
 /// The only schema version this build understands.
 pub const SCHEMA_VERSION: u64 = 1;
 /// Service type of events that name none.
@@ -292,6 +294,9 @@ fn required<T>(v: Option<T>, field: &'static str) -> Result<T, Rejection> {
     v.ok_or_else(|| Rejection::field(RejectReason::MissingField, field, "is required"))
 }
 
+/// An id field: 1 to [`MAX_ID_CHARS`] characters, none of them a control character
+/// (U+0000–U+001F, U+007F). Ids travel into log lines, email bodies, SMS texts and partner
+/// URLs, where a line break or an escape would let the sender forge content.
 fn id_field(v: Cow<'_, str>, field: &'static str) -> Result<CompactString, Rejection> {
     let chars = v.chars().count();
     if chars == 0 || chars > MAX_ID_CHARS {
@@ -299,6 +304,13 @@ fn id_field(v: Cow<'_, str>, field: &'static str) -> Result<CompactString, Rejec
             RejectReason::InvalidField,
             field,
             "must be 1 to 128 characters",
+        ));
+    }
+    if v.bytes().any(|b| b < 0x20 || b == 0x7f) {
+        return Err(Rejection::field(
+            RejectReason::InvalidField,
+            field,
+            "must not contain control characters",
         ));
     }
     Ok(CompactString::from(v.as_ref()))
@@ -316,11 +328,11 @@ impl WireEvent<'_> {
         }
         let event_type = required(self.event_type, "event_type")?;
         let tenant_id = required(self.tenant_id, "tenant_id")?;
-        if tenant_id == 0 {
+        if tenant_id == 0 || tenant_id > MAX_TENANT_ID {
             return Err(Rejection::field(
                 RejectReason::InvalidField,
                 "tenant_id",
-                "must be a positive integer",
+                "must be an integer from 1 to 2^63-1",
             ));
         }
         let event_id = id_field(required(self.event_id, "event_id")?, "event_id")?;

@@ -149,42 +149,98 @@ impl TenantEngine {
         }
     }
 
-    /// Applies one validated event. Alert state changes it causes are appended to `out`.
-    /// A rejected event changes nothing.
+    /// Judges an event on its own, as far as that needs the tenant's state (DESIGN.md §3.1):
+    /// its priority must be known to the tenant and its policy must compile. Changes nothing.
+    /// The caller's dedupe memory comes next (`duplicate_event`), then [`apply`](Self::apply)
+    /// judges it against its ticket.
+    pub fn judge(&self, ev: &Event) -> Result<(), Rejection> {
+        match &ev.kind {
+            EventKind::PolicyUpdated { policy } => self
+                .policies
+                .prepare_update(&self.book, self.tenant_id, policy)
+                .map(drop)
+                .map_err(|_| invalid_policy()),
+            EventKind::Created { priority } | EventKind::PriorityChanged { priority } => self
+                .priority_of(ev, priority, self.find(&ev.ticket_id))
+                .map(drop),
+            _ => Ok(()),
+        }
+    }
+
+    /// Applies one decoded event that is not a repeat: it is judged on its own first (as
+    /// [`judge`](Self::judge) does), then against its ticket. Alert state changes it causes
+    /// are appended to `out`. A rejected event changes nothing.
     pub fn apply(&mut self, ev: &Event, out: &mut Vec<AlertRecord>) -> Result<(), Rejection> {
         let t = ev.occurred_at;
         self.finals.expire(t - self.settings.final_retention_ms);
         match &ev.kind {
             EventKind::PolicyUpdated { policy } => {
-                let book = self.book.clone();
-                self.policies
-                    .apply_update(&book, self.tenant_id, policy)
-                    .map(|_| ())
-                    .map_err(|_| {
-                        Rejection::new(
-                            RejectReason::InvalidPolicy,
-                            "policy has an unknown calendar, a bad target or a bad field",
-                        )
-                    })
+                let version = self
+                    .policies
+                    .prepare_update(&self.book, self.tenant_id, policy)
+                    .map_err(|_| invalid_policy())?;
+                self.policies.push(version);
+                Ok(())
             }
             EventKind::Created { priority } => self.create(ev, priority),
-            _ => {
-                let Some(slot) = self.find(&ev.ticket_id) else {
-                    if self.finals.contains(self.hash(&ev.ticket_id)) {
-                        return Ok(());
+            kind => {
+                let slot = self.find(&ev.ticket_id);
+                let new_priority = match kind {
+                    EventKind::PriorityChanged { priority } => {
+                        Some(self.priority_of(ev, priority, slot)?)
                     }
-                    return Err(Rejection::new(
-                        RejectReason::UnknownTicket,
-                        "no open ticket with this ticket_id",
-                    ));
+                    _ => None,
                 };
-                self.update(slot, ev, out)
+                let Some(slot) = slot else {
+                    if !self.finals.contains(self.hash(&ev.ticket_id)) {
+                        return Err(Rejection::new(
+                            RejectReason::UnknownTicket,
+                            "no open ticket with this ticket_id",
+                        ));
+                    }
+                    // Final means no move out; any other valid event is accepted and ignored.
+                    if matches!(kind, EventKind::StatusChanged { .. }) {
+                        return Err(Rejection::new(
+                            RejectReason::InvalidTransition,
+                            "the ticket is final (CLOSED or CANCELLED)",
+                        ));
+                    }
+                    return Ok(());
+                };
+                self.update(slot, ev, new_priority, out)
             }
         }
     }
 
+    /// The index of a priority an event names, if it is a key of the targets in force: the
+    /// ticket's own policy version and service rules while the ticket is open, otherwise the
+    /// tenant's policy in force at the event's `occurred_at` under the event's service type.
+    fn priority_of(&self, ev: &Event, name: &str, open: Option<u32>) -> Result<u8, Rejection> {
+        let known = match open {
+            Some(slot) => {
+                let tk = self.ticket(slot);
+                tk.policy
+                    .priority_index(name)
+                    .filter(|p| tk.policy.targets(tk.rules, *p).is_some())
+            }
+            None => {
+                let policy = self.policies.in_force_at(ev.occurred_at);
+                let rules = policy.rules_index(service_type_of(ev));
+                policy
+                    .priority_index(name)
+                    .filter(|p| policy.targets(rules, *p).is_some())
+            }
+        };
+        known.ok_or(Rejection::new(
+            RejectReason::UnknownPriority,
+            "priority is not a key of the targets in force",
+        ))
+    }
+
     fn create(&mut self, ev: &Event, priority: &str) -> Result<(), Rejection> {
         let t = ev.occurred_at;
+        // Judged on its own first: an unknown priority wins over a repeated ticket.
+        let prio = self.priority_of(ev, priority, None)?;
         let hash = self.hash(&ev.ticket_id);
         if self.find(&ev.ticket_id).is_some() || self.finals.contains(hash) {
             return Err(Rejection::new(
@@ -193,18 +249,8 @@ impl TenantEngine {
             ));
         }
         let policy = self.policies.in_force_at(t).clone();
-        let service = ev
-            .service_type
-            .as_deref()
-            .unwrap_or(vigil_streams::event::DEFAULT_SERVICE_TYPE);
+        let service = service_type_of(ev);
         let rules = policy.rules_index(service);
-        let prio = policy
-            .priority_index(priority)
-            .filter(|p| policy.targets(rules, *p).is_some())
-            .ok_or(Rejection::new(
-                RejectReason::UnknownPriority,
-                "priority is not a key of the targets in force",
-            ))?;
         let ticket = Ticket {
             id: ev.ticket_id.as_str().into(),
             created_at: t,
@@ -248,36 +294,26 @@ impl TenantEngine {
         Ok(())
     }
 
+    /// Applies an event to an open ticket; `new_priority` is the index of the priority a
+    /// `ticket.priority_changed` names, already judged.
     fn update(
         &mut self,
         slot: u32,
         ev: &Event,
+        new_priority: Option<u8>,
         out: &mut Vec<AlertRecord>,
     ) -> Result<(), Rejection> {
         let t = ev.occurred_at;
         // Validate before touching anything: a rejected event changes nothing.
         let current = self.ticket(slot).status;
-        let new_priority = match &ev.kind {
-            EventKind::StatusChanged { status } if !current.can_move_to(*status) => {
+        if let EventKind::StatusChanged { status } = &ev.kind {
+            if !current.can_move_to(*status) {
                 return Err(Rejection::new(
                     RejectReason::InvalidTransition,
                     "the status machine does not allow this move",
                 ));
             }
-            EventKind::PriorityChanged { priority } => {
-                let tk = self.ticket(slot);
-                let p = tk
-                    .policy
-                    .priority_index(priority)
-                    .filter(|p| tk.policy.targets(tk.rules, *p).is_some())
-                    .ok_or(Rejection::new(
-                        RejectReason::UnknownPriority,
-                        "priority is not a key of the targets in force",
-                    ))?;
-                Some(p)
-            }
-            _ => None,
-        };
+        }
         // Crossings before the event happened first (rule 7); those at `t` come after it.
         self.fire_due(slot, t, false, out);
         if let EventKind::StatusChanged { status } = &ev.kind {
@@ -591,4 +627,18 @@ impl TenantEngine {
     pub fn assignee_name(&self, id: u32) -> &str {
         self.assignees.name(id)
     }
+}
+
+/// The service type an event names, or the default.
+fn service_type_of(ev: &Event) -> &str {
+    ev.service_type
+        .as_deref()
+        .unwrap_or(vigil_streams::event::DEFAULT_SERVICE_TYPE)
+}
+
+fn invalid_policy() -> Rejection {
+    Rejection::new(
+        RejectReason::InvalidPolicy,
+        "policy has an unknown calendar, a bad target or a bad field",
+    )
 }

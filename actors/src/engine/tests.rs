@@ -272,6 +272,207 @@ fn rejects_name_their_reason_and_change_nothing() {
     assert!(out.alerts.is_empty(), "{:?}", out.alerts);
 }
 
+/// DESIGN.md §3.1: an event is judged on its own (fields, priority and status names), then as a
+/// repeat, then against its ticket; a final ticket accepts valid events and changes nothing,
+/// but never moves out of its final status.
+#[test]
+fn rejections_follow_the_order_of_judgement() {
+    use RejectReason::*;
+    // (minute, event id, ticket, type, extra fields, expected rejection)
+    let cases: &[(i64, &str, &str, &str, &str, Option<RejectReason>)] = &[
+        (
+            0,
+            "c-t",
+            "T",
+            "ticket.created",
+            r#""priority":"CRITICAL""#,
+            None,
+        ),
+        (
+            1,
+            "x-t",
+            "T",
+            "ticket.status_changed",
+            r#""status":"CANCELLED""#,
+            None,
+        ),
+        // Final ticket: invalid on its own keeps its reason; a move out is invalid.
+        (
+            2,
+            "p-t",
+            "T",
+            "ticket.priority_changed",
+            r#""priority":"P9""#,
+            Some(UnknownPriority),
+        ),
+        (
+            3,
+            "m-t",
+            "T",
+            "ticket.status_changed",
+            r#""status":"IN_PROGRESS""#,
+            Some(InvalidTransition),
+        ),
+        (
+            3,
+            "m2-t",
+            "T",
+            "ticket.status_changed",
+            r#""status":"CANCELLED""#,
+            Some(InvalidTransition),
+        ),
+        // Final ticket: valid events are accepted and change nothing.
+        (
+            4,
+            "a-t",
+            "T",
+            "ticket.assigned",
+            r#""assignee_id":"eng-1""#,
+            None,
+        ),
+        (4, "r-t", "T", "ticket.responded", "", None),
+        (
+            4,
+            "q-t",
+            "T",
+            "ticket.priority_changed",
+            r#""priority":"LOW""#,
+            None,
+        ),
+        // Unknown ticket: an unknown priority is judged first.
+        (
+            5,
+            "p-x",
+            "X",
+            "ticket.priority_changed",
+            r#""priority":"P9""#,
+            Some(UnknownPriority),
+        ),
+        (
+            5,
+            "q-x",
+            "X",
+            "ticket.priority_changed",
+            r#""priority":"LOW""#,
+            Some(UnknownTicket),
+        ),
+        // A repeated id: judged on its own first, then as a repeat, before its ticket.
+        (
+            6,
+            "c-t",
+            "Y",
+            "ticket.created",
+            r#""priority":"P9""#,
+            Some(UnknownPriority),
+        ),
+        (
+            6,
+            "c-t",
+            "Y",
+            "ticket.created",
+            r#""priority":"LOW""#,
+            Some(DuplicateEvent),
+        ),
+        (
+            6,
+            "c-t",
+            "T",
+            "ticket.status_changed",
+            r#""status":"PENDING""#,
+            Some(DuplicateEvent),
+        ),
+        // A repeat of a rejected event is judged on its own (and here accepted).
+        (
+            7,
+            "p-t",
+            "T",
+            "ticket.assigned",
+            r#""assignee_id":"eng-2""#,
+            None,
+        ),
+        // A second creation: an unknown priority wins over the repeated ticket.
+        (
+            8,
+            "c2-t",
+            "T",
+            "ticket.created",
+            r#""priority":"P9""#,
+            Some(UnknownPriority),
+        ),
+        (
+            8,
+            "c3-t",
+            "T",
+            "ticket.created",
+            r#""priority":"LOW""#,
+            Some(DuplicateTicket),
+        ),
+        // CLOSED is final too.
+        (9, "c-w", "W", "ticket.created", r#""priority":"LOW""#, None),
+        (
+            9,
+            "w1",
+            "W",
+            "ticket.status_changed",
+            r#""status":"IN_PROGRESS""#,
+            None,
+        ),
+        (
+            9,
+            "w2",
+            "W",
+            "ticket.status_changed",
+            r#""status":"RESOLVED""#,
+            None,
+        ),
+        (
+            9,
+            "w3",
+            "W",
+            "ticket.status_changed",
+            r#""status":"CLOSED""#,
+            None,
+        ),
+        (
+            10,
+            "w4",
+            "W",
+            "ticket.status_changed",
+            r#""status":"IN_PROGRESS""#,
+            Some(InvalidTransition),
+        ),
+        (
+            10,
+            "w5",
+            "W",
+            "ticket.satisfaction_rated",
+            r#""satisfaction":4.5"#,
+            None,
+        ),
+    ];
+    let mut d = EventTimeDriver::new(book(CRIT_30), Arc::new(EngineSettings::default()), 0);
+    let mut sink = Collect::default();
+    let base = vigil_streams::parse_instant("2026-11-23T00:00:00Z").unwrap();
+    for &(min, id, ticket, kind, extra, expected) in cases {
+        let at = format_instant(base + min * 60_000);
+        let extra = if extra.is_empty() {
+            String::new()
+        } else {
+            format!(",{extra}")
+        };
+        let json = format!(
+            r#"{{"schema":1,"event_id":"{id}","event_type":"{kind}","tenant_id":1,"ticket_id":"{ticket}","occurred_at":"{at}"{extra}}}"#
+        );
+        let ev = decode(json.as_bytes()).unwrap_or_else(|r| panic!("{json}: {r}"));
+        let before = sink.rejected.len();
+        d.offer(ev, (), &mut sink);
+        d.finish(&mut sink);
+        let got = sink.rejected[before..].first().map(|(_, r)| *r);
+        assert_eq!(sink.rejected.len() - before, usize::from(got.is_some()));
+        assert_eq!(got, expected, "{id} {ticket} {kind} {extra}");
+    }
+}
+
 #[test]
 fn too_late_and_shuffled_within_lateness() {
     let sorted = run(

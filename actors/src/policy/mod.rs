@@ -451,13 +451,14 @@ impl TenantPolicies {
             .get(usize::try_from(version).ok()?.checked_sub(1)?)
     }
 
-    /// Applies an `sla.policy_updated` policy object over the latest version.
-    pub fn apply_update(
-        &mut self,
+    /// Compiles an `sla.policy_updated` policy object over the latest version, without adding
+    /// it: the judgement of the event on its own.
+    pub fn prepare_update(
+        &self,
         book: &PolicyBook,
         tenant: u64,
         policy_json: &str,
-    ) -> Result<&Arc<PolicyVersion>, PolicyError> {
+    ) -> Result<PolicyVersion, PolicyError> {
         let invalid = |path: &str, message: String| PolicyError {
             tenant: Some(tenant),
             path: path.to_string(),
@@ -477,10 +478,25 @@ impl TenantPolicies {
         })?;
         let merged = merge(&self.latest().spec, &update);
         let next = u32::try_from(self.versions.len() + 1).unwrap_or(u32::MAX);
-        let version = book
-            .compile(&merged, next, effective_from, Some(tenant))
-            .map_err(|mut errs| errs.swap_remove(0))?;
+        book.compile(&merged, next, effective_from, Some(tenant))
+            .map_err(|mut errs| errs.swap_remove(0))
+    }
+
+    /// Adds a version made by [`prepare_update`](Self::prepare_update) from the latest one.
+    pub fn push(&mut self, version: PolicyVersion) -> &Arc<PolicyVersion> {
         self.versions.push(Arc::new(version));
-        Ok(self.latest())
+        self.latest()
+    }
+
+    /// Applies an `sla.policy_updated` policy object: [`prepare_update`](Self::prepare_update),
+    /// then [`push`](Self::push).
+    pub fn apply_update(
+        &mut self,
+        book: &PolicyBook,
+        tenant: u64,
+        policy_json: &str,
+    ) -> Result<&Arc<PolicyVersion>, PolicyError> {
+        let version = self.prepare_update(book, tenant, policy_json)?;
+        Ok(self.push(version))
     }
 }

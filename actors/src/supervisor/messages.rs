@@ -36,7 +36,8 @@ pub struct Inspect<R>(pub EngineRead<R>);
 pub type EngineRead<R> = Box<dyn FnOnce(&TenantEngine, Millis) -> R + Send>;
 
 impl<R: Send + 'static> Message for Inspect<R> {
-    type Result = R;
+    /// `None` if the read panicked (contained; the engine is unchanged).
+    type Result = Option<R>;
 }
 
 /// Apply several validated events of this tenant, in order; answers with the events (given
@@ -47,6 +48,10 @@ impl<R: Send + 'static> Message for Inspect<R> {
 pub struct ApplyBatch {
     /// The events, in stream order.
     pub events: Vec<Event>,
+    /// Which events repeat an `event_id` already applied (the caller's dedupe memory): each is
+    /// judged on its own and then rejected as `duplicate_event`. Empty when none is; otherwise
+    /// one flag per event.
+    pub repeats: Vec<bool>,
 }
 
 /// The answer to [`ApplyBatch`].

@@ -23,6 +23,10 @@ pub struct PoolStats {
     pub open_tickets: Vec<(u64, usize)>,
     /// Restarts of all actors after poison events.
     pub restarts: u64,
+    /// Panics contained in timer ticks, over all actors.
+    pub timer_panics: u64,
+    /// Panics contained in reads, over all actors.
+    pub read_panics: u64,
 }
 
 /// Why a message could not reach a tenant actor.
@@ -150,24 +154,27 @@ impl TenantPool {
 
     /// Sends several events of one tenant to its actor in one message; the future resolves
     /// when all were applied or rejected.
+    /// `repeats` flags the events whose id the caller's dedupe memory holds (see
+    /// [`ApplyBatch::repeats`]).
     pub fn apply_batch(
         &self,
         tenant_id: u64,
         events: Vec<Event>,
+        repeats: Vec<bool>,
     ) -> impl std::future::Future<Output = Result<BatchApplied, PoolError>> {
-        let request = self.actor(tenant_id).send(ApplyBatch { events });
+        let request = self.actor(tenant_id).send(ApplyBatch { events, repeats });
         async move { request.await.map_err(|_| PoolError::Restarting(tenant_id)) }
     }
 
     /// Runs a read of a tenant's engine on its actor, at the actor's `now`; `None` if no
-    /// actor of this tenant runs here (no events seen) or it is restarting.
+    /// actor of this tenant runs here (no events seen), it is restarting, or the read panicked.
     pub async fn inspect<R, F>(&self, tenant_id: u64, read: F) -> Option<R>
     where
         R: Send + 'static,
         F: FnOnce(&TenantEngine, Millis) -> R + Send + 'static,
     {
         let addr = self.read().get(&tenant_id)?.addr.clone();
-        addr.send(Inspect(Box::new(read))).await.ok()
+        addr.send(Inspect(Box::new(read))).await.ok().flatten()
     }
 
     /// The live clocks of a ticket, if its tenant and ticket are known here.
@@ -195,6 +202,14 @@ impl TenantPool {
             restarts: tenants
                 .values()
                 .map(|t| t.stats.restarts.load(Ordering::Relaxed))
+                .sum(),
+            timer_panics: tenants
+                .values()
+                .map(|t| t.stats.timer_panics.load(Ordering::Relaxed))
+                .sum(),
+            read_panics: tenants
+                .values()
+                .map(|t| t.stats.read_panics.load(Ordering::Relaxed))
                 .sum(),
         }
     }

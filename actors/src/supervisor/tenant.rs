@@ -1,10 +1,12 @@
 //! The tenant actor.
 
+use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix::fut::{wrap_future, ActorFutureExt};
 use actix::{Actor, ActorContext, AsyncContext, Context, Handler, SpawnHandle, Supervised};
 use tokio::sync::mpsc;
 use tracing::error;
@@ -19,12 +21,20 @@ use crate::policy::PolicyBook;
 /// Alert changes of one tenant, in order.
 pub type AlertBatch = Vec<AlertRecord>;
 
+/// How long a tenant waits before firing its timers again after a tick panicked, so a timer
+/// that panics every time cannot spin its arbiter.
+const RETRY_AFTER_PANIC: Duration = Duration::from_secs(1);
+
 /// Owns one tenant's engine. Bounded mailbox; timers fire through one `run_later` per actor.
 pub struct TenantSupervisor {
     tenant_id: u64,
     engine: TenantEngine,
     clock: Arc<dyn Clock>,
     alerts: mpsc::Sender<AlertBatch>,
+    /// Timer-fired alert changes the alert channel had no room for, oldest first; sent by one
+    /// waiting flush, or handed over with the next batch answer, whichever comes first.
+    unsent: VecDeque<AlertBatch>,
+    flushing: bool,
     wakeup: Option<(Millis, SpawnHandle)>,
     stats: Arc<TenantStats>,
 }
@@ -36,6 +46,10 @@ pub struct TenantStats {
     pub open_tickets: AtomicUsize,
     /// Times the actor was restarted after a poison event.
     pub restarts: AtomicU64,
+    /// Panics contained in timer ticks (the tenant kept its state and tries again later).
+    pub timer_panics: AtomicU64,
+    /// Panics contained in reads (the read answered nothing; the state is untouched).
+    pub read_panics: AtomicU64,
 }
 
 /// Mailbox capacity of a tenant actor; senders wait when it is full (back-pressure).
@@ -57,45 +71,102 @@ impl TenantSupervisor {
             engine: TenantEngine::new(tenant_id, book, settings),
             clock,
             alerts,
+            unsent: VecDeque::new(),
+            flushing: false,
             wakeup: None,
         }
     }
 
-    /// Hands timer-fired alert changes to the alert writer. When its channel is full the writer
-    /// is behind the store: this arbiter waits for room, which is the back-pressure that keeps
-    /// memory bounded (its mailboxes fill and the consumers stop pulling).
-    fn emit(&self, batch: AlertBatch) {
+    /// Hands timer-fired alert changes to the alert writer without ever blocking the arbiter:
+    /// when the channel is full (the writer is behind the store or JetStream), the changes
+    /// wait in this actor, in order, and one flush sends them as room appears. Meanwhile the
+    /// actor keeps answering reads, and the partition worker, whose sends of batch answers
+    /// wait for the same room, stops pulling events: that is the back-pressure. The waiting
+    /// changes are bounded by the thresholds of this tenant's open tickets.
+    fn emit(&mut self, batch: AlertBatch, ctx: &mut Context<Self>) {
         if batch.is_empty() {
             return;
         }
-        if let Err(mpsc::error::TrySendError::Full(batch)) = self.alerts.try_send(batch) {
-            // A closed channel means the service is shutting down; nothing can be recorded.
-            let _ = futures::executor::block_on(self.alerts.send(batch));
+        if self.unsent.is_empty() {
+            match self.alerts.try_send(batch) {
+                Ok(()) => return,
+                // A closed channel means the service is shutting down; nothing can be recorded.
+                Err(mpsc::error::TrySendError::Closed(_)) => return,
+                Err(mpsc::error::TrySendError::Full(batch)) => self.unsent.push_back(batch),
+            }
+        } else {
+            self.unsent.push_back(batch);
         }
+        self.flush(ctx);
     }
 
-    /// Fires due timers and schedules the next wake-up.
+    /// Sends the oldest unsent batch once the channel has room, then the next, one at a time.
+    fn flush(&mut self, ctx: &mut Context<Self>) {
+        if self.flushing || self.unsent.is_empty() {
+            return;
+        }
+        self.flushing = true;
+        let room = self.alerts.clone().reserve_owned();
+        ctx.spawn(wrap_future::<_, Self>(room).map(|permit, act, ctx| {
+            act.flushing = false;
+            let Ok(permit) = permit else {
+                act.unsent.clear();
+                return;
+            };
+            if let Some(batch) = act.unsent.pop_front() {
+                permit.send(batch);
+            }
+            act.flush(ctx);
+        }));
+    }
+
+    /// Fires due timers and schedules the next wake-up. A panic is contained: the tenant keeps
+    /// its state, the panic is counted and logged, and the timers are tried again a little
+    /// later.
     fn tick(&mut self, ctx: &mut Context<Self>) {
         let now = self.clock.now();
         let mut out = Vec::new();
-        self.engine.advance(now, true, &mut out);
-        self.emit(out);
+        let engine = &mut self.engine;
+        let tenant_id = self.tenant_id;
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            #[cfg(test)]
+            tests::maybe_panic(tenant_id, tests::Place::Timer);
+            engine.advance(now, true, &mut out);
+        }));
+        self.emit(out, ctx);
+        if result.is_err() {
+            self.stats.timer_panics.fetch_add(1, Ordering::Relaxed);
+            error!(
+                tenant_id,
+                "a timer tick panicked; the tenant keeps its state and tries again"
+            );
+            self.cancel_wakeup(ctx);
+            let handle = ctx.run_later(RETRY_AFTER_PANIC, |act, ctx| {
+                act.wakeup = None;
+                act.tick(ctx);
+            });
+            // Not a due instant: the next event's schedule replaces it.
+            self.wakeup = Some((Millis::MIN, handle));
+            return;
+        }
         self.schedule(ctx);
+    }
+
+    fn cancel_wakeup(&mut self, ctx: &mut Context<Self>) {
+        if let Some((_, h)) = self.wakeup.take() {
+            ctx.cancel_future(h);
+        }
     }
 
     fn schedule(&mut self, ctx: &mut Context<Self>) {
         let Some(due) = self.engine.next_due() else {
-            if let Some((_, h)) = self.wakeup.take() {
-                ctx.cancel_future(h);
-            }
+            self.cancel_wakeup(ctx);
             return;
         };
         if self.wakeup.as_ref().is_some_and(|(at, _)| *at == due) {
             return;
         }
-        if let Some((_, h)) = self.wakeup.take() {
-            ctx.cancel_future(h);
-        }
+        self.cancel_wakeup(ctx);
         let wait = u64::try_from(due.saturating_sub(self.clock.now())).unwrap_or(0);
         let handle = ctx.run_later(Duration::from_millis(wait), |act, ctx| {
             act.wakeup = None;
@@ -118,6 +189,7 @@ impl Supervised for TenantSupervisor {
     fn restarting(&mut self, _: &mut Context<Self>) {
         self.stats.restarts.fetch_add(1, Ordering::Relaxed);
         self.wakeup = None;
+        self.flushing = false;
     }
 }
 
@@ -125,8 +197,8 @@ impl Handler<ApplyEvent> for TenantSupervisor {
     type Result = actix::MessageResult<ApplyEvent>;
 
     fn handle(&mut self, msg: ApplyEvent, ctx: &mut Context<Self>) -> Self::Result {
-        let mut out = Vec::new();
-        let applied = self.apply_one(&msg.event, &mut out, ctx);
+        let mut out = self.take_unsent();
+        let applied = self.apply_one(&msg.event, false, &mut out, ctx);
         self.after_apply(ctx);
         actix::MessageResult((applied, out))
     }
@@ -135,10 +207,12 @@ impl Handler<ApplyEvent> for TenantSupervisor {
 impl TenantSupervisor {
     /// Applies one event, containing a panic: a poison event is rejected and the actor is
     /// restarted (the engine checks an event completely before changing anything, so the state
-    /// it keeps is the last good one).
+    /// it keeps is the last good one). A `repeat` (its id is in the caller's dedupe memory) is
+    /// judged on its own and then rejected as `duplicate_event`.
     fn apply_one(
         &mut self,
         event: &Event,
+        repeat: bool,
         out: &mut Vec<AlertRecord>,
         ctx: &mut Context<Self>,
     ) -> Applied {
@@ -147,6 +221,12 @@ impl TenantSupervisor {
             #[cfg(test)]
             if event.event_id == tests::POISON_EVENT_ID {
                 panic!("poison event for the supervision test");
+            }
+            if repeat {
+                return engine.judge(event).and(Err::<(), _>(Rejection::new(
+                    RejectReason::DuplicateEvent,
+                    "event_id was already applied",
+                )));
             }
             engine.apply(event, out)
         }));
@@ -165,6 +245,12 @@ impl TenantSupervisor {
         }
     }
 
+    /// Timer-fired changes still waiting for room go first in the next answer, so every change
+    /// of this tenant reaches the writer in order.
+    fn take_unsent(&mut self) -> Vec<AlertRecord> {
+        self.unsent.drain(..).flatten().collect()
+    }
+
     fn after_apply(&mut self, ctx: &mut Context<Self>) {
         self.stats
             .open_tickets
@@ -177,11 +263,15 @@ impl Handler<ApplyBatch> for TenantSupervisor {
     type Result = actix::MessageResult<ApplyBatch>;
 
     fn handle(&mut self, msg: ApplyBatch, ctx: &mut Context<Self>) -> Self::Result {
-        let mut alerts = Vec::new();
+        let mut alerts = self.take_unsent();
         let applied = msg
             .events
             .iter()
-            .map(|e| self.apply_one(e, &mut alerts, ctx))
+            .enumerate()
+            .map(|(i, e)| {
+                let repeat = msg.repeats.get(i).copied().unwrap_or(false);
+                self.apply_one(e, repeat, &mut alerts, ctx)
+            })
             .collect();
         self.after_apply(ctx);
         actix::MessageResult(BatchApplied {
@@ -196,8 +286,23 @@ impl Handler<ApplyBatch> for TenantSupervisor {
 impl<R: Send + 'static> Handler<Inspect<R>> for TenantSupervisor {
     type Result = actix::MessageResult<Inspect<R>>;
 
+    /// Runs the read; a panic in it is contained (counted, logged) and answers `None`: a read
+    /// cannot change the engine, so the state stays as it was.
     fn handle(&mut self, msg: Inspect<R>, _: &mut Context<Self>) -> Self::Result {
-        actix::MessageResult((msg.0)(&self.engine, self.clock.now()))
+        let (engine, now, tenant_id) = (&self.engine, self.clock.now(), self.tenant_id);
+        let read = catch_unwind(AssertUnwindSafe(|| {
+            #[cfg(test)]
+            tests::maybe_panic(tenant_id, tests::Place::Read);
+            (msg.0)(engine, now)
+        }));
+        if read.is_err() {
+            self.stats.read_panics.fetch_add(1, Ordering::Relaxed);
+            error!(
+                tenant_id,
+                "a read of the tenant engine panicked; it answered nothing"
+            );
+        }
+        actix::MessageResult(read.ok())
     }
 }
 

@@ -295,7 +295,7 @@ impl Worker {
                     for (tenant, events) in groups {
                         let n = events.len();
                         in_flight_events += n;
-                        let answer = pool.apply_batch(tenant, events);
+                        let answer = pool.apply_batch(tenant, events, Vec::new());
                         in_flight.push_back(Box::pin(async move {
                             (n, answer.await.map_err(|e| e.to_string()))
                         }));

@@ -65,6 +65,15 @@ fn each_defect_has_its_reason() {
         (with("status", "\"IN_PROGRESS\""), InvalidTransition),
         (with("attributes", "[1]"), InvalidField),
         (with("service_type", "\"\""), InvalidField),
+        // The largest tenant id the store holds is 2^63 - 1.
+        (with("tenant_id", "9223372036854775808"), InvalidField),
+        (with("tenant_id", "18446744073709551615"), InvalidField),
+        // Control characters in ids (escaped in JSON, so the fast path sees them decoded).
+        (with("event_id", r#""e\r\nRCPT TO:<x@y>""#), InvalidField),
+        (with("ticket_id", r#""T\u0000""#), InvalidField),
+        (with("ticket_id", r#""T\u001b[31m""#), InvalidField),
+        (with("assignee_id", r#""eng\n7""#), InvalidField),
+        (with("service_type", r#""inc\u007f""#), InvalidField),
     ];
     for (input, reason) in cases {
         let got = decode(input.as_bytes()).map(|_| ()).unwrap_err();
@@ -126,6 +135,15 @@ fn type_specific_fields() {
         let got = decode(base(extra).as_bytes()).err().map(|r| r.reason);
         assert_eq!(got, want, "{extra}");
     }
+}
+
+#[test]
+fn largest_tenant_id_and_printable_ids_pass() {
+    let e = decode(with("tenant_id", "9223372036854775807").as_bytes()).unwrap();
+    assert_eq!(e.tenant_id, i64::MAX as u64);
+    // Non-ASCII text and U+0080 upwards are not control characters of the wire formats.
+    let e = decode(with("ticket_id", r#""工单-1 ü\u0085""#).as_bytes()).unwrap();
+    assert_eq!(e.ticket_id, "工单-1 ü\u{85}");
 }
 
 #[test]
