@@ -12,18 +12,25 @@ use vigil_actors::AlertRecord;
 use vigil::outlet::AlertOutlet;
 use vigil::store::Store;
 
-use super::store_retry::until_stored;
+use super::dead_letters;
+use super::store_retry::until_stored_isolating;
 
 /// Records alert changes and hands them on.
 pub struct AlertWriter {
     store: Store,
     outlet: AlertOutlet,
+    js: async_nats::jetstream::Context,
 }
 
 impl AlertWriter {
-    /// A writer to this store and outlet.
-    pub fn new(store: Store, outlet: AlertOutlet) -> AlertWriter {
-        AlertWriter { store, outlet }
+    /// A writer to this store and outlet; a change the store refuses for good is
+    /// dead-lettered through `js`.
+    pub fn new(
+        store: Store,
+        outlet: AlertOutlet,
+        js: async_nats::jetstream::Context,
+    ) -> AlertWriter {
+        AlertWriter { store, outlet, js }
     }
 
     /// Runs until every sender is gone and the queue is empty.
@@ -35,18 +42,20 @@ impl AlertWriter {
 
     async fn write(&self, batch: Vec<AlertRecord>) {
         let noticed = Instant::now();
-        let Some(writes) = until_stored("alert changes", batch.len(), || {
-            self.store.record_alert_changes(&batch)
+        let stored = until_stored_isolating("alert changes", batch.len(), |rows| {
+            self.store.record_alert_changes(&batch[rows])
         })
-        .await
-        else {
-            return;
-        };
-        let new: Vec<AlertRecord> = batch
+        .await;
+        for (i, reason) in &stored.refused {
+            let record = &batch[*i];
+            dead_letters::store_refused(&self.js, "alert", record.tenant_id, record, reason).await;
+        }
+        let new: Vec<AlertRecord> = stored
+            .written
             .into_iter()
-            .zip(writes)
+            .flat_map(|(rows, writes)| batch[rows].iter().zip(writes))
             .filter(|(_, w)| w.is_new())
-            .map(|(record, _)| record)
+            .map(|(record, _)| record.clone())
             .collect();
         self.outlet.engine_changes(new, noticed).await;
     }

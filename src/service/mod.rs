@@ -6,9 +6,13 @@
 //! - `partition`: a partition worker: decode, validate, dedupe, apply, dead-letter.
 //! - `host`: where the engine runs: tenant actors (wall clock) or an event-time driver.
 //! - `alerts`: the alert writer: record each change once in the store, then publish it.
+//! - `records`: the record writer: SLA records of stopped goals, queued for partners.
+//! - `store_retry`: store writes retried while the store is unavailable, refused rows isolated.
+//! - `dead_letters`: rows the store refused for good, dead-lettered with the reason.
 //! - `stats`: engine gauges for `/metrics`, read from the actors' counters.
 
 mod alerts;
+mod dead_letters;
 mod host;
 mod partition;
 mod records;
@@ -143,7 +147,8 @@ pub async fn run(
     .await?;
     let (outlet, publisher) = AlertOutlet::new(store.clone(), js.clone(), hub.clone());
     let publisher = tokio::spawn(publisher.run());
-    let writer = tokio::spawn(AlertWriter::new(store.clone(), outlet.clone()).run(alerts_rx));
+    let writer =
+        tokio::spawn(AlertWriter::new(store.clone(), outlet.clone(), js.clone()).run(alerts_rx));
     let partner_workers: Vec<PartnerWorker> = links_to_partners
         .iter()
         .map(|link| PartnerWorker::new(link.clone(), store.clone()))
@@ -157,6 +162,7 @@ pub async fn run(
             config.partners.clone(),
             partner_workers.iter().map(PartnerWorker::waker).collect(),
             Arc::new(WallClock),
+            js.clone(),
         );
         (Some(tx), Some(tokio::spawn(writer.run(rx))))
     };
@@ -220,6 +226,7 @@ pub async fn run(
     });
     tokio::spawn(telemetry::upkeep(metrics.clone()));
     tokio::spawn(probe_store(store.clone(), readiness.clone()));
+    tokio::spawn(probe_nats(nats.clone(), readiness.clone()));
     let coalescer = tokio::spawn(hub.clone().run_coalescer(stop_rx.clone()));
     let limits = Arc::new(RateLimits::new(&config.http));
     tokio::spawn(limits.clone().upkeep(Duration::from_secs(60)));
@@ -322,6 +329,29 @@ async fn probe_store(store: Store, readiness: Arc<Readiness>) {
             warn!("the store does not answer; /readyz reports it");
         }
         readiness.set_store_reachable(reachable);
+    }
+}
+
+/// How often `/readyz` and `vigil_ready{check="nats_connected"}` look at the NATS connection.
+const NATS_PROBE: Duration = Duration::from_secs(1);
+
+/// Follows the NATS connection's state every [`NATS_PROBE`]: the client notices a lost server
+/// at once and reconnects by itself; readiness says whether it is connected now.
+async fn probe_nats(nats: async_nats::Client, readiness: Arc<Readiness>) {
+    let mut tick = tokio::time::interval(NATS_PROBE);
+    let mut was_up = true;
+    loop {
+        tick.tick().await;
+        let up = nats.connection_state() == async_nats::connection::State::Connected;
+        if up != was_up {
+            if up {
+                info!("NATS connection is back");
+            } else {
+                warn!("NATS connection lost; /readyz reports it until the client reconnects");
+            }
+            was_up = up;
+        }
+        readiness.set_nats_connected(up);
     }
 }
 

@@ -1,5 +1,6 @@
 //! One partition worker: reads its partition from the start of the stream (state is rebuilt by
-//! replay), decodes, validates and dedupes each event, applies it, and dead-letters rejects.
+//! replay), decodes, validates and dedupes each event, applies it, and dead-letters rejects. A
+//! worker that fails is restarted with back-off and resumes where it stopped reading.
 //!
 //! Progress (the last stream sequence fully handled) is kept in the store, so that after a
 //! restart the rebuild neither dead-letters nor counts an event a second time. Messages are not
@@ -14,7 +15,7 @@ use futures::stream::FuturesOrdered;
 use futures::{FutureExt, StreamExt};
 use hashbrown::{HashMap, HashSet};
 use tokio::sync::{mpsc, watch};
-use tracing::{debug, info, warn, Instrument};
+use tracing::{debug, error, info, warn, Instrument};
 use vigil::hub::Hub;
 use vigil_actors::supervisor::{Applied, BatchApplied};
 use vigil_actors::{AlertRecord, Collected, SlaRecord};
@@ -58,6 +59,13 @@ impl CaughtUp {
             info!("all partitions caught up");
         }
     }
+
+    /// A partition that had caught up must catch up again (its worker is restarting): the
+    /// service is not ready until it has.
+    fn fell_behind(&self) {
+        self.remaining.fetch_add(1, Ordering::AcqRel);
+        self.readiness.set_partitions_caught_up(false);
+    }
 }
 
 /// A worker for one partition.
@@ -98,21 +106,82 @@ struct Progress {
     start_target: Option<u64>,
 }
 
+/// What a worker keeps across restarts of its stream: the dedupe memory and its progress, so a
+/// restart resumes after the last message read instead of applying the partition again.
+struct RunState {
+    dedupe: Dedupe,
+    in_flight_ids: HashSet<EventKey>,
+    progress: Progress,
+    /// The last stream sequence read (a restart reads on from the next one).
+    last_read: u64,
+    /// The last progress saved in the store.
+    saved: u64,
+}
+
+/// First wait before a stopped partition worker is restarted; it doubles up to [`RESTART_MAX`].
+const RESTART_MIN: Duration = Duration::from_secs(1);
+/// Longest wait before a stopped partition worker is restarted.
+const RESTART_MAX: Duration = Duration::from_secs(30);
+/// A run this long counts as healthy: the next failure waits [`RESTART_MIN`] again.
+const HEALTHY_RUN: Duration = Duration::from_secs(60);
+
 impl PartitionWorker {
-    /// Runs until `stop` turns true, then finishes the events in flight.
-    pub async fn run(self, stop: watch::Receiver<bool>) -> anyhow::Result<()> {
+    /// Runs until `stop` turns true, then finishes the events in flight. A worker whose stream
+    /// fails, ends or panics never stops silently: it is logged, counted, marks the service
+    /// not ready, and is restarted with back-off, resuming after the last message it read.
+    pub async fn run(mut self, mut stop: watch::Receiver<bool>) -> anyhow::Result<()> {
         let span = tracing::info_span!("partition", partition = self.partition);
-        self.consume(stop).instrument(span).await
+        async move {
+            let mut state: Option<RunState> = None;
+            let mut failures = 0u32;
+            loop {
+                let started = Instant::now();
+                let outcome = std::panic::AssertUnwindSafe(self.consume(&mut state, stop.clone()))
+                    .catch_unwind()
+                    .await;
+                if *stop.borrow() {
+                    return Ok(());
+                }
+                let why = match outcome {
+                    Ok(Ok(())) => "its message stream ended".to_string(),
+                    Ok(Err(e)) => format!("{e:#}"),
+                    Err(_) => "it panicked".to_string(),
+                };
+                if let Some(state) = &mut state {
+                    state.in_flight_ids.clear();
+                    if state.progress.start_target.is_none() {
+                        // Ready again once it has caught up after the restart.
+                        self.caught_up.fell_behind();
+                        state.progress.start_target = Some(u64::MAX);
+                    }
+                }
+                if started.elapsed() >= HEALTHY_RUN {
+                    failures = 0;
+                }
+                let delay = vigil::retry::backoff_delay(failures, RESTART_MIN, RESTART_MAX, None);
+                failures = failures.saturating_add(1);
+                metrics::partition_restarts().increment(1);
+                error!(error = %why, retry_in = ?delay, "partition worker stopped; restarting it");
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = crate::stopped(&mut stop) => return Ok(()),
+                }
+            }
+        }
+        .instrument(span)
+        .await
     }
 
-    async fn consume(mut self, mut stop: watch::Receiver<bool>) -> anyhow::Result<()> {
+    /// The state of a first run: progress from the store, an empty dedupe memory, and the
+    /// partition's end to catch up with.
+    async fn first_run(&self) -> anyhow::Result<RunState> {
         let handled_before = self
             .store
             .partition_progress(self.partition)
             .await?
             .unwrap_or(0);
         let last = last_sequence(&self.js, &self.stream, self.partition).await?;
-        let mut progress = Progress {
+        let progress = Progress {
             handled_before,
             handled: 0,
             start_target: last.filter(|l| *l > 0),
@@ -121,76 +190,113 @@ impl PartitionWorker {
             self.caught_up.mark();
         }
         debug!(handled_before, last = ?last, "rebuilding partition state from the stream");
-        let mut messages = replay_partition(&self.js, &self.stream, self.partition, 1).await?;
-        // Applied ids are remembered for the stream's retention behind the newest applied
-        // `occurred_at` (never past the wall clock, so no future instant can empty it).
+        // Applied ids are remembered for the stream's retention behind the wall clock.
         let mut dedupe = Dedupe::new(self.dedupe_window_ms);
         dedupe.expire_before(wall_clock_ms());
-        let mut in_flight_ids: HashSet<EventKey> = HashSet::new();
+        Ok(RunState {
+            dedupe,
+            in_flight_ids: HashSet::new(),
+            progress,
+            last_read: 0,
+            saved: handled_before,
+        })
+    }
+
+    /// Reads the partition from after `state.last_read` (from the start on a first run) until
+    /// `stop`, the stream's end or a failure that retrying cannot fix; answers in flight are
+    /// always booked before it returns.
+    async fn consume(
+        &mut self,
+        state: &mut Option<RunState>,
+        mut stop: watch::Receiver<bool>,
+    ) -> anyhow::Result<()> {
+        let st = match state {
+            Some(st) => {
+                if st.progress.start_target.is_some() {
+                    let last = last_sequence(&self.js, &self.stream, self.partition).await?;
+                    st.progress.start_target = last.filter(|l| *l > st.last_read);
+                    if st.progress.start_target.is_none() {
+                        self.caught_up.mark();
+                    }
+                }
+                st
+            }
+            None => state.insert(self.first_run().await?),
+        };
+        let mut messages =
+            replay_partition(&self.js, &self.stream, self.partition, st.last_read + 1).await?;
         let mut in_flight: FuturesOrdered<PendingApply> = FuturesOrdered::new();
         let mut in_flight_events = 0usize;
         let mut tick = tokio::time::interval(PROGRESS_EVERY);
         let pending_gauge = metrics::consumer_pending(self.partition as u16);
-        let mut saved = handled_before;
-        loop {
+        let RunState {
+            dedupe,
+            in_flight_ids,
+            progress,
+            last_read,
+            saved,
+        } = st;
+        let result = loop {
             tokio::select! {
                 biased;
-                _ = crate::stopped(&mut stop) => break,
+                _ = crate::stopped(&mut stop) => break Ok(()),
                 Some((tags, answer)) = in_flight.next(), if !in_flight.is_empty() => {
                     in_flight_events -= tags.len();
-                    self.finish_batch(tags, answer, &mut dedupe, &mut in_flight_ids, &mut progress).await;
+                    self.finish_batch(tags, answer, dedupe, in_flight_ids, progress).await;
                 }
                 next = messages.next(), if in_flight_events < IN_FLIGHT => {
-                    let Some(next) = next else { break };
+                    let Some(next) = next else { break Ok(()) };
                     let message = match next {
                         Ok(m) => m,
                         Err(e) if e.is_retryable() => { warn!(error = %e, "reading the partition failed; retrying"); continue; }
-                        Err(e) => return Err(e.into()),
+                        Err(e) => break Err(anyhow::Error::from(e)),
                     };
                     // A round: this message and whatever else has already arrived, up to an
                     // event whose id is still in flight.
                     let mut round = Vec::new();
                     pending_gauge.set(message.pending as f64);
-                    let mut waiting = self.start(message, &mut dedupe, &in_flight_ids, &mut round, &mut progress).await;
+                    *last_read = message.stream_sequence;
+                    let mut waiting = self.start(message, dedupe, in_flight_ids, &mut round, progress).await;
                     while waiting.is_none() && round.len() < ROUND {
                         let Some(Some(Ok(message))) = messages.next().now_or_never() else { break };
                         pending_gauge.set(message.pending as f64);
-                        waiting = self.start(message, &mut dedupe, &in_flight_ids, &mut round, &mut progress).await;
+                        *last_read = message.stream_sequence;
+                        waiting = self.start(message, dedupe, in_flight_ids, &mut round, progress).await;
                     }
                     in_flight_events += round.len();
-                    self.dispatch(round, &mut in_flight_ids, &mut in_flight);
+                    self.dispatch(round, in_flight_ids, &mut in_flight);
                     if let Some((tag, event)) = waiting {
                         // It repeats an event whose verdict is not known yet: wait for every
                         // answer, then judge it against what was applied.
                         while let Some((tags, answer)) = in_flight.next().await {
-                            self.finish_batch(tags, answer, &mut dedupe, &mut in_flight_ids, &mut progress).await;
+                            self.finish_batch(tags, answer, dedupe, in_flight_ids, progress).await;
                         }
-                        in_flight_events = 0;
                         let mut round = Vec::new();
-                        self.admit(tag, event, &dedupe, &in_flight_ids, &mut round);
-                        in_flight_events += round.len();
-                        self.dispatch(round, &mut in_flight_ids, &mut in_flight);
+                        self.admit(tag, event, dedupe, in_flight_ids, &mut round);
+                        in_flight_events = round.len();
+                        self.dispatch(round, in_flight_ids, &mut in_flight);
                     }
                 }
                 _ = tick.tick() => {
                     if matches!(self.host, EngineHost::Actors(_)) {
                         dedupe.expire_before(wall_clock_ms());
                     }
-                    if progress.handled > saved && in_flight.is_empty() {
+                    if progress.handled > *saved && in_flight.is_empty() {
                         self.save(progress.handled).await;
-                        saved = progress.handled;
+                        *saved = progress.handled;
                     }
                 }
             }
-        }
+        };
         while let Some((tags, answer)) = in_flight.next().await {
-            self.finish_batch(tags, answer, &mut dedupe, &mut in_flight_ids, &mut progress)
+            self.finish_batch(tags, answer, dedupe, in_flight_ids, progress)
                 .await;
         }
-        if progress.handled > saved {
+        if progress.handled > *saved {
             self.save(progress.handled).await;
+            *saved = progress.handled;
         }
-        Ok(())
+        result
     }
 
     async fn save(&self, sequence: u64) {
@@ -410,6 +516,7 @@ impl PartitionWorker {
                     sequence,
                     payload,
                     received,
+                    ..
                 },
             event,
             applied,

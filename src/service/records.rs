@@ -13,7 +13,8 @@ use vigil_actors::SlaRecord;
 use vigil::partner::PartnerConfig;
 use vigil::store::Store;
 
-use super::store_retry::until_stored;
+use super::dead_letters;
+use super::store_retry::until_stored_isolating;
 
 /// Records stopped goals and queues them for partners.
 pub struct RecordWriter {
@@ -21,21 +22,25 @@ pub struct RecordWriter {
     partners: Vec<PartnerConfig>,
     wakers: Vec<Arc<Notify>>,
     clock: Arc<dyn Clock>,
+    js: async_nats::jetstream::Context,
 }
 
 impl RecordWriter {
-    /// A writer to `store` for these partners; `wakers` are told when records were queued.
+    /// A writer to `store` for these partners; `wakers` are told when records were queued;
+    /// a record the store refuses for good is dead-lettered through `js`.
     pub fn new(
         store: Store,
         partners: Vec<PartnerConfig>,
         wakers: Vec<Arc<Notify>>,
         clock: Arc<dyn Clock>,
+        js: async_nats::jetstream::Context,
     ) -> RecordWriter {
         RecordWriter {
             store,
             partners,
             wakers,
             clock,
+            js,
         }
     }
 
@@ -62,11 +67,16 @@ impl RecordWriter {
                 .collect()
         };
         let now = self.clock.now();
-        let taken = until_stored("SLA records", batch.len(), || {
-            self.store.record_sla_stops(batch, &partners_of, now)
+        let stored = until_stored_isolating("SLA records", batch.len(), |rows| {
+            self.store.record_sla_stops(&batch[rows], &partners_of, now)
         })
         .await;
-        if taken.is_some_and(|n| n > 0) {
+        for (i, reason) in &stored.refused {
+            let record = &batch[*i];
+            dead_letters::store_refused(&self.js, "sla_record", record.tenant_id, record, reason)
+                .await;
+        }
+        if stored.written.iter().any(|(_, taken)| *taken > 0) {
             for w in &self.wakers {
                 w.notify_one();
             }

@@ -1,5 +1,5 @@
 //! Engine figures for `/metrics`: open tickets (per tenant for the first `metrics.tenant_labels`
-//! tenants, the rest summed as `other`), live tenant actors and actor restarts, read every
+//! tenants, the rest summed as `other`), live tenant actors, actor restarts and contained panics, read every
 //! couple of seconds from the counters the actors keep, so the hot path never touches metrics.
 
 use std::collections::HashMap;
@@ -17,7 +17,7 @@ const EVERY: Duration = Duration::from_secs(2);
 /// Refreshes the engine gauges until `stop`.
 pub async fn publish(pool: Arc<TenantPool>, labels: TenantLabels, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(EVERY);
-    let mut last_restarts = 0;
+    let (mut last_restarts, mut last_timer_panics, mut last_read_panics) = (0, 0, 0);
     loop {
         tokio::select! {
             _ = crate::stopped(&mut stop) => return,
@@ -27,6 +27,11 @@ pub async fn publish(pool: Arc<TenantPool>, labels: TenantLabels, mut stop: watc
         metrics::tenants_active().set(stats.open_tickets.len() as f64);
         metrics::actor_restarts().increment(stats.restarts.saturating_sub(last_restarts));
         last_restarts = stats.restarts;
+        metrics::actor_panics("timer")
+            .increment(stats.timer_panics.saturating_sub(last_timer_panics));
+        last_timer_panics = stats.timer_panics;
+        metrics::actor_panics("read").increment(stats.read_panics.saturating_sub(last_read_panics));
+        last_read_panics = stats.read_panics;
         let mut by_label: HashMap<String, (TenantLabel, usize)> = HashMap::new();
         for (tenant, open) in stats.open_tickets {
             let label = labels.label(tenant);

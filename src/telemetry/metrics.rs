@@ -30,6 +30,13 @@ pub const OPEN_TICKETS: &str = "vigil_open_tickets";
 pub const CONSUMER_PENDING: &str = "vigil_consumer_pending";
 /// Tenant actors restarted after a panic.
 pub const ACTOR_RESTARTS: &str = "vigil_actor_restarts_total";
+/// Panics contained in tenant actors outside event handling, by `place` (`timer`, `read`);
+/// the tenant kept its state.
+pub const ACTOR_PANICS: &str = "vigil_actor_panics_total";
+/// Partition workers restarted after an error or a panic.
+pub const PARTITION_RESTARTS: &str = "vigil_partition_restarts_total";
+/// Rows the store refused for good, dead-lettered instead, by `kind` (`alert`, `sla_record`).
+pub const STORE_ROWS_REFUSED: &str = "vigil_store_rows_refused_total";
 /// Tenants with a live actor on this instance.
 pub const TENANTS_ACTIVE: &str = "vigil_tenants_active";
 /// Failed store operations, by `kind` (`unavailable`: a retry can help; `rejected`: it cannot).
@@ -348,6 +355,21 @@ pub fn consumer_pending(partition: u16) -> Gauge {
 /// [`ACTOR_RESTARTS`].
 pub fn actor_restarts() -> Counter {
     metrics::counter!(ACTOR_RESTARTS)
+}
+
+/// [`ACTOR_PANICS`] at `place` (`timer` or `read`).
+pub fn actor_panics(place: &'static str) -> Counter {
+    metrics::counter!(ACTOR_PANICS, "place" => place)
+}
+
+/// [`PARTITION_RESTARTS`].
+pub fn partition_restarts() -> Counter {
+    metrics::counter!(PARTITION_RESTARTS)
+}
+
+/// [`STORE_ROWS_REFUSED`] of one kind (`alert` or `sla_record`).
+pub fn store_rows_refused(kind: &'static str) -> Counter {
+    metrics::counter!(STORE_ROWS_REFUSED, "kind" => kind)
 }
 
 /// [`TENANTS_ACTIVE`].

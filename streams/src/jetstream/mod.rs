@@ -7,7 +7,8 @@
 //! - [`message`]: [`PartitionMessage`], [`Delivery`] and the [`AckHandle`].
 //! - [`consumer`]: [`PartitionConsumer`], the durable pull consumer of one partition.
 //! - [`replay`]: [`replay_partition`] and [`last_sequence`], to rebuild state on start.
-//! - [`publish`]: [`publish_dead_letter`], [`publish_alert`] and [`PublishError`].
+//! - [`publish`]: [`publish_dead_letter`], [`publish_to_dead_letters`], [`publish_alert`] and
+//!   [`PublishError`].
 //! - [`events`]: [`EventPublisher`] (pipelined, rate-limited) and [`publish_events`].
 
 pub mod config;
@@ -26,7 +27,8 @@ pub use events::{publish_events, EventPublisher, PublishStats};
 pub use message::{AckError, AckHandle, Delivery, PartitionMessage};
 pub use partition::{owned_partitions, partition_of};
 pub use publish::{
-    publish_alert, publish_dead_letter, publish_event, PublishError, PublishOutcome,
+    publish_alert, publish_dead_letter, publish_event, publish_to_dead_letters, PublishError,
+    PublishOutcome,
 };
 pub use replay::{last_sequence, replay_partition, ReplayError, ReplayMessages};
 pub use setup::{ensure_streams, SetupError};

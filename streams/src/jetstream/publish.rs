@@ -114,10 +114,35 @@ pub async fn publish_dead_letter(
     payload: Bytes,
     rejection: &Rejection,
 ) -> Result<PublishOutcome, PublishError> {
+    publish_to_dead_letters(
+        js,
+        tenant_id,
+        payload,
+        rejection.reason.as_str(),
+        &rejection.message(),
+    )
+    .await
+}
+
+/// Publishes anything Vigil could not take (a rejected event, a row the store refused) to
+/// `vigil.dlq.<tenant_id>` with `reason` and `detail` in the `Vigil-Reject-Reason` and
+/// `Vigil-Reject-Detail` headers (control characters in them become spaces), and waits for
+/// the ack.
+pub async fn publish_to_dead_letters(
+    js: &Context,
+    tenant_id: Option<u64>,
+    payload: Bytes,
+    reason: &str,
+    detail: &str,
+) -> Result<PublishOutcome, PublishError> {
+    let printable = |s: &str| -> String {
+        s.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect()
+    };
     let mut headers = HeaderMap::new();
-    // Both values are built from static text without line breaks.
-    headers.insert(REJECT_REASON_HEADER, rejection.reason.as_str());
-    headers.insert(REJECT_DETAIL_HEADER, rejection.message());
+    headers.insert(REJECT_REASON_HEADER, printable(reason).as_str());
+    headers.insert(REJECT_DETAIL_HEADER, printable(detail).as_str());
     let subject = dlq_subject(tenant_id);
     let ack = send(
         js,
