@@ -12,6 +12,8 @@
 //! # memory per open ticket (<= 300 B) and per idle tenant actor (<= 4 KiB):
 //! vigil-load memory --tickets 1000000 --tenants 10000      # bytes_per_open_ticket=…
 //! vigil-load memory --idle-tenants 100000                  # bytes_per_idle_tenant_actor=…
+//! # live dedupe memory over 10,000,000 unique ids (flat once the 35-day window is full):
+//! vigil-load dedupe --events 10000000                      # rss_growth_after_window_pct=…
 //! # live: JetStream -> applied vs raw consume (>= 80 %), warning latency (p99 <= 100 ms):
 //! vigil-load live --events 1000000                         # applied_to_raw_ratio=…, warn_*_p99_ms=…
 //! vigil-load live --events 1000000 --engine event-time --warn-tickets 0
@@ -26,6 +28,7 @@
 //! `ws` uses the service's (`--nats`, `--url`).
 //!
 //! # Layout
+//! - [`dedupe`]: resident memory of the live dedupe memory over many unique ids.
 //! - [`rng`]: a small seeded pseudo-random generator (reproducible workloads).
 //! - [`workload`]: the SLA workload generator (tenants, tickets, realistic lifecycles).
 //! - [`tickets`]: single synthetic events for the memory and latency benchmarks.
@@ -38,6 +41,7 @@
 //! - [`rss`]: this process's resident memory.
 //! - [`report`]: printing figures.
 
+pub mod dedupe;
 pub mod live;
 pub mod memory;
 pub mod notify;

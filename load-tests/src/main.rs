@@ -73,6 +73,25 @@ enum Command {
         #[arg(long)]
         idle_tenants: Option<u64>,
     },
+    /// Resident memory of the live dedupe memory over many events with unique ids
+    /// (`rss_growth_after_window_pct`: growth once the window is full; flat is about 0).
+    Dedupe {
+        /// Events, each with a new id.
+        #[arg(long, default_value_t = 10_000_000)]
+        events: u64,
+        /// Tenants the ids are spread over.
+        #[arg(long, default_value_t = 1_000)]
+        tenants: u64,
+        /// How long ids are remembered (the stream's retention in `vigil run`), in days.
+        #[arg(long, default_value_t = 35)]
+        window_days: i64,
+        /// Wall-clock time the events span, in days.
+        #[arg(long, default_value_t = 350)]
+        span_days: i64,
+        /// Never expire (the live path before expiry), for the baseline.
+        #[arg(long)]
+        never_expire: bool,
+    },
     /// Against its own nats-server: publishes a workload, measures the raw consume rate and the
     /// applied rate (`applied_to_raw_ratio`), then warning latency with many open goals.
     Live {
@@ -225,6 +244,19 @@ fn main() -> anyhow::Result<()> {
             Some(n) => vigil_load::memory::idle_tenants(n)?,
             None => vigil_load::memory::open_tickets(tickets, tenants)?,
         },
+        Command::Dedupe {
+            events,
+            tenants,
+            window_days,
+            span_days,
+            never_expire,
+        } => vigil_load::dedupe::memory(
+            events,
+            tenants,
+            window_days * 86_400_000,
+            span_days * 86_400_000,
+            !never_expire,
+        )?,
         Command::Live {
             events,
             tenants,
