@@ -1,22 +1,28 @@
-//! `GET /ack/{token}`: the signed link in an SMS or email that acknowledges every alert of the
+//! `/ack/{token}`: the signed link in an SMS or email that acknowledges every alert of the
 //! message it came with, as contact `contact:<id>`. No login: the token is the credential
 //! (see [`crate::notify::ack_link`]); requests are rate-limited per client IP like the rest.
 //!
-//! It is opened from a phone, so it answers a small self-contained HTML page, unless the
-//! request's `Accept` prefers JSON, in which case it answers the platform envelope. Opening a
-//! link twice is harmless: the second time says who acknowledged first.
+//! Opening the link (`GET`, and `HEAD`) changes nothing: mail scanners and chat link previews
+//! fetch links nobody read, and an acknowledgement stops the escalation. It shows what the link
+//! covers and a button; the button `POST`s to the same URL, which acknowledges (same token, same
+//! checks). Links sent before this split keep working: they open the page.
+//!
+//! It is opened from a phone, so it answers a small self-contained HTML page (never cached, no
+//! referrer, nothing loaded from anywhere, the form may post only to this origin), unless the
+//! request's `Accept` prefers JSON, in which case it answers the platform envelope. Posting
+//! twice is harmless: the second time says who acknowledged first.
 
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 use vigil_actors::AlertState;
 
-use super::alerts::acknowledge;
+use super::alerts::acknowledge as acknowledge_alert;
 use super::store_error;
 use super::views::AlertView;
 use super::ApiState;
@@ -32,21 +38,25 @@ use crate::store::Transition;
 /// while not ready, it carries the HTTP status.
 pub const LINK_EXPIRED: u32 = 410;
 
-/// What became of one alert of the message.
+/// `outcome` of a firing alert on `GET`: a `POST` would acknowledge it.
+pub const TO_ACKNOWLEDGE: &str = "to_acknowledge";
+
+/// What became (on `POST`), or would become (on `GET`), of one alert of the message.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct AckedAlert {
-    /// `acknowledged` (now), `already_acknowledged`, `already_resolved` or `retracted`.
+    /// `to_acknowledge` (`GET`: firing, a `POST` acknowledges it), `acknowledged` (`POST`:
+    /// now), `already_acknowledged`, `already_resolved` or `retracted`.
     pub outcome: String,
     /// The alert as it is now.
     pub alert: AlertView,
 }
 
-/// `GET /ack/{token}` with `Accept: application/json`.
+/// `/ack/{token}` with `Accept: application/json`.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct AckLinkResult {
     /// The message the link came with.
     pub message_id: String,
-    /// Who the acknowledgement is recorded as: `contact:<id>`.
+    /// Who the acknowledgement is (or would be) recorded as: `contact:<id>`.
     pub acked_by: String,
     /// The alerts of the message, by alert id.
     pub alerts: Vec<AckedAlert>,
@@ -78,9 +88,49 @@ impl FromRequestParts<ApiState> for LinkClient {
     }
 }
 
-/// Acknowledges the alerts of the message a signed link names.
+/// Shows what the link acknowledges, and a button that does it; changes nothing (`HEAD`
+/// neither).
+///
+/// Roles: none; the signed token in the path is the credential.
 #[utoipa::path(
     get,
+    path = "/ack/{token}",
+    params(("token" = String, Path, description = "the signed token of the link")),
+    responses(
+        (status = 200, description = "an HTML page listing the alerts of the link and a button that POSTs to the same URL; with `Accept: application/json`, the envelope with `data`: AckLinkResult (outcome `to_acknowledge` for a firing alert). Nothing is acknowledged.", body = AckLinkResult),
+        (status = 400, description = "40001 the link is malformed"),
+        (status = 403, description = "40003 the link's signature does not match"),
+        (status = 404, description = "41001 notifications are not configured, or the link names no alerts"),
+        (status = 410, description = "410 the link has expired"),
+        (status = 429, description = "40005 rate limited"),
+        (status = 503, description = "50001 store unavailable"),
+    )
+)]
+pub async fn open(
+    State(state): State<ApiState>,
+    client: LinkClient,
+    Path(token): Path<String>,
+) -> Response {
+    match preview_link(&state, client, &token).await {
+        Ok(preview) if client.json => {
+            let message = preview_summary(&preview);
+            Envelope::new(200, message, preview).into_response()
+        }
+        Ok(preview) => html(
+            StatusCode::OK,
+            preview_heading(&preview),
+            &preview_page(&preview),
+        ),
+        Err(e) if client.json => e.into_response(),
+        Err(e) => error_page(e),
+    }
+}
+
+/// Acknowledges the alerts of the message a signed link names.
+///
+/// Roles: none; the signed token in the path is the credential.
+#[utoipa::path(
+    post,
     path = "/ack/{token}",
     params(("token" = String, Path, description = "the signed token of the link")),
     responses(
@@ -93,7 +143,7 @@ impl FromRequestParts<ApiState> for LinkClient {
         (status = 503, description = "50001 store unavailable"),
     )
 )]
-pub async fn open(
+pub async fn acknowledge(
     State(state): State<ApiState>,
     client: LinkClient,
     Path(token): Path<String>,
@@ -109,11 +159,19 @@ pub async fn open(
     }
 }
 
-async fn acknowledge_link(
+/// A link that passed every check: the message, the contact and the alert ids it covers.
+struct Verified {
+    message_id: String,
+    acked_by: String,
+    alert_ids: Vec<String>,
+}
+
+/// The checks of both methods: the rate limit, the token, and a message with alerts.
+async fn verify_link(
     state: &ApiState,
     client: LinkClient,
     token: &str,
-) -> Result<AckLinkResult, ApiError> {
+) -> Result<Verified, ApiError> {
     state.limits.check_ip(client.ip)?;
     let Some(links) = &state.links else {
         return Err(ApiError::not_found(
@@ -138,10 +196,54 @@ async fn acknowledge_link(
             "this link names no alerts: the message is unknown here",
         ));
     }
-    let acked_by = format!("contact:{contact}");
-    let mut done = Vec::with_capacity(alerts.len());
-    for (alert_id, _tenant) in alerts {
-        let (outcome, alert) = match acknowledge(state, &alert_id, &acked_by, "link").await? {
+    Ok(Verified {
+        message_id,
+        acked_by: format!("contact:{contact}"),
+        alert_ids: alerts.into_iter().map(|(id, _tenant)| id).collect(),
+    })
+}
+
+/// What a `POST` would do, read without changing anything.
+async fn preview_link(
+    state: &ApiState,
+    client: LinkClient,
+    token: &str,
+) -> Result<AckLinkResult, ApiError> {
+    let link = verify_link(state, client, token).await?;
+    let mut alerts = Vec::with_capacity(link.alert_ids.len());
+    for alert_id in &link.alert_ids {
+        // An outbox row whose alert is gone: nothing to acknowledge.
+        let Some(alert) = state.store.get_alert(alert_id).await.map_err(store_error)? else {
+            continue;
+        };
+        let outcome = match alert.record.state {
+            AlertState::Firing => TO_ACKNOWLEDGE,
+            AlertState::Acknowledged => "already_acknowledged",
+            AlertState::Resolved => "already_resolved",
+            AlertState::Retracted => "retracted",
+        };
+        alerts.push(AckedAlert {
+            outcome: outcome.into(),
+            alert: AlertView::from(&alert),
+        });
+    }
+    Ok(AckLinkResult {
+        message_id: link.message_id,
+        acked_by: link.acked_by,
+        alerts,
+    })
+}
+
+async fn acknowledge_link(
+    state: &ApiState,
+    client: LinkClient,
+    token: &str,
+) -> Result<AckLinkResult, ApiError> {
+    let link = verify_link(state, client, token).await?;
+    let mut done = Vec::with_capacity(link.alert_ids.len());
+    for alert_id in &link.alert_ids {
+        let outcome = acknowledge_alert(state, alert_id, &link.acked_by, "link").await?;
+        let (outcome, alert) = match outcome {
             Transition::Changed(a) => ("acknowledged", a),
             Transition::Unchanged(a) => match a.record.state {
                 AlertState::Firing | AlertState::Acknowledged => ("already_acknowledged", a),
@@ -157,8 +259,8 @@ async fn acknowledge_link(
         });
     }
     Ok(AckLinkResult {
-        message_id,
-        acked_by,
+        message_id: link.message_id,
+        acked_by: link.acked_by,
         alerts: done,
     })
 }
@@ -194,6 +296,22 @@ fn summary(done: &AckLinkResult) -> String {
         (0, _) => "already acknowledged".into(),
         (n, _) => format!("acknowledged {n} alert(s)"),
     }
+}
+
+fn preview_summary(preview: &AckLinkResult) -> String {
+    match to_acknowledge(preview) {
+        0 if preview.alerts.is_empty() => "the alerts of this link no longer exist".into(),
+        0 => "nothing to acknowledge: already acknowledged or over".into(),
+        n => format!("POST to this URL to acknowledge {n} alert(s); nothing was acknowledged yet"),
+    }
+}
+
+fn to_acknowledge(preview: &AckLinkResult) -> usize {
+    preview
+        .alerts
+        .iter()
+        .filter(|a| a.outcome == TO_ACKNOWLEDGE)
+        .count()
 }
 
 /// Whether `Accept` ranks `application/json` above `text/html`: each takes the q of the most
@@ -238,8 +356,13 @@ fn prefers_json(headers: &HeaderMap) -> bool {
     json_q > html_q || (json_q == html_q && json_q > 0.0 && json_specificity > html_specificity)
 }
 
-/// An HTML answer: no caching (each opening acts), no referrer (the token is in the URL),
-/// nothing loaded from anywhere.
+/// The `Content-Security-Policy` of every page: nothing loaded from anywhere, inline style
+/// only, forms post only to this origin, never framed.
+pub const PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; \
+                            form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// An HTML answer: no caching (the token is in the URL and the page shows live state), no
+/// referrer (the token is in the URL), nothing loaded from anywhere, not indexed.
 fn html(status: StatusCode, title: &str, body: &str) -> Response {
     let page = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -251,6 +374,8 @@ fn html(status: StatusCode, title: &str, body: &str) -> Response {
          padding:1.25rem 1.5rem;box-shadow:0 1px 3px rgba(0,0,0,.12)}}\
          h1{{font-size:1.4rem;margin:0 0 .75rem}}ul{{padding-left:1.1rem}}\
          li{{margin:.5rem 0}}small{{color:#5b6675}}.ok{{color:#1a7f37}}.no{{color:#b42318}}\
+         button{{font:inherit;font-size:1.1rem;padding:.6rem 1.2rem;border:0;border-radius:8px;\
+         background:#1d4ed8;color:#fff;cursor:pointer}}\
          </style></head><body><main>{body}</main></body></html>\n",
         title = escape(title),
     );
@@ -267,7 +392,15 @@ fn html(status: StatusCode, title: &str, body: &str) -> Response {
     );
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
+        HeaderValue::from_static(PAGE_CSP),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        HeaderName::from_static("x-robots-tag"),
+        HeaderValue::from_static("noindex, nofollow"),
     );
     response
 }
@@ -282,20 +415,69 @@ fn heading(done: &AckLinkResult) -> &'static str {
     }
 }
 
+fn preview_heading(preview: &AckLinkResult) -> &'static str {
+    if to_acknowledge(preview) > 0 {
+        "Acknowledge these alerts?"
+    } else {
+        "Nothing to acknowledge"
+    }
+}
+
+/// One alert as a list item's text: ticket, goal, level, priority and tenant.
+fn alert_line(v: &AlertView) -> String {
+    format!(
+        "<strong>{}</strong> {} {} <small>({}, tenant {})</small>",
+        escape(&v.ticket_id),
+        escape(&v.goal),
+        escape(&v.level),
+        escape(&v.priority),
+        v.tenant_id
+    )
+}
+
+/// The page of a `GET`: what the link covers and, if anything is firing, the form whose
+/// button `POST`s to this same URL (no `action`: the page's own address).
+fn preview_page(preview: &AckLinkResult) -> String {
+    let items: String = preview
+        .alerts
+        .iter()
+        .map(|a| {
+            let v = &a.alert;
+            let state = match a.outcome.as_str() {
+                TO_ACKNOWLEDGE => "<span class=\"no\">firing</span>".to_string(),
+                "already_acknowledged" => format!(
+                    "already acknowledged by {}",
+                    escape(v.acked_by.as_deref().unwrap_or("someone"))
+                ),
+                "already_resolved" => "already resolved".to_string(),
+                other => escape(other),
+            };
+            format!("<li>{}: {state}</li>", alert_line(v))
+        })
+        .collect();
+    let action = if to_acknowledge(preview) > 0 {
+        format!(
+            "<form method=\"post\"><button type=\"submit\">Acknowledge</button></form>\
+             <p><small>Acknowledging records it as {} and stops the escalation of these \
+             alerts.</small></p>",
+            escape(&preview.acked_by)
+        )
+    } else {
+        "<p><small>Nothing here is firing any more.</small></p>".to_string()
+    };
+    format!(
+        "<h1>{}</h1><ul>{items}</ul>{action}",
+        preview_heading(preview)
+    )
+}
+
 fn done_page(done: &AckLinkResult) -> String {
     let items: String = done
         .alerts
         .iter()
         .map(|a| {
             let v = &a.alert;
-            let what = format!(
-                "<strong>{}</strong> {} {} <small>({}, tenant {})</small>",
-                escape(&v.ticket_id),
-                escape(&v.goal),
-                escape(&v.level),
-                escape(&v.priority),
-                v.tenant_id
-            );
+            let what = alert_line(v);
             let outcome = match a.outcome.as_str() {
                 "acknowledged" => "<span class=\"ok\">acknowledged</span>".to_string(),
                 "already_acknowledged" => format!(
