@@ -550,9 +550,15 @@
 
   function onClosed(conn, ev, gen) {
     if (!state.active) return;
-    if (ev.code === 1008 && !bannerKind) {
-      showBanner('The server refused the live connection' + (ev.reason ? ': ' + ev.reason : '.'), 'server');
-    } else if (conn.live) {
+    if (ev.code === 1008) {
+      // Policy: the token expired or may not see this data. Reconnecting with the same token
+      // would be refused again, so ask for a new one instead of retrying in a loop.
+      const why = ev.reason === 'token expired' ? 'Your token has expired.' :
+        'The server closed the live connection' + (ev.reason ? ' (' + ev.reason + ').' : '.');
+      endSession(why + ' Sign in again with a new token.');
+      return;
+    }
+    if (conn.live) {
       showBanner('Live connection lost; reconnecting.', 'conn');
     }
     setConn(state.everLive ? 'reconnecting' : 'connecting');
