@@ -418,11 +418,7 @@ async fn a_flood_beyond_the_message_rate_is_ignored_with_one_error_and_the_socke
     );
     // The connection stays open: after the wait the server names, a ping is answered again
     // (with a pong, or with another 40005 and another wait).
-    let last_error = seen
-        .iter()
-        .chain(&late)
-        .filter(|m| m["code"] == 40005)
-        .last();
+    let last_error = seen.iter().chain(&late).rfind(|m| m["code"] == 40005);
     let wait = last_error
         .and_then(|e| e["retry_after_ms"].as_u64())
         .unwrap_or(1000);
