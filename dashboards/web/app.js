@@ -11,7 +11,9 @@
  *   (GET /api/v1/partners/{id}/reconciliations/{run_id}/report.json|csv).
  * - WebSocket /ws?token=…: subscribe to metrics, alerts and tickets; snapshots replace state,
  *   deltas (seq strictly increasing per tenant) update it; on reconnect it sends resume_from =
- *   the last seq seen and shows "resumed" when the server answers `resumed`.
+ *   the last seq seen and shows "resumed" when the server answers `resumed`. A close with
+ *   1008 (the token expired, or asked for data it may not see) ends the session and shows the
+ *   login form, since the same token would be refused again; other closes reconnect with backoff.
  *
  * Server data only ever reaches the page through textContent and attributes, never innerHTML.
  */
