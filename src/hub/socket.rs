@@ -3,8 +3,9 @@
 //! or anybody else.
 //!
 //! Limits, as documented in `[ws]`: a message over `max_message_bytes` closes with 1009; a
-//! message over the rate is ignored (the first of a run answered with error 40005); the
-//! connection closes with 1008 "token expired" when the token it was opened with expires.
+//! message over the rate is ignored (the first one answered with error 40005 and how long to
+//! wait, the others within that wait not at all); the connection closes with 1008 "token
+//! expired" (after an error 40004) when the token it was opened with expires.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
