@@ -136,8 +136,9 @@ fn ack_link(line: &str) -> Option<&str> {
         .find(|word| word.starts_with("http://") && word.contains("/ack/"))
 }
 
-/// A plain HTTP/1.1 `GET` of `url` (`http://host:port/path`): status and body.
-fn get(url: &str) -> (u16, String) {
+/// A plain HTTP/1.1 request (`GET`, or `POST` without a body) of `url`
+/// (`http://host:port/path`): status and body.
+fn fetch(method: &str, url: &str) -> (u16, String) {
     let rest = url.strip_prefix("http://").expect("an http:// URL");
     let (host, path) = rest.split_at(rest.find('/').expect("a path"));
     let mut stream = TcpStream::connect(host).expect("connect to the demo");
@@ -146,7 +147,8 @@ fn get(url: &str) -> (u16, String) {
         .expect("read timeout");
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: text/html\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAccept: text/html\r\nContent-Length: 0\r\n\
+         Connection: close\r\n\r\n"
     )
     .expect("send the request");
     let mut raw = Vec::new();
@@ -191,7 +193,15 @@ fn the_demo_pages_by_sms_and_email_and_its_ack_link_acknowledges() {
         link.starts_with(&format!("http://127.0.0.1:{}/ack/", demo.port)),
         "{link}"
     );
-    let (status, answer) = get(link);
+    // Opening the link shows the page with its button; the button's POST acknowledges.
+    let (status, answer) = fetch("GET", link);
+    assert_eq!(status, 200, "{answer}{}", demo.output());
+    assert!(
+        answer.contains("<form method=\"post\">"),
+        "{answer}{}",
+        demo.output()
+    );
+    let (status, answer) = fetch("POST", link);
     assert_eq!(status, 200, "{answer}{}", demo.output());
     assert!(
         answer.contains("<title>Acknowledged"),

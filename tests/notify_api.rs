@@ -1,7 +1,8 @@
 //! The on-call API against the real binary, a real nats-server and SQLite: silences (roles,
 //! tenants, checks, expiry kept for audit), the notification outbox (failed rows listed and
-//! sent again), and signed ack links (acknowledging a message's alerts as the contact,
-//! published like any acknowledgement; expired, forged and malformed links refused).
+//! sent again), and signed ack links (opening one shows its alerts and changes nothing; its
+//! button's POST acknowledges them as the contact, published like any acknowledgement;
+//! expired, forged and malformed links refused).
 
 mod support;
 
@@ -50,6 +51,15 @@ impl Api {
 
     /// `GET /ack/<token>`, as a phone (no Accept) or as a JSON client.
     async fn open_link(&self, token: &str, json: bool) -> Answer {
+        self.link("GET", token, json).await
+    }
+
+    /// `POST /ack/<token>` (the page's button), as a phone or as a JSON client.
+    async fn post_link(&self, token: &str, json: bool) -> Answer {
+        self.link("POST", token, json).await
+    }
+
+    async fn link(&self, method: &str, token: &str, json: bool) -> Answer {
         let accept: &[(&str, &str)] = if json {
             &[("Accept", "application/json")]
         } else {
@@ -57,13 +67,28 @@ impl Api {
         };
         request_with(
             self.service.port,
-            "GET",
+            method,
             &format!("/ack/{token}"),
             None,
             None,
             accept,
         )
         .await
+    }
+
+    /// Ids of the alerts of tenant 1 in `state`, sorted.
+    async fn alert_ids(&self, state: &str, token: &str) -> Vec<String> {
+        let a = self
+            .call("GET", &format!("/api/v1/alerts?state={state}"), token, None)
+            .await;
+        let mut ids: Vec<String> = a.data()["alerts"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no alerts in {}", a.text))
+            .iter()
+            .map(|a| a["alert_id"].as_str().expect("an id").to_string())
+            .collect();
+        ids.sort();
+        ids
     }
 
     /// A read-write connection to the service's SQLite store.
@@ -365,6 +390,7 @@ async fn silences_are_created_listed_and_expired_within_their_tenant() {
         ("/api/v1/notifications", "get"),
         ("/api/v1/notifications/{notification_id}/retry", "post"),
         ("/ack/{token}", "get"),
+        ("/ack/{token}", "post"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),
@@ -577,8 +603,77 @@ async fn ack_links_acknowledge_the_alerts_of_their_message_as_the_contact() {
     let signer = LinkSigner::new(SECRET.as_bytes());
     let token = signer.sign(message, "alice", now_ms() + HOUR);
 
-    // From a phone: an HTML page listing what was acknowledged.
-    let page = api.open_link(&token, false).await;
+    // Opening the link (a person, a mail scanner, a chat preview) changes nothing: a page
+    // that shows what the link covers and a button that posts to the same URL.
+    let all_firing = api.alert_ids("firing", &manager).await;
+    assert_eq!(all_firing.len(), 3);
+    let preview = api.open_link(&token, false).await;
+    assert_eq!(preview.status, 200, "{}", preview.text);
+    assert!(preview
+        .header("content-type")
+        .is_some_and(|c| c.starts_with("text/html")));
+    assert_eq!(preview.header("cache-control"), Some("no-store"));
+    assert_eq!(preview.header("referrer-policy"), Some("no-referrer"));
+    let csp = preview
+        .header("content-security-policy")
+        .unwrap_or_default();
+    for directive in [
+        "default-src 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(csp.contains(directive), "{csp}");
+    }
+    assert!(
+        preview.text.contains("Acknowledge these alerts?"),
+        "{}",
+        preview.text
+    );
+    assert!(
+        preview.text.contains("<form method=\"post\">"),
+        "{}",
+        preview.text
+    );
+    assert!(!preview.text.contains("action="), "{}", preview.text);
+    for shown in [
+        "T1",
+        "response",
+        "resolution",
+        "breach",
+        "warning",
+        "firing",
+    ] {
+        assert!(preview.text.contains(shown), "{shown}: {}", preview.text);
+    }
+    let head = api.link("HEAD", &token, false).await;
+    assert_eq!(head.status, 200);
+    assert_eq!(head.text, "");
+    let described = api.open_link(&token, true).await;
+    assert_eq!(
+        (described.status, described.code()),
+        (200, 200),
+        "{}",
+        described.text
+    );
+    assert_eq!(described.data()["message_id"], message);
+    assert_eq!(described.data()["acked_by"], "contact:alice");
+    let outcomes: Vec<&str> = described.data()["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["to_acknowledge", "to_acknowledge"]);
+    assert_eq!(api.alert_ids("firing", &manager).await, all_firing);
+    assert_eq!(
+        api.service
+            .metric("vigil_alert_acks_total{via=\"link\"}")
+            .await,
+        None
+    );
+
+    // The button: an HTML page listing what was acknowledged.
+    let page = api.post_link(&token, false).await;
     assert_eq!(page.status, 200, "{}", page.text);
     assert!(page
         .header("content-type")
@@ -607,8 +702,8 @@ async fn ack_links_acknowledge_the_alerts_of_their_message_as_the_contact() {
         .await;
     assert_eq!(still.data()["alerts"][0]["alert_id"], left_alone.as_str());
 
-    // Opening it again is fine: already acknowledged, by whom.
-    let again = api.open_link(&token, true).await;
+    // Posting it again is fine: already acknowledged, by whom.
+    let again = api.post_link(&token, true).await;
     assert_eq!((again.status, again.code()), (200, 200), "{}", again.text);
     assert_eq!(again.data()["acked_by"], "contact:alice");
     assert_eq!(again.data()["message_id"], message);
@@ -619,7 +714,7 @@ async fn ack_links_acknowledge_the_alerts_of_their_message_as_the_contact() {
         .map(|a| a["outcome"].as_str().unwrap())
         .collect();
     assert_eq!(outcomes, ["already_acknowledged", "already_acknowledged"]);
-    let page = api.open_link(&token, false).await;
+    let page = api.post_link(&token, false).await;
     assert_eq!(page.status, 200);
     assert!(
         page.text.contains("already acknowledged by contact:alice"),
@@ -665,6 +760,9 @@ async fn ack_links_acknowledge_the_alerts_of_their_message_as_the_contact() {
     );
     assert_eq!(api.open_link(&forged, false).await.status, 403);
     assert_error(&api.open_link(&forged, true).await, 403, 40003);
+    assert_error(&api.post_link(&forged, true).await, 403, 40003);
+    assert_error(&api.post_link(&expired, true).await, 410, 410);
+    assert_error(&api.post_link("abc", true).await, 400, 40001);
     let mut altered: Vec<char> = token.chars().collect();
     altered[5] = if altered[5] == 'A' { 'B' } else { 'A' };
     let altered: String = altered.into_iter().collect();

@@ -191,13 +191,31 @@ async fn an_overdue_ticket_pages_the_on_call_and_the_ack_link_stops_the_escalati
     let prefix = format!("http://127.0.0.1:{}/ack/", service.port);
     assert!(link.starts_with(&prefix), "{link}");
 
-    // Opening the link acknowledges the alert as alice.
-    let (status, page) = service
-        .get(&link[prefix.len() - "/ack/".len()..])
-        .await
-        .expect("ack link answers");
+    // Opening the link (as a mail scanner or a chat preview would) and HEAD change nothing:
+    // the alert stays firing and no step of the escalation is cancelled.
+    let path = &link[prefix.len() - "/ack/".len()..];
+    let (status, page) = service.get(path).await.expect("ack link answers");
     assert_eq!(status, 200, "{page}");
-    assert!(page.contains("Acknowledged"), "{page}");
+    assert!(page.contains("<form method=\"post\">"), "{page}");
+    let head = request(service.port, "HEAD", path, None, None).await;
+    assert_eq!(head.status, 200);
+    assert_eq!(
+        rig.query_one("SELECT CAST(COUNT(*) AS TEXT) FROM alerts WHERE state = 'acknowledged'")
+            .await
+            .as_deref(),
+        Some("0")
+    );
+    assert_eq!(
+        rig.query_one("SELECT CAST(COUNT(*) AS TEXT) FROM notifications WHERE state = 'cancelled'")
+            .await
+            .as_deref(),
+        Some("0")
+    );
+
+    // Its button (a POST to the same URL) acknowledges the alert as alice.
+    let posted = request(service.port, "POST", path, None, None).await;
+    assert_eq!(posted.status, 200, "{}", posted.text);
+    assert!(posted.text.contains("Acknowledged"), "{}", posted.text);
     let acked_by = eventually("the breach acknowledged in the store", || async {
         rig.query_one("SELECT acked_by FROM alerts WHERE state = 'acknowledged'")
             .await

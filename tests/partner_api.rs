@@ -2,7 +2,7 @@
 //! over HTTP: partners at a glance (breakers, outboxes, the latest run, no credentials), the
 //! outbox page by page, parked records sent again and delivered, reconciliation runs by day,
 //! a run's report with its masked diffs, and its JSON and CSV downloads. Partner data spans
-//! tenants: client roles are refused.
+//! tenants: only ops tokens may see it; client roles and service tokens are refused.
 //!
 //! The outbox and the reconciliation runs are written into the service's SQLite file before
 //! it starts, as the outbox worker and the nightly reconciliation would have left them.
@@ -285,7 +285,6 @@ async fn operators_see_partners_retry_parked_records_and_download_reports() {
         _dir: dir,
     };
     let ops = api.setup.token(0, "ops", "olga");
-    let service_token = api.setup.token(TENANT, "service", "upstream");
 
     // --- every partner at a glance ---------------------------------------------------------
     let list = api.ok("GET", "/api/v1/partners", &ops).await;
@@ -327,7 +326,7 @@ async fn operators_see_partners_retry_parked_records_and_download_reports() {
     }
     // The partner that is down: its records wait, and its breaker opens.
     let c = eventually("exchange-c's breaker to open", || async {
-        let a = api.call("GET", "/api/v1/partners", &service_token).await;
+        let a = api.call("GET", "/api/v1/partners", &ops).await;
         let c = a.data()["partners"][2].clone();
         (c["breaker_state"] == "open").then_some(c)
     })
@@ -354,13 +353,31 @@ async fn operators_see_partners_retry_parked_records_and_download_reports() {
         ("GET", format!("{run_1}/report.json")),
         ("GET", format!("{run_1}/report.csv")),
     ];
-    for role in ["client_admin", "client_manager", "client_user"] {
-        let token = api.setup.token(TENANT, role, "carla");
+    // Nor do service tokens, which only ingest: neither of the records' own tenant nor of
+    // another (an ingest credential of tenant 999 must not list or re-queue tenant 1's
+    // records). Nothing is re-queued by a refused retry.
+    let parked_before = api
+        .ok("GET", "/api/v1/partners/exchange-a/outbox", &ops)
+        .await;
+    for (tenant, role) in [
+        (TENANT, "client_admin"),
+        (TENANT, "client_manager"),
+        (TENANT, "client_user"),
+        (TENANT, "service"),
+        (999, "service"),
+        (999, "client_admin"),
+    ] {
+        let token = api.setup.token(tenant, role, "carla");
         for (method, path) in &guarded {
             let refused = api.call(method, path, &token).await;
             assert_error(&refused, 403, 40003);
+            assert!(!refused.text.contains("P-1"), "{role}: {}", refused.text);
         }
     }
+    let parked_after = api
+        .ok("GET", "/api/v1/partners/exchange-a/outbox", &ops)
+        .await;
+    assert_eq!(ids(&parked_after), ids(&parked_before));
     for (method, path) in &guarded {
         let anonymous = request(api.service.port, method, path, None, None).await;
         assert_error(&anonymous, 401, 40004);
@@ -453,11 +470,7 @@ async fn operators_see_partners_retry_parked_records_and_download_reports() {
     assert_eq!(ids(&p1), [id("P-1"), id("P-5")]);
     // Delivered records are not retried; unknown ones are 41001.
     let again = api
-        .call(
-            "POST",
-            &format!("{outbox}/{}/retry", id("P-5")),
-            &service_token,
-        )
+        .call("POST", &format!("{outbox}/{}/retry", id("P-5")), &ops)
         .await;
     assert_field(&again, "state");
     let unknown = api
@@ -513,9 +526,7 @@ async fn operators_see_partners_retry_parked_records_and_download_reports() {
         ]
     );
     assert!(ms(one["finished_at"].as_str().unwrap()) >= ms(one["started_at"].as_str().unwrap()));
-    let limited = api
-        .ok("GET", &format!("{runs}?limit=1"), &service_token)
-        .await;
+    let limited = api.ok("GET", &format!("{runs}?limit=1"), &ops).await;
     assert_eq!(run_ids(&limited), ["run-3"]);
     let quiet = api
         .ok("GET", &format!("{runs}?date=2026-11-19"), &ops)
@@ -574,9 +585,7 @@ async fn operators_see_partners_retry_parked_records_and_download_reports() {
     assert_eq!(json_file.header("cache-control"), Some("no-store"));
     // The report itself, not the envelope.
     assert_eq!(json_file.json, report);
-    let csv_file = api
-        .call("GET", &format!("{run_1}/report.csv"), &service_token)
-        .await;
+    let csv_file = api.call("GET", &format!("{run_1}/report.csv"), &ops).await;
     assert_eq!(csv_file.status, 200, "{}", csv_file.text);
     assert_eq!(
         csv_file.header("content-type"),

@@ -1,6 +1,7 @@
 //! The WebSocket protocol of DESIGN.md §5 against the running service with a real NATS:
 //! snapshots then deltas in `seq` order, resumption, coalescing, tenant isolation, connection
-//! caps, slow-client shedding and the heartbeat.
+//! caps, slow-client shedding, the heartbeat, and what one connection may send: the message
+//! size cap (1009), the message rate (error 40005), and its token's expiry (1008).
 
 mod support;
 
@@ -334,4 +335,133 @@ async fn silent_clients_are_dropped_and_answering_ones_stay() {
     // answer the pings it missed on the closed socket and see the connection drop instead.
     assert!(matches!(silent.closed().await, Some(1001) | None));
     assert_eq!(live.metric("vigil_ws_clients").await, 1.0);
+}
+
+#[tokio::test]
+async fn a_message_over_the_size_cap_closes_the_socket_with_1009() {
+    let live = Live::start(CONFIG).await;
+    let mut c = live.client(1, "client_user").await;
+    // Just under the default 64 KiB cap is read (and refused as a bad request, not closed).
+    c.send_text("x".repeat(60 * 1024)).await;
+    assert_eq!(c.message().await["code"], 40001);
+    // 100 KiB is over it.
+    c.send_text("y".repeat(100 * 1024)).await;
+    let (_, frame) = c.close_frame().await;
+    assert_eq!(
+        frame,
+        Some((1009, "message too big".to_string())),
+        "{}",
+        live.service.log()
+    );
+    eventually("the disconnect counted", || async {
+        (live
+            .metric("vigil_ws_disconnects_total{reason=\"too_big\"}")
+            .await
+            == 1.0)
+            .then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_flood_beyond_the_message_rate_is_ignored_with_one_error_and_the_socket_stays() {
+    let config = format!("{CONFIG}\n[ws]\nmessages_per_second = 1\nmessage_burst = 5\n");
+    let live = Live::start(&config).await;
+    let mut c = live.client(1, "client_user").await;
+    // 50 pings at once: the burst of 5 is answered, the rest are ignored; the first ignored
+    // one is answered with 40005 and how long to wait.
+    for _ in 0..50 {
+        c.send(json!({"op": "ping"})).await;
+    }
+    let seen = c
+        .until_all("the burst's pongs and the rate error", |seen| {
+            seen.iter().filter(|m| m["type"] == "pong").count() >= 5
+                && seen.iter().any(|m| m["code"] == 40005)
+        })
+        .await;
+    let error = seen.iter().find(|m| m["code"] == 40005).unwrap();
+    assert_eq!(error["type"], "error");
+    assert!(
+        error["retry_after_ms"]
+            .as_u64()
+            .is_some_and(|ms| ms <= 1000),
+        "{error}"
+    );
+    // Nothing more arrives for the flood: at most one more pong (a token that refilled while
+    // the flood was read) and one more error.
+    let mut late = Vec::new();
+    while let Some(Ok(m)) = c.next(std::time::Duration::from_millis(300)).await {
+        late.push(m);
+    }
+    let pongs = seen
+        .iter()
+        .chain(&late)
+        .filter(|m| m["type"] == "pong")
+        .count();
+    let errors = seen
+        .iter()
+        .chain(&late)
+        .filter(|m| m["code"] == 40005)
+        .count();
+    assert!(
+        (5..=7).contains(&pongs),
+        "{pongs} pongs: {seen:#?} {late:#?}"
+    );
+    assert!(
+        (1..=3).contains(&errors),
+        "{errors} errors: {seen:#?} {late:#?}"
+    );
+    assert!(
+        live.metric("vigil_http_rate_limited_total{scope=\"ws_message\"}")
+            .await
+            >= 40.0
+    );
+    // The connection stays open: after the wait the server names, a ping is answered again
+    // (with a pong, or with another 40005 and another wait).
+    let last_error = seen.iter().chain(&late).rfind(|m| m["code"] == 40005);
+    let wait = last_error
+        .and_then(|e| e["retry_after_ms"].as_u64())
+        .unwrap_or(1000);
+    tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no pong after the flood"
+        );
+        c.send(json!({"op": "ping"})).await;
+        let answer = c.message().await;
+        if answer["type"] == "pong" {
+            break;
+        }
+        assert_eq!(answer["code"], 40005, "{answer}");
+        let wait = answer["retry_after_ms"].as_u64().unwrap_or(100);
+        tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_connection_is_closed_with_1008_when_its_token_expires() {
+    let live = Live::start(CONFIG).await;
+    let token = live.setup.token_with_ttl(1, "client_user", "brief", "3s");
+    let mut c = WsClient::connect(live.service.port, &token)
+        .await
+        .expect("upgrade accepted while the token is valid");
+    c.subscribe(&["alerts"], json!({})).await;
+    let (seen, frame) = c.close_frame().await;
+    assert_eq!(
+        frame,
+        Some((1008, "token expired".to_string())),
+        "{seen:#?}"
+    );
+    assert_eq!(seen[0]["channel"], "alerts", "{seen:#?}");
+    assert_eq!(seen.last().unwrap()["code"], 40004, "{seen:#?}");
+    eventually("the disconnect counted", || async {
+        (live
+            .metric("vigil_ws_disconnects_total{reason=\"token_expired\"}")
+            .await
+            == 1.0)
+            .then_some(())
+    })
+    .await;
 }

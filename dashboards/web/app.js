@@ -11,7 +11,9 @@
  *   (GET /api/v1/partners/{id}/reconciliations/{run_id}/report.json|csv).
  * - WebSocket /ws?token=…: subscribe to metrics, alerts and tickets; snapshots replace state,
  *   deltas (seq strictly increasing per tenant) update it; on reconnect it sends resume_from =
- *   the last seq seen and shows "resumed" when the server answers `resumed`.
+ *   the last seq seen and shows "resumed" when the server answers `resumed`. A close with
+ *   1008 (the token expired, or asked for data it may not see) ends the session and shows the
+ *   login form, since the same token would be refused again; other closes reconnect with backoff.
  *
  * Server data only ever reaches the page through textContent and attributes, never innerHTML.
  */
@@ -550,9 +552,15 @@
 
   function onClosed(conn, ev, gen) {
     if (!state.active) return;
-    if (ev.code === 1008 && !bannerKind) {
-      showBanner('The server refused the live connection' + (ev.reason ? ': ' + ev.reason : '.'), 'server');
-    } else if (conn.live) {
+    if (ev.code === 1008) {
+      // Policy: the token expired or may not see this data. Reconnecting with the same token
+      // would be refused again, so ask for a new one instead of retrying in a loop.
+      const why = ev.reason === 'token expired' ? 'Your token has expired.' :
+        'The server closed the live connection' + (ev.reason ? ' (' + ev.reason + ').' : '.');
+      endSession(why + ' Sign in again with a new token.');
+      return;
+    }
+    if (conn.live) {
       showBanner('Live connection lost; reconnecting.', 'conn');
     }
     setConn(state.everLive ? 'reconnecting' : 'connecting');

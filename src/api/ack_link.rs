@@ -1,30 +1,35 @@
-//! `GET /ack/{token}`: the signed link in an SMS or email that acknowledges every alert of the
+//! `/ack/{token}`: the signed link in an SMS or email that acknowledges every alert of the
 //! message it came with, as contact `contact:<id>`. No login: the token is the credential
 //! (see [`crate::notify::ack_link`]); requests are rate-limited per client IP like the rest.
 //!
-//! It is opened from a phone, so it answers a small self-contained HTML page, unless the
-//! request's `Accept` prefers JSON, in which case it answers the platform envelope. Opening a
-//! link twice is harmless: the second time says who acknowledged first.
+//! Opening the link (`GET`, and `HEAD`) changes nothing: mail scanners and chat link previews
+//! fetch links nobody read, and an acknowledgement stops the escalation. It shows what the link
+//! covers and a button; the button `POST`s to the same URL, which acknowledges (same token, same
+//! checks). Links sent before this split keep working: they open the page.
+//!
+//! It is opened from a phone, so it answers a small self-contained HTML page (never cached, no
+//! referrer, nothing loaded from anywhere, the form may post only to this origin), unless the
+//! request's `Accept` prefers JSON, in which case it answers the platform envelope. Posting
+//! twice is harmless: the second time says who acknowledged first.
 
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 use vigil_actors::AlertState;
 
-use super::alerts::acknowledge;
+use super::ack_page::{done_page, error_page, heading, html, preview_heading, preview_page};
+use super::alerts::acknowledge as acknowledge_alert;
 use super::store_error;
 use super::views::AlertView;
 use super::ApiState;
 use crate::auth::caller::security_event;
-use crate::http::envelope::status_of;
 use crate::http::{ApiError, Envelope};
 use crate::notify::ack_link::{AckLink, LinkError};
-use crate::notify::message::escape;
 use crate::store::pool::now_ms;
 use crate::store::Transition;
 
@@ -32,21 +37,25 @@ use crate::store::Transition;
 /// while not ready, it carries the HTTP status.
 pub const LINK_EXPIRED: u32 = 410;
 
-/// What became of one alert of the message.
+/// `outcome` of a firing alert on `GET`: a `POST` would acknowledge it.
+pub const TO_ACKNOWLEDGE: &str = "to_acknowledge";
+
+/// What became (on `POST`), or would become (on `GET`), of one alert of the message.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct AckedAlert {
-    /// `acknowledged` (now), `already_acknowledged`, `already_resolved` or `retracted`.
+    /// `to_acknowledge` (`GET`: firing, a `POST` acknowledges it), `acknowledged` (`POST`:
+    /// now), `already_acknowledged`, `already_resolved` or `retracted`.
     pub outcome: String,
     /// The alert as it is now.
     pub alert: AlertView,
 }
 
-/// `GET /ack/{token}` with `Accept: application/json`.
+/// `/ack/{token}` with `Accept: application/json`.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct AckLinkResult {
     /// The message the link came with.
     pub message_id: String,
-    /// Who the acknowledgement is recorded as: `contact:<id>`.
+    /// Who the acknowledgement is (or would be) recorded as: `contact:<id>`.
     pub acked_by: String,
     /// The alerts of the message, by alert id.
     pub alerts: Vec<AckedAlert>,
@@ -78,9 +87,49 @@ impl FromRequestParts<ApiState> for LinkClient {
     }
 }
 
-/// Acknowledges the alerts of the message a signed link names.
+/// Shows what the link acknowledges, and a button that does it; changes nothing (`HEAD`
+/// neither).
+///
+/// Roles: none; the signed token in the path is the credential.
 #[utoipa::path(
     get,
+    path = "/ack/{token}",
+    params(("token" = String, Path, description = "the signed token of the link")),
+    responses(
+        (status = 200, description = "an HTML page listing the alerts of the link and a button that POSTs to the same URL; with `Accept: application/json`, the envelope with `data`: AckLinkResult (outcome `to_acknowledge` for a firing alert). Nothing is acknowledged.", body = AckLinkResult),
+        (status = 400, description = "40001 the link is malformed"),
+        (status = 403, description = "40003 the link's signature does not match"),
+        (status = 404, description = "41001 notifications are not configured, or the link names no alerts"),
+        (status = 410, description = "410 the link has expired"),
+        (status = 429, description = "40005 rate limited"),
+        (status = 503, description = "50001 store unavailable"),
+    )
+)]
+pub async fn open(
+    State(state): State<ApiState>,
+    client: LinkClient,
+    Path(token): Path<String>,
+) -> Response {
+    match preview_link(&state, client, &token).await {
+        Ok(preview) if client.json => {
+            let message = preview_summary(&preview);
+            Envelope::new(200, message, preview).into_response()
+        }
+        Ok(preview) => html(
+            StatusCode::OK,
+            preview_heading(&preview),
+            &preview_page(&preview),
+        ),
+        Err(e) if client.json => e.into_response(),
+        Err(e) => error_page(e),
+    }
+}
+
+/// Acknowledges the alerts of the message a signed link names.
+///
+/// Roles: none; the signed token in the path is the credential.
+#[utoipa::path(
+    post,
     path = "/ack/{token}",
     params(("token" = String, Path, description = "the signed token of the link")),
     responses(
@@ -93,7 +142,7 @@ impl FromRequestParts<ApiState> for LinkClient {
         (status = 503, description = "50001 store unavailable"),
     )
 )]
-pub async fn open(
+pub async fn acknowledge(
     State(state): State<ApiState>,
     client: LinkClient,
     Path(token): Path<String>,
@@ -109,11 +158,19 @@ pub async fn open(
     }
 }
 
-async fn acknowledge_link(
+/// A link that passed every check: the message, the contact and the alert ids it covers.
+struct Verified {
+    message_id: String,
+    acked_by: String,
+    alert_ids: Vec<String>,
+}
+
+/// The checks of both methods: the rate limit, the token, and a message with alerts.
+async fn verify_link(
     state: &ApiState,
     client: LinkClient,
     token: &str,
-) -> Result<AckLinkResult, ApiError> {
+) -> Result<Verified, ApiError> {
     state.limits.check_ip(client.ip)?;
     let Some(links) = &state.links else {
         return Err(ApiError::not_found(
@@ -138,10 +195,54 @@ async fn acknowledge_link(
             "this link names no alerts: the message is unknown here",
         ));
     }
-    let acked_by = format!("contact:{contact}");
-    let mut done = Vec::with_capacity(alerts.len());
-    for (alert_id, _tenant) in alerts {
-        let (outcome, alert) = match acknowledge(state, &alert_id, &acked_by, "link").await? {
+    Ok(Verified {
+        message_id,
+        acked_by: format!("contact:{contact}"),
+        alert_ids: alerts.into_iter().map(|(id, _tenant)| id).collect(),
+    })
+}
+
+/// What a `POST` would do, read without changing anything.
+async fn preview_link(
+    state: &ApiState,
+    client: LinkClient,
+    token: &str,
+) -> Result<AckLinkResult, ApiError> {
+    let link = verify_link(state, client, token).await?;
+    let mut alerts = Vec::with_capacity(link.alert_ids.len());
+    for alert_id in &link.alert_ids {
+        // An outbox row whose alert is gone: nothing to acknowledge.
+        let Some(alert) = state.store.get_alert(alert_id).await.map_err(store_error)? else {
+            continue;
+        };
+        let outcome = match alert.record.state {
+            AlertState::Firing => TO_ACKNOWLEDGE,
+            AlertState::Acknowledged => "already_acknowledged",
+            AlertState::Resolved => "already_resolved",
+            AlertState::Retracted => "retracted",
+        };
+        alerts.push(AckedAlert {
+            outcome: outcome.into(),
+            alert: AlertView::from(&alert),
+        });
+    }
+    Ok(AckLinkResult {
+        message_id: link.message_id,
+        acked_by: link.acked_by,
+        alerts,
+    })
+}
+
+async fn acknowledge_link(
+    state: &ApiState,
+    client: LinkClient,
+    token: &str,
+) -> Result<AckLinkResult, ApiError> {
+    let link = verify_link(state, client, token).await?;
+    let mut done = Vec::with_capacity(link.alert_ids.len());
+    for alert_id in &link.alert_ids {
+        let outcome = acknowledge_alert(state, alert_id, &link.acked_by, "link").await?;
+        let (outcome, alert) = match outcome {
             Transition::Changed(a) => ("acknowledged", a),
             Transition::Unchanged(a) => match a.record.state {
                 AlertState::Firing | AlertState::Acknowledged => ("already_acknowledged", a),
@@ -157,8 +258,8 @@ async fn acknowledge_link(
         });
     }
     Ok(AckLinkResult {
-        message_id,
-        acked_by,
+        message_id: link.message_id,
+        acked_by: link.acked_by,
         alerts: done,
     })
 }
@@ -194,6 +295,22 @@ fn summary(done: &AckLinkResult) -> String {
         (0, _) => "already acknowledged".into(),
         (n, _) => format!("acknowledged {n} alert(s)"),
     }
+}
+
+fn preview_summary(preview: &AckLinkResult) -> String {
+    match to_acknowledge(preview) {
+        0 if preview.alerts.is_empty() => "the alerts of this link no longer exist".into(),
+        0 => "nothing to acknowledge: already acknowledged or over".into(),
+        n => format!("POST to this URL to acknowledge {n} alert(s); nothing was acknowledged yet"),
+    }
+}
+
+pub(super) fn to_acknowledge(preview: &AckLinkResult) -> usize {
+    preview
+        .alerts
+        .iter()
+        .filter(|a| a.outcome == TO_ACKNOWLEDGE)
+        .count()
 }
 
 /// Whether `Accept` ranks `application/json` above `text/html`: each takes the q of the most
@@ -238,115 +355,11 @@ fn prefers_json(headers: &HeaderMap) -> bool {
     json_q > html_q || (json_q == html_q && json_q > 0.0 && json_specificity > html_specificity)
 }
 
-/// An HTML answer: no caching (each opening acts), no referrer (the token is in the URL),
-/// nothing loaded from anywhere.
-fn html(status: StatusCode, title: &str, body: &str) -> Response {
-    let page = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title} · Vigil</title><style>\
-         body{{font-family:system-ui,-apple-system,sans-serif;margin:0;padding:1.5rem;\
-         background:#f6f7f9;color:#1d232b}}\
-         main{{max-width:32rem;margin:0 auto;background:#fff;border-radius:12px;\
-         padding:1.25rem 1.5rem;box-shadow:0 1px 3px rgba(0,0,0,.12)}}\
-         h1{{font-size:1.4rem;margin:0 0 .75rem}}ul{{padding-left:1.1rem}}\
-         li{{margin:.5rem 0}}small{{color:#5b6675}}.ok{{color:#1a7f37}}.no{{color:#b42318}}\
-         </style></head><body><main>{body}</main></body></html>\n",
-        title = escape(title),
-    );
-    let mut response = (status, page).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
-    );
-    response
-}
-
-fn heading(done: &AckLinkResult) -> &'static str {
-    if done.alerts.iter().any(|a| a.outcome == "acknowledged") {
-        "Acknowledged"
-    } else if done.alerts.is_empty() {
-        "Nothing to acknowledge"
-    } else {
-        "Already acknowledged"
-    }
-}
-
-fn done_page(done: &AckLinkResult) -> String {
-    let items: String = done
-        .alerts
-        .iter()
-        .map(|a| {
-            let v = &a.alert;
-            let what = format!(
-                "<strong>{}</strong> {} {} <small>({}, tenant {})</small>",
-                escape(&v.ticket_id),
-                escape(&v.goal),
-                escape(&v.level),
-                escape(&v.priority),
-                v.tenant_id
-            );
-            let outcome = match a.outcome.as_str() {
-                "acknowledged" => "<span class=\"ok\">acknowledged</span>".to_string(),
-                "already_acknowledged" => format!(
-                    "already acknowledged by {}{}",
-                    escape(v.acked_by.as_deref().unwrap_or("someone")),
-                    v.acked_at
-                        .as_deref()
-                        .map(|t| format!(" at {}", escape(t)))
-                        .unwrap_or_default()
-                ),
-                "already_resolved" => "already resolved".to_string(),
-                other => escape(other),
-            };
-            format!("<li>{what}: {outcome}</li>")
-        })
-        .collect();
-    format!(
-        "<h1 class=\"ok\">{}</h1><ul>{items}</ul>\
-         <p><small>Recorded as {}. Escalation stops for these alerts.</small></p>",
-        heading(done),
-        escape(&done.acked_by)
-    )
-}
-
-fn error_page(e: ApiError) -> Response {
-    let status = status_of(e.code);
-    let title = match status {
-        StatusCode::GONE => "Link expired",
-        StatusCode::FORBIDDEN => "Link not valid",
-        StatusCode::BAD_REQUEST => "Link malformed",
-        StatusCode::NOT_FOUND => "Nothing here",
-        StatusCode::TOO_MANY_REQUESTS => "Too many requests",
-        _ => "Not acknowledged",
-    };
-    let body = format!(
-        "<h1 class=\"no\">{}</h1><p>{}</p><p><small>Nothing was acknowledged.</small></p>",
-        escape(title),
-        escape(&e.message)
-    );
-    let mut response = html(status, title, &body);
-    if let Some(s) = e.retry_after_s {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(s));
-    }
-    response
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::notify::message::escape;
+    use axum::http::HeaderValue;
 
     fn accept(value: Option<&str>) -> bool {
         let mut h = HeaderMap::new();

@@ -22,6 +22,8 @@ pub struct AlertList {
 }
 
 /// Alerts of the caller's tenant (ops: of `tenant_id`, or of all), optionally in one state.
+///
+/// Roles: `client_admin`, `client_manager`, `client_user` (their own tenant), `ops` (any); not `service`.
 #[utoipa::path(
     get,
     path = "/api/v1/alerts",
@@ -70,6 +72,8 @@ pub async fn list(
 }
 
 /// Acknowledges a firing alert. Idempotent: acknowledging it again answers the alert as it is.
+///
+/// Roles: `client_admin`, `client_manager` (their own tenant's alerts), `ops` (any); not `client_user` or `service`.
 #[utoipa::path(
     post,
     path = "/api/v1/alerts/{alert_id}/ack",
@@ -114,6 +118,8 @@ pub(super) async fn acknowledge(
 }
 
 /// Resolves a firing or acknowledged alert by hand. Idempotent.
+///
+/// Roles: `client_admin`, `client_manager` (their own tenant's alerts), `ops` (any); not `client_user` or `service`.
 #[utoipa::path(
     post,
     path = "/api/v1/alerts/{alert_id}/resolve",

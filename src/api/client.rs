@@ -126,6 +126,8 @@ fn trend(at: Millis, w: &WindowStats) -> TrendPoint {
 }
 
 /// The tenant's overview: figures over the period, the trend, open alerts.
+///
+/// Roles: `client_admin`, `client_manager`, `client_user` (their own tenant), `ops` (any tenant, named by `tenant_id`); not `service`.
 #[utoipa::path(
     get,
     path = "/api/v1/client/dashboard/overview",
@@ -202,6 +204,8 @@ pub async fn overview(
 }
 
 /// Compliance and violations over a period or range, optionally grouped.
+///
+/// Roles: `client_admin`, `client_manager`, `client_user` (their own tenant), `ops` (any tenant, named by `tenant_id`); not `service`.
 #[utoipa::path(
     get,
     path = "/api/v1/client/sla/compliance",
@@ -267,6 +271,8 @@ pub async fn compliance(
 }
 
 /// The live SLA clocks of one open ticket.
+///
+/// Roles: `client_admin`, `client_manager`, `client_user` (their own tenant), `ops` (any tenant, named by `tenant_id`); not `service`.
 #[utoipa::path(
     get,
     path = "/api/v1/client/tickets/{ticket_id}/sla",

@@ -37,6 +37,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
     ),
 ];
 
+/// The paths of the page's files.
+pub fn paths() -> impl Iterator<Item = &'static str> {
+    FILES.iter().map(|&(path, _, _)| path)
+}
+
 /// The page's routes. The page itself holds no data: it asks the API with the user's token.
 pub fn routes() -> Router<ApiState> {
     FILES

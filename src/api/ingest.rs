@@ -70,6 +70,8 @@ fn rejected(
 }
 
 /// Publishes events onto the event stream.
+///
+/// Roles: `service` only, and only events of its own tenant (others are rejected one by one).
 #[utoipa::path(
     post,
     path = "/api/v1/ingest/events",

@@ -1,23 +1,31 @@
 //! The REST API and the `/ws` endpoint of DESIGN.md §5, behind authentication, tenant
 //! isolation and rate limits. Every answer is in the platform envelope; the OpenAPI document
-//! at `/api/v1/openapi.json` is generated from the handlers.
+//! at `/api/v1/openapi.json` is generated from the handlers. Every route is declared once, in
+//! [`ROUTES`], from which the router is built.
+//!
+//! Roles (DESIGN.md §5): client roles read their own tenant (`client_user`) and manage its
+//! alerts, silences and notifications (`client_admin`, `client_manager`); `ops` does all of
+//! that for every tenant and alone administers exchange partners; `service` only ingests events
+//! of its own tenant and reads nothing.
 //!
 //! # Layout
 //! - [`views`]: the JSON shapes shared with the WebSocket hub.
 //! - `auth`: the authenticated-caller extractor (token, role, rate limits).
 //! - `client`: overview, compliance, one ticket's clocks.
 //! - `alerts`: the alert list and lifecycle (ack, resolve).
-//! - `ack_link`: `/ack/{token}`, the signed link in a notification that acknowledges its alerts.
+//! - `ack_link`: `/ack/{token}`, the signed link in a notification: `GET` shows what it
+//!   acknowledges, `POST` acknowledges; `ack_page` renders its pages.
 //! - `silences`: maintenance windows that hold notifications back.
 //! - `notifications`: the notification outbox: failed notifications, sending one again.
 //! - `ingest`: HTTP ingest onto JetStream.
 //! - `partners`: exchange partners: breakers, outboxes (retrying parked records) and
-//!   reconciliation reports with their downloads (ops and service tokens).
+//!   reconciliation reports with their downloads (`ops` tokens only).
 //! - `ws`: the WebSocket upgrade.
 //! - `openapi`: the generated document.
 //! - `dashboard`: the live dashboard page and its assets.
 
 mod ack_link;
+mod ack_page;
 mod alerts;
 mod auth;
 mod client;
@@ -33,7 +41,6 @@ mod ws;
 
 use std::sync::Arc;
 
-use axum::routing::{delete, get, post};
 use axum::Router;
 use vigil_actors::supervisor::TenantPool;
 
@@ -69,63 +76,61 @@ pub struct ApiState {
     pub partners: Vec<Arc<crate::partner::link::PartnerLink>>,
 }
 
+/// Declares every route of the API once: [`ROUTES`] (what tests and reviews walk) and the
+/// router built from exactly that list, so a route cannot be served without being listed.
+macro_rules! api_routes {
+    ($( $method:ident $path:literal => $handler:path ),* $(,)?) => {
+        /// Every `(method, path)` the API serves (besides the dashboard's files, see
+        /// [`served_routes`]), in axum's path syntax. The router is built from this list.
+        pub const ROUTES: &[(&str, &str)] = &[ $( (stringify!($method), $path) ),* ];
+
+        fn api_router() -> Router<ApiState> {
+            Router::new() $( .route($path, axum::routing::$method($handler)) )*
+        }
+    };
+}
+
+// Who may call each route is stated in its handler's doc comment and OpenAPI description.
+api_routes! {
+    get "/api/v1/openapi.json" => openapi::document,
+    get "/api/v1/client/dashboard/overview" => client::overview,
+    get "/api/v1/client/sla/compliance" => client::compliance,
+    get "/api/v1/client/tickets/{ticket_id}/sla" => client::ticket_sla,
+    get "/api/v1/alerts" => alerts::list,
+    post "/api/v1/alerts/{alert_id}/ack" => alerts::ack,
+    post "/api/v1/alerts/{alert_id}/resolve" => alerts::resolve,
+    post "/api/v1/ingest/events" => ingest::events,
+    get "/api/v1/silences" => silences::list,
+    post "/api/v1/silences" => silences::create,
+    delete "/api/v1/silences/{silence_id}" => silences::expire,
+    get "/api/v1/notifications" => notifications::list,
+    post "/api/v1/notifications/{notification_id}/retry" => notifications::retry,
+    get "/ack/{token}" => ack_link::open,
+    post "/ack/{token}" => ack_link::acknowledge,
+    get "/api/v1/partners" => partners::overview::list,
+    get "/api/v1/partners/{partner_id}/outbox" => partners::outbox::list,
+    post "/api/v1/partners/{partner_id}/outbox/retry" => partners::outbox::retry_parked,
+    post "/api/v1/partners/{partner_id}/outbox/{record_id}/retry" => partners::outbox::retry,
+    get "/api/v1/partners/{partner_id}/reconciliations" => partners::reports::runs,
+    get "/api/v1/partners/{partner_id}/reconciliations/{run_id}" => partners::reports::report,
+    get "/api/v1/partners/{partner_id}/reconciliations/{run_id}/report.json" => partners::reports::report_json,
+    get "/api/v1/partners/{partner_id}/reconciliations/{run_id}/report.csv" => partners::reports::report_csv,
+    get "/ws" => ws::upgrade,
+}
+
+/// Every `(method, path)` [`routes`] serves: [`ROUTES`] and the dashboard's files (`get`).
+/// The operational routes (`/metrics`, `/healthz`, `/readyz`) are added by the HTTP layer.
+pub fn served_routes() -> Vec<(&'static str, &'static str)> {
+    ROUTES
+        .iter()
+        .copied()
+        .chain(dashboard::paths().map(|p| ("get", p)))
+        .collect()
+}
+
 /// Every API route, the dashboard and `/ws`; merge with the operational routes and finish.
 pub fn routes(state: ApiState) -> Router {
-    Router::new()
-        .route("/api/v1/openapi.json", get(openapi::document))
-        .route("/api/v1/client/dashboard/overview", get(client::overview))
-        .route("/api/v1/client/sla/compliance", get(client::compliance))
-        .route(
-            "/api/v1/client/tickets/{ticket_id}/sla",
-            get(client::ticket_sla),
-        )
-        .route("/api/v1/alerts", get(alerts::list))
-        .route("/api/v1/alerts/{alert_id}/ack", post(alerts::ack))
-        .route("/api/v1/alerts/{alert_id}/resolve", post(alerts::resolve))
-        .route("/api/v1/ingest/events", post(ingest::events))
-        .route(
-            "/api/v1/silences",
-            get(silences::list).post(silences::create),
-        )
-        .route("/api/v1/silences/{silence_id}", delete(silences::expire))
-        .route("/api/v1/notifications", get(notifications::list))
-        .route(
-            "/api/v1/notifications/{notification_id}/retry",
-            post(notifications::retry),
-        )
-        .route("/ack/{token}", get(ack_link::open))
-        .route("/api/v1/partners", get(partners::overview::list))
-        .route(
-            "/api/v1/partners/{partner_id}/outbox",
-            get(partners::outbox::list),
-        )
-        .route(
-            "/api/v1/partners/{partner_id}/outbox/retry",
-            post(partners::outbox::retry_parked),
-        )
-        .route(
-            "/api/v1/partners/{partner_id}/outbox/{record_id}/retry",
-            post(partners::outbox::retry),
-        )
-        .route(
-            "/api/v1/partners/{partner_id}/reconciliations",
-            get(partners::reports::runs),
-        )
-        .route(
-            "/api/v1/partners/{partner_id}/reconciliations/{run_id}",
-            get(partners::reports::report),
-        )
-        .route(
-            "/api/v1/partners/{partner_id}/reconciliations/{run_id}/report.json",
-            get(partners::reports::report_json),
-        )
-        .route(
-            "/api/v1/partners/{partner_id}/reconciliations/{run_id}/report.csv",
-            get(partners::reports::report_csv),
-        )
-        .route("/ws", get(ws::upgrade))
-        .merge(dashboard::routes())
-        .with_state(state)
+    api_router().merge(dashboard::routes()).with_state(state)
 }
 
 /// 50001 for a store that does not answer.

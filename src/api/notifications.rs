@@ -84,6 +84,8 @@ pub struct NotificationList {
 
 /// Notifications in one state (default `failed`) of the caller's tenant (ops: of `tenant_id`,
 /// or of all).
+///
+/// Roles: `client_admin`, `client_manager` (their own tenant), `ops` (any); not `client_user` or `service`.
 #[utoipa::path(
     get,
     path = "/api/v1/notifications",
@@ -125,6 +127,8 @@ pub async fn list(
 
 /// Sends a failed notification again: it becomes pending, due now (its last error stays
 /// until the next attempt).
+///
+/// Roles: `client_admin`, `client_manager` (their own tenant's notifications), `ops` (any); not `client_user` or `service`.
 #[utoipa::path(
     post,
     path = "/api/v1/notifications/{notification_id}/retry",

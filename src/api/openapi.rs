@@ -18,7 +18,11 @@ JSON answer is the platform envelope {code, message, data, timestamp, request_id
 below are of `data` (the reconciliation report downloads are plain files). \
 Errors: 40001 invalid parameter (400), 40003 forbidden (403), 40004 unauthenticated (401), \
 40005 rate limited (429, Retry-After), 41001 not found (404), 50001 store unavailable (503). \
-Live updates: GET /ws (see the README)."
+Live updates: GET /ws (see the README). \
+Roles: client_user reads its own tenant; client_admin and client_manager also manage its \
+alerts, silences and notifications; ops does all of that for every tenant and alone administers \
+exchange partners; service only ingests events of its own tenant and reads nothing. Each \
+endpoint states its roles."
     ),
     paths(
         client::overview,
@@ -42,6 +46,7 @@ Live updates: GET /ws (see the README)."
         notifications::list,
         notifications::retry,
         ack_link::open,
+        ack_link::acknowledge,
     ),
     components(schemas(
         client::Overview,
@@ -106,7 +111,7 @@ pub fn openapi_json() -> String {
         .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
 }
 
-/// `GET /api/v1/openapi.json`.
+/// `GET /api/v1/openapi.json`. Roles: none (public).
 pub async fn document() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], openapi_json())
 }

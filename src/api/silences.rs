@@ -106,6 +106,8 @@ pub struct SilenceList {
 }
 
 /// Creates a silence.
+///
+/// Roles: `client_admin`, `client_manager` (their own tenant), `ops` (any tenant, or all); not `client_user` or `service`.
 #[utoipa::path(
     post,
     path = "/api/v1/silences",
@@ -170,6 +172,8 @@ pub async fn create(
 
 /// Silences of the caller's tenant (ops: of `tenant_id`, or all, including those of every
 /// tenant).
+///
+/// Roles: `client_admin`, `client_manager`, `client_user` (their own tenant), `ops` (any); not `service`.
 #[utoipa::path(
     get,
     path = "/api/v1/silences",
@@ -210,6 +214,8 @@ pub async fn list(
 }
 
 /// Expires a silence now; it stays listed as expired, with who expired it. Idempotent.
+///
+/// Roles: `client_admin`, `client_manager` (their own tenant's silences), `ops` (any); not `client_user` or `service`.
 #[utoipa::path(
     delete,
     path = "/api/v1/silences/{silence_id}",

@@ -11,6 +11,9 @@ use super::ApiState;
 use crate::http::ApiError;
 
 /// Upgrades to the live-updates protocol.
+///
+/// Roles: `client_admin`, `client_manager`, `client_user` (their own tenant), `ops` (the
+/// tenants it names); not `service`.
 pub async fn upgrade(State(state): State<ApiState>, request: Request) -> Response {
     match admit(&state, request).await {
         Ok(response) => response,
@@ -28,5 +31,9 @@ async fn admit(state: &ApiState, request: Request) -> Result<Response, ApiError>
         .await
         .map_err(|e| ApiError::invalid_parameter(format!("not a WebSocket upgrade: {e}")))?;
     let client = state.hub.admit(&caller)?;
-    Ok(upgrade.on_upgrade(move |socket| client.serve(socket)))
+    let limit = state.hub.library_message_limit();
+    Ok(upgrade
+        .max_message_size(limit)
+        .max_frame_size(limit)
+        .on_upgrade(move |socket| client.serve(socket)))
 }

@@ -1,5 +1,7 @@
 //! `[ws]`: the WebSocket hub's limits and timings.
 
+use std::num::{NonZeroU32, NonZeroUsize};
+
 use serde::{Deserialize, Serialize};
 
 use crate::config::ConfigDuration;
@@ -30,6 +32,16 @@ pub struct WsConfig {
     pub max_clients_per_tenant: usize,
     /// Tickets in the `tickets` snapshot (closest to breach). Default 50.
     pub at_risk_tickets: usize,
+    /// Largest message a client may send, in bytes; a larger one closes the connection with
+    /// 1009. (Requests are small: a subscription is well under 1 KiB.) Default 65536 (64 KiB).
+    pub max_message_bytes: NonZeroUsize,
+    /// Messages a client may send per second, on average, per connection (each subscription
+    /// runs a store query). Messages beyond it are ignored: the first is answered with an
+    /// error 40005 saying how long to wait (`retry_after_ms`), the others until then are not
+    /// answered; the connection stays open. Default 10.
+    pub messages_per_second: NonZeroU32,
+    /// Messages a client may send at once before `messages_per_second` applies. Default 20.
+    pub message_burst: NonZeroU32,
 }
 
 impl Default for WsConfig {
@@ -44,6 +56,9 @@ impl Default for WsConfig {
             max_clients: 10_000,
             max_clients_per_tenant: 1000,
             at_risk_tickets: 50,
+            max_message_bytes: NonZeroUsize::new(64 * 1024).unwrap_or(NonZeroUsize::MIN),
+            messages_per_second: NonZeroU32::new(10).unwrap_or(NonZeroU32::MIN),
+            message_burst: NonZeroU32::new(20).unwrap_or(NonZeroU32::MIN),
         }
     }
 }

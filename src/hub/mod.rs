@@ -14,8 +14,11 @@
 //! - `topic`: a tenant's seq, resume buffer and subscribers.
 //! - `subscribe`: subscriptions, snapshots and resumption.
 //! - `socket`: one connection: reader, writer, pings and idle timeout.
+//! - `limits`: what a connection may send (message size, message rate) and the close codes
+//!   of its limits.
 
 pub mod config;
+pub mod limits;
 pub mod protocol;
 pub mod queue;
 mod socket;
@@ -328,6 +331,12 @@ impl Hub {
             )),
             subscribed: Mutex::new(Subscribed::Nothing),
         })
+    }
+
+    /// The message and frame size the WebSocket library refuses outright (see
+    /// [`limits::library_limit`]).
+    pub fn library_message_limit(&self) -> usize {
+        limits::library_limit(self.inner.config.max_message_bytes)
     }
 
     /// Closes every connection (code 1001) for shutdown.

@@ -112,6 +112,11 @@ pub async fn request_with(
 impl ServiceSetup {
     /// A token from `vigil token` with this setup's configuration.
     pub fn token(&self, tenant: u64, role: &str, sub: &str) -> String {
+        self.token_with_ttl(tenant, role, sub, "2h")
+    }
+
+    /// [`ServiceSetup::token`] valid for `ttl` (e.g. `"3s"`).
+    pub fn token_with_ttl(&self, tenant: u64, role: &str, sub: &str, ttl: &str) -> String {
         let run = self.vigil(&[
             "token",
             "--tenant",
@@ -120,6 +125,8 @@ impl ServiceSetup {
             role,
             "--sub",
             sub,
+            "--ttl",
+            ttl,
             "--config",
             self.config.to_str().expect("temp paths are UTF-8"),
         ]);
@@ -267,6 +274,31 @@ impl WsClient {
                 Ok(Some(Ok(Message::Close(f)))) => panic!("closed after {seen} pings: {f:?}"),
                 Ok(Some(Ok(_))) => {}
                 other => panic!("no ping after {seen}: {other:?}"),
+            }
+        }
+    }
+
+    /// Sends a text frame as it is (not necessarily JSON).
+    pub async fn send_text(&mut self, text: String) {
+        self.stream.send(Message::text(text)).await.expect("send");
+    }
+
+    /// Reads until the server closes; the close code and reason (`None` for a connection
+    /// dropped without a close frame). Messages before the close are returned too.
+    pub async fn close_frame(&mut self) -> (Vec<Value>, Option<(u16, String)>) {
+        let mut seen = Vec::new();
+        loop {
+            match tokio::time::timeout(WAIT, self.stream.next()).await {
+                Ok(Some(Ok(Message::Text(t)))) => {
+                    seen.push(serde_json::from_str(t.as_str()).expect("JSON message"));
+                }
+                Ok(Some(Ok(Message::Close(frame)))) => {
+                    let frame = frame.map(|f| (u16::from(f.code), f.reason.to_string()));
+                    return (seen, frame);
+                }
+                Ok(Some(Ok(_))) => continue,
+                Ok(Some(Err(_)) | None) => return (seen, None),
+                Err(_) => panic!("the server did not close the connection within {WAIT:?}"),
             }
         }
     }

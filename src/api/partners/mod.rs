@@ -1,7 +1,8 @@
 //! Exchange partners for operators (DESIGN.md §5, §7): each partner's breaker, outbox and
 //! latest reconciliation; the outbox's records, and sending parked ones again; reconciliation
-//! reports, also as JSON and CSV downloads. Partner data spans tenants, so only `ops` and
-//! `service` tokens may see it.
+//! reports, also as JSON and CSV downloads. Partner data spans tenants, so only `ops` tokens
+//! may see it or act on it: a `service` token (an upstream's ingest credential) reads nothing,
+//! and client roles would see other tenants' records.
 //!
 //! # Layout
 //! - `overview`: `GET /api/v1/partners`.
@@ -24,12 +25,9 @@ use crate::partner::link::PartnerLink;
 
 use super::ApiState;
 
-/// Ok for roles that may see partner data (`ops`, `service`), else 403 naming `what`.
+/// Ok for the one role that administers partners (`ops`), else 403 naming `what`.
 fn require_partner_role(caller: &Caller, what: &str) -> Result<(), ApiError> {
-    caller.require(
-        matches!(caller.claims.role, Role::Ops | Role::Service),
-        what,
-    )
+    caller.require(caller.claims.role == Role::Ops, what)
 }
 
 /// The configured partner `partner_id`, or 41001 naming the ones that are configured.

@@ -23,6 +23,8 @@ const STATES: [&str; 4] = ["parked", "pending", "delivered", "all"];
 
 /// A partner's outbox records in one state (default `parked`), by record id, after the cursor
 /// `after`.
+///
+/// Roles: `ops` only (partner data spans tenants).
 #[utoipa::path(
     get,
     path = "/api/v1/partners/{partner_id}/outbox",
@@ -36,7 +38,7 @@ const STATES: [&str; 4] = ["parked", "pending", "delivered", "all"];
         (status = 200, description = "envelope with `data`: OutboxPage", body = OutboxPage),
         (status = 400, description = "40001 bad parameter (`data.field`)"),
         (status = 401, description = "40004 no valid token"),
-        (status = 403, description = "40003 a client role: partner data spans tenants (ops and service only)"),
+        (status = 403, description = "40003 not an ops token: partner data spans tenants (ops only)"),
         (status = 404, description = "41001 no such partner (`data.partners`: the configured ones)"),
         (status = 503, description = "50001 store unavailable"),
     ),
@@ -93,6 +95,8 @@ pub async fn list(
 /// Sends one record to the partner again: a parked record re-enters the queue at its end, a
 /// pending one is due at once; attempts start over. Its last error stays until the next
 /// attempt.
+///
+/// Roles: `ops` only (partner data spans tenants).
 #[utoipa::path(
     post,
     path = "/api/v1/partners/{partner_id}/outbox/{record_id}/retry",
@@ -104,7 +108,7 @@ pub async fn list(
         (status = 200, description = "envelope with `data`: the record, pending (or already delivered by the time it is read)", body = OutboxEntryView),
         (status = 400, description = "40001 the record was delivered already (`data.field` = state)"),
         (status = 401, description = "40004 no valid token"),
-        (status = 403, description = "40003 a client role: partner data spans tenants (ops and service only)"),
+        (status = 403, description = "40003 not an ops token: partner data spans tenants (ops only)"),
         (status = 404, description = "41001 no such partner, or no such record in its outbox"),
         (status = 503, description = "50001 store unavailable"),
     ),
@@ -139,6 +143,8 @@ pub async fn retry(
 }
 
 /// Sends every parked record of a partner again, at the end of its queue.
+///
+/// Roles: `ops` only (partner data spans tenants).
 #[utoipa::path(
     post,
     path = "/api/v1/partners/{partner_id}/outbox/retry",
@@ -146,7 +152,7 @@ pub async fn retry(
     responses(
         (status = 200, description = "envelope with `data`: RetriedRecords", body = RetriedRecords),
         (status = 401, description = "40004 no valid token"),
-        (status = 403, description = "40003 a client role: partner data spans tenants (ops and service only)"),
+        (status = 403, description = "40003 not an ops token: partner data spans tenants (ops only)"),
         (status = 404, description = "41001 no such partner"),
         (status = 503, description = "50001 store unavailable"),
     ),

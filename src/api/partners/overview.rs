@@ -22,13 +22,15 @@ pub struct PartnerList {
 
 /// Every configured partner: its configuration (no credentials), circuit breaker, outbox
 /// counts and newest reconciliation run.
+///
+/// Roles: `ops` only (partner data spans tenants).
 #[utoipa::path(
     get,
     path = "/api/v1/partners",
     responses(
         (status = 200, description = "envelope with `data`: PartnerList", body = PartnerList),
         (status = 401, description = "40004 no valid token"),
-        (status = 403, description = "40003 a client role: partner data spans tenants (ops and service only)"),
+        (status = 403, description = "40003 not an ops token: partner data spans tenants (ops only)"),
         (status = 503, description = "50001 store unavailable"),
     ),
     security(("bearer" = []))

@@ -23,6 +23,8 @@ pub const DEFAULT_RUNS: u32 = 31;
 
 /// A partner's reconciliation runs with their counts, newest first: those of one day, or the
 /// latest ones.
+///
+/// Roles: `ops` only (partner data spans tenants).
 #[utoipa::path(
     get,
     path = "/api/v1/partners/{partner_id}/reconciliations",
@@ -35,7 +37,7 @@ pub const DEFAULT_RUNS: u32 = 31;
         (status = 200, description = "envelope with `data`: RunList", body = RunList),
         (status = 400, description = "40001 bad parameter (`data.field`)"),
         (status = 401, description = "40004 no valid token"),
-        (status = 403, description = "40003 a client role: partner data spans tenants (ops and service only)"),
+        (status = 403, description = "40003 not an ops token: partner data spans tenants (ops only)"),
         (status = 404, description = "41001 no such partner (`data.partners`: the configured ones)"),
         (status = 503, description = "50001 store unavailable"),
     ),
@@ -66,6 +68,8 @@ pub async fn runs(
 
 /// One run's report: its counts, the records flagged for review (the partner has them, we do
 /// not), and the first diffs found (at most 1,000), masked as records leave for the partner.
+///
+/// Roles: `ops` only (partner data spans tenants).
 #[utoipa::path(
     get,
     path = "/api/v1/partners/{partner_id}/reconciliations/{run_id}",
@@ -76,7 +80,7 @@ pub async fn runs(
     responses(
         (status = 200, description = "envelope with `data`: ReconciliationReport", body = ReconciliationReport),
         (status = 401, description = "40004 no valid token"),
-        (status = 403, description = "40003 a client role: partner data spans tenants (ops and service only)"),
+        (status = 403, description = "40003 not an ops token: partner data spans tenants (ops only)"),
         (status = 404, description = "41001 no such partner, or no such run of it"),
         (status = 503, description = "50001 store unavailable"),
     ),
@@ -95,6 +99,8 @@ pub async fn report(
 
 /// The report as a JSON file (`Content-Disposition: attachment`): the document itself, as
 /// `data` of the report endpoint holds it, not wrapped in the envelope (errors are).
+///
+/// Roles: `ops` only (partner data spans tenants).
 #[utoipa::path(
     get,
     path = "/api/v1/partners/{partner_id}/reconciliations/{run_id}/report.json",
@@ -105,7 +111,7 @@ pub async fn report(
     responses(
         (status = 200, description = "reconciliation-<partner>-<day>-<run_id>.json", body = ReconciliationReport),
         (status = 401, description = "40004 no valid token"),
-        (status = 403, description = "40003 a client role: partner data spans tenants (ops and service only)"),
+        (status = 403, description = "40003 not an ops token: partner data spans tenants (ops only)"),
         (status = 404, description = "41001 no such partner, or no such run of it"),
         (status = 503, description = "50001 store unavailable"),
     ),
@@ -127,6 +133,8 @@ pub async fn report_json(
 /// `seq,kind,record_id,ours,theirs`, then one line per kept diff with both records as JSON text
 /// (empty for a side that has none); RFC 4180 quoting, CRLF line ends. The counts are in the
 /// JSON report.
+///
+/// Roles: `ops` only (partner data spans tenants).
 #[utoipa::path(
     get,
     path = "/api/v1/partners/{partner_id}/reconciliations/{run_id}/report.csv",
@@ -137,7 +145,7 @@ pub async fn report_json(
     responses(
         (status = 200, description = "reconciliation-<partner>-<day>-<run_id>.csv", content_type = "text/csv", body = String),
         (status = 401, description = "40004 no valid token"),
-        (status = 403, description = "40003 a client role: partner data spans tenants (ops and service only)"),
+        (status = 403, description = "40003 not an ops token: partner data spans tenants (ops only)"),
         (status = 404, description = "41001 no such partner, or no such run of it"),
         (status = 503, description = "50001 store unavailable"),
     ),
