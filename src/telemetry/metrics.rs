@@ -163,6 +163,21 @@ pub fn describe() {
         Unit::Count,
         "Tenant actors restarted after a panic."
     );
+    describe_counter!(
+        ACTOR_PANICS,
+        Unit::Count,
+        "Panics contained in tenant actors' timer ticks and reads, by place; the tenant kept its state."
+    );
+    describe_counter!(
+        PARTITION_RESTARTS,
+        Unit::Count,
+        "Partition workers restarted after an error or a panic."
+    );
+    describe_counter!(
+        STORE_ROWS_REFUSED,
+        Unit::Count,
+        "Rows the store refused for good, dead-lettered instead, by kind."
+    );
     describe_gauge!(
         TENANTS_ACTIVE,
         Unit::Count,
