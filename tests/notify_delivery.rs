@@ -306,6 +306,48 @@ async fn a_warning_emails_the_on_call_after_group_wait_with_an_ack_link() {
     assert_eq!(rows[0].state, "sent");
 }
 
+/// A ticket id carrying bare CR and LF around lines of a lone dot and SMTP commands reaches
+/// the real SMTP server as one intact message: every line break CRLF (so each dot line is
+/// dot-stuffed and none ends `DATA`), the subject on one line.
+#[tokio::test]
+async fn line_breaks_in_texts_cannot_end_the_email_early_or_split_its_subject() {
+    let mut rig = Rig::new().await;
+    let ticket = "TKT-2\r.\rRSET\n.\nMAIL FROM:<x@evil.example>\r\n.\r\nQUIT";
+    let warning = alert(ticket, Level::Warning, "MEDIUM", rig.now());
+    rig.change(&warning).await;
+    rig.advance(30_000);
+    let round = rig.settle().await;
+    assert_eq!((round.messages, round.sent, round.failed), (1, 1, 0));
+    let mail = rig.smtp.wait_for(1, WAIT).await;
+    assert_eq!(mail.len(), 1);
+    assert_eq!(mail[0].rcpt_tos, ["alice@example.com"]);
+    let subject = subject(&mail[0]);
+    assert!(!subject.contains(char::is_control), "{subject:?}");
+    let words = subject.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        words.contains("TKT-2 . RSET . MAIL FROM:<x@evil.example> . QUIT response warning"),
+        "{subject:?}"
+    );
+    let text = mail[0].text.as_deref().unwrap_or_default();
+    let html = mail[0].html.as_deref().unwrap_or_default();
+    for body in [text, html] {
+        assert!(
+            !body.contains('\r'),
+            "a bare CR reached the relay: {body:?}"
+        );
+    }
+    // The dot lines came through as text, and what follows them too.
+    let lines = "TKT-2\n.\nRSET\n.\nMAIL FROM:<x@evil.example>\n.\nQUIT response warning";
+    assert!(text.contains(lines), "{text:?}");
+    assert!(
+        text.contains("Deadline: ") && text.contains("/ack/"),
+        "{text:?}"
+    );
+    assert!(html.contains("</table>"), "{html:?}");
+    assert!(rig.smtp.quiet_for(QUIET).await, "one message only");
+    assert!(rig.smtp.rejections().is_empty());
+}
+
 #[tokio::test]
 async fn a_breach_pages_by_sms_and_email_and_escalates_until_acknowledged() {
     let mut rig = Rig::new().await;
