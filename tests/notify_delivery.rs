@@ -633,6 +633,41 @@ async fn transient_failures_are_retried_no_sooner_than_the_provider_asks() {
     assert_eq!((sms.state.as_str(), sms.attempts), ("sent", 2));
 }
 
+/// A `Retry-After` longer than `give_up_after` (1e11 s, `u64::MAX` s) is not waited for: the
+/// SMS fails at once with the reason and falls back, instead of waiting for centuries or
+/// overflowing the due time.
+#[tokio::test]
+async fn a_provider_asking_to_wait_for_ages_fails_the_sms_which_falls_back() {
+    for asked in [100_000_000_000u64, u64::MAX] {
+        let mut rig = Rig::new().await;
+        rig.gateway
+            .push_fault_on(Route::Sms, Fault::RetryAfter(asked));
+        let breach = alert("TKT-8", Level::Breach, "HIGH", rig.now());
+        rig.change(&breach).await;
+        rig.advance(30_000);
+        let round = rig.settle().await;
+        assert_eq!((round.failed, round.retried), (1, 0), "{asked}: {round:?}");
+        let rows = rig.rows(&breach.alert_id).await;
+        let sms = rows
+            .iter()
+            .find(|n| n.channel == "sms")
+            .expect("an SMS row");
+        assert_eq!(sms.state, "failed", "{asked}: {rows:#?}");
+        let error = sms.last_error.as_deref().unwrap_or_default();
+        assert!(
+            error.contains(&format!("asked to wait {asked} s (Retry-After)")),
+            "{error}"
+        );
+        let webhook = rows
+            .iter()
+            .find(|n| n.channel == "webhook")
+            .expect("the fallback");
+        assert_eq!(webhook.state, "sent", "{asked}: {rows:#?}");
+        let delivered = rig.gateway.wait_for_deliveries(1, WAIT).await;
+        assert!(delivered.iter().any(|d| d.route == Route::Webhook));
+    }
+}
+
 #[tokio::test]
 async fn a_refused_sms_ends_failed_with_the_reason_and_falls_back() {
     let mut rig = Rig::new().await;

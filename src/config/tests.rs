@@ -331,3 +331,36 @@ fn a_tenant_file_may_route_to_the_main_files_contacts() {
     assert_eq!(routing.of(8).routes[0].policy, "default-page");
     assert_eq!(routing.of(7).routes[1].policy, "default-page");
 }
+
+#[test]
+fn a_notification_round_that_cannot_fit_its_claim_is_refused_with_its_line() {
+    // 2,000 notifications, 64 at a time, 11 s each: 352 s of sending in a 60 s claim.
+    let p = problems(
+        "[notify.delivery]\nsend_timeout = \"10s\"\nbatch = 2000\n",
+        &[],
+        &[],
+    );
+    assert_has(
+        &p,
+        "DIR/vigil.toml:3: notify.delivery.batch: a round of 2000 notifications, 64 at a time, \
+         can take 352 s",
+    );
+    let p = problems(
+        "[notify.delivery]\nsend_timeout = \"30s\"\nclaim_timeout = \"30s\"\n",
+        &[],
+        &[],
+    );
+    assert_has(
+        &p,
+        "DIR/vigil.toml:3: notify.delivery.claim_timeout: must be at least send_timeout (30s) + 6 s",
+    );
+    let p = problems(
+        "[notify.delivery]\nbatch = 500\n",
+        &[],
+        &[("VIGIL__NOTIFY__DELIVERY__CLAIM_TIMEOUT", "\"20s\"")],
+    );
+    assert_has(
+        &p,
+        "DIR/vigil.toml:2: notify.delivery.batch: a round of 500",
+    );
+}

@@ -18,6 +18,7 @@ use vigil_streams::{format_instant, Millis};
 use super::ack_link::LinkSigner;
 use super::channel::{Content, Outgoing, Providers, SendError};
 use super::config::{Channel, ContactSpec, NotifyConfig};
+use super::lease::{round_size, BACKSTOP_MARGIN};
 use super::limits::RecipientLimits;
 use super::message::{self, MessageFacts};
 use super::route::AlertFacts;
@@ -26,6 +27,7 @@ use super::silence::Silence;
 use super::Routing;
 use crate::api::views::AlertView;
 use crate::breaker::Breaker;
+use crate::retry::{bound_retry_after, RetryAfter};
 use crate::store::notifications::{DueNotification, NewNotification, NotificationKind, Outcome};
 use crate::store::{Store, StoreError};
 use crate::telemetry::metrics;
@@ -123,10 +125,6 @@ fn facts_of(n: &DueNotification) -> AlertFacts<'_> {
     }
 }
 
-/// How much longer than `send_timeout` a send may take before the dispatcher gives up on it
-/// (the provider's own time-out normally ends it first, with a better message).
-const BACKSTOP_MARGIN: Duration = Duration::from_secs(1);
-
 /// The wait before retry `attempt` (0 first): exponential from 1 s, doubling up to 5 min, with
 /// jitter; never shorter than what the provider asked for.
 pub fn retry_delay(attempt: u32, retry_after: Option<Duration>) -> Duration {
@@ -210,7 +208,7 @@ impl Dispatcher {
                     if round.taken > 0 {
                         debug!(?round, "notification round");
                     }
-                    if round.taken >= self.main().delivery.batch as usize {
+                    if round.taken >= round_size(&self.main().delivery) as usize {
                         Duration::ZERO
                     } else {
                         IDLE_POLL
@@ -251,7 +249,7 @@ impl Dispatcher {
             .store
             .claim_due(
                 now,
-                delivery.batch,
+                round_size(&delivery),
                 now + delivery.claim_timeout.as_millis(),
             )
             .await?;
@@ -438,17 +436,33 @@ impl Dispatcher {
                 retry_after,
             }) => {
                 let oldest = r.rows.iter().map(|n| n.queued_at).min().unwrap_or(now);
-                let give_up = now - oldest >= delivery.give_up_after.as_millis();
-                warn!(tenant_id = r.outgoing.tenant_id, channel, error = %reason, give_up, "notification not accepted");
+                // A provider asking for longer than we would retry at all cannot be waited
+                // for: that answer fails the delivery now (and an SMS falls back).
+                let (retry_after, refused_wait) =
+                    match bound_retry_after(retry_after, delivery.give_up_after.as_std()) {
+                        RetryAfter::Within(asked) => (asked, None),
+                        RetryAfter::TooLong(asked) => (None, Some(asked)),
+                    };
+                let give_up =
+                    refused_wait.is_some() || now - oldest >= delivery.give_up_after.as_millis();
+                warn!(tenant_id = r.outgoing.tenant_id, channel, error = %reason, give_up,
+                    retry_after_s = refused_wait.map(|d| d.as_secs()), "notification not accepted");
                 if r.channel == Channel::Sms {
                     fallbacks = self.fallbacks_for(&r.rows, now);
                 }
                 if give_up {
                     metrics::notifications(channel, "failed").increment(r.rows.len() as u64);
                     round.failed += r.rows.len();
-                    Outcome::Failed {
-                        reason: format!("gave up after {}: {reason}", delivery.give_up_after),
-                    }
+                    let reason = match refused_wait {
+                        Some(asked) => format!(
+                            "the provider asked to wait {} s (Retry-After), longer than \
+                             give_up_after ({}): {reason}",
+                            asked.as_secs(),
+                            delivery.give_up_after
+                        ),
+                        None => format!("gave up after {}: {reason}", delivery.give_up_after),
+                    };
+                    Outcome::Failed { reason }
                 } else {
                     metrics::notifications(channel, "retried").increment(r.rows.len() as u64);
                     round.retried += r.rows.len();
@@ -456,7 +470,7 @@ impl Dispatcher {
                     let wait =
                         retry_delay(u32::try_from(attempts).unwrap_or(u32::MAX), retry_after);
                     Outcome::Retry {
-                        at: now + millis(wait),
+                        at: now.saturating_add(millis(wait)),
                         reason,
                     }
                 }
