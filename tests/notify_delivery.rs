@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use vigil::config::ConfigDuration;
 use vigil::notify::ack_link::LinkSigner;
 use vigil::notify::channel::Providers;
 use vigil::notify::dispatch::{Dispatcher, Round};
@@ -121,6 +122,8 @@ struct Rig {
     dispatcher: Dispatcher,
     smtp: SmtpServer,
     gateway: FakeGateway,
+    routing: Arc<Routing>,
+    providers: Arc<Providers>,
 }
 
 impl Rig {
@@ -151,9 +154,9 @@ impl Rig {
         let providers = Arc::new(Providers::from_config(routing.main()).expect("providers"));
         let links = Arc::new(LinkSigner::new(b"ack-link-key-for-tests"));
         let dispatcher = Dispatcher::new(
-            routing,
+            routing.clone(),
             store.clone(),
-            providers,
+            providers.clone(),
             Some(links),
             Arc::new(clock.clone()),
             "https://vigil.example.com",
@@ -166,7 +169,21 @@ impl Rig {
             dispatcher,
             smtp,
             gateway,
+            routing,
+            providers,
         }
+    }
+
+    /// Another instance's dispatcher over the same outbox, providers and clock.
+    fn other_instance(&self) -> Dispatcher {
+        Dispatcher::new(
+            self.routing.clone(),
+            self.store.clone(),
+            self.providers.clone(),
+            None,
+            Arc::new(self.clock.clone()),
+            "https://vigil.example.com",
+        )
     }
 
     fn now(&self) -> Millis {
@@ -666,6 +683,67 @@ async fn a_provider_asking_to_wait_for_ages_fails_the_sms_which_falls_back() {
         let delivered = rig.gateway.wait_for_deliveries(1, WAIT).await;
         assert!(delivered.iter().any(|d| d.route == Route::Webhook));
     }
+}
+
+/// A round still sending when its claim would have lapsed keeps the claim: another instance
+/// taking due notifications meanwhile gets none of the round's, and the SMS goes out once.
+#[tokio::test]
+async fn a_round_still_sending_keeps_its_claim_from_another_instance() {
+    use vigil_actors::clock::Clock;
+    let mut rig = Rig::with(
+        |c| {
+            c.delivery.claim_timeout = ConfigDuration::from_secs(1);
+            c.delivery.send_timeout = ConfigDuration::from_secs(30);
+        },
+        "",
+    )
+    .await;
+    rig.gateway.push_fault_on(Route::Sms, Fault::Hold);
+    let breach = alert("TKT-9", Level::Breach, "HIGH", rig.now());
+    rig.change(&breach).await;
+    rig.advance(30_000);
+    let mut other = rig.other_instance();
+    let Rig {
+        dispatcher,
+        gateway,
+        store,
+        clock,
+        ..
+    } = &mut rig;
+    let sending = dispatcher.round();
+    let meanwhile = async {
+        assert_eq!(gateway.wait_held(1, WAIT).await, 1, "the SMS is in flight");
+        // Ten times the claim passes on the clock while the gateway holds its answer.
+        clock.advance_to(clock.now() + 10_000);
+        let now = clock.now();
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let rows = store
+                .alert_notifications(&breach.alert_id)
+                .await
+                .expect("outbox rows");
+            if rows.iter().all(|n| n.state != "pending" || n.due_at > now) {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the claim was not renewed past {now}: {rows:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let taken_by_other = other.round().await.expect("other round");
+        gateway.release();
+        taken_by_other
+    };
+    let (sent, taken_by_other) = tokio::join!(sending, meanwhile);
+    assert_eq!(taken_by_other.taken, 0, "{taken_by_other:?}");
+    assert_eq!(sent.expect("round").sent, 1);
+    assert_eq!(rig.gateway.duplicates(), 0);
+    let delivered = rig.gateway.wait_for_deliveries(1, WAIT).await;
+    assert_eq!(delivered.len(), 1, "{delivered:?}");
+    assert!(rig.gateway.quiet_for(QUIET).await);
+    let rows = rig.rows(&breach.alert_id).await;
+    assert!(rows.iter().all(|n| n.state == "sent"), "{rows:#?}");
 }
 
 #[tokio::test]

@@ -249,9 +249,8 @@ pub struct DeliveryConfig {
     /// How long one attempt may take. Default 10s.
     pub send_timeout: ConfigDuration,
     /// How long a taken notification is reserved for the worker that took it; after a crash
-    /// it is sent again (with the same idempotency key) once this passes. A whole round must
-    /// fit in it: `ceil(batch / concurrency) × (send_timeout + 1s)` plus 5s for the store
-    /// (checked). Default 60s.
+    /// it is sent again (with the same idempotency key) once this passes. Renewed every third
+    /// of it while the round that took it is still sending; at least 1s. Default 60s.
     pub claim_timeout: ConfigDuration,
     /// How long a notification is retried before it ends `failed`. Default 24h.
     pub give_up_after: ConfigDuration,
@@ -259,8 +258,7 @@ pub struct DeliveryConfig {
     pub breaker_failures: u32,
     /// How long an open breaker waits before one trial send. Default 30s.
     pub breaker_cooldown: ConfigDuration,
-    /// Notifications taken per round; the round must fit in `claim_timeout` (see there).
-    /// Default 256.
+    /// Notifications taken per round. Default 2000.
     pub batch: u32,
     /// Sends in flight at once. Default 64.
     pub concurrency: u32,
@@ -274,7 +272,7 @@ impl Default for DeliveryConfig {
             give_up_after: ConfigDuration::from_days(1),
             breaker_failures: 5,
             breaker_cooldown: ConfigDuration::from_secs(30),
-            batch: 256,
+            batch: 2000,
             concurrency: 64,
         }
     }

@@ -18,7 +18,7 @@ use vigil_streams::{format_instant, Millis};
 use super::ack_link::LinkSigner;
 use super::channel::{Content, Outgoing, Providers, SendError};
 use super::config::{Channel, ContactSpec, NotifyConfig};
-use super::lease::{round_size, BACKSTOP_MARGIN};
+use super::lease::{LeaseKeeper, BACKSTOP_MARGIN};
 use super::limits::RecipientLimits;
 use super::message::{self, MessageFacts};
 use super::route::AlertFacts;
@@ -208,7 +208,7 @@ impl Dispatcher {
                     if round.taken > 0 {
                         debug!(?round, "notification round");
                     }
-                    if round.taken >= round_size(&self.main().delivery) as usize {
+                    if round.taken >= self.main().delivery.batch as usize {
                         Duration::ZERO
                     } else {
                         IDLE_POLL
@@ -245,13 +245,10 @@ impl Dispatcher {
     pub async fn round(&mut self) -> Result<Round, StoreError> {
         let now = self.clock.now();
         let delivery = self.main().delivery;
+        let lease_until = now.saturating_add(delivery.claim_timeout.as_millis());
         let due = self
             .store
-            .claim_due(
-                now,
-                round_size(&delivery),
-                now + delivery.claim_timeout.as_millis(),
-            )
+            .claim_due(now, delivery.batch, lease_until)
             .await?;
         let mut round = Round {
             taken: due.len(),
@@ -260,6 +257,14 @@ impl Dispatcher {
         if due.is_empty() {
             return Ok(round);
         }
+        // Sending a full round can outlast the claim: keep it until the round is over.
+        let _lease = LeaseKeeper::start(
+            self.store.clone(),
+            self.clock.clone(),
+            due.iter().map(|n| n.notification_id.clone()).collect(),
+            lease_until,
+            delivery.claim_timeout.as_millis(),
+        );
         let silences = self.store.silences_in_force(now).await.unwrap_or_else(|e| {
             warn!(error = %e, "cannot read silences; sending as if there were none");
             Vec::new()

@@ -1,75 +1,96 @@
-//! The claim lease and the size of a round. A round claims its notifications for
-//! `claim_timeout`; another instance takes them again once that passes, so every send of the
-//! round must have ended (sent, or given up on by the backstop) before then, or the rest of
-//! the round goes out twice. Sends run `concurrency` at a time and each ends within
-//! `send_timeout` + [`BACKSTOP_MARGIN`]; [`LEASE_SLACK`] is kept for the round's own store
-//! work. `vigil check-config` refuses settings under which a full round cannot fit
-//! ([`lease_problem`]), and the dispatcher never takes more than fits ([`round_size`]).
+//! The claim lease of a round. A round claims its notifications for `claim_timeout`; another
+//! instance (or this one after a crash) takes them again once that passes. A round of 2,000
+//! notifications can take minutes to send, far longer than a 60 s claim, so while a round runs
+//! a [`LeaseKeeper`] claims its notifications again every third of `claim_timeout`; once the
+//! round is over (or the process dies) the renewals stop and the claim lapses as before.
+//! `vigil check-config` refuses a `claim_timeout` too short for renewals to keep up
+//! ([`lease_problem`]).
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use tracing::{debug, warn};
+use vigil_actors::clock::Clock;
+use vigil_streams::Millis;
+
 use super::config::DeliveryConfig;
+use crate::store::Store;
 
 /// How much longer than `send_timeout` a send may take before the dispatcher gives up on it
 /// (the provider's own time-out normally ends it first, with a better message).
 pub const BACKSTOP_MARGIN: Duration = Duration::from_secs(1);
 
-/// Part of every claim kept for the round's store work: claiming, screening, grouping and
-/// recording outcomes.
-pub const LEASE_SLACK: Duration = Duration::from_secs(5);
-
-/// Waves of `concurrency` sends, each as slow as allowed, that fit in one claim.
-fn waves(d: &DeliveryConfig) -> u64 {
-    let per_send = d.send_timeout.as_std() + BACKSTOP_MARGIN;
-    let usable = d.claim_timeout.as_std().saturating_sub(LEASE_SLACK);
-    let waves = usable.as_millis() / per_send.as_millis().max(1);
-    u64::try_from(waves).unwrap_or(u64::MAX)
-}
-
-/// The most notifications a round may take: `batch`, or fewer if that many could not all be
-/// sent within the claim; at least one.
-pub fn round_size(d: &DeliveryConfig) -> u32 {
-    let fits = waves(d).saturating_mul(u64::from(d.concurrency.max(1)));
-    u32::try_from(fits.min(u64::from(d.batch)))
-        .unwrap_or(u32::MAX)
-        .max(1)
-}
+/// The shortest `claim_timeout`: renewed every third of it, a shorter claim could lapse while
+/// one renewal waits for the store.
+pub const MIN_CLAIM_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// What is wrong with `d` for the lease, if anything: the field to name and why.
 pub fn lease_problem(d: &DeliveryConfig) -> Option<(&'static str, String)> {
-    let per_send = d.send_timeout.as_std() + BACKSTOP_MARGIN;
-    if waves(d) == 0 {
-        return Some((
+    (d.claim_timeout.as_std() < MIN_CLAIM_TIMEOUT).then(|| {
+        (
             "claim_timeout",
             format!(
-                "must be at least send_timeout ({}) + {} s: a notification's claim would end \
-                 while it is being sent, and another instance would send it again",
-                d.send_timeout,
-                (BACKSTOP_MARGIN + LEASE_SLACK).as_secs()
+                "must be at least {} s: a round's claim is renewed every third of it, and a \
+                 shorter one could lapse while a renewal waits for the store, so that another \
+                 instance sends the same notifications again",
+                MIN_CLAIM_TIMEOUT.as_secs()
             ),
-        ));
+        )
+    })
+}
+
+/// How often a round's claim is renewed: every third of `claim_timeout`.
+pub fn renew_every(claim_timeout: Millis) -> Duration {
+    Duration::from_millis((claim_timeout / 3).max(1).unsigned_abs())
+}
+
+/// Renews the claim of one round's notifications until dropped. Runs on its own task, so a
+/// renewal never waits for the round's own store work, nor the round for a renewal.
+#[derive(Debug)]
+pub struct LeaseKeeper {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl LeaseKeeper {
+    /// Keeps `ids`, claimed until `until`, claimed `claim_timeout` ahead of `clock` until the
+    /// keeper is dropped. Only notifications still pending under this claim are renewed: one
+    /// the round settled (sent, failed, given a retry time) is left alone, and so is one
+    /// another instance took after a lapse.
+    pub fn start(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        ids: Vec<String>,
+        until: Millis,
+        claim_timeout: Millis,
+    ) -> LeaseKeeper {
+        let every = renew_every(claim_timeout);
+        let task = tokio::spawn(async move {
+            let mut held = until;
+            loop {
+                tokio::time::sleep(every).await;
+                let next = clock.now().saturating_add(claim_timeout);
+                if next <= held {
+                    continue;
+                }
+                match store.renew_claim(&ids, held, next).await {
+                    Ok(renewed) => {
+                        debug!(renewed, until = next, "notification claim renewed");
+                        held = next;
+                    }
+                    Err(e) => {
+                        warn!(error = %e, "cannot renew the claim of notifications in flight")
+                    }
+                }
+            }
+        });
+        LeaseKeeper { task }
     }
-    let fits = round_size(d);
-    if fits < d.batch {
-        let rounds_of = u64::from(d.batch).div_ceil(u64::from(d.concurrency.max(1)));
-        return Some((
-            "batch",
-            format!(
-                "a round of {} notifications, {} at a time, can take {} s (send_timeout {} + \
-                 {} s each), longer than claim_timeout ({}) less {} s: another instance would \
-                 send the rest again; lower batch to at most {fits}, or raise concurrency or \
-                 claim_timeout",
-                d.batch,
-                d.concurrency.max(1),
-                rounds_of.saturating_mul(per_send.as_secs()),
-                d.send_timeout,
-                BACKSTOP_MARGIN.as_secs(),
-                d.claim_timeout,
-                LEASE_SLACK.as_secs()
-            ),
-        ));
+}
+
+impl Drop for LeaseKeeper {
+    fn drop(&mut self) {
+        self.task.abort();
     }
-    None
 }
 
 #[cfg(test)]
@@ -77,39 +98,19 @@ mod tests {
     use super::*;
     use crate::config::ConfigDuration;
 
-    fn delivery(send: u32, claim: u32, batch: u32, concurrency: u32) -> DeliveryConfig {
-        DeliveryConfig {
-            send_timeout: ConfigDuration::from_secs(send),
-            claim_timeout: ConfigDuration::from_secs(claim),
-            batch,
-            concurrency,
+    #[test]
+    fn claims_under_a_second_are_refused_and_renewed_every_third() {
+        let d = |claim: &str| DeliveryConfig {
+            claim_timeout: ConfigDuration::parse(claim).unwrap(),
             ..DeliveryConfig::default()
-        }
-    }
-
-    #[test]
-    fn the_defaults_fit_the_lease() {
-        let d = DeliveryConfig::default();
-        assert_eq!(lease_problem(&d), None);
-        assert_eq!(round_size(&d), d.batch);
-    }
-
-    #[test]
-    fn a_round_is_sized_to_what_the_lease_can_send() {
-        // (send_timeout, claim_timeout, batch, concurrency) -> round size, problem field
-        let table = [
-            ((10, 60, 320, 64), 320, None),
-            // The issue's case: 2,000 rows, 64 at a time, 11 s each: 352 s in a 60 s lease.
-            ((10, 60, 2000, 64), 320, Some("batch")),
-            ((10, 60, 6, 1), 5, Some("batch")),
-            ((10, 16, 100, 10), 10, Some("batch")),
-            ((10, 15, 1, 1), 1, Some("claim_timeout")),
-            ((2, 60, 2000, 64), 1152, Some("batch")),
-        ];
-        for ((send, claim, batch, conc), size, field) in table {
-            let d = delivery(send, claim, batch, conc);
-            assert_eq!(round_size(&d), size, "{d:?}");
-            assert_eq!(lease_problem(&d).map(|(f, _)| f), field, "{d:?}");
-        }
+        };
+        assert_eq!(lease_problem(&DeliveryConfig::default()), None);
+        assert_eq!(lease_problem(&d("1s")), None);
+        assert_eq!(
+            lease_problem(&d("999ms")).map(|(f, _)| f),
+            Some("claim_timeout")
+        );
+        assert_eq!(renew_every(60_000), Duration::from_secs(20));
+        assert_eq!(renew_every(0), Duration::from_millis(1));
     }
 }

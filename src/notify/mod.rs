@@ -14,7 +14,7 @@
 //! - [`message`]: the words: one-segment SMS and emails, in English or Chinese.
 //! - [`silence`]: maintenance windows that hold notifications back.
 //! - [`limits`]: rate limits per recipient and channel.
-//! - [`lease`]: how many notifications a round may take so all are sent within their claim.
+//! - [`lease`]: a round's claim on its notifications, renewed while the round sends.
 //! - [`intake`]: alert changes (from `vigil.alerts.*`) into the outbox.
 //! - [`dispatch`]: the outbox out to the providers: grouping, holds, retries, fallback.
 //! - [`notifier`]: both of them running in the service.
