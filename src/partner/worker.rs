@@ -260,3 +260,26 @@ pub(crate) fn capped_retry_after(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_partners_retry_after_is_held_to_max_retry_delay() {
+        let max = Duration::from_secs(300);
+        let table = [
+            (None, None),
+            (
+                Some(Duration::from_secs(120)),
+                Some(Duration::from_secs(120)),
+            ),
+            (Some(max), Some(max)),
+            (Some(Duration::from_secs(100_000_000_000)), Some(max)),
+            (Some(Duration::from_secs(u64::MAX)), Some(max)),
+        ];
+        for (asked, want) in table {
+            assert_eq!(capped_retry_after("p", asked, max), want, "{asked:?}");
+        }
+    }
+}
