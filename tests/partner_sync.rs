@@ -228,6 +228,28 @@ async fn retryable_failures_retry_and_permanent_ones_park_with_the_answer() {
     assert_eq!(rig.partner.stored(), 2);
 }
 
+/// A `Retry-After` beyond `max_retry_delay` (1e11 s, `u64::MAX` s) is held to it: the record
+/// is tried again once `max_retry_delay` has passed, not parked for centuries.
+#[tokio::test]
+async fn a_partner_asking_to_wait_for_ages_is_tried_again_after_max_retry_delay() {
+    for asked in [100_000_000_000u64, u64::MAX] {
+        let rig = Rig::new("retries = 2\nretry_delay = \"2s\"\nmax_retry_delay = \"1m\"").await;
+        let ids = rig.queue(0, 1, GoalOutcome::Breached).await;
+        rig.partner.throttle_next(1, asked);
+        assert_eq!(rig.worker.round().await.expect("round").retried, 1);
+        rig.advance(59_000);
+        assert_eq!(
+            rig.worker.round().await.expect("round").claimed,
+            0,
+            "{asked}: max_retry_delay holds"
+        );
+        rig.advance(1_000);
+        let round = rig.worker.round().await.expect("round");
+        assert_eq!(round.delivered, 1, "{asked}: {round:?}");
+        assert_eq!(rig.partner.accepted_put_ids(), ids);
+    }
+}
+
 #[tokio::test]
 async fn the_latest_stop_of_a_goal_wins_and_replays_send_nothing() {
     let rig = Rig::new("").await;

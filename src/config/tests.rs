@@ -331,3 +331,27 @@ fn a_tenant_file_may_route_to_the_main_files_contacts() {
     assert_eq!(routing.of(8).routes[0].policy, "default-page");
     assert_eq!(routing.of(7).routes[1].policy, "default-page");
 }
+
+#[test]
+fn a_claim_too_short_to_renew_is_refused_with_its_line() {
+    let p = problems(
+        "[notify.delivery]\nbatch = 2000\nclaim_timeout = \"500ms\"\n",
+        &[],
+        &[],
+    );
+    assert_has(
+        &p,
+        "DIR/vigil.toml:3: notify.delivery.claim_timeout: must be at least 1 s: a round's claim \
+         is renewed every third of it",
+    );
+    let p = problems(
+        "[notify.delivery]\nbatch = 2000\n",
+        &[],
+        &[("VIGIL__NOTIFY__DELIVERY__CLAIM_TIMEOUT", "\"0s\"")],
+    );
+    assert!(
+        p.iter()
+            .any(|p| p.contains("notify.delivery.claim_timeout: must be at least 1 s")),
+        "{p:#?}"
+    );
+}

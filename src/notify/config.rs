@@ -249,7 +249,8 @@ pub struct DeliveryConfig {
     /// How long one attempt may take. Default 10s.
     pub send_timeout: ConfigDuration,
     /// How long a taken notification is reserved for the worker that took it; after a crash
-    /// it is sent again (with the same idempotency key) once this passes. Default 60s.
+    /// it is sent again (with the same idempotency key) once this passes. Renewed every third
+    /// of it while the round that took it is still sending; at least 1s. Default 60s.
     pub claim_timeout: ConfigDuration,
     /// How long a notification is retried before it ends `failed`. Default 24h.
     pub give_up_after: ConfigDuration,
@@ -580,6 +581,9 @@ impl NotifyConfig {
             "policies",
             &mut bad,
         );
+        if let Some((field, message)) = super::lease::lease_problem(&self.delivery) {
+            bad(at(&["delivery"], None, field), message);
+        }
         for (i, c) in self.contacts.iter().enumerate() {
             if c.email.is_none() && c.phone.is_none() {
                 bad(

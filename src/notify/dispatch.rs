@@ -18,6 +18,7 @@ use vigil_streams::{format_instant, Millis};
 use super::ack_link::LinkSigner;
 use super::channel::{Content, Outgoing, Providers, SendError};
 use super::config::{Channel, ContactSpec, NotifyConfig};
+use super::lease::{LeaseKeeper, BACKSTOP_MARGIN};
 use super::limits::RecipientLimits;
 use super::message::{self, MessageFacts};
 use super::route::AlertFacts;
@@ -26,6 +27,7 @@ use super::silence::Silence;
 use super::Routing;
 use crate::api::views::AlertView;
 use crate::breaker::Breaker;
+use crate::retry::{bound_retry_after, RetryAfter};
 use crate::store::notifications::{DueNotification, NewNotification, NotificationKind, Outcome};
 use crate::store::{Store, StoreError};
 use crate::telemetry::metrics;
@@ -122,10 +124,6 @@ fn facts_of(n: &DueNotification) -> AlertFacts<'_> {
         service_type: &r.service_type,
     }
 }
-
-/// How much longer than `send_timeout` a send may take before the dispatcher gives up on it
-/// (the provider's own time-out normally ends it first, with a better message).
-const BACKSTOP_MARGIN: Duration = Duration::from_secs(1);
 
 /// The wait before retry `attempt` (0 first): exponential from 1 s, doubling up to 5 min, with
 /// jitter; never shorter than what the provider asked for.
@@ -247,13 +245,10 @@ impl Dispatcher {
     pub async fn round(&mut self) -> Result<Round, StoreError> {
         let now = self.clock.now();
         let delivery = self.main().delivery;
+        let lease_until = now.saturating_add(delivery.claim_timeout.as_millis());
         let due = self
             .store
-            .claim_due(
-                now,
-                delivery.batch,
-                now + delivery.claim_timeout.as_millis(),
-            )
+            .claim_due(now, delivery.batch, lease_until)
             .await?;
         let mut round = Round {
             taken: due.len(),
@@ -262,6 +257,14 @@ impl Dispatcher {
         if due.is_empty() {
             return Ok(round);
         }
+        // Sending a full round can outlast the claim: keep it until the round is over.
+        let _lease = LeaseKeeper::start(
+            self.store.clone(),
+            self.clock.clone(),
+            due.iter().map(|n| n.notification_id.clone()).collect(),
+            lease_until,
+            delivery.claim_timeout.as_millis(),
+        );
         let silences = self.store.silences_in_force(now).await.unwrap_or_else(|e| {
             warn!(error = %e, "cannot read silences; sending as if there were none");
             Vec::new()
@@ -438,17 +441,33 @@ impl Dispatcher {
                 retry_after,
             }) => {
                 let oldest = r.rows.iter().map(|n| n.queued_at).min().unwrap_or(now);
-                let give_up = now - oldest >= delivery.give_up_after.as_millis();
-                warn!(tenant_id = r.outgoing.tenant_id, channel, error = %reason, give_up, "notification not accepted");
+                // A provider asking for longer than we would retry at all cannot be waited
+                // for: that answer fails the delivery now (and an SMS falls back).
+                let (retry_after, refused_wait) =
+                    match bound_retry_after(retry_after, delivery.give_up_after.as_std()) {
+                        RetryAfter::Within(asked) => (asked, None),
+                        RetryAfter::TooLong(asked) => (None, Some(asked)),
+                    };
+                let give_up =
+                    refused_wait.is_some() || now - oldest >= delivery.give_up_after.as_millis();
+                warn!(tenant_id = r.outgoing.tenant_id, channel, error = %reason, give_up,
+                    retry_after_s = refused_wait.map(|d| d.as_secs()), "notification not accepted");
                 if r.channel == Channel::Sms {
                     fallbacks = self.fallbacks_for(&r.rows, now);
                 }
                 if give_up {
                     metrics::notifications(channel, "failed").increment(r.rows.len() as u64);
                     round.failed += r.rows.len();
-                    Outcome::Failed {
-                        reason: format!("gave up after {}: {reason}", delivery.give_up_after),
-                    }
+                    let reason = match refused_wait {
+                        Some(asked) => format!(
+                            "the provider asked to wait {} s (Retry-After), longer than \
+                             give_up_after ({}): {reason}",
+                            asked.as_secs(),
+                            delivery.give_up_after
+                        ),
+                        None => format!("gave up after {}: {reason}", delivery.give_up_after),
+                    };
+                    Outcome::Failed { reason }
                 } else {
                     metrics::notifications(channel, "retried").increment(r.rows.len() as u64);
                     round.retried += r.rows.len();
@@ -456,7 +475,7 @@ impl Dispatcher {
                     let wait =
                         retry_delay(u32::try_from(attempts).unwrap_or(u32::MAX), retry_after);
                     Outcome::Retry {
-                        at: now + millis(wait),
+                        at: now.saturating_add(millis(wait)),
                         reason,
                     }
                 }

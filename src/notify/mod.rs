@@ -14,6 +14,7 @@
 //! - [`message`]: the words: one-segment SMS and emails, in English or Chinese.
 //! - [`silence`]: maintenance windows that hold notifications back.
 //! - [`limits`]: rate limits per recipient and channel.
+//! - [`lease`]: a round's claim on its notifications, renewed while the round sends.
 //! - [`intake`]: alert changes (from `vigil.alerts.*`) into the outbox.
 //! - [`dispatch`]: the outbox out to the providers: grouping, holds, retries, fallback.
 //! - [`notifier`]: both of them running in the service.
@@ -23,6 +24,7 @@ pub mod channel;
 pub mod config;
 pub mod dispatch;
 pub mod intake;
+pub mod lease;
 pub mod limits;
 pub mod message;
 pub mod notifier;

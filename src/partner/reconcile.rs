@@ -56,6 +56,7 @@ pub use day::{day_bounds, local_instant};
 use self::ours::{FoundDiff, OurSide};
 use super::client::Page;
 use super::link::{LinkError, PartnerLink};
+use super::worker::capped_retry_after;
 use crate::retry::backoff_delay;
 use crate::store::{DiffKind, NewDiff, OpenedRun, ReconciliationRun, Store, StoreError};
 use crate::telemetry::metrics;
@@ -628,12 +629,9 @@ impl Reconciler {
                     open_waited += wait;
                 }
                 Err(LinkError::Call(e)) if e.is_retryable() && failures < config.retries => {
-                    let wait = backoff_delay(
-                        failures,
-                        config.retry_delay.as_std(),
-                        config.max_retry_delay.as_std(),
-                        e.retry_after(),
-                    );
+                    let max = config.max_retry_delay.as_std();
+                    let asked = capped_retry_after(self.link.id(), e.retry_after(), max);
+                    let wait = backoff_delay(failures, config.retry_delay.as_std(), max, asked);
                     failures += 1;
                     warn!(partner = %self.link.id(), page, attempt = failures, error = %e,
                         retry_in_ms = wait.as_millis() as u64, "partner page failed; retrying");

@@ -17,7 +17,7 @@ use vigil_streams::Millis;
 
 use super::link::{LinkError, PartnerLink};
 use crate::breaker::BreakerState;
-use crate::retry::backoff_delay;
+use crate::retry::{backoff_delay, bound_retry_after, RetryAfter};
 use crate::store::{ClaimedRecord, DeliveryOutcome, Store, StoreError};
 use crate::telemetry::metrics;
 
@@ -165,10 +165,12 @@ impl PartnerWorker {
     }
 
     /// Milliseconds before the next try of a record that failed `attempts + 1` times: the
-    /// first `retries` waits double from `retry_delay`, later ones are `max_retry_delay`.
+    /// first `retries` waits double from `retry_delay`, later ones are `max_retry_delay`; the
+    /// partner's `Retry-After` is honoured up to `max_retry_delay`.
     fn retry_wait(&self, attempts: u32, retry_after: Option<Duration>) -> Millis {
         let c = self.link.config();
         let (min, max) = (c.retry_delay.as_std(), c.max_retry_delay.as_std());
+        let retry_after = capped_retry_after(self.link.id(), retry_after, max);
         let wait = if attempts < c.retries {
             backoff_delay(attempts, min, max, retry_after)
         } else {
@@ -236,6 +238,48 @@ impl PartnerWorker {
                 metrics::partner_outbox_oldest_age_seconds(partner).set(age as f64 / 1000.0);
             }
             Err(e) => debug!(partner = %partner, error = %e, "cannot read partner outbox figures"),
+        }
+    }
+}
+
+/// A partner's `Retry-After` held to `max_retry_delay`: a longer one (1e11 s, `u64::MAX` s) is
+/// the partner failing, not a wait to honour; the record is tried again after
+/// `max_retry_delay`, as any record that keeps failing is.
+pub(crate) fn capped_retry_after(
+    partner: &str,
+    asked: Option<Duration>,
+    max: Duration,
+) -> Option<Duration> {
+    match bound_retry_after(asked, max) {
+        RetryAfter::Within(asked) => asked,
+        RetryAfter::TooLong(asked) => {
+            warn!(partner = %partner, retry_after_s = asked.as_secs(),
+                max_retry_delay_s = max.as_secs(),
+                "partner asked to wait longer than max_retry_delay; waiting max_retry_delay");
+            Some(max)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_partners_retry_after_is_held_to_max_retry_delay() {
+        let max = Duration::from_secs(300);
+        let table = [
+            (None, None),
+            (
+                Some(Duration::from_secs(120)),
+                Some(Duration::from_secs(120)),
+            ),
+            (Some(max), Some(max)),
+            (Some(Duration::from_secs(100_000_000_000)), Some(max)),
+            (Some(Duration::from_secs(u64::MAX)), Some(max)),
+        ];
+        for (asked, want) in table {
+            assert_eq!(capped_retry_after("p", asked, max), want, "{asked:?}");
         }
     }
 }

@@ -175,6 +175,36 @@ impl Store {
         rows.into_iter().map(DueRow::into_due).collect()
     }
 
+    /// Extends the claim on those of `ids` still pending under the claim that ends at `held`
+    /// to `until`; a notification settled since, or taken by another worker after the claim
+    /// lapsed, keeps its own due time. The number renewed.
+    pub async fn renew_claim(
+        &self,
+        ids: &[String],
+        held: Millis,
+        until: Millis,
+    ) -> Result<u64, StoreError> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let sql = format!(
+            "UPDATE notifications SET due_at = $3 WHERE {} AND due_at = $2",
+            self.pending_among_ids()
+        );
+        let ids = ids_json(ids);
+        let renewed = on_backend!(self, |pool| {
+            sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(&ids)
+                .bind(held)
+                .bind(until)
+                .execute(pool)
+                .await
+                .map_err(counted)?
+                .rows_affected()
+        });
+        Ok(renewed)
+    }
+
     /// Records that these notifications go out together as one message, before it is sent:
     /// a retry after a crash sends the same message with the same idempotency key.
     pub async fn assign_message(&self, message_id: &str, ids: &[String]) -> Result<(), StoreError> {

@@ -1,8 +1,15 @@
-//! Log setup: `tracing` events to stderr as text or JSON, filtered `RUST_LOG`-style.
+//! Log setup: `tracing` events to stderr as text or JSON, filtered `RUST_LOG`-style. Either
+//! way one event is one line: JSON escapes control characters in strings, and the text format
+//! escapes them in every field value ([`EscapedFields`]), so outside input in a field cannot
+//! forge a log line.
 
 use serde::{Deserialize, Serialize};
+use tracing::Subscriber;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
 
+use super::escape::EscapedFields;
 use super::TelemetryError;
 
 /// How log lines are written.
@@ -35,19 +42,34 @@ pub fn build_filter(
         .map_err(|source| TelemetryError::LogFilter { filter, source })
 }
 
+/// The text-format subscriber writing to `writer`: what [`init_logging`] installs for
+/// [`LogFormat::Text`], with control characters in field values escaped.
+pub fn text_subscriber<W>(filter: EnvFilter, writer: W) -> impl Subscriber + Send + Sync
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .fmt_fields(EscapedFields)
+        .finish()
+}
+
 /// Installs the global `tracing` subscriber writing to stderr. Call once, early in `main`.
 pub fn init_logging(format: LogFormat, default_filter: &str) -> Result<(), TelemetryError> {
     let filter = env_filter(default_filter)?;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
     let result = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder
+        LogFormat::Text => text_subscriber(filter, std::io::stderr)
+            .try_init()
+            .map_err(|e| e.to_string()),
+        LogFormat::Json => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
             .json()
             .with_current_span(true)
             .with_span_list(false)
-            .try_init(),
+            .try_init()
+            .map_err(|e| e.to_string()),
     };
-    result.map_err(|e| TelemetryError::Subscriber(e.to_string()))
+    result.map_err(TelemetryError::Subscriber)
 }

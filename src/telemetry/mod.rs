@@ -1,8 +1,9 @@
 //! Telemetry: every metric name in one place ([`metrics`]), the Prometheus recorder whose text
 //! `/metrics` serves ([`recorder`]), bounded per-tenant labels ([`labels`]) and log setup
-//! ([`logging`]).
+//! ([`logging`], with the text format's field escaping in [`escape`]).
 
 pub mod config;
+pub mod escape;
 pub mod labels;
 pub mod logging;
 pub mod metrics;

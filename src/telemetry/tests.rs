@@ -62,3 +62,59 @@ fn log_format_reads_from_config_text() {
     assert_eq!(c.filter, "info");
     assert!(toml::from_str::<LogConfig>("format = \"xml\"").is_err());
 }
+
+/// A log destination the test reads back.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn text_logs_escape_line_breaks_and_ansi_in_every_field() {
+    use super::logging::{build_filter, text_subscriber};
+    let out = Captured::default();
+    let writer = out.clone();
+    let filter = build_filter(None, "info").unwrap();
+    let subscriber = text_subscriber(filter, move || writer.clone());
+    let forged = "TKT-1\nFORGED line 2026-01-01T00:00:00Z  INFO vigil: all good";
+    tracing::subscriber::with_default(subscriber, || {
+        let span = tracing::info_span!("notify", ticket_id = %forged);
+        let _entered = span.enter();
+        tracing::warn!(
+            error = %"refused\r\n\u{1b}[2Jcleared",
+            debug_value = ?forged,
+            plain = forged,
+            "notification for {forged} not accepted"
+        );
+    });
+    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    assert_eq!(
+        text.matches('\n').count(),
+        1,
+        "one event, one line:\n{text}"
+    );
+    assert!(text.ends_with('\n'), "{text}");
+    assert!(
+        !text.contains("\nFORGED") && !text.contains("\u{1b}[2J"),
+        "{text}"
+    );
+    assert!(!text.contains('\r'), "{text}");
+    for escaped in [
+        "notification for TKT-1\\nFORGED line",
+        "ticket_id=TKT-1\\nFORGED line",
+        "error=refused\\r\\n\\u{1b}[2Jcleared",
+        "plain=\"TKT-1\\nFORGED line",
+        "debug_value=\"TKT-1\\nFORGED line",
+    ] {
+        assert!(text.contains(escaped), "missing {escaped:?} in {text:?}");
+    }
+}

@@ -39,13 +39,78 @@ pub fn hmac_signature(
     nonce: &str,
     body: &[u8],
 ) -> String {
+    let mac = signing_mac(secret, method, path_and_query, timestamp, nonce, body);
+    hex(&mac.finalize().into_bytes())
+}
+
+/// Whether `given` (hex, either case) is the `X-Signature` of the request. The comparison
+/// takes the same time wherever the first wrong byte is (`Mac::verify_slice`), so a caller
+/// cannot find a valid signature byte by byte from response times: partners copying this
+/// check should keep it that way (never `==` on signatures or secrets).
+pub fn signature_matches(
+    secret: &[u8],
+    method: &str,
+    path_and_query: &str,
+    timestamp: u64,
+    nonce: &str,
+    body: &[u8],
+    given: &str,
+) -> bool {
+    let Some(given) = unhex(given.trim()) else {
+        return false;
+    };
+    signing_mac(secret, method, path_and_query, timestamp, nonce, body)
+        .verify_slice(&given)
+        .is_ok()
+}
+
+/// Whether a presented secret (API key, client secret) equals the expected one, in time that
+/// depends on neither value: both are run through HMAC under a fixed key and the tags are
+/// compared with `verify_slice`, so neither a differing byte nor a differing length shows.
+pub fn secret_matches(given: &[u8], expected: &[u8]) -> bool {
+    let tag = |value: &[u8]| {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(b"vigil-fake-partner-compare")
+            .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+        mac.update(value);
+        mac
+    };
+    let expected = tag(expected).finalize().into_bytes();
+    tag(given).verify_slice(&expected).is_ok()
+}
+
+/// The HMAC of a request's canonical form, before finalising.
+fn signing_mac(
+    secret: &[u8],
+    method: &str,
+    path_and_query: &str,
+    timestamp: u64,
+    nonce: &str,
+    body: &[u8],
+) -> Hmac<Sha256> {
     // HMAC takes keys of any length; `new_from_slice` cannot fail for it.
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret)
         .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
     let body_hash = hex(&Sha256::digest(body));
     let canonical = format!("{method}\n{path_and_query}\n{timestamp}\n{nonce}\n{body_hash}");
     mac.update(canonical.as_bytes());
-    hex(&mac.finalize().into_bytes())
+    mac
+}
+
+/// Bytes of a hex string (either case), or `None` if it is not hex.
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    let digit = |c: u8| {
+        char::from(c)
+            .to_digit(16)
+            .and_then(|d| u8::try_from(d).ok())
+    };
+    let bytes = text.as_bytes();
+    if !bytes.len().is_multiple_of(2) {
+        return None;
+    }
+    bytes
+        .chunks_exact(2)
+        .map(|pair| Some(digit(pair[0])? << 4 | digit(pair[1])?))
+        .collect()
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -116,7 +181,7 @@ impl Guard {
             PartnerAuth::None => Ok(()),
             PartnerAuth::ApiKey { header, key } => {
                 match call.headers.get(header.as_str()).map(|v| v.as_bytes()) {
-                    Some(given) if given == key.as_bytes() => Ok(()),
+                    Some(given) if secret_matches(given, key.as_bytes()) => Ok(()),
                     Some(_) => Err("wrong API key"),
                     None => Err("missing API key"),
                 }
@@ -154,15 +219,15 @@ impl Guard {
                     .ok_or("missing X-Nonce")?;
                 let signature =
                     header_str(headers, SIGNATURE_HEADER).ok_or("missing X-Signature")?;
-                let expected = hmac_signature(
+                if !signature_matches(
                     secret.as_bytes(),
                     call.method,
                     call.path_and_query,
                     timestamp,
                     nonce,
                     call.body,
-                );
-                if !expected.eq_ignore_ascii_case(signature.trim()) {
+                    signature,
+                ) {
                     return Err("bad signature");
                 }
                 let tolerance = *tolerance;
@@ -232,7 +297,8 @@ impl Guard {
                 ))
             })
             .ok_or((401, "invalid_client"))?;
-        if id != *client_id || secret != *client_secret {
+        let id_ok = secret_matches(id.as_bytes(), client_id.as_bytes());
+        if !(id_ok & secret_matches(secret.as_bytes(), client_secret.as_bytes())) {
             return Err((401, "invalid_client"));
         }
         match form.get("grant_type").map(String::as_str) {
@@ -376,6 +442,39 @@ mod tests {
             guard.check(&call(&other_path), now, unix),
             Err("bad signature")
         );
+    }
+
+    #[test]
+    fn signatures_and_secrets_are_checked_by_value_in_constant_time() {
+        let sign = |ts| hmac_signature(b"s3cret", "PUT", "/r/a", ts, "n1", b"{}");
+        let matches =
+            |given: &str| signature_matches(b"s3cret", "PUT", "/r/a", 7, "n1", b"{}", given);
+        let good = sign(7);
+        assert!(matches(&good));
+        assert!(matches(&good.to_ascii_uppercase()));
+        assert!(matches(&format!(" {good} ")));
+        let mut one_nibble_off = good.clone().into_bytes();
+        one_nibble_off[63] = if one_nibble_off[63] == b'0' {
+            b'1'
+        } else {
+            b'0'
+        };
+        let one_nibble_off = String::from_utf8(one_nibble_off).unwrap();
+        for bad in [
+            sign(8).as_str(),
+            one_nibble_off.as_str(),
+            &good[..62],
+            &good[..63],
+            "",
+            "zz",
+            &good.replace(|c: char| c.is_ascii_digit(), "g"),
+        ] {
+            assert!(!matches(bad), "{bad:?} was taken");
+        }
+        assert!(secret_matches(b"key-1", b"key-1"));
+        for bad in [&b"key-2"[..], b"key-", b"key-11", b""] {
+            assert!(!secret_matches(bad, b"key-1"));
+        }
     }
 
     #[test]

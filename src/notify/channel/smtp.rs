@@ -2,6 +2,11 @@
 //! start, rustls on `ring` with the system's trusted roots), a multipart/alternative body
 //! (text and HTML) and `Message-ID: <{idempotency_key}@vigil>` so a receiver can drop the
 //! copy a retry after a lost reply sends again.
+//!
+//! Texts reach the relay only through [`subject_line`] and [`body_lines`]: `lettre` (0.11.23,
+//! the newest release) dot-stuffs a line only after CRLF, so a bare CR or LF in a body (from a
+//! ticket id, say) would let a line that starts with `.` pass unstuffed, which a relay that
+//! ends lines on bare CR or LF could take as the end of `DATA` (SMTP smuggling).
 
 use std::time::Duration;
 
@@ -111,11 +116,11 @@ impl SmtpSender {
         Message::builder()
             .from(from)
             .to(to)
-            .subject(email.subject.clone())
+            .subject(subject_line(&email.subject))
             .message_id(Some(message_id(&msg.idempotency_key)))
             .multipart(MultiPart::alternative_plain_html(
-                email.text.clone(),
-                email.html.clone(),
+                body_lines(&email.text),
+                body_lines(&email.html),
             ))
             .map_err(|e| SendError::permanent(format!("cannot build the email: {e}")))
     }
@@ -135,6 +140,35 @@ pub fn message_id(idempotency_key: &str) -> String {
     }
     id.push_str("@vigil>");
     id
+}
+
+/// A subject on one line: every control character (line breaks and tabs included) becomes a
+/// space.
+pub fn subject_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// A body with every line break (CRLF, bare CR, bare LF) written CRLF and every other control
+/// character but tab written U+FFFD. With no bare CR or LF left, each line a body line starts
+/// is one that `lettre` dot-stuffs, so no text of ours can end the `DATA` section early.
+pub fn body_lines(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 32);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' => {
+                chars.next_if_eq(&'\n');
+                out.push_str("\r\n");
+            }
+            '\n' => out.push_str("\r\n"),
+            '\t' => out.push('\t'),
+            c if c.is_control() => out.push(char::REPLACEMENT_CHARACTER),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// 4xx replies, connection, network, TLS and time-out troubles may pass; a 5xx reply is the
@@ -309,6 +343,26 @@ mod tests {
             };
             assert!(SmtpSender::new(&c, None, Duration::from_secs(1)).is_ok());
         }
+    }
+
+    #[test]
+    fn texts_have_only_crlf_line_breaks_and_subjects_one_line() {
+        let table = [
+            ("a\nb", "a\r\nb"),
+            ("a\r\nb", "a\r\nb"),
+            ("a\rb", "a\r\nb"),
+            ("a\r\r\nb", "a\r\n\r\nb"),
+            ("\n.\r.\r\n.", "\r\n.\r\n.\r\n."),
+            ("tab\tnul\u{0}esc\u{1b}", "tab\tnul\u{fffd}esc\u{fffd}"),
+            ("中文\n", "中文\r\n"),
+        ];
+        for (input, want) in table {
+            assert_eq!(body_lines(input), want, "{input:?}");
+        }
+        assert_eq!(
+            subject_line("Vigil: TKT\r\nBcc: x@example.com\t."),
+            "Vigil: TKT  Bcc: x@example.com ."
+        );
     }
 
     #[test]

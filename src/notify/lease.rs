@@ -1,0 +1,116 @@
+//! The claim lease of a round. A round claims its notifications for `claim_timeout`; another
+//! instance (or this one after a crash) takes them again once that passes. A round of 2,000
+//! notifications can take minutes to send, far longer than a 60 s claim, so while a round runs
+//! a [`LeaseKeeper`] claims its notifications again every third of `claim_timeout`; once the
+//! round is over (or the process dies) the renewals stop and the claim lapses as before.
+//! `vigil check-config` refuses a `claim_timeout` too short for renewals to keep up
+//! ([`lease_problem`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracing::{debug, warn};
+use vigil_actors::clock::Clock;
+use vigil_streams::Millis;
+
+use super::config::DeliveryConfig;
+use crate::store::Store;
+
+/// How much longer than `send_timeout` a send may take before the dispatcher gives up on it
+/// (the provider's own time-out normally ends it first, with a better message).
+pub const BACKSTOP_MARGIN: Duration = Duration::from_secs(1);
+
+/// The shortest `claim_timeout`: renewed every third of it, a shorter claim could lapse while
+/// one renewal waits for the store.
+pub const MIN_CLAIM_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// What is wrong with `d` for the lease, if anything: the field to name and why.
+pub fn lease_problem(d: &DeliveryConfig) -> Option<(&'static str, String)> {
+    (d.claim_timeout.as_std() < MIN_CLAIM_TIMEOUT).then(|| {
+        (
+            "claim_timeout",
+            format!(
+                "must be at least {} s: a round's claim is renewed every third of it, and a \
+                 shorter one could lapse while a renewal waits for the store, so that another \
+                 instance sends the same notifications again",
+                MIN_CLAIM_TIMEOUT.as_secs()
+            ),
+        )
+    })
+}
+
+/// How often a round's claim is renewed: every third of `claim_timeout`.
+pub fn renew_every(claim_timeout: Millis) -> Duration {
+    Duration::from_millis((claim_timeout / 3).max(1).unsigned_abs())
+}
+
+/// Renews the claim of one round's notifications until dropped. Runs on its own task, so a
+/// renewal never waits for the round's own store work, nor the round for a renewal.
+#[derive(Debug)]
+pub struct LeaseKeeper {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl LeaseKeeper {
+    /// Keeps `ids`, claimed until `until`, claimed `claim_timeout` ahead of `clock` until the
+    /// keeper is dropped. Only notifications still pending under this claim are renewed: one
+    /// the round settled (sent, failed, given a retry time) is left alone, and so is one
+    /// another instance took after a lapse.
+    pub fn start(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        ids: Vec<String>,
+        until: Millis,
+        claim_timeout: Millis,
+    ) -> LeaseKeeper {
+        let every = renew_every(claim_timeout);
+        let task = tokio::spawn(async move {
+            let mut held = until;
+            loop {
+                tokio::time::sleep(every).await;
+                let next = clock.now().saturating_add(claim_timeout);
+                if next <= held {
+                    continue;
+                }
+                match store.renew_claim(&ids, held, next).await {
+                    Ok(renewed) => {
+                        debug!(renewed, until = next, "notification claim renewed");
+                        held = next;
+                    }
+                    Err(e) => {
+                        warn!(error = %e, "cannot renew the claim of notifications in flight")
+                    }
+                }
+            }
+        });
+        LeaseKeeper { task }
+    }
+}
+
+impl Drop for LeaseKeeper {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ConfigDuration;
+
+    #[test]
+    fn claims_under_a_second_are_refused_and_renewed_every_third() {
+        let d = |claim: &str| DeliveryConfig {
+            claim_timeout: ConfigDuration::parse(claim).unwrap(),
+            ..DeliveryConfig::default()
+        };
+        assert_eq!(lease_problem(&DeliveryConfig::default()), None);
+        assert_eq!(lease_problem(&d("1s")), None);
+        assert_eq!(
+            lease_problem(&d("999ms")).map(|(f, _)| f),
+            Some("claim_timeout")
+        );
+        assert_eq!(renew_every(60_000), Duration::from_secs(20));
+        assert_eq!(renew_every(0), Duration::from_millis(1));
+    }
+}
