@@ -80,7 +80,7 @@ async fn tokens_are_checked_and_tenants_isolated_on_every_read_endpoint() {
     ];
     let now_s = (now_ms() / 1000) as u64;
     let expired = signed(
-        "change-me",
+        TEST_JWT_SECRET,
         json!({"sub":"x","tenant_id":1,"role":"ops","exp": now_s - 60}),
     );
     let foreign = signed(

@@ -10,6 +10,7 @@ pub mod duration;
 pub mod env;
 pub mod load;
 pub mod problem;
+pub mod secrets;
 pub mod sections;
 mod spans;
 mod tolerant;
