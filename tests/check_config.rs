@@ -223,6 +223,7 @@ url = \"postgres://vigil:DbPassw0rd@db.example.com/vigil?sslpassword=SslSecret1\
 url = \"https://sms.example.com/send?api_key=SmsKey123\"
 [notify.webhook]
 url = \"https://hooks.example.com/vigil?token=HookToken1\"
+secret_env = \"VIGIL_WEBHOOK_SECRET\"
 ";
     std::fs::write(&config, text).unwrap();
     let path = config.to_str().unwrap();
@@ -251,12 +252,19 @@ url = \"https://hooks.example.com/vigil?token=HookToken1\"
     }
 
     // A problem about such a URL does not print its secrets either.
-    std::fs::write(&config, "[notify.sms]\nurl = \"ftp://sms.example.com/send?api_key=SmsKey123\"\n")
-        .unwrap();
+    std::fs::write(
+        &config,
+        "[[partners]]\nid = \"p\"\nbase_url = \"https://p.example.com/api?key=PartnerKey1\"\ntenants = [\"*\"]\n",
+    )
+    .unwrap();
     let run = check_with_secret(dir.path(), &["--config", path]);
     assert!(!run.status.success(), "{run:?}");
-    assert!(run.stderr.contains("notify.sms.url"), "{}", run.stderr);
-    assert!(!run.stderr.contains("SmsKey123"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("partners[0].base_url: \"https://p.example.com/api?key=***\""),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("PartnerKey1"), "{}", run.stderr);
 }
 
 /// The text from `header` up to the next `# ` comment line (the next report section).
