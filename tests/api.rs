@@ -477,7 +477,7 @@ partitions = 4
 [http]
 rate_limit_per_ip = 5
 rate_limit_per_tenant = 8
-trust_forwarded_for = true
+trusted_proxies = ["127.0.0.1/32"]
 "#;
     let api = Api::start(&nats, config).await;
     let token = api.setup.token(1, "client_user", "ursula");
