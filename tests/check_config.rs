@@ -111,7 +111,11 @@ fn the_shipped_config_is_refused_only_for_its_placeholder_secret() {
         p.starts_with(&format!("config/vigil.toml:{line}: auth.jwt_secret: ")),
         "{p}"
     );
-    for hint in ["development secret", "openssl rand -base64 48", "VIGIL__AUTH__JWT_SECRET"] {
+    for hint in [
+        "development secret",
+        "openssl rand -base64 48",
+        "VIGIL__AUTH__JWT_SECRET",
+    ] {
         assert!(p.contains(hint), "{hint:?} missing in {p}");
     }
     // A short secret from the environment is refused there, with its length.
@@ -170,19 +174,28 @@ fn the_shipped_config_passes_and_prints_the_effective_policies() {
 fn a_retired_forwarded_for_switch_names_its_replacement() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("vigil.toml");
-    std::fs::write(&config, "[http]\nlisten = \"127.0.0.1:8080\"\ntrust_forwarded_for = true\n")
-        .unwrap();
+    std::fs::write(
+        &config,
+        "[http]\nlisten = \"127.0.0.1:8080\"\ntrust_forwarded_for = true\n",
+    )
+    .unwrap();
     let path = config.to_str().unwrap();
     let run = check_with_secret(dir.path(), &["--config", path]);
     assert!(!run.status.success(), "{run:?}");
     let problems: Vec<&str> = run.stderr.lines().filter(|l| l.starts_with(path)).collect();
     assert_eq!(problems.len(), 1, "{}", run.stderr);
     assert!(
-        problems[0].starts_with(&format!("{path}:3: http.trust_forwarded_for: no longer supported")),
+        problems[0].starts_with(&format!(
+            "{path}:3: http.trust_forwarded_for: no longer supported"
+        )),
         "{}",
         problems[0]
     );
-    assert!(problems[0].contains("http.trusted_proxies"), "{}", problems[0]);
+    assert!(
+        problems[0].contains("http.trusted_proxies"),
+        "{}",
+        problems[0]
+    );
 }
 
 #[test]
@@ -238,8 +251,16 @@ secret_env = \"VIGIL_WEBHOOK_SECRET\"
         "HookToken1",
     ];
     for secret in secrets {
-        assert!(!run.stdout.contains(secret), "{secret} printed:\n{}", run.stdout);
-        assert!(!run.stderr.contains(secret), "{secret} printed:\n{}", run.stderr);
+        assert!(
+            !run.stdout.contains(secret),
+            "{secret} printed:\n{}",
+            run.stdout
+        );
+        assert!(
+            !run.stderr.contains(secret),
+            "{secret} printed:\n{}",
+            run.stderr
+        );
     }
     // What is not secret stays readable.
     for shown in [
@@ -260,7 +281,8 @@ secret_env = \"VIGIL_WEBHOOK_SECRET\"
     let run = check_with_secret(dir.path(), &["--config", path]);
     assert!(!run.status.success(), "{run:?}");
     assert!(
-        run.stderr.contains("partners[0].base_url: \"https://p.example.com/api?key=***\""),
+        run.stderr
+            .contains("partners[0].base_url: \"https://p.example.com/api?key=***\""),
         "{}",
         run.stderr
     );

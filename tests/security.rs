@@ -94,9 +94,16 @@ fn run_refuses_the_shipped_secret_and_short_ones_and_says_how_to_make_one() {
         "VIGIL__AUTH__JWT_SECRET",
         "config/vigil.toml:",
     ] {
-        assert!(run.stderr.contains(needle), "{needle:?} missing:\n{}", run.stderr);
+        assert!(
+            run.stderr.contains(needle),
+            "{needle:?} missing:\n{}",
+            run.stderr
+        );
     }
-    assert!(!dir.path().join("v.db").exists(), "refused before touching the store");
+    assert!(
+        !dir.path().join("v.db").exists(),
+        "refused before touching the store"
+    );
 
     for weak in ["changeme", "secret", "0123456789abcdef0123456789abcde"] {
         let mut env = base.to_vec();
@@ -114,11 +121,23 @@ fn run_refuses_the_shipped_secret_and_short_ones_and_says_how_to_make_one() {
     // `vigil token` still mints development tokens with the configured secret, and says so.
     let token = run_vigil(
         root,
-        &["token", "--tenant", "1", "--role", "ops", "--config", "config/vigil.toml"],
+        &[
+            "token",
+            "--tenant",
+            "1",
+            "--role",
+            "ops",
+            "--config",
+            "config/vigil.toml",
+        ],
         None,
     );
     assert!(token.status.success(), "{token:?}");
-    assert!(token.stderr.contains("development only"), "{}", token.stderr);
+    assert!(
+        token.stderr.contains("development only"),
+        "{}",
+        token.stderr
+    );
     let key = jsonwebtoken::DecodingKey::from_secret(b"change-me");
     let claims = jsonwebtoken::decode::<Value>(
         token.stdout.trim(),
@@ -150,14 +169,23 @@ async fn tokens_before_nbf_or_for_another_issuer_or_audience_are_refused() {
     assert_eq!(ok.status, 200, "{}", ok.text);
     // `vigil token` mints the configured issuer and audience.
     let minted = svc.setup.token(1, "ops", "olga");
-    assert_eq!(request(port, "GET", path, Some(&minted), None).await.status, 200);
+    assert_eq!(
+        request(port, "GET", path, Some(&minted), None).await.status,
+        200
+    );
 
     let mut early = good.clone();
     early["nbf"] = json!(now_s() + 300);
     for (what, extra) in [
         ("nbf ahead", early),
-        ("other issuer", json!({"iss":"https://evil.example.com","aud":"vigil"})),
-        ("other audience", json!({"iss":"https://login.example.com","aud":"billing"})),
+        (
+            "other issuer",
+            json!({"iss":"https://evil.example.com","aud":"vigil"}),
+        ),
+        (
+            "other audience",
+            json!({"iss":"https://login.example.com","aud":"billing"}),
+        ),
         ("no issuer or audience", json!({})),
     ] {
         let a = request(port, "GET", path, Some(&signed(claims(extra))), None).await;
@@ -186,7 +214,9 @@ async fn idle_and_slow_connections_are_closed_after_the_header_read_timeout() {
         idle.push(TcpStream::connect(addr).await.expect("connect"));
     }
     let mut slow = TcpStream::connect(addr).await.expect("connect");
-    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await.expect("send");
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("send");
     for conn in idle.iter_mut().chain(std::iter::once(&mut slow)) {
         let sent = read_until_closed(conn).await;
         assert!(
@@ -196,7 +226,10 @@ async fn idle_and_slow_connections_are_closed_after_the_header_read_timeout() {
         );
     }
     let waited = opened.elapsed();
-    assert!(waited >= Duration::from_millis(900), "closed after {waited:?}, before the time-out");
+    assert!(
+        waited >= Duration::from_millis(900),
+        "closed after {waited:?}, before the time-out"
+    );
     // The service still answers.
     assert_eq!(svc.service.get("/healthz").await.map(|(s, _)| s), Some(200));
 }
@@ -204,7 +237,9 @@ async fn idle_and_slow_connections_are_closed_after_the_header_read_timeout() {
 /// A connection from `source` (any 127.0.0.0/8 address is this host's on Linux).
 async fn connect_from(source: IpAddr, to: SocketAddr) -> TcpStream {
     let socket = TcpSocket::new_v4().expect("socket");
-    socket.bind(SocketAddr::new(source, 0)).expect("bind the source address");
+    socket
+        .bind(SocketAddr::new(source, 0))
+        .expect("bind the source address");
     socket.connect(to).await.expect("connect")
 }
 
@@ -221,7 +256,9 @@ async fn one_address_cannot_hold_more_than_its_share_of_connections() {
     }
     // The fourth from the same address is closed without an answer...
     let mut extra = connect_from(greedy, addr).await;
-    let _ = extra.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    let _ = extra
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await;
     let sent = read_until_closed(&mut extra).await;
     assert!(sent.is_empty(), "{}", String::from_utf8_lossy(&sent));
     // ...while other clients, /healthz and /readyz still get theirs,
@@ -233,7 +270,11 @@ async fn one_address_cannot_hold_more_than_its_share_of_connections() {
         .await
         .expect("send");
     let answer = read_until_closed(&mut held[0]).await;
-    assert!(answer.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&answer));
+    assert!(
+        answer.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
     assert!(
         svc.service
             .metric("vigil_security_events_total{kind=\"connection_limit\"}")
@@ -282,7 +323,12 @@ async fn behind_trusted_proxies_the_client_is_the_rightmost_untrusted_address() 
         assert_eq!(a.status, 200, "{}", a.text);
     }
     let limited = get("198.51.100.99, 203.0.113.7".into()).await;
-    assert_eq!((limited.status, limited.code()), (429, 40005), "{}", limited.text);
+    assert_eq!(
+        (limited.status, limited.code()),
+        (429, 40005),
+        "{}",
+        limited.text
+    );
     // Another real client is not limited.
     assert_eq!(get("203.0.113.8".into()).await.status, 200);
     // IPv6 clients are one client per /64.
@@ -325,7 +371,9 @@ async fn metrics_can_have_a_listener_of_their_own() {
     let metrics_port = free_port();
     let config = format!("{UNLIMITED}\nmetrics_listen = \"127.0.0.1:{metrics_port}\"\n");
     let svc = start(&nats, &config).await;
-    let (status, body) = http_get(metrics_port, "/metrics").await.expect("metrics answer");
+    let (status, body) = http_get(metrics_port, "/metrics")
+        .await
+        .expect("metrics answer");
     assert_eq!(status, 200);
     assert!(body.contains("vigil_"), "{body}");
     let (status, body) = svc.service.get("/metrics").await.expect("main answers");

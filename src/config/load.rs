@@ -288,7 +288,10 @@ fn validate_service(c: &VigilConfig, o: &Origins, problems: &mut Vec<ConfigProbl
         bad("http.max_connections_per_ip", "must be at least 1".into());
     }
     if c.http.max_requests_per_connection == 0 {
-        bad("http.max_requests_per_connection", "must be at least 1".into());
+        bad(
+            "http.max_requests_per_connection",
+            "must be at least 1".into(),
+        );
     }
     for (key, d) in [
         ("http.header_read_timeout", c.http.header_read_timeout),
@@ -309,7 +312,10 @@ fn validate_service(c: &VigilConfig, o: &Origins, problems: &mut Vec<ConfigProbl
         ("auth.jwt_audience", &c.auth.jwt_audience),
     ] {
         if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
-            bad(key, "must not be empty (leave it unset to skip the check)".into());
+            bad(
+                key,
+                "must not be empty (leave it unset to skip the check)".into(),
+            );
         }
     }
     if c.ws.metrics_per_second == 0 {

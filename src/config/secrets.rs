@@ -73,7 +73,14 @@ mod tests {
 
     #[test]
     fn placeholders_and_short_secrets_are_refused() {
-        for weak in ["change-me", " CHANGEME ", "secret", "", "x", &"a".repeat(31)] {
+        for weak in [
+            "change-me",
+            " CHANGEME ",
+            "secret",
+            "",
+            "x",
+            &"a".repeat(31),
+        ] {
             let p = problem(weak).unwrap_or_else(|| panic!("{weak:?} accepted"));
             assert!(p.contains("openssl rand -base64 48"), "{p}");
             assert!(p.contains("VIGIL__AUTH__JWT_SECRET"), "{p}");

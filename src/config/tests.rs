@@ -74,14 +74,14 @@ fn the_shipped_configuration_is_valid_once_a_secret_is_set() {
     assert!(refused[0].line.is_some(), "{refused:?}");
     let report = check_config_with_env(&path, env(&[("VIGIL__AUTH__JWT_SECRET", STRONG)]))
         .unwrap_or_else(|p| {
-        panic!(
-            "{}",
-            p.iter()
-                .map(|p| p.to_string())
-                .collect::<Vec<_>>()
-                .join("\n")
-        )
-    });
+            panic!(
+                "{}",
+                p.iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )
+        });
     assert!(report.contains("[policy.default]"), "{report}");
     assert!(report.contains("[policy.12345]"), "{report}");
     assert!(report.contains("[policy.23456"), "{report}");
@@ -349,7 +349,10 @@ fn a_weak_secret_is_a_problem_only_when_serving() {
     assert!(load_with_env(Some(&path), env(&[])).is_ok());
     let p = load::load_for(Some(&path), env(&[]), load::Purpose::Serve).unwrap_err();
     assert_eq!(p.len(), 1, "{p:?}");
-    assert_eq!((p[0].line, p[0].field.as_str()), (Some(2), "auth.jwt_secret"));
+    assert_eq!(
+        (p[0].line, p[0].field.as_str()),
+        (Some(2), "auth.jwt_secret")
+    );
     let strong = [("VIGIL__AUTH__JWT_SECRET", STRONG)];
     assert!(load::load_for(Some(&path), env(&strong), load::Purpose::Serve).is_ok());
 }
@@ -358,7 +361,10 @@ fn a_weak_secret_is_a_problem_only_when_serving() {
 fn the_retired_forwarded_for_switch_is_one_clear_problem() {
     let p = problems("[http]\ntrust_forwarded_for = true\n", &[], &[]);
     assert_eq!(p.len(), 1, "{p:#?}");
-    assert_has(&p, "DIR/vigil.toml:2: http.trust_forwarded_for: no longer supported");
+    assert_has(
+        &p,
+        "DIR/vigil.toml:2: http.trust_forwarded_for: no longer supported",
+    );
     assert!(p[0].contains("http.trusted_proxies"), "{}", p[0]);
     let p = problems("", &[], &[("VIGIL__HTTP__TRUST_FORWARDED_FOR", "true")]);
     assert_has(
@@ -374,7 +380,10 @@ fn http_hardening_settings_are_read_and_checked() {
         &[],
     );
     let c = load_with_env(Some(&path), env(&[])).unwrap().config;
-    assert_eq!(c.http.metrics_listen, Some("127.0.0.1:9090".parse().unwrap()));
+    assert_eq!(
+        c.http.metrics_listen,
+        Some("127.0.0.1:9090".parse().unwrap())
+    );
     assert_eq!(c.http.trusted_proxies.len(), 2);
     assert_eq!(c.http.header_read_timeout.as_millis(), 5000);
     assert_eq!(c.http.request_timeout.as_millis(), 30_000);
@@ -384,8 +393,14 @@ fn http_hardening_settings_are_read_and_checked() {
         &[],
         &[],
     );
-    assert_has(&p, "DIR/vigil.toml:3: http.metrics_listen: must differ from http.listen");
+    assert_has(
+        &p,
+        "DIR/vigil.toml:3: http.metrics_listen: must differ from http.listen",
+    );
     assert_has(&p, "DIR/vigil.toml:4: http.trusted_proxies[0]: ");
-    assert_has(&p, "DIR/vigil.toml:5: http.request_timeout: must be longer than zero");
+    assert_has(
+        &p,
+        "DIR/vigil.toml:5: http.request_timeout: must be longer than zero",
+    );
     assert_has(&p, "DIR/vigil.toml:7: auth.jwt_audience: must not be empty");
 }

@@ -10,18 +10,21 @@ use std::sync::{Arc, Mutex, PoisonError};
 use super::proxy::{limit_key, Proxies};
 use crate::telemetry::metrics::security_events;
 
+/// Open connections by limit key, shared by the table and its slots.
+type OpenTable = Arc<Mutex<HashMap<IpAddr, usize>>>;
+
 /// Open connections by client address.
 #[derive(Debug)]
 pub struct PerIpConnections {
     max: usize,
     proxies: Proxies,
-    open: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    open: OpenTable,
 }
 
 /// One admitted connection's place in its address's count; dropping it frees the place.
 #[derive(Debug)]
 pub struct IpSlot {
-    held: Option<(IpAddr, Arc<Mutex<HashMap<IpAddr, usize>>>)>,
+    held: Option<(IpAddr, OpenTable)>,
 }
 
 impl PerIpConnections {
@@ -95,7 +98,10 @@ mod tests {
         assert!(limits.admit(a).is_some());
         let v6a = limits.admit("2001:db8::1".parse().unwrap()).unwrap();
         let v6b = limits.admit("2001:db8::2".parse().unwrap()).unwrap();
-        assert!(limits.admit("2001:db8::3".parse().unwrap()).is_none(), "one /64");
+        assert!(
+            limits.admit("2001:db8::3".parse().unwrap()).is_none(),
+            "one /64"
+        );
         drop((v6a, v6b));
         let through_proxy: Vec<IpSlot> = (0..10).filter_map(|_| limits.admit(proxy)).collect();
         assert_eq!(through_proxy.len(), 10);

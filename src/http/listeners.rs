@@ -77,7 +77,11 @@ impl Listeners {
                 a.and(b)
             }
             None => {
-                let main = finish(health_routes(ops.readiness).merge(metrics_routes(ops.metrics)).merge(api));
+                let main = finish(
+                    health_routes(ops.readiness)
+                        .merge(metrics_routes(ops.metrics))
+                        .merge(api),
+                );
                 serve_with(self.main, main, options, stopped(stop_rx)).await
             }
         };

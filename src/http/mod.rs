@@ -5,7 +5,7 @@
 //! owners before [`router::finish`].
 //!
 //! # Layout
-//! - [`config`]: `[http]`.
+//! - [`config`]: the `[http]` settings.
 //! - [`envelope`]: the envelope, error codes, request ids.
 //! - [`router`]: operational routes, fallbacks, the per-request middleware and time-out.
 //! - [`serve`]: the accept loop and connections (hyper, HTTP/1.1 with upgrades).
@@ -30,10 +30,10 @@ mod tests;
 
 pub use config::HttpConfig;
 pub use envelope::{current_request_id, ApiError, Envelope, RequestId};
-pub use ratelimit::RateLimits;
-pub use readiness::Readiness;
 pub use listeners::Listeners;
 pub use proxy::IpNet;
+pub use ratelimit::RateLimits;
+pub use readiness::Readiness;
 pub use router::{finish, health_routes, metrics_routes, ops_routes, router, OpsState};
 pub use serve::{bind, serve, serve_with, ServeOptions};
 

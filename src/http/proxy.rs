@@ -87,7 +87,9 @@ fn mask(ip: IpAddr, prefix: u8) -> IpAddr {
     match ip {
         IpAddr::V4(v4) => {
             let bits = u32::from(v4);
-            let m = u32::MAX.checked_shl(32 - u32::from(prefix.min(32))).unwrap_or(0);
+            let m = u32::MAX
+                .checked_shl(32 - u32::from(prefix.min(32)))
+                .unwrap_or(0);
             IpAddr::from((bits & m).to_be_bytes())
         }
         IpAddr::V6(v6) => {
@@ -179,16 +181,30 @@ mod tests {
     fn networks_parse_and_contain() {
         assert!(net("10.0.0.0/8").contains(ip("10.200.1.2")));
         assert!(!net("10.0.0.0/8").contains(ip("11.0.0.1")));
-        assert!(net("10.1.2.3/8").contains(ip("10.9.9.9")), "host bits ignored");
+        assert!(
+            net("10.1.2.3/8").contains(ip("10.9.9.9")),
+            "host bits ignored"
+        );
         assert!(net("192.168.1.7").contains(ip("192.168.1.7")));
         assert!(!net("192.168.1.7").contains(ip("192.168.1.8")));
         assert!(net("::1/128").contains(ip("::1")));
         assert!(net("fd00::/8").contains(ip("fdab::1")));
         assert!(!net("fd00::/8").contains(ip("10.0.0.1")));
         assert!(net("0.0.0.0/0").contains(ip("8.8.8.8")));
-        assert!(net("10.0.0.0/8").contains(ip("::ffff:10.0.0.1")), "v4-mapped");
+        assert!(
+            net("10.0.0.0/8").contains(ip("::ffff:10.0.0.1")),
+            "v4-mapped"
+        );
         assert_eq!(net("10.1.2.3/8").to_string(), "10.0.0.0/8");
-        for bad in ["", "10.0.0.0/33", "::/129", "10.0.0/8", "10.0.0.0/", "10.0.0.0/x", "a/8"] {
+        for bad in [
+            "",
+            "10.0.0.0/33",
+            "::/129",
+            "10.0.0/8",
+            "10.0.0.0/",
+            "10.0.0.0/x",
+            "a/8",
+        ] {
             assert!(bad.parse::<IpNet>().is_err(), "{bad:?}");
         }
     }
@@ -230,7 +246,10 @@ mod tests {
         let h = xff(&["203.0.113.9, junk, 10.0.0.7"]);
         assert_eq!(proxies.client_ip(&h, from_proxy), ip("10.0.0.7"));
         // No header: the proxy itself.
-        assert_eq!(proxies.client_ip(&HeaderMap::new(), from_proxy), ip("10.0.0.5"));
+        assert_eq!(
+            proxies.client_ip(&HeaderMap::new(), from_proxy),
+            ip("10.0.0.5")
+        );
         // From an untrusted peer the header is ignored.
         let direct: SocketAddr = "198.51.100.1:4000".parse().unwrap();
         let h = xff(&["1.2.3.4"]);
@@ -239,6 +258,9 @@ mod tests {
         let none = Proxies::default();
         assert_eq!(none.client_ip(&h, from_proxy), ip("10.0.0.5"));
         let v6: SocketAddr = "[::1]:4000".parse().unwrap();
-        assert_eq!(proxies.client_ip(&xff(&["2001:db8::7"]), v6), ip("2001:db8::7"));
+        assert_eq!(
+            proxies.client_ip(&xff(&["2001:db8::7"]), v6),
+            ip("2001:db8::7")
+        );
     }
 }

@@ -136,7 +136,10 @@ mod tests {
     #[test]
     fn forwarded_for_is_read_only_from_trusted_proxies_and_from_the_right() {
         let mut headers = HeaderMap::new();
-        headers.insert("x-forwarded-for", "203.0.113.9, 198.51.100.4".parse().unwrap());
+        headers.insert(
+            "x-forwarded-for",
+            "203.0.113.9, 198.51.100.4".parse().unwrap(),
+        );
         let peer: SocketAddr = "127.0.0.1:5000".parse().unwrap();
         let untrusted = RateLimits::new(&HttpConfig::default());
         assert_eq!(untrusted.client_ip(&headers, peer), peer.ip());
@@ -158,7 +161,9 @@ mod tests {
         });
         limits.check_ip("2001:db8::1".parse().unwrap()).unwrap();
         limits.check_ip("2001:db8::2".parse().unwrap()).unwrap();
-        assert!(limits.check_ip("2001:db8::ffff:3".parse().unwrap()).is_err());
+        assert!(limits
+            .check_ip("2001:db8::ffff:3".parse().unwrap())
+            .is_err());
         limits.check_ip("2001:db8:0:1::1".parse().unwrap()).unwrap();
     }
 }

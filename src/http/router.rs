@@ -169,10 +169,7 @@ async fn request_context(request: Request, next: Next) -> Response {
             Some(limit) => match tokio::time::timeout(limit, next.run(request)).await {
                 Ok(response) => response,
                 Err(_) => {
-                    tracing::warn!(
-                        timeout_ms = limit.as_millis() as u64,
-                        "request timed out"
-                    );
+                    tracing::warn!(timeout_ms = limit.as_millis() as u64, "request timed out");
                     ApiError::timed_out(limit).into_response()
                 }
             },

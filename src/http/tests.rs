@@ -290,7 +290,7 @@ fn request_ids_from_clients_are_bounded() {
 
 /// Routes for the time-out tests: one that never answers, and a `/ws` that answers late.
 fn slow_routes(ops: Router) -> Router {
-    ops.route("/stuck", get(|| std::future::pending::<&'static str>()))
+    ops.route("/stuck", get(std::future::pending::<&'static str>))
         .route(
             router::WEBSOCKET_ROUTE,
             get(|| async {
@@ -321,7 +321,10 @@ async fn a_stuck_handler_answers_503_in_the_envelope_after_the_request_timeout()
     assert_envelope(&v, u64::from(envelope::REQUEST_TIMED_OUT));
     assert_eq!(v["request_id"], "stuck-1");
     // The same route answers other requests meanwhile: only the stuck one is cut off.
-    assert_eq!(request(server.addr, "GET", "/healthz", "").await.status, 200);
+    assert_eq!(
+        request(server.addr, "GET", "/healthz", "").await.status,
+        200
+    );
     // A WebSocket handshake on /ws is not cut off; the header on another route buys nothing.
     let upgrade = "Upgrade: websocket\r\n";
     let ws = request(server.addr, "GET", router::WEBSOCKET_ROUTE, upgrade).await;
@@ -348,7 +351,13 @@ async fn a_keep_alive_connection_closes_after_its_last_allowed_request() {
         .unwrap();
     let text = String::from_utf8_lossy(&raw);
     assert_eq!(text.matches("HTTP/1.1 200").count(), 2, "{text}");
-    assert_eq!(text.to_ascii_lowercase().matches("connection: close").count(), 1, "{text}");
+    assert_eq!(
+        text.to_ascii_lowercase()
+            .matches("connection: close")
+            .count(),
+        1,
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -360,12 +369,17 @@ async fn an_idle_connection_is_closed_after_the_header_read_timeout() {
     .await;
     let mut idle = TcpStream::connect(server.addr).await.unwrap();
     let mut half = TcpStream::connect(server.addr).await.unwrap();
-    half.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\n").await.unwrap();
+    half.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\n")
+        .await
+        .unwrap();
     for conn in [&mut idle, &mut half] {
         let mut buf = Vec::new();
         let read = tokio::time::timeout(Duration::from_secs(5), conn.read_to_end(&mut buf))
             .await
             .expect("closed by the server");
-        assert!(read.is_err() || buf.is_empty() || buf.starts_with(b"HTTP/1.1 408"), "{buf:?}");
+        assert!(
+            read.is_err() || buf.is_empty() || buf.starts_with(b"HTTP/1.1 408"),
+            "{buf:?}"
+        );
     }
 }
