@@ -2,7 +2,8 @@
 //! readiness flags ([`readiness`]), the operational routes `/metrics`, `/healthz`, `/readyz` and
 //! the shared middleware ([`router`]), and serving with connection caps, time-outs and graceful
 //! shutdown ([`serve`]). API routes (alerts, dashboard, ingest, `/ws`) are merged in by their
-//! owners before [`router::finish`].
+//! owners before [`router::finish`]; the service hands them to [`Listeners::serve`], which puts
+//! `/metrics` on its own listener when `[http] metrics_listen` is set.
 //!
 //! # Layout
 //! - [`config`]: the `[http]` settings.
