@@ -13,6 +13,7 @@
 //! - [`hub`]: the WebSocket hub: subscriptions, snapshots, coalesced fan-out.
 //! - [`outlet`]: where recorded alert changes go (hub, JetStream).
 //! - [`notify`]: on-call routing: providers, contacts, schedules, escalation policies, routes.
+//! - [`redact`]: credentials in configured URLs hidden before they are printed or logged.
 
 #![warn(missing_docs)]
 
@@ -25,6 +26,7 @@ pub mod hub;
 pub mod notify;
 pub mod outlet;
 pub mod partner;
+pub mod redact;
 pub mod retry;
 pub mod store;
 pub mod telemetry;

@@ -108,7 +108,7 @@ fn dispatch(
             }
         },
         Command::Run { config } => {
-            let config = load(Some(&config))?;
+            let config = VigilConfig::load_for_serving(&config).map_err(invalid)?;
             telemetry::init_logging(log_format.unwrap_or(config.log.format), &config.log.filter)?;
             raise_fd_limit();
             let metrics = telemetry::install_recorder()?;
@@ -145,6 +145,9 @@ fn dispatch(
         } => {
             use std::io::Write as _;
             let config = load(config.as_deref())?;
+            if let Some(problem) = vigil::config::secrets::jwt_secret_problem(&config.auth) {
+                eprintln!("warning: auth.jwt_secret {problem}; `vigil run` refuses it, so this token is for development only");
+            }
             let ttl = vigil_streams::parse_duration(&ttl)
                 .ok()
                 .and_then(|ms| u64::try_from(ms).ok())
@@ -246,12 +249,15 @@ fn raise_fd_limit() {
     }
 }
 
-/// Loads and validates the configuration, printing every problem.
+/// Loads and validates the configuration for a one-shot command, printing every problem.
 fn load(path: Option<&Path>) -> anyhow::Result<VigilConfig> {
-    VigilConfig::load_or_default(path).map_err(|problems| {
-        let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
-        anyhow::anyhow!("invalid configuration:\n{}", lines.join("\n"))
-    })
+    VigilConfig::load_or_default(path).map_err(invalid)
+}
+
+/// Every configuration problem, one per line.
+fn invalid(problems: Vec<vigil::config::ConfigProblem>) -> anyhow::Error {
+    let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    anyhow::anyhow!("invalid configuration:\n{}", lines.join("\n"))
 }
 
 /// An actix system on a multi-threaded tokio runtime: NATS, HTTP and the store run on the

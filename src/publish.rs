@@ -38,7 +38,7 @@ pub async fn run(
 ) -> anyhow::Result<PublishSummary> {
     let client = async_nats::connect(nats_url)
         .await
-        .with_context(|| format!("cannot connect to NATS at {nats_url}"))?;
+        .with_context(|| format!("cannot connect to NATS at {}", vigil::redact::url(nats_url)))?;
     let js = async_nats::jetstream::new(client);
     let mut reader =
         NdjsonReader::open(input).with_context(|| format!("cannot open {}", input.display()))?;

@@ -80,7 +80,7 @@ async fn tokens_are_checked_and_tenants_isolated_on_every_read_endpoint() {
     ];
     let now_s = (now_ms() / 1000) as u64;
     let expired = signed(
-        "change-me",
+        TEST_JWT_SECRET,
         json!({"sub":"x","tenant_id":1,"role":"ops","exp": now_s - 60}),
     );
     let foreign = signed(
@@ -477,7 +477,7 @@ partitions = 4
 [http]
 rate_limit_per_ip = 5
 rate_limit_per_tenant = 8
-trust_forwarded_for = true
+trusted_proxies = ["127.0.0.1/32"]
 "#;
     let api = Api::start(&nats, config).await;
     let token = api.setup.token(1, "client_user", "ursula");

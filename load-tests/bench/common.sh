@@ -11,6 +11,9 @@ if [ ! -x "$VIGIL" ] || [ ! -x "$LOAD" ]; then
   (cd "$ROOT" && cargo build --release -p vigil -p vigil-load)
 fi
 WORK=$(mktemp -d /tmp/vigil-bench.XXXXXX)
+# `vigil run` refuses known and short JWT secrets: a fresh one per benchmark run (also read by
+# `vigil token` and `vigil-load ws`).
+export VIGIL__AUTH__JWT_SECRET="${VIGIL__AUTH__JWT_SECRET:-$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')}"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 NATS_PORT=$(free_port)
 HTTP_PORT=$(free_port)
@@ -35,6 +38,7 @@ listen = "127.0.0.1:$HTTP_PORT"
 rate_limit_per_ip = 0
 rate_limit_per_tenant = 0
 max_connections = 20000
+max_connections_per_ip = 20000
 [ws]
 max_clients = 20000
 [log]

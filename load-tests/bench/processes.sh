@@ -11,6 +11,9 @@ cleanup() { # stops every process in PIDS; removes WORK unless KEEP=1
   if [ "${KEEP:-0}" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
+# `vigil run` refuses known and short JWT secrets: a fresh one per benchmark run (also read by
+# `vigil token` and `vigil-load ws`).
+export VIGIL__AUTH__JWT_SECRET="${VIGIL__AUTH__JWT_SECRET:-$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')}"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() {
   for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done

@@ -8,6 +8,6 @@ for clients in 100 10000; do
     . "$(dirname "$0")/common.sh"
     log "vigil-load ws with $clients clients"
     "$LOAD" ws --url "$BASE_URL" --nats "$NATS_URL" --clients "$clients" --tenants 100 \
-      --rate 10000 --duration 30s --breach-share 0.005 --token-secret change-me "$@"
+      --rate 10000 --duration 30s --breach-share 0.005 "$@"
   )
 done

@@ -49,6 +49,9 @@ pub enum TokenError {
     /// The token's `exp` is past.
     #[error("token expired: get a new one")]
     Expired,
+    /// The token's `nbf` is still ahead.
+    #[error("token not valid yet (nbf is in the future)")]
+    NotYetValid,
     /// Bad signature, wrong algorithm, malformed, or claims missing.
     #[error("invalid token: {0}")]
     Invalid(String),
@@ -104,7 +107,24 @@ impl Verifier {
         };
         let mut validation = Validation::new(algorithm);
         validation.leeway = 0;
-        validation.set_required_spec_claims(&["exp", "sub"]);
+        validation.validate_nbf = true;
+        let mut required = vec!["exp", "sub"];
+        match &c.auth.jwt_issuer {
+            Some(issuer) => {
+                validation.set_issuer(&[issuer]);
+                required.push("iss");
+            }
+            None => validation.iss = None,
+        }
+        match &c.auth.jwt_audience {
+            Some(audience) => {
+                validation.set_audience(&[audience]);
+                required.push("aud");
+            }
+            // Without a configured audience, an `aud` claim is not checked.
+            None => validation.validate_aud = false,
+        }
+        validation.set_required_spec_claims(&required);
         Ok(Verifier { key, validation })
     }
 
@@ -114,6 +134,12 @@ impl Verifier {
             .map(|data| data.claims)
             .map_err(|e| match e.kind() {
                 ErrorKind::ExpiredSignature => TokenError::Expired,
+                ErrorKind::ImmatureSignature => TokenError::NotYetValid,
+                ErrorKind::InvalidIssuer => TokenError::Invalid("wrong issuer (iss)".into()),
+                ErrorKind::InvalidAudience => TokenError::Invalid("wrong audience (aud)".into()),
+                ErrorKind::MissingRequiredClaim(claim) if claim == "iss" || claim == "aud" => {
+                    TokenError::Invalid(format!("the {claim} claim is required"))
+                }
                 ErrorKind::InvalidSignature => TokenError::Invalid("bad signature".into()),
                 ErrorKind::InvalidAlgorithm => {
                     TokenError::Invalid("signed with another algorithm".into())
@@ -132,6 +158,28 @@ impl Verifier {
 pub struct Minter {
     key: EncodingKey,
     header: Header,
+    issuer: Option<String>,
+    audience: Option<String>,
+}
+
+/// What a minted token carries: the claims, and the configured issuer and audience.
+#[derive(serde::Serialize)]
+struct Minted<'a> {
+    #[serde(flatten)]
+    claims: &'a Claims,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    iss: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    aud: Option<&'a str>,
+}
+
+/// A random HS256 secret of 48 bytes from the operating system, base64 (64 characters), as
+/// `openssl rand -base64 48` makes: for `vigil demo`, which must not run with a known secret.
+pub fn random_secret() -> Result<String, getrandom::Error> {
+    use base64::Engine as _;
+    let mut bytes = [0u8; 48];
+    getrandom::fill(&mut bytes)?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
 }
 
 impl Minter {
@@ -139,22 +187,25 @@ impl Minter {
     /// key is configured, else HS256 with `auth.jwt_secret`.
     pub fn from_config(c: &VigilConfig) -> Result<Minter, AuthSetupError> {
         let field = "auth.jwt_private_key_file";
-        match (&c.auth.jwt_public_key_file, &c.auth.jwt_private_key_file) {
-            (Some(_), None) => Err(AuthSetupError::NoPrivateKey),
+        let (key, header) = match (&c.auth.jwt_public_key_file, &c.auth.jwt_private_key_file) {
+            (Some(_), None) => return Err(AuthSetupError::NoPrivateKey),
             (_, Some(path)) => {
                 let pem = read_key(c, field, path)?;
                 let key =
                     EncodingKey::from_rsa_pem(&pem).map_err(|e| bad_key(c, field, path, e))?;
-                Ok(Minter {
-                    key,
-                    header: Header::new(Algorithm::RS256),
-                })
+                (key, Header::new(Algorithm::RS256))
             }
-            (None, None) => Ok(Minter {
-                key: EncodingKey::from_secret(c.auth.jwt_secret.as_bytes()),
-                header: Header::new(Algorithm::HS256),
-            }),
-        }
+            (None, None) => (
+                EncodingKey::from_secret(c.auth.jwt_secret.as_bytes()),
+                Header::new(Algorithm::HS256),
+            ),
+        };
+        Ok(Minter {
+            key,
+            header,
+            issuer: c.auth.jwt_issuer.clone(),
+            audience: c.auth.jwt_audience.clone(),
+        })
     }
 
     /// A token for `sub` of `tenant_id` with `role`, valid for `ttl` from `now_s` (seconds
@@ -174,7 +225,12 @@ impl Minter {
             exp: now_s + ttl.as_secs(),
             iat: Some(now_s),
         };
-        jsonwebtoken::encode(&self.header, &claims, &self.key)
+        let minted = Minted {
+            claims: &claims,
+            iss: self.issuer.as_deref(),
+            aud: self.audience.as_deref(),
+        };
+        jsonwebtoken::encode(&self.header, &minted, &self.key)
     }
 }
 
@@ -259,6 +315,72 @@ mod tests {
             Verifier::from_config(&c).unwrap().verify(&token),
             Err(TokenError::Invalid(_))
         ));
+    }
+
+    fn signed(secret: &str, claims: serde_json::Value) -> String {
+        let key = EncodingKey::from_secret(secret.as_bytes());
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key).unwrap()
+    }
+
+    #[test]
+    fn a_token_before_its_nbf_is_refused() {
+        let c = config("k");
+        let verifier = Verifier::from_config(&c).unwrap();
+        let early = signed(
+            "k",
+            serde_json::json!({"sub":"x","tenant_id":1,"role":"ops","exp":now()+600,"nbf":now()+300}),
+        );
+        assert_eq!(verifier.verify(&early), Err(TokenError::NotYetValid));
+        let ready = signed(
+            "k",
+            serde_json::json!({"sub":"x","tenant_id":1,"role":"ops","exp":now()+600,"nbf":now()-1}),
+        );
+        assert!(verifier.verify(&ready).is_ok());
+    }
+
+    #[test]
+    fn issuer_and_audience_are_checked_only_when_configured() {
+        let claims = |extra: serde_json::Value| {
+            let mut v = serde_json::json!({"sub":"x","tenant_id":1,"role":"ops","exp":now()+600});
+            if let (Some(v), Some(extra)) = (v.as_object_mut(), extra.as_object()) {
+                v.extend(extra.clone());
+            }
+            v
+        };
+        let right = signed("k", claims(serde_json::json!({"iss":"idp","aud":"vigil"})));
+        let wrong_iss = signed("k", claims(serde_json::json!({"iss":"evil","aud":"vigil"})));
+        let wrong_aud = signed("k", claims(serde_json::json!({"iss":"idp","aud":"other"})));
+        let neither = signed("k", claims(serde_json::json!({})));
+
+        let open = Verifier::from_config(&config("k")).unwrap();
+        for token in [&right, &wrong_iss, &wrong_aud, &neither] {
+            assert!(open.verify(token).is_ok());
+        }
+
+        let mut c = config("k");
+        c.auth.jwt_issuer = Some("idp".into());
+        c.auth.jwt_audience = Some("vigil".into());
+        let strict = Verifier::from_config(&c).unwrap();
+        assert!(strict.verify(&right).is_ok());
+        for token in [&wrong_iss, &wrong_aud, &neither] {
+            assert!(matches!(strict.verify(token), Err(TokenError::Invalid(_))));
+        }
+        // `vigil token` mints what the verifier expects.
+        let minted = Minter::from_config(&c)
+            .unwrap()
+            .mint("a", 1, Role::Ops, now(), Duration::from_secs(60))
+            .unwrap();
+        assert!(strict.verify(&minted).is_ok());
+    }
+
+    #[test]
+    fn random_secrets_are_long_and_differ() {
+        let (a, b) = (random_secret().unwrap(), random_secret().unwrap());
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, b);
+        let mut c = VigilConfig::default();
+        c.auth.jwt_secret = a;
+        assert_eq!(crate::config::secrets::jwt_secret_problem(&c.auth), None);
     }
 
     #[test]

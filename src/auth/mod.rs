@@ -13,4 +13,4 @@ pub mod keys;
 
 pub use caller::{bearer_token, Caller};
 pub use claims::{Claims, Role};
-pub use keys::{AuthSetupError, Minter, TokenError, Verifier};
+pub use keys::{random_secret, AuthSetupError, Minter, TokenError, Verifier};

@@ -1,5 +1,7 @@
 //! `vigil check-config`: validate and print the effective configuration and the effective
-//! policy of every tenant.
+//! policy of every tenant. It checks what `vigil run` checks (a development or short JWT
+//! secret is an error), and prints no secret: the JWT secret is masked and every URL is
+//! redacted ([`crate::redact::url`]).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -7,10 +9,8 @@ use std::path::Path;
 use toml::{Table, Value};
 use vigil_actors::policy::{PolicyBook, PolicySpec};
 
-use super::load::{load_with_env, policy_problems, Loaded};
+use super::load::{load_for, policy_problems, Loaded, Purpose};
 use super::problem::ConfigProblem;
-use super::sections::DEV_JWT_SECRET;
-use crate::store::pool::redact;
 
 /// Validates the configuration at `path` (with the process environment's overrides) and returns
 /// the report to print: the effective service settings (secrets hidden), warnings, and the
@@ -25,7 +25,7 @@ pub fn check_config_with_env(
     path: &Path,
     vars: impl IntoIterator<Item = (String, String)>,
 ) -> Result<String, Vec<ConfigProblem>> {
-    let loaded = load_with_env(Some(path), vars)?;
+    let loaded = load_for(Some(path), vars, Purpose::Serve)?;
     let book = build_book(&loaded)?;
     Ok(report(&loaded, &book))
 }
@@ -54,12 +54,6 @@ fn report(loaded: &Loaded, book: &PolicyBook) -> String {
     );
     for (path, var) in &loaded.main.env {
         let _ = writeln!(out, "# {path} is set by the environment variable {var}");
-    }
-    if c.auth.jwt_public_key_file.is_none() && c.auth.jwt_secret == DEV_JWT_SECRET {
-        let _ = writeln!(
-            out,
-            "# warning: auth.jwt_secret is the development default {DEV_JWT_SECRET:?}; set VIGIL__AUTH__JWT_SECRET"
-        );
     }
 
     let routing = crate::notify::Routing::new(c.notify.clone(), &c.tenant_notify);
@@ -98,9 +92,7 @@ fn report(loaded: &Loaded, book: &PolicyBook) -> String {
             auth.insert("jwt_secret".into(), Value::String("***".into()));
         }
     }
-    if let Some(Value::Table(store)) = service.get_mut("store") {
-        store.insert("url".into(), Value::String(redact(&c.store.url)));
-    }
+    redact_urls(&mut service);
     out.push_str(&toml::to_string(&service).unwrap_or_default());
 
     out.push_str("\n# Effective policy of tenants without a policy file\n");
@@ -118,6 +110,19 @@ fn report(loaded: &Loaded, book: &PolicyBook) -> String {
         ));
     }
     out
+}
+
+/// Every string that holds a URL, anywhere in `table`, redacted.
+fn redact_urls(table: &mut Table) {
+    fn walk(value: &mut Value) {
+        match value {
+            Value::String(s) if s.contains("://") => *s = crate::redact::url(s),
+            Value::Table(t) => t.iter_mut().for_each(|(_, v)| walk(v)),
+            Value::Array(a) => a.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    table.iter_mut().for_each(|(_, v)| walk(v));
 }
 
 /// `[policy.<name>]` and its subtables.

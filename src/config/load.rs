@@ -9,6 +9,7 @@ use vigil_actors::policy::{PolicyBook, PolicyError};
 
 use super::env;
 use super::problem::{ConfigProblem, FieldPath, Origins, Seg};
+use super::secrets::jwt_secret_problem;
 use super::sections::{TenantFile, VigilConfig};
 use super::spans::{key_lines, LineIndex};
 use super::tolerant;
@@ -36,6 +37,12 @@ impl VigilConfig {
     /// exists, else to the built-in defaults (environment overrides still apply).
     pub fn load_or_default(path: Option<&Path>) -> Result<VigilConfig, Vec<ConfigProblem>> {
         load_with_env(path, std::env::vars()).map(|l| l.config)
+    }
+
+    /// Like [`VigilConfig::load`], with the checks of a configuration that serves clients
+    /// ([`Purpose::Serve`]): what `vigil run` starts with.
+    pub fn load_for_serving(path: &Path) -> Result<VigilConfig, Vec<ConfigProblem>> {
+        load_for(Some(path), std::env::vars(), Purpose::Serve).map(|l| l.config)
     }
 
     /// Compiles the policies: `[sla]` over the built-in defaults, the calendars and every
@@ -66,12 +73,41 @@ impl VigilConfig {
     }
 }
 
+/// What a configuration is loaded for, which decides how strict the checks are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// A one-shot tool (`replay`, `token`, `publish`, `reconcile`): development placeholders
+    /// are accepted.
+    Tool,
+    /// A service that faces clients (`vigil run`, and what `check-config` vouches for): the
+    /// JWT secret must not be a known or short one.
+    Serve,
+}
+
+/// Keys that Vigil no longer reads, and what replaces each; naming one is an error that says
+/// so (rather than a bare "unknown key").
+const RETIRED_KEYS: &[(&str, &str)] = &[(
+    "http.trust_forwarded_for",
+    "no longer supported: X-Forwarded-For is read only from the proxies listed in \
+     http.trusted_proxies (e.g. trusted_proxies = [\"10.0.0.0/8\"]), right-most untrusted \
+     address first; remove this key",
+)];
+
 /// Loads and validates with explicit environment variables (only `VIGIL__…` ones are read), so
 /// tests need not touch the process environment. `path` `None` means [`DEFAULT_PATH`] if it
-/// exists, else built-in defaults.
+/// exists, else built-in defaults. Checks as for [`Purpose::Tool`].
 pub fn load_with_env(
     path: Option<&Path>,
     vars: impl IntoIterator<Item = (String, String)>,
+) -> Result<Loaded, Vec<ConfigProblem>> {
+    load_for(path, vars, Purpose::Tool)
+}
+
+/// [`load_with_env`] with the checks of `purpose`.
+pub fn load_for(
+    path: Option<&Path>,
+    vars: impl IntoIterator<Item = (String, String)>,
+    purpose: Purpose,
 ) -> Result<Loaded, Vec<ConfigProblem>> {
     let mut problems = Vec::new();
     let default_path = Path::new(DEFAULT_PATH);
@@ -100,6 +136,7 @@ pub fn load_with_env(
     let mut main = Origins::new(&file, key_lines(&text));
     let (overrides, env_problems) = env::apply(&mut table, vars, &mut main);
     problems.extend(env_problems);
+    retired_keys(&mut table, &main, &mut problems);
 
     let mut config: VigilConfig =
         tolerant::deserialize(Value::Table(table), &main, &overrides, &mut problems)
@@ -110,6 +147,11 @@ pub fn load_with_env(
     };
 
     validate_service(&config, &main, &mut problems);
+    if purpose == Purpose::Serve {
+        if let Some(message) = jwt_secret_problem(&config.auth) {
+            problems.push(main.problem(&FieldPath::keys("auth.jwt_secret"), message));
+        }
+    }
 
     let policies_named = main.names(&FieldPath::keys("tenants.policies_dir"))
         || main
@@ -161,6 +203,22 @@ fn parse(file: &Path, text: &str) -> Result<Table, ConfigProblem> {
         field: "(syntax)".into(),
         message: e.message().trim().to_string(),
     })
+}
+
+/// Reports and removes every key of [`RETIRED_KEYS`] the file or environment names.
+fn retired_keys(table: &mut Table, o: &Origins, problems: &mut Vec<ConfigProblem>) {
+    for (dotted, message) in RETIRED_KEYS {
+        let Some((section, key)) = dotted.split_once('.') else {
+            continue;
+        };
+        let removed = table
+            .get_mut(section)
+            .and_then(Value::as_table_mut)
+            .and_then(|t| t.remove(key));
+        if removed.is_some() {
+            problems.push(o.problem(&FieldPath::keys(dotted), *message));
+        }
+    }
 }
 
 /// Checks of the service sections that serde cannot express.
@@ -225,6 +283,40 @@ fn validate_service(c: &VigilConfig, o: &Origins, problems: &mut Vec<ConfigProbl
     }
     if c.http.max_connections == 0 {
         bad("http.max_connections", "must be at least 1".into());
+    }
+    if c.http.max_connections_per_ip == 0 {
+        bad("http.max_connections_per_ip", "must be at least 1".into());
+    }
+    if c.http.max_requests_per_connection == 0 {
+        bad(
+            "http.max_requests_per_connection",
+            "must be at least 1".into(),
+        );
+    }
+    for (key, d) in [
+        ("http.header_read_timeout", c.http.header_read_timeout),
+        ("http.request_timeout", c.http.request_timeout),
+    ] {
+        if d.as_millis() == 0 {
+            bad(key, "must be longer than zero".into());
+        }
+    }
+    if c.http.metrics_listen == Some(c.http.listen) {
+        bad(
+            "http.metrics_listen",
+            "must differ from http.listen (leave it unset to serve /metrics there)".into(),
+        );
+    }
+    for (key, value) in [
+        ("auth.jwt_issuer", &c.auth.jwt_issuer),
+        ("auth.jwt_audience", &c.auth.jwt_audience),
+    ] {
+        if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+            bad(
+                key,
+                "must not be empty (leave it unset to skip the check)".into(),
+            );
+        }
     }
     if c.ws.metrics_per_second == 0 {
         bad("ws.metrics_per_second", "must be at least 1".into());

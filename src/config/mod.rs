@@ -2,14 +2,16 @@
 //! files, and `VIGIL__<SECTION>__<KEY>` environment overrides, validated with every problem
 //! reported at once as `file:line: field: message`.
 //!
-//! Entry points: [`VigilConfig::load`] for the service, [`check_config`] for
-//! `vigil check-config`.
+//! Entry points: [`VigilConfig::load_for_serving`] for `vigil run` (it also refuses a
+//! development or short JWT secret, see [`secrets`]), [`VigilConfig::load`] for one-shot
+//! tools, [`check_config`] for `vigil check-config` (checks as strict as `vigil run`'s).
 
 pub mod check;
 pub mod duration;
 pub mod env;
 pub mod load;
 pub mod problem;
+pub mod secrets;
 pub mod sections;
 mod spans;
 mod tolerant;

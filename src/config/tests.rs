@@ -61,23 +61,34 @@ fn an_empty_file_gives_the_defaults() {
     assert_eq!(v.priorities.len(), 4);
 }
 
+/// A secret `vigil run` accepts.
+const STRONG: &str = "unit-tests-only-hs256-secret-0123456789abcdef";
+
 #[test]
-fn the_shipped_configuration_is_valid() {
+fn the_shipped_configuration_is_valid_once_a_secret_is_set() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_PATH);
-    let report = check_config_with_env(&path, env(&[])).unwrap_or_else(|p| {
-        panic!(
-            "{}",
-            p.iter()
-                .map(|p| p.to_string())
-                .collect::<Vec<_>>()
-                .join("\n")
-        )
-    });
+    // Its placeholder secret is the one problem.
+    let refused = check_config_with_env(&path, env(&[])).expect_err("the placeholder is refused");
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0].field, "auth.jwt_secret");
+    assert!(refused[0].line.is_some(), "{refused:?}");
+    let report = check_config_with_env(&path, env(&[("VIGIL__AUTH__JWT_SECRET", STRONG)]))
+        .unwrap_or_else(|p| {
+            panic!(
+                "{}",
+                p.iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )
+        });
     assert!(report.contains("[policy.default]"), "{report}");
     assert!(report.contains("[policy.12345]"), "{report}");
     assert!(report.contains("[policy.23456"), "{report}");
     assert!(report.contains("calendar = \"business\""), "{report}");
     assert!(report.contains("jwt_secret = \"***\""), "{report}");
+    assert!(!report.contains(STRONG), "{report}");
+    // Tools that do not serve clients load it as it is.
     let config = VigilConfig::load(&path).unwrap();
     assert_eq!(config.tenant_policies.len(), 2);
     assert!(config.calendars.contains_key("business"));
@@ -354,4 +365,66 @@ fn a_claim_too_short_to_renew_is_refused_with_its_line() {
             .any(|p| p.contains("notify.delivery.claim_timeout: must be at least 1 s")),
         "{p:#?}"
     );
+}
+
+#[test]
+fn a_weak_secret_is_a_problem_only_when_serving() {
+    let (_dir, path) = write("[auth]\njwt_secret = \"secret\"\n", &[]);
+    assert!(load_with_env(Some(&path), env(&[])).is_ok());
+    let p = load::load_for(Some(&path), env(&[]), load::Purpose::Serve).unwrap_err();
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(
+        (p[0].line, p[0].field.as_str()),
+        (Some(2), "auth.jwt_secret")
+    );
+    let strong = [("VIGIL__AUTH__JWT_SECRET", STRONG)];
+    assert!(load::load_for(Some(&path), env(&strong), load::Purpose::Serve).is_ok());
+}
+
+#[test]
+fn the_retired_forwarded_for_switch_is_one_clear_problem() {
+    let p = problems("[http]\ntrust_forwarded_for = true\n", &[], &[]);
+    assert_eq!(p.len(), 1, "{p:#?}");
+    assert_has(
+        &p,
+        "DIR/vigil.toml:2: http.trust_forwarded_for: no longer supported",
+    );
+    assert!(p[0].contains("http.trusted_proxies"), "{}", p[0]);
+    let p = problems("", &[], &[("VIGIL__HTTP__TRUST_FORWARDED_FOR", "true")]);
+    assert_has(
+        &p,
+        "environment variable VIGIL__HTTP__TRUST_FORWARDED_FOR: http.trust_forwarded_for: no longer supported",
+    );
+}
+
+#[test]
+fn http_hardening_settings_are_read_and_checked() {
+    let (_dir, path) = write(
+        "[http]\nmetrics_listen = \"127.0.0.1:9090\"\ntrusted_proxies = [\"10.0.0.0/8\", \"::1\"]\nheader_read_timeout = \"5s\"\n",
+        &[],
+    );
+    let c = load_with_env(Some(&path), env(&[])).unwrap().config;
+    assert_eq!(
+        c.http.metrics_listen,
+        Some("127.0.0.1:9090".parse().unwrap())
+    );
+    assert_eq!(c.http.trusted_proxies.len(), 2);
+    assert_eq!(c.http.header_read_timeout.as_millis(), 5000);
+    assert_eq!(c.http.request_timeout.as_millis(), 30_000);
+
+    let p = problems(
+        "[http]\nlisten = \"127.0.0.1:8080\"\nmetrics_listen = \"127.0.0.1:8080\"\ntrusted_proxies = [\"10.0.0.0/40\"]\nrequest_timeout = \"0s\"\n[auth]\njwt_audience = \"\"\n",
+        &[],
+        &[],
+    );
+    assert_has(
+        &p,
+        "DIR/vigil.toml:3: http.metrics_listen: must differ from http.listen",
+    );
+    assert_has(&p, "DIR/vigil.toml:4: http.trusted_proxies[0]: ");
+    assert_has(
+        &p,
+        "DIR/vigil.toml:5: http.request_timeout: must be longer than zero",
+    );
+    assert_has(&p, "DIR/vigil.toml:7: auth.jwt_audience: must not be empty");
 }

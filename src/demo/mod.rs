@@ -68,6 +68,9 @@ pub async fn run(
         &sinks,
     );
     config.partners = vec![exchange::partner_config(&partner)];
+    // A fresh secret per run: the demo never serves with a known one.
+    config.auth.jwt_secret =
+        vigil::auth::random_secret().context("cannot make a random JWT secret")?;
     let (manager, ops) = demo_tokens(&config)?;
     println_demo(&format!(
         "Vigil demo\n  dashboard    http://{listen}/?token={manager}\n               (tenant {}, client_manager; valid 12 h)\n  ops token    {ops}\n  API          http://{listen}/api/v1/openapi.json\n  nats-server  {} (store in {})\n  metrics      http://{listen}/metrics\n  readiness    http://{listen}/readyz\n  targets      CRITICAL 1m/3m, HIGH 2m/6m, MEDIUM 4m/12m, LOW 8m/30m; warnings at 50% and 80%\n  tenants      {:?}\n  partner      {} ({}): down 45 s every 3 min, loses 1 write in 20; reconciled every 100 s\n{}\nPress Ctrl-C to stop.\n",

@@ -31,6 +31,9 @@ pub const STORE_UNAVAILABLE: u32 = 50001;
 /// `code` of `/readyz` while the service is not ready (HTTP 503). The platform has no code for
 /// this, so it carries the HTTP status like the success codes do.
 pub const NOT_READY: u32 = 503;
+/// `code` of a request that outlived `[http] request_timeout` (HTTP 503): a retry may succeed.
+/// Like [`NOT_READY`], it carries the HTTP status, as the platform has no code for it.
+pub const REQUEST_TIMED_OUT: u32 = 503;
 
 /// Longest request id taken over from a client's `X-Request-Id` header.
 pub const MAX_REQUEST_ID_LEN: usize = 128;
@@ -211,6 +214,17 @@ impl ApiError {
     /// 41001.
     pub fn not_found(message: impl Into<Cow<'static, str>>) -> ApiError {
         ApiError::new(NOT_FOUND, message)
+    }
+
+    /// 503: the request took longer than `limit`.
+    pub fn timed_out(limit: std::time::Duration) -> ApiError {
+        ApiError::new(
+            REQUEST_TIMED_OUT,
+            format!(
+                "the request took longer than {} ms; try again",
+                limit.as_millis()
+            ),
+        )
     }
 
     /// 50001.

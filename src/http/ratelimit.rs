@@ -1,6 +1,8 @@
 //! Rate limits (governor, GCRA): per client IP on every API request and WebSocket upgrade,
 //! and per tenant once the token says which tenant is calling. A refused request answers 429
 //! with code 40005 and `Retry-After`, and is counted in `vigil_http_rate_limited_total`.
+//! Clients are keyed by [`limit_key`] (an IPv6 /64 is one client), so rotating addresses
+//! inside one's own prefix does not escape the limit.
 
 use std::hash::Hash;
 use std::net::{IpAddr, SocketAddr};
@@ -13,13 +15,14 @@ use governor::{DefaultKeyedRateLimiter, Quota};
 
 use super::config::HttpConfig;
 use super::envelope::ApiError;
+use super::proxy::{limit_key, Proxies};
 use crate::telemetry::metrics::http_rate_limited;
 
 /// The configured limits; `None` where a limit is switched off (0).
 pub struct RateLimits {
     per_ip: Option<DefaultKeyedRateLimiter<IpAddr>>,
     per_tenant: Option<DefaultKeyedRateLimiter<u64>>,
-    trust_forwarded_for: bool,
+    proxies: Proxies,
 }
 
 impl std::fmt::Debug for RateLimits {
@@ -60,29 +63,19 @@ impl RateLimits {
         RateLimits {
             per_ip: limiter(config.rate_limit_per_ip),
             per_tenant: limiter(config.rate_limit_per_tenant),
-            trust_forwarded_for: config.trust_forwarded_for,
+            proxies: Proxies::new(&config.trusted_proxies),
         }
     }
 
-    /// The client's address: the peer, or with `trust_forwarded_for` the first address of
-    /// `X-Forwarded-For` (set by a trusted proxy).
+    /// The client's address (see [`Proxies::client_ip`]): the peer, or behind a trusted proxy
+    /// the right-most `X-Forwarded-For` address that is not a trusted proxy.
     pub fn client_ip(&self, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
-        if self.trust_forwarded_for {
-            let forwarded = headers
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').next())
-                .and_then(|ip| ip.trim().parse().ok());
-            if let Some(ip) = forwarded {
-                return ip;
-            }
-        }
-        peer.ip()
+        self.proxies.client_ip(headers, peer)
     }
 
-    /// Counts one request of `ip`; 40005 once over the limit.
+    /// Counts one request of `ip` (under its [`limit_key`]); 40005 once over the limit.
     pub fn check_ip(&self, ip: IpAddr) -> Result<(), ApiError> {
-        check(self.per_ip.as_ref(), &ip, "ip")
+        check(self.per_ip.as_ref(), &limit_key(ip), "ip")
     }
 
     /// Counts one request of `tenant_id`; 40005 once over the limit.
@@ -141,19 +134,36 @@ mod tests {
     }
 
     #[test]
-    fn forwarded_for_is_used_only_when_trusted() {
+    fn forwarded_for_is_read_only_from_trusted_proxies_and_from_the_right() {
         let mut headers = HeaderMap::new();
-        headers.insert("x-forwarded-for", "203.0.113.9, 10.0.0.1".parse().unwrap());
+        headers.insert(
+            "x-forwarded-for",
+            "203.0.113.9, 198.51.100.4".parse().unwrap(),
+        );
         let peer: SocketAddr = "127.0.0.1:5000".parse().unwrap();
         let untrusted = RateLimits::new(&HttpConfig::default());
         assert_eq!(untrusted.client_ip(&headers, peer), peer.ip());
         let trusted = RateLimits::new(&HttpConfig {
-            trust_forwarded_for: true,
+            trusted_proxies: vec!["127.0.0.0/8".parse().unwrap()],
             ..HttpConfig::default()
         });
         assert_eq!(
             trusted.client_ip(&headers, peer),
-            "203.0.113.9".parse::<IpAddr>().unwrap()
+            "198.51.100.4".parse::<IpAddr>().unwrap()
         );
+    }
+
+    #[test]
+    fn addresses_of_one_ipv6_64_share_a_limit() {
+        let limits = RateLimits::new(&HttpConfig {
+            rate_limit_per_ip: 2,
+            ..HttpConfig::default()
+        });
+        limits.check_ip("2001:db8::1".parse().unwrap()).unwrap();
+        limits.check_ip("2001:db8::2".parse().unwrap()).unwrap();
+        assert!(limits
+            .check_ip("2001:db8::ffff:3".parse().unwrap())
+            .is_err());
+        limits.check_ip("2001:db8:0:1::1".parse().unwrap()).unwrap();
     }
 }

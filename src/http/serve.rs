@@ -1,28 +1,53 @@
-//! Serving a router: a cap on open connections, `ConnectInfo<SocketAddr>` for handlers (rate
-//! limits per client IP), and graceful shutdown with a drain deadline.
+//! Serving a router over HTTP/1.1 (with upgrades, for `/ws`): a cap on open connections in
+//! total and per client address ([`super::conn_limit`]), a header-read time-out that also ends
+//! idle keep-alive connections, a bound on requests per connection, the request time-out
+//! handed to the router's middleware, `ConnectInfo<SocketAddr>` for handlers (rate limits per
+//! client IP), and graceful shutdown with a drain deadline.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::serve::{Listener, ListenerExt};
+use axum::extract::ConnectInfo;
+use axum::http::{header, HeaderValue, Request};
 use axum::Router;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::Service as _;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
 use super::config::HttpConfig;
+use super::conn_limit::{IpSlot, PerIpConnections};
+use super::proxy::{IpNet, Proxies};
+use super::router::RequestTimeout;
 use super::HttpError;
 
 /// How [`serve_with`] runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServeOptions {
     /// Most connections open at once; the next client waits in the accept queue.
     pub max_connections: usize,
+    /// Most connections open at once from one client address; more are closed at once.
+    pub max_connections_per_ip: usize,
+    /// Peers exempt from the per-address cap (proxies carry many clients).
+    pub trusted_proxies: Vec<IpNet>,
+    /// How long a client may take to send request headers (and an idle keep-alive
+    /// connection may wait for the next request).
+    pub header_read_timeout: Duration,
+    /// How long a request (not a WebSocket upgrade) may take before it is answered with 503.
+    pub request_timeout: Duration,
+    /// Requests on one connection before it is closed (`Connection: close`).
+    pub max_requests_per_connection: u32,
     /// After the shutdown signal, how long open connections (WebSockets included) may take to
     /// finish before the server stops anyway.
     pub drain_timeout: Duration,
@@ -40,6 +65,11 @@ impl From<&HttpConfig> for ServeOptions {
     fn from(c: &HttpConfig) -> Self {
         ServeOptions {
             max_connections: c.max_connections.max(1),
+            max_connections_per_ip: c.max_connections_per_ip.max(1),
+            trusted_proxies: c.trusted_proxies.clone(),
+            header_read_timeout: c.header_read_timeout.as_std(),
+            request_timeout: c.request_timeout.as_std(),
+            max_requests_per_connection: c.max_requests_per_connection.max(1),
             drain_timeout: c.drain_timeout.as_std(),
             send_buffer_bytes: c.send_buffer_bytes,
         }
@@ -48,12 +78,14 @@ impl From<&HttpConfig> for ServeOptions {
 
 /// Binds the configured listen address.
 pub async fn bind(config: &HttpConfig) -> Result<TcpListener, HttpError> {
-    TcpListener::bind(config.listen)
+    bind_addr(config.listen).await
+}
+
+/// Binds `addr`.
+pub async fn bind_addr(addr: SocketAddr) -> Result<TcpListener, HttpError> {
+    TcpListener::bind(addr)
         .await
-        .map_err(|source| HttpError::Bind {
-            addr: config.listen,
-            source,
-        })
+        .map_err(|source| HttpError::Bind { addr, source })
 }
 
 /// Serves `router` on `listener` with [`ServeOptions::default`] until `shutdown` completes and
@@ -77,84 +109,151 @@ pub async fn serve_with<F>(
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    let listener = CappedListener {
-        inner: listener,
-        permits: Arc::new(Semaphore::new(options.max_connections.max(1))),
-    }
-    .tap_io(move |io| {
-        // Small JSON answers and WebSocket frames should not wait for Nagle.
-        let _ = io.stream.set_nodelay(true);
-        if options.send_buffer_bytes > 0 {
-            set_send_buffer(&io.stream, options.send_buffer_bytes);
-        }
+    let permits = Arc::new(Semaphore::new(options.max_connections.max(1)));
+    let per_ip = Arc::new(PerIpConnections::new(
+        options.max_connections_per_ip,
+        Proxies::new(&options.trusted_proxies),
+    ));
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(options.header_read_timeout)
+        .keep_alive(true);
+    let connection = Arc::new(ConnectionSettings {
+        builder,
+        router,
+        request_timeout: options.request_timeout,
+        max_requests: options.max_requests_per_connection.max(1),
     });
-    let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
-    let signal = async move {
-        shutdown.await;
-        tracing::info!("HTTP server shutting down");
-        let _ = signalled_tx.send(());
-    };
-    let server = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(signal);
-    let deadline = async move {
-        if signalled_rx.await.is_ok() {
-            tokio::time::sleep(options.drain_timeout).await;
-        } else {
-            std::future::pending::<()>().await;
+    // Every connection task holds a receiver: `closed()` completes when all have ended.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                // The semaphore is never closed.
+                Err(_) => continue,
+            },
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    accept_error(e).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let Some(slot) = per_ip.admit(peer.ip()) else {
+            // Over the per-address cap: closed at once, before a byte is read.
+            drop(stream);
+            continue;
+        };
+        // Small JSON answers and WebSocket frames should not wait for Nagle.
+        let _ = stream.set_nodelay(true);
+        if options.send_buffer_bytes > 0 {
+            set_send_buffer(&stream, options.send_buffer_bytes);
         }
-    };
-    tokio::select! {
-        result = server => result.map_err(HttpError::Serve),
-        () = deadline => {
-            tracing::warn!(
-                drain_timeout_ms = options.drain_timeout.as_millis() as u64,
-                "HTTP connections still open after the drain timeout; no longer waiting for them"
-            );
-            Ok(())
+        let io = CappedStream {
+            stream,
+            _permit: permit,
+            _slot: slot,
+        };
+        tokio::spawn(connection.clone().serve(io, peer, stop_rx.clone()));
+    }
+    tracing::info!("HTTP server shutting down");
+    drop(listener);
+    let _ = stop_tx.send(true);
+    drop(stop_rx);
+    if tokio::time::timeout(options.drain_timeout, stop_tx.closed())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            drain_timeout_ms = options.drain_timeout.as_millis() as u64,
+            "HTTP connections still open after the drain timeout; no longer waiting for them"
+        );
+    }
+    Ok(())
+}
+
+/// An accept that failed: a connection the client already gave up is skipped; anything else
+/// (out of descriptors) waits a moment, so the loop does not spin.
+async fn accept_error(e: io::Error) {
+    if matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+    ) {
+        return;
+    }
+    tracing::error!(error = %e, "cannot accept a connection; retrying in 1 s");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+}
+
+/// What every connection of one server shares.
+struct ConnectionSettings {
+    builder: http1::Builder,
+    router: Router,
+    request_timeout: Duration,
+    max_requests: u32,
+}
+
+impl ConnectionSettings {
+    /// Serves one connection until it ends; on the stop signal, finishes the request in flight
+    /// and closes.
+    async fn serve(
+        self: Arc<Self>,
+        io: CappedStream,
+        peer: SocketAddr,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        let router = TowerToHyperService::new(self.router.clone());
+        let served = Arc::new(AtomicU32::new(0));
+        let (timeout, max_requests) = (RequestTimeout(self.request_timeout), self.max_requests);
+        let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            request.extensions_mut().insert(timeout);
+            let last = served.fetch_add(1, Ordering::Relaxed) + 1 >= max_requests;
+            let answer = router.call(request);
+            async move {
+                let mut response = answer.await?;
+                if last {
+                    response
+                        .headers_mut()
+                        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                }
+                Ok::<_, Infallible>(response)
+            }
+        });
+        let conn = self
+            .builder
+            .serve_connection(TokioIo::new(io), service)
+            .with_upgrades();
+        tokio::pin!(conn);
+        let result = tokio::select! {
+            result = conn.as_mut() => result,
+            () = async { let _ = stop.wait_for(|stop| *stop).await; } => {
+                conn.as_mut().graceful_shutdown();
+                conn.await
+            }
+        };
+        if let Err(e) = result {
+            tracing::debug!(client_ip = %peer.ip(), error = %e, "HTTP connection ended with an error");
         }
     }
 }
 
-/// A TCP listener that holds a semaphore permit per open connection.
-struct CappedListener {
-    inner: TcpListener,
-    permits: Arc<Semaphore>,
-}
-
-/// A connection and its permit; the permit returns when the connection is dropped.
+/// A connection, its permit of the total cap and its slot of its address's cap; both return
+/// when the connection (or the WebSocket it was upgraded to) is dropped.
 struct CappedStream {
     stream: TcpStream,
     _permit: OwnedSemaphorePermit,
-}
-
-impl Listener for CappedListener {
-    type Io = CappedStream;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            // The semaphore is never closed, so acquiring only waits.
-            let Ok(permit) = self.permits.clone().acquire_owned().await else {
-                std::future::pending::<()>().await;
-                continue;
-            };
-            let (stream, addr) = Listener::accept(&mut self.inner).await;
-            return (
-                CappedStream {
-                    stream,
-                    _permit: permit,
-                },
-                addr,
-            );
-        }
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        self.inner.local_addr()
-    }
+    _slot: IpSlot,
 }
 
 impl AsyncRead for CappedStream {

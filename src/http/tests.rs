@@ -11,6 +11,8 @@ use tokio::task::JoinHandle;
 
 use super::*;
 use crate::telemetry::local_recorder;
+use axum::routing::get;
+use axum::Router;
 
 struct Reply {
     status: u16,
@@ -95,12 +97,17 @@ struct Server {
 }
 
 async fn start(options: ServeOptions) -> Server {
+    start_with(options, |ops| ops).await
+}
+
+/// [`start`] with routes merged into the operational ones before [`finish`].
+async fn start_with(options: ServeOptions, routes: impl FnOnce(Router) -> Router) -> Server {
     let (recorder, metrics) = local_recorder().unwrap();
     let readiness = Arc::new(Readiness::new());
-    let app = router(OpsState {
+    let app = finish(routes(ops_routes(OpsState {
         metrics: metrics.clone(),
         readiness: readiness.clone(),
-    });
+    })));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -279,4 +286,100 @@ fn request_ids_from_clients_are_bounded() {
     assert!(RequestId::from_client("has space").is_none());
     assert!(RequestId::from_client(&"x".repeat(envelope::MAX_REQUEST_ID_LEN + 1)).is_none());
     assert_ne!(RequestId::generate(), RequestId::generate());
+}
+
+/// Routes for the time-out tests: one that never answers, and a `/ws` that answers late.
+fn slow_routes(ops: Router) -> Router {
+    ops.route("/stuck", get(std::future::pending::<&'static str>))
+        .route(
+            router::WEBSOCKET_ROUTE,
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(400)).await;
+                "late but whole"
+            }),
+        )
+}
+
+#[tokio::test]
+async fn a_stuck_handler_answers_503_in_the_envelope_after_the_request_timeout() {
+    let server = start_with(
+        ServeOptions {
+            request_timeout: Duration::from_millis(200),
+            ..ServeOptions::default()
+        },
+        slow_routes,
+    )
+    .await;
+    let reply = tokio::time::timeout(
+        Duration::from_secs(5),
+        request(server.addr, "GET", "/stuck", "X-Request-Id: stuck-1\r\n"),
+    )
+    .await
+    .expect("answered, not hanging");
+    assert_eq!(reply.status, 503);
+    let v = reply.json();
+    assert_envelope(&v, u64::from(envelope::REQUEST_TIMED_OUT));
+    assert_eq!(v["request_id"], "stuck-1");
+    // The same route answers other requests meanwhile: only the stuck one is cut off.
+    assert_eq!(
+        request(server.addr, "GET", "/healthz", "").await.status,
+        200
+    );
+    // A WebSocket handshake on /ws is not cut off; the header on another route buys nothing.
+    let upgrade = "Upgrade: websocket\r\n";
+    let ws = request(server.addr, "GET", router::WEBSOCKET_ROUTE, upgrade).await;
+    assert_eq!((ws.status, ws.body.as_str()), (200, "late but whole"));
+    let other = request(server.addr, "GET", "/stuck", upgrade).await;
+    assert_eq!(other.status, 503);
+}
+
+#[tokio::test]
+async fn a_keep_alive_connection_closes_after_its_last_allowed_request() {
+    let server = start(ServeOptions {
+        max_requests_per_connection: 2,
+        ..ServeOptions::default()
+    })
+    .await;
+    let mut conn = TcpStream::connect(server.addr).await.unwrap();
+    let req = b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\nGET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
+    conn.write_all(req).await.unwrap();
+    let mut raw = Vec::new();
+    // Both answers arrive, then the server closes: read_to_end ends.
+    tokio::time::timeout(Duration::from_secs(5), conn.read_to_end(&mut raw))
+        .await
+        .expect("the server closes after the second answer")
+        .unwrap();
+    let text = String::from_utf8_lossy(&raw);
+    assert_eq!(text.matches("HTTP/1.1 200").count(), 2, "{text}");
+    assert_eq!(
+        text.to_ascii_lowercase()
+            .matches("connection: close")
+            .count(),
+        1,
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn an_idle_connection_is_closed_after_the_header_read_timeout() {
+    let server = start(ServeOptions {
+        header_read_timeout: Duration::from_millis(300),
+        ..ServeOptions::default()
+    })
+    .await;
+    let mut idle = TcpStream::connect(server.addr).await.unwrap();
+    let mut half = TcpStream::connect(server.addr).await.unwrap();
+    half.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\n")
+        .await
+        .unwrap();
+    for conn in [&mut idle, &mut half] {
+        let mut buf = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(5), conn.read_to_end(&mut buf))
+            .await
+            .expect("closed by the server");
+        assert!(
+            read.is_err() || buf.is_empty() || buf.starts_with(b"HTTP/1.1 408"),
+            "{buf:?}"
+        );
+    }
 }

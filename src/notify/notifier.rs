@@ -48,7 +48,7 @@ impl Notifier {
         let wake = Arc::new(Notify::new());
         let intake = Intake::new(routing.clone(), store.clone(), clock.clone(), wake.clone());
         let dispatcher = Dispatcher::new(routing, store, providers, links, clock, public_url);
-        info!(public_url, "notifier started");
+        info!(public_url = %crate::redact::url(public_url), "notifier started");
         Ok(Some(Notifier {
             tasks: vec![
                 tokio::spawn(intake.follow(consumer, stop.clone())),

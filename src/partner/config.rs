@@ -293,15 +293,16 @@ pub fn problems(partners: &[PartnerConfig]) -> Vec<PartnerProblem> {
 
 /// `url` as an absolute `http` or `https` URL with a host and without query or fragment.
 pub(crate) fn http_base_url(url: &str) -> Result<reqwest::Url, String> {
-    let parsed = reqwest::Url::parse(url).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+    let shown = crate::redact::url(url);
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("{shown:?} is not a URL: {e}"))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
         return Err(format!(
-            "{url:?} is not an http:// or https:// URL with a host"
+            "{shown:?} is not an http:// or https:// URL with a host"
         ));
     }
     if parsed.query().is_some() || parsed.fragment().is_some() {
         return Err(format!(
-            "{url:?} has a query or fragment; paths are appended to it"
+            "{shown:?} has a query or fragment; paths are appended to it"
         ));
     }
     Ok(parsed)
@@ -581,7 +582,8 @@ base_url = "http://127.0.0.1:9100"
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("vigil.toml");
         std::fs::write(&path, DESIGN).expect("write");
-        let report = check_config_with_env(&path, Vec::new()).unwrap_or_else(|p| {
+        let secret = ("VIGIL__AUTH__JWT_SECRET".to_string(), "x".repeat(48));
+        let report = check_config_with_env(&path, vec![secret]).unwrap_or_else(|p| {
             panic!("{p:#?}");
         });
         assert!(
@@ -661,7 +663,7 @@ auth = { kind = "hmac", key_id = "vigil", secret_env = "S", headers = { nonce = 
             "DIR/vigil.toml:14: partners[0].mapping.ticket_id: record_id and ticket_id would both be sent as \"id\"",
             "DIR/vigil.toml:15: partners[0].masking.stopped_at: cannot be masked",
             "DIR/vigil.toml:15: partners[0].masking.assignee_id: \"middle:2\" is not a masking rule",
-            "DIR/vigil.toml:19: partners[1].base_url: \"https://b.example.com/api?x=1\" has a query",
+            "DIR/vigil.toml:19: partners[1].base_url: \"https://b.example.com/api?x=***\" has a query",
             "DIR/vigil.toml:20: partners[1].tenants: \"*\" already takes every tenant",
             "DIR/vigil.toml:21: partners[1].auth.token_url: \"not a url\" is not a URL",
             "DIR/vigil.toml:21: partners[1].auth.client_id: must not be empty",

@@ -37,7 +37,7 @@ use records::RecordWriter;
 use vigil::api::{self, ApiState};
 use vigil::auth::Verifier;
 use vigil::config::{ClockMode, VigilConfig};
-use vigil::http::{self, OpsState, RateLimits, Readiness, ServeOptions};
+use vigil::http::{self, OpsState, RateLimits, Readiness};
 use vigil::hub::Hub;
 use vigil::notify::ack_link::LinkSigner;
 use vigil::notify::{Notifier, Routing};
@@ -67,7 +67,12 @@ pub async fn run(
         .name("vigil")
         .connect(&config.nats.url)
         .await
-        .with_context(|| format!("cannot connect to NATS at {}", config.nats.url))?;
+        .with_context(|| {
+            format!(
+                "cannot connect to NATS at {}",
+                vigil::redact::url(&config.nats.url)
+            )
+        })?;
     let js = async_nats::jetstream::new(nats.clone());
     let settings = StreamSettings {
         name: config.nats.stream.clone(),
@@ -130,9 +135,9 @@ pub async fn run(
         ClockMode::Event => None,
     };
     let hub = Hub::new(config.ws.clone(), pool.clone(), store.clone());
-    let listener = http::bind(&config.http).await?;
-    let local = listener.local_addr()?;
-    info!(listen = %local, "serving HTTP");
+    let listeners = http::Listeners::bind(&config.http).await?;
+    let local = listeners.main_addr()?;
+    info!(listen = %local, metrics_listen = ?listeners.metrics_addr(), "serving HTTP");
     let (stop_tx, stop_rx) = watch::channel(false);
     // Before the publisher starts: the notifier's consumer takes what is published after it.
     let notifier = Notifier::start(
@@ -242,23 +247,20 @@ pub async fn run(
         links,
         partners: links_to_partners.clone(),
     });
-    let router = http::finish(
-        http::ops_routes(OpsState {
-            metrics,
-            readiness: readiness.clone(),
-        })
-        .merge(api),
-    );
+    let ops = OpsState {
+        metrics,
+        readiness: readiness.clone(),
+    };
     let (http_stop_tx, http_stop_rx) = watch::channel(false);
-    let server = tokio::spawn(http::serve_with(
-        listener,
-        router,
-        ServeOptions::from(&config.http),
-        async move {
-            let mut rx = http_stop_rx;
-            let _ = rx.wait_for(|stop| *stop).await;
-        },
-    ));
+    let http_config = config.http.clone();
+    let server = tokio::spawn(async move {
+        listeners
+            .serve(&http_config, ops, api, async move {
+                let mut rx = http_stop_rx;
+                let _ = rx.wait_for(|stop| *stop).await;
+            })
+            .await
+    });
 
     shutdown.await;
     info!("shutting down: draining in-flight events");

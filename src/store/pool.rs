@@ -125,18 +125,9 @@ fn invalid_url(url: &str, reason: String) -> StoreError {
     }
 }
 
-/// The URL with the password (between `user:` and `@`) replaced by `***`.
+/// The URL with its credentials hidden (see [`crate::redact::url`]).
 pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let Some((auth, host)) = rest.split_once('@') else {
-        return url.to_string();
-    };
-    match auth.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_string(),
-    }
+    crate::redact::url(url)
 }
 
 fn create_parent_dir(url: &str, options: &SqliteConnectOptions) -> Result<(), StoreError> {

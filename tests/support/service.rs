@@ -18,6 +18,10 @@ rate_limit_per_ip = 0
 rate_limit_per_tenant = 0
 "#;
 
+/// The HS256 secret every test service runs with (`vigil run` refuses short or known ones);
+/// tests that forge tokens sign with it.
+pub const TEST_JWT_SECRET: &str = "vigil-integration-tests-hs256-secret-0123456789";
+
 /// A free TCP port on 127.0.0.1 (bound, then released for the service to take).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -57,6 +61,7 @@ impl ServiceSetup {
             ),
             ("VIGIL__HTTP__LISTEN".into(), format!("127.0.0.1:{port}")),
             ("VIGIL__ENGINE__CLOCK".into(), clock.to_string()),
+            ("VIGIL__AUTH__JWT_SECRET".into(), TEST_JWT_SECRET.into()),
         ];
         ServiceSetup {
             dir: dir.to_path_buf(),

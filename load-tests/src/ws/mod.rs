@@ -17,12 +17,15 @@
 //!    table then goes to stderr).
 //!
 //! The service must let that many clients in from one address: run it with the per-IP rate
-//! limit off, room for the connections (`[http] max_connections` and `[ws] max_clients` count
+//! limit off, room for the connections (`[http] max_connections`,
+//! `[http] max_connections_per_ip` and `[ws] max_clients` count
 //! every WebSocket) and an open-file limit above the client count, e.g.
 //! ```text
 //! ulimit -n 20000
+//! export VIGIL__AUTH__JWT_SECRET="$(openssl rand -base64 48)"
 //! VIGIL__HTTP__RATE_LIMIT_PER_IP=0 VIGIL__HTTP__MAX_CONNECTIONS=20000 \
-//!   VIGIL__WS__MAX_CLIENTS=20000 vigil run --config config/vigil.toml
+//!   VIGIL__HTTP__MAX_CONNECTIONS_PER_IP=20000 VIGIL__WS__MAX_CLIENTS=20000 \
+//!   vigil run --config config/vigil.toml
 //! vigil-load ws --clients 10000 --tenants 100 --rate 10000 --duration 30s
 //! ```
 //!
@@ -85,13 +88,9 @@ pub struct WsOptions {
     /// How long to publish (e.g. 30s, 2m).
     #[arg(long, default_value = "30s", value_parser = parse_span)]
     pub duration: Duration,
-    /// The service's HS256 secret (`[auth] jwt_secret`), to mint client_user tokens.
-    #[arg(
-        long,
-        env = "VIGIL__AUTH__JWT_SECRET",
-        default_value = "change-me",
-        hide_env_values = true
-    )]
+    /// The service's HS256 secret (`[auth] jwt_secret`), to mint client_user tokens; by
+    /// default the one the service reads, `VIGIL__AUTH__JWT_SECRET`.
+    #[arg(long, env = "VIGIL__AUTH__JWT_SECRET", hide_env_values = true)]
     pub token_secret: String,
     /// Fraction of events that are CRITICAL tickets created 3 days ago (breach at once).
     #[arg(long, default_value_t = 0.005)]

@@ -97,9 +97,10 @@ impl SmsSender {
 
 /// `url` when it is an absolute `http` or `https` URL.
 pub(super) fn http_url(url: &str) -> Result<reqwest::Url, String> {
-    let parsed = reqwest::Url::parse(url).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+    let shown = crate::redact::url(url);
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("{shown:?} is not a URL: {e}"))?;
     if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(format!("{url:?} is not an http or https URL"));
+        return Err(format!("{shown:?} is not an http or https URL"));
     }
     Ok(parsed)
 }
