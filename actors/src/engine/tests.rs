@@ -278,8 +278,16 @@ fn rejects_name_their_reason_and_change_nothing() {
 #[test]
 fn rejections_follow_the_order_of_judgement() {
     use RejectReason::*;
-    // (minute, event id, ticket, type, extra fields, expected rejection)
-    let cases: &[(i64, &str, &str, &str, &str, Option<RejectReason>)] = &[
+    /// (minute, event id, ticket, type, extra fields, expected rejection)
+    type Case = (
+        i64,
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+        Option<RejectReason>,
+    );
+    let cases: &[Case] = &[
         (
             0,
             "c-t",
