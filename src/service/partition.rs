@@ -265,6 +265,10 @@ impl PartitionWorker {
                     }
                     in_flight_events += round.len();
                     self.dispatch(round, in_flight_ids, &mut in_flight);
+                    #[cfg(test)]
+                    if tests::injected_failure(*last_read) {
+                        break Err(anyhow::anyhow!("a failure injected by a test"));
+                    }
                     if let Some((tag, event)) = waiting {
                         // It repeats an event whose verdict is not known yet: wait for every
                         // answer, then judge it against what was applied.
@@ -601,3 +605,6 @@ fn wall_clock_ms() -> i64 {
     use vigil_actors::clock::Clock;
     vigil_actors::clock::WallClock.now()
 }
+
+#[cfg(test)]
+mod tests;
