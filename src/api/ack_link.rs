@@ -18,10 +18,9 @@ use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
-use utoipa::ToSchema;
 use vigil_actors::AlertState;
 
+use super::ack_outcome::{AckLinkResult, AckedAlert, TO_ACKNOWLEDGE};
 use super::ack_page::{done_page, error_page, heading, html, preview_heading, preview_page};
 use super::alerts::acknowledge as acknowledge_alert;
 use super::store_error;
@@ -36,30 +35,6 @@ use crate::store::Transition;
 /// `code` of an expired link (HTTP 410). The platform has no code for this, so, like `/readyz`
 /// while not ready, it carries the HTTP status.
 pub const LINK_EXPIRED: u32 = 410;
-
-/// `outcome` of a firing alert on `GET`: a `POST` would acknowledge it.
-pub const TO_ACKNOWLEDGE: &str = "to_acknowledge";
-
-/// What became (on `POST`), or would become (on `GET`), of one alert of the message.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-pub struct AckedAlert {
-    /// `to_acknowledge` (`GET`: firing, a `POST` acknowledges it), `acknowledged` (`POST`:
-    /// now), `already_acknowledged`, `already_resolved` or `retracted`.
-    pub outcome: String,
-    /// The alert as it is now.
-    pub alert: AlertView,
-}
-
-/// `/ack/{token}` with `Accept: application/json`.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-pub struct AckLinkResult {
-    /// The message the link came with.
-    pub message_id: String,
-    /// Who the acknowledgement is (or would be) recorded as: `contact:<id>`.
-    pub acked_by: String,
-    /// The alerts of the message, by alert id.
-    pub alerts: Vec<AckedAlert>,
-}
 
 /// The client of a link request: its address (for the rate limit and security events) and
 /// whether it wants JSON.
@@ -298,19 +273,11 @@ fn summary(done: &AckLinkResult) -> String {
 }
 
 fn preview_summary(preview: &AckLinkResult) -> String {
-    match to_acknowledge(preview) {
+    match preview.to_acknowledge() {
         0 if preview.alerts.is_empty() => "the alerts of this link no longer exist".into(),
         0 => "nothing to acknowledge: already acknowledged or over".into(),
         n => format!("POST to this URL to acknowledge {n} alert(s); nothing was acknowledged yet"),
     }
-}
-
-pub(super) fn to_acknowledge(preview: &AckLinkResult) -> usize {
-    preview
-        .alerts
-        .iter()
-        .filter(|a| a.outcome == TO_ACKNOWLEDGE)
-        .count()
 }
 
 /// Whether `Accept` ranks `application/json` above `text/html`: each takes the q of the most

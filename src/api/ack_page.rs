@@ -6,7 +6,7 @@
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::ack_link::{to_acknowledge, AckLinkResult, TO_ACKNOWLEDGE};
+use super::ack_outcome::{AckLinkResult, TO_ACKNOWLEDGE};
 use super::views::AlertView;
 use crate::http::envelope::status_of;
 use crate::http::ApiError;
@@ -72,7 +72,7 @@ pub(super) fn heading(done: &AckLinkResult) -> &'static str {
 }
 
 pub(super) fn preview_heading(preview: &AckLinkResult) -> &'static str {
-    if to_acknowledge(preview) > 0 {
+    if preview.to_acknowledge() > 0 {
         "Acknowledge these alerts?"
     } else {
         "Nothing to acknowledge"
@@ -111,7 +111,7 @@ pub(super) fn preview_page(preview: &AckLinkResult) -> String {
             format!("<li>{}: {state}</li>", alert_line(v))
         })
         .collect();
-    let action = if to_acknowledge(preview) > 0 {
+    let action = if preview.to_acknowledge() > 0 {
         format!(
             "<form method=\"post\"><button type=\"submit\">Acknowledge</button></form>\
              <p><small>Acknowledging records it as {} and stops the escalation of these \

@@ -14,7 +14,8 @@
 //! - `client`: overview, compliance, one ticket's clocks.
 //! - `alerts`: the alert list and lifecycle (ack, resolve).
 //! - `ack_link`: `/ack/{token}`, the signed link in a notification: `GET` shows what it
-//!   acknowledges, `POST` acknowledges; `ack_page` renders its pages.
+//!   acknowledges, `POST` acknowledges; `ack_page` renders its pages; `ack_outcome` is what
+//!   a link did or would do.
 //! - `silences`: maintenance windows that hold notifications back.
 //! - `notifications`: the notification outbox: failed notifications, sending one again.
 //! - `ingest`: HTTP ingest onto JetStream.
@@ -25,6 +26,7 @@
 //! - `dashboard`: the live dashboard page and its assets.
 
 mod ack_link;
+mod ack_outcome;
 mod ack_page;
 mod alerts;
 mod auth;

@@ -6,7 +6,9 @@ use axum::response::IntoResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{ack_link, alerts, client, ingest, notifications, partners, silences, views};
+use super::{
+    ack_link, ack_outcome, alerts, client, ingest, notifications, partners, silences, views,
+};
 
 /// The document.
 #[derive(OpenApi)]
@@ -68,8 +70,8 @@ endpoint states its roles."
         silences::SilenceList,
         notifications::NotificationView,
         notifications::NotificationList,
-        ack_link::AckLinkResult,
-        ack_link::AckedAlert,
+        ack_outcome::AckLinkResult,
+        ack_outcome::AckedAlert,
         partners::overview::PartnerList,
         partners::views::PartnerView,
         partners::views::RateLimitView,
