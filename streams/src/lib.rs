@@ -9,7 +9,7 @@
 //! - [`event`]: the event types, [`event::decode`] and schema validation.
 //! - [`reject`]: the closed set of rejection reasons.
 //! - [`time`]: instants as milliseconds, RFC 3339 parsing and formatting.
-//! - [`jetstream`]: streams and partitions, partition consumers, replay from a sequence, and the
+//! - [`jetstream`]: streams and partitions, replay of a partition from a sequence, and the
 //!   dead-letter, alert and event publishers.
 //! - [`dedupe`]: bounded-memory memory of applied `(tenant_id, event_id)` pairs.
 //! - [`ndjson`]: a fast NDJSON line reader for `vigil replay` and `vigil publish`.
@@ -26,9 +26,8 @@ pub mod time;
 pub use dedupe::{Dedupe, EventKey};
 pub use event::{decode, Event, EventKind, Status};
 pub use jetstream::{
-    ensure_streams, owned_partitions, partition_of, publish_alert, publish_dead_letter, AckHandle,
-    AckMode, ConsumerSettings, Delivery, EventPublisher, PartitionConsumer, PartitionMessage,
-    StreamSettings,
+    ensure_streams, owned_partitions, partition_of, publish_alert, publish_dead_letter,
+    EventPublisher, PartitionMessage, StreamSettings,
 };
 pub use ndjson::{read_lines, Line, NdjsonReader};
 pub use reject::{RejectReason, Rejection};

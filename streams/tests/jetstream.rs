@@ -11,8 +11,8 @@ use vigil_streams::jetstream::subjects::{
 };
 use vigil_streams::jetstream::{
     ensure_streams, last_sequence, partition_of, publish_alert, publish_dead_letter,
-    publish_events, replay_partition, AckMode, ConsumerSettings, EventPublisher, PartitionConsumer,
-    PublishError, PublisherSettings, SetupError, StreamSettings,
+    publish_events, replay_partition, EventPublisher, PublishError, PublisherSettings, SetupError,
+    StreamSettings,
 };
 use vigil_streams::{RejectReason, Rejection};
 use vigil_testkit::NatsServer;
@@ -124,7 +124,7 @@ async fn partition_of_matches_the_servers_transform() {
 }
 
 #[tokio::test]
-async fn the_partition_consumer_sees_its_tenants_events() {
+async fn a_partition_replay_sees_its_tenants_events() {
     let (_server, js) = setup().await;
     let partition = partition_of(42, P);
     let outcome = &publish_events(&js, [event(42, "a"), event(42, "b")], 8).await;
@@ -134,53 +134,21 @@ async fn the_partition_consumer_sees_its_tenants_events() {
         format!("vigil.p.{partition}.42")
     );
 
-    let consumer = within(
-        "create consumer",
-        PartitionConsumer::create(&js, EVENTS_STREAM, partition, &ConsumerSettings::default()),
+    let mut messages = within(
+        "start the replay",
+        replay_partition(&js, EVENTS_STREAM, partition, 1),
     )
     .await
     .unwrap();
-    let mut messages = consumer.messages().await.unwrap();
     let first = within("first", messages.next()).await.unwrap().unwrap();
-    assert_eq!(first.message.tenant_id, Some(42));
-    assert_eq!(first.message.delivered, 1);
-    assert_eq!(first.message.pending, 1);
-    assert!(std::str::from_utf8(&first.message.payload)
+    assert_eq!(first.tenant_id, Some(42));
+    assert_eq!(first.pending, 1);
+    assert!(std::str::from_utf8(&first.payload)
         .unwrap()
         .contains(r#""event_id":"a""#));
-    first.ack.ack_confirmed().await.unwrap();
     let second = within("second", messages.next()).await.unwrap().unwrap();
-    assert_eq!(second.message.stream_sequence, last);
-    assert_eq!(second.message.pending, 0);
-    assert_eq!(
-        consumer.lag().await.unwrap().total(),
-        1,
-        "second not acked yet"
-    );
-    second.ack.ack_confirmed().await.unwrap();
-    assert_eq!(consumer.lag().await.unwrap().total(), 0);
-}
-
-#[tokio::test]
-async fn ack_all_acknowledges_everything_before() {
-    let (_server, js) = setup().await;
-    let partition = partition_of(7, P);
-    publish_events(&js, (0..3).map(|i| event(7, &format!("e{i}"))), 8).await;
-    let settings = ConsumerSettings {
-        ack_mode: AckMode::All,
-        ..ConsumerSettings::default()
-    };
-    let consumer = PartitionConsumer::create(&js, EVENTS_STREAM, partition, &settings)
-        .await
-        .unwrap();
-    let mut messages = consumer.messages().await.unwrap();
-    let mut newest = None;
-    for _ in 0..3 {
-        newest = Some(within("message", messages.next()).await.unwrap().unwrap());
-    }
-    assert_eq!(consumer.lag().await.unwrap().ack_pending, 3);
-    newest.unwrap().ack.ack_confirmed().await.unwrap();
-    assert_eq!(consumer.lag().await.unwrap().total(), 0);
+    assert_eq!(second.stream_sequence, last);
+    assert_eq!(second.pending, 0);
 }
 
 #[tokio::test]
@@ -330,42 +298,4 @@ async fn streams_and_events_survive_a_restart() {
     // The duplicate window survives too.
     let again = publish_events(&js, [event(42, "kept")], 1).await;
     assert!(again[0].as_ref().unwrap().duplicate);
-}
-
-#[tokio::test]
-async fn a_recreated_durable_consumer_resumes_after_the_last_ack() {
-    let (_server, js) = setup().await;
-    let partition = partition_of(11, P);
-    let acks = publish_events(&js, (0..3).map(|i| event(11, &format!("e{i}"))), 8).await;
-    let seqs: Vec<u64> = acks.into_iter().map(|a| a.unwrap().sequence).collect();
-    // A short ack wait, so the unacked message comes back quickly.
-    let settings = ConsumerSettings {
-        ack_wait: Duration::from_secs(1),
-        ..ConsumerSettings::default()
-    };
-    {
-        let consumer = PartitionConsumer::create(&js, EVENTS_STREAM, partition, &settings)
-            .await
-            .unwrap();
-        let mut messages = consumer.messages().await.unwrap();
-        let first = within("first", messages.next()).await.unwrap().unwrap();
-        first.ack.ack_confirmed().await.unwrap();
-        // The second is delivered but never acked: it must come back after `ack_wait`.
-    }
-    let consumer = PartitionConsumer::create(&js, EVENTS_STREAM, partition, &settings)
-        .await
-        .unwrap();
-    let mut messages = consumer.messages().await.unwrap();
-    let mut seen = Vec::new();
-    while seen.len() < 2 {
-        let delivery = within("redelivery", messages.next())
-            .await
-            .unwrap()
-            .unwrap();
-        delivery.ack.ack_confirmed().await.unwrap();
-        seen.push(delivery.message.stream_sequence);
-    }
-    seen.sort_unstable();
-    assert_eq!(seen, seqs[1..]);
-    assert_eq!(consumer.lag().await.unwrap().total(), 0);
 }

@@ -80,60 +80,6 @@ impl StreamSettings {
     }
 }
 
-/// How a partition consumer's messages are acknowledged.
-///
-/// - [`AckMode::Explicit`]: each message is acked on its own. The server tracks every unacked
-///   message, redelivers exactly the ones not acked after `ack_wait`, and a poison message can be
-///   terminated alone. Costs one ack message per event.
-/// - [`AckMode::All`]: acking a message acks it and everything delivered before it in the
-///   partition. One ack can cover a whole batch (ack the newest applied message), which cuts ack
-///   traffic, but it only fits strictly in-order processing: never ack a message while an
-///   earlier one is still unapplied, and after a crash everything past the ack floor is
-///   redelivered (the engine skips sequences it has already applied).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum AckMode {
-    /// Every message is acknowledged individually.
-    #[default]
-    Explicit,
-    /// Acknowledging a message acknowledges all earlier ones.
-    All,
-}
-
-/// How a durable partition consumer is created (see [`PartitionConsumer`](super::PartitionConsumer)).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConsumerSettings {
-    /// Durable name prefix; partition `n` gets `<prefix><n>`. Default `vigil-p`.
-    pub durable_prefix: String,
-    /// Ack policy. Default [`AckMode::Explicit`].
-    pub ack_mode: AckMode,
-    /// Most messages delivered but not yet acked; the server stops delivering at this bound,
-    /// which is the back-pressure on a slow engine. Default 1024.
-    pub max_ack_pending: u32,
-    /// How long the server waits for an ack before redelivering. Default 30 s.
-    pub ack_wait: Duration,
-    /// Messages requested per pull. Default 256.
-    pub batch: u32,
-}
-
-impl Default for ConsumerSettings {
-    fn default() -> Self {
-        ConsumerSettings {
-            durable_prefix: "vigil-p".to_string(),
-            ack_mode: AckMode::Explicit,
-            max_ack_pending: 1024,
-            ack_wait: Duration::from_secs(30),
-            batch: 256,
-        }
-    }
-}
-
-impl ConsumerSettings {
-    /// The durable consumer name of `partition`.
-    pub fn durable_name(&self, partition: u32) -> String {
-        format!("{}{partition}", self.durable_prefix)
-    }
-}
-
 /// How the [`EventPublisher`](super::EventPublisher) publishes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PublisherSettings {
@@ -167,6 +113,5 @@ mod tests {
             ..StreamSettings::default()
         };
         assert_eq!(bad.validate().len(), 4, "{:?}", bad.validate());
-        assert_eq!(ConsumerSettings::default().durable_name(3), "vigil-p3");
     }
 }

@@ -1,18 +1,16 @@
-//! JetStream plumbing: streams, partitions, partition consumers, replay and publishers.
+//! JetStream plumbing: streams, partitions, partition replay and publishers.
 //!
 //! - [`subjects`]: stream names, subjects and headers, defined once.
-//! - [`config`]: settings of streams, consumers and the event publisher.
+//! - [`config`]: settings of the streams and the event publisher.
 //! - [`setup`]: [`ensure_streams`] creates or verifies `VIGIL_EVENTS`, `VIGIL_DLQ`, `VIGIL_ALERTS`.
 //! - [`partition`]: [`partition_of`] (nats-server's `partition(P,1)`) and [`owned_partitions`].
-//! - [`message`]: [`PartitionMessage`], [`Delivery`] and the [`AckHandle`].
-//! - [`consumer`]: [`PartitionConsumer`], the durable pull consumer of one partition.
+//! - [`message`]: [`PartitionMessage`], one stored event of a partition.
 //! - [`replay`]: [`replay_partition`] and [`last_sequence`], to rebuild state on start.
 //! - [`publish`]: [`publish_dead_letter`], [`publish_to_dead_letters`], [`publish_alert`] and
 //!   [`PublishError`].
 //! - [`events`]: [`EventPublisher`] (pipelined, rate-limited) and [`publish_events`].
 
 pub mod config;
-pub mod consumer;
 pub mod events;
 pub mod message;
 pub mod partition;
@@ -21,10 +19,9 @@ pub mod replay;
 pub mod setup;
 pub mod subjects;
 
-pub use config::{AckMode, ConsumerSettings, PublisherSettings, StreamSettings};
-pub use consumer::{ConsumeError, ConsumerLag, PartitionConsumer, PartitionMessages};
+pub use config::{PublisherSettings, StreamSettings};
 pub use events::{publish_events, EventPublisher, PublishStats};
-pub use message::{AckError, AckHandle, Delivery, PartitionMessage};
+pub use message::PartitionMessage;
 pub use partition::{owned_partitions, partition_of};
 pub use publish::{
     publish_alert, publish_dead_letter, publish_event, publish_to_dead_letters, PublishError,

@@ -1,9 +1,9 @@
 //! Reading a partition from a given sequence, to rebuild state on start.
 //!
-//! On start the engine loads a partition's snapshot (which names the stream sequence it
-//! reflects), asks [`last_sequence`] where the partition ends, and reads it with
-//! [`replay_partition`] from the next sequence (or from the start when there is no snapshot)
-//! until it has applied that last sequence. The replay uses an ordered consumer: ephemeral,
+//! On start a partition worker asks [`last_sequence`] where the partition ends and reads it
+//! with [`replay_partition`] from the start (state is rebuilt from the log; there are no
+//! snapshots yet) until it has applied that last sequence; a restarted worker reads on from the
+//! sequence after the last one it read. The replay uses an ordered consumer: ephemeral,
 //! unacked, in-memory, recreated by the client if it stalls, and gone when dropped.
 
 use std::pin::Pin;
@@ -15,7 +15,7 @@ use async_nats::jetstream::stream::LastRawMessageErrorKind;
 use async_nats::jetstream::Context;
 use futures::Stream;
 
-use super::message::{split, PartitionMessage};
+use super::message::{partition_message, PartitionMessage};
 use super::subjects::partition_filter;
 use super::BoxError;
 
@@ -141,9 +141,9 @@ impl Stream for ReplayMessages {
         let partition = self.partition;
         Pin::new(&mut self.inner).poll_next(cx).map(|item| {
             item.map(|result| match result {
-                Ok(message) => split(message)
-                    .map(|(message, _acker)| message)
-                    .ok_or(ReplayError::NotJetStream { partition }),
+                Ok(message) => {
+                    partition_message(message).ok_or(ReplayError::NotJetStream { partition })
+                }
                 Err(err) => Err(ReplayError::Receive {
                     partition,
                     retryable: !matches!(
