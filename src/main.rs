@@ -4,6 +4,8 @@
 //! - `cli`: the command-line interface.
 //! - `replay`: `vigil replay`, the engine in event time over a file.
 //! - `publish`: `vigil publish`, an upstream simulator.
+//! - `token`: `vigil token`, a development token signed with the configured key.
+//! - `reconcile`: `vigil reconcile`, one reconciliation with a partner now.
 //! - `service`: `vigil run`, the service.
 //! - `demo`: `vigil demo`, the service with a nats-server child and a synthetic upstream.
 //! - the library (`vigil::`): configuration, store, telemetry, HTTP.
@@ -11,8 +13,10 @@
 mod cli;
 mod demo;
 mod publish;
+mod reconcile;
 mod replay;
 mod service;
+mod token;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -24,7 +28,7 @@ use vigil::config::{check_config, VigilConfig};
 use vigil::stopped;
 use vigil::telemetry;
 
-use cli::{Cli, Command, LogFormat, ReportFormat};
+use cli::{Cli, Command, LogFormat};
 
 /// mimalloc: events are decoded on one thread and dropped on another; glibc malloc serialises
 /// those cross-thread frees on an arena lock, mimalloc does not.
@@ -143,27 +147,7 @@ fn dispatch(
             sub,
             config,
         } => {
-            use std::io::Write as _;
-            let config = load(config.as_deref())?;
-            if let Some(problem) = vigil::config::secrets::jwt_secret_problem(&config.auth) {
-                eprintln!("warning: auth.jwt_secret {problem}; `vigil run` refuses it, so this token is for development only");
-            }
-            let ttl = vigil_streams::parse_duration(&ttl)
-                .ok()
-                .and_then(|ms| u64::try_from(ms).ok())
-                .filter(|ms| *ms >= 1000)
-                .map(std::time::Duration::from_millis)
-                .context("--ttl: expected a duration of at least 1s, e.g. 2h")?;
-            let minter = vigil::auth::Minter::from_config(&config)?;
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .context("the system clock is before 1970")?
-                .as_secs();
-            let sub = sub.unwrap_or_else(|| format!("dev-{role}"));
-            let token = minter
-                .mint(&sub, tenant, role, now, ttl)
-                .context("cannot sign the token")?;
-            writeln!(std::io::stdout(), "{token}").context("cannot write the token")?;
+            token::run(&load(config.as_deref())?, tenant, role, &ttl, sub)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Reconcile {
@@ -172,13 +156,7 @@ fn dispatch(
             config,
             format,
         } => {
-            use std::io::Write as _;
-            let config = load(Some(&config))?;
-            let runtime = tokio::runtime::Runtime::new()?;
-            let report = runtime.block_on(reconcile(&config, &partner, date, format))?;
-            std::io::stdout()
-                .write_all(report.as_bytes())
-                .context("cannot write the report")?;
+            reconcile::run(&load(Some(&config))?, &partner, date, format)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { duration, listen } => {
@@ -191,53 +169,6 @@ fn dispatch(
             Ok(ExitCode::SUCCESS)
         }
     }
-}
-
-/// `vigil reconcile`: one manual reconciliation of `partner` and local `day`, progress on
-/// stderr; returns the report to print.
-async fn reconcile(
-    config: &VigilConfig,
-    partner: &str,
-    day: jiff::civil::Date,
-    format: ReportFormat,
-) -> anyhow::Result<String> {
-    use vigil::partner::reconcile::{report, Reconciler, Trigger};
-    let Some(entry) = config.partners.iter().find(|p| p.id == partner) else {
-        let ids: Vec<&str> = config.partners.iter().map(|p| p.id.as_str()).collect();
-        if ids.is_empty() {
-            anyhow::bail!("unknown partner {partner:?}: no [[partners]] are configured");
-        }
-        anyhow::bail!(
-            "unknown partner {partner:?}; configured partners: {}",
-            ids.join(", ")
-        );
-    };
-    let store = vigil::store::Store::connect_with(&config.store)
-        .await
-        .context("cannot open the store")?;
-    let clock = Arc::new(vigil_actors::clock::WallClock);
-    let link = vigil::partner::connect_all(std::slice::from_ref(entry), clock)
-        .map_err(|e| anyhow::anyhow!("cannot set up the partner: {e}"))?
-        .pop()
-        .context("no link to the partner")?;
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
-    let holder = format!("{host}:{}:reconcile", std::process::id());
-    let reconciler = Reconciler::new(link, store.clone(), holder);
-    let display = report::ProgressDisplay::new(format!("{partner} {day}"));
-    let result = reconciler
-        .run(day, Trigger::Manual, &|p| display.show(p))
-        .await;
-    display.finish();
-    let run = result
-        .with_context(|| format!("the reconciliation of {partner} for {day} did not finish"))?;
-    let diffs = store
-        .reconciliation_diffs(&run.run_id)
-        .await
-        .context("cannot read the report's diffs")?;
-    Ok(match format {
-        ReportFormat::Text => report::render_text(&run, &diffs),
-        ReportFormat::Json => report::render_json(&run, &diffs) + "\n",
-    })
 }
 
 /// Every WebSocket client holds a descriptor: take the hard limit of open files, not the
