@@ -264,7 +264,7 @@ impl PartitionWorker {
                         waiting = self.start(message, dedupe, in_flight_ids, &mut round, progress).await;
                     }
                     in_flight_events += round.len();
-                    self.dispatch(round, in_flight_ids, &mut in_flight);
+                    self.dispatch(round, &mut in_flight);
                     #[cfg(test)]
                     if tests::injected_failure(*last_read) {
                         break Err(anyhow::anyhow!("a failure injected by a test"));
@@ -278,7 +278,7 @@ impl PartitionWorker {
                         let mut round = Vec::new();
                         self.admit(tag, event, dedupe, in_flight_ids, &mut round);
                         in_flight_events = round.len();
-                        self.dispatch(round, in_flight_ids, &mut in_flight);
+                        self.dispatch(round, &mut in_flight);
                     }
                 }
                 _ = tick.tick() => {
@@ -332,7 +332,7 @@ impl PartitionWorker {
         &mut self,
         message: PartitionMessage,
         dedupe: &mut Dedupe,
-        in_flight_ids: &HashSet<EventKey>,
+        in_flight_ids: &mut HashSet<EventKey>,
         round: &mut Vec<(Tag, Event)>,
         progress: &mut Progress,
     ) -> Option<(Tag, Event)> {
@@ -405,38 +405,34 @@ impl PartitionWorker {
     }
 
     /// Adds an event whose id is not in flight to the round; one whose id was applied before
-    /// goes as a repeat, for the engine to judge on its own first (DESIGN.md §3.1).
+    /// goes as a repeat, for the engine to judge on its own first (DESIGN.md §3.1). The id of
+    /// an event that may be applied is in flight from here until its answer is booked, so a
+    /// later event of the same round with the same id waits for that answer.
     fn admit(
         &self,
         mut tag: Tag,
         event: Event,
         dedupe: &Dedupe,
-        in_flight_ids: &HashSet<EventKey>,
+        in_flight_ids: &mut HashSet<EventKey>,
         round: &mut Vec<(Tag, Event)>,
     ) {
         let key = EventKey::new(event.tenant_id, &event.event_id);
-        debug_assert!(!in_flight_ids.contains(&key));
         tag.repeat = dedupe.contains_key(key);
+        if !tag.repeat {
+            in_flight_ids.insert(key);
+        }
         round.push((tag, event));
     }
 
     /// Sends a round of events to their tenants' actors: one message per tenant, its events in
-    /// stream order. The ids of events that may be applied are in flight until answered.
-    fn dispatch(
-        &self,
-        round: Vec<(Tag, Event)>,
-        in_flight_ids: &mut HashSet<EventKey>,
-        in_flight: &mut FuturesOrdered<PendingApply>,
-    ) {
+    /// stream order.
+    fn dispatch(&self, round: Vec<(Tag, Event)>, in_flight: &mut FuturesOrdered<PendingApply>) {
         let EngineHost::Actors(pool) = &self.host else {
             return;
         };
         let mut groups: Vec<(u64, Vec<Tag>, Vec<Event>)> = Vec::new();
         let mut index: HashMap<u64, usize> = HashMap::new();
         for (tag, event) in round {
-            if !tag.repeat {
-                in_flight_ids.insert(EventKey::new(event.tenant_id, &event.event_id));
-            }
             let i = *index.entry(event.tenant_id).or_insert_with(|| {
                 groups.push((event.tenant_id, Vec::new(), Vec::new()));
                 groups.len() - 1
