@@ -28,6 +28,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 use vigil_actors::clock::WallClock;
 use vigil_actors::supervisor::TenantPool;
+use vigil_actors::PolicyBook;
 use vigil_streams::jetstream::StreamSettings;
 
 use alerts::AlertWriter;
@@ -62,78 +63,20 @@ pub async fn run(
         .await
         .context("cannot open the store")?;
     readiness.set_store_reachable(true);
-    let nats = async_nats::ConnectOptions::new()
-        .retry_on_initial_connect()
-        .name("vigil")
-        .connect(&config.nats.url)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot connect to NATS at {}",
-                vigil::redact::url(&config.nats.url)
-            )
-        })?;
-    let js = async_nats::jetstream::new(nats.clone());
-    let settings = StreamSettings {
-        name: config.nats.stream.clone(),
-        partitions: u32::from(config.nats.partitions),
-        retention: config.nats.retention.as_std(),
-        ..StreamSettings::default()
-    };
-    vigil_streams::ensure_streams(&js, &settings)
-        .await
-        .context("cannot set up the JetStream streams")?;
+    let (nats, js, streams) = connect_nats(&config).await?;
     readiness.set_nats_connected(true);
-
-    let book = Arc::new(config.policy_book().map_err(|e| {
-        anyhow::anyhow!(
-            "invalid policy: {}",
-            e.iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ")
-        )
-    })?);
-    let engine_settings = Arc::new(vigil_actors::EngineSettings {
-        // Partners take the records of stopped goals from the tenant actors (wall clock).
-        record_stops: !config.partners.is_empty() && config.engine.clock == ClockMode::Wall,
-        ..config.engine_settings()
-    });
+    let (book, engine_settings) = engine_parts(&config)?;
     let verifier =
         Arc::new(Verifier::from_config(&config).context("cannot set up token verification")?);
     let routing = Arc::new(Routing::new(config.notify.clone(), &config.tenant_notify));
-    let links = if routing.enabled() || LinkSigner::enabled(&config.notify) {
-        let signer = LinkSigner::load(&config.notify, &store)
-            .await
-            .context("cannot set up ack links")?;
-        Some(Arc::new(signer))
-    } else {
-        None
-    };
+    let links = ack_links(&config, &routing, &store).await?;
     if !config.partners.is_empty() && config.engine.clock == ClockMode::Event {
         warn!("engine.clock = \"event\" keeps no SLA records: exchange partners receive nothing from this instance");
     }
-    let links_to_partners = vigil::partner::connect_all(&config.partners, Arc::new(WallClock))
+    let partner_links = vigil::partner::connect_all(&config.partners, Arc::new(WallClock))
         .map_err(|e| anyhow::anyhow!("cannot set up exchange partners: {e}"))?;
     let (alerts_tx, alerts_rx) = mpsc::channel(ALERT_QUEUE);
-
-    let pool = match config.engine.clock {
-        ClockMode::Wall => {
-            let arbiters = if config.engine.arbiters == 0 {
-                std::thread::available_parallelism().map_or(1, usize::from)
-            } else {
-                config.engine.arbiters
-            };
-            Some(Arc::new(TenantPool::new(
-                arbiters,
-                book.clone(),
-                engine_settings.clone(),
-                Arc::new(WallClock),
-                alerts_tx.clone(),
-            )))
-        }
-        ClockMode::Event => None,
-    };
+    let pool = tenant_pool(&config, &book, &engine_settings, &alerts_tx);
     let hub = Hub::new(config.ws.clone(), pool.clone(), store.clone());
     let listeners = http::Listeners::bind(&config.http).await?;
     let local = listeners.main_addr()?;
@@ -154,77 +97,23 @@ pub async fn run(
     let publisher = tokio::spawn(publisher.run());
     let writer =
         tokio::spawn(AlertWriter::new(store.clone(), outlet.clone(), js.clone()).run(alerts_rx));
-    let partner_workers: Vec<PartnerWorker> = links_to_partners
-        .iter()
-        .map(|link| PartnerWorker::new(link.clone(), store.clone()))
-        .collect();
-    let (records_tx, record_writer) = if partner_workers.is_empty() {
-        (None, None)
-    } else {
-        let (tx, rx) = mpsc::channel(RECORD_QUEUE);
-        let writer = RecordWriter::new(
-            store.clone(),
-            config.partners.clone(),
-            partner_workers.iter().map(PartnerWorker::waker).collect(),
-            Arc::new(WallClock),
-            js.clone(),
-        );
-        (Some(tx), Some(tokio::spawn(writer.run(rx))))
-    };
-    let mut partner_tasks: Vec<_> = partner_workers
-        .into_iter()
-        .map(|w| tokio::spawn(w.run(stop_rx.clone())))
-        .collect();
-    if !links_to_partners.is_empty() {
-        // Names this process in the reconciliation leases.
-        let holder = format!(
-            "instance-{}-pid-{}",
-            config.cluster.instance,
-            std::process::id()
-        );
-        partner_tasks.push(tokio::spawn(vigil::partner::nightly::run_nightly(
-            links_to_partners.clone(),
-            store.clone(),
-            holder,
-            Arc::new(WallClock),
-            stop_rx.clone(),
-        )));
-    }
-    let owned = vigil_streams::owned_partitions(
-        config.cluster.instance,
-        config.cluster.instances,
-        settings.partitions,
-    );
-    let caught_up = Arc::new(partition::CaughtUp::new(owned.len(), readiness.clone()));
-    let mut workers = Vec::new();
-    for p in owned {
-        let host = match &pool {
-            Some(pool) => EngineHost::actors(pool.clone()),
-            None => EngineHost::event_time(
-                book.clone(),
-                engine_settings.clone(),
-                config.engine.allowed_lateness.as_millis(),
-            ),
-        };
-        let worker = PartitionWorker {
-            partition: p,
+    let partners = PartnerTasks::start(&config, &partner_links, &store, &js, &stop_rx);
+    let workers = start_partition_workers(
+        &config,
+        PartitionShared {
             js: js.clone(),
-            stream: settings.name.clone(),
-            store: store.clone(),
-            host,
-            alerts: alerts_tx.clone(),
-            records: records_tx.clone(),
-            hub: hub.clone(),
-            caught_up: caught_up.clone(),
-            dedupe_window_ms: engine_settings.dedupe_window_ms,
-            ingested: telemetry::metrics::events_ingested(),
-            processing: telemetry::metrics::event_processing_seconds(),
-        };
-        workers.push(tokio::spawn(worker.run(stop_rx.clone())));
-    }
-    drop(alerts_tx);
-    drop(records_tx);
-    info!(partitions = workers.len(), clock = ?config.engine.clock, "consuming");
+            streams: &streams,
+            store: &store,
+            pool: &pool,
+            book: &book,
+            engine_settings: &engine_settings,
+            alerts: alerts_tx,
+            records: partners.records.clone(),
+            hub: &hub,
+            readiness: &readiness,
+        },
+        &stop_rx,
+    );
     let stats_task = pool.as_ref().map(|pool| {
         let labels = TenantLabels::new(config.metrics.tenant_labels);
         tokio::spawn(stats::publish(pool.clone(), labels, stop_rx.clone()))
@@ -235,7 +124,6 @@ pub async fn run(
     let coalescer = tokio::spawn(hub.clone().run_coalescer(stop_rx.clone()));
     let limits = Arc::new(RateLimits::new(&config.http));
     tokio::spawn(limits.clone().upkeep(Duration::from_secs(60)));
-
     let api = api::routes(ApiState {
         verifier,
         limits,
@@ -245,7 +133,7 @@ pub async fn run(
         outlet,
         js: js.clone(),
         links,
-        partners: links_to_partners.clone(),
+        partners: partner_links,
     });
     let ops = OpsState {
         metrics,
@@ -283,21 +171,13 @@ pub async fn run(
         // Arbiters finish what is queued; the last alert senders go with them.
         pool.stop();
     }
-    match tokio::time::timeout(Duration::from_secs(30), writer).await {
-        Ok(_) => {}
-        Err(_) => warn!("alert writer did not finish within 30 s"),
+    if tokio::time::timeout(Duration::from_secs(30), writer)
+        .await
+        .is_err()
+    {
+        warn!("alert writer did not finish within 30 s");
     }
-    if let Some(writer) = record_writer {
-        if tokio::time::timeout(Duration::from_secs(30), writer)
-            .await
-            .is_err()
-        {
-            warn!("record writer did not finish within 30 s; records are derived again on the next start");
-        }
-    }
-    for task in partner_tasks {
-        let _ = task.await;
-    }
+    partners.finish().await;
     let _ = http_stop_tx.send(true);
     let _ = server.await;
     // The writer and the API are gone, and with them every outlet: the publisher drains.
@@ -316,6 +196,237 @@ pub async fn run(
     nats.flush().await.ok();
     info!("stopped");
     Ok(())
+}
+
+/// Connects to NATS (waiting for it at start) and makes sure the streams exist.
+async fn connect_nats(
+    config: &VigilConfig,
+) -> anyhow::Result<(
+    async_nats::Client,
+    async_nats::jetstream::Context,
+    StreamSettings,
+)> {
+    let nats = async_nats::ConnectOptions::new()
+        .retry_on_initial_connect()
+        .name("vigil")
+        .connect(&config.nats.url)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot connect to NATS at {}",
+                vigil::redact::url(&config.nats.url)
+            )
+        })?;
+    let js = async_nats::jetstream::new(nats.clone());
+    let streams = StreamSettings {
+        name: config.nats.stream.clone(),
+        partitions: u32::from(config.nats.partitions),
+        retention: config.nats.retention.as_std(),
+        ..StreamSettings::default()
+    };
+    vigil_streams::ensure_streams(&js, &streams)
+        .await
+        .context("cannot set up the JetStream streams")?;
+    Ok((nats, js, streams))
+}
+
+/// The compiled policies and the engine settings every tenant shares.
+fn engine_parts(
+    config: &VigilConfig,
+) -> anyhow::Result<(Arc<PolicyBook>, Arc<vigil_actors::EngineSettings>)> {
+    let book = Arc::new(config.policy_book().map_err(|e| {
+        anyhow::anyhow!(
+            "invalid policy: {}",
+            e.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        )
+    })?);
+    let settings = Arc::new(vigil_actors::EngineSettings {
+        // Partners take the records of stopped goals from the tenant actors (wall clock).
+        record_stops: !config.partners.is_empty() && config.engine.clock == ClockMode::Wall,
+        ..config.engine_settings()
+    });
+    Ok((book, settings))
+}
+
+/// The signer of ack links, when notifications (or links alone) are configured.
+async fn ack_links(
+    config: &VigilConfig,
+    routing: &Routing,
+    store: &Store,
+) -> anyhow::Result<Option<Arc<LinkSigner>>> {
+    if !routing.enabled() && !LinkSigner::enabled(&config.notify) {
+        return Ok(None);
+    }
+    let signer = LinkSigner::load(&config.notify, store)
+        .await
+        .context("cannot set up ack links")?;
+    Ok(Some(Arc::new(signer)))
+}
+
+/// Tenant actors on their arbiters, on the wall clock; `None` with `engine.clock = "event"`
+/// (each partition worker then runs its own event-time driver).
+fn tenant_pool(
+    config: &VigilConfig,
+    book: &Arc<PolicyBook>,
+    settings: &Arc<vigil_actors::EngineSettings>,
+    alerts: &mpsc::Sender<Vec<vigil_actors::AlertRecord>>,
+) -> Option<Arc<TenantPool>> {
+    if config.engine.clock == ClockMode::Event {
+        return None;
+    }
+    let arbiters = if config.engine.arbiters == 0 {
+        std::thread::available_parallelism().map_or(1, usize::from)
+    } else {
+        config.engine.arbiters
+    };
+    Some(Arc::new(TenantPool::new(
+        arbiters,
+        book.clone(),
+        settings.clone(),
+        Arc::new(WallClock),
+        alerts.clone(),
+    )))
+}
+
+/// The exchange partners' tasks: the record writer feeding their outboxes, one outbox worker
+/// each, and the nightly reconciliation.
+struct PartnerTasks {
+    /// Where partition workers send SLA records (`None` without partners).
+    records: Option<mpsc::Sender<Vec<vigil_actors::SlaRecord>>>,
+    writer: Option<tokio::task::JoinHandle<()>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl PartnerTasks {
+    fn start(
+        config: &VigilConfig,
+        links: &[Arc<vigil::partner::link::PartnerLink>],
+        store: &Store,
+        js: &async_nats::jetstream::Context,
+        stop: &watch::Receiver<bool>,
+    ) -> PartnerTasks {
+        let workers: Vec<PartnerWorker> = links
+            .iter()
+            .map(|link| PartnerWorker::new(link.clone(), store.clone()))
+            .collect();
+        let (records, writer) = if workers.is_empty() {
+            (None, None)
+        } else {
+            let (tx, rx) = mpsc::channel(RECORD_QUEUE);
+            let writer = RecordWriter::new(
+                store.clone(),
+                config.partners.clone(),
+                workers.iter().map(PartnerWorker::waker).collect(),
+                Arc::new(WallClock),
+                js.clone(),
+            );
+            (Some(tx), Some(tokio::spawn(writer.run(rx))))
+        };
+        let mut tasks: Vec<_> = workers
+            .into_iter()
+            .map(|w| tokio::spawn(w.run(stop.clone())))
+            .collect();
+        if !links.is_empty() {
+            // Names this process in the reconciliation leases.
+            let holder = format!(
+                "instance-{}-pid-{}",
+                config.cluster.instance,
+                std::process::id()
+            );
+            tasks.push(tokio::spawn(vigil::partner::nightly::run_nightly(
+                links.to_vec(),
+                store.clone(),
+                holder,
+                Arc::new(WallClock),
+                stop.clone(),
+            )));
+        }
+        PartnerTasks {
+            records,
+            writer,
+            tasks,
+        }
+    }
+
+    /// After the partition workers and actors are gone: lets the record writer store what is
+    /// queued, then waits for the workers (they end on the stop signal).
+    async fn finish(mut self) {
+        self.records.take();
+        if let Some(writer) = self.writer {
+            if tokio::time::timeout(Duration::from_secs(30), writer)
+                .await
+                .is_err()
+            {
+                warn!("record writer did not finish within 30 s; records are derived again on the next start");
+            }
+        }
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+/// What every partition worker of this instance shares.
+struct PartitionShared<'a> {
+    js: async_nats::jetstream::Context,
+    streams: &'a StreamSettings,
+    store: &'a Store,
+    pool: &'a Option<Arc<TenantPool>>,
+    book: &'a Arc<PolicyBook>,
+    engine_settings: &'a Arc<vigil_actors::EngineSettings>,
+    alerts: mpsc::Sender<Vec<vigil_actors::AlertRecord>>,
+    records: Option<mpsc::Sender<Vec<vigil_actors::SlaRecord>>>,
+    hub: &'a Hub,
+    readiness: &'a Arc<Readiness>,
+}
+
+/// One worker per partition this instance owns; their alert and record senders are the only
+/// ones left once this returns, so the writers end when the workers do.
+fn start_partition_workers(
+    config: &VigilConfig,
+    shared: PartitionShared<'_>,
+    stop: &watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<anyhow::Result<()>>> {
+    let owned = vigil_streams::owned_partitions(
+        config.cluster.instance,
+        config.cluster.instances,
+        shared.streams.partitions,
+    );
+    let caught_up = Arc::new(partition::CaughtUp::new(
+        owned.len(),
+        shared.readiness.clone(),
+    ));
+    let mut workers = Vec::new();
+    for p in owned {
+        let host = match shared.pool {
+            Some(pool) => EngineHost::actors(pool.clone()),
+            None => EngineHost::event_time(
+                shared.book.clone(),
+                shared.engine_settings.clone(),
+                config.engine.allowed_lateness.as_millis(),
+            ),
+        };
+        let worker = PartitionWorker {
+            partition: p,
+            js: shared.js.clone(),
+            stream: shared.streams.name.clone(),
+            store: shared.store.clone(),
+            host,
+            alerts: shared.alerts.clone(),
+            records: shared.records.clone(),
+            hub: shared.hub.clone(),
+            caught_up: caught_up.clone(),
+            dedupe_window_ms: shared.engine_settings.dedupe_window_ms,
+            ingested: telemetry::metrics::events_ingested(),
+            processing: telemetry::metrics::event_processing_seconds(),
+        };
+        workers.push(tokio::spawn(worker.run(stop.clone())));
+    }
+    info!(partitions = workers.len(), clock = ?config.engine.clock, "consuming");
+    workers
 }
 
 /// How often `/readyz` and `vigil_ready{check="store_reachable"}` re-check the store.
