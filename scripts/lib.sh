@@ -21,22 +21,23 @@ die() {
   exit 1
 }
 
-# The command prefix that runs apt-get as root: nothing as root, `sudo -n` (never prompts) for
-# a user with passwordless sudo. Fails with a message otherwise.
+# Whether this shell can run commands as root: it is root, or has passwordless sudo.
+can_be_root() {
+  [ "$(id -u)" = 0 ] || { command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; }
+}
+
+# Runs a command as root: directly as root, else with `sudo -n` (never prompts).
 as_root() {
-  if [ "$(id -u)" = 0 ]; then
-    "$@"
-  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-    sudo -n "$@"
-  else
-    log "cannot run '$*': this needs root or passwordless sudo (sudo -n); run it as root, or install by hand"
-    return 1
-  fi
+  if [ "$(id -u)" = 0 ]; then "$@"; else sudo -n "$@"; fi
 }
 
 # Installs Debian packages without prompting, updating the package lists once if the first
-# try fails (a fresh machine has none).
+# try fails (a fresh machine has none). Says so and fails without root or passwordless sudo.
 apt_install() {
+  if ! can_be_root; then
+    log "cannot install $*: apt-get needs root or passwordless sudo (sudo -n); run as root, or install them by hand"
+    return 1
+  fi
   local apt=(env DEBIAN_FRONTEND=noninteractive apt-get -y -qq)
   as_root "${apt[@]}" install --no-install-recommends "$@" >&2 ||
     { as_root "${apt[@]}" update >&2 &&
@@ -121,10 +122,10 @@ ensure_promtool() {
   local tmp
   tmp=$(mktemp -d /tmp/vigil-promtool.XXXXXX)
   if ! (cd "$tmp" && apt-get download prometheus >/dev/null 2>&1); then
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get -y -qq update >&2 || true
+    if can_be_root; then as_root apt-get -y -qq update >&2 || true; fi
     (cd "$tmp" && apt-get download -q prometheus >&2) || {
       rm -rf "$tmp"
-      die "promtool could not be installed: apt-get download prometheus failed"
+      die "promtool could not be installed: apt-get download prometheus failed (no package lists? apt-get update needs root or passwordless sudo)"
     }
   fi
   dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/root" &&
@@ -202,7 +203,7 @@ ensure_browser() {
   want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] && command -v npm >/dev/null 2>&1; then
     log "installing the browser test driver (npm ci in tests/browser)"
-    if (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2); then
+    if (cd "$dir" && npm ci --no-audit --no-fund --no-update-notifier --loglevel=error >&2); then
       echo "$want" >"$stamp"
     else
       log "npm ci failed in tests/browser"
