@@ -452,6 +452,11 @@ async fn sqlite_reports_exactly_the_injected_diffs_and_repairs_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_reports_exactly_the_injected_diffs_and_repairs_them() {
     let Ok(url) = std::env::var("VIGIL_TEST_POSTGRES_URL") else {
+        // CI must not pass without it: scripts/test starts a PostgreSQL server and sets it.
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "VIGIL_TEST_POSTGRES_URL is not set under CI=true: the PostgreSQL case cannot run"
+        );
         eprintln!("VIGIL_TEST_POSTGRES_URL is not set: skipping the PostgreSQL case");
         return;
     };

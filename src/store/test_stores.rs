@@ -1,5 +1,5 @@
 //! Stores for the store tests: a temporary SQLite file, and PostgreSQL in a fresh schema when
-//! `VIGIL_TEST_POSTGRES_URL` is set.
+//! `VIGIL_TEST_POSTGRES_URL` is set (under `CI=true` it must be: see [`postgres_url`]).
 
 use super::Store;
 
@@ -11,12 +11,26 @@ pub(super) async fn sqlite() -> (tempfile::TempDir, Store) {
     (dir, store)
 }
 
-/// A PostgreSQL store in a fresh schema, or `None` when `VIGIL_TEST_POSTGRES_URL` is not set.
+/// `VIGIL_TEST_POSTGRES_URL`, or `None` with a notice when it is not set, so a developer without
+/// PostgreSQL still runs the rest. Under `CI=true` an unset URL fails the test instead: CI must
+/// not pass without the PostgreSQL tests (`scripts/test` starts a server and sets the URL).
+pub(super) fn postgres_url() -> Option<String> {
+    if let Ok(url) = std::env::var("VIGIL_TEST_POSTGRES_URL") {
+        return Some(url);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "VIGIL_TEST_POSTGRES_URL is not set under CI=true: the PostgreSQL store tests cannot run \
+         (scripts/test starts a PostgreSQL server and sets it)"
+    );
+    eprintln!("VIGIL_TEST_POSTGRES_URL is not set: skipping the PostgreSQL store test");
+    None
+}
+
+/// A PostgreSQL store in a fresh schema, or `None` when `VIGIL_TEST_POSTGRES_URL` is not set
+/// (see [`postgres_url`]).
 pub(super) async fn postgres(schema: &str) -> Option<Store> {
-    let Ok(url) = std::env::var("VIGIL_TEST_POSTGRES_URL") else {
-        eprintln!("VIGIL_TEST_POSTGRES_URL is not set: skipping the PostgreSQL store test");
-        return None;
-    };
+    let url = postgres_url()?;
     let schema = format!("{schema}_{}", std::process::id());
     let admin = sqlx::PgPool::connect(&url).await.unwrap();
     for sql in [

@@ -36,12 +36,10 @@ async fn sqlite() -> (tempfile::TempDir, Store) {
 }
 
 /// A PostgreSQL store in a schema of its own (so other tests on the same database are not
-/// disturbed), or `None` with a notice when `VIGIL_TEST_POSTGRES_URL` is not set.
+/// disturbed), or `None` with a notice when `VIGIL_TEST_POSTGRES_URL` is not set (a failure
+/// under `CI=true`: [`test_stores::postgres_url`]).
 async fn postgres(schema: &str) -> Option<(Store, sqlx::PgPool, String)> {
-    let Ok(url) = std::env::var("VIGIL_TEST_POSTGRES_URL") else {
-        eprintln!("VIGIL_TEST_POSTGRES_URL is not set: skipping the PostgreSQL store test");
-        return None;
-    };
+    let url = test_stores::postgres_url()?;
     let schema = format!("{schema}_{}", std::process::id());
     let admin = sqlx::PgPool::connect(&url).await.unwrap();
     sqlx::query(sqlx::AssertSqlSafe(format!(

@@ -109,6 +109,18 @@ pub const RECONCILIATION_RUNS: &str = "vigil_reconciliation_runs_total";
 pub const RECONCILIATION_LAST_FINISHED: &str =
     "vigil_reconciliation_last_finished_timestamp_seconds";
 
+// The process, under the names Prometheus client libraries use (no `vigil_` prefix, so the
+// usual process dashboards and alerts apply), set by [`super::process`] on every upkeep tick.
+/// CPU time used by the process, user and system, in seconds. A gauge because the recorder's
+/// counters hold whole numbers; it only grows, so `rate()` applies as to a counter.
+pub const PROCESS_CPU_SECONDS: &str = "process_cpu_seconds_total";
+/// Resident memory of the process, in bytes.
+pub const PROCESS_RESIDENT_MEMORY: &str = "process_resident_memory_bytes";
+/// File descriptors the process has open (sockets included).
+pub const PROCESS_OPEN_FDS: &str = "process_open_fds";
+/// The most file descriptors the process may open (its soft `RLIMIT_NOFILE`).
+pub const PROCESS_MAX_FDS: &str = "process_max_fds";
+
 /// Bucket bounds of [`NOTIFICATION_DELIVERY_SECONDS`]: 10 ms to an hour (grouping waits 30 s
 /// by default, and retries may take minutes).
 pub const DELIVERY_BUCKETS: &[f64] = &[
@@ -324,6 +336,26 @@ pub fn describe() {
         RECONCILIATION_LAST_FINISHED,
         Unit::Seconds,
         "When the latest reconciliation of a partner finished, unix seconds."
+    );
+    describe_gauge!(
+        PROCESS_CPU_SECONDS,
+        Unit::Seconds,
+        "CPU time used by the process, user and system, in seconds."
+    );
+    describe_gauge!(
+        PROCESS_RESIDENT_MEMORY,
+        Unit::Bytes,
+        "Resident memory of the process, in bytes."
+    );
+    describe_gauge!(
+        PROCESS_OPEN_FDS,
+        Unit::Count,
+        "File descriptors the process has open."
+    );
+    describe_gauge!(
+        PROCESS_MAX_FDS,
+        Unit::Count,
+        "The most file descriptors the process may open."
     );
 }
 

@@ -1,12 +1,22 @@
-//! Telemetry: every metric name in one place ([`metrics`]), the Prometheus recorder whose text
-//! `/metrics` serves ([`recorder`]), bounded per-tenant labels ([`labels`]) and log setup
-//! ([`logging`], with the text format's field escaping in [`escape`]).
+//! Telemetry: every metric name in one place, the Prometheus recorder whose text `/metrics`
+//! serves, bounded per-tenant labels, the process metrics and log set-up.
+//!
+//! # Layout
+//! - [`metrics`]: every metric name, its description, and one helper per metric.
+//! - [`recorder`]: the Prometheus recorder, its [`MetricsHandle`] and the periodic [`upkeep`].
+//! - [`process`]: CPU, resident memory and file descriptors of the process, from `/proc/self`,
+//!   set on every upkeep tick.
+//! - [`labels`]: bounded per-tenant label values.
+//! - [`logging`]: the log subscriber (text or JSON) and its filter.
+//! - [`escape`]: field escaping of the text log format (no forged lines).
+//! - [`config`]: the `[log]` and `[metrics]` configuration sections.
 
 pub mod config;
 pub mod escape;
 pub mod labels;
 pub mod logging;
 pub mod metrics;
+pub mod process;
 pub mod recorder;
 
 #[cfg(test)]

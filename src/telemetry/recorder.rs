@@ -10,7 +10,8 @@ use metrics_exporter_prometheus::{
 use super::metrics::{describe, DELIVERY_BUCKETS, NOTIFICATION_DELIVERY_SECONDS, SECONDS_BUCKETS};
 use super::TelemetryError;
 
-/// How often [`upkeep`] drains histogram data when the service runs it.
+/// How often [`upkeep`] drains histogram data and samples the process metrics when the service
+/// runs it.
 pub const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Renders the installed recorder's metrics in the Prometheus text format. Cheap to clone.
@@ -61,12 +62,14 @@ pub fn local_recorder() -> Result<(PrometheusRecorder, MetricsHandle), Telemetry
     Ok((recorder, handle))
 }
 
-/// Runs the recorder's upkeep every [`UPKEEP_INTERVAL`] until the future is dropped.
+/// Every [`UPKEEP_INTERVAL`] until the future is dropped (and once at once): sets the process
+/// metrics ([`super::process`]) and runs the recorder's upkeep.
 pub async fn upkeep(handle: MetricsHandle) {
     let mut tick = tokio::time::interval(UPKEEP_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+        super::process::record();
         handle.run_upkeep();
     }
 }

@@ -34,6 +34,39 @@ fn helpers_emit_the_documented_names_and_labels() {
     }
 }
 
+/// What `/metrics` shows after an upkeep tick: the four process series, with real values.
+#[cfg(target_os = "linux")]
+#[test]
+fn process_metrics_are_rendered_under_the_prometheus_names() {
+    let (recorder, handle) = local_recorder().unwrap();
+    ::metrics::with_local_recorder(&recorder, || {
+        metrics::describe();
+        super::process::record();
+    });
+    let text = handle.render();
+    for name in [
+        metrics::PROCESS_CPU_SECONDS,
+        metrics::PROCESS_RESIDENT_MEMORY,
+        metrics::PROCESS_OPEN_FDS,
+        metrics::PROCESS_MAX_FDS,
+    ] {
+        let value: f64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+            .parse()
+            .unwrap();
+        assert!(value >= 0.0, "{name} {value}");
+        if name != metrics::PROCESS_CPU_SECONDS {
+            assert!(value > 0.0, "{name} {value}");
+        }
+    }
+    assert!(
+        text.contains("# TYPE process_cpu_seconds_total gauge"),
+        "{text}"
+    );
+}
+
 #[test]
 fn tenant_labels_are_bounded_and_stable() {
     let labels = TenantLabels::new(2);
