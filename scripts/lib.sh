@@ -43,7 +43,7 @@ ensure_cargo_deny() {
   }
 }
 
-# Python's aiosmtpd, the real SMTP server behind vigil_testkit::smtp (tests/testkit/smtp_sink.py).
+# Python's aiosmtpd, the real SMTP server behind vigil_peers::smtp (peers/smtp_sink.py).
 ensure_aiosmtpd() {
   if python3 -c 'import aiosmtpd' >/dev/null 2>&1; then return; fi
   log "installing aiosmtpd (pip install aiosmtpd) for the SMTP sink"

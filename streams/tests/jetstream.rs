@@ -1,4 +1,4 @@
-//! JetStream plumbing against a real nats-server (see `vigil-testkit`).
+//! JetStream plumbing against a real nats-server (see `vigil-peers`).
 
 use std::future::Future;
 use std::time::Duration;
@@ -15,7 +15,7 @@ use vigil_streams::jetstream::{
     PublishError, PublisherSettings, SetupError, StreamSettings,
 };
 use vigil_streams::{RejectReason, Rejection};
-use vigil_testkit::NatsServer;
+use vigil_peers::NatsServer;
 
 const P: u32 = 16;
 

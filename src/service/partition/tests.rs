@@ -14,7 +14,7 @@ use vigil_actors::clock::WallClock;
 use vigil_actors::supervisor::TenantPool;
 use vigil_actors::{EngineSettings, PolicyBook};
 use vigil_streams::jetstream::StreamSettings;
-use vigil_testkit::NatsServer;
+use vigil_peers::NatsServer;
 
 use super::{CaughtUp, PartitionWorker};
 use crate::service::host::EngineHost;

@@ -1,6 +1,6 @@
 //! [`SmtpServer`]: a real SMTP server for one test, `aiosmtpd` run as a child process.
 //!
-//! `tests/testkit/smtp_sink.py` listens on 127.0.0.1 on a free port, prints one JSON line per
+//! `peers/smtp_sink.py` listens on 127.0.0.1 on a free port, prints one JSON line per
 //! message it takes and per command it refuses, and takes fault commands on its stdin. A reader
 //! thread turns those lines into a [`Mail`] log that tests await. The child is killed when the
 //! `SmtpServer` is dropped, and exits by itself when its stdin closes (the test process died).
