@@ -6,10 +6,12 @@
 //! - `publish`: `vigil publish`, an upstream simulator.
 //! - `service`: `vigil run`, the service.
 //! - `demo`: `vigil demo`, the service with a nats-server child and a synthetic upstream.
+//! - `fd_limit`: raising the open-file limit for `vigil run` and `vigil demo`.
 //! - the library (`vigil::`): configuration, store, telemetry, HTTP.
 
 mod cli;
 mod demo;
+mod fd_limit;
 mod publish;
 mod replay;
 mod service;
@@ -243,7 +245,7 @@ async fn reconcile(
 /// Every WebSocket client holds a descriptor: take the hard limit of open files, not the
 /// usual soft 1024.
 fn raise_fd_limit() {
-    match vigil_load::ws::net::raise_fd_limit() {
+    match fd_limit::raise_fd_limit() {
         Ok(limit) => tracing::debug!(limit, "open-file limit"),
         Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
     }

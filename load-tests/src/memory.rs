@@ -24,7 +24,7 @@ use vigil_actors::{EngineSettings, TenantEngine};
 use vigil_streams::Dedupe;
 
 use crate::report::{figure, note};
-use crate::rng::Rng;
+use vigil_peers::rng::Rng;
 use crate::rss::resident_bytes;
 use crate::tickets::{created, default_book, pick_priority, tiny};
 

@@ -10,7 +10,7 @@ use vigil_streams::{decode, partition_of, EventPublisher};
 
 use super::LiveOptions;
 use crate::report::note;
-use crate::workload::Workload;
+use vigil_peers::workload::Workload;
 
 /// Publishes awaiting their ack, over all publishers. They share one JetStream context, whose
 /// client allows 5,000 unacknowledged publishes: a publisher holding acks it has not awaited

@@ -24,7 +24,7 @@ use vigil_actors::{AlertRecord, AlertState, EngineSettings, Level};
 
 use super::LiveOptions;
 use crate::report::{figure, note, quantile};
-use crate::rng::Rng;
+use vigil_peers::rng::Rng;
 use crate::tickets::{created, default_book, pick_priority, PRIORITIES, WARN_AT};
 
 /// Alert batches waiting for the writer (as in `vigil run`).

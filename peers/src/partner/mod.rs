@@ -26,7 +26,6 @@
 //! - [`auth`]: API key, OAuth2 tokens, HMAC signatures ([`hmac_signature`]).
 //! - [`table`]: the record table and its per-day index.
 //! - [`observe`]: call counts, the PUT log, what tests can await.
-//! - [`standalone`]: `vigil-load partner`, serving until Ctrl-C.
 
 pub mod admin;
 pub mod auth;
@@ -36,7 +35,6 @@ pub mod handle;
 pub mod observe;
 mod plan;
 mod server;
-pub mod standalone;
 pub mod table;
 
 pub use auth::hmac_signature;
@@ -44,5 +42,4 @@ pub use config::{FakePartnerConfig, FieldNames, PartnerAuth};
 pub use faults::{Fault, FaultKind, OutageMode, OutageWindow, Share};
 pub use handle::{FakePartner, SeedError};
 pub use observe::{CallCounts, Endpoint, PutReceived};
-pub use standalone::PartnerOptions;
 pub use table::TableError;
