@@ -19,9 +19,9 @@ use vigil::store::{Store, Transition};
 use vigil_actors::alert::{alert_id, dedupe_key};
 use vigil_actors::clock::ManualClock;
 use vigil_actors::{AlertRecord, AlertState, Goal, Level};
-use vigil_streams::Millis;
 use vigil_peers::gateway::{Fault, Route};
 use vigil_peers::{FakeGateway, SmtpServer};
+use vigil_streams::Millis;
 
 /// Longest wait for a peer to see what was already sent.
 const WAIT: Duration = Duration::from_secs(10);

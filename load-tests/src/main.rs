@@ -11,8 +11,8 @@ use vigil_load::live::{EngineKind, LiveOptions};
 use vigil_load::notify::publish::StormOptions;
 use vigil_load::notify::watch::WatchOptions;
 use vigil_load::partner::PartnerOptions;
-use vigil_peers::workload::Workload;
 use vigil_load::ws::WsOptions;
+use vigil_peers::workload::Workload;
 
 mod partner_bench;
 

@@ -217,7 +217,6 @@ fn path(arg: &str, prefix: &str) -> Option<String> {
     Some(inner[..end].to_string())
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
