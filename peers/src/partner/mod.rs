@@ -20,6 +20,7 @@
 //! - [`config`]: [`FakePartnerConfig`], [`PartnerAuth`], [`FieldNames`].
 //! - [`handle`]: [`FakePartner`], the in-process handle.
 //! - `server`: the API endpoints and the listener that can close connections.
+//! - `shared`: the state the endpoints, the admin endpoints and the handle share.
 //! - [`admin`]: the `/_admin/` endpoints.
 //! - [`faults`]: [`Fault`] and its parts, in Rust and as JSON.
 //! - `plan`: which faults apply to a call (pure, seeded).
@@ -35,6 +36,7 @@ pub mod handle;
 pub mod observe;
 mod plan;
 mod server;
+mod shared;
 pub mod table;
 
 pub use auth::hmac_signature;
