@@ -5,11 +5,13 @@
 //! - `replay`: `vigil replay`, the engine in event time over a file.
 //! - `publish`: `vigil publish`, an upstream simulator.
 //! - `service`: `vigil run`, the service.
-//! - `demo`: `vigil demo`, the service with a nats-server child and a synthetic upstream.
+//! - `demo`: `vigil demo`, the service with a nats-server child and a synthetic upstream
+//!   (the `demo` feature, on by default: the only user of `vigil-peers` in the binary).
 //! - `fd_limit`: raising the open-file limit for `vigil run` and `vigil demo`.
 //! - the library (`vigil::`): configuration, store, telemetry, HTTP.
 
 mod cli;
+#[cfg(feature = "demo")]
 mod demo;
 mod fd_limit;
 mod publish;
@@ -183,6 +185,7 @@ fn dispatch(
                 .context("cannot write the report")?;
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(feature = "demo")]
         Command::Demo { duration, listen } => {
             let duration = duration
                 .map(|d| vigil_streams::parse_duration(&d).context("--duration"))
@@ -191,6 +194,10 @@ fn dispatch(
             raise_fd_limit();
             service_runtime()?.block_on(demo::run(listen, duration, metrics))?;
             Ok(ExitCode::SUCCESS)
+        }
+        #[cfg(not(feature = "demo"))]
+        Command::Demo { .. } => {
+            anyhow::bail!("this vigil was built without the `demo` feature (on by default)")
         }
     }
 }

@@ -8,7 +8,7 @@
 //!   no wake-ups, no dedupe).
 //! - `calendar/business_between`, `calendar/add_business`: a Monday–Friday business calendar.
 //!
-//! The workload is vigil-load's generator (the benchmark file's mix and density), 200,000
+//! The workload is vigil-peers' generator (the benchmark file's mix and density), 200,000
 //! events in memory. Run with `cargo bench -p vigil-actors --bench engine`.
 
 use std::collections::BTreeMap;
