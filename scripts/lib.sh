@@ -84,7 +84,7 @@ ensure_nats_server() {
 }
 
 # Python's aiosmtpd $AIOSMTPD_VERSION in .venv/, for the SMTP sink that the tests run with the
-# `python3` on PATH (tests/testkit/smtp_sink.py).
+# `python3` on PATH (peers/smtp_sink.py, behind vigil_peers::smtp).
 ensure_aiosmtpd() {
   ensure_venv
   local have

@@ -7,11 +7,15 @@
 //! - `token`: `vigil token`, a development token signed with the configured key.
 //! - `reconcile`: `vigil reconcile`, one reconciliation with a partner now.
 //! - `service`: `vigil run`, the service.
-//! - `demo`: `vigil demo`, the service with a nats-server child and a synthetic upstream.
+//! - `demo`: `vigil demo`, the service with a nats-server child and a synthetic upstream
+//!   (the `demo` feature, on by default: the only user of `vigil-peers` in the binary).
+//! - `fd_limit`: raising the open-file limit for `vigil run` and `vigil demo`.
 //! - the library (`vigil::`): configuration, store, telemetry, HTTP.
 
 mod cli;
+#[cfg(feature = "demo")]
 mod demo;
+mod fd_limit;
 mod publish;
 mod reconcile;
 mod replay;
@@ -159,6 +163,7 @@ fn dispatch(
             reconcile::run(&load(Some(&config))?, &partner, date, format)?;
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(feature = "demo")]
         Command::Demo { duration, listen } => {
             let duration = duration
                 .map(|d| vigil_streams::parse_duration(&d).context("--duration"))
@@ -168,13 +173,17 @@ fn dispatch(
             service_runtime()?.block_on(demo::run(listen, duration, metrics))?;
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(not(feature = "demo"))]
+        Command::Demo { .. } => {
+            anyhow::bail!("this vigil was built without the `demo` feature (on by default)")
+        }
     }
 }
 
 /// Every WebSocket client holds a descriptor: take the hard limit of open files, not the
 /// usual soft 1024.
 fn raise_fd_limit() {
-    match vigil_load::ws::net::raise_fd_limit() {
+    match fd_limit::raise_fd_limit() {
         Ok(limit) => tracing::debug!(limit, "open-file limit"),
         Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
     }

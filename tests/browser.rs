@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use support::*;
-use vigil_testkit::NatsServer;
+use vigil_peers::NatsServer;
 
 const CONFIG: &str = r#"
 [nats]

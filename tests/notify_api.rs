@@ -9,7 +9,7 @@ mod support;
 use serde_json::{json, Value};
 use support::*;
 use vigil::notify::ack_link::LinkSigner;
-use vigil_testkit::NatsServer;
+use vigil_peers::NatsServer;
 
 /// The variable that holds the ack link secret in the ack link test.
 const SECRET_VAR: &str = "VIGIL_TEST_ACK_LINK_SECRET";

@@ -19,9 +19,9 @@ use vigil::store::{Store, Transition};
 use vigil_actors::alert::{alert_id, dedupe_key};
 use vigil_actors::clock::ManualClock;
 use vigil_actors::{AlertRecord, AlertState, Goal, Level};
+use vigil_peers::gateway::{Fault, Route};
+use vigil_peers::{FakeGateway, SmtpServer};
 use vigil_streams::Millis;
-use vigil_testkit::gateway::{Fault, Route};
-use vigil_testkit::{FakeGateway, SmtpServer};
 
 /// Longest wait for a peer to see what was already sent.
 const WAIT: Duration = Duration::from_secs(10);
@@ -278,7 +278,7 @@ fn alert(ticket: &str, level: Level, priority: &str, at: Millis) -> AlertRecord 
     }
 }
 
-fn subject(mail: &vigil_testkit::smtp::Mail) -> &str {
+fn subject(mail: &vigil_peers::smtp::Mail) -> &str {
     mail.subject.as_deref().unwrap_or_default()
 }
 

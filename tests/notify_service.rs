@@ -8,8 +8,8 @@ mod support;
 use std::time::Duration;
 
 use support::*;
-use vigil_testkit::gateway::{Fault, Route};
-use vigil_testkit::{FakeGateway, NatsServer, SmtpServer};
+use vigil_peers::gateway::{Fault, Route};
+use vigil_peers::{FakeGateway, NatsServer, SmtpServer};
 
 const TENANT: u64 = 12345;
 const LINK_SECRET_VAR: &str = "VIGIL_TEST_LINK_SECRET";

@@ -14,8 +14,8 @@ use support::*;
 use vigil::partner::mask::MaskRule;
 use vigil::store::{DeliveryOutcome, DiffKind, NewDiff, RunCounts, Store};
 use vigil_actors::{Goal, SlaRecord};
-use vigil_load::partner::{FakePartner, FakePartnerConfig};
-use vigil_testkit::NatsServer;
+use vigil_peers::partner::{FakePartner, FakePartnerConfig};
+use vigil_peers::NatsServer;
 
 /// The tenant of `exchange-a`'s records.
 const TENANT: u64 = 1;

@@ -28,7 +28,7 @@ use vigil::store::{DiffKind, ReconciliationDiff, ReconciliationRun, Store};
 use vigil_actors::clock::{Clock, WallClock};
 use vigil_actors::engine::GoalOutcome;
 use vigil_actors::{Goal, SlaRecord};
-use vigil_load::partner::{Endpoint, FakePartner, FakePartnerConfig, FieldNames, Share};
+use vigil_peers::partner::{Endpoint, FakePartner, FakePartnerConfig, FieldNames, Share};
 
 use support::{eventually, ms, now_ms, run_vigil};
 

@@ -6,8 +6,8 @@
 mod support;
 
 use support::*;
-use vigil_load::partner::{FakePartner, FakePartnerConfig};
-use vigil_testkit::NatsServer;
+use vigil_peers::partner::{FakePartner, FakePartnerConfig};
+use vigil_peers::NatsServer;
 
 const TENANT: u64 = 12345;
 

@@ -13,7 +13,7 @@ use vigil::store::Store;
 use vigil_actors::clock::{Clock, ManualClock};
 use vigil_actors::engine::GoalOutcome;
 use vigil_actors::{Goal, SlaRecord};
-use vigil_load::partner::{Endpoint, FakePartner, FakePartnerConfig};
+use vigil_peers::partner::{Endpoint, FakePartner, FakePartnerConfig};
 
 const PARTNER: &str = "exchange-a";
 const T0: i64 = 1_795_000_000_000;

@@ -5,7 +5,7 @@
 mod support;
 
 use support::*;
-use vigil_testkit::NatsServer;
+use vigil_peers::NatsServer;
 
 const CONFIG: &str = r#"
 [nats]

@@ -8,7 +8,7 @@ mod support;
 use std::collections::BTreeMap;
 
 use support::*;
-use vigil_testkit::NatsServer;
+use vigil_peers::NatsServer;
 
 const CONFIG: &str = r#"
 [sla]

@@ -17,7 +17,7 @@ use serde_json::json;
 use support::*;
 use vigil::store::{RunCounts, Store};
 use vigil_actors::{Goal, SlaRecord};
-use vigil_testkit::NatsServer;
+use vigil_peers::NatsServer;
 
 /// The callers' tenant.
 const OWN: u64 = 1;

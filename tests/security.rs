@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use support::*;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpSocket, TcpStream};
-use vigil_testkit::NatsServer;
+use vigil_peers::NatsServer;
 
 /// A running service with its setup and temp dir.
 struct Running {

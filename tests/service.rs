@@ -8,7 +8,7 @@ mod support;
 use std::collections::BTreeMap;
 
 use support::*;
-use vigil_testkit::NatsServer;
+use vigil_peers::NatsServer;
 
 /// Config of these tests: the built-in default policy (CRITICAL 30/240 min, warn at 0.8) and a
 /// few partitions; NATS, store, HTTP and clock come from the environment.

@@ -7,7 +7,7 @@ mod support;
 
 use serde_json::{json, Value};
 use support::*;
-use vigil_testkit::NatsServer;
+use vigil_peers::NatsServer;
 
 const CONFIG: &str = UNLIMITED;
 

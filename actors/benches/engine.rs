@@ -8,7 +8,7 @@
 //!   no wake-ups, no dedupe).
 //! - `calendar/business_between`, `calendar/add_business`: a Monday–Friday business calendar.
 //!
-//! The workload is vigil-load's generator (the benchmark file's mix and density), 200,000
+//! The workload is vigil-peers' generator (the benchmark file's mix and density), 200,000
 //! events in memory. Run with `cargo bench -p vigil-actors --bench engine`.
 
 use std::collections::BTreeMap;
@@ -20,8 +20,8 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, SamplingM
 use vigil_actors::calendar::{BusinessCalendar, Calendar};
 use vigil_actors::policy::{CalendarSpec, PolicySpec};
 use vigil_actors::{AlertRecord, EngineSettings, EventTimeDriver, PolicyBook, Sink, TenantEngine};
-use vigil_load::rng::Rng;
-use vigil_load::workload::Workload;
+use vigil_peers::rng::Rng;
+use vigil_peers::workload::Workload;
 use vigil_streams::{decode, parse_instant, Event, Rejection};
 
 /// The allocator of `vigil`, so figures match `vigil replay`.

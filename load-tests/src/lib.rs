@@ -1,6 +1,6 @@
-//! Load tools for Vigil: deterministic event generators and the benchmark drivers behind the
-//! performance targets. Every benchmark prints its figures on stdout, one `name=value` per line;
-//! progress goes to stderr. Build with `--release`; run on an otherwise idle machine.
+//! Load tools for Vigil: the benchmark drivers behind the performance targets, on the workload
+//! generator and fake peers of `vigil_peers`. Every benchmark prints its figures on stdout, one
+//! `name=value` per line; progress goes to stderr. Build with `--release`; run on an otherwise idle machine.
 //!
 //! # Commands
 //! ```text
@@ -29,15 +29,12 @@
 //!
 //! # Layout
 //! - [`dedupe`]: resident memory of the live dedupe memory over many unique ids.
-//! - [`rng`]: a small seeded pseudo-random generator (reproducible workloads).
-//! - [`workload`]: the SLA workload generator (tenants, tickets, realistic lifecycles).
 //! - [`tickets`]: single synthetic events for the memory and latency benchmarks.
 //! - [`memory`]: `vigil-load memory`: RSS per open ticket and per idle tenant.
 //! - [`live`]: `vigil-load live`: publish, raw vs applied consume rate, warning latency.
 //! - [`ws`]: `vigil-load ws`: WebSocket clients, alert push latency, messages per second.
 //! - [`notify`]: `vigil-load storm`, `sms-sink`, `ingest-watch`: the notification storm.
-//! - [`partner`]: `vigil-load partner` and [`partner::FakePartner`]: a fake exchange partner
-//!   with fault injection, for tests, the demo and benchmarks.
+//! - [`partner`]: `vigil-load partner`: serves `vigil_peers`' fake exchange partner until Ctrl-C.
 //! - [`rss`]: this process's resident memory.
 //! - [`report`]: printing figures.
 
@@ -47,8 +44,6 @@ pub mod memory;
 pub mod notify;
 pub mod partner;
 pub mod report;
-pub mod rng;
 pub mod rss;
 pub mod tickets;
-pub mod workload;
 pub mod ws;

@@ -11,8 +11,8 @@ use vigil_load::live::{EngineKind, LiveOptions};
 use vigil_load::notify::publish::StormOptions;
 use vigil_load::notify::watch::WatchOptions;
 use vigil_load::partner::PartnerOptions;
-use vigil_load::workload::Workload;
 use vigil_load::ws::WsOptions;
+use vigil_peers::workload::Workload;
 
 mod partner_bench;
 
@@ -314,7 +314,7 @@ fn main() -> anyhow::Result<()> {
             alerts,
             timeout,
         })?,
-        Command::Partner(options) => vigil_load::partner::standalone::run(options)?,
+        Command::Partner(options) => vigil_load::partner::run(options)?,
         Command::PartnerPut(options) => partner_bench::put(options)?,
         Command::PartnerPages(options) => partner_bench::pages(options)?,
     }

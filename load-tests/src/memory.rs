@@ -21,10 +21,10 @@ use tokio::sync::mpsc;
 use vigil_actors::clock::{Clock, WallClock};
 use vigil_actors::supervisor::TenantPool;
 use vigil_actors::{EngineSettings, TenantEngine};
+use vigil_peers::rng::Rng;
 use vigil_streams::Dedupe;
 
 use crate::report::{figure, note};
-use crate::rng::Rng;
 use crate::rss::resident_bytes;
 use crate::tickets::{created, default_book, pick_priority, tiny};
 

@@ -5,9 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use vigil_actors::{PolicyBook, PolicySpec};
+use vigil_peers::rng::Rng;
 use vigil_streams::{Event, EventKind, Millis};
-
-use crate::rng::Rng;
 
 /// Priorities of the default policy with their share of tickets and response target, in ms.
 pub const PRIORITIES: [(&str, f64, i64); 4] = [

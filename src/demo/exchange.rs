@@ -1,4 +1,4 @@
-//! The demo's exchange partner: a fake partner (vigil-load's) that goes down for 45 s every
+//! The demo's exchange partner: a fake partner (vigil-peers') that goes down for 45 s every
 //! 3 minutes and silently loses about one write in twenty, so the breaker can be seen opening
 //! and closing and the reconciliation finds and repairs differences. Every few minutes the demo
 //! reconciles today's records with it and prints the report's counts.
@@ -15,7 +15,7 @@ use vigil::partner::connect_all;
 use vigil::partner::reconcile::{Reconciler, Trigger};
 use vigil::store::Store;
 use vigil_actors::clock::WallClock;
-use vigil_load::partner::{FakePartner, FakePartnerConfig, OutageMode, OutageWindow, Share};
+use vigil_peers::partner::{FakePartner, FakePartnerConfig, OutageMode, OutageWindow, Share};
 
 use super::println_demo;
 

@@ -4,10 +4,11 @@
 use tokio::sync::mpsc::Receiver;
 use tokio::sync::watch;
 use vigil::notify::NotifyConfig;
+use vigil_peers::gateway::Delivery;
+use vigil_peers::smtp::ReceivedMail;
 
 use super::oncall::name_of;
 use super::println_demo;
-use super::sinks::{ReceivedMail, ReceivedSms};
 
 /// Alerts of a grouped email listed by name; the rest are counted.
 const LISTED_PER_EMAIL: usize = 5;
@@ -15,7 +16,7 @@ const LISTED_PER_EMAIL: usize = 5;
 /// Prints messages as they arrive until `stop`, or until both sinks are gone.
 pub async fn print_messages(
     mut mails: Receiver<ReceivedMail>,
-    mut sms: Receiver<ReceivedSms>,
+    mut sms: Receiver<Delivery>,
     notify: NotifyConfig,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -28,6 +29,7 @@ pub async fn print_messages(
                 None => mails_open = false,
             },
             text = sms.recv(), if sms_open => match text {
+                // The demo sends no webhooks; the gateway only ever delivers SMS.
                 Some(text) => println_demo(&describe_sms(&text, &notify)),
                 None => sms_open = false,
             },
@@ -44,8 +46,10 @@ fn recipient(address: &str, notify: &NotifyConfig) -> String {
 }
 
 /// One line: the number, who it is, the text (which carries the ack link when it fits).
-fn describe_sms(sms: &ReceivedSms, notify: &NotifyConfig) -> String {
-    format!("[sms   → {}] {}", recipient(&sms.to, notify), sms.text)
+fn describe_sms(sms: &Delivery, notify: &NotifyConfig) -> String {
+    let to = sms.to.as_deref().unwrap_or_default();
+    let text = sms.text.as_deref().unwrap_or_default();
+    format!("[sms   → {}] {text}", recipient(to, notify))
 }
 
 /// The subject line, the alerts of a grouped email, and its ack link.
@@ -81,6 +85,8 @@ fn describe_mail(mail: &ReceivedMail, notify: &NotifyConfig) -> String {
 
 #[cfg(test)]
 mod tests {
+    use vigil_peers::gateway::Route;
+
     use super::*;
     use crate::demo::oncall::{notify_config, SinkAddrs};
 
@@ -94,9 +100,13 @@ mod tests {
 
     #[test]
     fn an_sms_is_one_line_with_the_contact_name() {
-        let sms = ReceivedSms {
-            to: "+447700900123".into(),
-            text: "[CRITICAL] DEMO-0001 response BREACHED 1m/1m due 10:31 http://h/ack/t".into(),
+        let text = "[CRITICAL] DEMO-0001 response BREACHED 1m/1m due 10:31 http://h/ack/t";
+        let sms = Delivery {
+            route: Route::Sms,
+            idempotency_key: "n-1.sms".into(),
+            to: Some("+447700900123".into()),
+            text: Some(text.into()),
+            body: String::new(),
         };
         assert_eq!(
             describe_sms(&sms, &notify()),

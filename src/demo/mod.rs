@@ -11,11 +11,12 @@
 //!   minutes that escalates.
 //! - `oncall`: the demo's `[notify]`: contacts, a weekly rotation, the paging policy, routes
 //!   and limits, pointed at the sinks.
-//! - `sinks`: the local SMTP sink and HTTP SMS gateway that take the messages.
+//! - `sinks`: the local SMTP sink and HTTP SMS gateway that take the messages (from
+//!   `vigil_peers`).
 //! - `printer`: prints alerts from `vigil.alerts.*`.
 //! - `inbox`: prints each message the sinks take, with its ack link.
-//! - `exchange`: a fake exchange partner with a recurring outage and lost writes, and a
-//!   reconciliation with it every few minutes.
+//! - `exchange`: a fake exchange partner (from `vigil_peers`) with a recurring outage and lost
+//!   writes, and a reconciliation with it every few minutes.
 
 mod exchange;
 mod inbox;
@@ -25,7 +26,7 @@ pub mod sinks;
 mod upstream;
 
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -37,7 +38,7 @@ use vigil_actors::policy::{DurationSpec, Fraction, GoalTargetsSpec};
 use vigil_streams::NatsChild;
 
 use oncall::SinkAddrs;
-use sinks::{SmsSink, SmtpSink};
+use vigil_peers::gateway::Route;
 
 /// Tenants the demo's upstream publishes for.
 pub const DEMO_TENANTS: [u64; 4] = [101, 102, 103, 104];
@@ -52,14 +53,17 @@ pub async fn run(
         .await?
         .context("cannot start nats-server for the demo")?;
     let workdir = tempfile::tempdir().context("cannot create a temporary directory")?;
-    let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-    let (smtp, mails) = SmtpSink::start(loopback)
+    let (smtp, mails) = sinks::start_smtp()
         .await
         .context("cannot start the demo's SMTP sink")?;
-    let (sms_url, sms) = SmsSink::start(loopback)
+    // Serves until dropped at the end, after the inbox has printed what the service drained.
+    let (gateway, sms) = sinks::start_sms()
         .await
         .context("cannot start the demo's SMS gateway")?;
-    let sinks = SinkAddrs { smtp, sms: sms_url };
+    let sinks = SinkAddrs {
+        smtp,
+        sms: gateway.url(Route::Sms),
+    };
     let partner = exchange::start().await?;
     let mut config = demo_config(
         &nats.url(),
@@ -118,6 +122,7 @@ pub async fn run(
     let _ = exchange.await;
     let _ = inbox_stop.send(true);
     let _ = inbox.await;
+    drop(gateway);
     info!("demo stopped");
     drop(nats);
     result

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use tokio::sync::watch;
 use tracing::warn;
 use vigil_actors::clock::{Clock, WallClock};
-use vigil_load::rng::Rng;
+use vigil_peers::rng::Rng;
 use vigil_streams::jetstream::subjects::EVENTS_PREFIX;
 use vigil_streams::jetstream::PublisherSettings;
 use vigil_streams::{format_instant, EventPublisher};

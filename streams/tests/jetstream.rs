@@ -1,4 +1,4 @@
-//! JetStream plumbing against a real nats-server (see `vigil-testkit`).
+//! JetStream plumbing against a real nats-server (see `vigil-peers`).
 
 use std::future::Future;
 use std::time::Duration;
@@ -6,6 +6,7 @@ use std::time::Duration;
 use async_nats::jetstream::Context;
 use bytes::Bytes;
 use futures::StreamExt;
+use vigil_peers::NatsServer;
 use vigil_streams::jetstream::subjects::{
     ALERTS_STREAM, DLQ_STREAM, EVENTS_STREAM, REJECT_DETAIL_HEADER, REJECT_REASON_HEADER,
 };
@@ -15,7 +16,6 @@ use vigil_streams::jetstream::{
     StreamSettings,
 };
 use vigil_streams::{RejectReason, Rejection};
-use vigil_testkit::NatsServer;
 
 const P: u32 = 16;
 

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use vigil_peers::NatsServer;
 use vigil_streams::server::{ChildOptions, NatsChild, ServerError};
-use vigil_testkit::NatsServer;
 
 #[tokio::test]
 async fn a_killed_server_comes_back_on_the_same_port() {

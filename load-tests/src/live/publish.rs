@@ -5,12 +5,12 @@ use std::time::Instant;
 use anyhow::Context as _;
 use bytes::Bytes;
 use vigil_actors::clock::{Clock, WallClock};
+use vigil_peers::workload::Workload;
 use vigil_streams::jetstream::PublisherSettings;
 use vigil_streams::{decode, partition_of, EventPublisher};
 
 use super::LiveOptions;
 use crate::report::note;
-use crate::workload::Workload;
 
 /// Publishes awaiting their ack, over all publishers. They share one JetStream context, whose
 /// client allows 5,000 unacknowledged publishes: a publisher holding acks it has not awaited

@@ -21,10 +21,10 @@ use tokio::sync::mpsc;
 use vigil_actors::clock::{Clock, WallClock};
 use vigil_actors::supervisor::TenantPool;
 use vigil_actors::{AlertRecord, AlertState, EngineSettings, Level};
+use vigil_peers::rng::Rng;
 
 use super::LiveOptions;
 use crate::report::{figure, note, quantile};
-use crate::rng::Rng;
 use crate::tickets::{created, default_book, pick_priority, PRIORITIES, WARN_AT};
 
 /// Alert batches waiting for the writer (as in `vigil run`).

@@ -13,8 +13,8 @@ use vigil::store::Store;
 use vigil_actors::clock::WallClock;
 use vigil_actors::supervisor::TenantPool;
 use vigil_actors::{EngineSettings, PolicyBook};
+use vigil_peers::NatsServer;
 use vigil_streams::jetstream::StreamSettings;
-use vigil_testkit::NatsServer;
 
 use super::{CaughtUp, PartitionWorker};
 use crate::service::host::EngineHost;

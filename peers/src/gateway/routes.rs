@@ -11,9 +11,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::Deserialize;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
-use super::record::Route;
+use super::record::{Delivery, Route};
 use super::signature::{self, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use super::state::{Answer, Log, Parsed, Settings, Timing};
 
@@ -25,6 +25,8 @@ const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 pub(super) struct Shared {
     pub log: watch::Sender<Log>,
     pub secret: Vec<u8>,
+    /// Where deliveries are handed over, for a gateway started with a feed.
+    pub feed: Option<mpsc::Sender<Delivery>>,
 }
 
 impl Shared {
@@ -77,7 +79,14 @@ async fn serve(
         })
         .collect();
     let body = String::from_utf8_lossy(body).into_owned();
-    let (index, answer, timing) = shared.update(|log| log.admit(route, headers, body, parsed));
+    let (index, answer, timing, delivered) =
+        shared.update(|log| log.admit(route, headers, body, parsed));
+    if let (Some(feed), Some(delivery)) = (&shared.feed, delivered) {
+        // Answered only once queued: a reader that falls behind slows the sender down (whose
+        // time-out and retry take over) instead of growing memory. A dropped reader only means
+        // nobody is looking any more.
+        let _ = feed.send(delivery).await;
+    }
     match timing {
         Timing::Now => {}
         Timing::After(delay) => tokio::time::sleep(delay).await,

@@ -35,7 +35,7 @@ use tokio::time::Instant;
 
 use super::faults::{Fault, FaultKind};
 use super::observe::Endpoint;
-use super::server::{error, lock, Shared};
+use super::shared::{error, lock, Shared};
 
 /// The longest NDJSON line taken by `POST /_admin/records`.
 const MAX_SEED_LINE: usize = 1 << 20;

@@ -1,13 +1,24 @@
 //! [`SmtpServer`]: a real SMTP server for one test, `aiosmtpd` run as a child process.
 //!
-//! `tests/testkit/smtp_sink.py` listens on 127.0.0.1 on a free port, prints one JSON line per
+//! `peers/smtp_sink.py` listens on 127.0.0.1 on a free port, prints one JSON line per
 //! message it takes and per command it refuses, and takes fault commands on its stdin. A reader
 //! thread turns those lines into a [`Mail`] log that tests await. The child is killed when the
 //! `SmtpServer` is dropped, and exits by itself when its stdin closes (the test process died).
 //!
 //! The server speaks plain SMTP (no TLS, no AUTH), as Vigil's `tls = "none"` relay setting does.
+//!
+//! [`SmtpSink`] is the same peer without Python, in this process, for `vigil demo` (see
+//! [`sink`] for why the tests keep the real server).
+//!
+//! # Layout
+//! - this file: [`SmtpServer`], the `aiosmtpd` child and its fault commands.
+//! - `mail`: what it reports: [`Mail`], [`Rejection`], [`SmtpStage`].
+//! - [`sink`]: [`SmtpSink`], the in-process server feeding a bounded channel.
+//! - `mime`: the sink's mail parsing (headers, encoded words, text/plain).
 
 mod mail;
+mod mime;
+pub mod sink;
 
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
@@ -19,6 +30,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 pub use mail::{Mail, Rejection, SmtpStage};
+pub use sink::{ReceivedMail, SmtpSink};
 
 use mail::Event;
 

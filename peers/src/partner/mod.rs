@@ -20,13 +20,13 @@
 //! - [`config`]: [`FakePartnerConfig`], [`PartnerAuth`], [`FieldNames`].
 //! - [`handle`]: [`FakePartner`], the in-process handle.
 //! - `server`: the API endpoints and the listener that can close connections.
+//! - `shared`: the state the endpoints, the admin endpoints and the handle share.
 //! - [`admin`]: the `/_admin/` endpoints.
 //! - [`faults`]: [`Fault`] and its parts, in Rust and as JSON.
 //! - `plan`: which faults apply to a call (pure, seeded).
 //! - [`auth`]: API key, OAuth2 tokens, HMAC signatures ([`hmac_signature`]).
 //! - [`table`]: the record table and its per-day index.
 //! - [`observe`]: call counts, the PUT log, what tests can await.
-//! - [`standalone`]: `vigil-load partner`, serving until Ctrl-C.
 
 pub mod admin;
 pub mod auth;
@@ -36,7 +36,7 @@ pub mod handle;
 pub mod observe;
 mod plan;
 mod server;
-pub mod standalone;
+mod shared;
 pub mod table;
 
 pub use auth::hmac_signature;
@@ -44,5 +44,4 @@ pub use config::{FakePartnerConfig, FieldNames, PartnerAuth};
 pub use faults::{Fault, FaultKind, OutageMode, OutageWindow, Share};
 pub use handle::{FakePartner, SeedError};
 pub use observe::{CallCounts, Endpoint, PutReceived};
-pub use standalone::PartnerOptions;
 pub use table::TableError;

@@ -13,6 +13,10 @@
 //! honour idempotency keys do. Faults are queued with [`push_fault`](FakeGateway::push_fault) and
 //! each applies to one request, in order; [`set_down`](FakeGateway::set_down) answers 503 to
 //! everything until lifted. See [`Fault`] for which faults deliver.
+//!
+//! A gateway started with [`start_feeding`](FakeGateway::start_feeding) (for `vigil demo`, which
+//! runs for hours) hands each delivery over on a bounded channel instead, answering once it is
+//! queued (push-back), and keeps no log and only the last [`KEYS_REMEMBERED`] keys.
 
 mod record;
 mod routes;
@@ -25,7 +29,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 pub use record::{Delivery, Fault, Outcome, Request, Route};
@@ -34,6 +38,9 @@ pub use state::DEFAULT_TIMESTAMP_TOLERANCE;
 
 use routes::Shared;
 use state::Log;
+
+/// Idempotency keys a feeding gateway remembers; the oldest are forgotten first.
+pub const KEYS_REMEMBERED: usize = 10_000;
 
 /// A fake SMS gateway and webhook receiver for one test; stops serving when dropped.
 #[derive(Debug)]
@@ -57,11 +64,34 @@ impl FakeGateway {
 
     /// Starts serving, returning the error instead of panicking.
     pub async fn try_start(webhook_secret: &str) -> io::Result<Self> {
+        Self::serve(webhook_secret, Log::default(), None).await
+    }
+
+    /// Starts serving and hands every delivery over on a channel holding up to `queue`; a
+    /// request is answered only once its delivery is queued. Keeps no log of requests or
+    /// deliveries (the `wait_for…` and listing methods see none) and remembers only the last
+    /// [`KEYS_REMEMBERED`] idempotency keys, so it can run for as long as its reader does.
+    pub async fn start_feeding(
+        webhook_secret: &str,
+        queue: usize,
+    ) -> io::Result<(Self, mpsc::Receiver<Delivery>)> {
+        let (feed, deliveries) = mpsc::channel(queue);
+        let log = Log::bounded(KEYS_REMEMBERED);
+        let gateway = Self::serve(webhook_secret, log, Some(feed)).await?;
+        Ok((gateway, deliveries))
+    }
+
+    async fn serve(
+        webhook_secret: &str,
+        log: Log,
+        feed: Option<mpsc::Sender<Delivery>>,
+    ) -> io::Result<Self> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
-            log: watch::Sender::new(Log::default()),
+            log: watch::Sender::new(log),
             secret: webhook_secret.as_bytes().to_vec(),
+            feed,
         });
         let app = routes::router(Arc::clone(&shared));
         // `serve` only returns on a listener error, and then every later request fails to

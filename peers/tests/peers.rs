@@ -7,10 +7,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
-use vigil_testkit::gateway::{sign, Fault, Outcome, Route};
-use vigil_testkit::http::{self, Response};
-use vigil_testkit::smtp::SmtpStage;
-use vigil_testkit::{FakeGateway, SmtpServer};
+use vigil_peers::gateway::{sign, Fault, Outcome, Route};
+use vigil_peers::http::{self, Response};
+use vigil_peers::smtp::SmtpStage;
+use vigil_peers::{FakeGateway, SmtpServer};
 
 /// Upper bound for anything that should happen promptly.
 const WAIT: Duration = Duration::from_secs(10);

@@ -16,7 +16,8 @@ use tokio::time::Instant;
 use super::config::FakePartnerConfig;
 use super::faults::{Fault, FaultError, FaultKind, OutageMode, OutageWindow, Share};
 use super::observe::{CallCounts, Endpoint, Observed, PutReceived};
-use super::server::{self, lock, Connection, PartnerListener, Shared};
+use super::server::{self, Connection, PartnerListener};
+use super::shared::{lock, Shared};
 use super::table::TableError;
 
 /// How long [`FakePartner::stop`] waits for connections to close.

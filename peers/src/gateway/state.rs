@@ -75,6 +75,8 @@ pub(super) struct Log {
     pub requests: Vec<Request>,
     pub deliveries: Vec<Delivery>,
     pub duplicates: usize,
+    /// Messages delivered so far (also counted when the log keeps no deliveries).
+    pub delivered: usize,
     pub down: bool,
     pub settings: Settings,
     /// Senders that answer held requests; a closed one belongs to a client that left.
@@ -83,9 +85,27 @@ pub(super) struct Log {
     pub faults: VecDeque<(Option<Route>, Fault)>,
     /// Idempotency keys delivered, per route: the de-duplication invariant lives here.
     delivered_keys: HashSet<(Route, String)>,
+    /// `None` (a test's gateway) keeps every request, delivery and key. `Some(n)` (a gateway
+    /// that runs for hours and hands its deliveries to a feed) keeps no requests or deliveries
+    /// and only the last `n` keys, so its memory stays bounded.
+    keys_remembered: Option<usize>,
+    /// The delivered keys oldest first, kept only with `keys_remembered`.
+    key_order: VecDeque<(Route, String)>,
 }
 
+/// What [`Log::admit`] decided: the request's index in the log (`None` when the log keeps no
+/// requests), the answer, when to send it, and the delivery it made, if any.
+pub(super) type Admitted = (Option<usize>, Answer, Timing, Option<Delivery>);
+
 impl Log {
+    /// A log that keeps no requests or deliveries and only the last `keys` idempotency keys.
+    pub fn bounded(keys: usize) -> Self {
+        Log {
+            keys_remembered: Some(keys),
+            ..Log::default()
+        }
+    }
+
     /// Records a request and decides its outcome and answer. A fault is taken from the queue
     /// only when the gateway is up.
     pub fn admit(
@@ -94,25 +114,25 @@ impl Log {
         headers: Vec<(String, String)>,
         body: String,
         parsed: Parsed,
-    ) -> (usize, Answer, Timing) {
+    ) -> Admitted {
         let fault = if self.down {
             None
         } else {
             self.take_fault(route)
         };
-        let (outcome, answer, timing) = if self.down {
+        let (outcome, answer, timing, delivered) = if self.down {
             let answer = Answer::error(503, "gateway down (injected)");
-            (Outcome::Refused, answer, Timing::Now)
+            (Outcome::Refused, answer, Timing::Now, None)
         } else {
             match fault {
                 Some(Fault::Status(status)) => {
                     let answer = Answer::error(status, "injected fault");
-                    (Outcome::Refused, answer, Timing::Now)
+                    (Outcome::Refused, answer, Timing::Now, None)
                 }
                 Some(Fault::RetryAfter(secs)) => {
                     let mut answer = Answer::error(429, "rate limited (injected)");
                     answer.retry_after = Some(secs);
-                    (Outcome::Refused, answer, Timing::Now)
+                    (Outcome::Refused, answer, Timing::Now, None)
                 }
                 Some(Fault::Delay(delay)) => self.take(route, &body, &parsed, Timing::After(delay)),
                 Some(Fault::Hang) => self.take(route, &body, &parsed, Timing::Never),
@@ -124,6 +144,12 @@ impl Log {
                 None => self.take(route, &body, &parsed, Timing::Now),
             }
         };
+        if self.keys_remembered.is_some() {
+            return (None, answer, timing, delivered);
+        }
+        if let Some(delivery) = &delivered {
+            self.deliveries.push(delivery.clone());
+        }
         self.requests.push(Request {
             route,
             to: parsed.to,
@@ -134,12 +160,12 @@ impl Log {
             status_answered: None,
             outcome,
         });
-        (self.requests.len() - 1, answer, timing)
+        (Some(self.requests.len() - 1), answer, timing, delivered)
     }
 
     /// Notes that request `index` was answered with `status`.
-    pub fn answered(&mut self, index: usize, status: u16) {
-        if let Some(request) = self.requests.get_mut(index) {
+    pub fn answered(&mut self, index: Option<usize>, status: u16) {
+        if let Some(request) = index.and_then(|index| self.requests.get_mut(index)) {
             request.status_answered = Some(status);
         }
     }
@@ -167,19 +193,19 @@ impl Log {
         body: &str,
         parsed: &Parsed,
         timing: Timing,
-    ) -> (Outcome, Answer, Timing) {
+    ) -> (Outcome, Answer, Timing, Option<Delivery>) {
         if let Some((status, reason)) = &parsed.problem {
             let outcome = Outcome::Rejected {
                 reason: reason.clone(),
             };
-            return (outcome, Answer::error(*status, reason), timing);
+            return (outcome, Answer::error(*status, reason), timing, None);
         }
         let Some(key) = parsed.idempotency_key.clone() else {
             let reason = "no idempotency key";
             let outcome = Outcome::Rejected {
                 reason: reason.to_owned(),
             };
-            return (outcome, Answer::error(400, reason), timing);
+            return (outcome, Answer::error(400, reason), timing, None);
         };
         if !self.delivered_keys.insert((route, key.clone())) {
             self.duplicates += 1;
@@ -188,21 +214,30 @@ impl Log {
                 retry_after: None,
                 body: json!({ "status": "duplicate" }),
             };
-            return (Outcome::Duplicate, answer, timing);
+            return (Outcome::Duplicate, answer, timing, None);
         }
-        self.deliveries.push(Delivery {
+        if let Some(limit) = self.keys_remembered {
+            self.key_order.push_back((route, key.clone()));
+            while self.key_order.len() > limit {
+                if let Some(oldest) = self.key_order.pop_front() {
+                    self.delivered_keys.remove(&oldest);
+                }
+            }
+        }
+        self.delivered += 1;
+        let delivery = Delivery {
             route,
             idempotency_key: key,
             to: parsed.to.clone(),
             text: parsed.text.clone(),
             body: body.to_owned(),
-        });
+        };
         let answer = Answer {
             status: 200,
             retry_after: None,
-            body: json!({ "status": "accepted", "id": format!("msg-{}", self.deliveries.len()) }),
+            body: json!({ "status": "accepted", "id": format!("msg-{}", self.delivered) }),
         };
-        (Outcome::Delivered, answer, timing)
+        (Outcome::Delivered, answer, timing, Some(delivery))
     }
 }
 
@@ -250,5 +285,17 @@ mod tests {
         assert_eq!(log.deliveries.len(), 2);
         assert_eq!(log.duplicates, 1);
         assert_eq!(log.requests[2].outcome, Outcome::Duplicate);
+    }
+
+    #[test]
+    fn a_bounded_log_keeps_no_requests_and_forgets_the_oldest_keys() {
+        let mut log = Log::bounded(2);
+        for key in ["a", "b", "a", "c", "a"] {
+            assert_eq!(status(&mut log, Route::Sms, sms(key)), 200);
+        }
+        // "a" was a duplicate while remembered, and new again once "b" and "c" pushed it out.
+        assert_eq!(log.duplicates, 1);
+        assert_eq!(log.delivered, 4);
+        assert!(log.requests.is_empty() && log.deliveries.is_empty());
     }
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A real SMTP server (aiosmtpd) for Vigil's integration tests, run by vigil_testkit::smtp.
+"""A real SMTP server (aiosmtpd) for Vigil's integration tests, run by vigil_peers::smtp.
 
 Usage: smtp_sink.py --port N [--host 127.0.0.1]
 

@@ -8,7 +8,7 @@ use jiff::tz::TimeZone;
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 use tokio::time::Instant;
-use vigil_load::partner::{
+use vigil_peers::partner::{
     hmac_signature, Endpoint, FakePartner, FakePartnerConfig, Fault, FaultKind, OutageMode,
     OutageWindow, PartnerAuth, PutReceived, Share,
 };

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use jiff::tz::TimeZone;
+use vigil_peers::partner::config::{self, FakePartnerConfig, FieldNames, PartnerAuth};
+use vigil_peers::partner::FakePartner;
 
-use super::config::{self, FakePartnerConfig, FieldNames, PartnerAuth};
-use super::handle::FakePartner;
 use crate::report::{figure, note};
 
 /// What `vigil-load partner` runs (its command-line options).

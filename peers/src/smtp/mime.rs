@@ -1,0 +1,194 @@
+//! Enough of RFC 5322 and MIME to show a mail the [`SmtpSink`](super::SmtpSink) took:
+//! unfolded headers, RFC 2047 encoded words, the first text/plain part (nested multiparts
+//! too), base64 and quoted-printable bodies.
+
+use base64::Engine;
+
+/// The decoded `Subject` (empty when missing) and first text/plain part (empty when none) of
+/// a mail's `DATA`.
+pub(super) fn subject_and_text(data: &[u8]) -> (String, String) {
+    let (headers, body) = split_entity(data);
+    let subject = header_value(&headers, "subject")
+        .map(decode_words)
+        .unwrap_or_default();
+    (subject, plain_text(&headers, body).unwrap_or_default())
+}
+
+/// Headers (unfolded, names lower-case) and body of a MIME entity.
+fn split_entity(data: &[u8]) -> (Vec<(String, String)>, &[u8]) {
+    let (head, body) = match find(data, b"\r\n\r\n") {
+        Some(at) => (&data[..at], &data[at + 4..]),
+        None => match find(data, b"\n\n") {
+            Some(at) => (&data[..at], &data[at + 2..]),
+            None => (data, &data[data.len()..]),
+        },
+    };
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for line in String::from_utf8_lossy(head).lines() {
+        if line.starts_with([' ', '\t']) {
+            if let Some((_, value)) = headers.last_mut() {
+                value.push(' ');
+                value.push_str(line.trim());
+            }
+        } else if let Some((name, value)) = line.split_once(':') {
+            headers.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
+        }
+    }
+    (headers, body)
+}
+
+fn header_value<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// A parameter of a header value such as `multipart/alternative; boundary="x"`.
+fn parameter(value: &str, name: &str) -> Option<String> {
+    value.split(';').skip(1).find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case(name)
+            .then(|| v.trim().trim_matches('"').to_string())
+    })
+}
+
+/// The first text/plain part of an entity, decoded.
+fn plain_text(headers: &[(String, String)], body: &[u8]) -> Option<String> {
+    let content_type = header_value(headers, "content-type").unwrap_or("text/plain");
+    let media = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if media.starts_with("multipart/") {
+        let delimiter = format!("--{}", parameter(content_type, "boundary")?);
+        let text = String::from_utf8_lossy(body);
+        return text
+            .split(delimiter.as_str())
+            .skip(1)
+            .take_while(|part| !part.starts_with("--"))
+            .find_map(|part| {
+                let part = part.trim_start_matches(['\r', '\n']).as_bytes();
+                let (headers, body) = split_entity(part);
+                plain_text(&headers, body)
+            });
+    }
+    if media != "text/plain" {
+        return None;
+    }
+    let encoding = header_value(headers, "content-transfer-encoding")
+        .unwrap_or("7bit")
+        .to_ascii_lowercase();
+    let bytes = match encoding.as_str() {
+        "base64" => decode_base64(body)?,
+        "quoted-printable" => decode_qp(body, false),
+        _ => body.to_vec(),
+    };
+    Some(
+        String::from_utf8_lossy(&bytes)
+            .trim_end()
+            .replace("\r\n", "\n"),
+    )
+}
+
+fn decode_base64(text: &[u8]) -> Option<Vec<u8>> {
+    let compact: Vec<u8> = text
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(compact)
+        .ok()
+}
+
+/// Quoted-printable (RFC 2045) or, with `underscore_is_space`, the RFC 2047 `Q` encoding.
+fn decode_qp(text: &[u8], underscore_is_space: bool) -> Vec<u8> {
+    let hex = |b: u8| {
+        char::from(b)
+            .to_digit(16)
+            .and_then(|d| u8::try_from(d).ok())
+    };
+    let mut out = Vec::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        match text[i] {
+            b'=' if text[i + 1..].starts_with(b"\r\n") => i += 3,
+            b'=' if text[i + 1..].starts_with(b"\n") => i += 2,
+            b'=' => match (
+                text.get(i + 1).and_then(|&b| hex(b)),
+                text.get(i + 2).and_then(|&b| hex(b)),
+            ) {
+                (Some(hi), Some(lo)) => {
+                    out.push(hi << 4 | lo);
+                    i += 3;
+                }
+                _ => {
+                    out.push(b'=');
+                    i += 1;
+                }
+            },
+            b'_' if underscore_is_space => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// A header value with its RFC 2047 encoded words (`=?utf-8?b?...?=`) decoded; white space
+/// between two encoded words is dropped, as the RFC says.
+fn decode_words(value: &str) -> String {
+    let mut out = String::new();
+    let mut rest = value;
+    let mut after_word = false;
+    while let Some(start) = rest.find("=?") {
+        let decoded = encoded_word(&rest[start..]);
+        let gap = &rest[..start];
+        match decoded {
+            Some((text, len)) => {
+                if !(after_word && gap.trim().is_empty()) {
+                    out.push_str(gap);
+                }
+                out.push_str(&text);
+                rest = &rest[start + len..];
+                after_word = true;
+            }
+            None => {
+                out.push_str(&rest[..start + 2]);
+                rest = &rest[start + 2..];
+                after_word = false;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The text of the encoded word `s` starts with, and the word's length.
+fn encoded_word(s: &str) -> Option<(String, usize)> {
+    let inner = s.strip_prefix("=?")?;
+    let (_charset, rest) = inner.split_once('?')?;
+    let (encoding, rest) = rest.split_once('?')?;
+    let end = rest.find("?=")?;
+    let payload = &rest.as_bytes()[..end];
+    let bytes = match encoding {
+        "B" | "b" => decode_base64(payload)?,
+        "Q" | "q" => decode_qp(payload, true),
+        _ => return None,
+    };
+    let len = s.len() - rest.len() + end + 2;
+    Some((String::from_utf8_lossy(&bytes).into_owned(), len))
+}
