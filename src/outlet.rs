@@ -13,10 +13,10 @@ use tokio::sync::mpsc;
 use tracing::warn;
 use vigil_actors::{AlertRecord, AlertState};
 
-use crate::api::views::AlertView;
 use crate::hub::Hub;
 use crate::store::{Store, StoredAlert};
 use crate::telemetry::metrics;
+use crate::views::AlertView;
 
 /// Longest wait between publish retries.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);

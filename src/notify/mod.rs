@@ -12,7 +12,7 @@
 //! - [`route`]: which route an alert takes, and the escalation plan it starts.
 //! - [`plan`]: what an alert change asks of the notification outbox.
 //! - [`message`]: the words: one-segment SMS and emails, in English or Chinese.
-//! - [`silence`]: maintenance windows that hold notifications back.
+//! - [`silence`]: what a silence (maintenance window, a [`crate::store::Silence`]) holds back.
 //! - [`limits`]: rate limits per recipient and channel.
 //! - [`lease`]: a round's claim on its notifications, renewed while the round sends.
 //! - [`intake`]: alert changes (from `vigil.alerts.*`) into the outbox.
