@@ -16,6 +16,9 @@
 //! - [`redact`]: credentials in configured URLs hidden before they are printed or logged.
 //! - [`views`]: the JSON shapes the API and the hub send, below both.
 //! - [`clock`]: the wall clock the shell reads for "now".
+//! - [`http_client`]: the outbound HTTP client notify and partner share, and how an answer
+//!   is classed (retryable or not) and read.
+//! - [`hex`]: lower-case hex for signatures and hashes.
 
 #![warn(missing_docs)]
 
@@ -24,7 +27,9 @@ pub mod auth;
 pub mod breaker;
 pub mod clock;
 pub mod config;
+pub mod hex;
 pub mod http;
+pub mod http_client;
 pub mod hub;
 pub mod notify;
 pub mod outlet;

@@ -526,7 +526,8 @@ async fn take_sms(
 mod tests {
     use std::time::Duration;
 
-    use vigil::notify::channel::{http_client, Content, Outgoing, SmsSender, SmtpSender};
+    use vigil::http_client::build as http_client;
+    use vigil::notify::channel::{Content, Outgoing, SmsSender, SmtpSender};
     use vigil::notify::config::{SmsConfig, SmsFormat, SmtpConfig, TlsMode};
     use vigil::notify::message::Email;
 
