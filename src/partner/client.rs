@@ -128,7 +128,7 @@ impl PartnerClient {
         let http = crate::http_client::build(config.timeout.as_std())
             .map_err(|e| ClientError::Http(e.to_string()))?;
         let auth = Authenticator::new(&config.auth, env, http.clone())?;
-        let mapper = Mapper::new(config)?;
+        let mapper = Mapper::new(&config.mapping, &config.masking)?;
         Ok(PartnerClient {
             id: config.id.clone(),
             base,
