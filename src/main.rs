@@ -27,19 +27,15 @@ use vigil::telemetry;
 use cli::{Cli, Command, LogFormat, ReportFormat};
 
 /// mimalloc: events are decoded on one thread and dropped on another; glibc malloc serialises
-/// those cross-thread frees on an arena lock, mimalloc does not.
+/// those cross-thread frees on an arena lock, mimalloc does not. It is tuned through its
+/// documented environment options, which it reads as the process starts: deployments set
+/// `MIMALLOC_PURGE_DELAY=1` so that freed pages go back to the OS after 1 ms rather than
+/// mimalloc's default, since the engine's tables grow by reallocation and a longer delay keeps
+/// old and new copies resident.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// mimalloc's `mi_option_purge_delay` (its position in `mi_option_e`; the Rust bindings do not
-/// name it).
-const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-
 fn main() -> ExitCode {
-    // Return freed pages to the OS after 1 ms instead of mimalloc's default 10 ms: the engine's
-    // tables grow by reallocation, and the delay otherwise keeps old and new copies resident.
-    // SAFETY: sets a plain integer option; mimalloc reads options at any time.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 1) };
     let cli = Cli::parse();
     let format = cli.log_format.map(|f| match f {
         LogFormat::Text => telemetry::LogFormat::Text,
