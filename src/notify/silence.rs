@@ -27,20 +27,7 @@ impl Silence {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn silence() -> Silence {
-        Silence {
-            id: "s1".into(),
-            tenant_id: Some(7),
-            priority: Some(vec!["LOW".into(), "MEDIUM".into()]),
-            service_type: None,
-            ticket_id: None,
-            starts_at: 1_000,
-            ends_at: 2_000,
-            created_by: "olga".into(),
-            comment: "database maintenance".into(),
-        }
-    }
+    use crate::store::silences::tests::silence;
 
     fn alert<'a>(ticket_id: &'a str, priority: &'a str) -> AlertFacts<'a> {
         AlertFacts {

@@ -353,10 +353,11 @@ impl SilenceRow {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::Silence;
 
-    fn silence() -> Silence {
+    /// A valid silence of tenant 7's LOW and MEDIUM alerts from 1 000 to 2 000 ms.
+    pub(crate) fn silence() -> Silence {
         Silence {
             id: "s1".into(),
             tenant_id: Some(7),
