@@ -4,9 +4,9 @@
 //! whether a retry can help ([`ErrorClass`]).
 //!
 //! Which failures are retryable ([`crate::http_client::classify`]): time-outs, connection
-//! errors, 408, 429 and every 5xx. 502, 503 and 504 are the ones the partner contract names; other 5xx (a flaky
-//! 500) are retried too rather than parking a record for good on a passing server error.
-//! Every other status, 4xx and an unfollowed 3xx alike, is permanent. With OAuth2 a 401 is
+//! errors, 408, 429 and every 5xx. 502, 503 and 504 are the ones the partner contract names;
+//! other 5xx (a flaky 500) are retried too rather than parking a record for good on a passing
+//! server error. Every other status, 4xx and an unfollowed 3xx alike, is permanent. With OAuth2 a 401 is
 //! answered once inside the client by fetching a new token and sending the request again.
 //!
 //! A record id goes into the path as one segment, percent-encoded except for the unreserved
