@@ -14,14 +14,22 @@
 //! - [`outlet`]: where recorded alert changes go (hub, JetStream).
 //! - [`notify`]: on-call routing: providers, contacts, schedules, escalation policies, routes.
 //! - [`redact`]: credentials in configured URLs hidden before they are printed or logged.
+//! - [`views`]: the JSON shapes the API and the hub send, below both.
+//! - [`clock`]: the wall clock the shell reads for "now".
+//! - [`http_client`]: the outbound HTTP client notify and partner share, and how an answer
+//!   is classed (retryable or not) and read.
+//! - [`hex`]: lower-case hex for signatures and hashes.
 
 #![warn(missing_docs)]
 
 pub mod api;
 pub mod auth;
 pub mod breaker;
+pub mod clock;
 pub mod config;
+pub mod hex;
 pub mod http;
+pub mod http_client;
 pub mod hub;
 pub mod notify;
 pub mod outlet;
@@ -30,6 +38,7 @@ pub mod redact;
 pub mod retry;
 pub mod store;
 pub mod telemetry;
+pub mod views;
 
 /// Completes when a stop flag turns true (or its sender is gone). The guard `wait_for`
 /// returns is dropped here, so callers stay `Send` across awaits.

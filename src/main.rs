@@ -39,15 +39,20 @@ use cli::{Cli, Command, LogFormat};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// mimalloc's `mi_option_purge_delay` (its position in `mi_option_e`; the Rust bindings do not
-/// name it).
+/// `mi_option_purge_delay` of `mimalloc.h`'s `mi_option_e` (the option the environment
+/// variable `MIMALLOC_PURGE_DELAY` sets). The Rust bindings name the options around it but not
+/// this one, and the environment variable is read only as the process starts, too late for a
+/// program to set it for itself.
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 fn main() -> ExitCode {
-    // Return freed pages to the OS after 1 ms instead of mimalloc's default 10 ms: the engine's
+    // Return freed pages to the OS after 1 ms instead of mimalloc's default: the engine's
     // tables grow by reallocation, and the delay otherwise keeps old and new copies resident.
-    // SAFETY: sets a plain integer option; mimalloc reads options at any time.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 1) };
+    // An operator's `MIMALLOC_PURGE_DELAY` wins.
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: sets a plain integer option; mimalloc reads options at any time.
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 1) };
+    }
     let cli = Cli::parse();
     let format = cli.log_format.map(|f| match f {
         LogFormat::Text => telemetry::LogFormat::Text,

@@ -13,12 +13,15 @@ use tokio::sync::mpsc;
 use tracing::warn;
 use vigil_actors::{AlertRecord, AlertState};
 
-use crate::api::views::AlertView;
 use crate::hub::Hub;
+use crate::retry::Backoff;
 use crate::store::{Store, StoredAlert};
 use crate::telemetry::metrics;
+use crate::views::AlertView;
 
-/// Longest wait between publish retries.
+/// First wait between publish retries (before jitter).
+const FIRST_BACKOFF: Duration = Duration::from_millis(50);
+/// Longest wait between publish retries (before jitter).
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// Unpublished alerts read at a time on start.
 const LEFTOVER_BATCH: u32 = 500;
@@ -157,7 +160,7 @@ impl Publisher {
             }
         };
         let msg_id = record.message_id();
-        let mut backoff = Duration::from_millis(50);
+        let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
         loop {
             match vigil_streams::publish_alert(&self.js, record.tenant_id, &msg_id, payload.clone())
                 .await
@@ -165,8 +168,7 @@ impl Publisher {
                 Ok(_) => return true,
                 Err(e) if e.is_retryable() => {
                     warn!(tenant_id = record.tenant_id, ticket_id = %record.ticket_id, error = %e, "alert publish failed; retrying");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    tokio::time::sleep(backoff.next_delay()).await;
                 }
                 Err(e) => {
                     warn!(tenant_id = record.tenant_id, ticket_id = %record.ticket_id, error = %e, "alert publish failed");

@@ -1,14 +1,21 @@
-//! Retry waits shared by the notification and partner outboxes: exponential with jitter
-//! (backon), never shorter than what the peer asked for with `Retry-After`, and a peer's
-//! `Retry-After` held to a limit ([`bound_retry_after`]) so that no answer can park work
-//! for years or overflow the clock arithmetic.
+//! Retry waits, the one back-off of the crate: exponential with jitter (backon), so that
+//! instances retrying the same peer do not do so in step. The notification and partner
+//! outboxes compute a row's next try with [`backoff_delay`], never shorter than what the peer
+//! asked for with `Retry-After`, and hold a peer's `Retry-After` to a limit
+//! ([`bound_retry_after`]) so that no answer can park work for years or overflow the clock
+//! arithmetic. Loops that retry in place (store writes, alert publishing, a partner worker
+//! whose store is away) take their waits from a [`Backoff`].
 
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 
-/// The wait before retry `attempt` (0 first): from `min` doubling up to `max`, with jitter,
-/// and at least `retry_after`.
+/// Attempts past this many wait as long as this one: doubling from any `min` has reached any
+/// `max` long before, and the iterator below is not walked further for nothing.
+const LAST_DOUBLING: u32 = 64;
+
+/// The wait before retry `attempt` (0 first): from `min` doubling up to `max`, with jitter
+/// (up to as much again), and at least `retry_after`.
 pub fn backoff_delay(
     attempt: u32,
     min: Duration,
@@ -22,9 +29,41 @@ pub fn backoff_delay(
         .with_jitter()
         .without_max_times()
         .build()
-        .nth(attempt as usize)
+        .nth(attempt.min(LAST_DOUBLING) as usize)
         .unwrap_or(max);
     backoff.max(retry_after.unwrap_or_default())
+}
+
+/// The waits of one retry loop: [`backoff_delay`] for the first, second, … retry, starting
+/// over after [`reset`](Backoff::reset).
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    min: Duration,
+    max: Duration,
+    attempt: u32,
+}
+
+impl Backoff {
+    /// Waits from `min` doubling up to `max`, with jitter.
+    pub const fn new(min: Duration, max: Duration) -> Backoff {
+        Backoff {
+            min,
+            max,
+            attempt: 0,
+        }
+    }
+
+    /// The wait before the next retry.
+    pub fn next_delay(&mut self) -> Duration {
+        let wait = backoff_delay(self.attempt, self.min, self.max, None);
+        self.attempt = self.attempt.saturating_add(1);
+        wait
+    }
+
+    /// Starts over from `min` (after a success).
+    pub fn reset(&mut self) {
+        self.attempt = 0;
+    }
 }
 
 /// A peer's `Retry-After` against the longest wait the caller can honour.
@@ -84,5 +123,23 @@ mod tests {
         }
         let asked = Duration::from_secs(120);
         assert!(backoff_delay(0, min, max, Some(asked)) >= asked);
+        assert!(backoff_delay(u32::MAX, min, max, None) >= max);
+    }
+
+    #[test]
+    fn a_loops_waits_double_and_start_over_after_a_reset() {
+        let (min, max) = (Duration::from_millis(50), Duration::from_secs(5));
+        let mut backoff = Backoff::new(min, max);
+        let first = backoff.next_delay();
+        assert!(first >= min && first <= min * 2, "{first:?}");
+        let second = backoff.next_delay();
+        assert!(second >= min * 2 && second <= min * 4, "{second:?}");
+        for _ in 0..20 {
+            let wait = backoff.next_delay();
+            assert!(wait <= max * 2, "{wait:?}");
+        }
+        assert!(backoff.next_delay() >= max);
+        backoff.reset();
+        assert!(backoff.next_delay() <= min * 2);
     }
 }

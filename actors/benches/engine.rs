@@ -17,8 +17,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, SamplingMode, Throughput};
+use vigil_actors::calendar::CalendarSpec;
 use vigil_actors::calendar::{BusinessCalendar, Calendar};
-use vigil_actors::policy::{CalendarSpec, PolicySpec};
+use vigil_actors::policy::PolicySpec;
 use vigil_actors::{AlertRecord, EngineSettings, EventTimeDriver, PolicyBook, Sink, TenantEngine};
 use vigil_peers::rng::Rng;
 use vigil_peers::workload::Workload;

@@ -3,8 +3,9 @@
 //! no clock of its own; `vigil replay` and `vigil run` drive the same code.
 //!
 //! # Layout
-//! - [`policy`]: policy and calendar settings, merged and compiled into versions.
-//! - [`calendar`]: business calendars: SLA time between instants, and when an amount elapses.
+//! - [`policy`]: policy settings, merged and compiled into versions.
+//! - [`calendar`]: business calendars (settings and compiled): SLA time between instants, and
+//!   when an amount elapses.
 //! - [`engine`]: one tenant's tickets, goal clocks, timers and alert state.
 //! - [`metrics`]: rolling per-tenant service metrics over 1 h, 24 h, 7 d and 30 d.
 //! - [`alert`]: the alert record shared by replay output, messages and the store.

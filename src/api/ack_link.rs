@@ -24,13 +24,13 @@ use super::ack_outcome::{AckLinkResult, AckedAlert, TO_ACKNOWLEDGE};
 use super::ack_page::{done_page, error_page, heading, html, preview_heading, preview_page};
 use super::alerts::acknowledge as acknowledge_alert;
 use super::store_error;
-use super::views::AlertView;
 use super::ApiState;
 use crate::auth::caller::security_event;
+use crate::clock::now_ms;
 use crate::http::{ApiError, Envelope};
 use crate::notify::ack_link::{AckLink, LinkError};
-use crate::store::pool::now_ms;
 use crate::store::Transition;
+use crate::views::AlertView;
 
 /// `code` of an expired link (HTTP 410). The platform has no code for this, so, like `/readyz`
 /// while not ready, it carries the HTTP status.

@@ -4,7 +4,7 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::views::AlertView;
+use crate::views::AlertView;
 
 /// `outcome` of a firing alert on `GET`: a `POST` would acknowledge it.
 pub const TO_ACKNOWLEDGE: &str = "to_acknowledge";

@@ -7,10 +7,10 @@ use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::ack_outcome::{AckLinkResult, TO_ACKNOWLEDGE};
-use super::views::AlertView;
 use crate::http::envelope::status_of;
 use crate::http::ApiError;
 use crate::notify::message::escape;
+use crate::views::AlertView;
 
 /// The `Content-Security-Policy` of every page: nothing loaded from anywhere, inline style
 /// only, forms post only to this origin, never framed.

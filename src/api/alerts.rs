@@ -8,11 +8,11 @@ use vigil_actors::AlertState;
 
 use super::params::Params;
 use super::store_error;
-use super::views::AlertView;
 use super::ApiState;
 use crate::auth::Caller;
 use crate::http::{ApiError, Envelope};
 use crate::store::{StoredAlert, Transition};
+use crate::views::AlertView;
 
 /// `GET /api/v1/alerts`.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]

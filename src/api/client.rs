@@ -8,13 +8,13 @@ use vigil_actors::metrics::{GroupBy, MetricsSnapshot, WindowStats};
 use vigil_streams::{format_instant, Millis};
 
 use super::params::Params;
-use super::views::{
-    open_alerts, overall_compliance, AlertView, ComplianceRow, LiveMetrics, TicketClocks,
-};
 use super::{store_error, ApiState};
 use crate::auth::Caller;
+use crate::clock::now_ms;
 use crate::http::{ApiError, Envelope};
-use crate::store::pool::now_ms;
+use crate::views::{
+    open_alerts, overall_compliance, AlertView, ComplianceRow, LiveMetrics, TicketClocks,
+};
 
 /// Open alerts in the overview, at most.
 const OVERVIEW_ALERTS: u32 = 50;

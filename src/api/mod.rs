@@ -9,7 +9,7 @@
 //! of its own tenant and reads nothing.
 //!
 //! # Layout
-//! - [`views`]: the JSON shapes shared with the WebSocket hub.
+//! - The JSON shapes it shares with the WebSocket hub live below both, in [`crate::views`].
 //! - `auth`: the authenticated-caller extractor (token, role, rate limits).
 //! - `client`: overview, compliance, one ticket's clocks.
 //! - `alerts`: the alert list and lifecycle (ack, resolve).
@@ -38,7 +38,6 @@ mod openapi;
 mod params;
 mod partners;
 mod silences;
-pub mod views;
 mod ws;
 
 use std::sync::Arc;

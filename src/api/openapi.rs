@@ -6,9 +6,8 @@ use axum::response::IntoResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{
-    ack_link, ack_outcome, alerts, client, ingest, notifications, partners, silences, views,
-};
+use super::{ack_link, ack_outcome, alerts, client, ingest, notifications, partners, silences};
+use crate::views;
 
 /// The document.
 #[derive(OpenApi)]

@@ -13,9 +13,9 @@ use super::params::Params;
 use super::store_error;
 use super::ApiState;
 use crate::auth::Caller;
+use crate::clock::now_ms;
 use crate::http::{ApiError, Envelope};
-use crate::notify::silence::Silence;
-use crate::store::pool::now_ms;
+use crate::store::silences::Silence;
 use crate::store::{SilenceExpiry, SilenceFilter, StoredSilence};
 
 /// Longest `comment`, in characters.

@@ -245,7 +245,7 @@ mod tests {
     }
 
     fn now() -> u64 {
-        crate::store::pool::now_ms() as u64 / 1000
+        crate::clock::now_ms() as u64 / 1000
     }
 
     #[test]

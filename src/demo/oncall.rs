@@ -5,8 +5,9 @@
 use vigil::config::ConfigDuration;
 use vigil::notify::config::{
     Channel, ChannelLimit, ContactSpec, LimitsConfig, Locale, MatchSpec, OneOrMany, PolicySpec,
-    RouteSpec, ScheduleSpec, SmsConfig, SmsFormat, SmtpConfig, StepSpec, TlsMode,
+    RouteSpec, SmsConfig, SmsFormat, SmtpConfig, StepSpec, TlsMode,
 };
+use vigil::notify::schedule::ScheduleSpec;
 use vigil::notify::NotifyConfig;
 
 /// Where the demo's messages go: the sinks' addresses.

@@ -34,7 +34,8 @@ pub async fn start_sms() -> io::Result<(FakeGateway, Receiver<Delivery>)> {
 mod tests {
     use std::time::Duration;
 
-    use vigil::notify::channel::{http_client, Content, Outgoing, SmsSender, SmtpSender};
+    use vigil::http_client::build as http_client;
+    use vigil::notify::channel::{Content, Outgoing, SmsSender, SmtpSender};
     use vigil::notify::config::{SmsConfig, SmsFormat, SmtpConfig, TlsMode};
     use vigil::notify::message::Email;
 

@@ -296,21 +296,11 @@ impl AsyncWrite for CappedStream {
     }
 }
 
-/// Sets `SO_SNDBUF` (the kernel doubles it for bookkeeping; best effort).
+/// Sets `SO_SNDBUF` (the kernel doubles it for bookkeeping; best effort). The size is held
+/// to what the option's C `int` can carry.
 fn set_send_buffer(stream: &TcpStream, bytes: usize) {
-    use std::os::fd::AsRawFd;
-    let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
-    // SAFETY: a plain integer socket option on a descriptor the stream owns for this call.
-    let rc = unsafe {
-        libc::setsockopt(
-            stream.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_SNDBUF,
-            std::ptr::from_ref(&value).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc != 0 {
-        tracing::debug!(error = %io::Error::last_os_error(), "cannot set the send buffer size");
+    let bytes = bytes.min(i32::MAX.unsigned_abs() as usize);
+    if let Err(e) = socket2::SockRef::from(stream).set_send_buffer_size(bytes) {
+        tracing::debug!(error = %e, "cannot set the send buffer size");
     }
 }

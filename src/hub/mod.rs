@@ -34,11 +34,11 @@ use tokio::sync::watch;
 use vigil_actors::metrics::MetricsSnapshot;
 use vigil_actors::supervisor::TenantPool;
 
-use crate::api::views::{AlertView, LiveMetrics, TicketClocks};
 use crate::auth::Caller;
 use crate::http::ApiError;
 use crate::store::Store;
 use crate::telemetry::metrics::{http_rate_limited, ws_clients, ws_push_latency_seconds};
+use crate::views::{AlertView, LiveMetrics, TicketClocks};
 pub use config::WsConfig;
 use queue::{ClientQueue, Supersedes};
 use topic::{Subscriber, Topic};
@@ -90,7 +90,7 @@ impl Hub {
         // Seqs start at the start time in microseconds, so they keep increasing across
         // restarts and a client's resume_from from an earlier run is never mistaken for one
         // of this run's.
-        let seq_base = u64::try_from(crate::store::pool::now_ms()).unwrap_or(0) * 1000;
+        let seq_base = u64::try_from(crate::clock::now_ms()).unwrap_or(0) * 1000;
         Hub {
             inner: Arc::new(Inner {
                 config,

@@ -198,7 +198,7 @@ impl Client {
 /// Completes when a token expiring at `exp` (seconds since the Unix epoch) has expired;
 /// never, if that instant is too far away to represent.
 async fn token_expiry(exp: u64) {
-    let now_ms = u64::try_from(crate::store::pool::now_ms()).unwrap_or(0);
+    let now_ms = u64::try_from(crate::clock::now_ms()).unwrap_or(0);
     let left = Duration::from_millis(exp.saturating_mul(1000).saturating_sub(now_ms));
     match tokio::time::Instant::now().checked_add(left) {
         Some(at) => tokio::time::sleep_until(at).await,

@@ -8,7 +8,7 @@ use super::protocol::{self, Channels, ResumeFrom, TenantIds};
 use super::queue::Outgoing;
 use super::topic::Subscriber;
 use super::{lock, Client, Hub, Subscribed};
-use crate::api::views::{open_alerts, LiveMetrics, TicketClocks};
+use crate::views::{open_alerts, LiveMetrics, TicketClocks};
 
 /// Open alerts in an `alerts` snapshot, at most.
 pub const SNAPSHOT_ALERTS: u32 = 100;
@@ -181,7 +181,7 @@ impl Hub {
             }
             None => None,
         };
-        read.unwrap_or_else(|| LiveMetrics::empty(crate::store::pool::now_ms()))
+        read.unwrap_or_else(|| LiveMetrics::empty(crate::clock::now_ms()))
     }
 
     async fn at_risk(&self, tenant: u64) -> Vec<TicketClocks> {

@@ -5,6 +5,8 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
+use super::lease::lease_problem;
+use super::schedule::{parse_handover, parse_range, ScheduleSpec};
 use crate::config::problem::FieldPath;
 use crate::config::ConfigDuration;
 
@@ -383,39 +385,6 @@ pub struct ContactSpec {
     pub webhook: Option<String>,
 }
 
-/// `[[notify.schedules]]`: a weekly rotation.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct ScheduleSpec {
-    /// Referenced as `schedule:<id>`.
-    pub id: String,
-    /// IANA time zone of the hand-over.
-    pub timezone: String,
-    /// Contact ids, one week each, in turn.
-    pub rotation: Vec<String>,
-    /// Weekday and local time of the weekly hand-over, e.g. `"mon 09:00"`.
-    pub handover: String,
-    /// The first week of the rotation starts on the hand-over on or before this date
-    /// (`YYYY-MM-DD`). Default 2026-01-05 (a Monday).
-    #[serde(default)]
-    pub start: Option<String>,
-    /// Who stands in, when.
-    #[serde(default)]
-    pub overrides: Vec<OverrideSpec>,
-}
-
-/// A stand-in on a schedule.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct OverrideSpec {
-    /// The contact standing in.
-    pub contact: String,
-    /// From (RFC 3339).
-    pub start: String,
-    /// Until (RFC 3339, exclusive).
-    pub end: String,
-}
-
 /// A notification channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -581,7 +550,7 @@ impl NotifyConfig {
             "policies",
             &mut bad,
         );
-        if let Some((field, message)) = super::lease::lease_problem(&self.delivery) {
+        if let Some((field, message)) = lease_problem(self.delivery.claim_timeout.as_std()) {
             bad(at(&["delivery"], None, field), message);
         }
         for (i, c) in self.contacts.iter().enumerate() {
@@ -609,7 +578,7 @@ impl NotifyConfig {
                 }
             }
             if let Some(q) = &c.quiet_hours {
-                if crate::notify::schedule::parse_range(q).is_none() {
+                if parse_range(q).is_none() {
                     bad(
                         at(&["contacts"], Some(i), "quiet_hours"),
                         format!("{q:?} is not a range like \"22:00-07:00\""),
@@ -624,7 +593,7 @@ impl NotifyConfig {
                     format!("unknown time zone {:?}", s.timezone),
                 );
             }
-            if crate::notify::schedule::parse_handover(&s.handover).is_none() {
+            if parse_handover(&s.handover).is_none() {
                 bad(
                     at(&["schedules"], Some(i), "handover"),
                     format!(

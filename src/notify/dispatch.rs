@@ -23,14 +23,14 @@ use super::limits::RecipientLimits;
 use super::message::{self, MessageFacts};
 use super::route::AlertFacts;
 use super::schedule;
-use super::silence::Silence;
 use super::Routing;
-use crate::api::views::AlertView;
 use crate::breaker::Breaker;
 use crate::retry::{bound_retry_after, RetryAfter};
 use crate::store::notifications::{DueNotification, NewNotification, NotificationKind, Outcome};
+use crate::store::silences::Silence;
 use crate::store::{Store, StoreError};
 use crate::telemetry::metrics;
+use crate::views::AlertView;
 
 /// Longest wait between rounds when nothing is known to be due (other instances may write).
 const IDLE_POLL: Duration = Duration::from_secs(1);

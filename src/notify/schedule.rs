@@ -5,9 +5,41 @@
 use jiff::civil::{Date, Time, Weekday};
 use jiff::tz::TimeZone;
 use jiff::{Span, Timestamp};
+use serde::{Deserialize, Serialize};
 use vigil_streams::Millis;
 
-use super::config::ScheduleSpec;
+/// `[[notify.schedules]]`: a weekly rotation.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleSpec {
+    /// Referenced as `schedule:<id>`.
+    pub id: String,
+    /// IANA time zone of the hand-over.
+    pub timezone: String,
+    /// Contact ids, one week each, in turn.
+    pub rotation: Vec<String>,
+    /// Weekday and local time of the weekly hand-over, e.g. `"mon 09:00"`.
+    pub handover: String,
+    /// The first week of the rotation starts on the hand-over on or before this date
+    /// (`YYYY-MM-DD`). Default 2026-01-05 (a Monday).
+    #[serde(default)]
+    pub start: Option<String>,
+    /// Who stands in, when.
+    #[serde(default)]
+    pub overrides: Vec<OverrideSpec>,
+}
+
+/// A stand-in on a schedule.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OverrideSpec {
+    /// The contact standing in.
+    pub contact: String,
+    /// From (RFC 3339).
+    pub start: String,
+    /// Until (RFC 3339, exclusive).
+    pub end: String,
+}
 
 /// The default first week of a rotation: the hand-over on or before this Monday.
 const DEFAULT_START: Date = jiff::civil::date(2026, 1, 5);
@@ -130,7 +162,6 @@ pub fn on_call(schedule: &ScheduleSpec, t: Millis) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::notify::config::OverrideSpec;
 
     fn schedule(handover: &str, tz: &str) -> ScheduleSpec {
         ScheduleSpec {

@@ -36,9 +36,12 @@ use tokio::sync::Mutex;
 use vigil_actors::clock::{Clock, WallClock};
 use vigil_streams::Millis;
 
-use super::client::{classify, read_excerpt, retry_after, ErrorClass};
 use super::config::{http_base_url, AuthConfig};
-use super::mask::hex;
+use crate::hex::encode as hex;
+use crate::http_client::{
+    answer_class, read_bounded, read_excerpt, CallError, ErrorClass, MESSAGE_CHARS,
+    MESSAGE_READ_BYTES,
+};
 
 /// How long before it expires a cached token is replaced (at most half its lifetime).
 pub const TOKEN_MARGIN: Duration = Duration::from_secs(30);
@@ -138,7 +141,7 @@ fn header_name(field: &'static str, name: &str) -> Result<HeaderName, AuthError>
 
 impl Authenticator {
     /// The authenticator `config` describes, with secrets read through `env` and OAuth2
-    /// tokens fetched through `client` (see [`crate::notify::channel::http_client`]). Fails
+    /// tokens fetched through `client` (see [`crate::http_client::build`]). Fails
     /// naming the variable when a secret is not set.
     pub fn new(
         config: &AuthConfig,
@@ -369,25 +372,19 @@ impl TokenSource {
             .send()
             .await
             .map_err(|e| {
-                let e = super::client::CallError::from_reqwest(e);
+                let e = CallError::from_reqwest(e);
                 failed(e.class, None, e.message)
             })?;
         let status = response.status().as_u16();
-        if let Some(class) = classify(status) {
-            let class = match class {
-                ErrorClass::Retryable { .. } => ErrorClass::Retryable {
-                    retry_after: retry_after(response.headers()),
-                },
-                ErrorClass::Permanent => ErrorClass::Permanent,
-            };
-            let excerpt = read_excerpt(response).await;
+        if let Some(class) = answer_class(&response) {
+            let excerpt = read_excerpt(response, MESSAGE_READ_BYTES, MESSAGE_CHARS).await;
             return Err(failed(
                 class,
                 Some(status),
                 format!("HTTP {status}: {excerpt}"),
             ));
         }
-        let body = super::client::read_bounded(response, MAX_TOKEN_ANSWER_BYTES)
+        let body = read_bounded(response, MAX_TOKEN_ANSWER_BYTES)
             .await
             .map_err(|e| failed(e.class, Some(status), e.message))?;
         let answer: TokenAnswer = serde_json::from_slice(&body).map_err(|e| {
@@ -451,7 +448,7 @@ mod tests {
     }
 
     fn client() -> reqwest::Client {
-        crate::notify::channel::http_client(Duration::from_secs(5)).expect("client")
+        crate::http_client::build(Duration::from_secs(5)).expect("client")
     }
 
     fn hmac_config() -> AuthConfig {

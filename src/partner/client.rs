@@ -3,20 +3,19 @@
 //! back-off, rate limits and the circuit breaker are the caller's; every failure says
 //! whether a retry can help ([`ErrorClass`]).
 //!
-//! Which failures are retryable ([`classify`]): time-outs, connection errors, 408, 429 and
-//! every 5xx. 502, 503 and 504 are the ones the partner contract names; other 5xx (a flaky
-//! 500) are retried too rather than parking a record for good on a passing server error.
-//! Every other status, 4xx and an unfollowed 3xx alike, is permanent. With OAuth2 a 401 is
+//! Which failures are retryable ([`crate::http_client::classify`]): time-outs, connection
+//! errors, 408, 429 and every 5xx. 502, 503 and 504 are the ones the partner contract names;
+//! other 5xx (a flaky 500) are retried too rather than parking a record for good on a passing
+//! server error. Every other status, 4xx and an unfollowed 3xx alike, is permanent. With OAuth2 a 401 is
 //! answered once inside the client by fetching a new token and sending the request again.
 //!
 //! A record id goes into the path as one segment, percent-encoded except for the unreserved
 //! characters `A-Z a-z 0-9 - . _ ~` (`12345:TKT-001:resolution` →
 //! `12345%3ATKT-001%3Aresolution`); HMAC signatures cover the path exactly as sent.
 
-use std::fmt;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-use reqwest::header::{HeaderMap, ACCEPT, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use reqwest::{Method, Response, Url};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -25,183 +24,34 @@ use vigil_actors::SlaRecord;
 use super::auth::{AuthError, Authenticator, EnvLookup};
 use super::config::{http_base_url, PartnerConfig};
 use super::mapping::{Mapper, MappingError};
-use crate::notify::channel::{http_client, parse_retry_after};
-
-/// Characters of a partner's answer kept in a [`CallError`].
-pub const MESSAGE_CHARS: usize = 500;
-
-/// Bytes of a refusal's body read for its message.
-const MESSAGE_READ_BYTES: usize = 4 * 1024;
+use crate::http_client::{
+    answer_class, read_bounded, read_excerpt, CallError, ErrorClass, MESSAGE_CHARS,
+    MESSAGE_READ_BYTES,
+};
 
 /// Largest reconciliation page read; a bigger one is refused (permanent) rather than held.
 pub const MAX_PAGE_BYTES: usize = 64 * 1024 * 1024;
 
-/// Whether trying a failed call again may help.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorClass {
-    /// Later, it may pass; `retry_after` is the partner's `Retry-After`, if it sent one.
-    Retryable {
-        /// How long the partner asked us to wait.
-        retry_after: Option<Duration>,
-    },
-    /// Sending the same request again will fail the same way.
-    Permanent,
-}
-
-/// A call to a partner that did not succeed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub struct CallError {
-    /// Whether a retry can help.
-    pub class: ErrorClass,
-    /// The partner's HTTP status, when it answered.
-    pub status: Option<u16>,
-    /// The partner's answer (its start, on one line, at most [`MESSAGE_CHARS`] characters)
-    /// or what went wrong on the way.
-    pub message: String,
-}
-
-impl fmt::Display for CallError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = match self.class {
-            ErrorClass::Retryable { .. } => "retryable",
-            ErrorClass::Permanent => "permanent",
-        };
-        match self.status {
-            Some(status) => write!(f, "HTTP {status} ({kind}): {}", self.message),
-            None => write!(f, "{kind}: {}", self.message),
-        }
-    }
-}
-
-impl CallError {
-    /// Whether a retry can help.
-    pub fn is_retryable(&self) -> bool {
-        matches!(self.class, ErrorClass::Retryable { .. })
-    }
-
-    /// The partner's `Retry-After`, if it sent one.
-    pub fn retry_after(&self) -> Option<Duration> {
-        match self.class {
-            ErrorClass::Retryable { retry_after } => retry_after,
-            ErrorClass::Permanent => None,
-        }
-    }
-
-    fn permanent(status: Option<u16>, message: impl Into<String>) -> CallError {
-        CallError {
-            class: ErrorClass::Permanent,
-            status,
-            message: message.into(),
-        }
-    }
-
-    /// A request that got no answer: an unusable request is permanent; time-outs,
-    /// connection errors and broken answers are retryable. The URL is left out.
-    pub(crate) fn from_reqwest(e: reqwest::Error) -> CallError {
-        let class = if e.is_builder() {
-            ErrorClass::Permanent
-        } else {
-            ErrorClass::Retryable { retry_after: None }
-        };
-        let what = if e.is_timeout() {
-            "timed out: "
-        } else if e.is_connect() {
-            "cannot connect: "
-        } else {
-            ""
-        };
-        CallError {
+/// A failed authentication as a call failure: the token endpoint's class carries over, a
+/// failed random source may pass, missing secrets and bad settings do not.
+fn auth_failure(e: AuthError) -> CallError {
+    match e {
+        AuthError::Token {
+            class,
+            status: _,
+            reason,
+        } => CallError {
             class,
             status: None,
-            message: format!("{what}{}", error_chain(&e.without_url())),
-        }
-    }
-
-    fn from_auth(e: AuthError) -> CallError {
-        match e {
-            AuthError::Token {
-                class,
-                status: _,
-                reason,
-            } => CallError {
-                class,
-                status: None,
-                message: format!("token endpoint: {reason}"),
-            },
-            AuthError::Random(_) => CallError {
-                class: ErrorClass::Retryable { retry_after: None },
-                status: None,
-                message: e.to_string(),
-            },
-            AuthError::MissingEnv { .. } | AuthError::Invalid { .. } => {
-                CallError::permanent(None, e.to_string())
-            }
-        }
-    }
-}
-
-/// The class of an HTTP status: `None` for 2xx (success), retryable for 408, 429 and 5xx,
-/// permanent for everything else. `Retry-After` is read by the caller.
-pub fn classify(status: u16) -> Option<ErrorClass> {
-    match status {
-        200..=299 => None,
-        408 | 429 | 500..=599 => Some(ErrorClass::Retryable { retry_after: None }),
-        _ => Some(ErrorClass::Permanent),
-    }
-}
-
-/// `Retry-After` of an answer, as a delay from now.
-pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    headers
-        .get(RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| parse_retry_after(v, SystemTime::now()))
-}
-
-/// The start of an answer's body on one line, at most [`MESSAGE_CHARS`] characters.
-pub(crate) async fn read_excerpt(mut response: Response) -> String {
-    let mut body = Vec::new();
-    while body.len() < MESSAGE_READ_BYTES {
-        match response.chunk().await {
-            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-            Ok(None) | Err(_) => break,
-        }
-    }
-    body.truncate(MESSAGE_READ_BYTES);
-    let text = String::from_utf8_lossy(&body);
-    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    match line.char_indices().nth(MESSAGE_CHARS) {
-        Some((cut, _)) => format!("{}…", &line[..cut]),
-        None => line,
-    }
-}
-
-/// The whole body of an answer, refused (permanent) past `limit` bytes; a body cut off on
-/// the way is retryable.
-pub(crate) async fn read_bounded(
-    mut response: Response,
-    limit: usize,
-) -> Result<Vec<u8>, CallError> {
-    let status = Some(response.status().as_u16());
-    let mut body = Vec::new();
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                if body.len() + chunk.len() > limit {
-                    return Err(CallError::permanent(
-                        status,
-                        format!("the answer is larger than {limit} bytes"),
-                    ));
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(None) => return Ok(body),
-            Err(e) => {
-                return Err(CallError {
-                    status,
-                    ..CallError::from_reqwest(e)
-                })
-            }
+            message: format!("token endpoint: {reason}"),
+        },
+        AuthError::Random(_) => CallError {
+            class: ErrorClass::Retryable { retry_after: None },
+            status: None,
+            message: e.to_string(),
+        },
+        AuthError::MissingEnv { .. } | AuthError::Invalid { .. } => {
+            CallError::permanent(None, e.to_string())
         }
     }
 }
@@ -215,21 +65,6 @@ async fn drain(mut response: Response) {
             Ok(None) | Err(_) => break,
         }
     }
-}
-
-/// An error and its sources, `: `-separated (reqwest keeps the cause in sources).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
 }
 
 /// `text` as one path segment: unreserved characters as they are, every other byte `%XX`.
@@ -290,10 +125,10 @@ impl PartnerClient {
     /// `config.timeout`. Fails naming the field or variable at fault.
     pub fn new(config: &PartnerConfig, env: EnvLookup<'_>) -> Result<PartnerClient, ClientError> {
         let base = http_base_url(&config.base_url).map_err(ClientError::BaseUrl)?;
-        let http =
-            http_client(config.timeout.as_std()).map_err(|e| ClientError::Http(e.to_string()))?;
+        let http = crate::http_client::build(config.timeout.as_std())
+            .map_err(|e| ClientError::Http(e.to_string()))?;
         let auth = Authenticator::new(&config.auth, env, http.clone())?;
-        let mapper = Mapper::new(config)?;
+        let mapper = Mapper::new(&config.mapping, &config.masking)?;
         Ok(PartnerClient {
             id: config.id.clone(),
             base,
@@ -413,7 +248,7 @@ impl PartnerClient {
                 .auth
                 .headers(&method, &path_and_query, &body, SystemTime::now())
                 .await
-                .map_err(CallError::from_auth)?;
+                .map_err(auth_failure)?;
             let mut request = self
                 .http
                 .request(method.clone(), url.clone())
@@ -432,16 +267,10 @@ impl PartnerClient {
                 refreshed = true;
                 continue;
             }
-            let Some(class) = classify(status) else {
+            let Some(class) = answer_class(&response) else {
                 return Ok(response);
             };
-            let class = match class {
-                ErrorClass::Retryable { .. } => ErrorClass::Retryable {
-                    retry_after: retry_after(response.headers()),
-                },
-                ErrorClass::Permanent => ErrorClass::Permanent,
-            };
-            let mut message = read_excerpt(response).await;
+            let mut message = read_excerpt(response, MESSAGE_READ_BYTES, MESSAGE_CHARS).await;
             if message.is_empty() {
                 message = reqwest::StatusCode::from_u16(status)
                     .ok()
@@ -463,6 +292,7 @@ mod tests {
     use std::collections::VecDeque;
     use std::net::SocketAddr;
     use std::sync::{Arc, Mutex};
+    use std::time::Duration;
 
     use axum::body::Bytes;
     use axum::extract::State;
@@ -579,33 +409,6 @@ mod tests {
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect()
-    }
-
-    #[test]
-    fn statuses_are_classified() {
-        let retry = Some(ErrorClass::Retryable { retry_after: None });
-        let table = [
-            (200, None),
-            (201, None),
-            (204, None),
-            (301, Some(ErrorClass::Permanent)),
-            (400, Some(ErrorClass::Permanent)),
-            (401, Some(ErrorClass::Permanent)),
-            (403, Some(ErrorClass::Permanent)),
-            (404, Some(ErrorClass::Permanent)),
-            (408, retry),
-            (409, Some(ErrorClass::Permanent)),
-            (422, Some(ErrorClass::Permanent)),
-            (429, retry),
-            (500, retry),
-            (501, retry),
-            (502, retry),
-            (503, retry),
-            (504, retry),
-        ];
-        for (status, want) in table {
-            assert_eq!(classify(status), want, "{status}");
-        }
     }
 
     #[test]

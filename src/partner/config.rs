@@ -417,7 +417,7 @@ impl PartnerConfig {
             );
         }
         self.auth.check(&mut bad);
-        for e in Mapper::check(self) {
+        for e in Mapper::check(&self.mapping, &self.masking) {
             bad(&format!("{}.{}", e.section, e.field), e.message);
         }
         out

@@ -13,10 +13,11 @@ use vigil_actors::clock::Clock;
 use vigil_actors::SlaRecord;
 use vigil_streams::Millis;
 
-use super::client::{CallError, Page, PartnerClient};
+use super::client::{Page, PartnerClient};
 use super::config::PartnerConfig;
 use super::mapping::Mapper;
 use crate::breaker::{Breaker, BreakerPolicy, BreakerState};
+use crate::http_client::CallError;
 use crate::telemetry::metrics;
 
 /// Why a call was not made or did not succeed.

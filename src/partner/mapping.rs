@@ -3,13 +3,12 @@
 //! unmapped fields keep their names). Also the content hash reconciliation compares records
 //! by, and masking of a partner's objects for reports.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use serde_json::{Map, Value};
 use vigil_actors::SlaRecord;
 
-use super::config::PartnerConfig;
 use super::mask::MaskRule;
 
 /// The fields of a serialized [`SlaRecord`], in DESIGN.md §7 order. `assignee_id` is absent
@@ -72,20 +71,23 @@ pub struct Mapper {
 }
 
 impl Mapper {
-    /// The mapper of a partner; fails on the first entry [`Mapper::check`] reports.
-    pub fn new(config: &PartnerConfig) -> Result<Mapper, MappingError> {
-        if let Some(e) = Mapper::check(config).into_iter().next() {
+    /// The mapper of a partner's `mapping` (our field → theirs) and `masking` (our field →
+    /// rule); fails on the first entry [`Mapper::check`] reports.
+    pub fn new(
+        mapping: &BTreeMap<String, String>,
+        masking: &BTreeMap<String, String>,
+    ) -> Result<Mapper, MappingError> {
+        if let Some(e) = Mapper::check(mapping, masking).into_iter().next() {
             return Err(e);
         }
         let fields: Vec<Field> = RECORD_FIELDS
             .iter()
             .map(|&ours| Field {
                 ours,
-                theirs: config
-                    .mapping
+                theirs: mapping
                     .get(ours)
                     .map_or_else(|| ours.to_string(), |t| t.trim().to_string()),
-                mask: config.masking.get(ours).and_then(|r| r.parse().ok()),
+                mask: masking.get(ours).and_then(|r| r.parse().ok()),
             })
             .collect();
         let mut hash_order: Vec<usize> = (0..fields.len()).collect();
@@ -96,7 +98,10 @@ impl Mapper {
     /// Every problem of a partner's `mapping` and `masking`: keys that are not record fields,
     /// empty names, two fields under one name, rules that do not parse, masked
     /// [`UNMASKABLE`] fields.
-    pub fn check(config: &PartnerConfig) -> Vec<MappingError> {
+    pub fn check(
+        mapping: &BTreeMap<String, String>,
+        masking: &BTreeMap<String, String>,
+    ) -> Vec<MappingError> {
         let mut out = Vec::new();
         let mut bad = |section, field: &str, message: String| {
             out.push(MappingError {
@@ -106,7 +111,7 @@ impl Mapper {
             })
         };
         let known = || RECORD_FIELDS.join(", ");
-        for (ours, theirs) in &config.mapping {
+        for (ours, theirs) in mapping {
             if !RECORD_FIELDS.contains(&ours.as_str()) {
                 bad(
                     "mapping",
@@ -119,16 +124,16 @@ impl Mapper {
         }
         let mut seen: BTreeSet<&str> = BTreeSet::new();
         for ours in RECORD_FIELDS {
-            let theirs = config.mapping.get(ours).map_or(ours, |t| t.trim());
+            let theirs = mapping.get(ours).map_or(ours, |t| t.trim());
             if !theirs.is_empty() && !seen.insert(theirs) {
                 let first = RECORD_FIELDS
                     .iter()
-                    .find(|f| config.mapping.get(**f).map_or(**f, |t| t.trim()) == theirs)
+                    .find(|f| mapping.get(**f).map_or(**f, |t| t.trim()) == theirs)
                     .copied()
                     .unwrap_or(ours);
                 // Report on a mapping entry, which the user wrote, rather than on a field
                 // that merely kept its name.
-                let at = if config.mapping.contains_key(ours) {
+                let at = if mapping.contains_key(ours) {
                     ours
                 } else {
                     first
@@ -140,7 +145,7 @@ impl Mapper {
                 );
             }
         }
-        for (ours, rule) in &config.masking {
+        for (ours, rule) in masking {
             if !RECORD_FIELDS.contains(&ours.as_str()) {
                 bad(
                     "masking",
@@ -241,7 +246,6 @@ impl Mapper {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use std::collections::BTreeMap;
 
     use serde_json::json;
     use vigil_actors::Goal;
@@ -267,22 +271,29 @@ pub(crate) mod tests {
         }
     }
 
-    fn config(mapping: &[(&str, &str)], masking: &[(&str, &str)]) -> PartnerConfig {
+    /// A partner's `mapping` and `masking`.
+    type Rules = (BTreeMap<String, String>, BTreeMap<String, String>);
+
+    fn config(mapping: &[(&str, &str)], masking: &[(&str, &str)]) -> Rules {
         let to_map = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
             pairs
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect()
         };
-        let mut c: PartnerConfig =
-            toml::from_str("id = \"p\"\nbase_url = \"http://127.0.0.1:1/api\"").expect("config");
-        c.mapping = to_map(mapping);
-        c.masking = to_map(masking);
-        c
+        (to_map(mapping), to_map(masking))
+    }
+
+    fn mapper((mapping, masking): &Rules) -> Result<Mapper, MappingError> {
+        Mapper::new(mapping, masking)
+    }
+
+    fn check((mapping, masking): &Rules) -> Vec<MappingError> {
+        Mapper::check(mapping, masking)
     }
 
     fn design_mapper() -> Mapper {
-        Mapper::new(&config(
+        mapper(&config(
             &[
                 ("record_id", "id"),
                 ("ticket_id", "ticket_no"),
@@ -333,7 +344,7 @@ pub(crate) mod tests {
 
     #[test]
     fn numbers_are_masked_as_text() {
-        let m = Mapper::new(&config(&[], &[("tenant_id", "last:2")])).expect("valid");
+        let m = mapper(&config(&[], &[("tenant_id", "last:2")])).expect("valid");
         assert_eq!(m.map(&record())["tenant_id"], json!("***45"));
     }
 
@@ -372,7 +383,7 @@ pub(crate) mod tests {
 
     #[test]
     fn partner_objects_are_masked_by_their_names() {
-        let m = Mapper::new(&config(
+        let m = mapper(&config(
             &[("assignee_id", "owner"), ("ticket_id", "ticket_no")],
             &[("assignee_id", "first:2,last:2"), ("ticket_id", "hash")],
         ))
@@ -396,7 +407,7 @@ pub(crate) mod tests {
     #[test]
     fn bad_mappings_and_maskings_are_named() {
         let errors = |mapping: &[(&str, &str)], masking: &[(&str, &str)]| -> Vec<String> {
-            Mapper::check(&config(mapping, masking))
+            check(&config(mapping, masking))
                 .iter()
                 .map(ToString::to_string)
                 .collect()
@@ -428,6 +439,6 @@ pub(crate) mod tests {
         assert!(e[0].starts_with("masking.record_id: cannot be masked"));
         assert!(e[1].starts_with("masking.stopped_at: cannot be masked"));
         assert!(errors(&[], &[("nope", "all")])[0].starts_with("masking.nope: not a record"));
-        assert!(Mapper::new(&config(&[("x", "y")], &[])).is_err());
+        assert!(mapper(&config(&[("x", "y")], &[])).is_err());
     }
 }

@@ -168,18 +168,7 @@ impl MaskRule {
 /// Lower-case hex of the first 8 bytes of SHA-256 of `value`.
 fn hash_hex(value: &str) -> String {
     let digest = Sha256::digest(value.as_bytes());
-    hex(&digest[..HASH_HEX_LEN / 2])
-}
-
-/// Lower-case hex of `bytes`.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(2 * bytes.len());
-    for b in bytes {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 0x0f)]));
-    }
-    out
+    crate::hex::encode(&digest[..HASH_HEX_LEN / 2])
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ pub mod reconcile;
 pub mod worker;
 
 pub use auth::Authenticator;
-pub use client::{CallError, ErrorClass, Page, PartnerClient};
+pub use client::{Page, PartnerClient};
 pub use config::PartnerConfig;
 pub use mapping::Mapper;
 

@@ -17,7 +17,7 @@ use vigil_streams::Millis;
 
 use super::link::{LinkError, PartnerLink};
 use crate::breaker::BreakerState;
-use crate::retry::{backoff_delay, bound_retry_after, RetryAfter};
+use crate::retry::{backoff_delay, bound_retry_after, Backoff, RetryAfter};
 use crate::store::{ClaimedRecord, DeliveryOutcome, Store, StoreError};
 use crate::telemetry::metrics;
 
@@ -30,6 +30,10 @@ pub const CLAIM_LEASE_MS: Millis = 120_000;
 const IDLE_POLL: Duration = Duration::from_secs(1);
 /// How often the outbox gauges are refreshed.
 const GAUGES_EVERY: Duration = Duration::from_secs(5);
+/// First wait after the outbox could not be read (before jitter).
+const STORE_FIRST_BACKOFF: Duration = Duration::from_millis(200);
+/// Longest wait while the outbox cannot be read (before jitter).
+const STORE_MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// What one round did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -185,15 +189,15 @@ impl PartnerWorker {
         let partner = self.link.id().to_string();
         info!(partner = %partner, "partner outbox worker started");
         let mut gauges = tokio::time::interval(GAUGES_EVERY);
-        let mut store_backoff = Duration::from_millis(100);
+        let mut store_backoff = Backoff::new(STORE_FIRST_BACKOFF, STORE_MAX_BACKOFF);
         loop {
             let wait = match self.round().await {
                 Ok(r) if r.claimed as u32 >= BATCH && r.blocked_until.is_none() => {
-                    store_backoff = Duration::from_millis(100);
+                    store_backoff.reset();
                     Duration::ZERO
                 }
                 Ok(r) => {
-                    store_backoff = Duration::from_millis(100);
+                    store_backoff.reset();
                     let until_open = r
                         .blocked_until
                         .map(|u| u.saturating_sub(self.link.now()).max(0));
@@ -204,8 +208,7 @@ impl PartnerWorker {
                 }
                 Err(e) => {
                     warn!(partner = %partner, error = %e, "partner outbox unavailable; records wait");
-                    store_backoff = (store_backoff * 2).min(Duration::from_secs(5));
-                    store_backoff
+                    store_backoff.next_delay()
                 }
             };
             if wait.is_zero() {

@@ -6,11 +6,12 @@ use std::future::Future;
 use std::time::Duration;
 
 use tracing::warn;
+use vigil::retry::Backoff;
 use vigil::store::StoreError;
 
-/// First wait between store retries.
+/// First wait between store retries (before jitter).
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
-/// Longest wait between store retries.
+/// Longest wait between store retries (before jitter).
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// What [`until_stored_isolating`] stored and what the store refused.
@@ -70,13 +71,12 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, StoreError>>,
 {
-    let mut backoff = FIRST_BACKOFF;
+    let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
     loop {
         match write().await {
             Err(e) if e.is_retryable() => {
                 warn!(error = %e, records, "store unavailable; {what} wait");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
+                tokio::time::sleep(backoff.next_delay()).await;
             }
             done => return done,
         }

@@ -12,7 +12,8 @@ use vigil_actors::{AlertRecord, AlertState, Goal, Level};
 use vigil_streams::Millis;
 
 use super::error::{counted, StoreError};
-use super::pool::{now_ms, on_backend, Store};
+use super::pool::{on_backend, Store};
+use crate::clock::now_ms;
 use crate::telemetry::metrics::{store_errors, store_write_seconds};
 
 /// What recording one alert change did.

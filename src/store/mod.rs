@@ -36,4 +36,4 @@ pub use pool::{Backend, Store};
 pub use reconciliations::{
     DiffKind, NewDiff, OpenedRun, ReconciliationDiff, ReconciliationRun, RunCounts,
 };
-pub use silences::{SilenceExpiry, SilenceFilter, StoredSilence};
+pub use silences::{Silence, SilenceExpiry, SilenceFilter, StoredSilence};

@@ -7,7 +7,8 @@
 use vigil_streams::Millis;
 
 use super::error::{counted, StoreError};
-use super::pool::{now_ms, on_backend, Store};
+use super::pool::{on_backend, Store};
+use crate::clock::now_ms;
 
 /// Most rows one listing returns.
 pub const MAX_LISTED_NOTIFICATIONS: u32 = 500;

@@ -5,7 +5,8 @@
 use vigil_streams::Millis;
 
 use super::error::{counted, StoreError};
-use super::pool::{now_ms, on_backend, Store};
+use super::pool::{on_backend, Store};
+use crate::clock::now_ms;
 
 /// What a notification is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,8 @@
 //! candidate; every other instance, then and later, reads that one back.
 
 use super::error::{counted, StoreError};
-use super::pool::{now_ms, on_backend, Store};
+use super::pool::{on_backend, Store};
+use crate::clock::now_ms;
 
 impl Store {
     /// The key called `name`: the one already stored, else `candidate`, stored now. Instances

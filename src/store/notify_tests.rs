@@ -7,8 +7,8 @@ use super::pool::on_backend;
 use super::test_stores::{postgres, sqlite};
 use super::*;
 use crate::notify::ack_link::LinkSigner;
-use crate::notify::silence::Silence;
 use crate::notify::NotifyConfig;
+use crate::store::silences::Silence;
 
 const NOW: i64 = 1_795_000_000_000;
 const HOUR: i64 = 3_600_000;

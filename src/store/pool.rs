@@ -148,9 +148,3 @@ fn create_parent_dir(url: &str, options: &SqliteConnectOptions) -> Result<(), St
         _ => Ok(()),
     }
 }
-
-/// The wall clock in milliseconds since the Unix epoch, for `updated_at` columns.
-pub(crate) fn now_ms() -> vigil_streams::Millis {
-    use vigil_actors::clock::Clock;
-    vigil_actors::clock::WallClock.now()
-}

@@ -2,7 +2,8 @@
 //! periodically by each partition's consumer.
 
 use super::error::{counted, StoreError};
-use super::pool::{now_ms, on_backend, Store};
+use super::pool::{on_backend, Store};
+use crate::clock::now_ms;
 
 impl Store {
     /// The last saved sequence of a partition, if any was saved.

@@ -4,8 +4,15 @@
 //! A business calendar's opening windows are computed once per UTC year, lazily, as sorted
 //! instants with running sums, so both questions are a binary search. Each year's table is built
 //! at most once and then read without locks from any thread.
+//!
+//! # Layout
+//! - `spec`: [`CalendarSpec`], a calendar as written (`[calendars.<name>]`).
+//! - `hours`: opening hours of a weekday (`"09:00-18:00"`).
+//! - `windows`: one UTC year's opening windows with running sums.
+//! - here: [`Calendar`] (24x7 or business) and [`BusinessCalendar`], compiled from a spec.
 
 mod hours;
+mod spec;
 mod windows;
 
 #[cfg(test)]
@@ -21,7 +28,7 @@ use vigil_streams::Millis;
 pub use hours::{parse_hours, DayRange, HoursError};
 use windows::YearWindows;
 
-use crate::policy::CalendarSpec;
+pub use spec::CalendarSpec;
 
 /// An instant that is never reached (a goal that cannot accrue any more time).
 pub const NEVER: Millis = Millis::MAX;

@@ -6,9 +6,10 @@ use std::sync::Arc;
 use vigil_streams::{decode, format_instant, Event, RejectReason, Rejection};
 
 use crate::alert::AlertRecord;
+use crate::calendar::CalendarSpec;
 use crate::engine::EngineSettings;
 use crate::event_time::{EventTimeDriver, Sink};
-use crate::policy::{CalendarSpec, PolicyBook, PolicySpec};
+use crate::policy::{PolicyBook, PolicySpec};
 
 #[derive(Default)]
 struct Collect {

@@ -11,10 +11,8 @@ use std::sync::Arc;
 
 use vigil_streams::{parse_instant, Millis, Status};
 
-use crate::calendar::{BusinessCalendar, Calendar, ALWAYS_NAME};
-pub use spec::{
-    CalendarSpec, DurationSpec, Fraction, GoalTargetsSpec, PolicySpec, ServiceTypeSpec,
-};
+use crate::calendar::{BusinessCalendar, Calendar, CalendarSpec, ALWAYS_NAME};
+pub use spec::{DurationSpec, Fraction, GoalTargetsSpec, PolicySpec, ServiceTypeSpec};
 
 /// A problem in a policy or calendar. `tenant` is `None` for the main file; `path` names the
 /// field inside `[sla]`, `[policy]`, a policy update, or `calendars.<name>.…`.

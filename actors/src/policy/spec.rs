@@ -1,7 +1,7 @@
-//! Policy and calendar settings as written in TOML (`[sla]`, `[policy]`, `[calendars.*]`) and in
-//! the `policy` object of `sla.policy_updated` events. Every field is optional so that a tenant
-//! file or an update names only what it overrides. Unknown keys are not rejected here (events
-//! must ignore them); the configuration loader reports them for files.
+//! Policy settings as written in TOML (`[sla]`, `[policy]`) and in the `policy` object of
+//! `sla.policy_updated` events; calendars are [`crate::calendar::CalendarSpec`]. Every field is
+//! optional so that a tenant file or an update names only what it overrides. Unknown keys are
+//! not rejected here (events must ignore them); the configuration loader reports them for files.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -51,22 +51,6 @@ pub struct ServiceTypeSpec {
     /// Targets for tickets of this service type, merged per goal.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub targets: BTreeMap<String, GoalTargetsSpec>,
-}
-
-/// A business calendar: `[calendars.<name>]`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct CalendarSpec {
-    /// IANA time zone, e.g. `"Asia/Shanghai"`.
-    pub timezone: String,
-    /// Opening hours per weekday (`mon` … `sun`): `"09:00-18:00"`, several ranges separated by
-    /// commas, `"24:00"` as an end means midnight; an end not after the start runs past midnight.
-    /// A day not named is closed.
-    #[serde(default)]
-    pub hours: BTreeMap<String, String>,
-    /// Local dates (`YYYY-MM-DD`) that are closed all day.
-    #[serde(default)]
-    pub holidays: Vec<String>,
 }
 
 /// A target duration in milliseconds: written as minutes (a number) or a duration string.

@@ -8,8 +8,8 @@ use super::{partner, require_partner_role};
 use crate::api::params::Params;
 use crate::api::{store_error, ApiState};
 use crate::auth::Caller;
+use crate::clock::now_ms;
 use crate::http::{ApiError, Envelope};
-use crate::store::pool::now_ms;
 use crate::store::PartnerOutboxEntry;
 
 /// Most records one page lists.

@@ -9,8 +9,8 @@ use super::require_partner_role;
 use super::views::PartnerView;
 use crate::api::{store_error, ApiState};
 use crate::auth::Caller;
+use crate::clock::now_ms;
 use crate::http::{ApiError, Envelope};
-use crate::store::pool::now_ms;
 use crate::store::StoreError;
 
 /// `GET /api/v1/partners`.

@@ -7,19 +7,21 @@
 //! - [`sms`]: SMS through an HTTP gateway (JSON or form POST).
 //! - [`webhook`]: JSON POSTs signed with HMAC-SHA256.
 //! - the per-provider circuit breaker is [`crate::breaker`] (pure logic, clock passed in).
+//! - the HTTP client and answer classification, shared with partner sync, are
+//!   [`crate::http_client`].
 //! - here: [`Outgoing`] and [`SendError`], [`Providers`] (the configured senders, one entry
-//!   point per channel), and the HTTP client and answer classification SMS and webhook share.
+//!   point per channel), and how SMS and webhook turn an HTTP answer into a [`SendError`].
 
 pub mod sms;
 pub mod smtp;
 pub mod webhook;
 
 use std::env::VarError;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use super::config::{Channel, NotifyConfig};
 use super::message::Email;
+use crate::http_client::{self, error_chain, ErrorClass};
 
 pub use crate::breaker::{Breaker, BreakerState};
 pub use sms::SmsSender;
@@ -184,7 +186,7 @@ impl Providers {
             None => None,
         };
         let client = if config.sms.is_some() || config.webhook.is_some() {
-            Some(http_client(timeout)?)
+            Some(client(timeout)?)
         } else {
             None
         };
@@ -252,86 +254,36 @@ impl Providers {
     }
 }
 
-/// The HTTP client for providers (and later partner sync): HTTP/1.1 over rustls with the
-/// `ring` provider, the system's trusted roots, `timeout` for the whole request, and no
-/// redirects followed (a signed POST is never replayed to another address; a 3xx answer is
-/// a permanent refusal). Cheap to clone; share one.
-pub fn http_client(timeout: Duration) -> Result<reqwest::Client, ProviderError> {
-    let found = rustls_native_certs::load_native_certs();
-    let mut roots = rustls::RootCertStore::empty();
-    let (added, _unparsable) = roots.add_parsable_certificates(found.certs);
-    if added == 0 {
-        tracing::warn!(
-            errors = found.errors.len(),
-            "no trusted root certificates found; HTTPS to providers will fail"
-        );
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| ProviderError::HttpClient(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("vigil/", env!("CARGO_PKG_VERSION")))
-        .tls_backend_preconfigured(tls)
-        .build()
-        .map_err(|e| ProviderError::HttpClient(error_chain(&e)))
-}
-
 /// At most this much of a refusal's body is read, and this many characters of it kept in the
 /// error.
 const EXCERPT_READ_BYTES: usize = 1024;
 const EXCERPT_CHARS: usize = 200;
 
+/// The shared HTTP client ([`crate::http_client::build`]), its failure named as a set-up error.
+fn client(timeout: Duration) -> Result<reqwest::Client, ProviderError> {
+    http_client::build(timeout).map_err(|e| ProviderError::HttpClient(e.0))
+}
+
 /// The outcome of a send from an HTTP provider's answer: 2xx is accepted; 408, 429 and 5xx
 /// may pass (with the provider's `Retry-After`); anything else is a refusal, reported with
 /// the status and the start of the body.
-async fn http_outcome(mut response: reqwest::Response) -> Result<(), SendError> {
+async fn http_outcome(response: reqwest::Response) -> Result<(), SendError> {
     let status = response.status();
-    if status.is_success() {
+    let Some(class) = http_client::answer_class(&response) else {
         return Ok(());
-    }
-    let retry_after = response
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| parse_retry_after(v, SystemTime::now()));
-    let mut body = Vec::new();
-    while body.len() < EXCERPT_READ_BYTES {
-        match response.chunk().await {
-            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-            Ok(None) | Err(_) => break,
-        }
-    }
-    let excerpt = excerpt(&body);
+    };
+    let excerpt = http_client::read_excerpt(response, EXCERPT_READ_BYTES, EXCERPT_CHARS).await;
     let reason = if excerpt.is_empty() {
         format!("HTTP {status}")
     } else {
         format!("HTTP {status}: {excerpt}")
     };
-    let code = status.as_u16();
-    if code == 408 || code == 429 || status.is_server_error() {
-        Err(SendError::Transient {
+    match class {
+        ErrorClass::Retryable { retry_after } => Err(SendError::Transient {
             reason,
             retry_after,
-        })
-    } else {
-        Err(SendError::Permanent { reason })
-    }
-}
-
-/// The start of a body, on one line.
-fn excerpt(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(&body[..body.len().min(EXCERPT_READ_BYTES)]);
-    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    match line.char_indices().nth(EXCERPT_CHARS) {
-        Some((cut, _)) => format!("{}…", &line[..cut]),
-        None => line,
+        }),
+        ErrorClass::Permanent => Err(SendError::Permanent { reason }),
     }
 }
 
@@ -339,42 +291,12 @@ fn excerpt(body: &[u8]) -> String {
 /// (connection refused or reset, time-out, TLS) may pass. The URL is left out of the reason:
 /// webhook URLs can carry tokens.
 fn http_error(e: reqwest::Error) -> SendError {
-    let permanent = e.is_builder();
+    let class = http_client::request_class(&e);
     let reason = error_chain(&e.without_url());
-    if permanent {
-        SendError::Permanent { reason }
-    } else {
-        SendError::transient(reason)
+    match class {
+        ErrorClass::Permanent => SendError::Permanent { reason },
+        ErrorClass::Retryable { .. } => SendError::transient(reason),
     }
-}
-
-/// An error and its sources, `: `-separated (reqwest and lettre keep the cause in sources).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
-}
-
-/// `Retry-After` as a delay from `now`: delay-seconds or an HTTP date (a date in the past is
-/// no delay). `None` when it is neither.
-pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = jiff::fmt::rfc2822::DateTimeParser::new()
-        .parse_timestamp(value)
-        .ok()?;
-    let at = SystemTime::from(at);
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 #[cfg(test)]
@@ -491,36 +413,5 @@ mod tests {
         for channel in [Channel::Email, Channel::Sms, Channel::Webhook] {
             assert!(providers.has(channel));
         }
-    }
-
-    #[test]
-    fn retry_after_takes_seconds_or_an_http_date() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(784_111_777);
-        let table = [
-            ("7", Some(Duration::from_secs(7))),
-            (" 0 ", Some(Duration::ZERO)),
-            // 784111777 is Sun, 06 Nov 1994 08:49:37 GMT.
-            (
-                "Sun, 06 Nov 1994 08:50:07 GMT",
-                Some(Duration::from_secs(30)),
-            ),
-            ("Sun, 06 Nov 1994 08:49:00 GMT", Some(Duration::ZERO)),
-            ("-1", None),
-            ("soon", None),
-            ("", None),
-        ];
-        for (value, want) in table {
-            assert_eq!(parse_retry_after(value, now), want, "{value:?}");
-        }
-    }
-
-    #[test]
-    fn excerpts_are_one_short_line() {
-        assert_eq!(excerpt(b"  bad\n  number \r\n"), "bad number");
-        let long = "x".repeat(500);
-        let cut = excerpt(long.as_bytes());
-        assert_eq!(cut.chars().count(), EXCERPT_CHARS + 1);
-        assert!(cut.ends_with('…'));
-        assert_eq!(excerpt(&[0xff, b'a']), "\u{fffd}a");
     }
 }

@@ -29,7 +29,7 @@ struct SmsBody<'a> {
 }
 
 impl SmsSender {
-    /// A sender for `config` through `client` (see [`super::http_client`]).
+    /// A sender for `config` through `client` (see [`crate::http_client::build`]).
     /// `authorization` is the value of `auth_header_env` (read by the caller).
     pub fn new(
         config: &SmsConfig,
@@ -117,7 +117,7 @@ mod tests {
     use axum::response::{IntoResponse, Response};
 
     use super::*;
-    use crate::notify::channel::http_client;
+    use crate::http_client::build as http_client;
 
     /// The fake gateway: answers from a script, remembers what it was sent.
     #[derive(Default)]

@@ -15,7 +15,8 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-use super::{error_chain, Content, Outgoing, ProviderError, SendError};
+use super::{Content, Outgoing, ProviderError, SendError};
+use crate::http_client::error_chain;
 use crate::notify::config::{SmtpConfig, TlsMode};
 
 /// Sends email through the relay of `[notify.smtp]`.

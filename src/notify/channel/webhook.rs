@@ -41,7 +41,7 @@ impl fmt::Debug for WebhookSender {
 
 impl WebhookSender {
     /// A sender signing with `secret` (the value of `secret_env`, read by the caller) through
-    /// `client` (see [`super::http_client`]). `default_url` (`[notify.webhook].url`) is used
+    /// `client` (see [`crate::http_client::build`]). `default_url` (`[notify.webhook].url`) is used
     /// for messages whose `to` is empty.
     pub fn new(
         secret: Vec<u8>,
@@ -114,14 +114,9 @@ pub fn signature(secret: &[u8], timestamp: u64, body: &[u8]) -> String {
     let digest = mac(secret, timestamp, body).finalize().into_bytes();
     let mut out = String::with_capacity(7 + 2 * digest.len());
     out.push_str("sha256=");
-    for b in digest {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 0x0f)]));
-    }
+    crate::hex::push(&mut out, &digest);
     out
 }
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Whether `header` is the signature of `body` sent at `timestamp`, compared in constant
 /// time. Checking that `timestamp` is recent is the receiver's part.
@@ -129,27 +124,10 @@ pub fn verify(secret: &[u8], timestamp: u64, body: &[u8], header: &str) -> bool 
     let Some(hex) = header.strip_prefix("sha256=") else {
         return false;
     };
-    let Some(bytes) = decode_hex(hex) else {
+    let Some(bytes) = crate::hex::decode(hex) else {
         return false;
     };
     mac(secret, timestamp, body).verify_slice(&bytes).is_ok()
-}
-
-fn decode_hex(hex: &str) -> Option<Vec<u8>> {
-    let nibble = |c: u8| match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    };
-    let bytes = hex.as_bytes();
-    if !bytes.len().is_multiple_of(2) {
-        return None;
-    }
-    bytes
-        .chunks_exact(2)
-        .map(|pair| Some(nibble(pair[0])? << 4 | nibble(pair[1])?))
-        .collect()
 }
 
 #[cfg(test)]
@@ -163,7 +141,7 @@ mod tests {
     use axum::response::{IntoResponse, Response};
 
     use super::*;
-    use crate::notify::channel::http_client;
+    use crate::http_client::build as http_client;
 
     const SECRET: &[u8] = b"whsec";
 

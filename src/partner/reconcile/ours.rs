@@ -333,7 +333,7 @@ mod tests {
              masking = { assignee_id = \"first:2,last:2\" }",
         )
         .expect("config");
-        Mapper::new(&c).expect("mapper")
+        Mapper::new(&c.mapping, &c.masking).expect("mapper")
     }
 
     fn record(tenant: u64, ticket: &str) -> SlaRecord {

@@ -1,0 +1,12 @@
+//! The wall clock the service shell reads for "now": `updated_at` columns, token and ack-link
+//! expiry, envelope timestamps, WebSocket sequence bases. It lives on its own so that every
+//! layer can read it without importing the store. The engine never reads it: drivers pass
+//! time in (see `vigil_actors::clock`).
+
+use vigil_actors::clock::{Clock, WallClock};
+use vigil_streams::Millis;
+
+/// The wall clock in milliseconds since the Unix epoch.
+pub fn now_ms() -> Millis {
+    WallClock.now()
+}
