@@ -20,7 +20,6 @@
 //!   is classed (retryable or not) and read.
 //! - [`hex`]: lower-case hex for signatures and hashes.
 
-#![warn(missing_docs)]
 
 pub mod api;
 pub mod auth;
