@@ -20,7 +20,6 @@
 //!   is classed (retryable or not) and read.
 //! - [`hex`]: lower-case hex for signatures and hashes.
 
-
 pub mod api;
 pub mod auth;
 pub mod breaker;
