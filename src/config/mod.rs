@@ -5,6 +5,17 @@
 //! Entry points: [`VigilConfig::load_for_serving`] for `vigil run` (it also refuses a
 //! development or short JWT secret, see [`secrets`]), [`VigilConfig::load`] for one-shot
 //! tools, [`check_config`] for `vigil check-config` (checks as strict as `vigil run`'s).
+//!
+//! # Layout
+//! - [`load`]: defaults, then `vigil.toml`, then the environment, then tenant policy files.
+//! - [`sections`]: the shape of `vigil.toml` and tenant files, with every default.
+//! - [`env`]: `VIGIL__<SECTION>__<KEY>` overrides.
+//! - [`duration`]: durations written as strings (`"90s"`, `"35d"`).
+//! - [`secrets`]: whether the JWT secret may guard a running service.
+//! - [`check`]: `vigil check-config`: validation and the effective configuration.
+//! - [`problem`]: problems with their field path, file and line.
+//! - `spans`: line numbers of keys, from the TOML parser's spans.
+//! - `tolerant`: deserializing a whole document while collecting every problem.
 
 pub mod check;
 pub mod duration;

@@ -2,6 +2,17 @@
 //! tenant through a partner outbox in the store, delivered by a per-partner worker behind a
 //! rate limit and a circuit breaker; a nightly reconciliation compares both sides, repairs
 //! what differs and keeps a report.
+//!
+//! # Layout
+//! - [`config`]: `[[partners]]` and the checks serde cannot express.
+//! - [`mapping`]: our record in a partner's shape (renamed, masked), and its content hash.
+//! - [`mask`]: masking rules for fields that leave Vigil.
+//! - [`auth`]: request authentication (none, API key, OAuth2, HMAC).
+//! - [`client`]: one partner's REST API (`PUT /records/{id}`, `GET /records`).
+//! - [`link`]: a partner as this process reaches it: client, rate limit, circuit breaker.
+//! - [`worker`]: the outbox worker: due records to the partner, in queue order.
+//! - [`reconcile`]: the reconciliation of one partner and one local day, and its report.
+//! - [`nightly`]: when each partner's reconciliation runs.
 
 pub mod auth;
 pub mod client;

@@ -4,6 +4,17 @@
 //! so never publish) the same alert change twice, each partition's handled sequence, the
 //! notification outbox (and its operator view, `notification_admin`), silences, and the keys
 //! the notifier shares between instances (`notify_keys`).
+//!
+//! # Layout
+//! - [`pool`]: connecting: dialect by URL scheme, migrations, pool limits. [`config`]: `[store]`.
+//! - [`error`]: store errors, split by whether a retry can help.
+//! - [`alerts`]: alert state changes, recorded idempotently; lists, acknowledgement.
+//! - [`outbox`]: alert states still to be published on JetStream.
+//! - [`progress`]: each partition's last handled stream sequence.
+//! - [`notifications`]: the notification outbox; [`notification_admin`]: its operator view.
+//! - [`silences`]: silences; [`notify_keys`]: keys every notifier instance shares.
+//! - [`partners`]: our SLA records and the partner outbox.
+//! - [`reconciliations`]: reconciliation runs, their pages, leases and reports.
 
 pub mod alerts;
 pub mod config;

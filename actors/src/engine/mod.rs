@@ -1,4 +1,12 @@
 //! The SLA engine proper: tickets, goal clocks, timers and alert state of one tenant.
+//!
+//! # Layout
+//! - `tenant`: one tenant's engine: judging and applying events, timers, alert state.
+//! - `ticket`: an open ticket: status, priority, policy version, its two goal clocks.
+//! - `goal`: one goal's clock: accrued calendar time, stops, fired thresholds.
+//! - `finals`: final tickets, remembered for the stream's retention.
+//! - `interner`: the per-tenant string interner (service types, assignees).
+//! - `view`: read-only views of a ticket's clocks, for the API.
 
 mod finals;
 mod goal;

@@ -4,6 +4,11 @@
 //! last day, days for the last 30 days), so memory per tenant is bounded (at most 66 buckets of
 //! ~112 bytes) whatever the traffic, and an idle tenant holds none. Windows are summed from the
 //! buckets; the 7 d and 30 d windows are exact to the day.
+//!
+//! # Layout
+//! - `ring`: a sparse ring of time buckets at one resolution.
+//! - `grouped`: compliance per priority and per service type.
+//! - `snapshot`: a point-in-time view of a tenant's metrics.
 
 mod grouped;
 mod ring;

@@ -1,5 +1,9 @@
 //! SLA policies: the settings as written ([`spec`]), merged and compiled into versions the
 //! engine reads on the hot path ([`PolicyVersion`]), per tenant ([`TenantPolicies`]).
+//!
+//! # Layout
+//! - [`spec`]: policy settings as written in TOML and in `sla.policy_updated` events.
+//! - this module: merging ([`merge`]), compiling ([`PolicyBook`]), versions per tenant.
 
 pub mod spec;
 

@@ -17,6 +17,12 @@
 //! A gateway started with [`start_feeding`](FakeGateway::start_feeding) (for `vigil demo`, which
 //! runs for hours) hands each delivery over on a bounded channel instead, answering once it is
 //! queued (push-back), and keeps no log and only the last [`KEYS_REMEMBERED`] keys.
+//!
+//! # Layout
+//! - `routes`: the HTTP side: `POST /sms` and `POST /webhook`.
+//! - `state`: what arrived, what was delivered, which keys were seen.
+//! - `record`: what a test scripts in ([`Fault`]) and reads back ([`Request`], [`Delivery`]).
+//! - `signature`: webhook signatures.
 
 mod record;
 mod routes;

@@ -1,4 +1,4 @@
-//! Settings of the streams, the partition consumers and the event publisher.
+//! Settings of the streams and the event publisher.
 //!
 //! These are plain structs with documented defaults; the service maps its `[nats]` section
 //! onto them (durations there are strings such as `"35d"`).

@@ -1,5 +1,6 @@
 //! JetStream plumbing: streams, partitions, partition replay and publishers.
 //!
+//! # Layout
 //! - [`subjects`]: stream names, subjects and headers, defined once.
 //! - [`config`]: settings of the streams and the event publisher.
 //! - [`setup`]: [`ensure_streams`] creates or verifies `VIGIL_EVENTS`, `VIGIL_DLQ`, `VIGIL_ALERTS`.
