@@ -24,6 +24,9 @@ pub struct Tag {
     /// Whether its id was in the dedupe memory when it was handed to the engine (the engine
     /// judges it on its own, then rejects it as a repeat).
     pub repeat: bool,
+    /// Its dedupe key, hashed once when tenant actors apply it (`None` for the event-time
+    /// driver, which keeps its own dedupe memory).
+    pub key: Option<vigil_streams::EventKey>,
 }
 
 /// The result of applying one event.

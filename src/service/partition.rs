@@ -342,6 +342,7 @@ impl PartitionWorker {
             payload: message.payload.clone(),
             received: Instant::now(),
             repeat: false,
+            key: None,
         };
         let event = match decode(&message.payload) {
             Ok(e) => e,
@@ -372,6 +373,10 @@ impl PartitionWorker {
         match &mut self.host {
             EngineHost::Actors(_) => {
                 let key = EventKey::new(event.tenant_id, &event.event_id);
+                let tag = Tag {
+                    key: Some(key),
+                    ..tag
+                };
                 if in_flight_ids.contains(&key) {
                     return Some((tag, event));
                 }
@@ -404,7 +409,8 @@ impl PartitionWorker {
         None
     }
 
-    /// Adds an event whose id is not in flight to the round; one whose id was applied before
+    /// Adds an event (its tag carrying its key) whose id is not in flight to the round; one
+    /// whose id was applied before
     /// goes as a repeat, for the engine to judge on its own first (DESIGN.md §3.1). The id of
     /// an event that may be applied is in flight from here until its answer is booked, so a
     /// later event of the same round with the same id waits for that answer.
@@ -416,10 +422,11 @@ impl PartitionWorker {
         in_flight_ids: &mut HashSet<EventKey>,
         round: &mut Vec<(Tag, Event)>,
     ) {
-        let key = EventKey::new(event.tenant_id, &event.event_id);
-        tag.repeat = dedupe.contains_key(key);
-        if !tag.repeat {
-            in_flight_ids.insert(key);
+        if let Some(key) = tag.key {
+            tag.repeat = dedupe.contains_key(key);
+            if !tag.repeat {
+                in_flight_ids.insert(key);
+            }
         }
         round.push((tag, event));
     }
@@ -492,8 +499,8 @@ impl PartitionWorker {
             self.hub.touched(first.tenant_id, changed);
         }
         for ((tag, event), applied) in tags.into_iter().zip(events).zip(applied) {
-            if !tag.repeat {
-                in_flight_ids.remove(&EventKey::new(event.tenant_id, &event.event_id));
+            if let Some(key) = tag.key.filter(|_| !tag.repeat) {
+                in_flight_ids.remove(&key);
             }
             self.finish(
                 Outcome {
@@ -516,6 +523,7 @@ impl PartitionWorker {
                     sequence,
                     payload,
                     received,
+                    key,
                     ..
                 },
             event,
@@ -524,8 +532,10 @@ impl PartitionWorker {
         let fresh = sequence > progress.handled_before;
         match applied {
             Applied::Ok => {
-                if matches!(self.host, EngineHost::Actors(_)) {
-                    dedupe.insert(event.tenant_id, &event.event_id, event.occurred_at);
+                // Only tenant actors' events carry a key. Its id was not remembered when it was
+                // admitted, and no other event with it could be admitted while it was in flight.
+                if let Some(key) = key {
+                    dedupe.insert_checked(key, event.occurred_at);
                 }
                 if fresh {
                     self.ingested.increment(1);
