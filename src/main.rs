@@ -9,13 +9,11 @@
 //! - `service`: `vigil run`, the service.
 //! - `demo`: `vigil demo`, the service with a nats-server child and a synthetic upstream
 //!   (the `demo` feature, on by default: the only user of `vigil-peers` in the binary).
-//! - `fd_limit`: raising the open-file limit for `vigil run` and `vigil demo`.
 //! - the library (`vigil::`): configuration, store, telemetry, HTTP.
 
 mod cli;
 #[cfg(feature = "demo")]
 mod demo;
-mod fd_limit;
 mod publish;
 mod reconcile;
 mod replay;
@@ -188,7 +186,7 @@ fn dispatch(
 /// Every WebSocket client holds a descriptor: take the hard limit of open files, not the
 /// usual soft 1024.
 fn raise_fd_limit() {
-    match fd_limit::raise_fd_limit() {
+    match vigil_streams::fd_limit::raise_fd_limit() {
         Ok(limit) => tracing::debug!(limit, "open-file limit"),
         Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
     }

@@ -13,10 +13,14 @@
 //!   dead-letter, alert and event publishers.
 //! - [`dedupe`]: bounded-memory memory of applied `(tenant_id, event_id)` pairs.
 //! - [`ndjson`]: a fast NDJSON line reader for `vigil replay` and `vigil publish`.
+//! - `fd_limit` (Unix): raising the process's open-file limit, for the service and the load
+//!   tests.
 //! - [`server`]: a `nats-server` child process with JetStream, for `vigil demo` and tests.
 
 pub mod dedupe;
 pub mod event;
+#[cfg(unix)]
+pub mod fd_limit;
 pub mod jetstream;
 pub mod ndjson;
 pub mod reject;

@@ -133,7 +133,7 @@ pub fn run(options: WsOptions) -> anyhow::Result<()> {
         (0.0..=1.0).contains(&options.breach_share),
         "--breach-share must be within 0..=1"
     );
-    match net::raise_fd_limit() {
+    match vigil_streams::fd_limit::raise_fd_limit() {
         Ok(limit) if limit < options.clients as u64 + 64 => note(format_args!(
             "warning: the open-file limit is {limit}, too low for {} clients; raise the hard limit (ulimit -Hn)",
             options.clients

@@ -99,40 +99,6 @@ pub fn source_ips(
     ))
 }
 
-/// Raises this process's open-file limit (`RLIMIT_NOFILE`) to its hard maximum; returns the
-/// soft limit in force afterwards.
-pub fn raise_fd_limit() -> std::io::Result<u64> {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit only writes the struct it is given, which lives for the call.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // An unlimited hard limit still cannot exceed the kernel's `fs.nr_open`.
-    let target = if limit.rlim_max == libc::RLIM_INFINITY {
-        std::fs::read_to_string("/proc/sys/fs/nr_open")
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(1 << 20)
-    } else {
-        limit.rlim_max
-    };
-    if limit.rlim_cur < target {
-        let raised = libc::rlimit {
-            rlim_cur: target,
-            rlim_max: limit.rlim_max,
-        };
-        // SAFETY: setrlimit only reads the struct it is given, which lives for the call.
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        limit = raised;
-    }
-    Ok(limit.rlim_cur)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,12 +143,5 @@ mod tests {
         assert_eq!(source_ips(&remote, 0, 50_000).unwrap(), None);
         assert!(source_ips(&remote, 2, 10).is_err());
         assert!(source_ips(&local, 300, 10).is_err());
-    }
-
-    #[test]
-    fn the_fd_limit_can_be_raised_to_the_hard_limit() {
-        let soft = raise_fd_limit().unwrap();
-        assert!(soft >= 256, "{soft}");
-        assert_eq!(raise_fd_limit().unwrap(), soft);
     }
 }

@@ -1,5 +1,6 @@
 //! The open-file limit: every WebSocket client and every partner or SMTP connection holds a
-//! descriptor, and the usual soft limit of 1024 is far below what `vigil run` serves.
+//! descriptor, and the usual soft limit of 1024 is far below what `vigil run` serves or what
+//! the load tests open. Here because both the service and the load tests depend on this crate.
 
 /// Raises this process's open-file limit (`RLIMIT_NOFILE`) to its hard maximum; returns the
 /// soft limit in force afterwards.
