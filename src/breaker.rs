@@ -9,7 +9,7 @@
 
 use std::collections::VecDeque;
 
-use vigil_streams::Millis;
+use vigil_schema::Millis;
 
 /// Where a breaker is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

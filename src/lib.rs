@@ -1,5 +1,5 @@
 //! Vigil's service shell: configuration, the alert store, telemetry and the operational HTTP
-//! endpoints. The engine lives in `vigil-actors`, events and JetStream in `vigil-streams`; the
+//! endpoints. The engine lives in `vigil-engine`, events and JetStream in `vigil-streams`; the
 //! `vigil` binary wires them together.
 //!
 //! # Layout

@@ -169,7 +169,7 @@ fn dispatch(
         #[cfg(feature = "demo")]
         Command::Demo { duration, listen } => {
             let duration = duration
-                .map(|d| vigil_streams::parse_duration(&d).context("--duration"))
+                .map(|d| vigil_schema::parse_duration(&d).context("--duration"))
                 .transpose()?;
             let metrics = telemetry::install_recorder()?;
             raise_fd_limit();

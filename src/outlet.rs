@@ -11,7 +11,7 @@ use bytes::Bytes;
 use futures::future::join_all;
 use tokio::sync::mpsc;
 use tracing::warn;
-use vigil_actors::{AlertRecord, AlertState};
+use vigil_engine::{AlertRecord, AlertState};
 
 use crate::hub::Hub;
 use crate::retry::Backoff;

@@ -45,7 +45,7 @@ async fn reconcile(
     let store = vigil::store::Store::connect_with(&config.store)
         .await
         .context("cannot open the store")?;
-    let clock = Arc::new(vigil_actors::clock::WallClock);
+    let clock = Arc::new(vigil_engine::clock::WallClock);
     let link = vigil::partner::connect_all(std::slice::from_ref(entry), clock)
         .map_err(|e| anyhow::anyhow!("cannot set up the partner: {e}"))?
         .pop()

@@ -10,11 +10,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context as _;
-use vigil_actors::{
+use vigil_engine::{
     AlertRecord, AlertState, EngineSettings, EventTimeDriver, Level, PolicyBook, Sink,
 };
+use vigil_schema::{decode, Event, RejectReason, Rejection};
 use vigil_streams::ndjson::{self, NdjsonReader};
-use vigil_streams::{decode, Event, RejectReason, Rejection};
 
 /// Lines decoded per batch handed from the reader thread to the engine.
 const BATCH: usize = 4096;

@@ -17,7 +17,7 @@ pub fn run(
     if let Some(problem) = vigil::config::secrets::jwt_secret_problem(&config.auth) {
         eprintln!("warning: auth.jwt_secret {problem}; `vigil run` refuses it, so this token is for development only");
     }
-    let ttl = vigil_streams::parse_duration(ttl)
+    let ttl = vigil_schema::parse_duration(ttl)
         .ok()
         .and_then(|ms| u64::try_from(ms).ok())
         .filter(|ms| *ms >= 1000)

@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use utoipa::ToSchema;
-use vigil_actors::engine::{GoalView, TicketView};
-use vigil_actors::metrics::{Compliance, MetricsSnapshot, WindowStats};
-use vigil_actors::AlertRecord;
-use vigil_streams::{format_instant, Millis};
+use vigil_engine::engine::{GoalView, TicketView};
+use vigil_engine::metrics::{Compliance, MetricsSnapshot, WindowStats};
+use vigil_engine::AlertRecord;
+use vigil_schema::{format_instant, Millis};
 
 use crate::store::{Store, StoreError, StoredAlert};
 
@@ -229,7 +229,7 @@ impl LiveMetrics {
             resolved_today: 0,
             oldest_open_age_ms: None,
             by_priority: BTreeMap::new(),
-            windows: vigil_actors::metrics::WINDOWS
+            windows: vigil_engine::metrics::WINDOWS
                 .iter()
                 .map(|(name, _)| (*name, WindowStats::default()))
                 .collect(),
@@ -265,7 +265,7 @@ pub struct ComplianceRow {
 impl ComplianceRow {
     /// A row of a group's (or the total's) figures.
     pub fn of(key: Option<String>, c: &Compliance) -> ComplianceRow {
-        let goal = |g: &vigil_actors::metrics::GoalCounts| GoalCompliance {
+        let goal = |g: &vigil_engine::metrics::GoalCounts| GoalCompliance {
             met: g.met,
             breached: g.breached,
             compliance: g.compliance,
@@ -280,7 +280,7 @@ impl ComplianceRow {
 
     /// The total row of a window's figures.
     pub fn total(w: &WindowStats) -> ComplianceRow {
-        let goal = |g: &vigil_actors::metrics::GoalStats| GoalCompliance {
+        let goal = |g: &vigil_engine::metrics::GoalStats| GoalCompliance {
             met: g.met,
             breached: g.breached,
             compliance: g.compliance,

@@ -16,12 +16,12 @@ use vigil::notify::intake::Intake;
 use vigil::notify::{NotifyConfig, Routing};
 use vigil::store::silences::Silence;
 use vigil::store::{Store, Transition};
-use vigil_actors::alert::{alert_id, dedupe_key};
-use vigil_actors::clock::ManualClock;
-use vigil_actors::{AlertRecord, AlertState, Goal, Level};
+use vigil_engine::alert::{alert_id, dedupe_key};
+use vigil_engine::clock::ManualClock;
+use vigil_engine::{AlertRecord, AlertState, Goal, Level};
 use vigil_peers::gateway::{Fault, Route};
 use vigil_peers::{FakeGateway, SmtpServer};
-use vigil_streams::Millis;
+use vigil_schema::Millis;
 
 /// Longest wait for a peer to see what was already sent.
 const WAIT: Duration = Duration::from_secs(10);
@@ -187,7 +187,7 @@ impl Rig {
     }
 
     fn now(&self) -> Millis {
-        use vigil_actors::clock::Clock;
+        use vigil_engine::clock::Clock;
         self.clock.now()
     }
 
@@ -689,7 +689,7 @@ async fn a_provider_asking_to_wait_for_ages_fails_the_sms_which_falls_back() {
 /// taking due notifications meanwhile gets none of the round's, and the SMS goes out once.
 #[tokio::test]
 async fn a_round_still_sending_keeps_its_claim_from_another_instance() {
-    use vigil_actors::clock::Clock;
+    use vigil_engine::clock::Clock;
     let mut rig = Rig::with(
         |c| {
             c.delivery.claim_timeout = ConfigDuration::from_secs(1);

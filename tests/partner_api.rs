@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use support::*;
 use vigil::partner::mask::MaskRule;
 use vigil::store::{DeliveryOutcome, DiffKind, NewDiff, RunCounts, Store};
-use vigil_actors::{Goal, SlaRecord};
+use vigil_engine::{Goal, SlaRecord};
 use vigil_peers::partner::{FakePartner, FakePartnerConfig};
 use vigil_peers::NatsServer;
 

@@ -25,9 +25,9 @@ use vigil::partner::reconcile::{report, Phase, ReconcileError, Reconciler, RunPr
 use vigil::partner::worker::PartnerWorker;
 use vigil::partner::PartnerClient;
 use vigil::store::{DiffKind, ReconciliationDiff, ReconciliationRun, Store};
-use vigil_actors::clock::{Clock, WallClock};
-use vigil_actors::engine::GoalOutcome;
-use vigil_actors::{Goal, SlaRecord};
+use vigil_engine::clock::{Clock, WallClock};
+use vigil_engine::engine::GoalOutcome;
+use vigil_engine::{Goal, SlaRecord};
 use vigil_peers::partner::{Endpoint, FakePartner, FakePartnerConfig, FieldNames, Share};
 
 use support::{eventually, ms, now_ms, run_vigil};

@@ -10,9 +10,9 @@ use vigil::partner::link::PartnerLink;
 use vigil::partner::worker::PartnerWorker;
 use vigil::partner::PartnerClient;
 use vigil::store::Store;
-use vigil_actors::clock::{Clock, ManualClock};
-use vigil_actors::engine::GoalOutcome;
-use vigil_actors::{Goal, SlaRecord};
+use vigil_engine::clock::{Clock, ManualClock};
+use vigil_engine::engine::GoalOutcome;
+use vigil_engine::{Goal, SlaRecord};
 use vigil_peers::partner::{Endpoint, FakePartner, FakePartnerConfig};
 
 const PARTNER: &str = "exchange-a";

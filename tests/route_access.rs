@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use serde_json::json;
 use support::*;
 use vigil::store::{RunCounts, Store};
-use vigil_actors::{Goal, SlaRecord};
+use vigil_engine::{Goal, SlaRecord};
 use vigil_peers::NatsServer;
 
 /// The callers' tenant.

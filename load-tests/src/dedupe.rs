@@ -9,7 +9,7 @@
 
 use std::time::Instant;
 
-use vigil_streams::Dedupe;
+use vigil_schema::Dedupe;
 
 use crate::report::{figure, note};
 use crate::rss::resident_bytes;
@@ -51,7 +51,7 @@ pub fn memory(
         use std::fmt::Write as _;
         let _ = write!(id, "e{n}");
         let tenant = 1 + n % tenants;
-        let key = vigil_streams::EventKey::new(tenant, &id);
+        let key = vigil_schema::EventKey::new(tenant, &id);
         anyhow::ensure!(
             !dedupe.contains_key(key),
             "event {n} was taken for a duplicate"

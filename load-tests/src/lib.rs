@@ -8,7 +8,7 @@
 //! vigil-load generate --output /tmp/events.ndjson          # 1,000,000 events, 1,000 tenants, 7 days
 //! /usr/bin/time -f 'replay_seconds=%e peak_rss_kb=%M' vigil replay --input /tmp/events.ndjson --output /dev/null
 //! # the per-event engine path (criterion; decode, decode+offer, apply, calendar):
-//! cargo bench -p vigil-actors --bench engine
+//! cargo bench -p vigil-engine --bench engine
 //! # memory per open ticket (<= 300 B) and per idle tenant actor (<= 4 KiB):
 //! vigil-load memory --tickets 1000000 --tenants 10000      # bytes_per_open_ticket=…
 //! vigil-load memory --idle-tenants 100000                  # bytes_per_idle_tenant_actor=…

@@ -195,7 +195,7 @@ enum Command {
 }
 
 fn parse_duration_arg(s: &str) -> Result<Duration, String> {
-    vigil_streams::parse_duration(s)
+    vigil_schema::parse_duration(s)
         .map(|ms| Duration::from_millis(u64::try_from(ms).unwrap_or(0)))
         .map_err(|e| e.to_string())
 }
@@ -212,7 +212,7 @@ fn main() -> anyhow::Result<()> {
             seed,
             shuffle_secs,
         } => {
-            let start = vigil_streams::parse_instant(&start)
+            let start = vigil_schema::parse_instant(&start)
                 .context("--start must be an RFC 3339 instant")?;
             let w = Workload {
                 events,

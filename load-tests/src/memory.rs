@@ -9,7 +9,7 @@
 //!   The base is the RSS with the empty engines. The service's dedupe of applied event ids is
 //!   measured separately, per event.
 //! - Idle tenants: `tenants` engines that each rejected one tiny event; then as many
-//!   [`TenantSupervisor`](vigil_actors::supervisor::TenantSupervisor) actors in a
+//!   [`TenantSupervisor`](vigil_engine::supervisor::TenantSupervisor) actors in a
 //!   [`TenantPool`] (one per tenant, created by one tiny event each).
 
 use std::sync::Arc;
@@ -18,11 +18,11 @@ use std::time::Instant;
 use anyhow::Context as _;
 use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::mpsc;
-use vigil_actors::clock::{Clock, WallClock};
-use vigil_actors::supervisor::TenantPool;
-use vigil_actors::{EngineSettings, TenantEngine};
+use vigil_engine::clock::{Clock, WallClock};
+use vigil_engine::supervisor::TenantPool;
+use vigil_engine::{EngineSettings, TenantEngine};
 use vigil_peers::rng::Rng;
-use vigil_streams::Dedupe;
+use vigil_schema::Dedupe;
 
 use crate::report::{figure, note};
 use crate::rss::resident_bytes;

@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use vigil_actors::{PolicyBook, PolicySpec};
+use vigil_engine::{PolicyBook, PolicySpec};
 use vigil_peers::rng::Rng;
-use vigil_streams::{Event, EventKind, Millis};
+use vigil_schema::{Event, EventKind, Millis};
 
 /// Priorities of the default policy with their share of tickets and response target, in ms.
 pub const PRIORITIES: [(&str, f64, i64); 4] = [

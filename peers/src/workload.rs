@@ -7,7 +7,7 @@
 
 use std::io::{self, Write};
 
-use vigil_streams::{format_instant, Millis};
+use vigil_schema::{format_instant, Millis};
 
 use crate::rng::Rng;
 

@@ -18,7 +18,7 @@ use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use vigil_actors::AlertState;
+use vigil_engine::AlertState;
 
 use super::ack_outcome::{AckLinkResult, AckedAlert, TO_ACKNOWLEDGE};
 use super::ack_page::{done_page, error_page, heading, html, preview_heading, preview_page};

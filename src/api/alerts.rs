@@ -4,7 +4,7 @@
 use axum::extract::{Path, State};
 use serde::Serialize;
 use utoipa::ToSchema;
-use vigil_actors::AlertState;
+use vigil_engine::AlertState;
 
 use super::params::Params;
 use super::store_error;

@@ -4,8 +4,8 @@
 use axum::extract::{Path, State};
 use serde::Serialize;
 use utoipa::ToSchema;
-use vigil_actors::metrics::{GroupBy, MetricsSnapshot, WindowStats};
-use vigil_streams::{format_instant, Millis};
+use vigil_engine::metrics::{GroupBy, MetricsSnapshot, WindowStats};
+use vigil_schema::{format_instant, Millis};
 
 use super::params::Params;
 use super::{store_error, ApiState};
@@ -170,7 +170,7 @@ pub async fn overview(
     };
     let (live, window, series) = read.unwrap_or_else(|| {
         let now = now_ms();
-        let empty = vigil_actors::metrics::RollingMetrics::default();
+        let empty = vigil_engine::metrics::RollingMetrics::default();
         (
             LiveMetrics::empty(now),
             WindowStats::default(),

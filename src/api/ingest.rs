@@ -107,7 +107,7 @@ pub async fn events(
         let caller = &caller;
         async move {
             let bytes = raw.get().as_bytes();
-            let event = match vigil_streams::decode(bytes) {
+            let event = match vigil_schema::decode(bytes) {
                 Ok(e) => e,
                 Err(r) => {
                     let id = serde_json::from_str::<serde_json::Value>(raw.get())

@@ -43,7 +43,7 @@ mod ws;
 use std::sync::Arc;
 
 use axum::Router;
-use vigil_actors::supervisor::TenantPool;
+use vigil_engine::supervisor::TenantPool;
 
 use crate::auth::Verifier;
 use crate::http::{ApiError, RateLimits};

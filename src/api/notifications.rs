@@ -5,7 +5,7 @@
 use axum::extract::{Path, State};
 use serde::Serialize;
 use utoipa::ToSchema;
-use vigil_streams::format_instant;
+use vigil_schema::format_instant;
 
 use super::params::Params;
 use super::store_error;

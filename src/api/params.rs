@@ -5,12 +5,12 @@ use std::collections::BTreeMap;
 
 use axum::extract::{FromRequestParts, Query};
 use axum::http::request::Parts;
-use vigil_streams::Millis;
+use vigil_schema::Millis;
 
 use crate::http::ApiError;
 
 /// The windows a `period` may name.
-pub const PERIODS: [(&str, i64); 4] = vigil_actors::metrics::WINDOWS;
+pub const PERIODS: [(&str, i64); 4] = vigil_engine::metrics::WINDOWS;
 
 /// The query string of a request.
 #[derive(Debug, Clone, Default)]
@@ -106,7 +106,7 @@ impl Params {
     pub fn instant(&self, name: &str) -> Result<Option<Millis>, ApiError> {
         self.get(name)
             .map(|v| {
-                vigil_streams::parse_instant(v).ok_or_else(|| {
+                vigil_schema::parse_instant(v).ok_or_else(|| {
                     ApiError::invalid_field(
                         name,
                         "expected an RFC 3339 instant, e.g. 2026-11-22T00:00:00Z",
@@ -139,7 +139,7 @@ impl Params {
                 if from >= to {
                     return Err(ApiError::invalid_field("from", "must be before to"));
                 }
-                let oldest = now - vigil_actors::metrics::RETAINED_MS;
+                let oldest = now - vigil_engine::metrics::RETAINED_MS;
                 if from < oldest {
                     return Err(ApiError::invalid_field(
                         "from",

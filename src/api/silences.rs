@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use vigil_streams::{format_instant, parse_instant, Millis};
+use vigil_schema::{format_instant, parse_instant, Millis};
 
 use super::params::Params;
 use super::store_error;

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use toml::{Table, Value};
-use vigil_actors::policy::{PolicyBook, PolicySpec};
+use vigil_engine::policy::{PolicyBook, PolicySpec};
 
 use super::load::{load_for, policy_problems, Loaded, Purpose};
 use super::problem::ConfigProblem;

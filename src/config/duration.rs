@@ -34,8 +34,8 @@ impl ConfigDuration {
     }
 
     /// Parses a duration string of `<number><unit>` parts (units `ms`, `s`, `m`, `h`, `d`).
-    pub fn parse(s: &str) -> Result<ConfigDuration, vigil_streams::DurationError> {
-        vigil_streams::parse_duration(s).map(|ms| ConfigDuration { ms })
+    pub fn parse(s: &str) -> Result<ConfigDuration, vigil_schema::DurationError> {
+        vigil_schema::parse_duration(s).map(|ms| ConfigDuration { ms })
     }
 
     /// Milliseconds (never negative).

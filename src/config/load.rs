@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use toml::{Table, Value};
-use vigil_actors::policy::{PolicyBook, PolicyError};
+use vigil_engine::policy::{PolicyBook, PolicyError};
 
 use super::env;
 use super::problem::{ConfigProblem, FieldPath, Origins, Seg};
@@ -55,8 +55,8 @@ impl VigilConfig {
     /// remembered as long as the stream keeps the events that could repeat them. Stopped goals
     /// are kept as SLA records only where exchange partners take them: the service on the wall
     /// clock (the tenant actors hand them to the record writer), never in replay.
-    pub fn engine_settings(&self) -> vigil_actors::EngineSettings {
-        vigil_actors::EngineSettings {
+    pub fn engine_settings(&self) -> vigil_engine::EngineSettings {
+        vigil_engine::EngineSettings {
             final_retention_ms: self.nats.retention.as_millis(),
             dedupe_window_ms: self.nats.retention.as_millis(),
             record_stops: false,

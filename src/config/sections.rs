@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
-use vigil_actors::calendar::CalendarSpec;
-use vigil_actors::policy::PolicySpec;
+use vigil_engine::calendar::CalendarSpec;
+use vigil_engine::policy::PolicySpec;
 
 use super::duration::ConfigDuration;
 use crate::http::HttpConfig;

@@ -133,7 +133,7 @@ fn the_environment_overrides_the_file() {
     let v = book.initial(9);
     let high = v.priority_index("HIGH").unwrap();
     assert_eq!(
-        v.targets(vigil_actors::policy::RULES_BASE, high),
+        v.targets(vigil_engine::policy::RULES_BASE, high),
         Some([3_600_000, 86_400_000])
     );
 }

@@ -14,7 +14,7 @@ use vigil::partner::config::{BreakerConfig, PartnerConfig, RateLimitConfig, Tena
 use vigil::partner::connect_all;
 use vigil::partner::reconcile::{Reconciler, Trigger};
 use vigil::store::Store;
-use vigil_actors::clock::WallClock;
+use vigil_engine::clock::WallClock;
 use vigil_peers::partner::{FakePartner, FakePartnerConfig, OutageMode, OutageWindow, Share};
 
 use super::println_demo;

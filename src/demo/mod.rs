@@ -34,7 +34,7 @@ use tracing::info;
 use vigil::auth::Role;
 use vigil::config::VigilConfig;
 use vigil::telemetry::MetricsHandle;
-use vigil_actors::policy::{DurationSpec, Fraction, GoalTargetsSpec};
+use vigil_engine::policy::{DurationSpec, Fraction, GoalTargetsSpec};
 use vigil_streams::NatsChild;
 
 use oncall::SinkAddrs;
@@ -157,7 +157,7 @@ fn on_call_banner(config: &VigilConfig, sinks: &SinkAddrs) -> String {
             .and_then(|c| c.name.clone())
             .unwrap_or_else(|| id.to_string())
     };
-    let now = vigil_actors::clock::Clock::now(&vigil_actors::clock::WallClock);
+    let now = vigil_engine::clock::Clock::now(&vigil_engine::clock::WallClock);
     let on_call = notify
         .schedules
         .iter()

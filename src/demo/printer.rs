@@ -2,8 +2,8 @@
 
 use futures::StreamExt;
 use tokio::sync::watch;
-use vigil_actors::{AlertRecord, AlertState, Level};
-use vigil_streams::format_instant;
+use vigil_engine::{AlertRecord, AlertState, Level};
+use vigil_schema::format_instant;
 
 use super::println_demo;
 

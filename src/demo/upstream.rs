@@ -9,11 +9,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::watch;
 use tracing::warn;
-use vigil_actors::clock::{Clock, WallClock};
+use vigil_engine::clock::{Clock, WallClock};
 use vigil_peers::rng::Rng;
+use vigil_schema::format_instant;
 use vigil_streams::jetstream::subjects::EVENTS_PREFIX;
 use vigil_streams::jetstream::PublisherSettings;
-use vigil_streams::{format_instant, EventPublisher};
+use vigil_streams::EventPublisher;
 
 use super::DEMO_TENANTS;
 

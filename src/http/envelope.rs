@@ -248,5 +248,5 @@ impl IntoResponse for ApiError {
 }
 
 fn now_rfc3339() -> String {
-    vigil_streams::format_instant(crate::clock::now_ms())
+    vigil_schema::format_instant(crate::clock::now_ms())
 }

@@ -31,8 +31,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
-use vigil_actors::metrics::MetricsSnapshot;
-use vigil_actors::supervisor::TenantPool;
+use vigil_engine::metrics::MetricsSnapshot;
+use vigil_engine::supervisor::TenantPool;
 
 use crate::auth::Caller;
 use crate::http::ApiError;

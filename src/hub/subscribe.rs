@@ -2,7 +2,7 @@
 //! resumption from a `seq` with the alerts missed in between.
 
 use serde_json::json;
-use vigil_actors::metrics::MetricsSnapshot;
+use vigil_engine::metrics::MetricsSnapshot;
 
 use super::protocol::{self, Channels, ResumeFrom, TenantIds};
 use super::queue::Outgoing;

@@ -21,7 +21,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use hmac::{Hmac, KeyInit as _, Mac as _};
 use sha2::Sha256;
-use vigil_streams::Millis;
+use vigil_schema::Millis;
 
 use super::config::NotifyConfig;
 use crate::store::{Store, StoreError};

@@ -630,8 +630,8 @@ impl NotifyConfig {
             }
             for (j, o) in s.overrides.iter().enumerate() {
                 let (from, to) = (
-                    vigil_streams::parse_instant(&o.start),
-                    vigil_streams::parse_instant(&o.end),
+                    vigil_schema::parse_instant(&o.start),
+                    vigil_schema::parse_instant(&o.end),
                 );
                 let ok = matches!((from, to), (Some(f), Some(t)) if f < t);
                 if !ok {

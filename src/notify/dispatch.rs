@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use futures::stream::{self, StreamExt};
 use tokio::sync::{watch, Notify};
 use tracing::{debug, warn, Instrument};
-use vigil_actors::clock::Clock;
-use vigil_actors::{AlertState, Level};
-use vigil_streams::{format_instant, Millis};
+use vigil_engine::clock::Clock;
+use vigil_engine::{AlertState, Level};
+use vigil_schema::{format_instant, Millis};
 
 use super::ack_link::LinkSigner;
 use super::channel::{Content, Outgoing, Providers, SendError};

@@ -11,8 +11,8 @@ use async_nats::jetstream::Context;
 use futures::StreamExt;
 use tokio::sync::{watch, Notify};
 use tracing::{debug, warn};
-use vigil_actors::clock::Clock;
-use vigil_actors::{AlertRecord, AlertState};
+use vigil_engine::clock::Clock;
+use vigil_engine::{AlertRecord, AlertState};
 use vigil_streams::jetstream::subjects::{ALERTS_STREAM, ALERTS_SUBJECTS};
 
 use super::Routing;

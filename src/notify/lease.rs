@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tracing::{debug, warn};
-use vigil_actors::clock::Clock;
-use vigil_streams::Millis;
+use vigil_engine::clock::Clock;
+use vigil_schema::Millis;
 
 use crate::store::Store;
 

@@ -9,8 +9,8 @@ use std::time::Duration;
 use governor::clock::Clock as GovernorClock;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
-use vigil_actors::clock::Clock;
-use vigil_streams::Millis;
+use vigil_engine::clock::Clock;
+use vigil_schema::Millis;
 
 use super::config::{Channel, ChannelLimit, LimitsConfig};
 
@@ -119,7 +119,7 @@ impl RecipientLimits {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vigil_actors::clock::ManualClock;
+    use vigil_engine::clock::ManualClock;
 
     #[test]
     fn one_sms_a_minute_and_at_most_thirty_in_any_hour_by_default() {

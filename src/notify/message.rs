@@ -2,7 +2,7 @@
 //! (160 GSM-7 characters, or 70 when any character is outside GSM-7, as Chinese text is), and
 //! an email with a subject, a plain-text body and an HTML body.
 
-use vigil_streams::{format_instant, Millis};
+use vigil_schema::{format_instant, Millis};
 
 use super::config::Locale;
 
@@ -381,7 +381,7 @@ mod tests {
             priority: "CRITICAL",
             target_ms: 30 * 60_000,
             elapsed_ms: 24 * 60_000,
-            deadline: vigil_streams::parse_instant("2026-11-22T06:30:00Z").unwrap(),
+            deadline: vigil_schema::parse_instant("2026-11-22T06:30:00Z").unwrap(),
             ack_url: Some("https://vigil.example.com/ack/eyJhbGciOi.abc"),
             dashboard_url: Some("https://vigil.example.com/"),
             time_zone: Some("Asia/Shanghai"),

@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 use tracing::info;
-use vigil_actors::clock::Clock;
+use vigil_engine::clock::Clock;
 
 use super::ack_link::LinkSigner;
 use super::channel::Providers;

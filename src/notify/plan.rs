@@ -2,8 +2,8 @@
 //! cancellation of pages still pending once somebody acknowledged it or it ended, and a short
 //! resolution message to everyone who was paged.
 
-use vigil_actors::{AlertRecord, AlertState};
-use vigil_streams::Millis;
+use vigil_engine::{AlertRecord, AlertState};
+use vigil_schema::Millis;
 
 use super::config::{Channel, ContactSpec, NotifyConfig};
 use super::route::AlertFacts;
@@ -135,7 +135,7 @@ impl NotifyConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vigil_actors::{Goal, Level};
+    use vigil_engine::{Goal, Level};
 
     const CONFIG: &str = r#"
 [smtp]

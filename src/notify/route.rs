@@ -1,7 +1,7 @@
 //! Which route an alert takes, and the escalation plan its policy starts. (Inhibition is
 //! applied when notifications are sent: see `dispatch`.)
 
-use vigil_streams::Millis;
+use vigil_schema::Millis;
 
 use super::config::{Channel, NotifyConfig, PolicySpec, RouteSpec};
 use super::schedule::on_call;
@@ -190,7 +190,7 @@ policy = "warn"
     #[test]
     fn escalation_steps_follow_the_waits_and_repeat() {
         let c = config();
-        let fired = vigil_streams::parse_instant("2026-11-03T00:00:00Z").unwrap();
+        let fired = vigil_schema::parse_instant("2026-11-03T00:00:00Z").unwrap();
         let pages = c.escalation(c.policy("critical").unwrap(), fired);
         let plan: Vec<(usize, u32, i64, Vec<&str>)> = pages
             .iter()

@@ -6,7 +6,7 @@ use jiff::civil::{Date, Time, Weekday};
 use jiff::tz::TimeZone;
 use jiff::{Span, Timestamp};
 use serde::{Deserialize, Serialize};
-use vigil_streams::Millis;
+use vigil_schema::Millis;
 
 /// `[[notify.schedules]]`: a weekly rotation.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
@@ -121,8 +121,8 @@ fn handover_date_before(date: Date, day: Weekday) -> Date {
 pub fn on_call(schedule: &ScheduleSpec, t: Millis) -> Option<&str> {
     for o in &schedule.overrides {
         let (from, to) = (
-            vigil_streams::parse_instant(&o.start)?,
-            vigil_streams::parse_instant(&o.end)?,
+            vigil_schema::parse_instant(&o.start)?,
+            vigil_schema::parse_instant(&o.end)?,
         );
         if from <= t && t < to {
             return Some(&o.contact);
@@ -175,7 +175,7 @@ mod tests {
     }
 
     fn at(s: &str) -> Millis {
-        vigil_streams::parse_instant(s).unwrap()
+        vigil_schema::parse_instant(s).unwrap()
     }
 
     #[test]
@@ -232,7 +232,7 @@ mod tests {
     fn quiet_hours_end_at_the_next_local_end_time() {
         let tz = TimeZone::get("Asia/Shanghai").unwrap();
         let range = parse_range("22:00-07:00").unwrap();
-        let at = |s: &str| vigil_streams::parse_instant(s).unwrap();
+        let at = |s: &str| vigil_schema::parse_instant(s).unwrap();
         // 23:30 local (15:30Z) is quiet until 07:00 local the next day (23:00Z).
         let t = at("2026-11-22T15:30:00Z");
         assert!(in_range(range, &tz, t));

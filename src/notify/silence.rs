@@ -2,7 +2,7 @@
 //! notifications of the alerts it matches on tenant, priority, service type and ticket while
 //! it is in force. An absent matcher matches anything.
 
-use vigil_streams::Millis;
+use vigil_schema::Millis;
 
 use super::route::AlertFacts;
 use crate::store::silences::Silence;

@@ -33,8 +33,8 @@ use reqwest::Method;
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 use tokio::sync::Mutex;
-use vigil_actors::clock::{Clock, WallClock};
-use vigil_streams::Millis;
+use vigil_engine::clock::{Clock, WallClock};
+use vigil_schema::Millis;
 
 use super::config::{http_base_url, AuthConfig};
 use crate::hex::encode as hex;
@@ -434,7 +434,7 @@ mod tests {
     use axum::routing::post;
     use axum::{Form, Json, Router};
     use base64::Engine as _;
-    use vigil_actors::clock::ManualClock;
+    use vigil_engine::clock::ManualClock;
 
     use super::*;
     use crate::partner::config::HmacHeaders;

@@ -19,7 +19,7 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use reqwest::{Method, Response, Url};
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use vigil_actors::SlaRecord;
+use vigil_engine::SlaRecord;
 
 use super::auth::{AuthError, Authenticator, EnvLookup};
 use super::config::{http_base_url, PartnerConfig};

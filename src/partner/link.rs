@@ -9,9 +9,9 @@ use std::time::Instant;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde_json::{Map, Value};
 use tracing::{info, warn};
-use vigil_actors::clock::Clock;
-use vigil_actors::SlaRecord;
-use vigil_streams::Millis;
+use vigil_engine::clock::Clock;
+use vigil_engine::SlaRecord;
+use vigil_schema::Millis;
 
 use super::client::{Page, PartnerClient};
 use super::config::PartnerConfig;

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use serde_json::{Map, Value};
-use vigil_actors::SlaRecord;
+use vigil_engine::SlaRecord;
 
 use super::mask::MaskRule;
 
@@ -248,7 +248,7 @@ impl Mapper {
 pub(crate) mod tests {
 
     use serde_json::json;
-    use vigil_actors::Goal;
+    use vigil_engine::Goal;
 
     use super::*;
 

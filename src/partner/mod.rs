@@ -31,7 +31,7 @@ pub use mapping::Mapper;
 
 use std::sync::Arc;
 
-use vigil_actors::clock::Clock;
+use vigil_engine::clock::Clock;
 
 use link::PartnerLink;
 

@@ -20,7 +20,7 @@ use jiff::tz::TimeZone;
 use jiff::Timestamp;
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
-use vigil_actors::clock::Clock;
+use vigil_engine::clock::Clock;
 
 use super::config::ReconcileAt;
 use super::link::PartnerLink;

@@ -49,7 +49,7 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use serde_json::{Map, Value};
 use tracing::{debug, info, warn, Instrument};
-use vigil_streams::Millis;
+use vigil_schema::Millis;
 
 pub use day::{day_bounds, local_instant};
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use tokio::sync::{watch, Notify};
 use tracing::{debug, info, warn, Instrument};
-use vigil_streams::Millis;
+use vigil_schema::Millis;
 
 use super::link::{LinkError, PartnerLink};
 use crate::breaker::BreakerState;

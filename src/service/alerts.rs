@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use tokio::sync::mpsc;
-use vigil_actors::AlertRecord;
+use vigil_engine::AlertRecord;
 
 use vigil::outlet::AlertOutlet;
 use vigil::store::Store;

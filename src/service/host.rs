@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use vigil_actors::supervisor::{Applied, BatchApplied, TenantPool};
-use vigil_actors::{EngineSettings, EventTimeDriver, PolicyBook};
-use vigil_streams::Event;
+use vigil_engine::supervisor::{Applied, BatchApplied, TenantPool};
+use vigil_engine::{EngineSettings, EventTimeDriver, PolicyBook};
+use vigil_schema::Event;
 
 /// What travels with an event through the engine: where it came from, and its bytes for the
 /// dead-letter subject.
@@ -26,7 +26,7 @@ pub struct Tag {
     pub repeat: bool,
     /// Its dedupe key, hashed once when tenant actors apply it (`None` for the event-time
     /// driver, which keeps its own dedupe memory).
-    pub key: Option<vigil_streams::EventKey>,
+    pub key: Option<vigil_schema::EventKey>,
 }
 
 /// The result of applying one event.

@@ -26,9 +26,9 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
-use vigil_actors::clock::WallClock;
-use vigil_actors::supervisor::TenantPool;
-use vigil_actors::PolicyBook;
+use vigil_engine::clock::WallClock;
+use vigil_engine::supervisor::TenantPool;
+use vigil_engine::PolicyBook;
 use vigil_streams::jetstream::StreamSettings;
 
 use alerts::AlertWriter;
@@ -233,7 +233,7 @@ async fn connect_nats(
 /// The compiled policies and the engine settings every tenant shares.
 fn engine_parts(
     config: &VigilConfig,
-) -> anyhow::Result<(Arc<PolicyBook>, Arc<vigil_actors::EngineSettings>)> {
+) -> anyhow::Result<(Arc<PolicyBook>, Arc<vigil_engine::EngineSettings>)> {
     let book = Arc::new(config.policy_book().map_err(|e| {
         anyhow::anyhow!(
             "invalid policy: {}",
@@ -243,7 +243,7 @@ fn engine_parts(
                 .join("; ")
         )
     })?);
-    let settings = Arc::new(vigil_actors::EngineSettings {
+    let settings = Arc::new(vigil_engine::EngineSettings {
         // Partners take the records of stopped goals from the tenant actors (wall clock).
         record_stops: !config.partners.is_empty() && config.engine.clock == ClockMode::Wall,
         ..config.engine_settings()
@@ -271,8 +271,8 @@ async fn ack_links(
 fn tenant_pool(
     config: &VigilConfig,
     book: &Arc<PolicyBook>,
-    settings: &Arc<vigil_actors::EngineSettings>,
-    alerts: &mpsc::Sender<Vec<vigil_actors::AlertRecord>>,
+    settings: &Arc<vigil_engine::EngineSettings>,
+    alerts: &mpsc::Sender<Vec<vigil_engine::AlertRecord>>,
 ) -> Option<Arc<TenantPool>> {
     if config.engine.clock == ClockMode::Event {
         return None;
@@ -295,7 +295,7 @@ fn tenant_pool(
 /// each, and the nightly reconciliation.
 struct PartnerTasks {
     /// Where partition workers send SLA records (`None` without partners).
-    records: Option<mpsc::Sender<Vec<vigil_actors::SlaRecord>>>,
+    records: Option<mpsc::Sender<Vec<vigil_engine::SlaRecord>>>,
     writer: Option<tokio::task::JoinHandle<()>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -376,9 +376,9 @@ struct PartitionShared<'a> {
     store: &'a Store,
     pool: &'a Option<Arc<TenantPool>>,
     book: &'a Arc<PolicyBook>,
-    engine_settings: &'a Arc<vigil_actors::EngineSettings>,
-    alerts: mpsc::Sender<Vec<vigil_actors::AlertRecord>>,
-    records: Option<mpsc::Sender<Vec<vigil_actors::SlaRecord>>>,
+    engine_settings: &'a Arc<vigil_engine::EngineSettings>,
+    alerts: mpsc::Sender<Vec<vigil_engine::AlertRecord>>,
+    records: Option<mpsc::Sender<Vec<vigil_engine::SlaRecord>>>,
     hub: &'a Hub,
     readiness: &'a Arc<Readiness>,
 }

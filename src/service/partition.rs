@@ -17,10 +17,11 @@ use hashbrown::{HashMap, HashSet};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, error, info, warn, Instrument};
 use vigil::hub::Hub;
-use vigil_actors::supervisor::{Applied, BatchApplied};
-use vigil_actors::{AlertRecord, Collected, SlaRecord};
+use vigil_engine::supervisor::{Applied, BatchApplied};
+use vigil_engine::{AlertRecord, Collected, SlaRecord};
+use vigil_schema::{decode, Dedupe, Event, EventKey, RejectReason, Rejection};
 use vigil_streams::jetstream::{last_sequence, replay_partition};
-use vigil_streams::{decode, Dedupe, Event, EventKey, PartitionMessage, RejectReason, Rejection};
+use vigil_streams::PartitionMessage;
 
 use super::host::{EngineHost, Outcome, PendingApply, Tag};
 use bytes::Bytes;
@@ -608,8 +609,8 @@ impl PartitionWorker {
 
 /// The wall clock in milliseconds since the Unix epoch: the watermark of the live dedupe memory.
 fn wall_clock_ms() -> i64 {
-    use vigil_actors::clock::Clock;
-    vigil_actors::clock::WallClock.now()
+    use vigil_engine::clock::Clock;
+    vigil_engine::clock::WallClock.now()
 }
 
 #[cfg(test)]

@@ -7,8 +7,8 @@
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, Notify};
-use vigil_actors::clock::Clock;
-use vigil_actors::SlaRecord;
+use vigil_engine::clock::Clock;
+use vigil_engine::SlaRecord;
 
 use vigil::partner::PartnerConfig;
 use vigil::store::Store;

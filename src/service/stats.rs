@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use vigil::telemetry::metrics;
 use vigil::telemetry::{TenantLabel, TenantLabels};
-use vigil_actors::supervisor::TenantPool;
+use vigil_engine::supervisor::TenantPool;
 
 /// How often the figures are refreshed.
 const EVERY: Duration = Duration::from_secs(2);

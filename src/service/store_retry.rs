@@ -135,7 +135,7 @@ mod tests {
     /// two records of other tenants, against a real SQLite store.
     #[tokio::test]
     async fn a_record_the_store_cannot_hold_does_not_cost_its_neighbours() {
-        use vigil_actors::{Goal, SlaRecord};
+        use vigil_engine::{Goal, SlaRecord};
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/vigil.db", dir.path().display());
         let store = vigil::store::Store::connect(&url).await.unwrap();

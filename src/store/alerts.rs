@@ -7,9 +7,9 @@
 
 use std::time::Instant;
 
-use vigil_actors::alert::alert_id;
-use vigil_actors::{AlertRecord, AlertState, Goal, Level};
-use vigil_streams::Millis;
+use vigil_engine::alert::alert_id;
+use vigil_engine::{AlertRecord, AlertState, Goal, Level};
+use vigil_schema::Millis;
 
 use super::error::{counted, StoreError};
 use super::pool::{on_backend, Store};

@@ -4,7 +4,7 @@
 //! Invariant: a retry only moves a `failed` row back to `pending`, due at once; `last_error`
 //! and `attempts` stay, so the row still says what went wrong before.
 
-use vigil_streams::Millis;
+use vigil_schema::Millis;
 
 use super::error::{counted, StoreError};
 use super::pool::{on_backend, Store};

@@ -2,7 +2,7 @@
 //! (so replays and restarts add nothing twice), then taken by workers when due and marked
 //! sent, failed or rescheduled; an acknowledgement cancels the pages still pending.
 
-use vigil_streams::Millis;
+use vigil_schema::Millis;
 
 use super::error::{counted, StoreError};
 use super::pool::{on_backend, Store};

@@ -2,7 +2,7 @@
 //! `vigil.alerts.<tenant_id>`. The writer records a change, the publisher publishes it, then
 //! marks it published; after a crash in between, [`Store::unpublished_alerts`] finds it again.
 
-use vigil_actors::{AlertRecord, AlertState};
+use vigil_engine::{AlertRecord, AlertState};
 
 use super::alerts::{select_alerts, AlertRow};
 use super::error::StoreError;

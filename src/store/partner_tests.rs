@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use vigil_actors::{Goal, SlaRecord};
+use vigil_engine::{Goal, SlaRecord};
 
 use super::test_stores::{postgres, sqlite};
 use super::*;

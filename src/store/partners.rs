@@ -19,8 +19,8 @@ use std::collections::HashMap;
 
 use futures::TryStreamExt;
 use serde::Serialize;
-use vigil_actors::SlaRecord;
-use vigil_streams::Millis;
+use vigil_engine::SlaRecord;
+use vigil_schema::Millis;
 
 use super::error::{counted, StoreError};
 use super::pool::{on_backend, Store};

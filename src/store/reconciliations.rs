@@ -13,7 +13,7 @@
 //! - Finishing is idempotent and drops the page rows, which only a running run needs.
 
 use serde::Serialize;
-use vigil_streams::Millis;
+use vigil_schema::Millis;
 
 use super::error::{counted, StoreError};
 use super::pool::{on_backend, Store};

@@ -6,7 +6,7 @@
 //! that was expired before it started ends before it starts, and so is never in force.
 
 use serde::{Deserialize, Serialize};
-use vigil_streams::Millis;
+use vigil_schema::Millis;
 
 use super::error::{counted, StoreError};
 use super::pool::{on_backend, Store};

@@ -1,8 +1,8 @@
 //! Store tests on a temporary SQLite file, and on PostgreSQL when `VIGIL_TEST_POSTGRES_URL` is
 //! set (e.g. `postgres://postgres@127.0.0.1:5432/vigil_test`).
 
-use vigil_actors::alert::{alert_id, dedupe_key};
-use vigil_actors::{AlertRecord, AlertState, Goal, Level};
+use vigil_engine::alert::{alert_id, dedupe_key};
+use vigil_engine::{AlertRecord, AlertState, Goal, Level};
 
 use super::*;
 

@@ -10,7 +10,7 @@
 use metrics::{
     describe_counter, describe_gauge, describe_histogram, Counter, Gauge, Histogram, Unit,
 };
-use vigil_actors::{AlertState, Goal, Level};
+use vigil_engine::{AlertState, Goal, Level};
 
 use super::labels::TenantLabel;
 
@@ -364,7 +364,7 @@ pub fn events_ingested() -> Counter {
     metrics::counter!(EVENTS_INGESTED)
 }
 
-/// [`EVENTS_REJECTED`] for one reason (`vigil_streams::RejectReason::as_str`).
+/// [`EVENTS_REJECTED`] for one reason (`vigil_schema::RejectReason::as_str`).
 pub fn events_rejected(reason: &'static str) -> Counter {
     metrics::counter!(EVENTS_REJECTED, "reason" => reason)
 }

@@ -1,7 +1,7 @@
 use super::labels::{TenantLabels, OTHER_TENANT};
 use super::metrics;
 use super::recorder::local_recorder;
-use vigil_actors::{AlertState, Goal, Level};
+use vigil_engine::{AlertState, Goal, Level};
 
 #[test]
 fn helpers_emit_the_documented_names_and_labels() {

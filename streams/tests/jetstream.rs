@@ -7,6 +7,7 @@ use async_nats::jetstream::Context;
 use bytes::Bytes;
 use futures::StreamExt;
 use vigil_peers::NatsServer;
+use vigil_schema::{RejectReason, Rejection};
 use vigil_streams::jetstream::subjects::{
     ALERTS_STREAM, DLQ_STREAM, EVENTS_STREAM, REJECT_DETAIL_HEADER, REJECT_REASON_HEADER,
 };
@@ -15,7 +16,6 @@ use vigil_streams::jetstream::{
     publish_events, replay_partition, EventPublisher, PublishError, PublisherSettings, SetupError,
     StreamSettings,
 };
-use vigil_streams::{RejectReason, Rejection};
 
 const P: u32 = 16;
 

@@ -30,7 +30,7 @@ pub use {alerts::*, api::*, cli::*, events::*, nats::*, service::*, store::*};
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use vigil_streams::{format_instant, parse_instant};
+use vigil_schema::{format_instant, parse_instant};
 
 /// The binary under test.
 pub const VIGIL: &str = env!("CARGO_BIN_EXE_vigil");

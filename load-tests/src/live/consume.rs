@@ -19,11 +19,12 @@ use futures::stream::FuturesOrdered;
 use futures::{FutureExt, StreamExt};
 use hashbrown::{HashMap, HashSet};
 use tokio::sync::mpsc;
-use vigil_actors::clock::WallClock;
-use vigil_actors::supervisor::{Applied, BatchApplied, TenantPool};
-use vigil_actors::{AlertRecord, Collected, EngineSettings, EventTimeDriver, PolicyBook};
+use vigil_engine::clock::WallClock;
+use vigil_engine::supervisor::{Applied, BatchApplied, TenantPool};
+use vigil_engine::{AlertRecord, Collected, EngineSettings, EventTimeDriver, PolicyBook};
+use vigil_schema::{decode, Dedupe, Event, EventKey};
 use vigil_streams::jetstream::{last_sequence, replay_partition, ReplayMessages};
-use vigil_streams::{decode, Dedupe, Event, EventKey, StreamSettings};
+use vigil_streams::StreamSettings;
 
 use crate::tickets::default_book;
 

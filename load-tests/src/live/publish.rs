@@ -4,10 +4,11 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use bytes::Bytes;
-use vigil_actors::clock::{Clock, WallClock};
+use vigil_engine::clock::{Clock, WallClock};
 use vigil_peers::workload::Workload;
+use vigil_schema::decode;
 use vigil_streams::jetstream::PublisherSettings;
-use vigil_streams::{decode, partition_of, EventPublisher};
+use vigil_streams::{partition_of, EventPublisher};
 
 use super::LiveOptions;
 use crate::report::note;

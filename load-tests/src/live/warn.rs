@@ -18,9 +18,9 @@ use bytes::Bytes;
 use futures::future::join_all;
 use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::mpsc;
-use vigil_actors::clock::{Clock, WallClock};
-use vigil_actors::supervisor::TenantPool;
-use vigil_actors::{AlertRecord, AlertState, EngineSettings, Level};
+use vigil_engine::clock::{Clock, WallClock};
+use vigil_engine::supervisor::TenantPool;
+use vigil_engine::{AlertRecord, AlertState, EngineSettings, Level};
 use vigil_peers::rng::Rng;
 
 use super::LiveOptions;

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use vigil_actors::clock::{Clock, WallClock};
+use vigil_engine::clock::{Clock, WallClock};
 use vigil_streams::{ensure_streams, partition_of, StreamSettings};
 
 use super::storm::Storm;

@@ -11,7 +11,7 @@
 //!   could fire while the benchmark runs.
 
 use bytes::Bytes;
-use vigil_streams::{format_instant, Millis};
+use vigil_schema::{format_instant, Millis};
 
 /// Alerts one storm ticket raises on arrival (response and resolution, warning and breach).
 pub const ALERTS_PER_STORM_TICKET: u64 = 4;
@@ -155,7 +155,7 @@ mod tests {
         );
         for e in &events {
             let line = std::str::from_utf8(&e.payload).unwrap();
-            let ev = vigil_streams::decode(line.as_bytes()).unwrap();
+            let ev = vigil_schema::decode(line.as_bytes()).unwrap();
             assert_eq!(ev.tenant_id, e.tenant_id);
             assert!(ev.occurred_at < s.now);
         }

@@ -6,7 +6,7 @@
 //! alone which published event it answers.
 
 use bytes::Bytes;
-use vigil_streams::{format_instant, Millis};
+use vigil_schema::{format_instant, Millis};
 
 /// How far in the past a breaching ticket was created: beyond every target of the default
 /// policy (CRITICAL: response 30 min, resolution 4 h), so both goals breach when it is applied.
@@ -121,7 +121,7 @@ fn mix(x: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vigil_streams::{decode, parse_instant, EventKind};
+    use vigil_schema::{decode, parse_instant, EventKind};
 
     fn plan() -> EventPlan {
         EventPlan::new(0x1234_5678, 100, 0.05, 100_000)

@@ -112,7 +112,7 @@ pub struct WsOptions {
 
 /// Reads a duration such as `30s`, `2m`, `1h30m` or `500ms`.
 pub fn parse_span(s: &str) -> Result<Duration, String> {
-    match vigil_streams::parse_duration(s) {
+    match vigil_schema::parse_duration(s) {
         Ok(ms) if ms >= 0 => Ok(Duration::from_millis(ms as u64)),
         Ok(_) => Err("must not be negative".into()),
         Err(e) => Err(format!("{e} (e.g. 30s, 2m, 1h30m, 500ms)")),

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use vigil_actors::clock::{Clock, WallClock};
+use vigil_engine::clock::{Clock, WallClock};
 use vigil_streams::jetstream::PublisherSettings;
 use vigil_streams::EventPublisher;
 

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 use utoipa::ToSchema;
-use vigil_streams::{format_instant, Millis};
+use vigil_schema::{format_instant, Millis};
 
 use crate::partner::config::{PartnerConfig, TenantSelector};
 use crate::partner::link::PartnerLink;

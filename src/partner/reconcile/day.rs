@@ -5,7 +5,7 @@
 use jiff::civil::{Date, Time};
 use jiff::tz::{AmbiguousOffset, TimeZone};
 use jiff::{SignedDuration, Timestamp};
-use vigil_streams::Millis;
+use vigil_schema::Millis;
 
 /// The instant of local `time` on `date` in `tz`: the first instant after a gap that skips
 /// it, the first occurrence when a fold repeats it. `None` only outside jiff's range.

@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 
 use serde_json::{Map, Value};
-use vigil_actors::SlaRecord;
+use vigil_engine::SlaRecord;
 
 use crate::partner::mapping::{ContentHash, Mapper};
 use crate::store::{DiffKind, RunCounts};
@@ -321,7 +321,7 @@ fn hash_all(records: &[SlaRecord], mapper: &Mapper) -> Vec<ContentHash> {
 #[cfg(test)]
 mod tests {
     use serde_json::json;
-    use vigil_actors::Goal;
+    use vigil_engine::Goal;
 
     use super::*;
     use crate::partner::PartnerConfig;

@@ -10,9 +10,9 @@ use tokio::sync::{mpsc, watch};
 use vigil::http::Readiness;
 use vigil::hub::Hub;
 use vigil::store::Store;
-use vigil_actors::clock::WallClock;
-use vigil_actors::supervisor::TenantPool;
-use vigil_actors::{EngineSettings, PolicyBook};
+use vigil_engine::clock::WallClock;
+use vigil_engine::supervisor::TenantPool;
+use vigil_engine::{EngineSettings, PolicyBook};
 use vigil_peers::NatsServer;
 use vigil_streams::jetstream::StreamSettings;
 

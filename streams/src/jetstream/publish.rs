@@ -13,7 +13,7 @@ use super::subjects::{
     REJECT_REASON_HEADER,
 };
 use super::BoxError;
-use crate::reject::Rejection;
+use vigil_schema::Rejection;
 
 /// Why a publish was not acknowledged by JetStream.
 #[derive(Debug, thiserror::Error)]

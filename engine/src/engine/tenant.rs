@@ -1,0 +1,644 @@
+//! One tenant's engine: its open tickets, their timers, alert state and rolling metrics.
+//! Pure: no I/O, no actors, no wall clock. Callers feed events and advance time.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::Arc;
+
+use hashbrown::HashTable;
+use vigil_schema::{Event, EventKind, Millis, RejectReason, Rejection, Status};
+
+use super::finals::FinalTickets;
+use super::goal::{GoalClock, GoalOutcome};
+use super::interner::Interner;
+use super::ticket::{FiredAlert, Ticket};
+use crate::alert::{alert_id, dedupe_key, AlertRecord, AlertState, Goal};
+use crate::calendar::NEVER;
+use crate::metrics::{GroupedCompliance, RollingMetrics, StoppedGoal};
+use crate::policy::{PolicyBook, TenantPolicies};
+use crate::record::SlaRecord;
+
+/// Settings every tenant engine shares.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// How long final tickets are remembered (events for them are accepted and ignored).
+    pub final_retention_ms: i64,
+    /// How long applied `(tenant_id, event_id)` pairs are remembered to reject repeats, in
+    /// event time.
+    pub dedupe_window_ms: i64,
+    /// Whether stopped goals are kept as [`SlaRecord`]s for [`TenantEngine::take_records`]
+    /// (only when exchange partners need them).
+    pub record_stops: bool,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings {
+            final_retention_ms: 35 * 86_400_000,
+            dedupe_window_ms: 35 * 86_400_000,
+            record_stops: false,
+        }
+    }
+}
+
+/// A scheduled look at one goal: `(due, slot, goal)`, earliest first.
+type Timer = Reverse<(Millis, u32, u8)>;
+
+/// The engine of one tenant.
+pub struct TenantEngine {
+    tenant_id: u64,
+    book: Arc<PolicyBook>,
+    settings: Arc<EngineSettings>,
+    policies: TenantPolicies,
+    slots: Vec<Option<Ticket>>,
+    free: Vec<u32>,
+    index: HashTable<u32>,
+    hasher: foldhash::fast::FixedState,
+    finals: FinalTickets,
+    timers: BinaryHeap<Timer>,
+    service_types: Interner,
+    assignees: Interner,
+    metrics: RollingMetrics,
+    compliance: GroupedCompliance,
+    open: usize,
+    records: Vec<SlaRecord>,
+}
+
+impl TenantEngine {
+    /// An empty engine for a tenant, under its configured policy.
+    pub fn new(tenant_id: u64, book: Arc<PolicyBook>, settings: Arc<EngineSettings>) -> Self {
+        let policies = TenantPolicies::new(book.initial(tenant_id));
+        TenantEngine {
+            tenant_id,
+            book,
+            settings,
+            policies,
+            slots: Vec::new(),
+            free: Vec::new(),
+            index: HashTable::new(),
+            hasher: foldhash::fast::FixedState::with_seed(0x5eed),
+            finals: FinalTickets::default(),
+            timers: BinaryHeap::new(),
+            service_types: Interner::default(),
+            assignees: Interner::default(),
+            metrics: RollingMetrics::default(),
+            compliance: GroupedCompliance::default(),
+            open: 0,
+            records: Vec::new(),
+        }
+    }
+
+    /// The tenant.
+    pub fn tenant_id(&self) -> u64 {
+        self.tenant_id
+    }
+
+    /// Tickets not yet final.
+    pub fn open_tickets(&self) -> usize {
+        self.open
+    }
+
+    /// The tenant's policy versions.
+    pub fn policies(&self) -> &TenantPolicies {
+        &self.policies
+    }
+
+    /// The rolling metrics.
+    pub fn metrics(&self) -> &RollingMetrics {
+        &self.metrics
+    }
+
+    /// The records of goals stopped since the last call, in order (always empty unless
+    /// [`EngineSettings::record_stops`]).
+    pub fn take_records(&mut self) -> Vec<SlaRecord> {
+        std::mem::take(&mut self.records)
+    }
+
+    /// Goal outcomes by priority and by service type.
+    pub fn compliance(&self) -> &GroupedCompliance {
+        &self.compliance
+    }
+
+    fn hash(&self, id: &str) -> u64 {
+        use std::hash::BuildHasher;
+        self.hasher.hash_one(id)
+    }
+
+    pub(super) fn find(&self, id: &str) -> Option<u32> {
+        let h = self.hash(id);
+        self.index
+            .find(h, |&slot| {
+                self.slots[slot as usize]
+                    .as_ref()
+                    .is_some_and(|t| &*t.id == id)
+            })
+            .copied()
+    }
+
+    pub(super) fn ticket(&self, slot: u32) -> &Ticket {
+        match &self.slots[slot as usize] {
+            Some(t) => t,
+            None => unreachable!("slot {slot} is indexed but empty"),
+        }
+    }
+
+    fn ticket_mut(&mut self, slot: u32) -> &mut Ticket {
+        match &mut self.slots[slot as usize] {
+            Some(t) => t,
+            None => unreachable!("slot {slot} is indexed but empty"),
+        }
+    }
+
+    /// Judges an event on its own, as far as that needs the tenant's state (DESIGN.md §3.1):
+    /// its priority must be known to the tenant and its policy must compile. Changes nothing.
+    /// The caller's dedupe memory comes next (`duplicate_event`), then [`apply`](Self::apply)
+    /// judges it against its ticket.
+    pub fn judge(&self, ev: &Event) -> Result<(), Rejection> {
+        match &ev.kind {
+            EventKind::PolicyUpdated { policy } => self
+                .policies
+                .prepare_update(&self.book, self.tenant_id, policy)
+                .map(drop)
+                .map_err(|_| invalid_policy()),
+            EventKind::Created { priority } | EventKind::PriorityChanged { priority } => self
+                .priority_of(ev, priority, self.find(&ev.ticket_id))
+                .map(drop),
+            _ => Ok(()),
+        }
+    }
+
+    /// Applies one decoded event that is not a repeat: it is judged on its own first (as
+    /// [`judge`](Self::judge) does), then against its ticket. Alert state changes it causes
+    /// are appended to `out`. A rejected event changes nothing.
+    pub fn apply(&mut self, ev: &Event, out: &mut Vec<AlertRecord>) -> Result<(), Rejection> {
+        let t = ev.occurred_at;
+        self.finals.expire(t - self.settings.final_retention_ms);
+        match &ev.kind {
+            EventKind::PolicyUpdated { policy } => {
+                let version = self
+                    .policies
+                    .prepare_update(&self.book, self.tenant_id, policy)
+                    .map_err(|_| invalid_policy())?;
+                self.policies.push(version);
+                Ok(())
+            }
+            EventKind::Created { priority } => self.create(ev, priority),
+            kind => {
+                let slot = self.find(&ev.ticket_id);
+                let new_priority = match kind {
+                    EventKind::PriorityChanged { priority } => {
+                        Some(self.priority_of(ev, priority, slot)?)
+                    }
+                    _ => None,
+                };
+                let Some(slot) = slot else {
+                    if !self.finals.contains(self.hash(&ev.ticket_id)) {
+                        return Err(Rejection::new(
+                            RejectReason::UnknownTicket,
+                            "no open ticket with this ticket_id",
+                        ));
+                    }
+                    // Final means no move out; any other valid event is accepted and ignored.
+                    if matches!(kind, EventKind::StatusChanged { .. }) {
+                        return Err(Rejection::new(
+                            RejectReason::InvalidTransition,
+                            "the ticket is final (CLOSED or CANCELLED)",
+                        ));
+                    }
+                    return Ok(());
+                };
+                self.update(slot, ev, new_priority, out)
+            }
+        }
+    }
+
+    /// The index of a priority an event names, if it is a key of the targets in force: the
+    /// ticket's own policy version and service rules while the ticket is open, otherwise the
+    /// tenant's policy in force at the event's `occurred_at` under the event's service type.
+    fn priority_of(&self, ev: &Event, name: &str, open: Option<u32>) -> Result<u8, Rejection> {
+        let known = match open {
+            Some(slot) => {
+                let tk = self.ticket(slot);
+                tk.policy
+                    .priority_index(name)
+                    .filter(|p| tk.policy.targets(tk.rules, *p).is_some())
+            }
+            None => {
+                let policy = self.policies.in_force_at(ev.occurred_at);
+                let rules = policy.rules_index(service_type_of(ev));
+                policy
+                    .priority_index(name)
+                    .filter(|p| policy.targets(rules, *p).is_some())
+            }
+        };
+        known.ok_or(Rejection::new(
+            RejectReason::UnknownPriority,
+            "priority is not a key of the targets in force",
+        ))
+    }
+
+    fn create(&mut self, ev: &Event, priority: &str) -> Result<(), Rejection> {
+        let t = ev.occurred_at;
+        // Judged on its own first: an unknown priority wins over a repeated ticket.
+        let prio = self.priority_of(ev, priority, None)?;
+        let hash = self.hash(&ev.ticket_id);
+        if self.find(&ev.ticket_id).is_some() || self.finals.contains(hash) {
+            return Err(Rejection::new(
+                RejectReason::DuplicateTicket,
+                "the ticket was already created",
+            ));
+        }
+        let policy = self.policies.in_force_at(t).clone();
+        let service = service_type_of(ev);
+        let rules = policy.rules_index(service);
+        let ticket = Ticket {
+            id: ev.ticket_id.as_str().into(),
+            created_at: t,
+            policy,
+            rules,
+            service_type: self.service_types.intern(service),
+            assignee: ev
+                .assignee_id
+                .as_deref()
+                .map_or(u32::MAX, |a| self.assignees.intern(a)),
+            priority: prio,
+            status: Status::Pending,
+            goals: [GoalClock::started(), GoalClock::started()],
+            alerts: None,
+            since: t,
+        };
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.slots[s as usize] = Some(ticket);
+                s
+            }
+            None => {
+                if self.slots.len() == self.slots.capacity() {
+                    // Grow by a quarter, not double: slots are most of a tenant's memory.
+                    self.slots.reserve_exact((self.slots.len() / 4).max(4));
+                }
+                self.slots.push(Some(ticket));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let slots = &self.slots;
+        self.index.insert_unique(hash, slot, |&s| {
+            slots[s as usize].as_ref().map_or(0, |t| {
+                use std::hash::BuildHasher;
+                self.hasher.hash_one(&*t.id)
+            })
+        });
+        self.open += 1;
+        self.metrics.ticket_created(t);
+        self.reschedule(slot);
+        Ok(())
+    }
+
+    /// Applies an event to an open ticket; `new_priority` is the index of the priority a
+    /// `ticket.priority_changed` names, already judged.
+    fn update(
+        &mut self,
+        slot: u32,
+        ev: &Event,
+        new_priority: Option<u8>,
+        out: &mut Vec<AlertRecord>,
+    ) -> Result<(), Rejection> {
+        let t = ev.occurred_at;
+        // Validate before touching anything: a rejected event changes nothing.
+        let current = self.ticket(slot).status;
+        if let EventKind::StatusChanged { status } = &ev.kind {
+            if !current.can_move_to(*status) {
+                return Err(Rejection::new(
+                    RejectReason::InvalidTransition,
+                    "the status machine does not allow this move",
+                ));
+            }
+        }
+        // Crossings before the event happened first (rule 7); those at `t` come after it.
+        self.fire_due(slot, t, false, out);
+        if let EventKind::StatusChanged { status } = &ev.kind {
+            let tk = self.ticket(slot);
+            if tk.policy.pauses[status.index()] && !tk.paused() && t >= tk.since {
+                // A pause that arrives after the wall clock fired alerts it precedes: those
+                // thresholds were not crossed after all (rule 8); like any alert they never
+                // fire again (rule 6).
+                for goal in Goal::ALL {
+                    self.retract_from(slot, goal, t, out);
+                }
+            }
+        }
+        let assignee = ev.assignee_id.as_deref().map(|a| self.assignees.intern(a));
+        let tk = self.ticket_mut(slot);
+        let t = t.max(tk.since);
+        tk.fold(t);
+        if let Some(a) = assignee {
+            tk.assignee = a;
+        }
+        let mut stops: [Option<GoalOutcome>; 2] = [None, None];
+        match &ev.kind {
+            EventKind::Responded => stops[0] = Some(GoalOutcome::Met),
+            EventKind::StatusChanged { status } => {
+                let from = tk.status;
+                tk.status = *status;
+                match status {
+                    Status::InProgress => {
+                        stops[0] = Some(GoalOutcome::Met);
+                        if from == Status::Resolved {
+                            tk.goals[Goal::Resolution.index()].outcome = None;
+                        }
+                    }
+                    Status::Resolved => stops[1] = Some(GoalOutcome::Met),
+                    Status::Cancelled => stops = [Some(GoalOutcome::Cancelled); 2],
+                    _ => {}
+                }
+            }
+            EventKind::PriorityChanged { .. } => {
+                if let Some(p) = new_priority {
+                    tk.priority = p;
+                }
+            }
+            EventKind::SatisfactionRated { satisfaction } => {
+                self.metrics.satisfaction(t, *satisfaction);
+            }
+            _ => {}
+        }
+        for goal in Goal::ALL {
+            if let Some(outcome) = stops[goal.index()] {
+                self.stop_goal(slot, goal, (t, ev.occurred_at), outcome, out);
+            }
+        }
+        if self.ticket(slot).status.is_final() {
+            self.finalize(slot, t);
+        } else {
+            self.reschedule(slot);
+        }
+        Ok(())
+    }
+
+    /// Stops a goal at `t`; `stopped_at` is the stop's own `occurred_at` (earlier than `t`
+    /// only for an event that arrived after later ones of its ticket).
+    fn stop_goal(
+        &mut self,
+        slot: u32,
+        goal: Goal,
+        (t, stopped_at): (Millis, Millis),
+        outcome: GoalOutcome,
+        out: &mut Vec<AlertRecord>,
+    ) {
+        let tk = self.ticket_mut(slot);
+        let g = &tk.goals[goal.index()];
+        if !g.is_running() {
+            return;
+        }
+        let elapsed = g.acc;
+        let target = tk.target(goal);
+        let outcome = match outcome {
+            GoalOutcome::Cancelled => GoalOutcome::Cancelled,
+            _ if elapsed <= target => GoalOutcome::Met,
+            _ => GoalOutcome::Breached,
+        };
+        let g = &mut tk.goals[goal.index()];
+        g.outcome = Some(outcome);
+        g.due = NEVER;
+        let open = std::mem::take(&mut g.open);
+        let stopped = StoppedGoal {
+            goal,
+            outcome,
+            elapsed_ms: elapsed,
+            wall_ms: t - tk.created_at,
+        };
+        self.metrics.goal_stopped(t, stopped);
+        if let Some(tk) = self.slots[slot as usize].as_ref() {
+            let priority = tk.policy.priority_name(tk.priority);
+            let service_type = self.service_types.name(tk.service_type);
+            self.compliance
+                .goal_stopped(t, stopped, priority, service_type);
+            if self.settings.record_stops {
+                let assignee = (tk.assignee != u32::MAX).then(|| self.assignees.name(tk.assignee));
+                self.records.push(SlaRecord::stopped(
+                    self.tenant_id,
+                    &tk.id,
+                    goal,
+                    outcome,
+                    (target, elapsed),
+                    (tk.created_at, stopped_at),
+                    (priority, service_type, tk.policy.version),
+                    assignee,
+                ));
+            }
+        }
+        if open != 0 {
+            // With timers on the wall clock, a stop that arrives late may show that a threshold
+            // it preceded was never crossed: those alerts are retracted, the rest resolved.
+            let retracted = self.fired_from(slot, goal, open, stopped_at);
+            self.announce(slot, goal, open & !retracted, AlertState::Resolved, out);
+            self.announce(slot, goal, retracted, AlertState::Retracted, out);
+        }
+    }
+
+    /// Threshold bits among `bits` of a goal whose alert fired at or after `t`.
+    fn fired_from(&self, slot: u32, goal: Goal, bits: u16, t: Millis) -> u16 {
+        let mut from = 0u16;
+        for a in self.ticket(slot).alerts.iter().flat_map(|v| v.iter()) {
+            if a.goal == goal && bits & (1 << a.bit) != 0 && a.fired_at >= t {
+                from |= 1 << a.bit;
+            }
+        }
+        from
+    }
+
+    /// Retracts a goal's firing alerts that fired at or after `t`.
+    fn retract_from(&mut self, slot: u32, goal: Goal, t: Millis, out: &mut Vec<AlertRecord>) {
+        let open = self.ticket(slot).goals[goal.index()].open;
+        let retracted = self.fired_from(slot, goal, open, t);
+        if retracted != 0 {
+            self.ticket_mut(slot).goals[goal.index()].open &= !retracted;
+            self.announce(slot, goal, retracted, AlertState::Retracted, out);
+        }
+    }
+
+    fn finalize(&mut self, slot: u32, t: Millis) {
+        let hash = self.hash(&self.ticket(slot).id);
+        if let Ok(entry) = self.index.find_entry(hash, |&s| s == slot) {
+            entry.remove();
+        }
+        self.slots[slot as usize] = None;
+        self.free.push(slot);
+        self.finals.insert(hash, t);
+        self.open -= 1;
+    }
+
+    /// Re-announces alerts (by threshold bits) of a goal in a new state.
+    fn announce(
+        &self,
+        slot: u32,
+        goal: Goal,
+        bits: u16,
+        state: AlertState,
+        out: &mut Vec<AlertRecord>,
+    ) {
+        if bits == 0 {
+            return;
+        }
+        let tk = self.ticket(slot);
+        for a in tk.alerts.iter().flat_map(|v| v.iter()) {
+            if a.goal == goal && bits & (1 << a.bit) != 0 {
+                out.push(self.record(tk, a, state));
+            }
+        }
+    }
+
+    fn record(&self, tk: &Ticket, a: &FiredAlert, state: AlertState) -> AlertRecord {
+        let (level, threshold) = tk.threshold_of(u32::from(a.bit));
+        let key = dedupe_key(self.tenant_id, &tk.id, a.goal, level, threshold);
+        AlertRecord {
+            alert_id: alert_id(&key),
+            state,
+            tenant_id: self.tenant_id,
+            ticket_id: tk.id.to_string(),
+            goal: a.goal,
+            level,
+            threshold,
+            target_ms: a.target_ms,
+            elapsed_ms: a.elapsed_ms,
+            fired_at: a.fired_at,
+            deadline: a.deadline,
+            priority: tk.policy.priority_name(a.priority).to_string(),
+            service_type: self.service_types.name(tk.service_type).to_string(),
+            policy_version: tk.policy.version,
+        }
+    }
+
+    /// Fires every crossing of a ticket before `until` (or at it, if `inclusive`).
+    fn fire_due(&mut self, slot: u32, until: Millis, inclusive: bool, out: &mut Vec<AlertRecord>) {
+        for goal in Goal::ALL {
+            loop {
+                let tk = self.ticket(slot);
+                let Some((bit, _, at)) = tk.next_crossing(goal) else {
+                    break;
+                };
+                if at > until || (at == until && !inclusive) {
+                    break;
+                }
+                let cal = tk.calendar();
+                let elapsed = tk.elapsed_at(goal, at);
+                let target = tk.target(goal);
+                let deadline = if elapsed >= target {
+                    at
+                } else {
+                    cal.add_business(at, target - elapsed)
+                };
+                let fired = FiredAlert {
+                    goal,
+                    bit: bit as u8,
+                    fired_at: at,
+                    elapsed_ms: elapsed,
+                    target_ms: target,
+                    deadline,
+                    priority: tk.priority,
+                };
+                let record = self.record(tk, &fired, AlertState::Firing);
+                self.metrics.alert_fired(at, record.level);
+                out.push(record);
+                let tk = self.ticket_mut(slot);
+                let g = &mut tk.goals[goal.index()];
+                g.fired |= 1 << bit;
+                g.open |= 1 << bit;
+                tk.alerts.get_or_insert_with(Default::default).push(fired);
+            }
+        }
+    }
+
+    /// Recomputes a ticket's next crossings and schedules them.
+    fn reschedule(&mut self, slot: u32) {
+        for goal in Goal::ALL {
+            let due = self
+                .ticket(slot)
+                .next_crossing(goal)
+                .map_or(NEVER, |(_, _, at)| at);
+            let tk = self.ticket_mut(slot);
+            let g = &mut tk.goals[goal.index()];
+            if g.due != due {
+                g.due = due;
+                if due != NEVER {
+                    self.timers.push(Reverse((due, slot, goal.index() as u8)));
+                }
+            }
+        }
+        self.compact_timers();
+    }
+
+    fn compact_timers(&mut self) {
+        if self.timers.len() > 64 && self.timers.len() > 4 * self.open + 64 {
+            let slots = &self.slots;
+            self.timers.retain(|Reverse((due, slot, goal))| {
+                slots[*slot as usize]
+                    .as_ref()
+                    .is_some_and(|t| t.goals[usize::from(*goal)].due == *due)
+            });
+        }
+    }
+
+    fn timer_is_live(&self, (due, slot, goal): (Millis, u32, u8)) -> bool {
+        self.slots
+            .get(slot as usize)
+            .and_then(Option::as_ref)
+            .is_some_and(|t| t.goals[usize::from(goal)].due == due)
+    }
+
+    /// The earliest pending crossing of any ticket.
+    pub fn next_due(&mut self) -> Option<Millis> {
+        while let Some(Reverse(top)) = self.timers.peek().copied() {
+            if self.timer_is_live(top) {
+                return Some(top.0);
+            }
+            self.timers.pop();
+        }
+        None
+    }
+
+    /// Fires every crossing before `now` (or at it, if `inclusive`), in time order.
+    pub fn advance(&mut self, now: Millis, inclusive: bool, out: &mut Vec<AlertRecord>) {
+        while let Some(Reverse(top)) = self.timers.peek().copied() {
+            let (due, slot, _) = top;
+            if due > now || (due == now && !inclusive) {
+                break;
+            }
+            self.timers.pop();
+            if !self.timer_is_live(top) {
+                continue;
+            }
+            self.fire_due(slot, due, true, out);
+            self.reschedule(slot);
+        }
+    }
+
+    /// Every open ticket, for snapshots of metrics that are cheaper to scan than to maintain.
+    pub fn tickets(&self) -> impl Iterator<Item = &Ticket> {
+        self.slots.iter().flatten()
+    }
+
+    /// The interned name of a service type.
+    pub fn service_type_name(&self, id: u32) -> &str {
+        self.service_types.name(id)
+    }
+
+    /// The interned name of an assignee.
+    pub fn assignee_name(&self, id: u32) -> &str {
+        self.assignees.name(id)
+    }
+}
+
+/// The service type an event names, or the default.
+fn service_type_of(ev: &Event) -> &str {
+    ev.service_type
+        .as_deref()
+        .unwrap_or(vigil_schema::event::DEFAULT_SERVICE_TYPE)
+}
+
+fn invalid_policy() -> Rejection {
+    Rejection::new(
+        RejectReason::InvalidPolicy,
+        "policy has an unknown calendar, a bad target or a bad field",
+    )
+}

@@ -1,0 +1,69 @@
+//! Messages of the tenant actors.
+
+use actix::Message;
+use vigil_schema::{Event, Rejection};
+
+use vigil_schema::Millis;
+
+use crate::alert::AlertRecord;
+use crate::engine::TenantEngine;
+use crate::record::SlaRecord;
+
+/// Apply one validated event; answers whether it was applied, with the alert changes it
+/// caused (timer-fired alert changes go to the pool's alert channel instead).
+#[derive(Debug, Message)]
+#[rtype(result = "(Applied, Vec<AlertRecord>)")]
+pub struct ApplyEvent {
+    /// The event.
+    pub event: Event,
+}
+
+/// The answer to [`ApplyEvent`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// The engine took it (alert changes went to the alert channel).
+    Ok,
+    /// Not applied, with the reason (`poison` if it crashed the engine).
+    Rejected(Rejection),
+}
+
+/// A read of the tenant's engine at the actor's `now`: the closure runs on the actor's
+/// thread, between events, and cannot change anything. The API's ticket clocks, metrics
+/// snapshots and compliance reports are all reads like this.
+pub struct Inspect<R>(pub EngineRead<R>);
+
+/// A read of a tenant's engine at an instant.
+pub type EngineRead<R> = Box<dyn FnOnce(&TenantEngine, Millis) -> R + Send>;
+
+impl<R: Send + 'static> Message for Inspect<R> {
+    /// `None` if the read panicked (contained; the engine is unchanged).
+    type Result = Option<R>;
+}
+
+/// Apply several validated events of this tenant, in order; answers with the events (given
+/// back), whether each was applied, and the alert changes they caused. One message for many
+/// events keeps the per-event cost of messaging off the hot path.
+#[derive(Debug, Message)]
+#[rtype(result = "BatchApplied")]
+pub struct ApplyBatch {
+    /// The events, in stream order.
+    pub events: Vec<Event>,
+    /// Which events repeat an `event_id` already applied (the caller's dedupe memory): each is
+    /// judged on its own and then rejected as `duplicate_event`. Empty when none is; otherwise
+    /// one flag per event.
+    pub repeats: Vec<bool>,
+}
+
+/// The answer to [`ApplyBatch`].
+#[derive(Debug)]
+pub struct BatchApplied {
+    /// The events, as sent.
+    pub events: Vec<Event>,
+    /// One result per event.
+    pub applied: Vec<Applied>,
+    /// Alert changes, in order.
+    pub alerts: Vec<AlertRecord>,
+    /// Goals the events stopped, in order (only when the engine keeps them, see
+    /// [`EngineSettings::record_stops`](crate::EngineSettings::record_stops)).
+    pub records: Vec<SlaRecord>,
+}
