@@ -4,6 +4,7 @@
 //!
 //! # Layout
 //! - [`config`]: `vigil.toml` and tenant policy files, environment overrides, validation.
+//! - [`setting`]: what every section is built from: durations as text, field paths.
 //! - [`store`]: the SQL store (SQLite or PostgreSQL via sqlx): alerts, written idempotently.
 //! - [`telemetry`]: metric names and helpers, the Prometheus recorder, log setup.
 //! - [`http`]: the HTTP router (`/metrics`, `/healthz`, `/readyz`), the envelope, rate limits
@@ -34,6 +35,7 @@ pub mod outlet;
 pub mod partner;
 pub mod redact;
 pub mod retry;
+pub mod setting;
 pub mod store;
 pub mod telemetry;
 pub mod views;

@@ -23,7 +23,7 @@ pub fn run(
         .filter(|ms| *ms >= 1000)
         .map(std::time::Duration::from_millis)
         .context("--ttl: expected a duration of at least 1s, e.g. 2h")?;
-    let minter = vigil::auth::Minter::from_config(config)?;
+    let minter = vigil::auth::Minter::from_config(&config.auth, &config.base_dir)?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .context("the system clock is before 1970")?

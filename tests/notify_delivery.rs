@@ -8,12 +8,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use vigil::config::ConfigDuration;
 use vigil::notify::ack_link::LinkSigner;
 use vigil::notify::channel::Providers;
 use vigil::notify::dispatch::{Dispatcher, Round};
 use vigil::notify::intake::Intake;
 use vigil::notify::{NotifyConfig, Routing};
+use vigil::setting::ConfigDuration;
 use vigil::store::silences::Silence;
 use vigil::store::{Store, Transition};
 use vigil_engine::alert::{alert_id, dedupe_key};

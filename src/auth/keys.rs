@@ -8,7 +8,7 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 
 use super::claims::{Claims, Role};
-use crate::config::VigilConfig;
+use super::config::AuthConfig;
 
 /// Why the configured key cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -57,8 +57,12 @@ pub enum TokenError {
     Invalid(String),
 }
 
-fn read_key(c: &VigilConfig, field: &'static str, path: &Path) -> Result<Vec<u8>, AuthSetupError> {
-    let path = c.resolve(path);
+fn read_key(
+    config_dir: &Path,
+    field: &'static str,
+    path: &Path,
+) -> Result<Vec<u8>, AuthSetupError> {
+    let path = config_dir.join(path);
     std::fs::read(&path).map_err(|source| AuthSetupError::Read {
         field,
         path,
@@ -66,10 +70,15 @@ fn read_key(c: &VigilConfig, field: &'static str, path: &Path) -> Result<Vec<u8>
     })
 }
 
-fn bad_key(c: &VigilConfig, field: &'static str, path: &Path, e: impl ToString) -> AuthSetupError {
+fn bad_key(
+    config_dir: &Path,
+    field: &'static str,
+    path: &Path,
+    e: impl ToString,
+) -> AuthSetupError {
     AuthSetupError::BadKey {
         field,
-        path: c.resolve(path),
+        path: config_dir.join(path),
         reason: e.to_string(),
     }
 }
@@ -90,18 +99,19 @@ impl std::fmt::Debug for Verifier {
 
 impl Verifier {
     /// A verifier for the configured key: RS256 with `auth.jwt_public_key_file` when set, else
-    /// HS256 with `auth.jwt_secret`.
-    pub fn from_config(c: &VigilConfig) -> Result<Verifier, AuthSetupError> {
+    /// HS256 with `auth.jwt_secret`. Relative key file paths are taken from `config_dir`, the
+    /// main configuration file's folder.
+    pub fn from_config(auth: &AuthConfig, config_dir: &Path) -> Result<Verifier, AuthSetupError> {
         let field = "auth.jwt_public_key_file";
-        let (key, algorithm) = match &c.auth.jwt_public_key_file {
+        let (key, algorithm) = match &auth.jwt_public_key_file {
             Some(path) => {
-                let pem = read_key(c, field, path)?;
-                let key =
-                    DecodingKey::from_rsa_pem(&pem).map_err(|e| bad_key(c, field, path, e))?;
+                let pem = read_key(config_dir, field, path)?;
+                let key = DecodingKey::from_rsa_pem(&pem)
+                    .map_err(|e| bad_key(config_dir, field, path, e))?;
                 (key, Algorithm::RS256)
             }
             None => (
-                DecodingKey::from_secret(c.auth.jwt_secret.as_bytes()),
+                DecodingKey::from_secret(auth.jwt_secret.as_bytes()),
                 Algorithm::HS256,
             ),
         };
@@ -109,14 +119,14 @@ impl Verifier {
         validation.leeway = 0;
         validation.validate_nbf = true;
         let mut required = vec!["exp", "sub"];
-        match &c.auth.jwt_issuer {
+        match &auth.jwt_issuer {
             Some(issuer) => {
                 validation.set_issuer(&[issuer]);
                 required.push("iss");
             }
             None => validation.iss = None,
         }
-        match &c.auth.jwt_audience {
+        match &auth.jwt_audience {
             Some(audience) => {
                 validation.set_audience(&[audience]);
                 required.push("aud");
@@ -184,27 +194,28 @@ pub fn random_secret() -> Result<String, getrandom::Error> {
 
 impl Minter {
     /// A minter for the configured key: RS256 with `auth.jwt_private_key_file` when a public
-    /// key is configured, else HS256 with `auth.jwt_secret`.
-    pub fn from_config(c: &VigilConfig) -> Result<Minter, AuthSetupError> {
+    /// key is configured, else HS256 with `auth.jwt_secret`. Relative key file paths are taken
+    /// from `config_dir`, the main configuration file's folder.
+    pub fn from_config(auth: &AuthConfig, config_dir: &Path) -> Result<Minter, AuthSetupError> {
         let field = "auth.jwt_private_key_file";
-        let (key, header) = match (&c.auth.jwt_public_key_file, &c.auth.jwt_private_key_file) {
+        let (key, header) = match (&auth.jwt_public_key_file, &auth.jwt_private_key_file) {
             (Some(_), None) => return Err(AuthSetupError::NoPrivateKey),
             (_, Some(path)) => {
-                let pem = read_key(c, field, path)?;
-                let key =
-                    EncodingKey::from_rsa_pem(&pem).map_err(|e| bad_key(c, field, path, e))?;
+                let pem = read_key(config_dir, field, path)?;
+                let key = EncodingKey::from_rsa_pem(&pem)
+                    .map_err(|e| bad_key(config_dir, field, path, e))?;
                 (key, Header::new(Algorithm::RS256))
             }
             (None, None) => (
-                EncodingKey::from_secret(c.auth.jwt_secret.as_bytes()),
+                EncodingKey::from_secret(auth.jwt_secret.as_bytes()),
                 Header::new(Algorithm::HS256),
             ),
         };
         Ok(Minter {
             key,
             header,
-            issuer: c.auth.jwt_issuer.clone(),
-            audience: c.auth.jwt_audience.clone(),
+            issuer: auth.jwt_issuer.clone(),
+            audience: auth.jwt_audience.clone(),
         })
     }
 
@@ -238,10 +249,11 @@ impl Minter {
 mod tests {
     use super::*;
 
-    fn config(secret: &str) -> VigilConfig {
-        let mut c = VigilConfig::default();
-        c.auth.jwt_secret = secret.into();
-        c
+    fn config(secret: &str) -> AuthConfig {
+        AuthConfig {
+            jwt_secret: secret.into(),
+            ..AuthConfig::default()
+        }
     }
 
     fn now() -> u64 {
@@ -251,7 +263,7 @@ mod tests {
     #[test]
     fn a_minted_token_verifies_with_its_claims() {
         let c = config("s3cret");
-        let token = Minter::from_config(&c)
+        let token = Minter::from_config(&c, Path::new(""))
             .unwrap()
             .mint(
                 "alice",
@@ -261,7 +273,10 @@ mod tests {
                 Duration::from_secs(60),
             )
             .unwrap();
-        let claims = Verifier::from_config(&c).unwrap().verify(&token).unwrap();
+        let claims = Verifier::from_config(&c, Path::new(""))
+            .unwrap()
+            .verify(&token)
+            .unwrap();
         assert_eq!(
             (claims.sub.as_str(), claims.tenant_id, claims.role),
             ("alice", 12345, Role::ClientManager)
@@ -271,8 +286,8 @@ mod tests {
     #[test]
     fn expired_tampered_and_foreign_tokens_are_refused() {
         let c = config("s3cret");
-        let minter = Minter::from_config(&c).unwrap();
-        let verifier = Verifier::from_config(&c).unwrap();
+        let minter = Minter::from_config(&c, Path::new("")).unwrap();
+        let verifier = Verifier::from_config(&c, Path::new("")).unwrap();
         let expired = minter
             .mint("a", 1, Role::Ops, now() - 7200, Duration::from_secs(60))
             .unwrap();
@@ -290,7 +305,7 @@ mod tests {
             verifier.verify(&parts.join(".")),
             Err(TokenError::Invalid(_))
         ));
-        let other_key = Minter::from_config(&config("other"))
+        let other_key = Minter::from_config(&config("other"), Path::new(""))
             .unwrap()
             .mint("a", 1, Role::Ops, now(), Duration::from_secs(60))
             .unwrap();
@@ -312,7 +327,9 @@ mod tests {
         let token =
             jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(b"k")).unwrap();
         assert!(matches!(
-            Verifier::from_config(&c).unwrap().verify(&token),
+            Verifier::from_config(&c, Path::new(""))
+                .unwrap()
+                .verify(&token),
             Err(TokenError::Invalid(_))
         ));
     }
@@ -325,7 +342,7 @@ mod tests {
     #[test]
     fn a_token_before_its_nbf_is_refused() {
         let c = config("k");
-        let verifier = Verifier::from_config(&c).unwrap();
+        let verifier = Verifier::from_config(&c, Path::new("")).unwrap();
         let early = signed(
             "k",
             serde_json::json!({"sub":"x","tenant_id":1,"role":"ops","exp":now()+600,"nbf":now()+300}),
@@ -352,21 +369,21 @@ mod tests {
         let wrong_aud = signed("k", claims(serde_json::json!({"iss":"idp","aud":"other"})));
         let neither = signed("k", claims(serde_json::json!({})));
 
-        let open = Verifier::from_config(&config("k")).unwrap();
+        let open = Verifier::from_config(&config("k"), Path::new("")).unwrap();
         for token in [&right, &wrong_iss, &wrong_aud, &neither] {
             assert!(open.verify(token).is_ok());
         }
 
         let mut c = config("k");
-        c.auth.jwt_issuer = Some("idp".into());
-        c.auth.jwt_audience = Some("vigil".into());
-        let strict = Verifier::from_config(&c).unwrap();
+        c.jwt_issuer = Some("idp".into());
+        c.jwt_audience = Some("vigil".into());
+        let strict = Verifier::from_config(&c, Path::new("")).unwrap();
         assert!(strict.verify(&right).is_ok());
         for token in [&wrong_iss, &wrong_aud, &neither] {
             assert!(matches!(strict.verify(token), Err(TokenError::Invalid(_))));
         }
         // `vigil token` mints what the verifier expects.
-        let minted = Minter::from_config(&c)
+        let minted = Minter::from_config(&c, Path::new(""))
             .unwrap()
             .mint("a", 1, Role::Ops, now(), Duration::from_secs(60))
             .unwrap();
@@ -378,17 +395,19 @@ mod tests {
         let (a, b) = (random_secret().unwrap(), random_secret().unwrap());
         assert_eq!(a.len(), 64);
         assert_ne!(a, b);
-        let mut c = VigilConfig::default();
-        c.auth.jwt_secret = a;
-        assert_eq!(crate::config::secrets::jwt_secret_problem(&c.auth), None);
+        let c = AuthConfig {
+            jwt_secret: a,
+            ..AuthConfig::default()
+        };
+        assert_eq!(crate::config::secrets::jwt_secret_problem(&c), None);
     }
 
     #[test]
     fn rs256_without_a_private_key_cannot_mint() {
         let mut c = config("k");
-        c.auth.jwt_public_key_file = Some("pub.pem".into());
+        c.jwt_public_key_file = Some("pub.pem".into());
         assert!(matches!(
-            Minter::from_config(&c),
+            Minter::from_config(&c, Path::new("")),
             Err(AuthSetupError::NoPrivateKey)
         ));
     }

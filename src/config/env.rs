@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 
 use toml::{Table, Value};
 
-use super::problem::{ConfigProblem, FieldPath, Origins, Seg};
+use super::problem::{ConfigProblem, Origins};
+use crate::setting::{FieldPath, Seg};
 
 /// The prefix of override variables.
 pub const ENV_PREFIX: &str = "VIGIL__";

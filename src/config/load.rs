@@ -8,12 +8,13 @@ use toml::{Table, Value};
 use vigil_engine::policy::{PolicyBook, PolicyError};
 
 use super::env;
-use super::problem::{ConfigProblem, FieldPath, Origins, Seg};
+use super::problem::{ConfigProblem, Origins};
 use super::secrets::jwt_secret_problem;
 use super::sections::{TenantFile, VigilConfig};
 use super::spans::{key_lines, LineIndex};
 use super::tolerant;
 use super::DEFAULT_PATH;
+use crate::setting::{FieldPath, Seg};
 
 /// A loaded configuration and where each part came from (for locating later problems).
 #[derive(Debug, Clone)]

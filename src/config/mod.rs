@@ -10,15 +10,14 @@
 //! - [`load`]: defaults, then `vigil.toml`, then the environment, then tenant policy files.
 //! - [`sections`]: the shape of `vigil.toml` and tenant files, with every default.
 //! - [`env`]: `VIGIL__<SECTION>__<KEY>` overrides.
-//! - [`duration`]: durations written as strings (`"90s"`, `"35d"`).
 //! - [`secrets`]: whether the JWT secret may guard a running service.
 //! - [`check`]: `vigil check-config`: validation and the effective configuration.
-//! - [`problem`]: problems with their field path, file and line.
+//! - [`problem`]: problems with their file and line (field paths and durations, which every
+//!   component's section uses, are in [`crate::setting`]).
 //! - `spans`: line numbers of keys, from the TOML parser's spans.
 //! - `tolerant`: deserializing a whole document while collecting every problem.
 
 pub mod check;
-pub mod duration;
 pub mod env;
 pub mod load;
 pub mod problem;
@@ -31,12 +30,10 @@ mod tolerant;
 mod tests;
 
 pub use check::{check_config, check_config_with_env};
-pub use duration::ConfigDuration;
 pub use load::{load_with_env, Loaded};
 pub use problem::ConfigProblem;
 pub use sections::{
-    AuthConfig, ClockMode, ClusterConfig, EngineConfig, NatsConfig, TenantFile, TenantsConfig,
-    VigilConfig,
+    ClockMode, ClusterConfig, EngineConfig, NatsConfig, TenantFile, TenantsConfig, VigilConfig,
 };
 
 /// Where the configuration is read from when no `--config` is given.

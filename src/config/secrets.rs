@@ -1,7 +1,7 @@
 //! Whether the configured JWT secret may guard a running service: not a development
 //! placeholder, and long enough that it cannot be guessed offline from one captured token.
 
-use super::sections::AuthConfig;
+use crate::auth::AuthConfig;
 
 /// Shortest HS256 secret `vigil run` accepts, in bytes (the size of the HMAC-SHA256 output,
 /// as RFC 7518 §3.2 requires).

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
-use super::problem::{FieldPath, Seg};
+use crate::setting::{FieldPath, Seg};
 
 /// Converts byte offsets to 1-based line numbers.
 pub struct LineIndex {

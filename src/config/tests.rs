@@ -1,6 +1,7 @@
 use std::path::{Path, PathBuf};
 
 use super::*;
+use crate::setting::ConfigDuration;
 
 /// Writes `main` as `vigil.toml` and each `(name, text)` under `tenants/` in a temp dir.
 fn write(main: &str, tenants: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {

@@ -10,7 +10,8 @@ use serde::de::DeserializeOwned;
 use toml::Value;
 
 use super::env::EnvOverride;
-use super::problem::{ConfigProblem, FieldPath, Origins, Seg};
+use super::problem::{ConfigProblem, Origins};
+use crate::setting::{FieldPath, Seg};
 
 /// Most problems one document reports before giving up on the rest.
 pub const MAX_PROBLEMS_PER_DOCUMENT: usize = 100;

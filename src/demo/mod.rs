@@ -130,7 +130,7 @@ pub async fn run(
 
 /// Login tokens for the demo: a manager of the first demo tenant, and ops.
 fn demo_tokens(config: &VigilConfig) -> anyhow::Result<(String, String)> {
-    let minter = vigil::auth::Minter::from_config(config)?;
+    let minter = vigil::auth::Minter::from_config(&config.auth, &config.base_dir)?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .context("the system clock is before 1970")?

@@ -2,13 +2,13 @@
 //! a paging policy that escalates within a minute, and routes with short waits, all pointed at
 //! the local SMTP sink and SMS gateway.
 
-use vigil::config::ConfigDuration;
 use vigil::notify::config::{
     Channel, ChannelLimit, ContactSpec, LimitsConfig, Locale, MatchSpec, OneOrMany, PolicySpec,
     RouteSpec, SmsConfig, SmsFormat, SmtpConfig, StepSpec, TlsMode,
 };
 use vigil::notify::schedule::ScheduleSpec;
 use vigil::notify::NotifyConfig;
+use vigil::setting::ConfigDuration;
 
 /// Where the demo's messages go: the sinks' addresses.
 #[derive(Debug, Clone)]

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use serde::{Deserialize, Serialize};
 
 use super::proxy::IpNet;
-use crate::config::ConfigDuration;
+use crate::setting::ConfigDuration;
 
 /// `[http]`: where the service listens (REST, `/ws`, `/metrics`, `/healthz`, `/readyz`, dashboard).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]

@@ -4,7 +4,7 @@ use std::num::{NonZeroU32, NonZeroUsize};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::ConfigDuration;
+use crate::setting::ConfigDuration;
 
 /// `[ws]`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]

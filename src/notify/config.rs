@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use super::lease::lease_problem;
 use super::schedule::{parse_handover, parse_range, ScheduleSpec};
-use crate::config::problem::FieldPath;
-use crate::config::ConfigDuration;
+use crate::setting::ConfigDuration;
+use crate::setting::FieldPath;
 
 /// `[notify]`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -516,7 +516,7 @@ fn at(parts: &[&str], index: Option<usize>, field: &str) -> FieldPath {
         p = p.key(part);
     }
     if let Some(i) = index {
-        p.0.push(crate::config::problem::Seg::Index(i));
+        p.0.push(crate::setting::Seg::Index(i));
     }
     if field.is_empty() {
         p
@@ -636,7 +636,7 @@ impl NotifyConfig {
                 let ok = matches!((from, to), (Some(f), Some(t)) if f < t);
                 if !ok {
                     let mut p = at(&["schedules"], Some(i), "overrides");
-                    p.0.push(crate::config::problem::Seg::Index(j));
+                    p.0.push(crate::setting::Seg::Index(j));
                     bad(
                         p,
                         "start and end must be RFC 3339 instants, start before end".into(),
@@ -653,7 +653,7 @@ impl NotifyConfig {
             }
             for (j, step) in p.steps.iter().enumerate() {
                 let mut path = at(&["policies"], Some(i), "steps");
-                path.0.push(crate::config::problem::Seg::Index(j));
+                path.0.push(crate::setting::Seg::Index(j));
                 if step.notify.is_empty() {
                     bad(
                         path.key("notify"),

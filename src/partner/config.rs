@@ -6,8 +6,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::mapping::Mapper;
-use crate::config::problem::{FieldPath, Seg};
-use crate::config::ConfigDuration;
+use crate::setting::ConfigDuration;
+use crate::setting::{FieldPath, Seg};
 
 /// One `[[partners]]` entry.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]

@@ -66,8 +66,10 @@ pub async fn run(
     let (nats, js, streams) = connect_nats(&config).await?;
     readiness.set_nats_connected(true);
     let (book, engine_settings) = engine_parts(&config)?;
-    let verifier =
-        Arc::new(Verifier::from_config(&config).context("cannot set up token verification")?);
+    let verifier = Arc::new(
+        Verifier::from_config(&config.auth, &config.base_dir)
+            .context("cannot set up token verification")?,
+    );
     let routing = Arc::new(Routing::new(config.notify.clone(), &config.tenant_notify));
     let links = ack_links(&config, &routing, &store).await?;
     if !config.partners.is_empty() && config.engine.clock == ClockMode::Event {

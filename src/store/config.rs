@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::ConfigDuration;
+use crate::setting::ConfigDuration;
 
 /// `[store]`: the SQL database.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]

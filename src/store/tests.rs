@@ -267,7 +267,7 @@ async fn unreachable_or_invalid_stores_say_whether_to_retry() {
     let config = StoreConfig {
         url: "postgres://vigil:secret@127.0.0.1:1/vigil".into(),
         max_connections: 1,
-        acquire_timeout: crate::config::ConfigDuration::from_secs(2),
+        acquire_timeout: crate::setting::ConfigDuration::from_secs(2),
     };
     let err = Store::connect_with(&config).await.unwrap_err();
     assert!(err.is_retryable(), "{err}");
