@@ -1,7 +1,8 @@
 //! The SLA engine proper: tickets, goal clocks, timers and alert state of one tenant.
 //!
 //! # Layout
-//! - `tenant`: one tenant's engine: judging and applying events, timers, alert state.
+//! - `tenant`: one tenant's engine: judging and applying events, ticket lifecycle;
+//!   `tenant::alerting`: its timer heap, firing due crossings, alert records.
 //! - `ticket`: an open ticket: status, priority, policy version, its two goal clocks.
 //! - `goal`: one goal's clock: accrued calendar time, stops, fired thresholds.
 //! - `finals`: final tickets, remembered for the stream's retention.
