@@ -12,15 +12,21 @@
 //! - [`auth`]: JWT verification and minting, roles, tenant isolation.
 //! - [`api`]: the REST API, `/ws` and the dashboard page.
 //! - [`hub`]: the WebSocket hub: subscriptions, snapshots, coalesced fan-out.
-//! - [`outlet`]: where recorded alert changes go (hub, JetStream).
-//! - [`notify`]: on-call routing: providers, contacts, schedules, escalation policies, routes.
+//! - [`alert_fanout`]: where recorded alert changes go: the hub at once, then JetStream
+//!   (`vigil.alerts.<tenant>`) from a publisher task; the store is the outbox.
+//! - [`notify`]: on-call notifications: routing, escalation, the outbox's intake and dispatch,
+//!   providers, ack tokens.
+//! - [`partner`]: exchange partners: partner outboxes, delivery workers, reconciliation.
 //! - [`redact`]: credentials in configured URLs hidden before they are printed or logged.
 //! - [`views`]: the JSON shapes the API and the hub send, below both.
 //! - [`clock`]: the wall clock the shell reads for "now".
 //! - [`http_client`]: the outbound HTTP client notify and partner share, and how an answer
 //!   is classed (retryable or not) and read.
+//! - [`breaker`]: the circuit breaker notify and partner put in front of a peer.
+//! - [`retry`]: the one jittered back-off, and how far a peer's `Retry-After` is followed.
 //! - [`hex`]: lower-case hex for signatures and hashes.
 
+pub mod alert_fanout;
 pub mod api;
 pub mod auth;
 pub mod breaker;
@@ -31,7 +37,6 @@ pub mod http;
 pub mod http_client;
 pub mod hub;
 pub mod notify;
-pub mod outlet;
 pub mod partner;
 pub mod redact;
 pub mod retry;

@@ -1,8 +1,8 @@
 //! The JSON shapes the API and the WebSocket hub send (DESIGN.md §4 and §5), with their
 //! OpenAPI schemas. Instants are RFC 3339 strings in UTC, durations `_ms` integers.
 //!
-//! They live below the REST layer so that the hub, the outlet and notification dispatch use
-//! them without importing [`crate::api`].
+//! They live below the REST layer so that the hub, the alert fan-out and notification dispatch
+//! use them without importing [`crate::api`].
 
 use std::collections::BTreeMap;
 

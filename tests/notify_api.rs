@@ -8,7 +8,7 @@ mod support;
 
 use serde_json::{json, Value};
 use support::*;
-use vigil::notify::ack_link::LinkSigner;
+use vigil::notify::ack_token::LinkSigner;
 use vigil_peers::NatsServer;
 
 /// The variable that holds the ack link secret in the ack link test.

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use vigil::notify::ack_link::LinkSigner;
+use vigil::notify::ack_token::LinkSigner;
 use vigil::notify::channel::Providers;
 use vigil::notify::dispatch::{Dispatcher, Round};
 use vigil::notify::intake::Intake;

@@ -152,10 +152,10 @@ pub async fn resolve(
     )
 }
 
-/// Hands a change made through the API to the outlet (live, then published).
+/// Hands a change made through the API to the fan-out (live, then published).
 async fn passed_on(state: &ApiState, outcome: Transition) -> Transition {
     if let Transition::Changed(alert) = &outcome {
-        state.outlet.api_change(alert).await;
+        state.fanout.api_change(alert).await;
     }
     outcome
 }

@@ -11,11 +11,12 @@
 //! # Layout
 //! - The JSON shapes it shares with the WebSocket hub live below both, in [`crate::views`].
 //! - `auth`: the authenticated-caller extractor (token, role, rate limits).
-//! - `client`: overview, compliance, one ticket's clocks.
+//! - `tenant_data`: a tenant's dashboard data: overview, compliance report, one ticket's SLA
+//!   clocks (`/api/v1/client/…`).
 //! - `alerts`: the alert list and lifecycle (ack, resolve).
-//! - `ack_link`: `/ack/{token}`, the signed link in a notification: `GET` shows what it
-//!   acknowledges, `POST` acknowledges; `ack_page` renders its pages; `ack_outcome` is what
-//!   a link did or would do.
+//! - `ack`: the `/ack/{token}` handlers for the signed link in a notification (the token is
+//!   [`crate::notify::ack_token`]): `GET` shows what it acknowledges, `POST` acknowledges;
+//!   `ack_page` renders its pages; `ack_outcome` is what a link did or would do.
 //! - `silences`: maintenance windows that hold notifications back.
 //! - `notifications`: the notification outbox: failed notifications, sending one again.
 //! - `ingest`: HTTP ingest onto JetStream.
@@ -25,12 +26,11 @@
 //! - `openapi`: the generated document.
 //! - `dashboard`: the live dashboard page and its assets.
 
-mod ack_link;
+mod ack;
 mod ack_outcome;
 mod ack_page;
 mod alerts;
 mod auth;
-mod client;
 mod dashboard;
 mod ingest;
 mod notifications;
@@ -38,6 +38,7 @@ mod openapi;
 mod params;
 mod partners;
 mod silences;
+mod tenant_data;
 mod ws;
 
 use std::sync::Arc;
@@ -45,11 +46,11 @@ use std::sync::Arc;
 use axum::Router;
 use vigil_engine::supervisor::TenantPool;
 
+use crate::alert_fanout::AlertFanout;
 use crate::auth::Verifier;
 use crate::http::{ApiError, RateLimits};
 use crate::hub::Hub;
-use crate::notify::ack_link::LinkSigner;
-use crate::outlet::AlertOutlet;
+use crate::notify::ack_token::LinkSigner;
 use crate::store::{Store, StoreError};
 
 pub use openapi::openapi_json;
@@ -67,8 +68,8 @@ pub struct ApiState {
     pub engine: Option<Arc<TenantPool>>,
     /// Live updates.
     pub hub: Hub,
-    /// Where API-made alert changes go.
-    pub outlet: AlertOutlet,
+    /// Where API-made alert changes go (hub, JetStream).
+    pub fanout: AlertFanout,
     /// JetStream, for HTTP ingest.
     pub js: async_nats::jetstream::Context,
     /// Checks ack links (`None` when notifications are off: `/ack/…` answers 404).
@@ -94,9 +95,9 @@ macro_rules! api_routes {
 // Who may call each route is stated in its handler's doc comment and OpenAPI description.
 api_routes! {
     get "/api/v1/openapi.json" => openapi::document,
-    get "/api/v1/client/dashboard/overview" => client::overview,
-    get "/api/v1/client/sla/compliance" => client::compliance,
-    get "/api/v1/client/tickets/{ticket_id}/sla" => client::ticket_sla,
+    get "/api/v1/client/dashboard/overview" => tenant_data::overview,
+    get "/api/v1/client/sla/compliance" => tenant_data::compliance,
+    get "/api/v1/client/tickets/{ticket_id}/sla" => tenant_data::ticket_sla,
     get "/api/v1/alerts" => alerts::list,
     post "/api/v1/alerts/{alert_id}/ack" => alerts::ack,
     post "/api/v1/alerts/{alert_id}/resolve" => alerts::resolve,
@@ -106,8 +107,8 @@ api_routes! {
     delete "/api/v1/silences/{silence_id}" => silences::expire,
     get "/api/v1/notifications" => notifications::list,
     post "/api/v1/notifications/{notification_id}/retry" => notifications::retry,
-    get "/ack/{token}" => ack_link::open,
-    post "/ack/{token}" => ack_link::acknowledge,
+    get "/ack/{token}" => ack::open,
+    post "/ack/{token}" => ack::acknowledge,
     get "/api/v1/partners" => partners::overview::list,
     get "/api/v1/partners/{partner_id}/outbox" => partners::outbox::list,
     post "/api/v1/partners/{partner_id}/outbox/retry" => partners::outbox::retry_parked,

@@ -6,7 +6,7 @@ use axum::response::IntoResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{ack_link, ack_outcome, alerts, client, ingest, notifications, partners, silences};
+use super::{ack, ack_outcome, alerts, ingest, notifications, partners, silences, tenant_data};
 use crate::views;
 
 /// The document.
@@ -26,9 +26,9 @@ exchange partners; service only ingests events of its own tenant and reads nothi
 endpoint states its roles."
     ),
     paths(
-        client::overview,
-        client::compliance,
-        client::ticket_sla,
+        tenant_data::overview,
+        tenant_data::compliance,
+        tenant_data::ticket_sla,
         alerts::list,
         alerts::ack,
         alerts::resolve,
@@ -46,15 +46,15 @@ endpoint states its roles."
         silences::expire,
         notifications::list,
         notifications::retry,
-        ack_link::open,
-        ack_link::acknowledge,
+        ack::open,
+        ack::acknowledge,
     ),
     components(schemas(
-        client::Overview,
-        client::Summary,
-        client::TrendPoint,
-        client::ComplianceReport,
-        client::TicketSla,
+        tenant_data::Overview,
+        tenant_data::Summary,
+        tenant_data::TrendPoint,
+        tenant_data::ComplianceReport,
+        tenant_data::TicketSla,
         alerts::AlertList,
         ingest::IngestReport,
         ingest::EventResult,

@@ -15,13 +15,13 @@ use vigil_engine::clock::Clock;
 use vigil_engine::{AlertState, Level};
 use vigil_schema::{format_instant, Millis};
 
-use super::ack_link::LinkSigner;
+use super::ack_token::LinkSigner;
 use super::channel::{Content, Outgoing, Providers, SendError};
 use super::config::{Channel, ContactSpec, NotifyConfig};
+use super::escalation::AlertFacts;
 use super::lease::{LeaseKeeper, BACKSTOP_MARGIN};
 use super::limits::RecipientLimits;
 use super::message::{self, MessageFacts};
-use super::route::AlertFacts;
 use super::schedule;
 use super::Routing;
 use crate::breaker::Breaker;

@@ -64,17 +64,17 @@ impl Intake {
             } else {
                 Vec::new()
             };
-            let plan = self
+            let work = self
                 .routing
                 .of(change.tenant_id)
-                .plan(change, now, &notified);
-            if plan.cancel_pages {
+                .outbox_work(change, now, &notified);
+            if work.cancel_pages {
                 added += self.store.enqueue_notifications(&pending).await?;
                 pending.clear();
                 let cancelled = self.store.cancel_pages(&change.alert_id).await?;
                 debug!(tenant_id = change.tenant_id, ticket_id = %change.ticket_id, alert_id = %change.alert_id, state = change.state.as_str(), cancelled, "pending pages cancelled");
             }
-            pending.extend(plan.enqueue);
+            pending.extend(work.enqueue);
         }
         added += self.store.enqueue_notifications(&pending).await?;
         if added > 0 {

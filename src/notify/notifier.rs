@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 use tracing::info;
 use vigil_engine::clock::Clock;
 
-use super::ack_link::LinkSigner;
+use super::ack_token::LinkSigner;
 use super::channel::Providers;
 use super::dispatch::Dispatcher;
 use super::intake::{self, Intake};

@@ -4,7 +4,7 @@
 
 use vigil_schema::Millis;
 
-use super::route::AlertFacts;
+use super::escalation::AlertFacts;
 use crate::store::silences::Silence;
 
 impl Silence {

@@ -1,6 +1,6 @@
 //! The alert writer: records every alert change in the store exactly once (the store is unique
 //! on the dedupe key and only moves a row forward), and hands on only the changes the store
-//! took as new (to the hub and JetStream, through the [`AlertOutlet`]). Replays and restarts
+//! took as new (to the hub and JetStream, through the [`AlertFanout`]). Replays and restarts
 //! re-derive alerts; the store turns the repeats into no-ops, so nothing is recorded, pushed
 //! or published twice.
 
@@ -9,7 +9,7 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 use vigil_engine::AlertRecord;
 
-use vigil::outlet::AlertOutlet;
+use vigil::alert_fanout::AlertFanout;
 use vigil::store::Store;
 
 use super::dead_letters;
@@ -18,19 +18,19 @@ use super::store_retry::until_stored_isolating;
 /// Records alert changes and hands them on.
 pub struct AlertWriter {
     store: Store,
-    outlet: AlertOutlet,
+    fanout: AlertFanout,
     js: async_nats::jetstream::Context,
 }
 
 impl AlertWriter {
-    /// A writer to this store and outlet; a change the store refuses for good is
+    /// A writer to this store and fan-out; a change the store refuses for good is
     /// dead-lettered through `js`.
     pub fn new(
         store: Store,
-        outlet: AlertOutlet,
+        fanout: AlertFanout,
         js: async_nats::jetstream::Context,
     ) -> AlertWriter {
-        AlertWriter { store, outlet, js }
+        AlertWriter { store, fanout, js }
     }
 
     /// Runs until every sender is gone and the queue is empty.
@@ -57,6 +57,6 @@ impl AlertWriter {
             .filter(|(_, w)| w.is_new())
             .map(|(record, _)| record.clone())
             .collect();
-        self.outlet.engine_changes(new, noticed).await;
+        self.fanout.engine_changes(new, noticed).await;
     }
 }

@@ -4,7 +4,8 @@
 //!
 //! # Layout
 //! - `partition`: a partition worker: decode, validate, dedupe, apply, dead-letter.
-//! - `host`: where the engine runs: tenant actors (wall clock) or an event-time driver.
+//! - `applier`: where a partition's events are applied: tenant actors (wall clock) or an
+//!   event-time driver.
 //! - `alerts`: the alert writer: record each change once in the store, then publish it.
 //! - `records`: the record writer: SLA records of stopped goals, queued for partners.
 //! - `store_retry`: store writes retried while the store is unavailable, refused rows isolated.
@@ -12,8 +13,8 @@
 //! - `stats`: engine gauges for `/metrics`, read from the actors' counters.
 
 mod alerts;
+mod applier;
 mod dead_letters;
-mod host;
 mod partition;
 mod records;
 mod stats;
@@ -32,17 +33,17 @@ use vigil_engine::PolicyBook;
 use vigil_streams::jetstream::StreamSettings;
 
 use alerts::AlertWriter;
-use host::EngineHost;
+use applier::Applier;
 use partition::PartitionWorker;
 use records::RecordWriter;
+use vigil::alert_fanout::AlertFanout;
 use vigil::api::{self, ApiState};
 use vigil::auth::Verifier;
 use vigil::config::{ClockMode, VigilConfig};
 use vigil::http::{self, OpsState, RateLimits, Readiness};
 use vigil::hub::Hub;
-use vigil::notify::ack_link::LinkSigner;
+use vigil::notify::ack_token::LinkSigner;
 use vigil::notify::{Notifier, Routing};
-use vigil::outlet::AlertOutlet;
 use vigil::partner::worker::PartnerWorker;
 use vigil::store::Store;
 use vigil::telemetry::{self, MetricsHandle, TenantLabels};
@@ -95,10 +96,10 @@ pub async fn run(
         stop_rx.clone(),
     )
     .await?;
-    let (outlet, publisher) = AlertOutlet::new(store.clone(), js.clone(), hub.clone());
+    let (fanout, publisher) = AlertFanout::new(store.clone(), js.clone(), hub.clone());
     let publisher = tokio::spawn(publisher.run());
     let writer =
-        tokio::spawn(AlertWriter::new(store.clone(), outlet.clone(), js.clone()).run(alerts_rx));
+        tokio::spawn(AlertWriter::new(store.clone(), fanout.clone(), js.clone()).run(alerts_rx));
     let partners = PartnerTasks::start(&config, &partner_links, &store, &js, &stop_rx);
     let workers = start_partition_workers(
         &config,
@@ -132,7 +133,7 @@ pub async fn run(
         store: store.clone(),
         engine: pool.clone(),
         hub: hub.clone(),
-        outlet,
+        fanout,
         js: js.clone(),
         links,
         partners: partner_links,
@@ -182,7 +183,7 @@ pub async fn run(
     partners.finish().await;
     let _ = http_stop_tx.send(true);
     let _ = server.await;
-    // The writer and the API are gone, and with them every outlet: the publisher drains.
+    // The writer and the API are gone, and with them every fan-out: the publisher drains.
     if tokio::time::timeout(Duration::from_secs(30), publisher)
         .await
         .is_err()
@@ -403,9 +404,9 @@ fn start_partition_workers(
     ));
     let mut workers = Vec::new();
     for p in owned {
-        let host = match shared.pool {
-            Some(pool) => EngineHost::actors(pool.clone()),
-            None => EngineHost::event_time(
+        let applier = match shared.pool {
+            Some(pool) => Applier::actors(pool.clone()),
+            None => Applier::event_time(
                 shared.book.clone(),
                 shared.engine_settings.clone(),
                 config.engine.allowed_lateness.as_millis(),
@@ -416,7 +417,7 @@ fn start_partition_workers(
             js: shared.js.clone(),
             stream: shared.streams.name.clone(),
             store: shared.store.clone(),
-            host,
+            applier,
             alerts: shared.alerts.clone(),
             records: shared.records.clone(),
             hub: shared.hub.clone(),

@@ -23,7 +23,7 @@ use vigil_schema::{decode, Dedupe, Event, EventKey, RejectReason, Rejection};
 use vigil_streams::jetstream::{last_sequence, replay_partition};
 use vigil_streams::PartitionMessage;
 
-use super::host::{EngineHost, Outcome, PendingApply, Tag};
+use super::applier::{Applier, Outcome, PendingApply, Tag};
 use bytes::Bytes;
 use vigil::http::Readiness;
 use vigil::store::Store;
@@ -80,7 +80,7 @@ pub struct PartitionWorker {
     /// Where progress is kept.
     pub store: Store,
     /// Where events are applied.
-    pub host: EngineHost,
+    pub applier: Applier,
     /// Alert changes to record and publish.
     pub alerts: mpsc::Sender<Vec<AlertRecord>>,
     /// SLA records of stopped goals, for exchange partners (`None` without partners).
@@ -283,7 +283,7 @@ impl PartitionWorker {
                     }
                 }
                 _ = tick.tick() => {
-                    if matches!(self.host, EngineHost::Actors(_)) {
+                    if matches!(self.applier, Applier::Actors(_)) {
                         dedupe.expire_before(wall_clock_ms());
                     }
                     if progress.handled > *saved && in_flight.is_empty() {
@@ -371,8 +371,8 @@ impl PartitionWorker {
             self.handled(seq, progress);
             return None;
         }
-        match &mut self.host {
-            EngineHost::Actors(_) => {
+        match &mut self.applier {
+            Applier::Actors(_) => {
                 let key = EventKey::new(event.tenant_id, &event.event_id);
                 let tag = Tag {
                     key: Some(key),
@@ -383,7 +383,7 @@ impl PartitionWorker {
                 }
                 self.admit(tag, event, dedupe, in_flight_ids, round);
             }
-            EngineHost::EventTime(driver) => {
+            Applier::EventTime(driver) => {
                 let mut out = Collected::default();
                 driver.offer(event, tag, &mut out);
                 let drained = driver.buffered() == 0;
@@ -435,7 +435,7 @@ impl PartitionWorker {
     /// Sends a round of events to their tenants' actors: one message per tenant, its events in
     /// stream order.
     fn dispatch(&self, round: Vec<(Tag, Event)>, in_flight: &mut FuturesOrdered<PendingApply>) {
-        let EngineHost::Actors(pool) = &self.host else {
+        let Applier::Actors(pool) = &self.applier else {
             return;
         };
         let mut groups: Vec<(u64, Vec<Tag>, Vec<Event>)> = Vec::new();
@@ -548,7 +548,7 @@ impl PartitionWorker {
                     .await;
             }
         }
-        if matches!(self.host, EngineHost::Actors(_)) {
+        if matches!(self.applier, Applier::Actors(_)) {
             self.handled(sequence, progress);
         }
     }

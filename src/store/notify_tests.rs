@@ -6,7 +6,7 @@ use super::notifications::{NewNotification, NotificationKind, Outcome};
 use super::pool::on_backend;
 use super::test_stores::{postgres, sqlite};
 use super::*;
-use crate::notify::ack_link::LinkSigner;
+use crate::notify::ack_token::LinkSigner;
 use crate::notify::NotifyConfig;
 use crate::store::silences::Silence;
 

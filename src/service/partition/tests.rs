@@ -17,7 +17,7 @@ use vigil_peers::NatsServer;
 use vigil_streams::jetstream::StreamSettings;
 
 use super::{CaughtUp, PartitionWorker};
-use crate::service::host::EngineHost;
+use crate::service::applier::Applier;
 
 /// A stream sequence at or after which the worker fails once (0: none).
 static FAIL_AT: AtomicU64 = AtomicU64::new(0);
@@ -94,7 +94,7 @@ fn a_failed_worker_restarts_resumes_where_it_stopped_and_is_ready_again() {
             js: js.clone(),
             stream: settings.name.clone(),
             store: store.clone(),
-            host: EngineHost::actors(pool.clone()),
+            applier: Applier::actors(pool.clone()),
             alerts: alerts_tx,
             records: None,
             hub: Hub::new(Default::default(), Some(pool.clone()), store),

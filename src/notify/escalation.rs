@@ -1,5 +1,6 @@
-//! Which route an alert takes, and the escalation plan its policy starts. (Inhibition is
-//! applied when notifications are sent: see `dispatch`.)
+//! Which route an alert takes, and the escalation its policy starts: the timed pages, each
+//! step's contacts (schedules resolved to their on-call) and channels. (Silences, inhibition
+//! and quiet hours are applied when notifications are sent: see [`crate::notify::dispatch`].)
 
 use vigil_schema::Millis;
 

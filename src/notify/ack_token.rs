@@ -1,6 +1,7 @@
-//! Signed ack links: `{public_url}/ack/{token}`, opened from a phone to acknowledge every alert
-//! of a message without logging in. The token is the credential: it names the message and the
-//! contact it went to, carries its expiry, and is signed with HMAC-SHA256.
+//! Ack tokens, the credential of an ack link `{public_url}/ack/{token}` (opened from a phone to
+//! acknowledge every alert of a message without logging in): encoding, signing and checking,
+//! and the signing key. A token names the message and the contact it went to, carries its
+//! expiry, and is signed with HMAC-SHA256. The HTTP handlers are [`crate::api`]'s `ack`.
 //!
 //! The token is short because it goes into a one-segment SMS: base64url without padding of
 //!

@@ -1,6 +1,6 @@
 //! `/ack/{token}`: the signed link in an SMS or email that acknowledges every alert of the
 //! message it came with, as contact `contact:<id>`. No login: the token is the credential
-//! (see [`crate::notify::ack_link`]); requests are rate-limited per client IP like the rest.
+//! (see [`crate::notify::ack_token`]); requests are rate-limited per client IP like the rest.
 //!
 //! Opening the link (`GET`, and `HEAD`) changes nothing: mail scanners and chat link previews
 //! fetch links nobody read, and an acknowledgement stops the escalation. It shows what the link
@@ -28,7 +28,7 @@ use super::ApiState;
 use crate::auth::caller::security_event;
 use crate::clock::now_ms;
 use crate::http::{ApiError, Envelope};
-use crate::notify::ack_link::{AckLink, LinkError};
+use crate::notify::ack_token::{AckLink, LinkError};
 use crate::store::Transition;
 use crate::views::AlertView;
 
@@ -69,6 +69,7 @@ impl FromRequestParts<ApiState> for LinkClient {
 #[utoipa::path(
     get,
     path = "/ack/{token}",
+    tag = "ack_link",
     params(("token" = String, Path, description = "the signed token of the link")),
     responses(
         (status = 200, description = "an HTML page listing the alerts of the link and a button that POSTs to the same URL; with `Accept: application/json`, the envelope with `data`: AckLinkResult (outcome `to_acknowledge` for a firing alert). Nothing is acknowledged.", body = AckLinkResult),
@@ -106,6 +107,7 @@ pub async fn open(
 #[utoipa::path(
     post,
     path = "/ack/{token}",
+    tag = "ack_link",
     params(("token" = String, Path, description = "the signed token of the link")),
     responses(
         (status = 200, description = "an HTML page listing the alerts acknowledged; with `Accept: application/json`, the envelope with `data`: AckLinkResult", body = AckLinkResult),

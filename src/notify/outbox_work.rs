@@ -1,18 +1,19 @@
-//! What an alert change asks of the outbox: the pages of its escalation when it fires, the
-//! cancellation of pages still pending once somebody acknowledged it or it ended, and a short
-//! resolution message to everyone who was paged.
+//! What an alert change asks of the notification outbox: the pages of its escalation when it
+//! fires, the cancellation of pages still pending once somebody acknowledged it or it ended,
+//! and a short resolution message to everyone who was paged. Pure: [`crate::notify::intake`]
+//! writes the work to the store.
 
 use vigil_engine::{AlertRecord, AlertState};
 use vigil_schema::Millis;
 
 use super::config::{Channel, ContactSpec, NotifyConfig};
-use super::route::AlertFacts;
+use super::escalation::AlertFacts;
 use crate::store::notifications::{NewNotification, NotificationKind};
 use crate::store::OutboxEntry;
 
 /// The outbox work of one alert change.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Plan {
+pub struct OutboxWork {
     /// Notifications to write (idempotent by id).
     pub enqueue: Vec<NewNotification>,
     /// Whether the alert's pending pages are to be cancelled.
@@ -30,7 +31,12 @@ fn channel_name(c: Channel) -> &'static str {
 impl NotifyConfig {
     /// The outbox work of an alert change noticed at `now`; `notified` are the alert's
     /// notifications so far (for resolution messages).
-    pub fn plan(&self, alert: &AlertRecord, now: Millis, notified: &[OutboxEntry]) -> Plan {
+    pub fn outbox_work(
+        &self,
+        alert: &AlertRecord,
+        now: Millis,
+        notified: &[OutboxEntry],
+    ) -> OutboxWork {
         let facts = AlertFacts {
             ticket_id: &alert.ticket_id,
             level: alert.level.as_str(),
@@ -39,7 +45,7 @@ impl NotifyConfig {
             service_type: &alert.service_type,
         };
         let Some(route) = self.route_for(&facts) else {
-            return Plan::default();
+            return OutboxWork::default();
         };
         let note = |kind, step, round, contact: &str, channel, due_at| NewNotification {
             alert_id: alert.alert_id.clone(),
@@ -57,7 +63,7 @@ impl NotifyConfig {
         match alert.state {
             AlertState::Firing => {
                 let Some(policy) = self.policy(&route.policy) else {
-                    return Plan::default();
+                    return OutboxWork::default();
                 };
                 // Escalation runs from when the alert is noticed, not from `fired_at`: an alert
                 // found late pages its first step now instead of every step at once. The
@@ -77,12 +83,12 @@ impl NotifyConfig {
                         }
                     }
                 }
-                Plan {
+                OutboxWork {
                     enqueue,
                     cancel_pages: false,
                 }
             }
-            AlertState::Acknowledged => Plan {
+            AlertState::Acknowledged => OutboxWork {
                 enqueue: Vec::new(),
                 cancel_pages: true,
             },
@@ -105,7 +111,7 @@ impl NotifyConfig {
                         }
                     }
                 }
-                Plan {
+                OutboxWork {
                     enqueue,
                     cancel_pages: true,
                 }
@@ -210,8 +216,8 @@ policy = "critical"
     fn a_firing_alert_pages_each_step_on_reachable_channels_from_now() {
         let c: NotifyConfig = toml::from_str(CONFIG).unwrap();
         let now = 1_000_000;
-        let plan = c.plan(&alert(AlertState::Firing), now, &[]);
-        let rows: Vec<(u32, &str, &str, i64)> = plan
+        let work = c.outbox_work(&alert(AlertState::Firing), now, &[]);
+        let rows: Vec<(u32, &str, &str, i64)> = work
             .enqueue
             .iter()
             .map(|n| (n.step, n.contact.as_str(), n.channel, n.due_at - now))
@@ -225,29 +231,29 @@ policy = "critical"
                 (1, "bob", "email", 330_000)
             ]
         );
-        assert!(!plan.cancel_pages);
+        assert!(!work.cancel_pages);
         // The same change planned again (a replay) gives the same ids.
-        let again = c.plan(&alert(AlertState::Firing), now + 5, &[]);
-        let ids = |p: &Plan| {
+        let again = c.outbox_work(&alert(AlertState::Firing), now + 5, &[]);
+        let ids = |p: &OutboxWork| {
             p.enqueue
                 .iter()
                 .map(NewNotification::id)
                 .collect::<Vec<_>>()
         };
-        assert_eq!(ids(&plan), ids(&again));
+        assert_eq!(ids(&work), ids(&again));
     }
 
     #[test]
     fn acknowledgement_cancels_and_resolution_tells_who_was_paged() {
         let c: NotifyConfig = toml::from_str(CONFIG).unwrap();
-        let ack = c.plan(&alert(AlertState::Acknowledged), 5, &[]);
+        let ack = c.outbox_work(&alert(AlertState::Acknowledged), 5, &[]);
         assert!(ack.cancel_pages && ack.enqueue.is_empty());
         let notified = [
             sent("alice", "sms"),
             sent("alice", "email"),
             sent("alice", "sms"),
         ];
-        let resolved = c.plan(&alert(AlertState::Resolved), 9, &notified);
+        let resolved = c.outbox_work(&alert(AlertState::Resolved), 9, &notified);
         let to: Vec<(&str, &str)> = resolved
             .enqueue
             .iter()

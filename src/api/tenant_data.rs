@@ -131,6 +131,7 @@ fn trend(at: Millis, w: &WindowStats) -> TrendPoint {
 #[utoipa::path(
     get,
     path = "/api/v1/client/dashboard/overview",
+    tag = "client",
     params(
         ("period" = Option<String>, Query, description = "1h, 24h, 7d or 30d (default 30d)"),
         ("tenant_id" = Option<u64>, Query, description = "required for ops tokens; others may name only their own"),
@@ -209,6 +210,7 @@ pub async fn overview(
 #[utoipa::path(
     get,
     path = "/api/v1/client/sla/compliance",
+    tag = "client",
     params(
         ("period" = Option<String>, Query, description = "1h, 24h, 7d or 30d (default 30d); or give from and to"),
         ("from" = Option<String>, Query, description = "RFC 3339 start, within the last 30 days"),
@@ -276,6 +278,7 @@ pub async fn compliance(
 #[utoipa::path(
     get,
     path = "/api/v1/client/tickets/{ticket_id}/sla",
+    tag = "client",
     params(
         ("ticket_id" = String, Path, description = "the ticket"),
         ("tenant_id" = Option<u64>, Query, description = "required for ops tokens"),

@@ -150,7 +150,7 @@ handover = "mon 09:00"
         let routing = Routing::new(main, &BTreeMap::new());
         let c = routing.main();
         assert!(c.problems().is_empty(), "{:?}", c.problems());
-        let facts = |level, priority| crate::notify::route::AlertFacts {
+        let facts = |level, priority| crate::notify::escalation::AlertFacts {
             ticket_id: "T",
             level,
             goal: "response",

@@ -44,18 +44,18 @@ pub struct Outcome {
 pub type PendingApply =
     Pin<Box<dyn Future<Output = (Vec<Tag>, Result<BatchApplied, String>)> + Send>>;
 
-/// The engine a partition worker feeds.
-pub enum EngineHost {
+/// Where a partition worker applies its events: the engine it feeds.
+pub enum Applier {
     /// Tenant actors on the arbiters; answers come back asynchronously, in order per tenant.
     Actors(Arc<TenantPool>),
     /// An event-time driver owned by the worker.
     EventTime(Box<EventTimeDriver<Tag>>),
 }
 
-impl EngineHost {
+impl Applier {
     /// Tenant actors.
-    pub fn actors(pool: Arc<TenantPool>) -> EngineHost {
-        EngineHost::Actors(pool)
+    pub fn actors(pool: Arc<TenantPool>) -> Applier {
+        Applier::Actors(pool)
     }
 
     /// An event-time driver.
@@ -63,7 +63,7 @@ impl EngineHost {
         book: Arc<PolicyBook>,
         settings: Arc<EngineSettings>,
         lateness_ms: i64,
-    ) -> EngineHost {
-        EngineHost::EventTime(Box::new(EventTimeDriver::new(book, settings, lateness_ms)))
+    ) -> Applier {
+        Applier::EventTime(Box::new(EventTimeDriver::new(book, settings, lateness_ms)))
     }
 }

@@ -30,13 +30,13 @@ const PUBLISH_QUEUE: usize = 256;
 
 /// Sends recorded alert changes on; cheap to clone.
 #[derive(Debug, Clone)]
-pub struct AlertOutlet {
+pub struct AlertFanout {
     hub: Hub,
     to_publish: mpsc::Sender<Vec<AlertRecord>>,
 }
 
 /// Publishes alert changes on JetStream and marks them published; run it with
-/// [`Publisher::run`] until every [`AlertOutlet`] is gone.
+/// [`Publisher::run`] until every [`AlertFanout`] is gone.
 #[derive(Debug)]
 pub struct Publisher {
     store: Store,
@@ -44,16 +44,16 @@ pub struct Publisher {
     queue: mpsc::Receiver<Vec<AlertRecord>>,
 }
 
-impl AlertOutlet {
-    /// An outlet to this hub, and the publisher to JetStream that goes with it.
+impl AlertFanout {
+    /// A fan-out to this hub, and the publisher to JetStream that goes with it.
     pub fn new(
         store: Store,
         js: async_nats::jetstream::Context,
         hub: Hub,
-    ) -> (AlertOutlet, Publisher) {
+    ) -> (AlertFanout, Publisher) {
         let (to_publish, queue) = mpsc::channel(PUBLISH_QUEUE);
         (
-            AlertOutlet { hub, to_publish },
+            AlertFanout { hub, to_publish },
             Publisher { store, js, queue },
         )
     }
@@ -88,7 +88,7 @@ impl AlertOutlet {
 
 impl Publisher {
     /// Publishes what a previous run left unpublished, then every batch handed over, until
-    /// every outlet is gone and the queue is empty.
+    /// every fan-out is gone and the queue is empty.
     pub async fn run(mut self) {
         self.publish_leftovers().await;
         while let Some(batch) = self.queue.recv().await {
