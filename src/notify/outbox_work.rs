@@ -20,14 +20,6 @@ pub struct OutboxWork {
     pub cancel_pages: bool,
 }
 
-fn channel_name(c: Channel) -> &'static str {
-    match c {
-        Channel::Email => "email",
-        Channel::Sms => "sms",
-        Channel::Webhook => "webhook",
-    }
-}
-
 impl NotifyConfig {
     /// The outbox work of an alert change noticed at `now`; `notified` are the alert's
     /// notifications so far (for resolution messages).
@@ -77,7 +69,7 @@ impl NotifyConfig {
                                 page.step as u32,
                                 page.round,
                                 &contact.id,
-                                channel_name(channel),
+                                channel.as_str(),
                                 now + page.after_ms + route.group_wait.as_millis(),
                             ));
                         }
@@ -116,24 +108,6 @@ impl NotifyConfig {
                     cancel_pages: true,
                 }
             }
-        }
-    }
-
-    /// A contact by id.
-    pub fn contact(&self, id: &str) -> Option<&ContactSpec> {
-        self.contacts.iter().find(|c| c.id == id)
-    }
-
-    /// Where a contact is reached on a channel: an email address, a phone number or a
-    /// webhook URL; `None` when they cannot be.
-    pub fn address<'a>(&'a self, contact: &'a ContactSpec, channel: Channel) -> Option<&'a str> {
-        match channel {
-            Channel::Email => contact.email.as_deref(),
-            Channel::Sms => contact.phone.as_deref(),
-            Channel::Webhook => contact
-                .webhook
-                .as_deref()
-                .or_else(|| self.webhook.as_ref().and_then(|w| w.url.as_deref())),
         }
     }
 }

@@ -1,10 +1,13 @@
-//! Whose routing applies to an alert: the main file's `[notify]`, or a tenant's merged view
-//! when the tenant's file has a `[notify]` of its own (see [`NotifyConfig::for_tenant`]).
+//! Whose routing applies to an alert: the main file's `[notify]` (with built-in routes when it
+//! names contacts but no route), or a tenant's merged view when the tenant's file has a
+//! `[notify]` of its own (see [`NotifyConfig::for_tenant`]).
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::config::TenantNotify;
-use super::NotifyConfig;
+use super::config::{
+    default_group_interval, default_group_wait, default_wait, Channel, MatchSpec, NotifyConfig,
+    OneOrMany, PolicySpec, RouteSpec, StepSpec, TenantNotify,
+};
 
 /// The routing of every tenant, built once at start.
 #[derive(Debug, Clone, Default)]
@@ -53,10 +56,113 @@ impl Routing {
     }
 }
 
+impl NotifyConfig {
+    /// The built-in routing when contacts exist but no route does: breaches of CRITICAL and
+    /// HIGH page the on-call (every schedule's, or every contact without schedules) by SMS
+    /// and email, again after 5 minutes if nobody acknowledged; other breaches and all
+    /// warnings email them. Channels without a provider are left out.
+    pub fn with_default_routes(mut self) -> NotifyConfig {
+        if !self.routes.is_empty() || self.contacts.is_empty() {
+            return self;
+        }
+        let on_call: Vec<String> = if self.schedules.is_empty() {
+            self.contacts
+                .iter()
+                .map(|c| format!("contact:{}", c.id))
+                .collect()
+        } else {
+            self.schedules
+                .iter()
+                .map(|s| format!("schedule:{}", s.id))
+                .collect()
+        };
+        let page: Vec<Channel> = [
+            (Channel::Sms, self.sms.is_some()),
+            (Channel::Email, self.smtp.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(c, on)| on.then_some(c))
+        .collect();
+        let email: Vec<Channel> = page
+            .iter()
+            .copied()
+            .filter(|c| *c == Channel::Email)
+            .collect();
+        let mut policy = |id: &str, channels: Vec<Channel>, repeat: u32| {
+            if channels.is_empty() {
+                return None;
+            }
+            self.policies.push(PolicySpec {
+                id: id.into(),
+                repeat,
+                steps: vec![StepSpec {
+                    notify: on_call.clone(),
+                    channels,
+                    wait: default_wait(),
+                }],
+            });
+            Some(id.to_string())
+        };
+        let breach = policy("default-page", page, 1);
+        let mail = policy("default-email", email, 0);
+        let route = |level: &str, priority: Option<Vec<String>>, policy: String| RouteSpec {
+            matches: MatchSpec {
+                level: Some(OneOrMany::One(level.into())),
+                priority: priority.map(OneOrMany::Many),
+                ..MatchSpec::default()
+            },
+            policy,
+            group_wait: default_group_wait(),
+            group_interval: default_group_interval(),
+            send_resolved: true,
+        };
+        if let Some(p) = breach {
+            self.routes.push(route(
+                "breach",
+                Some(vec!["CRITICAL".into(), "HIGH".into()]),
+                p,
+            ));
+        }
+        if let Some(p) = mail {
+            self.routes.push(route("breach", None, p.clone()));
+            self.routes.push(route("warning", None, p));
+        }
+        self
+    }
+
+    /// The routing of a tenant with `own` in its file: its items first (so a problem's index
+    /// in `notify.contacts[i]` is the same in the tenant file), then the main file's items whose
+    /// ids it does not replace.
+    pub fn for_tenant(&self, own: &TenantNotify) -> NotifyConfig {
+        fn merged<T: Clone>(own: &[T], main: &[T], id: impl Fn(&T) -> &str) -> Vec<T> {
+            let mut out = own.to_vec();
+            out.extend(
+                main.iter()
+                    .filter(|m| !own.iter().any(|o| id(o) == id(m)))
+                    .cloned(),
+            );
+            out
+        }
+        let mut routes = own.routes.clone();
+        routes.extend(self.routes.iter().cloned());
+        let mut smtp = self.smtp.clone();
+        if let (Some(smtp), Some(from)) = (smtp.as_mut(), &own.from) {
+            smtp.from = from.clone();
+        }
+        NotifyConfig {
+            smtp,
+            contacts: merged(&own.contacts, &self.contacts, |c| &c.id),
+            schedules: merged(&own.schedules, &self.schedules, |s| &s.id),
+            policies: merged(&own.policies, &self.policies, |p| &p.id),
+            routes,
+            ..self.clone()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::notify::config::Channel;
 
     const MAIN: &str = r#"
 [smtp]
