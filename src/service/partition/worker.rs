@@ -1,0 +1,245 @@
+//! The worker of one partition and its read loop: reads its partition from the start of the stream (state is rebuilt by
+//! replay), decodes, validates and dedupes each event, applies it, and dead-letters rejects. A
+//! worker that fails is restarted with back-off and resumes where it stopped reading.
+//!
+//! Progress (the last stream sequence fully handled) is kept in the store, so that after a
+//! restart the rebuild neither dead-letters nor counts an event a second time. Messages are not
+//! acknowledged: the worker reads through an ordered consumer, and what a durable ack floor
+//! would record is this progress, written only after the events up to it were applied.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::stream::FuturesOrdered;
+use futures::{FutureExt, StreamExt};
+use hashbrown::HashSet;
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, warn};
+use vigil::hub::Hub;
+use vigil::store::Store;
+use vigil::telemetry::metrics;
+use vigil_engine::{AlertRecord, SlaRecord};
+use vigil_schema::{Dedupe, EventKey};
+use vigil_streams::jetstream::{last_sequence, replay_partition};
+
+use super::CaughtUp;
+use crate::service::applier::{Applier, PendingApply};
+
+/// Events sent to the tenant actors and not yet answered, per partition.
+const IN_FLIGHT: usize = 1024;
+/// Most events taken in one round (grouped into one message per tenant).
+const ROUND: usize = 256;
+/// How often progress is saved and the pending gauge refreshed.
+const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+
+/// A worker for one partition.
+pub struct PartitionWorker {
+    /// The partition.
+    pub partition: u32,
+    /// JetStream.
+    pub js: async_nats::jetstream::Context,
+    /// The events stream.
+    pub stream: String,
+    /// Where progress is kept.
+    pub store: Store,
+    /// Where events are applied.
+    pub applier: Applier,
+    /// Alert changes to record and publish.
+    pub alerts: mpsc::Sender<Vec<AlertRecord>>,
+    /// SLA records of stopped goals, for exchange partners (`None` without partners).
+    pub records: Option<mpsc::Sender<Vec<SlaRecord>>>,
+    /// Told which tenants and tickets changed, for live updates.
+    pub hub: Hub,
+    /// Readiness bookkeeping.
+    pub caught_up: Arc<CaughtUp>,
+    /// How long applied event ids are remembered.
+    pub dedupe_window_ms: i64,
+    /// `vigil_events_ingested_total`, looked up once.
+    pub ingested: ::metrics::Counter,
+    /// `vigil_event_processing_seconds`, looked up once.
+    pub processing: ::metrics::Histogram,
+}
+
+/// Per-run state of a worker.
+pub(super) struct Progress {
+    /// Sequences up to this were handled before this run: not counted or dead-lettered again.
+    pub handled_before: u64,
+    /// The last sequence handled in this run.
+    pub handled: u64,
+    /// The partition's last sequence at start-up (caught up once handled reaches it).
+    pub start_target: Option<u64>,
+}
+
+/// What a worker keeps across restarts of its stream: the dedupe memory and its progress, so a
+/// restart resumes after the last message read instead of applying the partition again.
+pub(super) struct RunState {
+    pub dedupe: Dedupe,
+    pub in_flight_ids: HashSet<EventKey>,
+    pub progress: Progress,
+    /// The last stream sequence read (a restart reads on from the next one).
+    pub last_read: u64,
+    /// The last progress saved in the store.
+    pub saved: u64,
+}
+
+impl PartitionWorker {
+    /// The state of a first run: progress from the store, an empty dedupe memory, and the
+    /// partition's end to catch up with.
+    pub(super) async fn first_run(&self) -> anyhow::Result<RunState> {
+        let handled_before = self
+            .store
+            .partition_progress(self.partition)
+            .await?
+            .unwrap_or(0);
+        let last = last_sequence(&self.js, &self.stream, self.partition).await?;
+        let progress = Progress {
+            handled_before,
+            handled: 0,
+            start_target: last.filter(|l| *l > 0),
+        };
+        if progress.start_target.is_none() {
+            self.caught_up.mark();
+        }
+        debug!(handled_before, last = ?last, "rebuilding partition state from the stream");
+        // Applied ids are remembered for the stream's retention behind the wall clock.
+        let mut dedupe = Dedupe::new(self.dedupe_window_ms);
+        dedupe.expire_before(wall_clock_ms());
+        Ok(RunState {
+            dedupe,
+            in_flight_ids: HashSet::new(),
+            progress,
+            last_read: 0,
+            saved: handled_before,
+        })
+    }
+
+    /// Reads the partition from after `state.last_read` (from the start on a first run) until
+    /// `stop`, the stream's end or a failure that retrying cannot fix; answers in flight are
+    /// always booked before it returns.
+    pub(super) async fn consume(
+        &mut self,
+        state: &mut Option<RunState>,
+        mut stop: watch::Receiver<bool>,
+    ) -> anyhow::Result<()> {
+        let st = match state {
+            Some(st) => {
+                if st.progress.start_target.is_some() {
+                    let last = last_sequence(&self.js, &self.stream, self.partition).await?;
+                    st.progress.start_target = last.filter(|l| *l > st.last_read);
+                    if st.progress.start_target.is_none() {
+                        self.caught_up.mark();
+                    }
+                }
+                st
+            }
+            None => state.insert(self.first_run().await?),
+        };
+        let mut messages =
+            replay_partition(&self.js, &self.stream, self.partition, st.last_read + 1).await?;
+        let mut in_flight: FuturesOrdered<PendingApply> = FuturesOrdered::new();
+        let mut in_flight_events = 0usize;
+        let mut tick = tokio::time::interval(PROGRESS_EVERY);
+        let pending_gauge = metrics::consumer_pending(self.partition as u16);
+        let RunState {
+            dedupe,
+            in_flight_ids,
+            progress,
+            last_read,
+            saved,
+        } = st;
+        let result = loop {
+            tokio::select! {
+                biased;
+                _ = crate::stopped(&mut stop) => break Ok(()),
+                Some((tags, answer)) = in_flight.next(), if !in_flight.is_empty() => {
+                    in_flight_events -= tags.len();
+                    self.finish_batch(tags, answer, dedupe, in_flight_ids, progress).await;
+                }
+                next = messages.next(), if in_flight_events < IN_FLIGHT => {
+                    let Some(next) = next else { break Ok(()) };
+                    let message = match next {
+                        Ok(m) => m,
+                        Err(e) if e.is_retryable() => { warn!(error = %e, "reading the partition failed; retrying"); continue; }
+                        Err(e) => break Err(anyhow::Error::from(e)),
+                    };
+                    // A round: this message and whatever else has already arrived, up to an
+                    // event whose id is still in flight.
+                    let mut round = Vec::new();
+                    pending_gauge.set(message.pending as f64);
+                    *last_read = message.stream_sequence;
+                    let mut waiting = self.start(message, dedupe, in_flight_ids, &mut round, progress).await;
+                    while waiting.is_none() && round.len() < ROUND {
+                        let Some(Some(Ok(message))) = messages.next().now_or_never() else { break };
+                        pending_gauge.set(message.pending as f64);
+                        *last_read = message.stream_sequence;
+                        waiting = self.start(message, dedupe, in_flight_ids, &mut round, progress).await;
+                    }
+                    in_flight_events += round.len();
+                    self.dispatch(round, &mut in_flight);
+                    #[cfg(test)]
+                    if super::tests::injected_failure(*last_read) {
+                        break Err(anyhow::anyhow!("a failure injected by a test"));
+                    }
+                    if let Some((tag, event)) = waiting {
+                        // It repeats an event whose verdict is not known yet: wait for every
+                        // answer, then judge it against what was applied.
+                        while let Some((tags, answer)) = in_flight.next().await {
+                            self.finish_batch(tags, answer, dedupe, in_flight_ids, progress).await;
+                        }
+                        let mut round = Vec::new();
+                        self.admit(tag, event, dedupe, in_flight_ids, &mut round);
+                        in_flight_events = round.len();
+                        self.dispatch(round, &mut in_flight);
+                    }
+                }
+                _ = tick.tick() => {
+                    if matches!(self.applier, Applier::Actors(_)) {
+                        dedupe.expire_before(wall_clock_ms());
+                    }
+                    if progress.handled > *saved && in_flight.is_empty() {
+                        self.save(progress.handled).await;
+                        *saved = progress.handled;
+                    }
+                }
+            }
+        };
+        while let Some((tags, answer)) = in_flight.next().await {
+            self.finish_batch(tags, answer, dedupe, in_flight_ids, progress)
+                .await;
+        }
+        if progress.handled > *saved {
+            self.save(progress.handled).await;
+            *saved = progress.handled;
+        }
+        result
+    }
+
+    pub(super) async fn save(&self, sequence: u64) {
+        if let Err(e) = self
+            .store
+            .save_partition_progress(self.partition, sequence)
+            .await
+        {
+            warn!(error = %e, "cannot save partition progress; will try again");
+        }
+    }
+
+    pub(super) async fn send_alerts(&self, alerts: Vec<AlertRecord>) {
+        if !alerts.is_empty() && self.alerts.send(alerts).await.is_err() {
+            warn!("alert writer has stopped; alert changes are recorded again after a restart");
+        }
+    }
+
+    pub(super) async fn send_records(&self, records: Vec<SlaRecord>) {
+        let Some(tx) = &self.records else { return };
+        if !records.is_empty() && tx.send(records).await.is_err() {
+            warn!("record writer has stopped; SLA records are derived again after a restart");
+        }
+    }
+}
+
+/// The wall clock in milliseconds since the Unix epoch: the watermark of the live dedupe memory.
+pub(super) fn wall_clock_ms() -> i64 {
+    use vigil_engine::clock::Clock;
+    vigil_engine::clock::WallClock.now()
+}
