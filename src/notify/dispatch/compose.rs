@@ -35,7 +35,7 @@ pub(super) struct Ready {
     pub key: GroupKey,
     /// Its channel.
     pub channel: Channel,
-    /// The notifications it carries, by id.
+    /// The notifications it carries, in id order.
     pub rows: Vec<DueNotification>,
     /// The message.
     pub outgoing: Outgoing,

@@ -1,11 +1,8 @@
-//! The worker of one partition and its read loop: reads its partition from the start of the stream (state is rebuilt by
-//! replay), decodes, validates and dedupes each event, applies it, and dead-letters rejects. A
-//! worker that fails is restarted with back-off and resumes where it stopped reading.
-//!
-//! Progress (the last stream sequence fully handled) is kept in the store, so that after a
-//! restart the rebuild neither dead-letters nor counts an event a second time. Messages are not
-//! acknowledged: the worker reads through an ordered consumer, and what a durable ack floor
-//! would record is this progress, written only after the events up to it were applied.
+//! The [`PartitionWorker`] and its read loop: messages are read from after the last one read
+//! (from the stream's start on a first run: state is rebuilt by replay), taken in rounds of
+//! whatever has arrived and handed to the engine, while answers are booked in order as they
+//! come. Progress is saved in the store every [`PROGRESS_EVERY`] while no answer is
+//! outstanding, and when the loop ends, after every answer in flight was booked.
 
 use std::sync::Arc;
 use std::time::Duration;
