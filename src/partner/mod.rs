@@ -4,14 +4,16 @@
 //! what differs and keeps a report.
 //!
 //! # Layout
-//! - [`config`]: `[[partners]]` and the checks serde cannot express.
+//! - [`config`]: `[[partners]]`: settings with their defaults, and the checks serde cannot
+//!   express.
 //! - [`mapping`]: our record in a partner's shape (renamed, masked), and its content hash.
 //! - [`mask`]: masking rules for fields that leave Vigil.
-//! - [`auth`]: request authentication (none, API key, OAuth2, HMAC).
+//! - [`auth`]: request authentication (none, API key, OAuth2 tokens, HMAC signatures).
 //! - [`client`]: one partner's REST API (`PUT /records/{id}`, `GET /records`).
 //! - [`link`]: a partner as this process reaches it: client, rate limit, circuit breaker.
 //! - [`worker`]: the outbox worker: due records to the partner, in queue order.
-//! - [`reconcile`]: the reconciliation of one partner and one local day, and its report.
+//! - [`reconcile`]: the reconciliation of one partner and one local day (driver, lease,
+//!   page fetching, comparison), and its report.
 //! - [`nightly`]: when each partner's reconciliation runs.
 
 pub mod auth;

@@ -16,6 +16,13 @@ pub const LEASE_TTL_MS: Millis = 120_000;
 const RENEW_EVERY: Duration = Duration::from_secs(30);
 
 impl Reconciler {
+    /// Takes `lease` for a run ([`LEASE_TTL_MS`]); `false` while another holder has it.
+    pub(super) async fn take_lease(&self, lease: &str) -> Result<bool, StoreError> {
+        self.store
+            .try_lease(lease, &self.holder, LEASE_TTL_MS, self.link.now())
+            .await
+    }
+
     /// The lease runs of this partner hold: `reconcile:<partner>`.
     pub fn lease_name(&self) -> String {
         format!("reconcile:{}", self.link.id())

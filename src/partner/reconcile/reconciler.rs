@@ -10,7 +10,6 @@ use tracing::{debug, info, warn, Instrument};
 use vigil_schema::Millis;
 
 use super::day::day_bounds;
-use super::lease::LEASE_TTL_MS;
 use super::ours::OurSide;
 use super::run::{run_id, Phase, RunProgress, Trigger};
 use super::ReconcileError;
@@ -67,10 +66,7 @@ impl Reconciler {
     ) -> Result<ReconciliationRun, ReconcileError> {
         let partner = self.link.id();
         let lease = self.lease_name();
-        let taken = self
-            .store
-            .try_lease(&lease, &self.holder, LEASE_TTL_MS, self.link.now())
-            .await?;
+        let taken = self.take_lease(&lease).await?;
         if !taken {
             debug!(partner = %partner, day = %day, "reconciliation lease held elsewhere");
             return Err(ReconcileError::Busy {
