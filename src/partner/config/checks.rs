@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 
 use super::base_url::http_base_url;
 use super::settings::{AuthConfig, PartnerConfig, ReconcileAt, TenantSelector};
-use crate::setting::{FieldPath, Seg};
 use crate::partner::mapping::Mapper;
+use crate::setting::{FieldPath, Seg};
 
 /// A problem with one `[[partners]]` entry: the field (from `partners`) and what is wrong.
 pub type PartnerProblem = (FieldPath, String);
