@@ -184,7 +184,7 @@ impl PartnerWorker {
     }
 
     /// Runs rounds until `stop` turns true: at once while full batches come back, else when
-    /// woken, when the breaker lets probes through, or after [`IDLE_POLL`].
+    /// woken, when the breaker lets probes through, or after `IDLE_POLL`.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let partner = self.link.id().to_string();
         info!(partner = %partner, "partner outbox worker started");
