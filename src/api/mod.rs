@@ -11,6 +11,9 @@
 //! # Layout
 //! - The JSON shapes it shares with the WebSocket hub live below both, in [`crate::views`].
 //! - `auth`: the authenticated-caller extractor (token, role, rate limits).
+//! - `params`: query parameters, each bad one answered 40001 naming the field.
+//! - `listing`: what the lists share: whose rows a caller may list, and the refusals their
+//!   OpenAPI annotations document alike.
 //! - `client`: overview, compliance, one ticket's clocks.
 //! - `alerts`: the alert list and lifecycle (ack, resolve).
 //! - `ack_link`: `/ack/{token}`, the signed link in a notification: `GET` shows what it
@@ -33,6 +36,7 @@ mod auth;
 mod client;
 mod dashboard;
 mod ingest;
+mod listing;
 mod notifications;
 mod openapi;
 mod params;
