@@ -24,7 +24,8 @@
 //! - [`workload`]: the upstream ticket system as a generator: realistic SLA workloads for the
 //!   engine's benchmarks and `vigil-load`.
 //! - [`rng`]: a small seeded pseudo-random generator (reproducible workloads and faults).
-//! - [`http`]: a minimal HTTP/1.1 client over a `TcpStream`, for tests that poke HTTP peers.
+//! - [`http`]: plain-HTTP `reqwest` clients for the tests and benchmarks that call the peers
+//!   and the service.
 
 pub mod gateway;
 pub mod http;
