@@ -1,4 +1,4 @@
-//! The test kit's peers, exercised for real: a raw SMTP client against the `aiosmtpd` sink (raw
+//! The test kit's peers, exercised for real: a raw SMTP client against the SMTP server (raw
 //! on purpose: the test drives each command and reads each reply code), and HTTP requests
 //! against the fake gateway with each fault.
 
