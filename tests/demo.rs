@@ -8,8 +8,7 @@
 
 mod support;
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::TcpStream;
+use std::io::{BufRead as _, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, ExitStatus, Stdio};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError};
@@ -136,34 +135,24 @@ fn ack_link(line: &str) -> Option<&str> {
         .find(|word| word.starts_with("http://") && word.contains("/ack/"))
 }
 
-/// A plain HTTP/1.1 request (`GET`, or `POST` without a body) of `url`
-/// (`http://host:port/path`): status and body.
-fn fetch(method: &str, url: &str) -> (u16, String) {
-    let rest = url.strip_prefix("http://").expect("an http:// URL");
-    let (host, path) = rest.split_at(rest.find('/').expect("a path"));
-    let mut stream = TcpStream::connect(host).expect("connect to the demo");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("read timeout");
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAccept: text/html\r\nContent-Length: 0\r\n\
-         Connection: close\r\n\r\n"
-    )
-    .expect("send the request");
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).expect("read the answer");
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("a status line");
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
+/// A request of `url` as a browser sends it (`Accept: text/html`; `GET`, or `POST` without a
+/// body): status and body.
+fn fetch(method: reqwest::Method, url: &str) -> (u16, String) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime for the request");
+    runtime.block_on(async {
+        let answer = vigil_peers::http::client(Duration::from_secs(10))
+            .request(method, url)
+            .header(reqwest::header::ACCEPT, "text/html")
+            .body(Vec::new())
+            .send()
+            .await
+            .expect("the demo answers");
+        let status = answer.status().as_u16();
+        (status, answer.text().await.expect("read the answer"))
+    })
 }
 
 #[test]
@@ -194,14 +183,14 @@ fn the_demo_pages_by_sms_and_email_and_its_ack_link_acknowledges() {
         "{link}"
     );
     // Opening the link shows the page with its button; the button's POST acknowledges.
-    let (status, answer) = fetch("GET", link);
+    let (status, answer) = fetch(reqwest::Method::GET, link);
     assert_eq!(status, 200, "{answer}{}", demo.output());
     assert!(
         answer.contains("<form method=\"post\">"),
         "{answer}{}",
         demo.output()
     );
-    let (status, answer) = fetch("POST", link);
+    let (status, answer) = fetch(reqwest::Method::POST, link);
     assert_eq!(status, 200, "{answer}{}", demo.output());
     assert!(
         answer.contains("<title>Acknowledged"),

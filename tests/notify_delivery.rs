@@ -1,8 +1,8 @@
 //! The notifier against real peers, on a clock the test moves: alert changes go through the
-//! intake into a real SQLite outbox, and the dispatcher sends to a real SMTP server (aiosmtpd)
-//! and a real HTTP SMS gateway and webhook receiver (with faults injected). Each round is driven
-//! by hand, so escalation delays, grouping windows, rate limits and silences are checked at
-//! exact instants without waiting for them.
+//! intake into a real SQLite outbox, and the dispatcher sends to a real SMTP server
+//! (`vigil_peers::SmtpServer`) and a real HTTP SMS gateway and webhook receiver (with faults
+//! injected). Each round is driven by hand, so escalation delays, grouping windows, rate limits
+//! and silences are checked at exact instants without waiting for them.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

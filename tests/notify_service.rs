@@ -1,7 +1,7 @@
 //! On-call notifications through the whole service: the real binary, a real nats-server and
-//! SQLite, a real SMTP server (aiosmtpd) and the fake SMS gateway. An overdue ticket pages its
-//! on-call by SMS and email, the ack link in the email stops the escalation, and a `kill -9`
-//! at either side of a send still delivers each notification exactly once.
+//! SQLite, a real SMTP server (`vigil_peers::SmtpServer`) and the fake SMS gateway. An overdue
+//! ticket pages its on-call by SMS and email, the ack link in the email stops the escalation,
+//! and a `kill -9` at either side of a send still delivers each notification exactly once.
 
 mod support;
 

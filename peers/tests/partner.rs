@@ -1,29 +1,17 @@
 //! The fake exchange partner over real HTTP: the records API and its date index, caller
 //! authentication, every fault kind, the admin endpoints and seeding.
 
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jiff::tz::TimeZone;
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 use tokio::time::Instant;
+use vigil_peers::http::JsonBody as _;
 use vigil_peers::partner::{
     hmac_signature, Endpoint, FakePartner, FakePartnerConfig, Fault, FaultKind, OutageMode,
     OutageWindow, PartnerAuth, PutReceived, Share,
 };
-
-/// JSON bodies without reqwest's `json` feature.
-trait JsonBody {
-    fn json_body(self, body: &Value) -> Self;
-}
-
-impl JsonBody for reqwest::RequestBuilder {
-    fn json_body(self, body: &Value) -> Self {
-        self.header("Content-Type", "application/json")
-            .body(body.to_string())
-    }
-}
 
 trait JsonAnswer {
     async fn value(self) -> Value;
@@ -54,19 +42,8 @@ fn client() -> Client {
     client_with(WAIT)
 }
 
-/// A plain-HTTP client; reqwest still wants a TLS provider, so it gets ring with no roots.
 fn client_with(timeout: Duration) -> Client {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("ring supports the default versions")
-        .with_root_certificates(rustls::RootCertStore::empty())
-        .with_no_client_auth();
-    Client::builder()
-        .timeout(timeout)
-        .tls_backend_preconfigured(tls)
-        .build()
-        .expect("client builds")
+    vigil_peers::http::client(timeout)
 }
 
 fn record(id: &str, stopped_at: &str) -> Value {

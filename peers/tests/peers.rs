@@ -1,5 +1,6 @@
-//! The test kit's peers, exercised for real: a raw SMTP client against the `aiosmtpd` sink, and
-//! raw HTTP/1.1 requests against the fake gateway with each fault.
+//! The test kit's peers, exercised for real: a raw SMTP client against the SMTP server (raw
+//! on purpose: the test drives each command and reads each reply code), and HTTP requests
+//! against the fake gateway with each fault.
 
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -8,7 +9,6 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use vigil_peers::gateway::{sign, Fault, Outcome, Route};
-use vigil_peers::http::{self, Response};
 use vigil_peers::smtp::SmtpStage;
 use vigil_peers::{FakeGateway, SmtpServer};
 
@@ -195,20 +195,62 @@ async fn smtp_sink_refuses_at_the_chosen_stage_until_told_to_accept() {
 
 // ---- HTTP gateway -----------------------------------------------------------------------------
 
+/// An answer of the gateway.
+#[derive(Debug)]
+struct Response {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: String,
+}
+
+impl Response {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+
+    fn json(&self) -> Option<serde_json::Value> {
+        serde_json::from_str(&self.body).ok()
+    }
+}
+
+/// `POST path` with `headers` and `body` to the gateway at `addr`.
+async fn post(
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> reqwest::Result<Response> {
+    // Longer than any wait of these tests: a request that must not be answered is bounded by
+    // the test itself.
+    let client = vigil_peers::http::client(2 * WAIT);
+    let mut request = client.post(format!("http://{addr}{path}"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let answer = request.body(body.to_vec()).send().await?;
+    let (status, headers) = (answer.status().as_u16(), answer.headers().clone());
+    let body = answer.text().await?;
+    Ok(Response {
+        status,
+        headers,
+        body,
+    })
+}
+
 async fn sms_json(gateway: &FakeGateway, to: &str, text: &str, key: &str) -> Response {
     let body = serde_json::json!({ "to": to, "text": text, "idempotency_key": key }).to_string();
     let headers = [
         ("Content-Type", "application/json"),
         ("Idempotency-Key", key),
     ];
-    http::post(gateway.addr(), "/sms", &headers, body.as_bytes())
+    post(gateway.addr(), "/sms", &headers, body.as_bytes())
         .await
         .expect("POST to the gateway")
 }
 
 async fn sms_form(gateway: &FakeGateway, body: &str) -> Response {
     let headers = [("Content-Type", "application/x-www-form-urlencoded")];
-    http::post(gateway.addr(), "/sms", &headers, body.as_bytes())
+    post(gateway.addr(), "/sms", &headers, body.as_bytes())
         .await
         .expect("POST to the gateway")
 }
@@ -234,7 +276,7 @@ async fn webhook(
         ("X-Vigil-Timestamp", timestamp.as_str()),
         ("X-Vigil-Signature", signature),
     ];
-    http::post(gateway.addr(), "/webhook", &headers, body.as_bytes())
+    post(gateway.addr(), "/webhook", &headers, body.as_bytes())
         .await
         .expect("POST to the gateway")
 }
@@ -300,15 +342,11 @@ async fn gateway_rejects_sms_it_cannot_trust() {
         ("Idempotency-Key", "other"),
     ];
     let body = br#"{"to":"+86138","text":"hi","idempotency_key":"k"}"#;
-    let response = http::post(gateway.addr(), "/sms", &headers, body)
-        .await
-        .unwrap();
+    let response = post(gateway.addr(), "/sms", &headers, body).await.unwrap();
     assert_eq!(response.status, 400);
     // Not JSON nor a form.
     let headers = [("Content-Type", "text/plain")];
-    let response = http::post(gateway.addr(), "/sms", &headers, b"hi")
-        .await
-        .unwrap();
+    let response = post(gateway.addr(), "/sms", &headers, b"hi").await.unwrap();
     assert_eq!(response.status, 415);
     // A required Authorization.
     gateway.require_authorization(Some("Bearer t0ken"));
@@ -318,9 +356,7 @@ async fn gateway_rejects_sms_it_cannot_trust() {
         ("Authorization", "Bearer t0ken"),
     ];
     let body = br#"{"to":"+86138","text":"hi","idempotency_key":"k3"}"#;
-    let response = http::post(gateway.addr(), "/sms", &headers, body)
-        .await
-        .unwrap();
+    let response = post(gateway.addr(), "/sms", &headers, body).await.unwrap();
     assert_eq!(response.status, 200);
 
     assert_eq!(gateway.rejected().len(), 4);
@@ -427,9 +463,7 @@ async fn gateway_holds_requests_until_released() {
         tokio::spawn(async move {
             let body = format!(r#"{{"to":"+86138","text":"hi","idempotency_key":"{key}"}}"#);
             let headers = [("Content-Type", "application/json")];
-            http::post(addr, "/sms", &headers, body.as_bytes())
-                .await
-                .unwrap()
+            post(addr, "/sms", &headers, body.as_bytes()).await.unwrap()
         })
     };
     let first = send("a");
@@ -461,7 +495,7 @@ async fn gateway_held_request_whose_sender_dies_is_delivered_once_after_the_retr
     let doomed = tokio::spawn(async move {
         let headers = [("Content-Type", "application/json")];
         let body = br#"{"to":"+86138","text":"hi","idempotency_key":"once"}"#;
-        http::post(addr, "/sms", &headers, body).await
+        post(addr, "/sms", &headers, body).await
     });
     assert_eq!(gateway.wait_held(1, WAIT).await, 1);
     // Like `kill -9` of the sender: its connection goes away mid-request.

@@ -6,6 +6,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use vigil_engine::AlertState;
 
+use super::listing::{tenant_list, TenantListRefusals, TENANT_FILTER_DOC};
 use super::params::Params;
 use super::store_error;
 use super::ApiState;
@@ -21,6 +22,23 @@ pub struct AlertList {
     pub alerts: Vec<AlertView>,
 }
 
+/// Most alerts one list holds.
+pub const MAX_LISTED_ALERTS: u32 = 1000;
+
+/// `state` of the alert list: any state when absent.
+fn alert_state(asked: Option<&str>) -> Result<Option<AlertState>, ApiError> {
+    asked
+        .map(|s| {
+            AlertState::parse(s).ok_or_else(|| {
+                ApiError::invalid_field(
+                    "state",
+                    "expected firing, acknowledged, resolved or retracted",
+                )
+            })
+        })
+        .transpose()
+}
+
 /// Alerts of the caller's tenant (ops: of `tenant_id`, or of all), optionally in one state.
 ///
 /// Roles: `client_admin`, `client_manager`, `client_user` (their own tenant), `ops` (any); not `service`.
@@ -30,14 +48,12 @@ pub struct AlertList {
     params(
         ("state" = Option<String>, Query, description = "firing, acknowledged, resolved or retracted"),
         ("limit" = Option<u32>, Query, description = "1 to 1000 (default 100)"),
-        ("tenant_id" = Option<u64>, Query, description = "ops: one tenant (default all); others: only their own"),
+        ("tenant_id" = Option<u64>, Query, description = TENANT_FILTER_DOC),
     ),
     responses(
         (status = 200, description = "envelope with `data`: AlertList", body = AlertList),
-        (status = 400, description = "40001 bad parameter"),
-        (status = 401, description = "40004 no valid token"),
         (status = 403, description = "40003 another tenant"),
-        (status = 503, description = "50001 store unavailable"),
+        TenantListRefusals,
     ),
     security(("bearer" = []))
 )]
@@ -47,23 +63,10 @@ pub async fn list(
     params: Params,
 ) -> Result<Envelope<AlertList>, ApiError> {
     caller.require(caller.claims.role.can_read(), "read alerts")?;
-    params.only(&["state", "limit", "tenant_id"])?;
-    let tenant = caller.tenant_filter(params.tenant_id()?)?;
-    let alert_state = params
-        .get("state")
-        .map(|s| {
-            AlertState::parse(s).ok_or_else(|| {
-                ApiError::invalid_field(
-                    "state",
-                    "expected firing, acknowledged, resolved or retracted",
-                )
-            })
-        })
-        .transpose()?;
-    let limit = params.integer("limit", 1..=1000, 100)?;
+    let asked = tenant_list(&caller, &params, alert_state, MAX_LISTED_ALERTS)?;
     let rows = state
         .store
-        .list_alerts(tenant, alert_state, limit)
+        .list_alerts(asked.tenant, asked.state, asked.limit)
         .await
         .map_err(store_error)?;
     Ok(Envelope::ok(AlertList {

@@ -11,6 +11,9 @@
 //! # Layout
 //! - The JSON shapes it shares with the WebSocket hub live below both, in [`crate::views`].
 //! - `auth`: the authenticated-caller extractor (token, role, rate limits).
+//! - `params`: query parameters, each bad one answered 40001 naming the field.
+//! - `listing`: what the lists share: whose rows a caller may list, and the refusals their
+//!   OpenAPI annotations document alike.
 //! - `tenant_data`: a tenant's dashboard data: overview, compliance report, one ticket's SLA
 //!   clocks (`/api/v1/client/…`).
 //! - `alerts`: the alert list and lifecycle (ack, resolve).
@@ -33,6 +36,7 @@ mod alerts;
 mod auth;
 mod dashboard;
 mod ingest;
+mod listing;
 mod notifications;
 mod openapi;
 mod params;

@@ -7,6 +7,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use vigil_schema::format_instant;
 
+use super::listing::{tenant_list, TenantListRefusals, TENANT_FILTER_DOC};
 use super::params::Params;
 use super::store_error;
 use super::ApiState;
@@ -82,6 +83,13 @@ pub struct NotificationList {
     pub notifications: Vec<NotificationView>,
 }
 
+/// `state` of the notification list, `failed` when absent.
+fn outbox_state(asked: Option<&str>) -> Result<OutboxState, ApiError> {
+    OutboxState::parse(asked.unwrap_or("failed")).ok_or_else(|| {
+        ApiError::invalid_field("state", "expected pending, sent, failed or cancelled")
+    })
+}
+
 /// Notifications in one state (default `failed`) of the caller's tenant (ops: of `tenant_id`,
 /// or of all).
 ///
@@ -92,14 +100,12 @@ pub struct NotificationList {
     params(
         ("state" = Option<String>, Query, description = "pending, sent, failed (the default) or cancelled"),
         ("limit" = Option<u32>, Query, description = "1 to 500 (default 100)"),
-        ("tenant_id" = Option<u64>, Query, description = "ops: one tenant (default all); others: only their own"),
+        ("tenant_id" = Option<u64>, Query, description = TENANT_FILTER_DOC),
     ),
     responses(
         (status = 200, description = "envelope with `data`: NotificationList", body = NotificationList),
-        (status = 400, description = "40001 bad parameter"),
-        (status = 401, description = "40004 no valid token"),
         (status = 403, description = "40003 another tenant, or a role that may not see notifications"),
-        (status = 503, description = "50001 store unavailable"),
+        TenantListRefusals,
     ),
     security(("bearer" = []))
 )]
@@ -109,15 +115,10 @@ pub async fn list(
     params: Params,
 ) -> Result<Envelope<NotificationList>, ApiError> {
     caller.require(caller.claims.role.can_manage_alerts(), "read notifications")?;
-    params.only(&["state", "limit", "tenant_id"])?;
-    let tenant = caller.tenant_filter(params.tenant_id()?)?;
-    let wanted = OutboxState::parse(params.get("state").unwrap_or("failed")).ok_or_else(|| {
-        ApiError::invalid_field("state", "expected pending, sent, failed or cancelled")
-    })?;
-    let limit = params.integer("limit", 1..=MAX_LISTED_NOTIFICATIONS, 100)?;
+    let asked = tenant_list(&caller, &params, outbox_state, MAX_LISTED_NOTIFICATIONS)?;
     let rows = state
         .store
-        .list_notifications(wanted, tenant, limit)
+        .list_notifications(asked.state, asked.tenant, asked.limit)
         .await
         .map_err(store_error)?;
     Ok(Envelope::ok(NotificationList {

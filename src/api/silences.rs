@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use vigil_schema::{format_instant, parse_instant, Millis};
 
+use super::listing::{tenant_list, TenantListRefusals, TENANT_FILTER_DOC};
 use super::params::Params;
 use super::store_error;
 use super::ApiState;
@@ -18,6 +19,8 @@ use crate::http::{ApiError, Envelope};
 use crate::store::silences::Silence;
 use crate::store::{SilenceExpiry, SilenceFilter, StoredSilence};
 
+/// Most silences one list holds.
+pub const MAX_LISTED_SILENCES: u32 = 1000;
 /// Longest `comment`, in characters.
 pub const MAX_COMMENT_CHARS: usize = 1000;
 /// Most names in `priority` or `service_type`.
@@ -170,6 +173,12 @@ pub async fn create(
     Ok(Envelope::created(SilenceView::of(&stored, now)))
 }
 
+/// `state` of the silence list, `active` when absent.
+fn silence_filter(asked: Option<&str>) -> Result<SilenceFilter, ApiError> {
+    SilenceFilter::parse(asked.unwrap_or("active"))
+        .ok_or_else(|| ApiError::invalid_field("state", "expected active, expired or all"))
+}
+
 /// Silences of the caller's tenant (ops: of `tenant_id`, or all, including those of every
 /// tenant).
 ///
@@ -180,14 +189,12 @@ pub async fn create(
     params(
         ("state" = Option<String>, Query, description = "active (in force now or later; the default), expired or all"),
         ("limit" = Option<u32>, Query, description = "1 to 1000 (default 100)"),
-        ("tenant_id" = Option<u64>, Query, description = "ops: one tenant (default all); others: only their own"),
+        ("tenant_id" = Option<u64>, Query, description = TENANT_FILTER_DOC),
     ),
     responses(
         (status = 200, description = "envelope with `data`: SilenceList", body = SilenceList),
-        (status = 400, description = "40001 bad parameter"),
-        (status = 401, description = "40004 no valid token"),
         (status = 403, description = "40003 another tenant, or a service token"),
-        (status = 503, description = "50001 store unavailable"),
+        TenantListRefusals,
     ),
     security(("bearer" = []))
 )]
@@ -197,15 +204,11 @@ pub async fn list(
     params: Params,
 ) -> Result<Envelope<SilenceList>, ApiError> {
     caller.require(caller.claims.role.can_read(), "read silences")?;
-    params.only(&["state", "limit", "tenant_id"])?;
-    let tenant = caller.tenant_filter(params.tenant_id()?)?;
-    let filter = SilenceFilter::parse(params.get("state").unwrap_or("active"))
-        .ok_or_else(|| ApiError::invalid_field("state", "expected active, expired or all"))?;
-    let limit = params.integer("limit", 1..=1000, 100)?;
+    let asked = tenant_list(&caller, &params, silence_filter, MAX_LISTED_SILENCES)?;
     let now = now_ms();
     let rows = state
         .store
-        .list_silences(tenant, filter, now, limit)
+        .list_silences(asked.tenant, asked.state, now, asked.limit)
         .await
         .map_err(store_error)?;
     Ok(Envelope::ok(SilenceList {

@@ -1,4 +1,4 @@
-//! The API as a client sees it: requests with headers and bodies (raw HTTP/1.1), tokens from
+//! The API as a client sees it: requests with headers and bodies (reqwest), tokens from
 //! `vigil token`, and a WebSocket client.
 
 use std::time::Duration;
@@ -63,50 +63,48 @@ pub async fn request_with(
     body: Option<&str>,
     extra: &[(&str, &str)],
 ) -> Answer {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .expect("connect to the service");
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
+    let mut request = client().request(method.clone(), format!("http://127.0.0.1:{port}{path}"));
     if let Some(t) = token {
-        head.push_str(&format!("Authorization: Bearer {t}\r\n"));
+        request = request.bearer_auth(t);
     }
     for (name, value) in extra {
-        head.push_str(&format!("{name}: {value}\r\n"));
+        request = request.header(*name, *value);
     }
     let body = body.unwrap_or("");
-    if !body.is_empty() || method == "POST" {
-        head.push_str(&format!(
-            "Content-Type: application/json\r\nContent-Length: {}\r\n",
-            body.len()
-        ));
+    if !body.is_empty() || method == reqwest::Method::POST {
+        request = request
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_string());
     }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).await.expect("send");
-    stream.write_all(body.as_bytes()).await.expect("send body");
-    let mut raw = Vec::new();
-    tokio::time::timeout(WAIT, stream.read_to_end(&mut raw))
-        .await
-        .expect("answer in time")
-        .expect("read answer");
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP answer");
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse().ok())
-        .expect("a status line");
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+    let answer = request.send().await.expect("an answer in time");
+    let status = answer.status().as_u16();
+    let headers = answer
+        .headers()
+        .iter()
+        .map(|(n, v)| {
+            let value = String::from_utf8_lossy(v.as_bytes()).trim().to_string();
+            (n.as_str().to_string(), value)
+        })
         .collect();
+    let text = answer.text().await.expect("read the answer");
     Answer {
         status,
         headers,
-        json: serde_json::from_str(body).unwrap_or(Value::Null),
-        text: body.to_string(),
+        json: serde_json::from_str(&text).unwrap_or(Value::Null),
+        text,
     }
+}
+
+/// A client for one test's requests: plain HTTP, [`WAIT`] for the whole request, and a new
+/// connection for each request (none is kept alive), so that a request never meets a
+/// connection of a service that was stopped meanwhile.
+pub fn client() -> reqwest::Client {
+    vigil_peers::http::builder()
+        .timeout(WAIT)
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("a plain-HTTP client")
 }
 
 impl ServiceSetup {

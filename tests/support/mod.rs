@@ -1,6 +1,6 @@
 //! Shared helpers of the `vigil` integration tests: the real binary as a subprocess (killed on
-//! drop), events as JSON, alert records as comparable keys, the SQLite store, raw HTTP, and
-//! polling with a deadline. Nothing here sleeps to synchronise: every wait polls an observable
+//! drop), events as JSON, alert records as comparable keys, the SQLite store, HTTP requests,
+//! and polling with a deadline. Nothing here sleeps to synchronise: every wait polls an observable
 //! condition until a deadline.
 //!
 //! # Layout
@@ -12,7 +12,7 @@
 //! - `service`: [`ServiceSetup`] and [`Service`] run `vigil run`; [`http_get`], [`metric_value`].
 //! - `store`: the SQLite store's alert rows and outbox ([`wait_for_store`], [`wait_published`]).
 //! - `nats`: [`publish_event`], [`drain`], [`header`].
-//! - `api`: [`request`] with tokens and bodies, [`WsClient`] for `/ws`.
+//! - `api`: [`request`] with tokens and bodies (on [`client`]), [`WsClient`] for `/ws`.
 
 #![allow(dead_code)]
 

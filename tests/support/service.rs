@@ -252,21 +252,14 @@ pub fn metric_value(body: &str, sample: &str) -> Option<f64> {
     })
 }
 
-/// A plain HTTP/1.1 `GET` on 127.0.0.1; `None` when nothing answers.
+/// A `GET` on 127.0.0.1 within 5 s: status and body; `None` when nothing answers.
 pub async fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+    let answer = super::client()
+        .get(format!("http://127.0.0.1:{port}{path}"))
+        .timeout(Duration::from_secs(5))
+        .send()
         .await
         .ok()?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.ok()?;
-    let mut raw = Vec::new();
-    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut raw))
-        .await
-        .ok()?
-        .ok()?;
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let status = text.split_whitespace().nth(1)?.parse().ok()?;
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
-    Some((status, body))
+    let status = answer.status().as_u16();
+    Some((status, answer.text().await.ok()?))
 }

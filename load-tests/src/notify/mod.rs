@@ -7,7 +7,8 @@
 //! - [`storm`]: the workload: overdue tickets that raise all their alerts at once, calm tickets
 //!   that raise none.
 //! - [`publish`]: `vigil-load storm`: creates the streams and publishes the workload.
-//! - [`sink`]: `vigil-load sms-sink`: counts messages and the notifications folded into them.
+//! - [`sink`]: `vigil-load sms-sink`: the peers' fake gateway, counting messages and the
+//!   notifications folded into them.
 //! - [`watch`]: `vigil-load ingest-watch`: the service's ingest rate from `/metrics`.
 
 pub mod publish;

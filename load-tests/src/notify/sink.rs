@@ -1,59 +1,33 @@
-//! `vigil-load sms-sink`: a counting stand-in for the SMS gateway and the webhook receiver.
-//! It answers every POST with `200 {}` at once and counts messages (requests), the
-//! notifications folded into them (an SMS `[Vigil] N alerts:` carries N, any other SMS one; a
-//! webhook body carries its `alerts`), repeated idempotency keys, and when the first and last
-//! message arrived. `GET /summary` answers the counts as JSON.
+//! `vigil-load sms-sink`: the SMS gateway and webhook receiver the notification storm sends
+//! to: `vigil_peers`' [`FakeGateway`], fed to a counter. The gateway checks each request as a
+//! real one would (body, idempotency key, webhook signature), answers duplicates without
+//! delivering them again, and hands each message over; the counter tallies the notifications
+//! folded into it (an SMS `[Vigil] N alerts:` carries N, any other SMS one; a webhook body
+//! carries its `alerts`) and when the first and last arrived.
 //!
-//! HTTP/1.1 with keep-alive and `Content-Length` bodies, which is what the notifier's client
-//! sends; nothing else is supported. One thread, so that it takes as little of the machine as
-//! possible from the service it measures.
+//! It runs until SIGTERM or Ctrl-C, then prints its figures (`sink_messages=…`, see
+//! [`Tally::print`]). One thread, so that it takes as little of the machine as possible from
+//! the service it measures.
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
-use bytes::{Buf, BytesMut};
 use serde::Deserialize;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::signal::unix::{signal, SignalKind};
+use vigil_peers::gateway::{Counts, Delivery, FeedOptions, Route};
+use vigil_peers::FakeGateway;
 
-use crate::report::note;
+use crate::report::{figure, note};
 
-/// Longest request head accepted.
-const MAX_HEAD: usize = 64 * 1024;
-/// Longest body accepted.
-const MAX_BODY: usize = 16 * 1024 * 1024;
+/// Messages held for the counter before the gateway pushes back on the sender.
+const QUEUE: usize = 4096;
 
-/// What the sink has seen.
-#[derive(Debug, Default)]
-struct Counts {
-    messages: AtomicU64,
-    sms: AtomicU64,
-    webhooks: AtomicU64,
-    notifications: AtomicU64,
-    largest: AtomicU64,
-    bytes: AtomicU64,
-    unreadable: AtomicU64,
-    first_ms: AtomicU64,
-    last_ms: AtomicU64,
-    keys: Mutex<HashSet<String>>,
-    repeated: AtomicU64,
-}
-
-#[derive(Deserialize)]
-struct SmsBody {
-    text: String,
-    #[serde(default)]
-    idempotency_key: Option<String>,
-}
+/// Idempotency keys remembered: more than a storm sends, so that every repeated one counts.
+const KEYS_REMEMBERED: usize = 10_000_000;
 
 #[derive(Deserialize)]
 struct WebhookBody {
-    #[serde(default)]
-    message_id: Option<String>,
     #[serde(default)]
     alerts: Vec<serde::de::IgnoredAny>,
 }
@@ -79,166 +53,108 @@ fn unix_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-impl Counts {
-    fn record(&self, path: &str, body: &[u8]) {
-        let (notifications, key) = if path.starts_with("/webhook") {
-            self.webhooks.fetch_add(1, Ordering::Relaxed);
-            match serde_json::from_slice::<WebhookBody>(body) {
-                Ok(b) => (b.alerts.len() as u64, b.message_id),
-                Err(_) => (0, None),
+/// What the counter made of the messages delivered.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct Tally {
+    sms: u64,
+    webhooks: u64,
+    notifications: u64,
+    largest: u64,
+    bytes: u64,
+    /// Delivered, but no notification could be read out of it.
+    unreadable: u64,
+    first_ms: u64,
+    last_ms: u64,
+}
+
+impl Tally {
+    fn record(&mut self, delivery: &Delivery, now_ms: u64) {
+        let notifications = match delivery.route {
+            Route::Webhook => {
+                self.webhooks += 1;
+                serde_json::from_str::<WebhookBody>(&delivery.body)
+                    .map_or(0, |b| b.alerts.len() as u64)
             }
-        } else {
-            self.sms.fetch_add(1, Ordering::Relaxed);
-            match serde_json::from_slice::<SmsBody>(body) {
-                Ok(b) => (notifications_in_sms(&b.text), b.idempotency_key),
-                Err(_) => (0, None),
+            Route::Sms => {
+                self.sms += 1;
+                delivery.text.as_deref().map_or(0, notifications_in_sms)
             }
         };
         if notifications == 0 {
-            self.unreadable.fetch_add(1, Ordering::Relaxed);
+            self.unreadable += 1;
         }
-        let now = unix_ms();
-        self.first_ms
-            .compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed)
-            .ok();
-        self.last_ms.fetch_max(now, Ordering::Relaxed);
-        self.messages.fetch_add(1, Ordering::Relaxed);
-        self.notifications
-            .fetch_add(notifications, Ordering::Relaxed);
-        self.largest.fetch_max(notifications, Ordering::Relaxed);
-        self.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
-        if let Some(key) = key {
-            let fresh = self.keys.lock().map(|mut k| k.insert(key)).unwrap_or(true);
-            if !fresh {
-                self.repeated.fetch_add(1, Ordering::Relaxed);
-            }
+        if self.first_ms == 0 {
+            self.first_ms = now_ms;
         }
+        self.last_ms = self.last_ms.max(now_ms);
+        self.notifications += notifications;
+        self.largest = self.largest.max(notifications);
+        self.bytes += delivery.body.len() as u64;
     }
 
-    fn summary(&self) -> String {
-        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        let (messages, first, last) =
-            (get(&self.messages), get(&self.first_ms), get(&self.last_ms));
-        let span_s = last.saturating_sub(first) as f64 / 1000.0;
-        serde_json::json!({
-            "messages": messages,
-            "sms": get(&self.sms),
-            "webhooks": get(&self.webhooks),
-            "notifications": get(&self.notifications),
-            "largest_message": get(&self.largest),
-            "repeated_keys": get(&self.repeated),
-            "unreadable": get(&self.unreadable),
-            "body_bytes": get(&self.bytes),
-            "first_unix_ms": first,
-            "last_unix_ms": last,
-            "messages_per_sec": if span_s > 0.0 { (messages as f64 / span_s).round() } else { 0.0 },
-        })
-        .to_string()
+    /// Prints the figures: `sink_messages` (every message taken, repeats included), `sink_sms`,
+    /// `sink_webhooks`, `sink_notifications`, `sink_largest_message`, `sink_repeated_keys`,
+    /// `sink_unreadable` (delivered without a readable notification, or refused as invalid),
+    /// `sink_body_bytes`, `sink_first_unix_ms`, `sink_last_unix_ms`, `sink_messages_per_sec`.
+    fn print(&self, counts: Counts) {
+        let repeated = counts.duplicates as u64;
+        let messages = self.sms + self.webhooks + repeated;
+        let span_s = self.last_ms.saturating_sub(self.first_ms) as f64 / 1000.0;
+        let per_sec = if span_s > 0.0 {
+            (messages as f64 / span_s).round()
+        } else {
+            0.0
+        };
+        figure("sink_messages", messages);
+        figure("sink_sms", self.sms);
+        figure("sink_webhooks", self.webhooks);
+        figure("sink_notifications", self.notifications);
+        figure("sink_largest_message", self.largest);
+        figure("sink_repeated_keys", repeated);
+        figure("sink_unreadable", self.unreadable + counts.rejected as u64);
+        figure("sink_body_bytes", self.bytes);
+        figure("sink_first_unix_ms", self.first_ms);
+        figure("sink_last_unix_ms", self.last_ms);
+        figure("sink_messages_per_sec", per_sec);
     }
 }
 
-/// Serves on `listen` until killed.
-pub fn run(listen: SocketAddr) -> anyhow::Result<()> {
+/// Serves on `listen`, webhooks signed with `webhook_secret`, until SIGTERM or Ctrl-C; then
+/// prints the figures.
+pub fn run(listen: SocketAddr, webhook_secret: &str) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let listener = TcpListener::bind(listen)
+        let options = FeedOptions {
+            listen,
+            queue: QUEUE,
+            keys_remembered: KEYS_REMEMBERED,
+        };
+        let (gateway, mut deliveries) = FakeGateway::start_feeding_with(webhook_secret, options)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
-        note(format_args!("sink listening on {}", listener.local_addr()?));
-        let counts = Arc::new(Counts::default());
+        note(format_args!("sink listening on {}", gateway.addr()));
+        let mut terminate = signal(SignalKind::terminate()).context("cannot catch SIGTERM")?;
+        let mut tally = Tally::default();
         loop {
-            let (stream, _) = listener.accept().await?;
-            stream.set_nodelay(true).ok();
-            let counts = counts.clone();
-            tokio::spawn(async move {
-                if let Err(e) = serve(stream, &counts).await {
-                    note(format_args!("sink connection ended: {e}"));
-                }
-            });
+            tokio::select! {
+                delivery = deliveries.recv() => match delivery {
+                    Some(delivery) => tally.record(&delivery, unix_ms()),
+                    None => break,
+                },
+                _ = terminate.recv() => break,
+                _ = tokio::signal::ctrl_c() => break,
+            }
         }
+        // Whatever was handed over before the signal counts too.
+        while let Ok(delivery) = deliveries.try_recv() {
+            tally.record(&delivery, unix_ms());
+        }
+        tally.print(gateway.counts());
+        anyhow::Ok(())
     })
-}
-
-/// The head of one request: method, path, body length, and whether the client closes after it.
-struct Head {
-    method: String,
-    path: String,
-    length: usize,
-    close: bool,
-}
-
-fn parse_head(head: &[u8]) -> anyhow::Result<Head> {
-    let text = std::str::from_utf8(head).context("request head is not UTF-8")?;
-    let mut lines = text.split("\r\n");
-    let mut first = lines.next().unwrap_or_default().split(' ');
-    let method = first.next().unwrap_or_default().to_string();
-    let path = first.next().unwrap_or_default().to_string();
-    let http10 = first.next() == Some("HTTP/1.0");
-    let mut length = 0;
-    let mut close = http10;
-    for line in lines {
-        let Some((name, value)) = line.split_once(':') else {
-            continue;
-        };
-        let value = value.trim();
-        if name.eq_ignore_ascii_case("content-length") {
-            length = value.parse().context("bad content-length")?;
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            anyhow::bail!("transfer-encoding {value} is not supported");
-        } else if name.eq_ignore_ascii_case("connection") {
-            close = value.eq_ignore_ascii_case("close");
-        }
-    }
-    anyhow::ensure!(length <= MAX_BODY, "body of {length} bytes is too large");
-    Ok(Head {
-        method,
-        path,
-        length,
-        close,
-    })
-}
-
-async fn serve(mut stream: TcpStream, counts: &Counts) -> anyhow::Result<()> {
-    let mut buf = BytesMut::with_capacity(16 * 1024);
-    loop {
-        let head_len = loop {
-            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break i + 4;
-            }
-            anyhow::ensure!(buf.len() <= MAX_HEAD, "request head too large");
-            if stream.read_buf(&mut buf).await? == 0 {
-                return Ok(());
-            }
-        };
-        let head = parse_head(&buf[..head_len])?;
-        while buf.len() < head_len + head.length {
-            if stream.read_buf(&mut buf).await? == 0 {
-                return Ok(());
-            }
-        }
-        buf.advance(head_len);
-        let body = buf.split_to(head.length);
-        let answer = match (head.method.as_str(), head.path.as_str()) {
-            ("GET", "/summary") => counts.summary(),
-            ("POST", path) => {
-                counts.record(path, &body);
-                "{}".to_string()
-            }
-            _ => "{}".to_string(),
-        };
-        let response = format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n{}\r\n{answer}",
-            answer.len(),
-            if head.close { "connection: close\r\n" } else { "" }
-        );
-        stream.write_all(response.as_bytes()).await?;
-        if head.close {
-            return Ok(());
-        }
-    }
 }
 
 #[cfg(test)]
@@ -254,36 +170,32 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn answers_posts_and_reports_what_it_counted() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let counts = Arc::new(Counts::default());
-        let served = counts.clone();
-        tokio::spawn(async move {
-            let (stream, _) = listener.accept().await.unwrap();
-            serve(stream, &served).await.unwrap();
-        });
-        let mut c = TcpStream::connect(addr).await.unwrap();
+    async fn tallies_what_the_gateway_delivers() {
+        let options = FeedOptions {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            queue: 8,
+            keys_remembered: 100,
+        };
+        let (gateway, mut deliveries) =
+            FakeGateway::start_feeding_with("s", options).await.unwrap();
+        let client = vigil_peers::http::client(std::time::Duration::from_secs(10));
         let body =
             r#"{"to":"+8613800000001","text":"[Vigil] 3 alerts: a; b; c;","idempotency_key":"k1"}"#;
-        let req = format!(
-            "POST /sms HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        // Twice on one connection: one message repeated.
-        c.write_all(req.as_bytes()).await.unwrap();
-        c.write_all(req.as_bytes()).await.unwrap();
-        c.write_all(b"GET /summary HTTP/1.1\r\nconnection: close\r\n\r\n")
-            .await
-            .unwrap();
-        let mut out = String::new();
-        c.read_to_string(&mut out).await.unwrap();
-        assert_eq!(out.matches("HTTP/1.1 200 OK").count(), 3, "{out}");
-        let json = out.rsplit("\r\n\r\n").next().unwrap();
-        let v: serde_json::Value = serde_json::from_str(json).unwrap();
-        assert_eq!(v["messages"], 2);
-        assert_eq!(v["notifications"], 6);
-        assert_eq!(v["repeated_keys"], 1);
-        assert_eq!(v["largest_message"], 3);
+        // Twice: one message, repeated.
+        for _ in 0..2 {
+            let answer = client
+                .post(gateway.url(Route::Sms))
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(answer.status().as_u16(), 200);
+        }
+        let mut tally = Tally::default();
+        tally.record(&deliveries.recv().await.unwrap(), 1_000);
+        assert!(deliveries.try_recv().is_err(), "a repeat is not delivered");
+        assert_eq!((tally.sms, tally.notifications, tally.largest), (1, 3, 3));
+        assert_eq!(gateway.counts().duplicates, 1);
     }
 }

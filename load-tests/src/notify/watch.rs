@@ -6,14 +6,16 @@
 //! Rates are taken from the first sample with an event ingested, so the service's start-up is
 //! not counted; samples are 50 ms apart.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
 
 use crate::report::{figure, note};
 
 /// Time between samples.
 const SAMPLE: Duration = Duration::from_millis(50);
+/// How long one scrape may take.
+const SCRAPE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What `vigil-load ingest-watch` waits for.
 #[derive(Debug, Clone)]
@@ -64,19 +66,24 @@ impl Sample {
     }
 }
 
-/// One `GET /metrics` (HTTP/1.0: the answer ends when the connection does).
-fn scrape(addr: &str) -> std::io::Result<Sample> {
-    let mut c = TcpStream::connect(addr)?;
-    c.set_read_timeout(Some(Duration::from_secs(5)))?;
-    c.write_all(b"GET /metrics HTTP/1.0\r\nhost: vigil\r\n\r\n")?;
-    let mut out = String::new();
-    c.read_to_string(&mut out)?;
-    let body = out.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    Ok(Sample::parse(body))
+/// One `GET /metrics` within 5 s.
+async fn scrape(client: &reqwest::Client, url: &str) -> reqwest::Result<Sample> {
+    let answer = client.get(url).send().await?.error_for_status()?;
+    Ok(Sample::parse(&answer.text().await?))
 }
 
 /// Watches until done (or the time-out) and prints the figures.
 pub fn run(options: WatchOptions) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(watch(options))
+}
+
+async fn watch(options: WatchOptions) -> anyhow::Result<()> {
+    let client = vigil_peers::http::client(SCRAPE_TIMEOUT);
+    let url = format!("http://{}/metrics", options.addr);
     let started = Instant::now();
     let mut first: Option<(Instant, Sample)> = None;
     let mut ingest_done = false;
@@ -91,8 +98,8 @@ pub fn run(options: WatchOptions) -> anyhow::Result<()> {
             options.alerts,
             options.timeout,
         );
-        let Ok(sample) = scrape(&options.addr) else {
-            std::thread::sleep(SAMPLE);
+        let Ok(sample) = scrape(&client, &url).await else {
+            tokio::time::sleep(SAMPLE).await;
             continue;
         };
         last = sample;
@@ -101,7 +108,7 @@ pub fn run(options: WatchOptions) -> anyhow::Result<()> {
             first = Some((now, sample));
         }
         let Some((t0, s0)) = first else {
-            std::thread::sleep(SAMPLE);
+            tokio::time::sleep(SAMPLE).await;
             continue;
         };
         let seconds = (now - t0).as_secs_f64().max(1e-3);
@@ -121,7 +128,7 @@ pub fn run(options: WatchOptions) -> anyhow::Result<()> {
             figure("alerts_seconds", format!("{seconds:.2}"));
             rate_figure("alerts_per_sec", sample.alerts - s0.alerts, seconds);
         }
-        std::thread::sleep(SAMPLE);
+        tokio::time::sleep(SAMPLE).await;
     }
     note(format_args!("last sample: {last:?}"));
     Ok(())

@@ -16,7 +16,9 @@
 //!
 //! A gateway started with [`start_feeding`](FakeGateway::start_feeding) (for `vigil demo`, which
 //! runs for hours) hands each delivery over on a bounded channel instead, answering once it is
-//! queued (push-back), and keeps no log and only the last [`KEYS_REMEMBERED`] keys.
+//! queued (push-back), and keeps no log and only the last [`KEYS_REMEMBERED`] keys;
+//! [`start_feeding_with`](FakeGateway::start_feeding_with) chooses the address and how many
+//! keys (a benchmark's sink). Every gateway [`counts`](FakeGateway::counts) what came.
 //!
 //! # Layout
 //! - `routes`: the HTTP side: `POST /sms` and `POST /webhook`.
@@ -48,6 +50,31 @@ use state::Log;
 /// Idempotency keys a feeding gateway remembers; the oldest are forgotten first.
 pub const KEYS_REMEMBERED: usize = 10_000;
 
+/// Where and how a feeding gateway runs ([`FakeGateway::start_feeding_with`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeedOptions {
+    /// The address to listen on (port 0: a free one).
+    pub listen: SocketAddr,
+    /// Deliveries held for the reader; beyond it the gateway pushes back on the sender.
+    pub queue: usize,
+    /// Idempotency keys remembered per gateway; the oldest are forgotten first, and a key
+    /// forgotten is delivered again.
+    pub keys_remembered: usize,
+}
+
+/// How many requests came to what, by [`Outcome`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Messages delivered (a new idempotency key).
+    pub delivered: usize,
+    /// Requests repeating a delivered key (answered 200, not delivered again).
+    pub duplicates: usize,
+    /// Invalid requests (answered 4xx): bad body, signature or timestamp, no key.
+    pub rejected: usize,
+    /// Requests refused by an injected fault or `set_down`.
+    pub refused: usize,
+}
+
 /// A fake SMS gateway and webhook receiver for one test; stops serving when dropped.
 #[derive(Debug)]
 pub struct FakeGateway {
@@ -70,7 +97,8 @@ impl FakeGateway {
 
     /// Starts serving, returning the error instead of panicking.
     pub async fn try_start(webhook_secret: &str) -> io::Result<Self> {
-        Self::serve(webhook_secret, Log::default(), None).await
+        let listen = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        Self::serve(webhook_secret, Log::default(), None, listen).await
     }
 
     /// Starts serving and hands every delivery over on a channel holding up to `queue`; a
@@ -81,9 +109,24 @@ impl FakeGateway {
         webhook_secret: &str,
         queue: usize,
     ) -> io::Result<(Self, mpsc::Receiver<Delivery>)> {
-        let (feed, deliveries) = mpsc::channel(queue);
-        let log = Log::bounded(KEYS_REMEMBERED);
-        let gateway = Self::serve(webhook_secret, log, Some(feed)).await?;
+        let options = FeedOptions {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            queue,
+            keys_remembered: KEYS_REMEMBERED,
+        };
+        Self::start_feeding_with(webhook_secret, options).await
+    }
+
+    /// [`start_feeding`](Self::start_feeding) where `options` say: on a chosen address (a
+    /// benchmark's sink), and remembering as many keys as the run needs to count every
+    /// repeated one.
+    pub async fn start_feeding_with(
+        webhook_secret: &str,
+        options: FeedOptions,
+    ) -> io::Result<(Self, mpsc::Receiver<Delivery>)> {
+        let (feed, deliveries) = mpsc::channel(options.queue);
+        let log = Log::bounded(options.keys_remembered);
+        let gateway = Self::serve(webhook_secret, log, Some(feed), options.listen).await?;
         Ok((gateway, deliveries))
     }
 
@@ -91,8 +134,9 @@ impl FakeGateway {
         webhook_secret: &str,
         log: Log,
         feed: Option<mpsc::Sender<Delivery>>,
+        listen: SocketAddr,
     ) -> io::Result<Self> {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+        let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             log: watch::Sender::new(log),
@@ -209,6 +253,17 @@ impl FakeGateway {
     /// How many requests repeated a delivered key.
     pub fn duplicates(&self) -> usize {
         self.shared.log.borrow().duplicates
+    }
+
+    /// How many requests came to what so far; a feeding gateway counts them too.
+    pub fn counts(&self) -> Counts {
+        let log = self.shared.log.borrow();
+        Counts {
+            delivered: log.delivered,
+            duplicates: log.duplicates,
+            rejected: log.rejected,
+            refused: log.refused,
+        }
     }
 
     /// Waits until at least `n` requests arrived, or `timeout`; returns all of them.

@@ -71,13 +71,18 @@ async fn serve(
     body: &[u8],
     parsed: Parsed,
 ) -> Response {
-    let headers = headers
-        .iter()
-        .map(|(name, value)| {
-            let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-            (name.as_str().to_owned(), value)
-        })
-        .collect();
+    // A gateway that keeps no log of requests has no use for their headers.
+    let headers = if shared.log.borrow().keeps_requests() {
+        headers
+            .iter()
+            .map(|(name, value)| {
+                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                (name.as_str().to_owned(), value)
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let body = String::from_utf8_lossy(body).into_owned();
     let (index, answer, timing, delivered) =
         shared.update(|log| log.admit(route, headers, body, parsed));

@@ -77,6 +77,12 @@ pub(super) struct Log {
     pub duplicates: usize,
     /// Messages delivered so far (also counted when the log keeps no deliveries).
     pub delivered: usize,
+    /// Requests answered 4xx as invalid so far ([`Outcome::Rejected`]), also counted when
+    /// the log keeps no requests.
+    pub rejected: usize,
+    /// Requests refused by a fault or `set_down` so far ([`Outcome::Refused`]), also counted
+    /// when the log keeps no requests.
+    pub refused: usize,
     pub down: bool,
     pub settings: Settings,
     /// Senders that answer held requests; a closed one belongs to a client that left.
@@ -104,6 +110,11 @@ impl Log {
             keys_remembered: Some(keys),
             ..Log::default()
         }
+    }
+
+    /// Whether requests and deliveries are kept (a test's gateway), or only counted.
+    pub fn keeps_requests(&self) -> bool {
+        self.keys_remembered.is_none()
     }
 
     /// Records a request and decides its outcome and answer. A fault is taken from the queue
@@ -144,7 +155,12 @@ impl Log {
                 None => self.take(route, &body, &parsed, Timing::Now),
             }
         };
-        if self.keys_remembered.is_some() {
+        match outcome {
+            Outcome::Rejected { .. } => self.rejected += 1,
+            Outcome::Refused => self.refused += 1,
+            Outcome::Delivered | Outcome::Duplicate => {}
+        }
+        if !self.keeps_requests() {
             return (None, answer, timing, delivered);
         }
         if let Some(delivery) = &delivered {
@@ -285,6 +301,7 @@ mod tests {
         assert_eq!(log.deliveries.len(), 2);
         assert_eq!(log.duplicates, 1);
         assert_eq!(log.requests[2].outcome, Outcome::Duplicate);
+        assert_eq!((log.refused, log.rejected), (1, 0));
     }
 
     #[test]
@@ -295,6 +312,10 @@ mod tests {
         }
         // "a" was a duplicate while remembered, and new again once "b" and "c" pushed it out.
         assert_eq!(log.duplicates, 1);
+        let mut keyless = sms("x");
+        keyless.idempotency_key = None;
+        assert_eq!(status(&mut log, Route::Sms, keyless), 400);
+        assert_eq!(log.rejected, 1, "counted though not kept");
         assert_eq!(log.delivered, 4);
         assert!(log.requests.is_empty() && log.deliveries.is_empty());
     }

@@ -1,10 +1,7 @@
-//! What the SMTP sink reports: the messages it took, the commands it refused, and the line
-//! protocol (`smtp_sink.py`'s stdout) these arrive by.
+//! What the SMTP sink reports: the messages it took and the commands it refused.
 
-use serde::Deserialize;
-
-/// One message the sink took (after `DATA`), as `smtp_sink.py` parsed it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// One message the sink took (after `DATA`), decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mail {
     /// The envelope sender (`MAIL FROM`).
     pub mail_from: String,
@@ -22,7 +19,7 @@ pub struct Mail {
     pub text: Option<String>,
     /// The `text/html` body, transfer encoding and charset undone, lines ending in `\n`.
     pub html: Option<String>,
-    /// Every top-level header, decoded, in order.
+    /// Every top-level header, decoded, in order (names in lower case).
     pub headers: Vec<(String, String)>,
 }
 
@@ -37,8 +34,7 @@ impl Mail {
 }
 
 /// The SMTP command a refusal answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SmtpStage {
     /// `MAIL FROM`.
     Mail,
@@ -48,19 +44,8 @@ pub enum SmtpStage {
     Data,
 }
 
-impl SmtpStage {
-    /// The stage's name in `smtp_sink.py`'s control commands.
-    pub(super) fn as_str(self) -> &'static str {
-        match self {
-            SmtpStage::Mail => "mail",
-            SmtpStage::Rcpt => "rcpt",
-            SmtpStage::Data => "data",
-        }
-    }
-}
-
 /// One command the sink refused because a fault was set.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
     /// Which command.
     pub stage: SmtpStage,
@@ -68,24 +53,4 @@ pub struct Rejection {
     pub code: u16,
     /// The command's address (the sender for `MAIL` and `DATA`, the recipient for `RCPT`).
     pub argument: Option<String>,
-}
-
-/// One line of `smtp_sink.py`'s stdout.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
-pub(super) enum Event {
-    /// The server accepts connections.
-    Ready {
-        /// The port it listens on.
-        port: u16,
-    },
-    /// A message was taken.
-    Mail(Mail),
-    /// A command was refused.
-    Rejected(Rejection),
-    /// The control command with this sequence number has taken effect.
-    Ack {
-        /// The command's sequence number.
-        seq: u64,
-    },
 }

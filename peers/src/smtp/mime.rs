@@ -1,17 +1,41 @@
-//! Enough of RFC 5322 and MIME to show a mail the [`SmtpSink`](super::SmtpSink) took:
-//! unfolded headers, RFC 2047 encoded words, the first text/plain part (nested multiparts
-//! too), base64 and quoted-printable bodies.
+//! Enough of RFC 5322 and MIME to report a mail the SMTP sink took: unfolded headers, RFC 2047
+//! encoded words, the first text/plain and text/html parts (nested multiparts too), base64
+//! and quoted-printable bodies. Independent of the MIME writer the service sends with.
 
 use base64::Engine;
 
-/// The decoded `Subject` (empty when missing) and first text/plain part (empty when none) of
-/// a mail's `DATA`.
-pub(super) fn subject_and_text(data: &[u8]) -> (String, String) {
+/// What a mail's `DATA` says, decoded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct Message {
+    /// Every top-level header, unfolded and decoded, names in lower case, in order.
+    pub headers: Vec<(String, String)>,
+    /// The first text/plain part (or the body of a text/plain mail).
+    pub text: Option<String>,
+    /// The first text/html part.
+    pub html: Option<String>,
+}
+
+impl Message {
+    /// The first header named `name` (lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        header_value(&self.headers, name)
+    }
+}
+
+/// A mail's `DATA`, decoded.
+pub(super) fn parse(data: &[u8]) -> Message {
     let (headers, body) = split_entity(data);
-    let subject = header_value(&headers, "subject")
-        .map(decode_words)
-        .unwrap_or_default();
-    (subject, plain_text(&headers, body).unwrap_or_default())
+    let text = text_part(&headers, body, "text/plain");
+    let html = text_part(&headers, body, "text/html");
+    let headers = headers
+        .into_iter()
+        .map(|(name, value)| (name, decode_words(&value)))
+        .collect();
+    Message {
+        headers,
+        text,
+        html,
+    }
 }
 
 /// Headers (unfolded, names lower-case) and body of a MIME entity.
@@ -58,8 +82,9 @@ fn parameter(value: &str, name: &str) -> Option<String> {
     })
 }
 
-/// The first text/plain part of an entity, decoded.
-fn plain_text(headers: &[(String, String)], body: &[u8]) -> Option<String> {
+/// The first part of an entity of media type `wanted` (e.g. `text/plain`), decoded, line ends
+/// as `\n`.
+fn text_part(headers: &[(String, String)], body: &[u8], wanted: &str) -> Option<String> {
     let content_type = header_value(headers, "content-type").unwrap_or("text/plain");
     let media = content_type
         .split(';')
@@ -77,10 +102,10 @@ fn plain_text(headers: &[(String, String)], body: &[u8]) -> Option<String> {
             .find_map(|part| {
                 let part = part.trim_start_matches(['\r', '\n']).as_bytes();
                 let (headers, body) = split_entity(part);
-                plain_text(&headers, body)
+                text_part(&headers, body, wanted)
             });
     }
-    if media != "text/plain" {
+    if media != wanted {
         return None;
     }
     let encoding = header_value(headers, "content-transfer-encoding")

@@ -1,189 +1,168 @@
-//! [`SmtpServer`]: a real SMTP server for one test, `aiosmtpd` run as a child process.
+//! [`SmtpServer`]: a real SMTP server for one test, in this process, on its own thread.
 //!
-//! `peers/smtp_sink.py` listens on 127.0.0.1 on a free port, prints one JSON line per
-//! message it takes and per command it refuses, and takes fault commands on its stdin. A reader
-//! thread turns those lines into a [`Mail`] log that tests await. The child is killed when the
-//! `SmtpServer` is dropped, and exits by itself when its stdin closes (the test process died).
+//! It listens on 127.0.0.1 on a free port, logs every message it takes (decoded: envelope,
+//! headers, text and HTML parts) and every command it refuses, and refuses `MAIL`, `RCPT` or
+//! the end of `DATA` with the reply code a test sets. Tests await the log. Its own thread and
+//! runtime keep it answering whatever the test's runtime is doing; it stops when dropped.
 //!
 //! The server speaks plain SMTP (no TLS, no AUTH), as Vigil's `tls = "none"` relay setting does.
-//!
-//! [`SmtpSink`] is the same peer without Python, in this process, for `vigil demo` (see
-//! [`sink`] for why the tests keep the real server).
+//! [`SmtpSink`] is the same server for `vigil demo`, handing its mails over on a channel.
 //!
 //! # Layout
-//! - this file: [`SmtpServer`], the `aiosmtpd` child and its fault commands.
+//! - this file: [`SmtpServer`] and its log.
 //! - `mail`: what it reports: [`Mail`], [`Rejection`], [`SmtpStage`].
-//! - [`sink`]: [`SmtpSink`], the in-process server feeding a bounded channel.
-//! - `mime`: the sink's mail parsing (headers, encoded words, text/plain).
+//! - [`sink`]: the SMTP server itself, and [`SmtpSink`], the demo's.
+//! - `mime`: mail parsing (headers, encoded words, text and HTML parts), independent of the
+//!   MIME writer the service sends with.
 
 mod mail;
 mod mime;
 pub mod sink;
 
-use std::io::{self, BufRead, BufReader, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Mutex, PoisonError};
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 
 pub use mail::{Mail, Rejection, SmtpStage};
 pub use sink::{ReceivedMail, SmtpSink};
 
-use mail::Event;
+use sink::{accept_mail, Outlet};
 
-/// The sink script, next to this crate's `Cargo.toml`.
-const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/smtp_sink.py");
-/// How long [`SmtpServer::start`] waits for the ready line (Python start-up and the import).
-const READY_TIMEOUT: Duration = Duration::from_secs(20);
-/// How long a fault command may take to be acknowledged.
-const CONTROL_TIMEOUT: Duration = Duration::from_secs(5);
-/// Tries with a new free port when another process took the chosen one first.
-const PORT_ATTEMPTS: usize = 3;
-/// `smtp_sink.py`'s exit code when it cannot listen on the port.
-const EXIT_PORT_TAKEN: i32 = 2;
-/// `smtp_sink.py`'s exit code when `aiosmtpd` is not installed.
-const EXIT_NO_AIOSMTPD: i32 = 3;
-
-/// Why the SMTP sink could not be started.
+/// Why the SMTP server could not be started.
 #[derive(Debug, thiserror::Error)]
 pub enum SmtpError {
-    /// `python3` could not be run, or a free port could not be found.
-    #[error("cannot run python3 {SCRIPT}: {0}")]
-    Spawn(#[source] io::Error),
-    /// The Python module is missing.
-    #[error("the SMTP sink needs aiosmtpd: pip install aiosmtpd (scripts/test does)")]
-    NoAiosmtpd,
-    /// The script exited during start-up (its stderr went to the test's output).
-    #[error("smtp_sink.py exited during start-up ({0})")]
-    Exited(ExitStatus),
-    /// No ready line in time.
-    #[error("smtp_sink.py was not ready within {0:?}")]
-    NotReady(Duration),
+    /// No port could be bound on 127.0.0.1.
+    #[error("cannot listen on 127.0.0.1: {0}")]
+    Bind(#[source] io::Error),
+    /// Its thread or runtime could not be started.
+    #[error("cannot start the SMTP server's thread: {0}")]
+    Thread(#[source] io::Error),
 }
 
-/// What the sink has reported so far; shared with the reader thread.
+/// What the server has seen so far.
 #[derive(Debug, Default)]
 struct SinkLog {
     mails: Vec<Mail>,
     rejections: Vec<Rejection>,
-    /// The highest acknowledged control sequence number.
-    acked: u64,
-    /// The child's stdout closed: nothing more will arrive.
+    /// The server stopped: nothing more will arrive.
     closed: bool,
 }
 
-/// A real SMTP server for one test, killed on drop.
+/// The log the sessions write and the refusal the test set, shared by the server's thread and
+/// the test.
+#[derive(Debug)]
+pub(crate) struct Recorder {
+    log: watch::Sender<SinkLog>,
+    reject: Mutex<Option<(SmtpStage, u16)>>,
+}
+
+impl Recorder {
+    fn new() -> Self {
+        Recorder {
+            log: watch::Sender::new(SinkLog::default()),
+            reject: Mutex::new(None),
+        }
+    }
+
+    /// The code `stage` is refused with now, if any.
+    fn refusal(&self, stage: SmtpStage) -> Option<u16> {
+        let reject = *self.reject.lock().unwrap_or_else(PoisonError::into_inner);
+        reject.and_then(|(at, code)| (at == stage).then_some(code))
+    }
+
+    fn rejected(&self, rejection: Rejection) {
+        self.log.send_modify(|log| log.rejections.push(rejection));
+    }
+
+    fn taken(&self, mail: Mail) {
+        self.log.send_modify(|log| log.mails.push(mail));
+    }
+}
+
+/// A real SMTP server for one test; stops when dropped.
 #[derive(Debug)]
 pub struct SmtpServer {
-    child: Child,
-    port: u16,
-    stdin: Mutex<ChildStdin>,
-    log: Arc<watch::Sender<SinkLog>>,
-    next_seq: AtomicU64,
+    addr: SocketAddr,
+    recorder: Arc<Recorder>,
+    /// Dropping it stops the server's runtime.
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
     /// How many mails [`next`](Self::next) has handed out.
     cursor: usize,
 }
 
 impl SmtpServer {
-    /// Starts the sink on a free port and waits until it accepts connections.
-    ///
-    /// Blocks the calling thread for the Python start-up (a fraction of a second).
+    /// Starts the server on a free port; it accepts connections when this returns.
     ///
     /// # Panics
-    /// When the sink does not start; the message says what is missing.
+    /// When the server does not start; the message says why.
     pub fn start() -> Self {
         match Self::try_start() {
             Ok(server) => server,
-            Err(err) => panic!("cannot start the SMTP sink for this test: {err}"),
+            Err(err) => panic!("cannot start the SMTP server for this test: {err}"),
         }
     }
 
-    /// Starts the sink, returning the error instead of panicking.
+    /// Starts the server, returning the error instead of panicking.
     pub fn try_start() -> Result<Self, SmtpError> {
-        let mut attempt = 1;
-        loop {
-            match Self::spawn(free_port()?) {
-                Err(SmtpError::Exited(status))
-                    if status.code() == Some(EXIT_PORT_TAKEN) && attempt < PORT_ATTEMPTS =>
-                {
-                    attempt += 1;
-                }
-                result => return result,
-            }
-        }
-    }
-
-    fn spawn(port: u16) -> Result<Self, SmtpError> {
-        let mut child = Command::new("python3")
-            .arg(SCRIPT)
-            .arg("--port")
-            .arg(port.to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(SmtpError::Spawn)?;
-        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(SmtpError::Spawn(io::Error::other("no pipes to the child")));
-        };
-        let log = Arc::new(watch::Sender::new(SinkLog::default()));
-        let (ready_tx, ready_rx) = mpsc::sync_channel(1);
-        let reader_log = Arc::clone(&log);
-        std::thread::Builder::new()
-            .name(format!("smtp-sink-{port}"))
-            .spawn(move || read_events(BufReader::new(stdout), &reader_log, ready_tx))
-            .map_err(SmtpError::Spawn)?;
-        let ready = ready_rx.recv_timeout(READY_TIMEOUT);
-        let server = SmtpServer {
-            child,
-            port,
-            stdin: Mutex::new(stdin),
-            log,
-            next_seq: AtomicU64::new(1),
+        let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
+            .map_err(SmtpError::Bind)?;
+        let addr = listener.local_addr().map_err(SmtpError::Bind)?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(SmtpError::Thread)?;
+        let recorder = Arc::new(Recorder::new());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let outlet = Outlet::Log(Arc::clone(&recorder));
+        let log = Arc::clone(&recorder);
+        let thread = std::thread::Builder::new()
+            .name(format!("smtp-server-{}", addr.port()))
+            .spawn(move || {
+                runtime.block_on(async move {
+                    // Registering with this runtime's reactor needs its context: here.
+                    if let Ok(listener) = tokio::net::TcpListener::from_std(listener) {
+                        tokio::select! {
+                            () = accept_mail(listener, outlet) => {}
+                            _ = stopped => {}
+                        }
+                    }
+                });
+                log.log.send_modify(|log| log.closed = true);
+            })
+            .map_err(SmtpError::Thread)?;
+        Ok(SmtpServer {
+            addr,
+            recorder,
+            stop: Some(stop),
+            thread: Some(thread),
             cursor: 0,
-        };
-        match ready {
-            Ok(ready_port) if ready_port == port => Ok(server),
-            Ok(ready_port) => Err(SmtpError::Spawn(io::Error::other(format!(
-                "smtp_sink.py listens on {ready_port}, not on {port}"
-            )))),
-            Err(mpsc::RecvTimeoutError::Timeout) => Err(SmtpError::NotReady(READY_TIMEOUT)),
-            Err(mpsc::RecvTimeoutError::Disconnected) => Err(server.exit_error()),
-        }
-    }
-
-    /// Why a child that closed its stdout before the ready line exited.
-    fn exit_error(mut self) -> SmtpError {
-        match self.child.wait() {
-            Ok(status) if status.code() == Some(EXIT_NO_AIOSMTPD) => SmtpError::NoAiosmtpd,
-            Ok(status) => SmtpError::Exited(status),
-            Err(err) => SmtpError::Spawn(err),
-        }
+        })
     }
 
     /// The port on 127.0.0.1.
     pub fn port(&self) -> u16 {
-        self.port
+        self.addr.port()
     }
 
     /// The address to connect to.
     pub fn addr(&self) -> SocketAddr {
-        SocketAddr::from((Ipv4Addr::LOCALHOST, self.port))
+        self.addr
     }
 
     /// Every message taken so far, in arrival order.
     pub fn received(&self) -> Vec<Mail> {
-        self.log.borrow().mails.clone()
+        self.recorder.log.borrow().mails.clone()
     }
 
     /// Every command refused so far by an injected fault, in order.
     pub fn rejections(&self) -> Vec<Rejection> {
-        self.log.borrow().rejections.clone()
+        self.recorder.log.borrow().rejections.clone()
     }
 
     /// Waits until at least `n` messages were taken, or `timeout`, and returns all of them
@@ -205,7 +184,7 @@ impl SmtpServer {
         let want = self.cursor + 1;
         self.wait_until(timeout, |log| log.mails.len() >= want)
             .await;
-        let mail = self.log.borrow().mails.get(self.cursor).cloned()?;
+        let mail = self.recorder.log.borrow().mails.get(self.cursor).cloned()?;
         self.cursor += 1;
         Some(mail)
     }
@@ -213,100 +192,54 @@ impl SmtpServer {
     /// True when no further message arrives within `window`: a bounded wait for something that
     /// must not happen.
     pub async fn quiet_for(&self, window: Duration) -> bool {
-        let seen = self.log.borrow().mails.len();
+        let seen = self.recorder.log.borrow().mails.len();
         !self.wait_until(window, |log| log.mails.len() > seen).await
     }
 
     /// From now on, answers `MAIL FROM` with `code` (e.g. 451 transient, 550 permanent), or
-    /// accepts again with `None`. Returns once the sink applies it.
+    /// accepts again with `None`. Applies to the next command the server reads.
     ///
     /// # Panics
-    /// When `code` is not a 4xx or 5xx reply, or the sink does not acknowledge.
+    /// When `code` is not a 4xx or 5xx reply.
     pub async fn set_reject(&self, code: Option<u16>) {
         self.set_reject_at(SmtpStage::Mail, code).await;
     }
 
     /// From now on, answers `stage` with `code`, or accepts again with `None` (whatever the
-    /// stage). Only one stage refuses at a time. Returns once the sink applies it.
+    /// stage). Only one stage refuses at a time. Applies to the next command the server reads.
     ///
     /// # Panics
-    /// When `code` is not a 4xx or 5xx reply, or the sink does not acknowledge.
+    /// When `code` is not a 4xx or 5xx reply.
     pub async fn set_reject_at(&self, stage: SmtpStage, code: Option<u16>) {
-        let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
-        let command = match code {
-            Some(code) => {
-                assert!(
-                    (400..600).contains(&code),
-                    "an SMTP refusal is a 4xx or 5xx reply, not {code}"
-                );
-                format!("reject {} {code} {seq}\n", stage.as_str())
-            }
-            None => format!("accept {seq}\n"),
-        };
-        {
-            let mut stdin = self.stdin.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Err(err) = stdin
-                .write_all(command.as_bytes())
-                .and_then(|()| stdin.flush())
-            {
-                panic!("cannot send {command:?} to the SMTP sink: {err}");
-            }
+        if let Some(code) = code {
+            assert!(
+                (400..600).contains(&code),
+                "an SMTP refusal is a 4xx or 5xx reply, not {code}"
+            );
         }
-        if !self
-            .wait_until(CONTROL_TIMEOUT, |log| log.acked >= seq)
-            .await
-        {
-            panic!("the SMTP sink did not apply {command:?} within {CONTROL_TIMEOUT:?}");
-        }
+        let mut reject = self
+            .recorder
+            .reject
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *reject = code.map(|code| (stage, code));
     }
 
     /// Waits until `done` holds (true) or `timeout` passes or the sink's output ends (false).
     async fn wait_until(&self, timeout: Duration, done: impl Fn(&SinkLog) -> bool) -> bool {
-        let mut rx = self.log.subscribe();
+        let mut rx = self.recorder.log.subscribe();
         let waited = tokio::time::timeout(timeout, rx.wait_for(|log| done(log) || log.closed));
         // Whatever ended the wait (the condition, the output closing, the time), look again.
         let _ = waited.await;
-        done(&self.log.borrow())
+        done(&self.recorder.log.borrow())
     }
 }
 
 impl Drop for SmtpServer {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A port on 127.0.0.1 that was free a moment ago.
-fn free_port() -> Result<u16, SmtpError> {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .map_err(SmtpError::Spawn)
-}
-
-/// The reader thread: turns the sink's stdout lines into [`SinkLog`] entries until it closes.
-fn read_events(stdout: impl BufRead, log: &watch::Sender<SinkLog>, ready: mpsc::SyncSender<u16>) {
-    let mut ready = Some(ready);
-    for line in stdout.lines() {
-        let Ok(line) = line else { break };
-        match serde_json::from_str::<Event>(&line) {
-            Ok(Event::Ready { port }) => {
-                if let Some(ready) = ready.take() {
-                    let _ = ready.send(port);
-                }
-            }
-            Ok(Event::Mail(mail)) => log.send_modify(|log| log.mails.push(mail)),
-            Ok(Event::Rejected(rejection)) => {
-                log.send_modify(|log| log.rejections.push(rejection));
-            }
-            Ok(Event::Ack { seq }) => log.send_modify(|log| log.acked = log.acked.max(seq)),
-            // A line the protocol does not know is a bug in smtp_sink.py: say so in the test's
-            // output rather than drop it silently.
-            Err(err) => {
-                eprintln!("smtp_sink.py printed a line the test kit cannot read ({err}): {line}")
-            }
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
         }
     }
-    log.send_modify(|log| log.closed = true);
 }

@@ -1,11 +1,10 @@
-//! [`SmtpSink`]: an SMTP server in this process, for `vigil demo`, which must run with nothing
-//! but `nats-server` installed. It hands over each mail it takes (envelope recipients, decoded
-//! subject and text) on a bounded channel and stops when the receiver is dropped. Plain text
-//! only (no STARTTLS, no AUTH); it listens where it is told, loopback for the demo.
-//!
-//! The integration tests use [`SmtpServer`](super::SmtpServer) instead: a real third-party
-//! server (`aiosmtpd`) whose Python mail parser checks Vigil's MIME independently, and which
-//! can refuse commands with a chosen reply code. This one has no fault injection.
+//! The SMTP server both SMTP peers run: [`SmtpSink`], for `vigil demo` (which must run with
+//! nothing but `nats-server` installed), hands over each mail it takes (envelope recipients,
+//! decoded subject and text) on a bounded channel and stops when the receiver is dropped;
+//! [`SmtpServer`](super::SmtpServer), for the tests, logs every mail in full and every
+//! command it refuses, and refuses `MAIL`, `RCPT` or `DATA` with the reply code a test sets.
+//! Plain text only (no STARTTLS, no AUTH), as Vigil's `tls = "none"` relay setting speaks; it
+//! listens where it is told, loopback for the demo and the tests.
 //!
 //! Mails are handed over on a channel of the capacity given to [`SmtpSink::start`]; when the
 //! reader falls behind, the sink pushes back: it answers `DATA` only once the mail is queued,
@@ -22,7 +21,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::{channel, Receiver, Sender};
 use tokio::sync::Semaphore;
 
+use super::mail::{Mail, Rejection, SmtpStage};
 use super::mime;
+use super::Recorder;
 
 /// Connections the SMTP sink serves at once; more wait to be accepted.
 const SMTP_MAX_CONNECTIONS: usize = 16;
@@ -61,12 +62,84 @@ impl SmtpSink {
         let listener = TcpListener::bind(bind).await?;
         let addr = listener.local_addr()?;
         let (tx, rx) = channel(queue);
-        tokio::spawn(accept_mail(listener, tx));
+        tokio::spawn(accept_mail(listener, Outlet::Feed(tx)));
         Ok((addr, rx))
     }
 }
 
-async fn accept_mail(listener: TcpListener, tx: Sender<ReceivedMail>) {
+/// Where a session's mails and refusals go.
+#[derive(Clone)]
+pub(super) enum Outlet {
+    /// `vigil demo`: each mail handed over (push-back when the channel is full); nothing is
+    /// refused. Serving ends when the receiver is dropped.
+    Feed(Sender<ReceivedMail>),
+    /// A test: every mail and refusal logged; commands refused as the test set.
+    Log(Arc<Recorder>),
+}
+
+impl Outlet {
+    /// The reply refusing `stage` (with `argument`, for the log), if a test set one.
+    fn refusal(&self, stage: SmtpStage, argument: &str) -> Option<String> {
+        let Outlet::Log(recorder) = self else {
+            return None;
+        };
+        let code = recorder.refusal(stage)?;
+        recorder.rejected(Rejection {
+            stage,
+            code,
+            argument: Some(argument.to_owned()),
+        });
+        let reason = if code < 500 {
+            "Try again later (injected)"
+        } else {
+            "Refused (injected)"
+        };
+        Some(format!("{code} {reason}\r\n"))
+    }
+
+    /// Passes a mail on; returns once it is queued or logged.
+    async fn take(&self, mail_from: String, rcpt_tos: Vec<String>, data: &[u8]) {
+        let message = mime::parse(data);
+        match self {
+            Outlet::Feed(tx) => {
+                let mail = ReceivedMail {
+                    rcpt_to: rcpt_tos,
+                    subject: message.header("subject").unwrap_or_default().to_owned(),
+                    text: message.text.unwrap_or_default(),
+                };
+                // Waits for room (push-back); a dropped receiver only means nobody is looking
+                // any more.
+                let _ = tx.send(mail).await;
+            }
+            Outlet::Log(recorder) => {
+                let header = |name: &str| message.header(name).map(str::to_owned);
+                let mail = Mail {
+                    mail_from,
+                    rcpt_tos,
+                    subject: header("subject"),
+                    message_id: header("message-id"),
+                    from: header("from"),
+                    to: header("to"),
+                    text: message.text.clone(),
+                    html: message.html.clone(),
+                    headers: message.headers.clone(),
+                };
+                recorder.taken(mail);
+            }
+        }
+    }
+
+    /// Resolves when nobody takes mails any more (a feed whose receiver was dropped).
+    async fn closed(&self) {
+        match self {
+            Outlet::Feed(tx) => tx.closed().await,
+            Outlet::Log(_) => std::future::pending().await,
+        }
+    }
+}
+
+/// Accepts connections until the outlet closes, serving up to [`SMTP_MAX_CONNECTIONS`] at once.
+pub(super) async fn accept_mail(listener: TcpListener, outlet: Outlet) {
     let slots = Arc::new(Semaphore::new(SMTP_MAX_CONNECTIONS));
     loop {
         let Ok(permit) = slots.clone().acquire_owned().await else {
@@ -77,11 +150,11 @@ async fn accept_mail(listener: TcpListener, tx: Sender<ReceivedMail>) {
                 Ok((stream, _)) => stream,
                 Err(_) => continue,
             },
-            () = tx.closed() => return,
+            () = outlet.closed() => return,
         };
-        let tx = tx.clone();
+        let outlet = outlet.clone();
         tokio::spawn(async move {
-            let _ = smtp_session(stream, tx).await;
+            let _ = smtp_session(stream, outlet).await;
             drop(permit);
         });
     }
@@ -90,12 +163,12 @@ async fn accept_mail(listener: TcpListener, tx: Sender<ReceivedMail>) {
 /// One mail being taken.
 #[derive(Default)]
 struct Envelope {
-    /// Whether `MAIL FROM` was given (the sender itself is not kept).
-    has_sender: bool,
+    /// The sender, once `MAIL FROM` was taken.
+    from: Option<String>,
     to: Vec<String>,
 }
 
-async fn smtp_session(stream: TcpStream, tx: Sender<ReceivedMail>) -> io::Result<()> {
+async fn smtp_session(stream: TcpStream, outlet: Outlet) -> io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut read = BufReader::new(read);
     write.write_all(b"220 vigil-demo ESMTP\r\n").await?;
@@ -108,26 +181,39 @@ async fn smtp_session(stream: TcpStream, tx: Sender<ReceivedMail>) -> io::Result
         let command = String::from_utf8_lossy(&line);
         let command = command.trim_end();
         let (verb, arg) = command.split_once(' ').unwrap_or((command, ""));
+        let refused;
         let reply: &str = match verb.to_ascii_uppercase().as_str() {
             "EHLO" => "250-vigil-demo\r\n250-8BITMIME\r\n250 SIZE 1048576\r\n",
             "HELO" => "250 vigil-demo\r\n",
-            "MAIL" if envelope.has_sender => "503 5.5.1 MAIL already given\r\n",
+            "MAIL" if envelope.from.is_some() => "503 5.5.1 MAIL already given\r\n",
             "MAIL" => match path(arg, "FROM:") {
-                Some(_) => {
-                    envelope.has_sender = true;
-                    "250 2.1.0 OK\r\n"
-                }
+                Some(from) => match outlet.refusal(SmtpStage::Mail, &from) {
+                    Some(refusal) => {
+                        refused = refusal;
+                        &refused
+                    }
+                    None => {
+                        envelope.from = Some(from);
+                        "250 2.1.0 OK\r\n"
+                    }
+                },
                 None => "501 5.5.4 MAIL FROM:<address>\r\n",
             },
-            "RCPT" if !envelope.has_sender => "503 5.5.1 MAIL first\r\n",
+            "RCPT" if envelope.from.is_none() => "503 5.5.1 MAIL first\r\n",
             "RCPT" if envelope.to.len() >= SMTP_MAX_RECIPIENTS => {
                 "452 4.5.3 too many recipients\r\n"
             }
             "RCPT" => match path(arg, "TO:") {
-                Some(to) => {
-                    envelope.to.push(to);
-                    "250 2.1.5 OK\r\n"
-                }
+                Some(to) => match outlet.refusal(SmtpStage::Rcpt, &to) {
+                    Some(refusal) => {
+                        refused = refusal;
+                        &refused
+                    }
+                    None => {
+                        envelope.to.push(to);
+                        "250 2.1.5 OK\r\n"
+                    }
+                },
                 None => "501 5.5.4 RCPT TO:<address>\r\n",
             },
             "DATA" if envelope.to.is_empty() => "503 5.5.1 RCPT first\r\n",
@@ -136,19 +222,18 @@ async fn smtp_session(stream: TcpStream, tx: Sender<ReceivedMail>) -> io::Result
                     .write_all(b"354 end data with <CR><LF>.<CR><LF>\r\n")
                     .await?;
                 let taken = std::mem::take(&mut envelope);
+                let from = taken.from.unwrap_or_default();
                 match read_data(&mut read).await? {
-                    Some(data) => {
-                        let (subject, text) = mime::subject_and_text(&data);
-                        let mail = ReceivedMail {
-                            rcpt_to: taken.to,
-                            subject,
-                            text,
-                        };
-                        // Waits for room (push-back); a dropped receiver only means nobody
-                        // is looking any more.
-                        let _ = tx.send(mail).await;
-                        "250 2.0.0 queued\r\n"
-                    }
+                    Some(data) => match outlet.refusal(SmtpStage::Data, &from) {
+                        Some(refusal) => {
+                            refused = refusal;
+                            &refused
+                        }
+                        None => {
+                            outlet.take(from, taken.to, &data).await;
+                            "250 2.0.0 queued\r\n"
+                        }
+                    },
                     None => "552 5.3.4 message too big\r\n",
                 }
             }

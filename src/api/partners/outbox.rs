@@ -5,6 +5,7 @@ use axum::extract::{Path, State};
 
 use super::views::{OutboxEntryView, OutboxPage, RetriedRecords};
 use super::{partner, require_partner_role};
+use crate::api::listing::PartnerRefusals;
 use crate::api::params::Params;
 use crate::api::{store_error, ApiState};
 use crate::auth::Caller;
@@ -37,10 +38,8 @@ const STATES: [&str; 4] = ["parked", "pending", "delivered", "all"];
     responses(
         (status = 200, description = "envelope with `data`: OutboxPage", body = OutboxPage),
         (status = 400, description = "40001 bad parameter (`data.field`)"),
-        (status = 401, description = "40004 no valid token"),
-        (status = 403, description = "40003 not an ops token: partner data spans tenants (ops only)"),
         (status = 404, description = "41001 no such partner (`data.partners`: the configured ones)"),
-        (status = 503, description = "50001 store unavailable"),
+        PartnerRefusals,
     ),
     security(("bearer" = []))
 )]
@@ -107,10 +106,8 @@ pub async fn list(
     responses(
         (status = 200, description = "envelope with `data`: the record, pending (or already delivered by the time it is read)", body = OutboxEntryView),
         (status = 400, description = "40001 the record was delivered already (`data.field` = state)"),
-        (status = 401, description = "40004 no valid token"),
-        (status = 403, description = "40003 not an ops token: partner data spans tenants (ops only)"),
         (status = 404, description = "41001 no such partner, or no such record in its outbox"),
-        (status = 503, description = "50001 store unavailable"),
+        PartnerRefusals,
     ),
     security(("bearer" = []))
 )]
@@ -151,10 +148,8 @@ pub async fn retry(
     params(("partner_id" = String, Path, description = "the partner")),
     responses(
         (status = 200, description = "envelope with `data`: RetriedRecords", body = RetriedRecords),
-        (status = 401, description = "40004 no valid token"),
-        (status = 403, description = "40003 not an ops token: partner data spans tenants (ops only)"),
         (status = 404, description = "41001 no such partner"),
-        (status = 503, description = "50001 store unavailable"),
+        PartnerRefusals,
     ),
     security(("bearer" = []))
 )]

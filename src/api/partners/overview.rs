@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use super::require_partner_role;
 use super::views::PartnerView;
+use crate::api::listing::PartnerRefusals;
 use crate::api::{store_error, ApiState};
 use crate::auth::Caller;
 use crate::clock::now_ms;
@@ -29,9 +30,7 @@ pub struct PartnerList {
     path = "/api/v1/partners",
     responses(
         (status = 200, description = "envelope with `data`: PartnerList", body = PartnerList),
-        (status = 401, description = "40004 no valid token"),
-        (status = 403, description = "40003 not an ops token: partner data spans tenants (ops only)"),
-        (status = 503, description = "50001 store unavailable"),
+        PartnerRefusals,
     ),
     security(("bearer" = []))
 )]

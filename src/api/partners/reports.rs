@@ -9,6 +9,7 @@ use axum::Json;
 use super::csv::diffs_csv;
 use super::views::{ReconciliationReport, RunList, RunView};
 use super::{partner, require_partner_role};
+use crate::api::listing::PartnerRefusals;
 use crate::api::params::Params;
 use crate::api::{store_error, ApiState};
 use crate::auth::Caller;
@@ -36,10 +37,8 @@ pub const DEFAULT_RUNS: u32 = 31;
     responses(
         (status = 200, description = "envelope with `data`: RunList", body = RunList),
         (status = 400, description = "40001 bad parameter (`data.field`)"),
-        (status = 401, description = "40004 no valid token"),
-        (status = 403, description = "40003 not an ops token: partner data spans tenants (ops only)"),
         (status = 404, description = "41001 no such partner (`data.partners`: the configured ones)"),
-        (status = 503, description = "50001 store unavailable"),
+        PartnerRefusals,
     ),
     security(("bearer" = []))
 )]
@@ -79,10 +78,8 @@ pub async fn runs(
     ),
     responses(
         (status = 200, description = "envelope with `data`: ReconciliationReport", body = ReconciliationReport),
-        (status = 401, description = "40004 no valid token"),
-        (status = 403, description = "40003 not an ops token: partner data spans tenants (ops only)"),
         (status = 404, description = "41001 no such partner, or no such run of it"),
-        (status = 503, description = "50001 store unavailable"),
+        PartnerRefusals,
     ),
     security(("bearer" = []))
 )]
@@ -110,10 +107,8 @@ pub async fn report(
     ),
     responses(
         (status = 200, description = "reconciliation-<partner>-<day>-<run_id>.json", body = ReconciliationReport),
-        (status = 401, description = "40004 no valid token"),
-        (status = 403, description = "40003 not an ops token: partner data spans tenants (ops only)"),
         (status = 404, description = "41001 no such partner, or no such run of it"),
-        (status = 503, description = "50001 store unavailable"),
+        PartnerRefusals,
     ),
     security(("bearer" = []))
 )]
@@ -144,10 +139,8 @@ pub async fn report_json(
     ),
     responses(
         (status = 200, description = "reconciliation-<partner>-<day>-<run_id>.csv", content_type = "text/csv", body = String),
-        (status = 401, description = "40004 no valid token"),
-        (status = 403, description = "40003 not an ops token: partner data spans tenants (ops only)"),
         (status = 404, description = "41001 no such partner, or no such run of it"),
-        (status = 503, description = "50001 store unavailable"),
+        PartnerRefusals,
     ),
     security(("bearer" = []))
 )]
