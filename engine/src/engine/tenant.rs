@@ -1,5 +1,9 @@
 //! One tenant's engine: its open tickets, their timers, alert state and rolling metrics.
 //! Pure: no I/O, no actors, no wall clock. Callers feed events and advance time.
+//!
+//! # Layout
+//! - this file: the engine's state, judging and applying events, the ticket lifecycle.
+//! - `alerting`: the timer heap of goal deadlines, firing due crossings, alert records.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
