@@ -20,7 +20,8 @@
 //!
 //! - [`pool`]: [`Store`], connecting: dialect by URL scheme, migrations, pool limits.
 //!   [`config`]: `[store]`.
-//! - [`error`]: store errors, split by whether a retry can help. `sql`: shared SQL helpers.
+//! - [`error`]: store errors, split by whether a retry can help. `sql`: shared SQL helpers;
+//!   `rfc3339`: instants as RFC 3339 in rows the API sends as they are.
 //! - [`alerts`]: [`Alerts`], alert state changes recorded idempotently; lists,
 //!   acknowledgement.
 //! - [`alert_outbox`]: [`AlertOutbox`], alert states still to be published on JetStream.
@@ -53,6 +54,7 @@ pub mod progress;
 pub mod reconciliation_diffs;
 pub mod reconciliation_pages;
 pub mod reconciliation_runs;
+mod rfc3339;
 pub mod silences;
 pub mod sla_records;
 mod sql;

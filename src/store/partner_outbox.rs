@@ -17,6 +17,7 @@ use vigil_schema::Millis;
 
 use super::error::{counted, StoreError};
 use super::pool::{on_backend, Backend, Store};
+use super::rfc3339;
 use super::sla_records::{parse_record, queue_sql};
 use super::sql::{ids_json, json_ids, ID_CHUNK};
 
@@ -82,7 +83,7 @@ pub enum DeliveryOutcome {
 }
 
 /// A partner's outbox at a glance.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PartnerOutboxStats {
     /// Records waiting to be sent (due or not).
     pub pending: u64,
@@ -96,10 +97,11 @@ pub struct PartnerOutboxStats {
     pub next_due_at: Option<Millis>,
 }
 
-/// One row of a partner's outbox, as operators see it.
+/// One row of a partner's outbox, as operators see it: the API sends it as it is, instants as
+/// RFC 3339.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct PartnerOutboxEntry {
-    /// The record.
+    /// The record (`<tenant_id>:<ticket_id>:<goal>`).
     pub record_id: String,
     /// Its tenant.
     pub tenant_id: u64,
@@ -109,17 +111,25 @@ pub struct PartnerOutboxEntry {
     pub version: i64,
     /// Attempts made for the current version.
     pub attempts: u32,
-    /// When it entered the queue (ms since the epoch).
+    /// When it entered the queue.
+    #[serde(serialize_with = "rfc3339::instant")]
+    #[schema(value_type = String)]
     pub queued_at: Millis,
-    /// When the next attempt may go (ms since the epoch).
+    /// When the next attempt may go.
+    #[serde(serialize_with = "rfc3339::instant")]
+    #[schema(value_type = String)]
     pub due_at: Millis,
     /// The HTTP status of the last attempt, when the partner answered.
     pub last_status: Option<u16>,
     /// What went wrong the last time.
     pub last_error: Option<String>,
     /// When the partner accepted the current version.
+    #[serde(serialize_with = "rfc3339::optional")]
+    #[schema(value_type = Option<String>)]
     pub delivered_at: Option<Millis>,
     /// The row's last change.
+    #[serde(serialize_with = "rfc3339::instant")]
+    #[schema(value_type = String)]
     pub updated_at: Millis,
 }
 
