@@ -5,10 +5,11 @@
 //! notification outbox (and its operator view), silences, the keys the notifier shares between
 //! instances, our SLA records with the partner outbox, and partner reconciliations.
 //!
-//! [`Store`] is the connection pool. Each feature has a store type of its own that
-//! [`Store`] hands out, borrowing the pool (`store.alerts().get(id)`,
-//! `store.partner_outbox().claim(…)`): a copyable handle, free to make, that a component can
-//! also keep for the one feature it needs.
+//! [`Store`] is the connection pool (cheap to clone and share). Each feature has a store type
+//! of its own that [`Store`] hands out (`store.alerts().get(id)`,
+//! `store.partner_outbox().claim(…)`): a `Copy` handle borrowing the pool, free to make, whose
+//! methods take it by value, so the futures they return borrow the [`Store`] and not the
+//! handle.
 //!
 //! # Layout
 //! The store stays one layer (the API and the notifier, the partner workers and the service

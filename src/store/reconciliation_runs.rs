@@ -25,8 +25,9 @@ macro_rules! select_runs {
     };
 }
 
-/// A reconciliation run and its report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+/// A reconciliation run and its report. `vigil reconcile --format json` prints it as it is,
+/// instants in ms since the epoch; the API reshapes it (instants as RFC 3339).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReconciliationRun {
     /// Its id.
     pub run_id: String,
