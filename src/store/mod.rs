@@ -67,6 +67,8 @@ mod notify_tests;
 #[cfg(test)]
 mod partner_tests;
 #[cfg(test)]
+mod reconciliation_tests;
+#[cfg(test)]
 mod tests;
 
 pub use alert_outbox::AlertOutbox;

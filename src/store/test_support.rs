@@ -1,6 +1,7 @@
 //! Stores for tests: PostgreSQL in a fresh schema when `VIGIL_TEST_POSTGRES_URL` is set (under
 //! `CI=true` it must be: see [`postgres_url`]), for the store's own tests and the integration
-//! tests alike, and (in the store's tests) a temporary SQLite file. Not part of the product.
+//! tests alike; in the store's own tests also a temporary SQLite file, and
+//! `on_both_dialects!` to run one behaviour on both. Not part of the product.
 
 use super::Store;
 
@@ -68,3 +69,29 @@ pub(crate) async fn sqlite() -> (tempfile::TempDir, Store) {
     let store = Store::connect(&url).await.unwrap();
     (dir, store)
 }
+
+/// For each behaviour (an `async fn(&Store)` of the calling module), a test on SQLite and one on
+/// PostgreSQL (in a schema named after it); the caller imports [`sqlite`] and [`postgres`].
+#[cfg(test)]
+macro_rules! on_both_dialects {
+    ($($behaviour:ident),* $(,)?) => {$(
+        mod $behaviour {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let (_dir, store) = super::sqlite().await;
+                super::$behaviour(&store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(store) = super::postgres(stringify!($behaviour)).await else {
+                    return;
+                };
+                super::$behaviour(&store).await;
+            }
+        }
+    )*};
+}
+
+#[cfg(test)]
+pub(crate) use on_both_dialects;
