@@ -63,7 +63,8 @@ pub async fn list(
     let limit = params.integer("limit", 1..=1000, 100)?;
     let rows = state
         .store
-        .list_alerts(tenant, alert_state, limit)
+        .alerts()
+        .list(tenant, alert_state, limit)
         .await
         .map_err(store_error)?;
     Ok(Envelope::ok(AlertList {
@@ -108,6 +109,7 @@ pub(super) async fn acknowledge(
 ) -> Result<Transition, ApiError> {
     let outcome = state
         .store
+        .alerts()
         .acknowledge(alert_id, by)
         .await
         .map_err(store_error)?;
@@ -142,6 +144,7 @@ pub async fn resolve(
     owned_alert(&state, &caller, &alert_id).await?;
     let outcome = state
         .store
+        .alerts()
         .resolve(&alert_id, &caller.claims.sub)
         .await
         .map_err(store_error)?;
@@ -168,7 +171,8 @@ async fn owned_alert(
 ) -> Result<StoredAlert, ApiError> {
     let alert = state
         .store
-        .get_alert(alert_id)
+        .alerts()
+        .get(alert_id)
         .await
         .map_err(store_error)?
         .ok_or_else(|| ApiError::not_found(format!("no alert {alert_id}")))?;

@@ -117,7 +117,8 @@ pub async fn list(
     let limit = params.integer("limit", 1..=MAX_LISTED_NOTIFICATIONS, 100)?;
     let rows = state
         .store
-        .list_notifications(wanted, tenant, limit)
+        .notifications()
+        .list(wanted, tenant, limit)
         .await
         .map_err(store_error)?;
     Ok(Envelope::ok(NotificationList {
@@ -158,7 +159,8 @@ pub async fn retry(
     }
     let changed = state
         .store
-        .retry_notification(&notification_id)
+        .notifications()
+        .retry(&notification_id)
         .await
         .map_err(store_error)?;
     // Read back either way: between the two statements the row may have moved on.
@@ -183,7 +185,8 @@ async fn visible(
 ) -> Result<OutboxEntry, ApiError> {
     state
         .store
-        .get_notification(notification_id)
+        .notifications()
+        .get(notification_id)
         .await
         .map_err(store_error)?
         .filter(|n| caller.may_see(n.tenant_id))

@@ -164,7 +164,8 @@ pub async fn create(
     }
     let stored = state
         .store
-        .create_silence(&silence)
+        .silences()
+        .create(&silence)
         .await
         .map_err(store_error)?;
     Ok(Envelope::created(SilenceView::of(&stored, now)))
@@ -205,7 +206,8 @@ pub async fn list(
     let now = now_ms();
     let rows = state
         .store
-        .list_silences(tenant, filter, now, limit)
+        .silences()
+        .list(tenant, filter, now, limit)
         .await
         .map_err(store_error)?;
     Ok(Envelope::ok(SilenceList {
@@ -238,7 +240,8 @@ pub async fn expire(
     let unknown = || ApiError::not_found(format!("no silence {silence_id}"));
     let found = state
         .store
-        .get_silence(&silence_id)
+        .silences()
+        .get(&silence_id)
         .await
         .map_err(store_error)?
         .ok_or_else(unknown)?;
@@ -251,7 +254,8 @@ pub async fn expire(
     let now = now_ms();
     match state
         .store
-        .expire_silence(&silence_id, &caller.claims.sub, now)
+        .silences()
+        .expire(&silence_id, &caller.claims.sub, now)
         .await
         .map_err(store_error)?
     {
