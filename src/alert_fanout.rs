@@ -122,7 +122,7 @@ impl Publisher {
         .await;
         let published: Vec<(&str, AlertState)> =
             sent.iter().filter_map(|(last, _)| *last).collect();
-        if let Err(e) = self.store.mark_all_published(&published).await {
+        if let Err(e) = self.store.alert_outbox().mark_published(&published).await {
             warn!(error = %e, alerts = published.len(), "cannot mark alerts published; they may be published again on start");
         }
         sent.iter().all(|(_, ok)| *ok)
@@ -130,7 +130,7 @@ impl Publisher {
 
     async fn publish_leftovers(&self) {
         loop {
-            match self.store.unpublished_alerts(LEFTOVER_BATCH).await {
+            match self.store.alert_outbox().unpublished(LEFTOVER_BATCH).await {
                 Ok(records) if records.is_empty() => return,
                 Ok(records) => {
                     let all: Vec<&AlertRecord> = records.iter().collect();

@@ -61,7 +61,8 @@ async fn reconcile(
     let run = result
         .with_context(|| format!("the reconciliation of {partner} for {day} did not finish"))?;
     let diffs = store
-        .reconciliation_diffs(&run.run_id)
+        .reconciliations()
+        .diffs(&run.run_id)
         .await
         .context("cannot read the report's diffs")?;
     Ok(match format {

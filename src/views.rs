@@ -107,7 +107,7 @@ pub async fn open_alerts(
     tenant: Option<u64>,
     limit: u32,
 ) -> Result<Vec<AlertView>, StoreError> {
-    let rows = store.open_alerts(tenant, limit).await?;
+    let rows = store.alerts().open(tenant, limit).await?;
     Ok(rows.iter().map(AlertView::from).collect())
 }
 

@@ -199,7 +199,8 @@ impl Rig {
     /// Records an alert change and hands it to the intake, as the service does.
     async fn change(&self, record: &AlertRecord) {
         self.store
-            .record_alert_change(record)
+            .alerts()
+            .record_change(record)
             .await
             .expect("alert recorded");
         self.intake
@@ -212,6 +213,7 @@ impl Rig {
     async fn acknowledge(&self, alert_id: &str) {
         let Transition::Changed(acked) = self
             .store
+            .alerts()
             .acknowledge(alert_id, "alice")
             .await
             .expect("acknowledged")
@@ -242,7 +244,8 @@ impl Rig {
 
     async fn rows(&self, alert_id: &str) -> Vec<vigil::store::OutboxEntry> {
         self.store
-            .alert_notifications(alert_id)
+            .notifications()
+            .of_alert(alert_id)
             .await
             .expect("outbox rows")
     }
@@ -496,7 +499,8 @@ async fn a_silence_holds_notifications_until_it_ends() {
     let mut rig = Rig::new().await;
     let start = rig.now();
     rig.store
-        .create_silence(&Silence {
+        .silences()
+        .create(&Silence {
             id: "maintenance-1".into(),
             tenant_id: Some(TENANT),
             priority: None,
@@ -609,7 +613,8 @@ async fn sms_gateway_down_falls_back_to_email_and_webhook_then_drains_on_recover
     assert_eq!(sms.len(), 1);
     assert_eq!(
         rig.store
-            .pending_notifications()
+            .notifications()
+            .pending()
             .await
             .expect("outbox depth"),
         0
@@ -719,7 +724,8 @@ async fn a_round_still_sending_keeps_its_claim_from_another_instance() {
         let deadline = std::time::Instant::now() + WAIT;
         loop {
             let rows = store
-                .alert_notifications(&breach.alert_id)
+                .notifications()
+                .of_alert(&breach.alert_id)
                 .await
                 .expect("outbox rows");
             if rows.iter().all(|n| n.state != "pending" || n.due_at > now) {

@@ -121,11 +121,13 @@ async fn seed(db: &std::path::Path) {
         _ => vec!["exchange-c".to_string()],
     };
     store
-        .record_sla_stops(&records, &partners_of, t0)
+        .sla_records()
+        .record_stops(&records, &partners_of, t0)
         .await
         .expect("records");
     let claimed = store
-        .claim_partner_records("exchange-a", t0, 100, 60_000)
+        .partner_outbox()
+        .claim("exchange-a", t0, 100, 60_000)
         .await
         .expect("claim");
     let outcomes: Vec<(String, i64, DeliveryOutcome)> = claimed
@@ -144,7 +146,8 @@ async fn seed(db: &std::path::Path) {
         .collect();
     assert_eq!(outcomes.len(), 5);
     store
-        .finish_partner_records("exchange-a", &outcomes, t0 + MIN)
+        .partner_outbox()
+        .finish("exchange-a", &outcomes, t0 + MIN)
         .await
         .expect("outcomes");
 
@@ -152,7 +155,8 @@ async fn seed(db: &std::path::Path) {
     // quotes), one mismatched; two repaired.
     let odd_id = "9:T,\"X\":resolution";
     store
-        .open_reconciliation("exchange-a", DAY_1, "nightly", "run-1", t0)
+        .reconciliations()
+        .open("exchange-a", DAY_1, "nightly", "run-1", t0)
         .await
         .expect("open run-1");
     let page_diffs = [
@@ -176,7 +180,8 @@ async fn seed(db: &std::path::Path) {
         mismatched: 1,
     };
     store
-        .save_reconciliation_page("run-1", 1, "{}", &counts, &page_diffs, 1000)
+        .reconciliations()
+        .save_page("run-1", 1, "{}", &counts, &page_diffs, 1000)
         .await
         .expect("page");
     let missing = [NewDiff {
@@ -186,12 +191,14 @@ async fn seed(db: &std::path::Path) {
         theirs: None,
     }];
     store
-        .finish_reconciliation("run-1", 3, 1, &missing, 1000, 2, t0 + MIN)
+        .reconciliations()
+        .finish("run-1", 3, 1, &missing, 1000, 2, t0 + MIN)
         .await
         .expect("finish run-1");
     // DAY_2: all alike.
     store
-        .open_reconciliation("exchange-a", DAY_2, "nightly", "run-2", t0 + 2 * MIN)
+        .reconciliations()
+        .open("exchange-a", DAY_2, "nightly", "run-2", t0 + 2 * MIN)
         .await
         .expect("open run-2");
     let alike = RunCounts {
@@ -200,16 +207,19 @@ async fn seed(db: &std::path::Path) {
         ..RunCounts::default()
     };
     store
-        .save_reconciliation_page("run-2", 1, "{}", &alike, &[], 1000)
+        .reconciliations()
+        .save_page("run-2", 1, "{}", &alike, &[], 1000)
         .await
         .expect("page");
     store
-        .finish_reconciliation("run-2", 4, 0, &[], 1000, 0, t0 + 3 * MIN)
+        .reconciliations()
+        .finish("run-2", 4, 0, &[], 1000, 0, t0 + 3 * MIN)
         .await
         .expect("finish run-2");
     // DAY_1 again, by hand, the newest run: still running.
     store
-        .open_reconciliation("exchange-a", DAY_1, "manual", "run-3", t0 + 4 * MIN)
+        .reconciliations()
+        .open("exchange-a", DAY_1, "manual", "run-3", t0 + 4 * MIN)
         .await
         .expect("open run-3");
     store.close().await;

@@ -73,7 +73,8 @@ mapping = {{ record_id = "id", outcome = "result" }}
             let r = record(i, outcome, T0 + i64::from(i));
             ids.push(r.record_id.clone());
             self.store
-                .record_sla_stops(&[r], &|_| vec![PARTNER.to_string()], self.clock.now())
+                .sla_records()
+                .record_stops(&[r], &|_| vec![PARTNER.to_string()], self.clock.now())
                 .await
                 .expect("record stops");
             self.advance(1);
@@ -83,7 +84,8 @@ mapping = {{ record_id = "id", outcome = "result" }}
 
     async fn pending(&self) -> u64 {
         self.store
-            .partner_outbox_stats(PARTNER)
+            .partner_outbox()
+            .stats(PARTNER)
             .await
             .expect("stats")
             .pending
@@ -161,7 +163,8 @@ async fn a_ten_minute_outage_loses_nothing_stays_within_the_probes_and_drains_in
     assert_eq!(rig.partner.accepted_put_ids(), expected);
     let stats = rig
         .store
-        .partner_outbox_stats(PARTNER)
+        .partner_outbox()
+        .stats(PARTNER)
         .await
         .expect("stats");
     assert_eq!((stats.pending, stats.parked), (0, 0));
@@ -205,7 +208,8 @@ async fn retryable_failures_retry_and_permanent_ones_park_with_the_answer() {
         assert_eq!(r.parked, 1, "{status}: {r:?}");
         let entry = rig
             .store
-            .get_partner_outbox_entry(PARTNER, &id[0])
+            .partner_outbox()
+            .get(PARTNER, &id[0])
             .await
             .expect("entry")
             .expect("row");
@@ -215,13 +219,15 @@ async fn retryable_failures_retry_and_permanent_ones_park_with_the_answer() {
     }
     let parked = rig
         .store
-        .list_partner_outbox(PARTNER, Some("parked"), 10, None)
+        .partner_outbox()
+        .list(PARTNER, Some("parked"), 10, None)
         .await
         .expect("list");
     assert_eq!(parked.len(), 3);
     assert!(rig
         .store
-        .retry_partner_record(PARTNER, &parked[0].record_id, rig.clock.now())
+        .partner_outbox()
+        .retry(PARTNER, &parked[0].record_id, rig.clock.now())
         .await
         .expect("retry"));
     assert_eq!(rig.worker.round().await.expect("round").delivered, 1);
@@ -257,13 +263,15 @@ async fn the_latest_stop_of_a_goal_wins_and_replays_send_nothing() {
     let later = record(7, GoalOutcome::Breached, T0 + 3_600_000);
     let partners = |_: u64| vec![PARTNER.to_string()];
     rig.store
-        .record_sla_stops(std::slice::from_ref(&first), &partners, rig.clock.now())
+        .sla_records()
+        .record_stops(std::slice::from_ref(&first), &partners, rig.clock.now())
         .await
         .expect("first stop");
     rig.drain().await;
     // A reopen and a second stop: the partner gets the new outcome.
     rig.store
-        .record_sla_stops(std::slice::from_ref(&later), &partners, rig.clock.now())
+        .sla_records()
+        .record_stops(std::slice::from_ref(&later), &partners, rig.clock.now())
         .await
         .expect("second stop");
     rig.drain().await;
@@ -272,7 +280,8 @@ async fn the_latest_stop_of_a_goal_wins_and_replays_send_nothing() {
     // A restart replays both stops: nothing is queued again.
     let taken = rig
         .store
-        .record_sla_stops(&[first, later], &partners, rig.clock.now())
+        .sla_records()
+        .record_stops(&[first, later], &partners, rig.clock.now())
         .await
         .expect("replay");
     assert_eq!(taken, 0);

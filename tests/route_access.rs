@@ -246,19 +246,23 @@ async fn seed_partner(db: &std::path::Path) -> [String; 2] {
         })
         .collect();
     store
-        .record_sla_stops(&records, &|_| vec![PARTNER.to_string()], t0)
+        .sla_records()
+        .record_stops(&records, &|_| vec![PARTNER.to_string()], t0)
         .await
         .expect("records");
     store
-        .open_reconciliation(PARTNER, "2026-11-20", "manual", RUN, t0)
+        .reconciliations()
+        .open(PARTNER, "2026-11-20", "manual", RUN, t0)
         .await
         .expect("open the run");
     store
-        .save_reconciliation_page(RUN, 1, "{}", &RunCounts::default(), &[], 1000)
+        .reconciliations()
+        .save_page(RUN, 1, "{}", &RunCounts::default(), &[], 1000)
         .await
         .expect("a page");
     store
-        .finish_reconciliation(RUN, 2, 0, &[], 1000, 0, t0 + MIN)
+        .reconciliations()
+        .finish(RUN, 2, 0, &[], 1000, 0, t0 + MIN)
         .await
         .expect("finish the run");
     store.close().await;

@@ -164,6 +164,7 @@ async fn verify_link(
     } = link;
     let alerts = state
         .store
+        .notifications()
         .message_alerts(&message_id)
         .await
         .map_err(store_error)?;
@@ -189,7 +190,13 @@ async fn preview_link(
     let mut alerts = Vec::with_capacity(link.alert_ids.len());
     for alert_id in &link.alert_ids {
         // An outbox row whose alert is gone: nothing to acknowledge.
-        let Some(alert) = state.store.get_alert(alert_id).await.map_err(store_error)? else {
+        let Some(alert) = state
+            .store
+            .alerts()
+            .get(alert_id)
+            .await
+            .map_err(store_error)?
+        else {
             continue;
         };
         let outcome = match alert.record.state {

@@ -66,7 +66,8 @@ pub async fn list(
     let asked = tenant_list(&caller, &params, alert_state, MAX_LISTED_ALERTS)?;
     let rows = state
         .store
-        .list_alerts(asked.tenant, asked.state, asked.limit)
+        .alerts()
+        .list(asked.tenant, asked.state, asked.limit)
         .await
         .map_err(store_error)?;
     Ok(Envelope::ok(AlertList {
@@ -111,6 +112,7 @@ pub(super) async fn acknowledge(
 ) -> Result<Transition, ApiError> {
     let outcome = state
         .store
+        .alerts()
         .acknowledge(alert_id, by)
         .await
         .map_err(store_error)?;
@@ -145,6 +147,7 @@ pub async fn resolve(
     owned_alert(&state, &caller, &alert_id).await?;
     let outcome = state
         .store
+        .alerts()
         .resolve(&alert_id, &caller.claims.sub)
         .await
         .map_err(store_error)?;
@@ -171,7 +174,8 @@ async fn owned_alert(
 ) -> Result<StoredAlert, ApiError> {
     let alert = state
         .store
-        .get_alert(alert_id)
+        .alerts()
+        .get(alert_id)
         .await
         .map_err(store_error)?
         .ok_or_else(|| ApiError::not_found(format!("no alert {alert_id}")))?;

@@ -118,7 +118,8 @@ pub async fn list(
     let asked = tenant_list(&caller, &params, outbox_state, MAX_LISTED_NOTIFICATIONS)?;
     let rows = state
         .store
-        .list_notifications(asked.state, asked.tenant, asked.limit)
+        .notifications()
+        .list(asked.state, asked.tenant, asked.limit)
         .await
         .map_err(store_error)?;
     Ok(Envelope::ok(NotificationList {
@@ -159,7 +160,8 @@ pub async fn retry(
     }
     let changed = state
         .store
-        .retry_notification(&notification_id)
+        .notifications()
+        .retry(&notification_id)
         .await
         .map_err(store_error)?;
     // Read back either way: between the two statements the row may have moved on.
@@ -184,7 +186,8 @@ async fn visible(
 ) -> Result<OutboxEntry, ApiError> {
     state
         .store
-        .get_notification(notification_id)
+        .notifications()
+        .get(notification_id)
         .await
         .map_err(store_error)?
         .filter(|n| caller.may_see(n.tenant_id))

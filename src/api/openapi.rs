@@ -75,7 +75,7 @@ endpoint states its roles."
         partners::views::PartnerView,
         partners::views::RateLimitView,
         partners::views::OutboxStatsView,
-        partners::views::OutboxEntryView,
+        crate::store::PartnerOutboxEntry,
         partners::views::OutboxPage,
         partners::views::RetriedRecords,
         partners::views::RunView,

@@ -167,7 +167,8 @@ pub async fn create(
     }
     let stored = state
         .store
-        .create_silence(&silence)
+        .silences()
+        .create(&silence)
         .await
         .map_err(store_error)?;
     Ok(Envelope::created(SilenceView::of(&stored, now)))
@@ -208,7 +209,8 @@ pub async fn list(
     let now = now_ms();
     let rows = state
         .store
-        .list_silences(asked.tenant, asked.state, now, asked.limit)
+        .silences()
+        .list(asked.tenant, asked.state, now, asked.limit)
         .await
         .map_err(store_error)?;
     Ok(Envelope::ok(SilenceList {
@@ -241,7 +243,8 @@ pub async fn expire(
     let unknown = || ApiError::not_found(format!("no silence {silence_id}"));
     let found = state
         .store
-        .get_silence(&silence_id)
+        .silences()
+        .get(&silence_id)
         .await
         .map_err(store_error)?
         .ok_or_else(unknown)?;
@@ -254,7 +257,8 @@ pub async fn expire(
     let now = now_ms();
     match state
         .store
-        .expire_silence(&silence_id, &caller.claims.sub, now)
+        .silences()
+        .expire(&silence_id, &caller.claims.sub, now)
         .await
         .map_err(store_error)?
     {

@@ -164,7 +164,10 @@ impl LinkSigner {
         }
         let mut candidate = [0u8; GENERATED_KEY_LEN];
         getrandom::fill(&mut candidate).map_err(LinkKeyError::Random)?;
-        let secret = store.shared_key(STORED_KEY, &candidate).await?;
+        let secret = store
+            .notify_keys()
+            .shared_key(STORED_KEY, &candidate)
+            .await?;
         Ok(LinkSigner::new(&secret))
     }
 

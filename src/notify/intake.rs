@@ -58,9 +58,12 @@ impl Intake {
             let ended = matches!(change.state, AlertState::Resolved | AlertState::Retracted);
             let notified = if ended {
                 // Resolution messages go to whoever was paged: write earlier pages first.
-                added += self.store.enqueue_notifications(&pending).await?;
+                added += self.store.notifications().enqueue(&pending).await?;
                 pending.clear();
-                self.store.alert_notifications(&change.alert_id).await?
+                self.store
+                    .notifications()
+                    .of_alert(&change.alert_id)
+                    .await?
             } else {
                 Vec::new()
             };
@@ -69,14 +72,18 @@ impl Intake {
                 .of(change.tenant_id)
                 .outbox_work(change, now, &notified);
             if work.cancel_pages {
-                added += self.store.enqueue_notifications(&pending).await?;
+                added += self.store.notifications().enqueue(&pending).await?;
                 pending.clear();
-                let cancelled = self.store.cancel_pages(&change.alert_id).await?;
+                let cancelled = self
+                    .store
+                    .notifications()
+                    .cancel_pages(&change.alert_id)
+                    .await?;
                 debug!(tenant_id = change.tenant_id, ticket_id = %change.ticket_id, alert_id = %change.alert_id, state = change.state.as_str(), cancelled, "pending pages cancelled");
             }
             pending.extend(work.enqueue);
         }
-        added += self.store.enqueue_notifications(&pending).await?;
+        added += self.store.notifications().enqueue(&pending).await?;
         if added > 0 {
             self.wake.notify_one();
         }

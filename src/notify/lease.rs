@@ -72,7 +72,7 @@ impl LeaseKeeper {
                 if next <= held {
                     continue;
                 }
-                match store.renew_claim(&ids, held, next).await {
+                match store.notifications().renew_claim(&ids, held, next).await {
                     Ok(renewed) => {
                         debug!(renewed, until = next, "notification claim renewed");
                         held = next;

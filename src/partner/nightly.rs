@@ -187,7 +187,8 @@ impl PartnerSchedule {
         let finished = self
             .reconciler
             .store()
-            .finished_reconciliation(self.partner(), &day, Trigger::Nightly.as_str())
+            .reconciliations()
+            .finished(self.partner(), &day, Trigger::Nightly.as_str())
             .await;
         match finished {
             Ok(Some(_)) => {}

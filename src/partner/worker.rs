@@ -92,7 +92,8 @@ impl PartnerWorker {
         let partner = self.link.id();
         let claimed = self
             .store
-            .claim_partner_records(partner, now, BATCH, CLAIM_LEASE_MS)
+            .partner_outbox()
+            .claim(partner, now, BATCH, CLAIM_LEASE_MS)
             .await?;
         let mut report = RoundReport {
             claimed: claimed.len(),
@@ -119,7 +120,8 @@ impl PartnerWorker {
             metrics::partner_retries(partner).increment(report.retried as u64);
         }
         self.store
-            .finish_partner_records(partner, &outcomes, self.link.now())
+            .partner_outbox()
+            .finish(partner, &outcomes, self.link.now())
             .await?;
         report.blocked_until = self.link.open_until();
         Ok(report)
@@ -231,7 +233,7 @@ impl PartnerWorker {
     /// Sets the outbox gauges of this partner from the store.
     pub async fn refresh_gauges(&self) {
         let partner = self.link.id();
-        match self.store.partner_outbox_stats(partner).await {
+        match self.store.partner_outbox().stats(partner).await {
             Ok(s) => {
                 metrics::partner_outbox_depth(partner).set(s.pending as f64);
                 metrics::partner_outbox_parked(partner).set(s.parked as f64);

@@ -43,7 +43,7 @@ impl AlertWriter {
     async fn write(&self, batch: Vec<AlertRecord>) {
         let noticed = Instant::now();
         let stored = until_stored_isolating("alert changes", batch.len(), |rows| {
-            self.store.record_alert_changes(&batch[rows])
+            self.store.alerts().record_changes(&batch[rows])
         })
         .await;
         for (i, reason) in &stored.refused {

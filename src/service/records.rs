@@ -68,7 +68,9 @@ impl RecordWriter {
         };
         let now = self.clock.now();
         let stored = until_stored_isolating("SLA records", batch.len(), |rows| {
-            self.store.record_sla_stops(&batch[rows], &partners_of, now)
+            self.store
+                .sla_records()
+                .record_stops(&batch[rows], &partners_of, now)
         })
         .await;
         for (i, reason) in &stored.refused {

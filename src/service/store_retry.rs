@@ -157,7 +157,9 @@ mod tests {
         let batch = [record(7), record(u64::MAX), record(8)];
         let partners_of = |_: u64| vec!["exchange-a".to_string()];
         let stored = until_stored_isolating("SLA records", batch.len(), |rows| {
-            store.record_sla_stops(&batch[rows], &partners_of, 1_800_000_031_000)
+            store
+                .sla_records()
+                .record_stops(&batch[rows], &partners_of, 1_800_000_031_000)
         })
         .await;
         let refused: Vec<usize> = stored.refused.iter().map(|(i, _)| *i).collect();
@@ -165,7 +167,7 @@ mod tests {
         let taken: usize = stored.written.iter().map(|(_, n)| n).sum();
         assert_eq!(taken, 2);
         // Both neighbours are queued for the partner.
-        let outbox = store.partner_outbox_stats("exchange-a").await.unwrap();
+        let outbox = store.partner_outbox().stats("exchange-a").await.unwrap();
         assert_eq!(outbox.pending, 2);
     }
 }

@@ -12,7 +12,7 @@ use vigil_engine::{AlertRecord, AlertState, Goal, Level};
 use vigil_schema::Millis;
 
 use super::error::{counted, StoreError};
-use super::pool::{on_backend, Store};
+use super::pool::{on_backend, Backend, Store};
 use crate::clock::now_ms;
 use crate::telemetry::metrics::{store_errors, store_write_seconds};
 
@@ -52,7 +52,7 @@ pub struct StoredAlert {
     pub resolved_at: Option<Millis>,
 }
 
-/// What [`Store::acknowledge`] or [`Store::resolve`] found.
+/// What [`Alerts::acknowledge`] or [`Alerts::resolve`] found.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Transition {
     /// The alert moved to the asked state.
@@ -181,22 +181,35 @@ macro_rules! write_one {
     }};
 }
 
+/// The alerts: state changes recorded idempotently, listed, acknowledged and resolved. A
+/// borrowed handle from [`Store::alerts`]; copy it freely.
+#[derive(Debug, Clone, Copy)]
+pub struct Alerts<'a> {
+    backend: &'a Backend,
+}
+
 impl Store {
+    /// The alerts.
+    pub fn alerts(&self) -> Alerts<'_> {
+        Alerts {
+            backend: &self.backend,
+        }
+    }
+}
+
+impl Alerts<'_> {
     /// Records one alert state change, idempotently: inserts the first record of a dedupe key,
     /// moves an existing row forward, and otherwise changes nothing. Publish the change only
     /// when the result [`AlertWrite::is_new`].
     #[tracing::instrument(level = "debug", skip_all, fields(tenant_id = record.tenant_id, ticket_id = %record.ticket_id))]
-    pub async fn record_alert_change(
-        &self,
-        record: &AlertRecord,
-    ) -> Result<AlertWrite, StoreError> {
+    pub async fn record_change(self, record: &AlertRecord) -> Result<AlertWrite, StoreError> {
         let started = Instant::now();
         let result = self.record_one(record).await;
         finish("alert", started, &result);
         result
     }
 
-    async fn record_one(&self, record: &AlertRecord) -> Result<AlertWrite, StoreError> {
+    async fn record_one(self, record: &AlertRecord) -> Result<AlertWrite, StoreError> {
         let p = prepare(record)?;
         let now = now_ms();
         let write = on_backend!(self, |pool| {
@@ -210,8 +223,8 @@ impl Store {
     /// than once, e.g. firing then resolved). All or nothing: on error nothing is recorded and
     /// the whole batch can be retried. Returns one [`AlertWrite`] per record.
     #[tracing::instrument(level = "debug", skip_all, fields(records = records.len()))]
-    pub async fn record_alert_changes(
-        &self,
+    pub async fn record_changes(
+        self,
         records: &[AlertRecord],
     ) -> Result<Vec<AlertWrite>, StoreError> {
         let started = Instant::now();
@@ -220,7 +233,7 @@ impl Store {
         result
     }
 
-    async fn record_batch(&self, records: &[AlertRecord]) -> Result<Vec<AlertWrite>, StoreError> {
+    async fn record_batch(self, records: &[AlertRecord]) -> Result<Vec<AlertWrite>, StoreError> {
         let prepared = records.iter().map(prepare).collect::<Result<Vec<_>, _>>()?;
         if prepared.is_empty() {
             return Ok(Vec::new());
@@ -239,8 +252,8 @@ impl Store {
 
     /// Alerts, newest `fired_at` first, optionally of one tenant and/or in one state; at most
     /// `limit`.
-    pub async fn list_alerts(
-        &self,
+    pub async fn list(
+        self,
         tenant: Option<u64>,
         state: Option<AlertState>,
         limit: u32,
@@ -281,8 +294,8 @@ impl Store {
 
     /// Open (firing or acknowledged) alerts, newest `fired_at` first, of one tenant or of
     /// all; at most `limit`. One statement, served by the `(tenant_id, state, fired_at)` index.
-    pub async fn open_alerts(
-        &self,
+    pub async fn open(
+        self,
         tenant: Option<u64>,
         limit: u32,
     ) -> Result<Vec<StoredAlert>, StoreError> {
@@ -314,7 +327,7 @@ impl Store {
     }
 
     /// One alert by id.
-    pub async fn get_alert(&self, alert_id: &str) -> Result<Option<StoredAlert>, StoreError> {
+    pub async fn get(self, alert_id: &str) -> Result<Option<StoredAlert>, StoreError> {
         let sql = select_alerts!("WHERE alert_id = $1");
         let row: Option<AlertRow> = on_backend!(self, |pool| {
             sqlx::query_as(sql)
@@ -328,7 +341,7 @@ impl Store {
 
     /// Acknowledges a firing alert on behalf of `by` (a user id). An alert that is no longer
     /// firing is left as it is.
-    pub async fn acknowledge(&self, alert_id: &str, by: &str) -> Result<Transition, StoreError> {
+    pub async fn acknowledge(self, alert_id: &str, by: &str) -> Result<Transition, StoreError> {
         self.transition(
             alert_id,
             by,
@@ -340,7 +353,7 @@ impl Store {
 
     /// Resolves a firing or acknowledged alert by hand on behalf of `by`. A resolved or
     /// retracted alert is left as it is.
-    pub async fn resolve(&self, alert_id: &str, by: &str) -> Result<Transition, StoreError> {
+    pub async fn resolve(self, alert_id: &str, by: &str) -> Result<Transition, StoreError> {
         self.transition(
             alert_id,
             by,
@@ -351,7 +364,7 @@ impl Store {
     }
 
     async fn transition(
-        &self,
+        self,
         alert_id: &str,
         by: &str,
         update: &'static str,
@@ -368,7 +381,7 @@ impl Store {
                 .map_err(counted)?
                 .rows_affected()
         });
-        let result = match self.get_alert(alert_id).await {
+        let result = match self.get(alert_id).await {
             Ok(None) => Ok(Transition::Unknown),
             Ok(Some(row)) if changed == 1 => Ok(Transition::Changed(row)),
             Ok(Some(row)) => Ok(Transition::Unchanged(row)),

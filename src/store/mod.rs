@@ -2,49 +2,90 @@
 //! Migrations are embedded per dialect (`migrations/sqlite`, `migrations/postgres`) and run on
 //! connect. It holds the alerts, written idempotently so replays and restarts never record (and
 //! so never publish) the same alert change twice, each partition's handled sequence, the
-//! notification outbox (and its operator view, `notification_admin`), silences, and the keys
-//! the notifier shares between instances (`notify_keys`).
+//! notification outbox (and its operator view), silences, the keys the notifier shares between
+//! instances, our SLA records with the partner outbox, and partner reconciliations.
+//!
+//! [`Store`] is the connection pool (cheap to clone and share). Each feature has a store type
+//! of its own that [`Store`] hands out (`store.alerts().get(id)`,
+//! `store.partner_outbox().claim(…)`): a `Copy` handle borrowing the pool, free to make, whose
+//! methods take it by value, so the futures they return borrow the [`Store`] and not the
+//! handle.
 //!
 //! # Layout
-//! - [`pool`]: connecting: dialect by URL scheme, migrations, pool limits. [`config`]: `[store]`.
-//! - [`error`]: store errors, split by whether a retry can help.
-//! - [`alerts`]: alert state changes, recorded idempotently; lists, acknowledgement.
-//! - [`outbox`]: alert states still to be published on JetStream.
-//! - [`progress`]: each partition's last handled stream sequence.
-//! - [`notifications`]: the notification outbox; [`notification_admin`]: its operator view.
-//! - [`silences`]: silences; [`notify_keys`]: keys every notifier instance shares.
-//! - [`partners`]: our SLA records and the partner outbox.
-//! - [`reconciliations`]: reconciliation runs, their pages, leases and reports.
+//! The store stays one layer (the API and the notifier, the partner workers and the service
+//! call into it), with one store type per feature rather than one folder per feature holding
+//! its storage, logic and handlers: the features share one pool, one error type, one pair of
+//! migration sets and a few SQL helpers, and their logic and handlers are organised by layer in
+//! `notify/`, `partner/` and `api/`. A store type per feature gives each feature's tables one
+//! owner and one small surface without moving code across those layers.
+//!
+//! - [`pool`]: [`Store`], connecting: dialect by URL scheme, migrations, pool limits.
+//!   [`config`]: `[store]`.
+//! - [`error`]: store errors, split by whether a retry can help. `sql`: shared SQL helpers;
+//!   `rfc3339`: instants as RFC 3339 in rows the API sends as they are.
+//! - [`alerts`]: [`Alerts`], alert state changes recorded idempotently; lists,
+//!   acknowledgement.
+//! - [`alert_outbox`]: [`AlertOutbox`], alert states still to be published on JetStream.
+//! - [`progress`]: [`PartitionProgress`], each partition's last handled stream sequence.
+//! - [`notifications`]: [`Notifications`], the notification outbox;
+//!   [`notification_admin`]: its operator view.
+//! - [`silences`]: [`Silences`]; [`notify_keys`]: [`NotifyKeys`], keys every notifier instance
+//!   shares.
+//! - [`sla_records`]: [`SlaRecords`], our SLA records, queued for partners as they change.
+//! - [`partner_outbox`]: [`PartnerOutbox`], which partner has which record; claims, outcomes,
+//!   operator retries.
+//! - [`reconciliation_runs`]: [`Reconciliations`], reconciliation runs and their reports;
+//!   [`reconciliation_pages`]: the pages a running run has counted, and finishing it;
+//!   [`reconciliation_diffs`]: the diffs a run keeps.
+//! - [`leases`]: [`Leases`], named leases, one holder at a time.
+//! - [`test_support`]: stores for tests (a PostgreSQL schema of their own); not for the
+//!   product.
 
+pub mod alert_outbox;
 pub mod alerts;
 pub mod config;
 pub mod error;
+pub mod leases;
 pub mod notification_admin;
 pub mod notifications;
 pub mod notify_keys;
-pub mod outbox;
-pub mod partners;
+pub mod partner_outbox;
 pub mod pool;
 pub mod progress;
-pub mod reconciliations;
+pub mod reconciliation_diffs;
+pub mod reconciliation_pages;
+pub mod reconciliation_runs;
+mod rfc3339;
 pub mod silences;
+pub mod sla_records;
+mod sql;
+#[doc(hidden)]
+pub mod test_support;
 
 #[cfg(test)]
 mod notify_tests;
 #[cfg(test)]
 mod partner_tests;
 #[cfg(test)]
-mod test_stores;
+mod reconciliation_tests;
 #[cfg(test)]
 mod tests;
 
-pub use alerts::{AlertWrite, StoredAlert, Transition};
+pub use alert_outbox::AlertOutbox;
+pub use alerts::{AlertWrite, Alerts, StoredAlert, Transition};
 pub use config::StoreConfig;
 pub use error::StoreError;
+pub use leases::Leases;
 pub use notification_admin::{OutboxEntry, OutboxState};
-pub use partners::{ClaimedRecord, DeliveryOutcome, PartnerOutboxEntry, PartnerOutboxStats};
-pub use pool::{Backend, Store};
-pub use reconciliations::{
-    DiffKind, NewDiff, OpenedRun, ReconciliationDiff, ReconciliationRun, RunCounts,
+pub use notifications::Notifications;
+pub use notify_keys::NotifyKeys;
+pub use partner_outbox::{
+    ClaimedRecord, DeliveryOutcome, PartnerOutbox, PartnerOutboxEntry, PartnerOutboxStats,
 };
+pub use pool::{Backend, Store};
+pub use progress::PartitionProgress;
+pub use reconciliation_diffs::{DiffKind, NewDiff, ReconciliationDiff};
+pub use reconciliation_pages::RunCounts;
+pub use reconciliation_runs::{OpenedRun, ReconciliationRun, Reconciliations};
 pub use silences::{Silence, SilenceExpiry, SilenceFilter, StoredSilence};
+pub use sla_records::SlaRecords;

@@ -7,7 +7,8 @@
 use vigil_schema::Millis;
 
 use super::error::{counted, StoreError};
-use super::pool::{on_backend, Store};
+use super::notifications::Notifications;
+use super::pool::on_backend;
 use crate::clock::now_ms;
 
 /// Most rows one listing returns.
@@ -102,11 +103,11 @@ macro_rules! select_entries {
     };
 }
 
-impl Store {
+impl Notifications<'_> {
     /// Rows in `state`, of one tenant or of all, most recently changed first; at most `limit`
     /// (capped at [`MAX_LISTED_NOTIFICATIONS`]).
-    pub async fn list_notifications(
-        &self,
+    pub async fn list(
+        self,
         state: OutboxState,
         tenant: Option<u64>,
         limit: u32,
@@ -142,10 +143,7 @@ impl Store {
     }
 
     /// Every row of one alert, in the order they are due.
-    pub async fn alert_notifications(
-        &self,
-        alert_id: &str,
-    ) -> Result<Vec<OutboxEntry>, StoreError> {
+    pub async fn of_alert(self, alert_id: &str) -> Result<Vec<OutboxEntry>, StoreError> {
         let rows: Vec<EntryRow> = on_backend!(self, |pool| {
             sqlx::query_as(select_entries!(
                 "WHERE alert_id = $1 ORDER BY due_at, notification_id"
@@ -159,10 +157,7 @@ impl Store {
     }
 
     /// One row by id.
-    pub async fn get_notification(
-        &self,
-        notification_id: &str,
-    ) -> Result<Option<OutboxEntry>, StoreError> {
+    pub async fn get(self, notification_id: &str) -> Result<Option<OutboxEntry>, StoreError> {
         let row: Option<EntryRow> = on_backend!(self, |pool| {
             sqlx::query_as(select_entries!("WHERE notification_id = $1"))
                 .bind(notification_id)
@@ -175,7 +170,7 @@ impl Store {
 
     /// Sends a failed row again: it becomes `pending`, due now, keeping `last_error` and
     /// `attempts`. Returns whether it changed (false: unknown, or not `failed`).
-    pub async fn retry_notification(&self, notification_id: &str) -> Result<bool, StoreError> {
+    pub async fn retry(self, notification_id: &str) -> Result<bool, StoreError> {
         let now = now_ms();
         let changed = on_backend!(self, |pool| {
             sqlx::query(
@@ -194,7 +189,7 @@ impl Store {
 
     /// The distinct alerts (id, tenant) of a message: of the rows that share `message_id`, or
     /// whose own id it is (the group's first row, or a row sent alone); by alert id.
-    pub async fn message_alerts(&self, message_id: &str) -> Result<Vec<(String, u64)>, StoreError> {
+    pub async fn message_alerts(self, message_id: &str) -> Result<Vec<(String, u64)>, StoreError> {
         let rows: Vec<(String, i64)> = on_backend!(self, |pool| {
             sqlx::query_as(
                 "SELECT DISTINCT alert_id, tenant_id FROM notifications \

@@ -5,7 +5,8 @@
 use vigil_schema::Millis;
 
 use super::error::{counted, StoreError};
-use super::pool::{on_backend, Store};
+use super::pool::{on_backend, Backend, Store};
+use super::sql::ids_json;
 use crate::clock::now_ms;
 
 /// What a notification is.
@@ -69,10 +70,27 @@ impl NewNotification {
     }
 }
 
+/// The notification outbox, for the workers that send it and the operators who watch it
+/// ([`notification_admin`](super::notification_admin)). A borrowed handle from
+/// [`Store::notifications`]; copy it freely.
+#[derive(Debug, Clone, Copy)]
+pub struct Notifications<'a> {
+    pub(super) backend: &'a Backend,
+}
+
 impl Store {
+    /// The notification outbox.
+    pub fn notifications(&self) -> Notifications<'_> {
+        Notifications {
+            backend: &self.backend,
+        }
+    }
+}
+
+impl Notifications<'_> {
     /// Writes notifications that are not there yet (by id) as pending; returns how many were
     /// new.
-    pub async fn enqueue_notifications(&self, rows: &[NewNotification]) -> Result<u64, StoreError> {
+    pub async fn enqueue(self, rows: &[NewNotification]) -> Result<u64, StoreError> {
         let now = now_ms();
         let mut added = 0;
         if rows.is_empty() {
@@ -126,7 +144,7 @@ impl Store {
     /// alerts, and reserves them until `lease_until`: another worker (or this one after a
     /// crash) takes them again only once that passes.
     pub async fn claim_due(
-        &self,
+        self,
         now: Millis,
         limit: u32,
         lease_until: Millis,
@@ -180,7 +198,7 @@ impl Store {
     /// to `until`; a notification settled since, or taken by another worker after the claim
     /// lapsed, keeps its own due time. The number renewed.
     pub async fn renew_claim(
-        &self,
+        self,
         ids: &[String],
         held: Millis,
         until: Millis,
@@ -208,7 +226,7 @@ impl Store {
 
     /// Records that these notifications go out together as one message, before it is sent:
     /// a retry after a crash sends the same message with the same idempotency key.
-    pub async fn assign_message(&self, message_id: &str, ids: &[String]) -> Result<(), StoreError> {
+    pub async fn assign_message(self, message_id: &str, ids: &[String]) -> Result<(), StoreError> {
         self.update_pending(
             ids,
             "message_id = $2",
@@ -217,12 +235,8 @@ impl Store {
         .await
     }
 
-    /// Records what became of notifications taken by [`Store::claim_due`].
-    pub async fn record_outcome(
-        &self,
-        ids: &[String],
-        outcome: &Outcome,
-    ) -> Result<(), StoreError> {
+    /// Records what became of notifications taken by [`Notifications::claim_due`].
+    pub async fn record_outcome(self, ids: &[String], outcome: &Outcome) -> Result<(), StoreError> {
         let now = now_ms();
         match outcome {
             Outcome::Sent => {
@@ -276,7 +290,7 @@ impl Store {
     /// `UPDATE notifications SET <set>` on the pending rows among `ids`, in one statement:
     /// `$1` is the ids, `$2`… are `extra`.
     async fn update_pending(
-        &self,
+        self,
         ids: &[String],
         set: &'static str,
         extra: &[Bind],
@@ -303,7 +317,7 @@ impl Store {
     }
 
     /// The condition "pending, and one of the ids bound as `$1`" (a JSON array of strings).
-    fn pending_among_ids(&self) -> &'static str {
+    fn pending_among_ids(self) -> &'static str {
         match &self.backend {
             // `+state`: look rows up by id. Without statistics SQLite would rather walk every
             // pending row through the state index, once per statement.
@@ -318,14 +332,14 @@ impl Store {
     }
 
     /// Pending notifications.
-    pub async fn pending_notifications(&self) -> Result<i64, StoreError> {
-        self.overdue_notifications(Millis::MAX).await
+    pub async fn pending(self) -> Result<i64, StoreError> {
+        self.overdue(Millis::MAX).await
     }
 
     /// Pending notifications that are due by `now` or were held back once (retries, an open
     /// breaker, rate limits, silences, quiet hours): the outbox depth gauge. Escalation steps
     /// planned for later are not a backlog.
-    pub async fn overdue_notifications(&self, now: Millis) -> Result<i64, StoreError> {
+    pub async fn overdue(self, now: Millis) -> Result<i64, StoreError> {
         let n: i64 = on_backend!(self, |pool| {
             sqlx::query_scalar(
                 "SELECT COUNT(*) FROM notifications WHERE state = 'pending' \
@@ -341,7 +355,7 @@ impl Store {
 
     /// Cancels the pages of an alert still pending (it was acknowledged, resolved or
     /// retracted); returns how many.
-    pub async fn cancel_pages(&self, alert_id: &str) -> Result<u64, StoreError> {
+    pub async fn cancel_pages(self, alert_id: &str) -> Result<u64, StoreError> {
         let now = now_ms();
         let cancelled = on_backend!(self, |pool| {
             sqlx::query(
@@ -359,12 +373,7 @@ impl Store {
     }
 }
 
-/// Ids as the JSON array [`Store::pending_among_ids`] expects.
-fn ids_json(ids: &[String]) -> String {
-    serde_json::Value::from(ids.to_vec()).to_string()
-}
-
-/// A value bound after the ids in [`Store::update_pending`].
+/// A value bound after the ids in [`Notifications::update_pending`].
 enum Bind {
     Int(i64),
     Text(String),
@@ -433,7 +442,7 @@ pub struct DueNotification {
     pub alert: super::StoredAlert,
 }
 
-/// A row of [`Store::claim_due`]'s query.
+/// A row of [`Notifications::claim_due`]'s query.
 #[derive(sqlx::FromRow)]
 struct DueRow {
     notification_id: String,

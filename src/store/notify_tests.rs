@@ -4,7 +4,7 @@
 
 use super::notifications::{NewNotification, NotificationKind, Outcome};
 use super::pool::on_backend;
-use super::test_stores::{postgres, sqlite};
+use super::test_support::{postgres, sqlite};
 use super::*;
 use crate::notify::ack_token::LinkSigner;
 use crate::notify::NotifyConfig;
@@ -38,14 +38,14 @@ async fn exercise_silences(store: &Store) {
     let other = silence("s-other", Some(8), NOW - HOUR, NOW + HOUR);
     let over = silence("s-over", Some(7), NOW - 2 * HOUR, NOW - HOUR);
     for s in [&now_running, &later, &everyone, &other, &over] {
-        let stored = store.create_silence(s).await.unwrap();
+        let stored = store.silences().create(s).await.unwrap();
         assert_eq!(&stored.silence, s);
     }
     // Read back exactly, lists and all.
-    let got = store.get_silence("s-all").await.unwrap().unwrap();
+    let got = store.silences().get("s-all").await.unwrap().unwrap();
     assert_eq!(got.silence, everyone);
     assert_eq!(got.expired_by, None);
-    assert_eq!(store.get_silence("nope").await.unwrap(), None);
+    assert_eq!(store.silences().get("nope").await.unwrap(), None);
 
     let ids = |rows: Vec<StoredSilence>| {
         let mut ids: Vec<String> = rows.into_iter().map(|s| s.silence.id).collect();
@@ -53,27 +53,32 @@ async fn exercise_silences(store: &Store) {
         ids
     };
     let active = store
-        .list_silences(Some(7), SilenceFilter::Active, NOW, 100)
+        .silences()
+        .list(Some(7), SilenceFilter::Active, NOW, 100)
         .await
         .unwrap();
     assert_eq!(ids(active), ["s-later", "s-now"]);
     let expired = store
-        .list_silences(Some(7), SilenceFilter::Expired, NOW, 100)
+        .silences()
+        .list(Some(7), SilenceFilter::Expired, NOW, 100)
         .await
         .unwrap();
     assert_eq!(ids(expired), ["s-over"]);
     let all_of_7 = store
-        .list_silences(Some(7), SilenceFilter::All, NOW, 100)
+        .silences()
+        .list(Some(7), SilenceFilter::All, NOW, 100)
         .await
         .unwrap();
     assert_eq!(all_of_7.len(), 3);
     let everything = store
-        .list_silences(None, SilenceFilter::All, NOW, 100)
+        .silences()
+        .list(None, SilenceFilter::All, NOW, 100)
         .await
         .unwrap();
     assert_eq!(everything.len(), 5);
     let active_anywhere = store
-        .list_silences(None, SilenceFilter::Active, NOW, 100)
+        .silences()
+        .list(None, SilenceFilter::Active, NOW, 100)
         .await
         .unwrap();
     assert_eq!(
@@ -82,26 +87,29 @@ async fn exercise_silences(store: &Store) {
     );
     assert_eq!(
         store
-            .list_silences(None, SilenceFilter::Expired, NOW, 1)
+            .silences()
+            .list(None, SilenceFilter::Expired, NOW, 1)
             .await
             .unwrap()
             .len(),
         1
     );
     assert!(store
-        .list_silences(Some(u64::MAX), SilenceFilter::All, NOW, 100)
+        .silences()
+        .list(Some(u64::MAX), SilenceFilter::All, NOW, 100)
         .await
         .unwrap()
         .is_empty());
 
     // In force now: started and not ended.
-    let mut in_force = store.silences_in_force(NOW).await.unwrap();
+    let mut in_force = store.silences().in_force(NOW).await.unwrap();
     in_force.sort_by(|a, b| a.id.cmp(&b.id));
     assert_eq!(in_force, [everyone.clone(), now_running.clone(), other]);
 
     // Expiring ends it now, keeps the row and who did it; a second expiry changes nothing.
     let SilenceExpiry::Expired(expired) = store
-        .expire_silence("s-now", "maria", NOW + 5)
+        .silences()
+        .expire("s-now", "maria", NOW + 5)
         .await
         .unwrap()
     else {
@@ -111,7 +119,8 @@ async fn exercise_silences(store: &Store) {
     assert_eq!(expired.expired_by.as_deref(), Some("maria"));
     assert_eq!(expired.expired_at, Some(NOW + 5));
     let SilenceExpiry::AlreadyOver(again) = store
-        .expire_silence("s-now", "otto", NOW + 10)
+        .silences()
+        .expire("s-now", "otto", NOW + 10)
         .await
         .unwrap()
     else {
@@ -119,22 +128,25 @@ async fn exercise_silences(store: &Store) {
     };
     assert_eq!(again.expired_by.as_deref(), Some("maria"));
     assert_eq!(
-        store.expire_silence("nope", "otto", NOW).await.unwrap(),
+        store.silences().expire("nope", "otto", NOW).await.unwrap(),
         SilenceExpiry::Unknown
     );
     // A silence expired before it started is never in force, and is listed as expired.
     store
-        .expire_silence("s-later", "maria", NOW + 10)
+        .silences()
+        .expire("s-later", "maria", NOW + 10)
         .await
         .unwrap();
     assert!(!store
-        .silences_in_force(NOW + HOUR + 1)
+        .silences()
+        .in_force(NOW + HOUR + 1)
         .await
         .unwrap()
         .iter()
         .any(|s| s.id == "s-later"));
     let expired = store
-        .list_silences(Some(7), SilenceFilter::Expired, NOW + 20, 100)
+        .silences()
+        .list(Some(7), SilenceFilter::Expired, NOW + 20, 100)
         .await
         .unwrap();
     assert_eq!(ids(expired), ["s-later", "s-now", "s-over"]);
@@ -172,31 +184,36 @@ async fn exercise_outbox_admin(store: &Store) {
         page("A2", 5, "alice", "sms"),
         page("B1", 6, "bob", "sms"),
     ];
-    store.enqueue_notifications(&rows).await.unwrap();
+    store.notifications().enqueue(&rows).await.unwrap();
     let ids: Vec<String> = rows.iter().map(NewNotification::id).collect();
     let failed = |reason: &str| Outcome::Failed {
         reason: reason.into(),
     };
     store
+        .notifications()
         .record_outcome(&ids[0..1], &failed("gateway said 400"))
         .await
         .unwrap();
     store
+        .notifications()
         .record_outcome(&ids[3..4], &failed("gateway said 401"))
         .await
         .unwrap();
     store
+        .notifications()
         .record_outcome(&ids[1..2], &Outcome::Sent)
         .await
         .unwrap();
 
     let failed = store
-        .list_notifications(OutboxState::Failed, None, 500)
+        .notifications()
+        .list(OutboxState::Failed, None, 500)
         .await
         .unwrap();
     assert_eq!(failed.len(), 2);
     let of_5 = store
-        .list_notifications(OutboxState::Failed, Some(5), 500)
+        .notifications()
+        .list(OutboxState::Failed, Some(5), 500)
         .await
         .unwrap();
     assert_eq!(of_5.len(), 1);
@@ -222,46 +239,62 @@ async fn exercise_outbox_admin(store: &Store) {
         )
     );
     let sent = store
-        .list_notifications(OutboxState::Sent, Some(5), 10)
+        .notifications()
+        .list(OutboxState::Sent, Some(5), 10)
         .await
         .unwrap();
     assert_eq!(sent.len(), 1);
     assert!(sent[0].sent_at.is_some());
 
     // Only a failed row is retried: pending, due now, the error kept.
-    assert!(!store.retry_notification(&ids[1]).await.unwrap());
-    assert!(!store.retry_notification("nope").await.unwrap());
-    assert!(store.retry_notification(&ids[0]).await.unwrap());
-    assert!(!store.retry_notification(&ids[0]).await.unwrap());
-    let retried = store.get_notification(&ids[0]).await.unwrap().unwrap();
+    assert!(!store.notifications().retry(&ids[1]).await.unwrap());
+    assert!(!store.notifications().retry("nope").await.unwrap());
+    assert!(store.notifications().retry(&ids[0]).await.unwrap());
+    assert!(!store.notifications().retry(&ids[0]).await.unwrap());
+    let retried = store.notifications().get(&ids[0]).await.unwrap().unwrap();
     assert_eq!(retried.state, "pending");
     assert_eq!(retried.last_error.as_deref(), Some("gateway said 400"));
     assert_eq!(retried.attempts, 1);
     assert!(retried.due_at > 100);
     assert_eq!(retried.due_at, retried.updated_at);
-    assert!(store.get_notification("nope").await.unwrap().is_none());
+    assert!(store.notifications().get("nope").await.unwrap().is_none());
 
     // A message: the first row's id is the message id, the others name it.
     set_message(store, &ids[0], &ids[0]).await;
     set_message(store, &ids[2], &ids[0]).await;
     assert_eq!(
-        store.message_alerts(&ids[0]).await.unwrap(),
+        store.notifications().message_alerts(&ids[0]).await.unwrap(),
         [("A1".to_string(), 5), ("A2".to_string(), 5)]
     );
     // A row sent alone is its own message.
     assert_eq!(
-        store.message_alerts(&ids[3]).await.unwrap(),
+        store.notifications().message_alerts(&ids[3]).await.unwrap(),
         [("B1".to_string(), 6)]
     );
-    assert!(store.message_alerts("nope").await.unwrap().is_empty());
+    assert!(store
+        .notifications()
+        .message_alerts("nope")
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 async fn exercise_keys(store: &Store) {
-    let first = store.shared_key("k", &[1; 32]).await.unwrap();
+    let first = store.notify_keys().shared_key("k", &[1; 32]).await.unwrap();
     assert_eq!(first, [1; 32]);
     // A later instance gets the first key, not its own candidate.
-    assert_eq!(store.shared_key("k", &[2; 32]).await.unwrap(), [1; 32]);
-    assert_eq!(store.shared_key("other", &[3; 4]).await.unwrap(), [3; 4]);
+    assert_eq!(
+        store.notify_keys().shared_key("k", &[2; 32]).await.unwrap(),
+        [1; 32]
+    );
+    assert_eq!(
+        store
+            .notify_keys()
+            .shared_key("other", &[3; 4])
+            .await
+            .unwrap(),
+        [3; 4]
+    );
 
     // Two instances loading the signer from the store check each other's links.
     let config = NotifyConfig::default();

@@ -1,12 +1,11 @@
-//! Store tests of SLA records, the partner outbox, reconciliation runs and leases, on a
-//! temporary SQLite file, and on PostgreSQL when `VIGIL_TEST_POSTGRES_URL` is set (each test in
-//! a schema of its own).
+//! Store tests of SLA records and the partner outbox, on a temporary SQLite file, and on
+//! PostgreSQL when `VIGIL_TEST_POSTGRES_URL` is set (each test in a schema of its own).
 
 use std::collections::HashSet;
 
 use vigil_engine::{Goal, SlaRecord};
 
-use super::test_stores::{postgres, sqlite};
+use super::test_support::{on_both_dialects, postgres, sqlite};
 use super::*;
 
 const NOW: i64 = 1_795_000_000_000;
@@ -46,7 +45,8 @@ fn id(ticket: &str) -> String {
 
 async fn entry(store: &Store, partner: &str, ticket: &str) -> PartnerOutboxEntry {
     store
-        .get_partner_outbox_entry(partner, &id(ticket))
+        .partner_outbox()
+        .get(partner, &id(ticket))
         .await
         .unwrap()
         .unwrap()
@@ -54,7 +54,8 @@ async fn entry(store: &Store, partner: &str, ticket: &str) -> PartnerOutboxEntry
 
 async fn claim_ids(store: &Store, partner: &str, now: i64, limit: u32) -> Vec<(String, i64)> {
     store
-        .claim_partner_records(partner, now, limit, LEASE)
+        .partner_outbox()
+        .claim(partner, now, limit, LEASE)
         .await
         .unwrap()
         .into_iter()
@@ -67,7 +68,8 @@ async fn latest_stop_wins_and_replays_change_nothing(store: &Store) {
     let other = record(7, "T-2", NOW - 9 * MINUTE, "breached");
     let unpartnered = record(8, "T-9", NOW - 9 * MINUTE, "met");
     let taken = store
-        .record_sla_stops(
+        .sla_records()
+        .record_stops(
             &[first.clone(), other.clone(), unpartnered.clone()],
             &partners_of,
             NOW,
@@ -81,7 +83,8 @@ async fn latest_stop_wins_and_replays_change_nothing(store: &Store) {
         assert_eq!((e.queued_at, e.due_at, e.tenant_id), (NOW, NOW, 7));
     }
     assert!(store
-        .list_partner_outbox("a", None, 100, None)
+        .partner_outbox()
+        .list("a", None, 100, None)
         .await
         .unwrap()
         .iter()
@@ -94,7 +97,8 @@ async fn latest_stop_wins_and_replays_change_nothing(store: &Store) {
     older.outcome = "breached".into();
     for replay in [vec![first.clone(), other.clone()], vec![older]] {
         let taken = store
-            .record_sla_stops(&replay, &partners_of, NOW + MINUTE)
+            .sla_records()
+            .record_stops(&replay, &partners_of, NOW + MINUTE)
             .await
             .unwrap();
         assert_eq!(taken, 0);
@@ -102,7 +106,7 @@ async fn latest_stop_wins_and_replays_change_nothing(store: &Store) {
     let e = entry(store, "a", "T-1").await;
     assert_eq!((e.version, e.queued_at, e.updated_at), (1, NOW, NOW));
     assert_eq!(
-        store.sla_records_by_id(&[id("T-1")]).await.unwrap(),
+        store.sla_records().by_id(&[id("T-1")]).await.unwrap(),
         std::slice::from_ref(&first)
     );
 
@@ -112,7 +116,8 @@ async fn latest_stop_wins_and_replays_change_nothing(store: &Store) {
     reopened.outcome = "breached".into();
     assert_eq!(
         store
-            .record_sla_stops(&[reopened.clone()], &partners_of, NOW + 2 * MINUTE)
+            .sla_records()
+            .record_stops(&[reopened.clone()], &partners_of, NOW + 2 * MINUTE)
             .await
             .unwrap(),
         1
@@ -121,7 +126,8 @@ async fn latest_stop_wins_and_replays_change_nothing(store: &Store) {
     corrected.assignee_id = Some("eng-8".into());
     assert_eq!(
         store
-            .record_sla_stops(&[corrected.clone()], &partners_of, NOW + 3 * MINUTE)
+            .sla_records()
+            .record_stops(&[corrected.clone()], &partners_of, NOW + 3 * MINUTE)
             .await
             .unwrap(),
         1
@@ -138,7 +144,8 @@ async fn latest_stop_wins_and_replays_change_nothing(store: &Store) {
     let late = record(7, "T-3", NOW - 4 * MINUTE, "breached");
     assert_eq!(
         store
-            .record_sla_stops(&[late.clone(), early.clone()], &partners_of, NOW)
+            .sla_records()
+            .record_stops(&[late.clone(), early.clone()], &partners_of, NOW)
             .await
             .unwrap(),
         1
@@ -147,7 +154,8 @@ async fn latest_stop_wins_and_replays_change_nothing(store: &Store) {
 
     // Reading back: [from, to) by stop, ordered by record id.
     let all = store
-        .sla_records_between(NOW - 10 * MINUTE, NOW)
+        .sla_records()
+        .stopped_between(NOW - 10 * MINUTE, NOW)
         .await
         .unwrap();
     assert_eq!(
@@ -155,20 +163,23 @@ async fn latest_stop_wins_and_replays_change_nothing(store: &Store) {
         [corrected.clone(), other.clone(), late.clone(), unpartnered]
     );
     assert!(store
-        .sla_records_between(NOW - 5 * MINUTE, NOW - 4 * MINUTE)
+        .sla_records()
+        .stopped_between(NOW - 5 * MINUTE, NOW - 4 * MINUTE)
         .await
         .unwrap()
         .is_empty());
     assert_eq!(
         store
-            .sla_records_between(NOW - 4 * MINUTE, NOW - 4 * MINUTE + 1)
+            .sla_records()
+            .stopped_between(NOW - 4 * MINUTE, NOW - 4 * MINUTE + 1)
             .await
             .unwrap(),
         std::slice::from_ref(&late)
     );
     assert_eq!(
         store
-            .sla_records_by_id(&[id("T-3"), "nope".into(), id("T-1"), id("T-3")])
+            .sla_records()
+            .by_id(&[id("T-3"), "nope".into(), id("T-1"), id("T-3")])
             .await
             .unwrap(),
         [corrected, late]
@@ -180,7 +191,8 @@ async fn claims_follow_queue_order_versions_and_leases(store: &Store) {
         let now = NOW + i as i64 * MINUTE;
         let r = record(7, ticket, NOW - MINUTE, "met");
         store
-            .record_sla_stops(&[r], &partners_of, now)
+            .sla_records()
+            .record_stops(&[r], &partners_of, now)
             .await
             .unwrap();
     }
@@ -202,12 +214,14 @@ async fn claims_follow_queue_order_versions_and_leases(store: &Store) {
     // and the new version goes out next.
     let changed = record(7, "Q-1", NOW, "breached");
     store
-        .record_sla_stops(std::slice::from_ref(&changed), &partners_of, later)
+        .sla_records()
+        .record_stops(std::slice::from_ref(&changed), &partners_of, later)
         .await
         .unwrap();
     assert!(claim_ids(store, "a", later, 10).await.is_empty());
     store
-        .finish_partner_records(
+        .partner_outbox()
+        .finish(
             "a",
             &[
                 (id("Q-1"), 1, DeliveryOutcome::Delivered { status: 200 }),
@@ -230,7 +244,8 @@ async fn claims_follow_queue_order_versions_and_leases(store: &Store) {
         (Some(204), Some(later + 1))
     );
     let claimed = store
-        .claim_partner_records("a", later + 1, 10, LEASE)
+        .partner_outbox()
+        .claim("a", later + 1, 10, LEASE)
         .await
         .unwrap();
     assert_eq!(claimed.len(), 1);
@@ -239,7 +254,8 @@ async fn claims_follow_queue_order_versions_and_leases(store: &Store) {
 
     // A retry waits until it is due, then goes with its attempts counted.
     store
-        .finish_partner_records(
+        .partner_outbox()
+        .finish(
             "a",
             &[(
                 id("Q-1"),
@@ -268,7 +284,8 @@ async fn claims_follow_queue_order_versions_and_leases(store: &Store) {
     );
     // Due now, and first in the queue (Q-2's lease has run out again too).
     let claimed = store
-        .claim_partner_records("a", later + MINUTE, 1, LEASE)
+        .partner_outbox()
+        .claim("a", later + MINUTE, 1, LEASE)
         .await
         .unwrap();
     assert_eq!(claimed.len(), 1);
@@ -277,7 +294,8 @@ async fn claims_follow_queue_order_versions_and_leases(store: &Store) {
 
     // Released: back untouched, claimable at once.
     store
-        .finish_partner_records("a", &[(id("Q-1"), 2, DeliveryOutcome::Released)], later)
+        .partner_outbox()
+        .finish("a", &[(id("Q-1"), 2, DeliveryOutcome::Released)], later)
         .await
         .unwrap();
     let q1 = entry(store, "a", "Q-1").await;
@@ -290,7 +308,8 @@ async fn claims_follow_queue_order_versions_and_leases(store: &Store) {
     // A delivered record that changes goes to the back of the queue.
     let q3 = record(7, "Q-3", NOW + MINUTE, "breached");
     store
-        .record_sla_stops(&[q3], &partners_of, later + 3)
+        .sla_records()
+        .record_stops(&[q3], &partners_of, later + 3)
         .await
         .unwrap();
     let e = entry(store, "a", "Q-3").await;
@@ -307,7 +326,8 @@ async fn parked_records_retry_and_requeue(store: &Store) {
         .map(|t| record(7, t, NOW - MINUTE, "met"))
         .collect();
     store
-        .record_sla_stops(&records, &partners_of, NOW)
+        .sla_records()
+        .record_stops(&records, &partners_of, NOW)
         .await
         .unwrap();
     assert_eq!(claim_ids(store, "a", NOW, 10).await.len(), 3);
@@ -316,7 +336,8 @@ async fn parked_records_retry_and_requeue(store: &Store) {
         error: error.into(),
     };
     store
-        .finish_partner_records(
+        .partner_outbox()
+        .finish(
             "a",
             &[
                 (id("P-1"), 1, parked("field outcome: unknown value")),
@@ -329,7 +350,8 @@ async fn parked_records_retry_and_requeue(store: &Store) {
         .unwrap();
     // Finishing twice changes nothing.
     store
-        .finish_partner_records(
+        .partner_outbox()
+        .finish(
             "a",
             &[(id("P-3"), 1, DeliveryOutcome::Delivered { status: 201 })],
             NOW + 2,
@@ -344,7 +366,7 @@ async fn parked_records_retry_and_requeue(store: &Store) {
     );
     assert!(claim_ids(store, "a", NOW + LEASE, 10).await.is_empty());
 
-    let stats = store.partner_outbox_stats("a").await.unwrap();
+    let stats = store.partner_outbox().stats("a").await.unwrap();
     assert_eq!(
         stats,
         PartnerOutboxStats {
@@ -356,27 +378,32 @@ async fn parked_records_retry_and_requeue(store: &Store) {
         }
     );
     let parked_rows = store
-        .list_partner_outbox("a", Some("parked"), 10, None)
+        .partner_outbox()
+        .list("a", Some("parked"), 10, None)
         .await
         .unwrap();
     assert_eq!(parked_rows.len(), 2);
     assert!(store
-        .list_partner_outbox("a", Some("nonsense"), 10, None)
+        .partner_outbox()
+        .list("a", Some("nonsense"), 10, None)
         .await
         .unwrap()
         .is_empty());
 
     // Retrying one parked record by hand, then all of them.
     assert!(store
-        .retry_partner_record("a", &id("P-1"), NOW + 3)
+        .partner_outbox()
+        .retry("a", &id("P-1"), NOW + 3)
         .await
         .unwrap());
     assert!(!store
-        .retry_partner_record("a", &id("P-3"), NOW + 3)
+        .partner_outbox()
+        .retry("a", &id("P-3"), NOW + 3)
         .await
         .unwrap());
     assert!(!store
-        .retry_partner_record("a", "nope", NOW + 3)
+        .partner_outbox()
+        .retry("a", "nope", NOW + 3)
         .await
         .unwrap());
     let p1 = entry(store, "a", "P-1").await;
@@ -391,19 +418,21 @@ async fn parked_records_retry_and_requeue(store: &Store) {
     );
     assert_eq!(
         store
-            .retry_parked_partner_records("a", NOW + 4)
+            .partner_outbox()
+            .retry_parked("a", NOW + 4)
             .await
             .unwrap(),
         1
     );
     assert_eq!(
         store
-            .retry_parked_partner_records("a", NOW + 4)
+            .partner_outbox()
+            .retry_parked("a", NOW + 4)
             .await
             .unwrap(),
         0
     );
-    let stats = store.partner_outbox_stats("a").await.unwrap();
+    let stats = store.partner_outbox().stats("a").await.unwrap();
     assert_eq!((stats.pending, stats.parked, stats.delivered), (2, 0, 1));
     assert_eq!(
         (stats.oldest_pending_queued_at, stats.next_due_at),
@@ -413,7 +442,8 @@ async fn parked_records_retry_and_requeue(store: &Store) {
     // Requeue: the delivered record goes again with a new version; unknown ids are skipped;
     // a partner without a row gets one.
     let queued = store
-        .requeue_partner_records("a", &[id("P-3"), "nope".into()], NOW + 5)
+        .partner_outbox()
+        .requeue("a", &[id("P-3"), "nope".into()], NOW + 5)
         .await
         .unwrap();
     assert_eq!(queued, 1);
@@ -423,7 +453,8 @@ async fn parked_records_retry_and_requeue(store: &Store) {
         ("pending", 2, NOW + 5)
     );
     let queued = store
-        .requeue_partner_records("c", &[id("P-1"), id("P-2")], NOW + 5)
+        .partner_outbox()
+        .requeue("c", &[id("P-1"), id("P-2")], NOW + 5)
         .await
         .unwrap();
     assert_eq!(queued, 2);
@@ -434,7 +465,8 @@ async fn parked_records_retry_and_requeue(store: &Store) {
         .collect();
     ids.push(id("P-2"));
     let queued = store
-        .requeue_partner_records("c", &ids, NOW + 6)
+        .partner_outbox()
+        .requeue("c", &ids, NOW + 6)
         .await
         .unwrap();
     assert_eq!(queued, 1);
@@ -443,9 +475,14 @@ async fn parked_records_retry_and_requeue(store: &Store) {
     assert_eq!((p2.version, p2.queued_at, p2.due_at), (2, NOW + 5, NOW + 6));
 
     // Listing pages by record id.
-    let first = store.list_partner_outbox("a", None, 2, None).await.unwrap();
+    let first = store
+        .partner_outbox()
+        .list("a", None, 2, None)
+        .await
+        .unwrap();
     let rest = store
-        .list_partner_outbox("a", None, 2, Some(&first[1].record_id))
+        .partner_outbox()
+        .list("a", None, 2, Some(&first[1].record_id))
         .await
         .unwrap();
     let listed: Vec<&str> = first
@@ -462,12 +499,13 @@ async fn concurrent_claims_take_disjoint_rows(store: &Store) {
         .map(|i| record(7, &format!("C-{i:03}"), NOW - MINUTE, "met"))
         .collect();
     store
-        .record_sla_stops(&records, &partners_of, NOW)
+        .sla_records()
+        .record_stops(&records, &partners_of, NOW)
         .await
         .unwrap();
     let (x, y) = tokio::join!(
-        store.claim_partner_records("b", NOW, 120, LEASE),
-        store.claim_partner_records("b", NOW, 120, LEASE),
+        store.partner_outbox().claim("b", NOW, 120, LEASE),
+        store.partner_outbox().claim("b", NOW, 120, LEASE),
     );
     let (x, y) = (x.unwrap(), y.unwrap());
     let ids: HashSet<String> = x
@@ -479,275 +517,15 @@ async fn concurrent_claims_take_disjoint_rows(store: &Store) {
     assert_eq!(ids.len(), 200);
 }
 
-fn diff(n: usize, kind: DiffKind) -> NewDiff {
-    NewDiff {
-        record_id: format!("7:D-{n}:resolution"),
-        kind,
-        ours: Some(format!(
-            r#"{{"ticket_id":"D-{n}","assignee_id":"en***-7"}}"#
-        )),
-        theirs: None,
-    }
-}
-
-async fn reconciliation_runs_resume_and_count_pages_once(store: &Store) {
-    let day = "2026-11-18";
-    let opened = store
-        .open_reconciliation("a", day, "nightly", "run-1", NOW)
-        .await
-        .unwrap();
-    assert!(!opened.resumed);
-    assert_eq!(
-        (opened.run.run_id.as_str(), opened.run.state.as_str()),
-        ("run-1", "running")
-    );
-    // Whoever opens it next resumes it, whatever started it.
-    let again = store
-        .open_reconciliation("a", day, "manual", "run-2", NOW + 1)
-        .await
-        .unwrap();
-    assert!(again.resumed);
-    assert_eq!(
-        (again.run.run_id.as_str(), again.run.trigger.as_str()),
-        ("run-1", "nightly")
-    );
-
-    let page_1 = RunCounts {
-        partner_records: 500,
-        matched: 495,
-        missing_at_ours: 2,
-        mismatched: 3,
-    };
-    let diffs_1: Vec<NewDiff> = (0..3).map(|n| diff(n, DiffKind::Mismatched)).collect();
-    for _ in 0..2 {
-        store
-            .save_reconciliation_page("run-1", 1, "seen-1", &page_1, &diffs_1, 5)
-            .await
-            .unwrap();
-    }
-    let run = store.reconciliation_run("run-1").await.unwrap().unwrap();
-    assert_eq!(
-        (run.partner_records, run.matched, run.mismatched),
-        (500, 495, 3)
-    );
-    assert_eq!((run.pages_done, run.diffs_kept), (1, 3));
-
-    // The cap keeps the first diffs; the counts stay complete.
-    let page_2 = RunCounts {
-        partner_records: 120,
-        matched: 116,
-        missing_at_ours: 4,
-        mismatched: 0,
-    };
-    let diffs_2: Vec<NewDiff> = (3..7).map(|n| diff(n, DiffKind::MissingAtOurs)).collect();
-    store
-        .save_reconciliation_page("run-1", 2, "seen-2", &page_2, &diffs_2, 5)
-        .await
-        .unwrap();
-    let run = store.reconciliation_run("run-1").await.unwrap().unwrap();
-    assert_eq!((run.partner_records, run.missing_at_ours), (620, 6));
-    assert_eq!((run.pages_done, run.diffs_kept), (2, 5));
-    assert_eq!(
-        store.reconciliation_pages("run-1").await.unwrap(),
-        [(1, "seen-1".to_string()), (2, "seen-2".to_string())]
-    );
-
-    store
-        .fail_reconciliation_attempt("run-1", "partner answered 503 on page 3")
-        .await
-        .unwrap();
-    let resumed = store
-        .open_reconciliation("a", day, "nightly", "run-3", NOW + 2)
-        .await
-        .unwrap();
-    assert!(resumed.resumed);
-    assert_eq!(resumed.run.pages_done, 2);
-    assert_eq!(
-        resumed.run.error.as_deref(),
-        Some("partner answered 503 on page 3")
-    );
-
-    let tail = [diff(7, DiffKind::MissingAtPartner)];
-    for at in [NOW + 3, NOW + 4] {
-        store
-            .finish_reconciliation("run-1", 630, 10, &tail, 5, 13, at)
-            .await
-            .unwrap();
-    }
-    let run = store.reconciliation_run("run-1").await.unwrap().unwrap();
-    assert_eq!(
-        (run.state.as_str(), run.finished_at),
-        ("finished", Some(NOW + 3))
-    );
-    assert_eq!(
-        (run.our_records, run.missing_at_partner, run.repaired),
-        (630, 10, 13)
-    );
-    assert_eq!(run.diffs_kept, 5);
-    assert!(store
-        .reconciliation_pages("run-1")
-        .await
-        .unwrap()
-        .is_empty());
-    // A late retry of a page after the end counts nothing.
-    store
-        .save_reconciliation_page("run-1", 3, "seen-3", &page_2, &[], 5)
-        .await
-        .unwrap();
-    assert_eq!(
-        store.reconciliation_run("run-1").await.unwrap().unwrap(),
-        run
-    );
-    assert!(store
-        .reconciliation_pages("run-1")
-        .await
-        .unwrap()
-        .is_empty());
-
-    let diffs = store.reconciliation_diffs("run-1").await.unwrap();
-    let seqs: Vec<u32> = diffs.iter().map(|d| d.seq).collect();
-    assert_eq!(seqs, [1, 2, 3, 4, 5]);
-    assert_eq!(diffs[0].kind, DiffKind::Mismatched);
-    assert_eq!(diffs[4].kind, DiffKind::MissingAtOurs);
-    assert_eq!(
-        diffs[0].ours,
-        Some(serde_json::json!({"ticket_id": "D-0", "assignee_id": "en***-7"}))
-    );
-    assert_eq!(diffs[0].theirs, None);
-
-    assert_eq!(
-        store
-            .finished_reconciliation("a", day, "nightly")
-            .await
-            .unwrap()
-            .map(|r| r.run_id),
-        Some("run-1".into())
-    );
-    assert_eq!(
-        store
-            .finished_reconciliation("a", day, "manual")
-            .await
-            .unwrap(),
-        None
-    );
-
-    // After the end, opening starts a new run; an id already used is refused.
-    let next = store
-        .open_reconciliation("a", day, "manual", "run-4", NOW + 5)
-        .await
-        .unwrap();
-    assert!(!next.resumed);
-    assert_eq!(next.run.run_id, "run-4");
-    let other_day = store
-        .open_reconciliation("a", "2026-11-19", "nightly", "run-1", NOW + 6)
-        .await
-        .unwrap_err();
-    assert!(!other_day.is_retryable());
-    store
-        .open_reconciliation("a", "2026-11-19", "nightly", "run-5", NOW + 7)
-        .await
-        .unwrap();
-
-    let runs: Vec<String> = store
-        .reconciliation_runs("a", None, 10)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.run_id)
-        .collect();
-    assert_eq!(runs, ["run-5", "run-4", "run-1"]);
-    let of_day: Vec<String> = store
-        .reconciliation_runs("a", Some(day), 1)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.run_id)
-        .collect();
-    assert_eq!(of_day, ["run-4"]);
-    assert!(store
-        .reconciliation_runs("b", None, 10)
-        .await
-        .unwrap()
-        .is_empty());
-
-    let unknown = store
-        .save_reconciliation_page("no-run", 1, "", &page_1, &[], 5)
-        .await
-        .unwrap_err();
-    assert!(!unknown.is_retryable());
-    assert!(store
-        .reconciliation_pages("no-run")
-        .await
-        .unwrap()
-        .is_empty());
-}
-
-async fn leases_are_exclusive_until_they_expire(store: &Store) {
-    let name = "reconcile:a";
-    assert!(store.try_lease(name, "i-1", 1_000, NOW).await.unwrap());
-    assert!(!store.try_lease(name, "i-2", 1_000, NOW).await.unwrap());
-    // The holder extends it.
-    assert!(store
-        .try_lease(name, "i-1", 1_000, NOW + 500)
-        .await
-        .unwrap());
-    assert!(!store
-        .try_lease(name, "i-2", 1_000, NOW + 1_200)
-        .await
-        .unwrap());
-    // Expired: taken over.
-    assert!(store
-        .try_lease(name, "i-2", 1_000, NOW + 1_500)
-        .await
-        .unwrap());
-    assert!(!store
-        .try_lease(name, "i-1", 1_000, NOW + 1_600)
-        .await
-        .unwrap());
-    assert!(!store.release_lease(name, "i-1").await.unwrap());
-    assert!(store.release_lease(name, "i-2").await.unwrap());
-    assert!(store
-        .try_lease(name, "i-1", 1_000, NOW + 1_700)
-        .await
-        .unwrap());
-    // Leases are independent of each other.
-    assert!(store
-        .try_lease("reconcile:b", "i-2", 1_000, NOW + 1_700)
-        .await
-        .unwrap());
-}
-
-/// For each behaviour, a test on SQLite and one on PostgreSQL (in a schema named after it).
-macro_rules! on_both_dialects {
-    ($($behaviour:ident),* $(,)?) => {$(
-        mod $behaviour {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let (_dir, store) = super::sqlite().await;
-                super::$behaviour(&store).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let Some(store) = super::postgres(stringify!($behaviour)).await else {
-                    return;
-                };
-                super::$behaviour(&store).await;
-            }
-        }
-    )*};
-}
-
 on_both_dialects!(
     latest_stop_wins_and_replays_change_nothing,
     claims_follow_queue_order_versions_and_leases,
     parked_records_retry_and_requeue,
     concurrent_claims_take_disjoint_rows,
-    reconciliation_runs_resume_and_count_pages_once,
-    leases_are_exclusive_until_they_expire,
 );
 
-/// Writes a million records and reads them back with `sla_records_between`, timing both.
+/// Writes a million records and reads them back with `SlaRecords::stopped_between`, timing
+/// both.
 async fn reads_a_million_records(store: &Store) {
     let records: Vec<SlaRecord> = (0..1_000_000)
         .map(|i| record(7, &format!("M-{i:07}"), NOW + i, "met"))
@@ -755,14 +533,16 @@ async fn reads_a_million_records(store: &Store) {
     let started = std::time::Instant::now();
     for chunk in records.chunks(50_000) {
         store
-            .record_sla_stops(chunk, &|_| Vec::new(), NOW)
+            .sla_records()
+            .record_stops(chunk, &|_| Vec::new(), NOW)
             .await
             .unwrap();
     }
     eprintln!("wrote 1,000,000 records in {:?}", started.elapsed());
     let started = std::time::Instant::now();
     let read = store
-        .sla_records_between(NOW, NOW + 1_000_000)
+        .sla_records()
+        .stopped_between(NOW, NOW + 1_000_000)
         .await
         .unwrap();
     eprintln!("read 1,000,000 records in {:?}", started.elapsed());

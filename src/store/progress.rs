@@ -2,12 +2,28 @@
 //! periodically by each partition's consumer.
 
 use super::error::{counted, StoreError};
-use super::pool::{on_backend, Store};
+use super::pool::{on_backend, Backend, Store};
 use crate::clock::now_ms;
 
+/// Each partition's last handled stream sequence. A borrowed handle from [`Store::progress`];
+/// copy it freely.
+#[derive(Debug, Clone, Copy)]
+pub struct PartitionProgress<'a> {
+    backend: &'a Backend,
+}
+
 impl Store {
+    /// Each partition's progress.
+    pub fn progress(&self) -> PartitionProgress<'_> {
+        PartitionProgress {
+            backend: &self.backend,
+        }
+    }
+}
+
+impl PartitionProgress<'_> {
     /// The last saved sequence of a partition, if any was saved.
-    pub async fn partition_progress(&self, partition: u32) -> Result<Option<u64>, StoreError> {
+    pub async fn load(self, partition: u32) -> Result<Option<u64>, StoreError> {
         let row: Option<(i64,)> = on_backend!(self, |pool| {
             sqlx::query_as("SELECT sequence FROM partition_progress WHERE partition_id = $1")
                 .bind(i64::from(partition))
@@ -25,11 +41,7 @@ impl Store {
     }
 
     /// Saves a partition's last handled sequence (the latest save wins).
-    pub async fn save_partition_progress(
-        &self,
-        partition: u32,
-        sequence: u64,
-    ) -> Result<(), StoreError> {
+    pub async fn save(self, partition: u32, sequence: u64) -> Result<(), StoreError> {
         let sequence = i64::try_from(sequence).map_err(|_| StoreError::InvalidRecord {
             record: format!("partition {partition}"),
             reason: "stream sequence above 2^63-1",

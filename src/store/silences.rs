@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use vigil_schema::Millis;
 
 use super::error::{counted, StoreError};
-use super::pool::{on_backend, Store};
+use super::pool::{on_backend, Backend, Store};
 use crate::clock::now_ms;
 
 /// One silence: a maintenance window during which notifications of the alerts it matches
@@ -116,7 +116,7 @@ pub struct StoredSilence {
     pub expired_at: Option<Millis>,
 }
 
-/// What [`Store::expire_silence`] found.
+/// What [`Silences::expire`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SilenceExpiry {
     /// It was in force or pending and now ends.
@@ -138,9 +138,24 @@ macro_rules! select_silences {
     };
 }
 
+/// The silences. A borrowed handle from [`Store::silences`]; copy it freely.
+#[derive(Debug, Clone, Copy)]
+pub struct Silences<'a> {
+    backend: &'a Backend,
+}
+
 impl Store {
+    /// The silences.
+    pub fn silences(&self) -> Silences<'_> {
+        Silences {
+            backend: &self.backend,
+        }
+    }
+}
+
+impl Silences<'_> {
     /// Stores a new silence as it is (the caller checked it and chose its id); created now.
-    pub async fn create_silence(&self, silence: &Silence) -> Result<StoredSilence, StoreError> {
+    pub async fn create(self, silence: &Silence) -> Result<StoredSilence, StoreError> {
         let invalid = |reason| StoreError::InvalidRecord {
             record: format!("silence {}", silence.id),
             reason,
@@ -187,7 +202,7 @@ impl Store {
     }
 
     /// One silence by id.
-    pub async fn get_silence(&self, silence_id: &str) -> Result<Option<StoredSilence>, StoreError> {
+    pub async fn get(self, silence_id: &str) -> Result<Option<StoredSilence>, StoreError> {
         let row: Option<SilenceRow> = on_backend!(self, |pool| {
             sqlx::query_as(select_silences!("WHERE silence_id = $1"))
                 .bind(silence_id)
@@ -200,8 +215,8 @@ impl Store {
 
     /// Silences of one tenant (`Some`; silences of every tenant are not among them) or of all
     /// (`None`), as `filter` sees them at `now`; newest first, at most `limit`.
-    pub async fn list_silences(
-        &self,
+    pub async fn list(
+        self,
         tenant: Option<u64>,
         filter: SilenceFilter,
         now: Millis,
@@ -253,8 +268,8 @@ impl Store {
 
     /// Ends a silence at `now` on behalf of `by`, keeping the row. A silence already over is
     /// left as it is (so the first expiry's who and when stay).
-    pub async fn expire_silence(
-        &self,
+    pub async fn expire(
+        self,
         silence_id: &str,
         by: &str,
         now: Millis,
@@ -272,7 +287,7 @@ impl Store {
             .map_err(counted)?
             .rows_affected()
         });
-        Ok(match self.get_silence(silence_id).await? {
+        Ok(match self.get(silence_id).await? {
             None => SilenceExpiry::Unknown,
             Some(s) if changed == 1 => SilenceExpiry::Expired(s),
             Some(s) => SilenceExpiry::AlreadyOver(s),
@@ -281,7 +296,7 @@ impl Store {
 
     /// The silences in force at `now` (started, not ended), for the notification dispatcher.
     /// Silences are made by people, a few at a time, so the set is small and read whole.
-    pub async fn silences_in_force(&self, now: Millis) -> Result<Vec<Silence>, StoreError> {
+    pub async fn in_force(self, now: Millis) -> Result<Vec<Silence>, StoreError> {
         let rows: Vec<SilenceRow> = on_backend!(self, |pool| {
             sqlx::query_as(select_silences!(
                 "WHERE ends_at > $1 AND starts_at <= $1 ORDER BY silence_id"

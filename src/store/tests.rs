@@ -35,30 +35,6 @@ async fn sqlite() -> (tempfile::TempDir, Store) {
     (dir, store)
 }
 
-/// A PostgreSQL store in a schema of its own (so other tests on the same database are not
-/// disturbed), or `None` with a notice when `VIGIL_TEST_POSTGRES_URL` is not set (a failure
-/// under `CI=true`: [`test_stores::postgres_url`]).
-async fn postgres(schema: &str) -> Option<(Store, sqlx::PgPool, String)> {
-    let url = test_stores::postgres_url()?;
-    let schema = format!("{schema}_{}", std::process::id());
-    let admin = sqlx::PgPool::connect(&url).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP SCHEMA IF EXISTS {schema} CASCADE"
-    )))
-    .execute(&admin)
-    .await
-    .unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-        .execute(&admin)
-        .await
-        .unwrap();
-    let sep = if url.contains('?') { '&' } else { '?' };
-    let store = Store::connect(&format!("{url}{sep}options[search_path]={schema}"))
-        .await
-        .unwrap();
-    Some((store, admin, schema))
-}
-
 /// The behaviour both dialects must share.
 async fn exercise(store: &Store) {
     store.ping().await.unwrap();
@@ -66,11 +42,11 @@ async fn exercise(store: &Store) {
     // First firing is new; a replay of it is not.
     let firing = record("TKT-1", Level::Warning, AlertState::Firing);
     assert_eq!(
-        store.record_alert_change(&firing).await.unwrap(),
+        store.alerts().record_change(&firing).await.unwrap(),
         AlertWrite::Inserted
     );
     assert_eq!(
-        store.record_alert_change(&firing).await.unwrap(),
+        store.alerts().record_change(&firing).await.unwrap(),
         AlertWrite::Unchanged
     );
 
@@ -79,25 +55,25 @@ async fn exercise(store: &Store) {
     resolved.state = AlertState::Resolved;
     resolved.elapsed_ms = 1_500_000;
     assert_eq!(
-        store.record_alert_change(&resolved).await.unwrap(),
+        store.alerts().record_change(&resolved).await.unwrap(),
         AlertWrite::Advanced
     );
     assert_eq!(
-        store.record_alert_change(&resolved).await.unwrap(),
+        store.alerts().record_change(&resolved).await.unwrap(),
         AlertWrite::Unchanged
     );
     assert_eq!(
-        store.record_alert_change(&firing).await.unwrap(),
+        store.alerts().record_change(&firing).await.unwrap(),
         AlertWrite::Unchanged
     );
     let mut retracted = firing.clone();
     retracted.state = AlertState::Retracted;
     assert_eq!(
-        store.record_alert_change(&retracted).await.unwrap(),
+        store.alerts().record_change(&retracted).await.unwrap(),
         AlertWrite::Unchanged
     );
 
-    let row = store.get_alert(&firing.alert_id).await.unwrap().unwrap();
+    let row = store.alerts().get(&firing.alert_id).await.unwrap().unwrap();
     assert_eq!(row.record, resolved);
     assert!(row.updated_at > 0);
 
@@ -105,7 +81,8 @@ async fn exercise(store: &Store) {
     let breach = record("TKT-2", Level::Breach, AlertState::Firing);
     let other = record("TKT-3", Level::Warning, AlertState::Firing);
     let writes = store
-        .record_alert_changes(&[breach.clone(), other.clone(), breach.clone()])
+        .alerts()
+        .record_changes(&[breach.clone(), other.clone(), breach.clone()])
         .await
         .unwrap();
     assert_eq!(
@@ -118,7 +95,12 @@ async fn exercise(store: &Store) {
     );
     assert!(writes.iter().filter(|w| w.is_new()).count() == 2);
 
-    match store.acknowledge(&breach.alert_id, "alice").await.unwrap() {
+    match store
+        .alerts()
+        .acknowledge(&breach.alert_id, "alice")
+        .await
+        .unwrap()
+    {
         Transition::Changed(row) => {
             assert_eq!(row.record.state, AlertState::Acknowledged);
             assert_eq!(row.acked_by.as_deref(), Some("alice"));
@@ -127,23 +109,32 @@ async fn exercise(store: &Store) {
         other => panic!("expected an acknowledgement, got {other:?}"),
     }
     assert!(matches!(
-        store.acknowledge(&breach.alert_id, "bob").await.unwrap(),
+        store
+            .alerts()
+            .acknowledge(&breach.alert_id, "bob")
+            .await
+            .unwrap(),
         Transition::Unchanged(_)
     ));
     assert_eq!(
-        store.acknowledge("no-such-id", "bob").await.unwrap(),
+        store
+            .alerts()
+            .acknowledge("no-such-id", "bob")
+            .await
+            .unwrap(),
         Transition::Unknown
     );
     // A replayed firing does not undo the acknowledgement; resolving moves on from it.
     assert_eq!(
-        store.record_alert_change(&breach).await.unwrap(),
+        store.alerts().record_change(&breach).await.unwrap(),
         AlertWrite::Unchanged
     );
     let mut breach_resolved = breach.clone();
     breach_resolved.state = AlertState::Resolved;
     assert_eq!(
         store
-            .record_alert_changes(&[breach_resolved])
+            .alerts()
+            .record_changes(&[breach_resolved])
             .await
             .unwrap(),
         [AlertWrite::Advanced]
@@ -151,6 +142,7 @@ async fn exercise(store: &Store) {
 
     // A manual resolve records who and when, once; a resolved alert stays as it is.
     match store
+        .alerts()
         .resolve(&firing_now_id(store).await, "carol")
         .await
         .unwrap()
@@ -163,49 +155,62 @@ async fn exercise(store: &Store) {
         other => panic!("expected a resolution, got {other:?}"),
     }
     assert!(matches!(
-        store.resolve(&breach.alert_id, "carol").await.unwrap(),
+        store
+            .alerts()
+            .resolve(&breach.alert_id, "carol")
+            .await
+            .unwrap(),
         Transition::Unchanged(_)
     ));
 
     // Listing filters by tenant and state.
-    let all = store.list_alerts(None, None, 100).await.unwrap();
+    let all = store.alerts().list(None, None, 100).await.unwrap();
     assert_eq!(all.len(), 3);
     let resolved = store
-        .list_alerts(Some(12345), Some(AlertState::Resolved), 100)
+        .alerts()
+        .list(Some(12345), Some(AlertState::Resolved), 100)
         .await
         .unwrap();
     // TKT-1 and TKT-2 resolved by the engine, TKT-3 by hand.
     assert_eq!(resolved.len(), 3);
     assert!(store
-        .list_alerts(Some(99), None, 100)
+        .alerts()
+        .list(Some(99), None, 100)
         .await
         .unwrap()
         .is_empty());
-    assert_eq!(store.list_alerts(None, None, 1).await.unwrap().len(), 1);
+    assert_eq!(store.alerts().list(None, None, 1).await.unwrap().len(), 1);
     // Nothing of tenant 12345 is open any more; another tenant's firing alert is.
-    assert!(store.open_alerts(Some(12345), 10).await.unwrap().is_empty());
+    assert!(store
+        .alerts()
+        .open(Some(12345), 10)
+        .await
+        .unwrap()
+        .is_empty());
     let mut elsewhere = record("TKT-9", Level::Breach, AlertState::Firing);
     elsewhere.tenant_id = 777;
     elsewhere.alert_id = alert_id(&elsewhere.dedupe_key());
-    store.record_alert_change(&elsewhere).await.unwrap();
-    let open = store.open_alerts(None, 10).await.unwrap();
+    store.alerts().record_change(&elsewhere).await.unwrap();
+    let open = store.alerts().open(None, 10).await.unwrap();
     assert_eq!(open.len(), 1);
     assert_eq!(open[0].record.tenant_id, 777);
-    assert_eq!(store.open_alerts(Some(777), 10).await.unwrap().len(), 1);
+    assert_eq!(store.alerts().open(Some(777), 10).await.unwrap().len(), 1);
 
     // Bad data is refused before the database, and is not retryable.
     let mut forged = other.clone();
     forged.alert_id = "forged".into();
-    let err = store.record_alert_change(&forged).await.unwrap_err();
+    let err = store.alerts().record_change(&forged).await.unwrap_err();
     assert!(matches!(err, StoreError::InvalidRecord { .. }), "{err}");
     assert!(!err.is_retryable());
     let err = store
-        .record_alert_changes(&[record("TKT-9", Level::Warning, AlertState::Firing), forged])
+        .alerts()
+        .record_changes(&[record("TKT-9", Level::Warning, AlertState::Firing), forged])
         .await
         .unwrap_err();
     assert!(!err.is_retryable());
     assert!(store
-        .get_alert(&record("TKT-9", Level::Warning, AlertState::Firing).alert_id)
+        .alerts()
+        .get(&record("TKT-9", Level::Warning, AlertState::Firing).alert_id)
         .await
         .unwrap()
         .is_none());
@@ -225,32 +230,43 @@ async fn sqlite_keeps_rows_across_reconnects() {
     let firing = record("TKT-1", Level::Breach, AlertState::Firing);
     {
         let store = Store::connect(&url).await.unwrap();
-        assert!(store.record_alert_change(&firing).await.unwrap().is_new());
+        assert!(store
+            .alerts()
+            .record_change(&firing)
+            .await
+            .unwrap()
+            .is_new());
         store.close().await;
     }
     // A restart replays the same change: it is not new, so it is not published again.
     let store = Store::connect(&url).await.unwrap();
-    assert!(!store.record_alert_change(&firing).await.unwrap().is_new());
+    assert!(!store
+        .alerts()
+        .record_change(&firing)
+        .await
+        .unwrap()
+        .is_new());
 }
 
 #[tokio::test]
 async fn postgres_records_alert_changes_idempotently() {
-    let Some((store, admin, schema)) = postgres("vigil_store_test").await else {
+    let Some(url) = test_support::postgres_schema_url("vigil_store_test").await else {
         return;
     };
+    let store = Store::connect(&url).await.unwrap();
     exercise(&store).await;
     exercise_progress(&store).await;
     exercise_notifications(&store).await;
     store.close().await;
     // Connecting again finds the schema migrated and the rows in place.
-    let url = std::env::var("VIGIL_TEST_POSTGRES_URL").unwrap();
-    let sep = if url.contains('?') { '&' } else { '?' };
-    let again = Store::connect(&format!("{url}{sep}options[search_path]={schema}"))
+    let again = Store::connect(&url).await.unwrap();
+    // Four from `exercise`, one from `exercise_notifications`.
+    assert_eq!(again.alerts().list(None, None, 100).await.unwrap().len(), 5);
+    again.close().await;
+    let admin = sqlx::PgPool::connect(&test_support::postgres_url().unwrap())
         .await
         .unwrap();
-    // Four from `exercise`, one from `exercise_notifications`.
-    assert_eq!(again.list_alerts(None, None, 100).await.unwrap().len(), 5);
-    again.close().await;
+    let schema = test_support::schema_name("vigil_store_test");
     sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
         .execute(&admin)
         .await
@@ -287,16 +303,13 @@ fn urls_are_redacted() {
 }
 
 async fn exercise_progress(store: &Store) {
-    assert_eq!(store.partition_progress(3).await.unwrap(), None);
-    store.save_partition_progress(3, 42).await.unwrap();
-    store.save_partition_progress(4, 7).await.unwrap();
-    store.save_partition_progress(3, 43).await.unwrap();
-    assert_eq!(store.partition_progress(3).await.unwrap(), Some(43));
-    assert_eq!(store.partition_progress(4).await.unwrap(), Some(7));
-    let err = store
-        .save_partition_progress(5, u64::MAX)
-        .await
-        .unwrap_err();
+    assert_eq!(store.progress().load(3).await.unwrap(), None);
+    store.progress().save(3, 42).await.unwrap();
+    store.progress().save(4, 7).await.unwrap();
+    store.progress().save(3, 43).await.unwrap();
+    assert_eq!(store.progress().load(3).await.unwrap(), Some(43));
+    assert_eq!(store.progress().load(4).await.unwrap(), Some(7));
+    let err = store.progress().save(5, u64::MAX).await.unwrap_err();
     assert!(!err.is_retryable());
 }
 
@@ -309,7 +322,8 @@ async fn sqlite_saves_partition_progress() {
 /// The id of the one firing alert of tenant 12345.
 async fn firing_now_id(store: &Store) -> String {
     let firing = store
-        .list_alerts(Some(12345), Some(AlertState::Firing), 100)
+        .alerts()
+        .list(Some(12345), Some(AlertState::Firing), 100)
         .await
         .unwrap();
     assert_eq!(firing.len(), 1);
@@ -320,7 +334,7 @@ async fn firing_now_id(store: &Store) -> String {
 /// A firing breach of ticket TKT-N, recorded; its id.
 async fn breach_alert_id(store: &Store) -> String {
     let breach = record("TKT-N", Level::Breach, AlertState::Firing);
-    store.record_alert_change(&breach).await.unwrap();
+    store.alerts().record_change(&breach).await.unwrap();
     breach.alert_id
 }
 
@@ -340,19 +354,25 @@ async fn exercise_notifications(store: &Store) {
         fallback_of: None,
     };
     let rows = [page(0, "alice", 100), page(1, "bob", 400)];
-    assert_eq!(store.enqueue_notifications(&rows).await.unwrap(), 2);
+    assert_eq!(store.notifications().enqueue(&rows).await.unwrap(), 2);
     // A replay of the same plan adds nothing.
-    assert_eq!(store.enqueue_notifications(&rows).await.unwrap(), 0);
-    let due = store.claim_due(200, 10, 300).await.unwrap();
+    assert_eq!(store.notifications().enqueue(&rows).await.unwrap(), 0);
+    let due = store.notifications().claim_due(200, 10, 300).await.unwrap();
     assert_eq!(due.len(), 1);
     assert_eq!(due[0].contact, "alice");
     assert_eq!(due[0].alert.record.alert_id, alert_id);
     assert!(due[0].breach_open, "the alert is a firing breach");
     // Taken: nobody else gets it until the lease ends.
-    assert!(store.claim_due(250, 10, 350).await.unwrap().is_empty());
+    assert!(store
+        .notifications()
+        .claim_due(250, 10, 350)
+        .await
+        .unwrap()
+        .is_empty());
     let ids = vec![due[0].notification_id.clone()];
     // A failed attempt with a retry time moves it; a success marks it sent.
     store
+        .notifications()
         .record_outcome(
             &ids,
             &Outcome::Retry {
@@ -362,13 +382,24 @@ async fn exercise_notifications(store: &Store) {
         )
         .await
         .unwrap();
-    let again = store.claim_due(320, 10, 900).await.unwrap();
+    let again = store.notifications().claim_due(320, 10, 900).await.unwrap();
     assert_eq!((again.len(), again[0].attempts), (1, 1));
-    store.assign_message("M1", &ids).await.unwrap();
-    store.record_outcome(&ids, &Outcome::Sent).await.unwrap();
+    store
+        .notifications()
+        .assign_message("M1", &ids)
+        .await
+        .unwrap();
+    store
+        .notifications()
+        .record_outcome(&ids, &Outcome::Sent)
+        .await
+        .unwrap();
     // Acknowledged: bob's pending page is cancelled, alice's sent one stays.
-    assert_eq!(store.cancel_pages(&alert_id).await.unwrap(), 1);
-    let all = store.alert_notifications(&alert_id).await.unwrap();
+    assert_eq!(
+        store.notifications().cancel_pages(&alert_id).await.unwrap(),
+        1
+    );
+    let all = store.notifications().of_alert(&alert_id).await.unwrap();
     let mut states: Vec<(&str, &str, i64)> = all
         .iter()
         .map(|n| (n.contact.as_str(), n.state.as_str(), n.attempts))

@@ -3,7 +3,7 @@
 
 use axum::extract::{Path, State};
 
-use super::views::{OutboxEntryView, OutboxPage, RetriedRecords};
+use super::views::{OutboxPage, RetriedRecords};
 use super::{partner, require_partner_role};
 use crate::api::listing::PartnerRefusals;
 use crate::api::params::Params;
@@ -70,7 +70,8 @@ pub async fn list(
     // One more than asked says whether another page follows.
     let mut rows = state
         .store
-        .list_partner_outbox(
+        .partner_outbox()
+        .list(
             link.id(),
             (wanted != "all").then_some(wanted),
             limit + 1,
@@ -86,7 +87,7 @@ pub async fn list(
     Ok(Envelope::ok(OutboxPage {
         partner_id: link.id().to_string(),
         state: wanted.to_string(),
-        records: rows.iter().map(OutboxEntryView::from).collect(),
+        records: rows,
         next,
     }))
 }
@@ -104,7 +105,7 @@ pub async fn list(
         ("record_id" = String, Path, description = "the record (`<tenant_id>:<ticket_id>:<goal>`)"),
     ),
     responses(
-        (status = 200, description = "envelope with `data`: the record, pending (or already delivered by the time it is read)", body = OutboxEntryView),
+        (status = 200, description = "envelope with `data`: the record, pending (or already delivered by the time it is read)", body = PartnerOutboxEntry),
         (status = 400, description = "40001 the record was delivered already (`data.field` = state)"),
         (status = 404, description = "41001 no such partner, or no such record in its outbox"),
         PartnerRefusals,
@@ -115,7 +116,7 @@ pub async fn retry(
     State(state): State<ApiState>,
     caller: Caller,
     Path((partner_id, record_id)): Path<(String, String)>,
-) -> Result<Envelope<OutboxEntryView>, ApiError> {
+) -> Result<Envelope<PartnerOutboxEntry>, ApiError> {
     require_partner_role(&caller, "retry partner deliveries")?;
     let link = partner(&state, &partner_id)?;
     let found = entry(&state, link.id(), &record_id).await?;
@@ -124,7 +125,8 @@ pub async fn retry(
     }
     let changed = state
         .store
-        .retry_partner_record(link.id(), &record_id, now_ms())
+        .partner_outbox()
+        .retry(link.id(), &record_id, now_ms())
         .await
         .map_err(store_error)?;
     // Read back either way: the worker may have moved the row on meanwhile.
@@ -132,11 +134,7 @@ pub async fn retry(
     if !changed {
         return Err(delivered(&now, link.id()));
     }
-    Ok(Envelope::new(
-        200,
-        "record queued to be sent again",
-        OutboxEntryView::from(&now),
-    ))
+    Ok(Envelope::new(200, "record queued to be sent again", now))
 }
 
 /// Sends every parked record of a partner again, at the end of its queue.
@@ -162,7 +160,8 @@ pub async fn retry_parked(
     let link = partner(&state, &partner_id)?;
     let retried = state
         .store
-        .retry_parked_partner_records(link.id(), now_ms())
+        .partner_outbox()
+        .retry_parked(link.id(), now_ms())
         .await
         .map_err(store_error)?;
     let message = format!("{retried} parked record(s) queued to be sent again");
@@ -177,7 +176,8 @@ async fn entry(
 ) -> Result<PartnerOutboxEntry, ApiError> {
     state
         .store
-        .get_partner_outbox_entry(partner_id, record_id)
+        .partner_outbox()
+        .get(partner_id, record_id)
         .await
         .map_err(store_error)?
         .ok_or_else(|| {

@@ -43,8 +43,8 @@ pub async fn list(
     let partners = try_join_all(state.partners.iter().map(|link| {
         let store = state.store.clone();
         async move {
-            let stats = store.partner_outbox_stats(link.id()).await?;
-            let last = store.reconciliation_runs(link.id(), None, 1).await?;
+            let stats = store.partner_outbox().stats(link.id()).await?;
+            let last = store.reconciliations().runs(link.id(), None, 1).await?;
             Ok::<_, StoreError>(PartnerView::of(link, &stats, last.first(), now))
         }
     }))

@@ -55,7 +55,8 @@ pub async fn runs(
     let limit = params.integer("limit", 1..=MAX_RUNS, DEFAULT_RUNS)?;
     let runs = state
         .store
-        .reconciliation_runs(link.id(), date, limit)
+        .reconciliations()
+        .runs(link.id(), date, limit)
         .await
         .map_err(store_error)?;
     Ok(Envelope::ok(RunList {
@@ -164,7 +165,8 @@ async fn load(
 ) -> Result<(ReconciliationRun, ReconciliationReport), ApiError> {
     let run = state
         .store
-        .reconciliation_run(run_id)
+        .reconciliations()
+        .run(run_id)
         .await
         .map_err(store_error)?
         .filter(|r| r.partner_id == link.id())
@@ -176,7 +178,8 @@ async fn load(
         })?;
     let diffs = state
         .store
-        .reconciliation_diffs(&run.run_id)
+        .reconciliations()
+        .diffs(&run.run_id)
         .await
         .map_err(store_error)?;
     let report = ReconciliationReport::of(&run, diffs);

@@ -129,51 +129,6 @@ impl OutboxStatsView {
     }
 }
 
-/// One record of a partner's outbox.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-pub struct OutboxEntryView {
-    /// The record (`<tenant_id>:<ticket_id>:<goal>`).
-    pub record_id: String,
-    /// Its tenant.
-    pub tenant_id: u64,
-    /// `pending`, `delivered` or `parked`.
-    pub state: String,
-    /// How many times the record was queued for this partner (1 first).
-    pub version: i64,
-    /// Attempts made for the current version.
-    pub attempts: u32,
-    /// When it entered the queue.
-    pub queued_at: String,
-    /// When the next attempt may go.
-    pub due_at: String,
-    /// The HTTP status of the last attempt, when the partner answered.
-    pub last_status: Option<u16>,
-    /// What went wrong the last time.
-    pub last_error: Option<String>,
-    /// When the partner accepted the current version.
-    pub delivered_at: Option<String>,
-    /// The row's last change.
-    pub updated_at: String,
-}
-
-impl From<&PartnerOutboxEntry> for OutboxEntryView {
-    fn from(e: &PartnerOutboxEntry) -> OutboxEntryView {
-        OutboxEntryView {
-            record_id: e.record_id.clone(),
-            tenant_id: e.tenant_id,
-            state: e.state.clone(),
-            version: e.version,
-            attempts: e.attempts,
-            queued_at: format_instant(e.queued_at),
-            due_at: format_instant(e.due_at),
-            last_status: e.last_status,
-            last_error: e.last_error.clone(),
-            delivered_at: e.delivered_at.map(format_instant),
-            updated_at: format_instant(e.updated_at),
-        }
-    }
-}
-
 /// `GET /api/v1/partners/{partner_id}/outbox`: one page, by record id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct OutboxPage {
@@ -182,7 +137,7 @@ pub struct OutboxPage {
     /// The state listed (`pending`, `delivered`, `parked` or `all`).
     pub state: String,
     /// The records, by record id.
-    pub records: Vec<OutboxEntryView>,
+    pub records: Vec<PartnerOutboxEntry>,
     /// Pass as `after` for the next page; `null` on the last page.
     pub next: Option<String>,
 }

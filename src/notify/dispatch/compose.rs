@@ -141,7 +141,10 @@ impl Dispatcher {
             GroupKey::Message(m) => m.clone(),
             GroupKey::Fresh { .. } => {
                 let m = rows[0].notification_id.clone();
-                self.store.assign_message(&m, &ids(&rows)).await?;
+                self.store
+                    .notifications()
+                    .assign_message(&m, &ids(&rows))
+                    .await?;
                 m
             }
         };

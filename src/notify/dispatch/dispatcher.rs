@@ -161,7 +161,7 @@ impl Dispatcher {
                 let now = self.clock.now();
                 let keep = self.routing.longest_group_interval();
                 self.last_sent.retain(|_, at| now - *at < keep);
-                if let Ok(depth) = self.store.overdue_notifications(now).await {
+                if let Ok(depth) = self.store.notifications().overdue(now).await {
                     metrics::notification_outbox_depth().set(depth as f64);
                 }
             }
@@ -183,6 +183,7 @@ impl Dispatcher {
         let lease_until = now.saturating_add(delivery.claim_timeout.as_millis());
         let due = self
             .store
+            .notifications()
             .claim_due(now, delivery.batch, lease_until)
             .await?;
         let mut round = Round {
@@ -200,10 +201,15 @@ impl Dispatcher {
             lease_until,
             delivery.claim_timeout.as_millis(),
         );
-        let silences = self.store.silences_in_force(now).await.unwrap_or_else(|e| {
-            warn!(error = %e, "cannot read silences; sending as if there were none");
-            Vec::new()
-        });
+        let silences = self
+            .store
+            .silences()
+            .in_force(now)
+            .await
+            .unwrap_or_else(|e| {
+                warn!(error = %e, "cannot read silences; sending as if there were none");
+                Vec::new()
+            });
         let mut settled: Vec<(Vec<String>, Outcome)> = Vec::new();
         let mut fallbacks: Vec<NewNotification> = Vec::new();
         let mut groups: BTreeMap<GroupKey, Vec<DueNotification>> = BTreeMap::new();
@@ -257,7 +263,10 @@ impl Dispatcher {
                 Outcome::Cancelled { .. } => round.cancelled += ids.len(),
                 _ => {}
             }
-            self.store.record_outcome(ids, outcome).await?;
+            self.store
+                .notifications()
+                .record_outcome(ids, outcome)
+                .await?;
         }
         self.add_fallbacks(&mut fallbacks, &mut round).await?;
         // Each message's outcome is recorded as soon as it is known, so a crash mid-round
@@ -304,10 +313,18 @@ impl Dispatcher {
                 fallbacks.extend(more);
                 match outcome {
                     Outcome::Sent => sent.extend(ids(&r.rows)),
-                    other => self.store.record_outcome(&ids(&r.rows), &other).await?,
+                    other => {
+                        self.store
+                            .notifications()
+                            .record_outcome(&ids(&r.rows), &other)
+                            .await?
+                    }
                 }
             }
-            self.store.record_outcome(&sent, &Outcome::Sent).await?;
+            self.store
+                .notifications()
+                .record_outcome(&sent, &Outcome::Sent)
+                .await?;
             self.add_fallbacks(&mut fallbacks, &mut round).await?;
         }
         Ok(round)

@@ -48,7 +48,7 @@ impl Dispatcher {
         if fallbacks.is_empty() {
             return Ok(());
         }
-        let added = self.store.enqueue_notifications(fallbacks).await? as usize;
+        let added = self.store.notifications().enqueue(fallbacks).await? as usize;
         fallbacks.clear();
         round.fallbacks += added;
         metrics::notifications("sms", "fallback").increment(added as u64);

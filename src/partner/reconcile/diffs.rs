@@ -51,7 +51,8 @@ impl Reconciler {
         let mapper = self.link.mapper();
         Ok(self
             .store
-            .sla_records_by_id(ids)
+            .sla_records()
+            .by_id(ids)
             .await?
             .into_iter()
             .map(|r| {

@@ -19,7 +19,8 @@ impl Reconciler {
     /// Takes `lease` for a run ([`LEASE_TTL_MS`]); `false` while another holder has it.
     pub(super) async fn take_lease(&self, lease: &str) -> Result<bool, StoreError> {
         self.store
-            .try_lease(lease, &self.holder, LEASE_TTL_MS, self.link.now())
+            .leases()
+            .try_take(lease, &self.holder, LEASE_TTL_MS, self.link.now())
             .await
     }
 
@@ -31,7 +32,8 @@ impl Reconciler {
     /// Gives the lease up if this reconciler holds it (after a run was dropped mid-way).
     pub async fn release_lease(&self) -> Result<bool, StoreError> {
         self.store
-            .release_lease(&self.lease_name(), &self.holder)
+            .leases()
+            .release(&self.lease_name(), &self.holder)
             .await
     }
 
@@ -54,7 +56,8 @@ impl Reconciler {
         let lease = self.lease_name();
         if self
             .store
-            .try_lease(&lease, &self.holder, LEASE_TTL_MS, self.link.now())
+            .leases()
+            .try_take(&lease, &self.holder, LEASE_TTL_MS, self.link.now())
             .await?
         {
             Ok(())

@@ -80,7 +80,7 @@ impl Reconciler {
             .run_leased(day, trigger, progress)
             .instrument(span)
             .await;
-        if let Err(e) = self.store.release_lease(&lease, &self.holder).await {
+        if let Err(e) = self.store.leases().release(&lease, &self.holder).await {
             warn!(partner = %partner, error = %e, "cannot release the reconciliation lease; it expires");
         }
         result
@@ -107,7 +107,8 @@ impl Reconciler {
         if trigger == Trigger::Nightly {
             let done = self
                 .store
-                .finished_reconciliation(partner, &day_text, Trigger::Nightly.as_str())
+                .reconciliations()
+                .finished(partner, &day_text, Trigger::Nightly.as_str())
                 .await?;
             if let Some(run) = done {
                 info!(partner = %partner, run_id = %run.run_id, "nightly reconciliation of the day finished already");
@@ -142,7 +143,8 @@ impl Reconciler {
                     "reconciliation attempt failed; the next run of the day resumes it");
                 if let Err(store) = self
                     .store
-                    .fail_reconciliation_attempt(&run_id, &e.to_string())
+                    .reconciliations()
+                    .fail_attempt(&run_id, &e.to_string())
                     .await
                 {
                     warn!(partner = %partner, run_id = %run_id, error = %store,
@@ -160,7 +162,8 @@ impl Reconciler {
         // Two runs started in the same millisecond (a stopped test clock) get distinct ids.
         while self
             .store
-            .reconciliation_run(&run_id(partner, day, trigger, started))
+            .reconciliations()
+            .run(&run_id(partner, day, trigger, started))
             .await?
             .is_some()
         {
@@ -168,7 +171,8 @@ impl Reconciler {
         }
         let id = run_id(partner, day, trigger, started);
         self.store
-            .open_reconciliation(partner, day, trigger.as_str(), &id, started)
+            .reconciliations()
+            .open(partner, day, trigger.as_str(), &id, started)
             .await
     }
 
@@ -181,7 +185,7 @@ impl Reconciler {
     ) -> Result<ReconciliationRun, ReconcileError> {
         let run = &opened.run;
         let run_id = run.run_id.as_str();
-        let records = self.store.sla_records_between(from, to).await?;
+        let records = self.store.sla_records().stopped_between(from, to).await?;
         let link = self.link.clone();
         let mut ours = tokio::task::spawn_blocking(move || {
             let config = link.config();
@@ -191,7 +195,7 @@ impl Reconciler {
         .map_err(|e| ReconcileError::Task(e.to_string()))?;
         let mut next = Some(1);
         if opened.resumed && run.pages_done > 0 {
-            let pages = self.store.reconciliation_pages(run_id).await?;
+            let pages = self.store.reconciliations().pages(run_id).await?;
             if pages.is_empty() {
                 return Err(ReconcileError::CorruptPage {
                     run_id: run_id.to_string(),
@@ -237,7 +241,8 @@ impl Reconciler {
             );
             let diffs = self.page_diffs(&fetched.records, &compared.diffs).await?;
             self.store
-                .save_reconciliation_page(
+                .reconciliations()
+                .save_page(
                     run_id,
                     page,
                     compared.text.as_str(),
@@ -303,10 +308,12 @@ impl Reconciler {
         let now = self.link.now();
         let repaired = self
             .store
-            .requeue_partner_records(partner, &repair, now)
+            .partner_outbox()
+            .requeue(partner, &repair, now)
             .await?;
         self.store
-            .finish_reconciliation(
+            .reconciliations()
+            .finish(
                 run_id,
                 ours.len() as u64,
                 missing,
@@ -317,7 +324,8 @@ impl Reconciler {
             )
             .await?;
         self.store
-            .reconciliation_run(run_id)
+            .reconciliations()
+            .run(run_id)
             .await?
             .ok_or_else(|| ReconcileError::RunGone(run_id.to_string()))
     }

@@ -85,7 +85,8 @@ impl PartitionWorker {
     pub(super) async fn first_run(&self) -> anyhow::Result<RunState> {
         let handled_before = self
             .store
-            .partition_progress(self.partition)
+            .progress()
+            .load(self.partition)
             .await?
             .unwrap_or(0);
         let last = last_sequence(&self.js, &self.stream, self.partition).await?;
@@ -212,11 +213,7 @@ impl PartitionWorker {
     }
 
     pub(super) async fn save(&self, sequence: u64) {
-        if let Err(e) = self
-            .store
-            .save_partition_progress(self.partition, sequence)
-            .await
-        {
+        if let Err(e) = self.store.progress().save(self.partition, sequence).await {
             warn!(error = %e, "cannot save partition progress; will try again");
         }
     }

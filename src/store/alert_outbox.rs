@@ -1,17 +1,33 @@
 //! The alert outbox: which alert states still have to be published on
 //! `vigil.alerts.<tenant_id>`. The writer records a change, the publisher publishes it, then
-//! marks it published; after a crash in between, [`Store::unpublished_alerts`] finds it again.
+//! marks it published; after a crash in between, [`AlertOutbox::unpublished`] finds it again.
 
 use vigil_engine::{AlertRecord, AlertState};
 
 use super::alerts::{select_alerts, AlertRow};
 use super::error::StoreError;
-use super::pool::{on_backend, Store};
+use super::pool::{on_backend, Backend, Store};
+
+/// The alert outbox: alert states recorded but not yet published. A borrowed handle from
+/// [`Store::alert_outbox`]; copy it freely.
+#[derive(Debug, Clone, Copy)]
+pub struct AlertOutbox<'a> {
+    backend: &'a Backend,
+}
 
 impl Store {
+    /// The alert outbox.
+    pub fn alert_outbox(&self) -> AlertOutbox<'_> {
+        AlertOutbox {
+            backend: &self.backend,
+        }
+    }
+}
+
+impl AlertOutbox<'_> {
     /// Alerts whose current state has not been published yet, oldest change first; at most
     /// `limit`.
-    pub async fn unpublished_alerts(&self, limit: u32) -> Result<Vec<AlertRecord>, StoreError> {
+    pub async fn unpublished(self, limit: u32) -> Result<Vec<AlertRecord>, StoreError> {
         let sql = select_alerts!(
             "WHERE published_state IS NULL OR published_state <> state \
              ORDER BY updated_at, alert_id LIMIT $1"
@@ -28,10 +44,7 @@ impl Store {
     }
 
     /// Marks that these states of these alerts were published, in one transaction.
-    pub async fn mark_all_published(
-        &self,
-        published: &[(&str, AlertState)],
-    ) -> Result<(), StoreError> {
+    pub async fn mark_published(self, published: &[(&str, AlertState)]) -> Result<(), StoreError> {
         if published.is_empty() {
             return Ok(());
         }

@@ -1,11 +1,7 @@
-//! Our SLA records and the partner outbox (DESIGN.md §7).
-//!
-//! `sla_records` holds the latest stop of each ticket goal, `partner_outbox` one row per
-//! (partner, record) saying whether that partner has it.
+//! The partner outbox (DESIGN.md §7): one row per (partner, record) saying whether that partner
+//! has our record, claimed by the partner workers and watched by operators.
 //!
 //! Invariants:
-//! - A record is replaced only by a stop at least as late whose JSON differs, so replays and
-//!   restarts change nothing and queue nothing.
 //! - Every time a record must be (re)sent its outbox row's `version` goes up. A worker reports
 //!   the version it claimed, and an outcome for an older version never marks a newer one
 //!   delivered, retried or parked: the row stays pending and only loses its claim.
@@ -15,26 +11,17 @@
 //! - A claimed row is taken by nobody else until its lease (`claimed_until`) passes, even when
 //!   its record changes meanwhile: two versions of a record are never in flight at once.
 
-use std::collections::HashMap;
-
-use futures::TryStreamExt;
 use serde::Serialize;
 use vigil_engine::SlaRecord;
 use vigil_schema::Millis;
 
 use super::error::{counted, StoreError};
-use super::pool::{on_backend, Store};
-use super::Backend;
+use super::pool::{on_backend, Backend, Store};
+use super::rfc3339;
+use super::sla_records::{parse_record, queue_sql};
+use super::sql::{ids_json, json_ids, ID_CHUNK};
 
-/// Records per multi-row statement of [`Store::record_sla_stops`] (4 bound values each).
-const RECORD_CHUNK: usize = 1_000;
-/// Ids per statement when they travel as one JSON array.
-const ID_CHUNK: usize = 10_000;
-/// Records parsed per blocking task by [`Store::sla_records_between`].
-const PARSE_BATCH: usize = 10_000;
-/// Batches of [`Store::sla_records_between`] parsing at once.
-const MAX_PARSING: usize = 8;
-/// Most rows one [`Store::list_partner_outbox`] returns.
+/// Most rows one [`PartnerOutbox::list`] returns.
 pub const MAX_LISTED_PARTNER_RECORDS: u32 = 1_000;
 
 /// `SELECT <entry columns> FROM partner_outbox o JOIN sla_records r … `, as one literal.
@@ -54,12 +41,12 @@ macro_rules! retry_set {
     };
 }
 
-/// A record taken for delivery by [`Store::claim_partner_records`].
+/// A record taken for delivery by [`PartnerOutbox::claim`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimedRecord {
     /// The record as it is now.
     pub record: SlaRecord,
-    /// The outbox version claimed; hand it back to [`Store::finish_partner_records`].
+    /// The outbox version claimed; hand it back to [`PartnerOutbox::finish`].
     pub version: i64,
     /// Attempts made for this version so far (for the backoff).
     pub attempts: u32,
@@ -96,7 +83,7 @@ pub enum DeliveryOutcome {
 }
 
 /// A partner's outbox at a glance.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PartnerOutboxStats {
     /// Records waiting to be sent (due or not).
     pub pending: u64,
@@ -110,10 +97,11 @@ pub struct PartnerOutboxStats {
     pub next_due_at: Option<Millis>,
 }
 
-/// One row of a partner's outbox, as operators see it.
+/// One row of a partner's outbox, as operators see it: the API sends it as it is, instants as
+/// RFC 3339.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct PartnerOutboxEntry {
-    /// The record.
+    /// The record (`<tenant_id>:<ticket_id>:<goal>`).
     pub record_id: String,
     /// Its tenant.
     pub tenant_id: u64,
@@ -123,160 +111,50 @@ pub struct PartnerOutboxEntry {
     pub version: i64,
     /// Attempts made for the current version.
     pub attempts: u32,
-    /// When it entered the queue (ms since the epoch).
+    /// When it entered the queue.
+    #[serde(serialize_with = "rfc3339::instant")]
+    #[schema(value_type = String)]
     pub queued_at: Millis,
-    /// When the next attempt may go (ms since the epoch).
+    /// When the next attempt may go.
+    #[serde(serialize_with = "rfc3339::instant")]
+    #[schema(value_type = String)]
     pub due_at: Millis,
     /// The HTTP status of the last attempt, when the partner answered.
     pub last_status: Option<u16>,
     /// What went wrong the last time.
     pub last_error: Option<String>,
     /// When the partner accepted the current version.
+    #[serde(serialize_with = "rfc3339::optional")]
+    #[schema(value_type = Option<String>)]
     pub delivered_at: Option<Millis>,
     /// The row's last change.
+    #[serde(serialize_with = "rfc3339::instant")]
+    #[schema(value_type = String)]
     pub updated_at: Millis,
 }
 
+/// The partner outbox. A borrowed handle from [`Store::partner_outbox`]; copy it freely.
+#[derive(Debug, Clone, Copy)]
+pub struct PartnerOutbox<'a> {
+    backend: &'a Backend,
+}
+
 impl Store {
-    /// Records stopped goals, the latest stop winning, and queues each record taken for every
-    /// partner in `partners_of(tenant_id)`; returns how many records were taken.
-    ///
-    /// A record is taken when its id is new, or when its `stopped_at` is at least the stored
-    /// one and its JSON differs; older or identical records (replays) change nothing and queue
-    /// nothing. Within `records` the latest stop of an id wins (the later one on a tie). A
-    /// queued record becomes pending, due at `now`, with a new version and no attempts; it
-    /// keeps its place in the queue when it was pending already. One transaction.
-    pub async fn record_sla_stops(
-        &self,
-        records: &[SlaRecord],
-        partners_of: &(dyn Fn(u64) -> Vec<String> + Sync),
-        now: Millis,
-    ) -> Result<usize, StoreError> {
-        let rows = latest_per_id(records)?;
-        if rows.is_empty() {
-            return Ok(0);
+    /// The partner outbox.
+    pub fn partner_outbox(&self) -> PartnerOutbox<'_> {
+        PartnerOutbox {
+            backend: &self.backend,
         }
-        let upsert_records =
-            " ON CONFLICT (record_id) DO UPDATE SET tenant_id = excluded.tenant_id, \
-             stopped_at = excluded.stopped_at, record = excluded.record \
-             WHERE excluded.stopped_at >= sla_records.stopped_at \
-             AND excluded.record <> sla_records.record RETURNING record_id";
-        let queue = self.queue_sql();
-        let mut taken_by_id: Vec<String> = Vec::new();
-        on_backend!(self, |pool| {
-            let mut tx = pool.begin().await.map_err(counted)?;
-            for chunk in rows.chunks(RECORD_CHUNK) {
-                let mut qb = sqlx::QueryBuilder::new(
-                    "INSERT INTO sla_records (record_id, tenant_id, stopped_at, record) ",
-                );
-                qb.push_values(chunk, |mut b, row| {
-                    b.push_bind(row.record_id)
-                        .push_bind(row.tenant_id)
-                        .push_bind(row.stopped_at)
-                        .push_bind(row.json.as_str());
-                });
-                qb.push(upsert_records);
-                let taken: Vec<String> = qb
-                    .build_query_scalar()
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(counted)?;
-                taken_by_id.extend(taken);
-            }
-            let by_partner = partner_ids(&rows, &taken_by_id, partners_of);
-            for (partner, ids) in &by_partner {
-                for chunk in ids.chunks(ID_CHUNK) {
-                    sqlx::query(sqlx::AssertSqlSafe(queue))
-                        .bind(partner.as_str())
-                        .bind(now)
-                        .bind(ids_json(chunk))
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(counted)?;
-                }
-            }
-            tx.commit().await.map_err(counted)?;
-        });
-        Ok(taken_by_id.len())
     }
+}
 
-    /// Our records that stopped in `[from, to)`, by record id. Streams the rows, parses them
-    /// in batches on blocking threads while the next rows arrive, and sorts in memory rather
-    /// than in the database: a day of a million records takes seconds.
-    pub async fn sla_records_between(
-        &self,
-        from: Millis,
-        to: Millis,
-    ) -> Result<Vec<SlaRecord>, StoreError> {
-        let mut parsed = Vec::new();
-        let mut parsing = std::collections::VecDeque::new();
-        on_backend!(self, |pool| {
-            let mut rows = sqlx::query_scalar::<_, String>(
-                "SELECT record FROM sla_records WHERE stopped_at >= $1 AND stopped_at < $2",
-            )
-            .bind(from)
-            .bind(to)
-            .fetch(pool);
-            let mut batch = Vec::with_capacity(PARSE_BATCH);
-            loop {
-                let json = rows.try_next().await.map_err(counted)?;
-                let end = json.is_none();
-                batch.extend(json);
-                if batch.len() == PARSE_BATCH || (end && !batch.is_empty()) {
-                    let texts = std::mem::replace(&mut batch, Vec::with_capacity(PARSE_BATCH));
-                    parsing.push_back(tokio::task::spawn_blocking(move || parse_records(&texts)));
-                    // Bounds the texts held while parsing falls behind.
-                    if parsing.len() > MAX_PARSING {
-                        if let Some(oldest) = parsing.pop_front() {
-                            parsed.extend(joined(oldest.await)?);
-                        }
-                    }
-                }
-                if end {
-                    break;
-                }
-            }
-        });
-        for batch in parsing {
-            parsed.extend(joined(batch.await)?);
-        }
-        let sorted = tokio::task::spawn_blocking(move || {
-            parsed.sort_unstable_by(|a, b| a.record_id.cmp(&b.record_id));
-            Ok(parsed)
-        });
-        joined(sorted.await)
-    }
-
-    /// Our records with these ids, by record id; unknown ids are skipped.
-    pub async fn sla_records_by_id(&self, ids: &[String]) -> Result<Vec<SlaRecord>, StoreError> {
-        let sql = format!(
-            "SELECT record FROM sla_records WHERE record_id IN ({})",
-            self.json_ids("$1")
-        );
-        let mut out = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(ID_CHUNK) {
-            let rows: Vec<String> = on_backend!(self, |pool| {
-                sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()))
-                    .bind(ids_json(chunk))
-                    .fetch_all(pool)
-                    .await
-                    .map_err(counted)?
-            });
-            for json in rows {
-                out.push(parse_record(&json)?);
-            }
-        }
-        out.sort_unstable_by(|a, b| a.record_id.cmp(&b.record_id));
-        out.dedup_by(|a, b| a.record_id == b.record_id);
-        Ok(out)
-    }
-
+impl PartnerOutbox<'_> {
     /// Queues our records `ids` for `partner` again (reconciliation found them missing or
     /// different there): pending, due at `now`, a new version, no attempts; a row that was
     /// pending keeps its place in the queue. Ids we have no record of are skipped. Returns how
     /// many rows were queued. One transaction.
-    pub async fn requeue_partner_records(
-        &self,
+    pub async fn requeue(
+        self,
         partner: &str,
         ids: &[String],
         now: Millis,
@@ -284,7 +162,7 @@ impl Store {
         if ids.is_empty() {
             return Ok(0);
         }
-        let queue = self.queue_sql();
+        let queue = queue_sql(self.backend);
         let mut queued = 0;
         on_backend!(self, |pool| {
             let mut tx = pool.begin().await.map_err(counted)?;
@@ -306,8 +184,8 @@ impl Store {
     /// Takes up to `limit` of `partner`'s pending records that are due at `now` and not
     /// claimed, in queue order, and claims them until `now + lease_ms`: nobody else takes them
     /// before that passes (instances sharing PostgreSQL take disjoint rows).
-    pub async fn claim_partner_records(
-        &self,
+    pub async fn claim(
+        self,
         partner: &str,
         now: Millis,
         limit: u32,
@@ -329,7 +207,7 @@ impl Store {
         let take = format!(
             "UPDATE partner_outbox SET claimed_until = $2 WHERE partner_id = $1 \
              AND record_id IN ({})",
-            self.json_ids("$3")
+            json_ids(self.backend, "$3")
         );
         let rows: Vec<ClaimRow> = on_backend!(self, |pool| {
             let mut tx = pool.begin_with(begin).await.map_err(counted)?;
@@ -365,13 +243,13 @@ impl Store {
             .collect()
     }
 
-    /// Records what became of records taken by [`Store::claim_partner_records`], each with the
+    /// Records what became of records taken by [`PartnerOutbox::claim`], each with the
     /// version claimed. An outcome applies only while the row still has that version and is
     /// pending; otherwise (the record changed meanwhile) the row stays as it is and only loses
     /// its claim, so the new version goes out next. Delivered, retried and parked rows count
     /// an attempt. One statement per kind of outcome, one transaction.
-    pub async fn finish_partner_records(
-        &self,
+    pub async fn finish(
+        self,
         partner: &str,
         outcomes: &[(String, i64, DeliveryOutcome)],
         now: Millis,
@@ -437,7 +315,7 @@ impl Store {
         let release = format!(
             "UPDATE partner_outbox SET claimed_until = NULL WHERE partner_id = $1 \
              AND record_id IN ({}) AND claimed_until IS NOT NULL",
-            self.json_ids("$2")
+            json_ids(self.backend, "$2")
         );
         let ids: Vec<String> = sorted.iter().map(|(id, _, _)| id.clone()).collect();
         on_backend!(self, |pool| {
@@ -466,10 +344,7 @@ impl Store {
 
     /// Counts of `partner`'s outbox by state, the oldest pending record's queue instant and
     /// the next due attempt.
-    pub async fn partner_outbox_stats(
-        &self,
-        partner: &str,
-    ) -> Result<PartnerOutboxStats, StoreError> {
+    pub async fn stats(self, partner: &str) -> Result<PartnerOutboxStats, StoreError> {
         type Counts = Vec<(String, i64)>;
         type Minimums = (Option<Millis>, Option<Millis>);
         // Separate subqueries: each minimum is then one step down its own index.
@@ -517,8 +392,8 @@ impl Store {
 
     /// `partner`'s outbox rows (in `state`, or all), by record id after the cursor `after`; at
     /// most `limit` (capped at [`MAX_LISTED_PARTNER_RECORDS`]). An unknown state lists nothing.
-    pub async fn list_partner_outbox(
-        &self,
+    pub async fn list(
+        self,
         partner: &str,
         state: Option<&str>,
         limit: u32,
@@ -543,8 +418,8 @@ impl Store {
     }
 
     /// One row of `partner`'s outbox.
-    pub async fn get_partner_outbox_entry(
-        &self,
+    pub async fn get(
+        self,
         partner: &str,
         record_id: &str,
     ) -> Result<Option<PartnerOutboxEntry>, StoreError> {
@@ -565,9 +440,9 @@ impl Store {
     /// Sends a parked (or pending) record to `partner` again: pending, due at `now`, no
     /// attempts, same version; `last_error` and `last_status` stay, so the row still says what
     /// went wrong before. A parked row re-enters the queue at its end. False when there is no
-    /// such row, or it is delivered (use [`Store::requeue_partner_records`] to send it again).
-    pub async fn retry_partner_record(
-        &self,
+    /// such row, or it is delivered (use [`PartnerOutbox::requeue`] to send it again).
+    pub async fn retry(
+        self,
         partner: &str,
         record_id: &str,
         now: Millis,
@@ -588,13 +463,9 @@ impl Store {
         Ok(changed == 1)
     }
 
-    /// Sends every parked record of `partner` again, as [`Store::retry_partner_record`] does;
+    /// Sends every parked record of `partner` again, as [`PartnerOutbox::retry`] does;
     /// returns how many.
-    pub async fn retry_parked_partner_records(
-        &self,
-        partner: &str,
-        now: Millis,
-    ) -> Result<u64, StoreError> {
+    pub async fn retry_parked(self, partner: &str, now: Millis) -> Result<u64, StoreError> {
         let changed = on_backend!(self, |pool| {
             sqlx::query(concat!(
                 retry_set!(),
@@ -610,46 +481,10 @@ impl Store {
         Ok(changed)
     }
 
-    /// Queues the records among the JSON array of ids `$3` for partner `$1` at `$2` (see
-    /// [`Store::requeue_partner_records`]). The assignments all read the row as it was, so
-    /// `queued_at` is kept exactly when the row was pending before.
-    fn queue_sql(&self) -> &'static str {
-        macro_rules! queue {
-            ($ids:literal) => {
-                concat!(
-                    "INSERT INTO partner_outbox (partner_id, record_id, version, state, \
-                     queued_at, due_at, attempts, updated_at) \
-                     SELECT $1, r.record_id, 1, 'pending', $2, $2, 0, $2 FROM sla_records r \
-                     WHERE r.record_id IN (",
-                    $ids,
-                    ") ORDER BY r.record_id \
-                     ON CONFLICT (partner_id, record_id) DO UPDATE SET \
-                     version = partner_outbox.version + 1, state = 'pending', \
-                     queued_at = CASE WHEN partner_outbox.state = 'pending' \
-                     THEN partner_outbox.queued_at ELSE excluded.queued_at END, \
-                     due_at = excluded.due_at, attempts = 0, last_error = NULL, \
-                     updated_at = excluded.updated_at"
-                )
-            };
-        }
-        match &self.backend {
-            Backend::Sqlite(_) => queue!("SELECT value FROM json_each($3)"),
-            Backend::Postgres(_) => queue!("SELECT json_array_elements_text($3::json)"),
-        }
-    }
-
-    /// A subquery yielding the strings of the JSON array bound as `param`.
-    fn json_ids(&self, param: &str) -> String {
-        match &self.backend {
-            Backend::Sqlite(_) => format!("SELECT value FROM json_each({param})"),
-            Backend::Postgres(_) => format!("SELECT json_array_elements_text({param}::json)"),
-        }
-    }
-
     /// `WITH c (rid, ver, due, status, err)`: the rows of the JSON array of
     /// `[record_id, version, due_at, status, error]` bound as `$2`. Materialized so that
     /// SQLite loops over the batch and looks each row up by key, rather than the reverse.
-    fn outcome_batch(&self) -> &'static str {
+    fn outcome_batch(self) -> &'static str {
         match &self.backend {
             Backend::Sqlite(_) => {
                 "WITH c (rid, ver, due, status, err) AS MATERIALIZED (SELECT \
@@ -667,7 +502,7 @@ impl Store {
 
     /// The condition "`column` is pending", written so that SQLite still looks rows up by key
     /// (without statistics it would rather walk every pending row through a state index).
-    fn pending(&self, column: &str) -> String {
+    fn pending(self, column: &str) -> String {
         match &self.backend {
             Backend::Sqlite(_) => format!("+{column} = 'pending'"),
             Backend::Postgres(_) => format!("{column} = 'pending'"),
@@ -675,81 +510,7 @@ impl Store {
     }
 }
 
-/// A record ready to be written: its bound values.
-struct RecordRow<'a> {
-    record_id: &'a str,
-    tenant: u64,
-    tenant_id: i64,
-    stopped_at: Millis,
-    json: String,
-}
-
-/// The latest stop of each id among `records` (the later one on a tie), by record id, so
-/// that one multi-row upsert never touches a row twice and concurrent writers lock rows in
-/// the same order.
-fn latest_per_id(records: &[SlaRecord]) -> Result<Vec<RecordRow<'_>>, StoreError> {
-    let mut latest: HashMap<&str, &SlaRecord> = HashMap::with_capacity(records.len());
-    for r in records {
-        latest
-            .entry(r.record_id.as_str())
-            .and_modify(|kept| {
-                if r.stopped_at >= kept.stopped_at {
-                    *kept = r;
-                }
-            })
-            .or_insert(r);
-    }
-    let mut rows = Vec::with_capacity(latest.len());
-    for r in latest.into_values() {
-        let tenant_id = i64::try_from(r.tenant_id).map_err(|_| StoreError::InvalidRecord {
-            record: format!("SLA record {}", r.record_id),
-            reason: "tenant id above 2^63-1",
-        })?;
-        let json = serde_json::to_string(r).map_err(|_| StoreError::InvalidRecord {
-            record: format!("SLA record {}", r.record_id),
-            reason: "cannot be written as JSON",
-        })?;
-        rows.push(RecordRow {
-            record_id: &r.record_id,
-            tenant: r.tenant_id,
-            tenant_id,
-            stopped_at: r.stopped_at,
-            json,
-        });
-    }
-    rows.sort_unstable_by(|a, b| a.record_id.cmp(b.record_id));
-    Ok(rows)
-}
-
-/// The taken ids grouped by the partners of their tenants, each tenant asked once.
-fn partner_ids(
-    rows: &[RecordRow<'_>],
-    taken: &[String],
-    partners_of: &(dyn Fn(u64) -> Vec<String> + Sync),
-) -> Vec<(String, Vec<String>)> {
-    let tenant_of: HashMap<&str, u64> = rows.iter().map(|r| (r.record_id, r.tenant)).collect();
-    let mut partners: HashMap<u64, Vec<String>> = HashMap::new();
-    let mut by_partner: HashMap<String, Vec<String>> = HashMap::new();
-    for id in taken {
-        let Some(&tenant) = tenant_of.get(id.as_str()) else {
-            continue;
-        };
-        let of_tenant = partners.entry(tenant).or_insert_with(|| {
-            let mut p = partners_of(tenant);
-            p.sort_unstable();
-            p.dedup();
-            p
-        });
-        for p in of_tenant.iter() {
-            by_partner.entry(p.clone()).or_default().push(id.clone());
-        }
-    }
-    let mut by_partner: Vec<(String, Vec<String>)> = by_partner.into_iter().collect();
-    by_partner.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    by_partner
-}
-
-/// One element of the JSON array [`Store::outcome_batch`] reads.
+/// One element of the JSON array [`PartnerOutbox::outcome_batch`] reads.
 fn batch_row(
     id: &str,
     version: i64,
@@ -760,35 +521,6 @@ fn batch_row(
     serde_json::json!([id, version, due_at, status, error])
 }
 
-/// Ids as one JSON array of strings.
-fn ids_json(ids: &[String]) -> String {
-    serde_json::Value::from(ids.to_vec()).to_string()
-}
-
-/// A stored record's JSON read back.
-fn parse_record(json: &str) -> Result<SlaRecord, StoreError> {
-    serde_json::from_str(json).map_err(|e| StoreError::CorruptRow {
-        table: "sla_records",
-        message: format!("record does not parse: {e}"),
-    })
-}
-
-/// Stored records' JSON read back.
-fn parse_records(texts: &[String]) -> Result<Vec<SlaRecord>, StoreError> {
-    texts.iter().map(|json| parse_record(json)).collect()
-}
-
-/// The result of a blocking task; one that panicked is reported as a corrupt row (parsing is
-/// all it does).
-fn joined<T>(
-    result: Result<Result<T, StoreError>, tokio::task::JoinError>,
-) -> Result<T, StoreError> {
-    result.map_err(|e| StoreError::CorruptRow {
-        table: "sla_records",
-        message: format!("parsing records failed: {e}"),
-    })?
-}
-
 /// A non-negative count of `partner_outbox` as a `u32`.
 fn to_u32(v: i64, column: &'static str) -> Result<u32, StoreError> {
     u32::try_from(v).map_err(|_| StoreError::CorruptRow {
@@ -797,7 +529,7 @@ fn to_u32(v: i64, column: &'static str) -> Result<u32, StoreError> {
     })
 }
 
-/// A row of [`Store::claim_partner_records`]'s query.
+/// A row of [`PartnerOutbox::claim`]'s query.
 #[derive(sqlx::FromRow)]
 struct ClaimRow {
     record_id: String,
