@@ -39,7 +39,8 @@
 //!   [`reconciliation_diffs`]: the diffs a run keeps.
 //! - [`leases`]: [`Leases`], named leases, one holder at a time.
 //! - [`test_support`]: stores for tests (a PostgreSQL schema of their own); not for the
-//!   product.
+//!   product. The store's own tests, on both dialects: `tests` (connecting, alerts, progress),
+//!   `notify_tests`, `partner_tests`, `reconciliation_tests`.
 
 pub mod alert_outbox;
 pub mod alerts;
