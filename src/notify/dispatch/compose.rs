@@ -4,8 +4,7 @@
 
 use vigil_schema::Millis;
 
-use super::screen::{facts_of, Hold};
-use super::settle::ids;
+use super::group::{facts_of, ids, GroupKey, Hold, Prepared, Ready};
 use super::Dispatcher;
 use crate::notify::channel::{Content, Outgoing};
 use crate::notify::config::{Channel, ContactSpec};
@@ -13,48 +12,6 @@ use crate::notify::message::{self, MessageFacts};
 use crate::store::notifications::{DueNotification, NotificationKind, Outcome};
 use crate::store::StoreError;
 use crate::views::AlertView;
-
-/// Which notifications go out as one message.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(super) enum GroupKey {
-    /// Already assigned to a message by an earlier attempt: sent again as it was.
-    Message(String),
-    /// New: one tenant's notifications of one route to one contact on one channel.
-    Fresh {
-        tenant_id: u64,
-        route: usize,
-        contact: String,
-        channel: Channel,
-        kind: &'static str,
-    },
-}
-
-/// A message ready to send, and the notifications it carries.
-pub(super) struct Ready {
-    /// Its group.
-    pub key: GroupKey,
-    /// Its channel.
-    pub channel: Channel,
-    /// The notifications it carries, in id order.
-    pub rows: Vec<DueNotification>,
-    /// The message.
-    pub outgoing: Outgoing,
-}
-
-/// A group that waits or ends without a send, or its message.
-pub(super) enum Prepared {
-    /// Ready to send.
-    Ready(Ready),
-    /// Deferred or failed without a send.
-    Held {
-        /// The group's notifications.
-        rows: Vec<DueNotification>,
-        /// What is recorded for them.
-        outcome: Outcome,
-        /// Whether SMS among them falls back to email and webhook.
-        fall_back: bool,
-    },
-}
 
 impl Dispatcher {
     /// The group a notification goes out in; `None` when its channel or contact is no longer

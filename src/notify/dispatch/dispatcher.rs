@@ -12,8 +12,8 @@ use tracing::{debug, warn, Instrument};
 use vigil_engine::clock::Clock;
 use vigil_schema::Millis;
 
-use super::compose::{GroupKey, Prepared};
-use super::settle::{ids, retry_delay};
+use super::group::{ids, GroupKey, Prepared};
+use super::settle::retry_delay;
 use crate::breaker::Breaker;
 use crate::notify::ack_token::LinkSigner;
 use crate::notify::channel::{Providers, SendError};

@@ -10,11 +10,13 @@
 //! - `screen`: whether to send now: cancelled, inhibited, silenced, quiet hours (each
 //!   notification); open breaker, `group_interval`, rate limits (each group).
 //! - `compose`: which notifications go out as one message, and that message's words.
+//! - `group`: what the steps hand each other: group keys, ready messages, holds.
 //! - `settle`: a send's outcome (sent, retry with backoff, failed), the breaker and metrics it
 //!   updates, and SMS fallbacks.
 
 mod compose;
 mod dispatcher;
+mod group;
 mod screen;
 mod settle;
 

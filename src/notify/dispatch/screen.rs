@@ -7,24 +7,13 @@
 use vigil_engine::{AlertState, Level};
 use vigil_schema::{format_instant, Millis};
 
-use super::compose::GroupKey;
+use super::group::{facts_of, GroupKey, Hold};
 use super::Dispatcher;
 use crate::notify::config::{Channel, ContactSpec};
-use crate::notify::escalation::AlertFacts;
 use crate::notify::schedule;
 use crate::store::notifications::{DueNotification, NotificationKind, Outcome};
 use crate::store::silences::Silence;
 use crate::telemetry::metrics;
-
-/// Why a group waits: until when, the reason recorded, and whether SMS falls back meanwhile.
-pub(super) struct Hold {
-    /// When it is due again.
-    pub until: Millis,
-    /// Recorded with the deferral.
-    pub reason: String,
-    /// Whether SMS of the group falls back to email and webhook.
-    pub fall_back: bool,
-}
 
 impl Dispatcher {
     /// What must happen to a notification before grouping, if it is not to be sent now.
@@ -131,18 +120,6 @@ impl Dispatcher {
             }
         }
         None
-    }
-}
-
-/// What routing and silences look at in a notification's alert.
-pub(super) fn facts_of(n: &DueNotification) -> AlertFacts<'_> {
-    let r = &n.alert.record;
-    AlertFacts {
-        ticket_id: &r.ticket_id,
-        level: r.level.as_str(),
-        goal: r.goal.as_str(),
-        priority: &r.priority,
-        service_type: &r.service_type,
     }
 }
 

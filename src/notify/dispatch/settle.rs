@@ -8,7 +8,7 @@ use std::time::Duration;
 use tracing::{debug, warn};
 use vigil_schema::Millis;
 
-use super::compose::{GroupKey, Ready};
+use super::group::{GroupKey, Ready};
 use super::{Dispatcher, Round};
 use crate::notify::channel::SendError;
 use crate::notify::config::Channel;
@@ -30,11 +30,6 @@ pub fn retry_delay(attempt: u32, retry_after: Option<Duration>) -> Duration {
 
 fn millis(d: Duration) -> Millis {
     Millis::try_from(d.as_millis()).unwrap_or(Millis::MAX)
-}
-
-/// The ids of `rows`.
-pub(super) fn ids(rows: &[DueNotification]) -> Vec<String> {
-    rows.iter().map(|n| n.notification_id.clone()).collect()
 }
 
 impl Dispatcher {
