@@ -11,6 +11,7 @@
 //! - [`alert`]: the alert record shared by replay output, messages and the store.
 //! - [`record`]: the SLA record of a stopped goal, for exchange partners.
 //! - [`clock`]: wall clock and manual clock.
+//! - [`snapshot`]: the snapshot format (versioned, checksummed postcard) and engine state.
 //! - [`event_time`]: the event-time driver (reorder buffer, watermark) used by replay.
 //! - [`supervisor`]: actix actors, one per tenant, spread over arbiters.
 
@@ -22,6 +23,7 @@ pub mod event_time;
 pub mod metrics;
 pub mod policy;
 pub mod record;
+pub mod snapshot;
 pub mod supervisor;
 
 pub use alert::{AlertRecord, AlertState, Goal, Level};

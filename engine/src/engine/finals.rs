@@ -26,6 +26,20 @@ impl FinalTickets {
         self.set.contains(&hash)
     }
 
+    /// Every remembered ticket, `(became final at, id hash)`, oldest first.
+    pub fn entries(&self) -> impl Iterator<Item = (Millis, u64)> + '_ {
+        self.order.iter().copied()
+    }
+
+    /// Remembers `entries` (oldest first), as [`entries`](Self::entries) gave them.
+    pub fn from_entries(entries: Vec<(Millis, u64)>) -> FinalTickets {
+        let mut finals = FinalTickets::default();
+        for (t, hash) in entries {
+            finals.insert(hash, t);
+        }
+        finals
+    }
+
     /// Forgets tickets that became final before `before`.
     pub fn expire(&mut self, before: Millis) {
         while let Some(&(t, h)) = self.order.front() {

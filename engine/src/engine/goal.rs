@@ -5,7 +5,7 @@ use vigil_schema::Millis;
 use crate::calendar::{Calendar, NEVER};
 
 /// How a goal ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum GoalOutcome {
     /// Elapsed ≤ target.
     Met,
@@ -35,7 +35,7 @@ pub const MAX_WARNINGS: usize = BREACH_BIT as usize;
 /// The clock of one goal: 24 bytes. Time is folded into `acc` at every change of its ticket, so
 /// between changes the elapsed time is `acc + calendar.business_between(since, t)` while the
 /// goal accrues, `since` being the ticket's last change (kept once, on the ticket).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GoalClock {
     /// Calendar time accrued up to the ticket's `since`.
     pub acc: i64,

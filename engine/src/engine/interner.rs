@@ -21,6 +21,20 @@ impl Interner {
         id
     }
 
+    /// Every name, by id.
+    pub fn names(&self) -> &[Box<str>] {
+        &self.names
+    }
+
+    /// An interner holding `names`, by id (as [`names`](Self::names) gave them).
+    pub fn from_names(names: Vec<Box<str>>) -> Interner {
+        let mut interner = Interner::default();
+        for name in names {
+            interner.intern(&name);
+        }
+        interner
+    }
+
     /// The name of an id (empty if unknown).
     pub fn name(&self, id: u32) -> &str {
         self.names.get(id as usize).map_or("", |n| n)

@@ -21,5 +21,5 @@ mod tests;
 
 pub use goal::{GoalClock, GoalOutcome, MAX_WARNINGS};
 pub use tenant::{EngineSettings, TenantEngine};
-pub use ticket::Ticket;
+pub use ticket::{FiredAlert, Ticket};
 pub use view::{GoalView, TicketView};

@@ -4,6 +4,7 @@
 //! # Layout
 //! - this file: the engine's state, judging and applying events, the ticket lifecycle.
 //! - `alerting`: the timer heap of goal deadlines, firing due crossings, alert records.
+//! - `state`: the engine to and from its snapshot state.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -23,6 +24,9 @@ use crate::policy::{PolicyBook, TenantPolicies};
 use crate::record::SlaRecord;
 
 mod alerting;
+mod state;
+#[cfg(test)]
+mod state_tests;
 
 /// Settings every tenant engine shares.
 #[derive(Debug, Clone)]

@@ -10,7 +10,7 @@ use crate::calendar::Calendar;
 use crate::policy::{PolicyVersion, RulesIndex};
 
 /// An alert a ticket raised, kept to announce its later state changes with the same fields.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FiredAlert {
     /// Which goal.
     pub goal: Goal,

@@ -43,7 +43,7 @@ impl GroupBy {
 }
 
 /// Met and breached goals, per goal (`[response, resolution]`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(super) struct Tally {
     met: [u32; 2],
     breached: [u32; 2],
@@ -101,14 +101,14 @@ impl From<&Tally> for Compliance {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 struct GroupRings {
     hourly: Ring<Tally>,
     daily: Ring<Tally>,
 }
 
 /// Goal outcomes per group: by priority name (`[0]`) and by service type (`[1]`).
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GroupedCompliance {
     groups: [BTreeMap<Box<str>, GroupRings>; 2],
 }

@@ -68,7 +68,7 @@ pub struct StoppedGoal {
 }
 
 /// The bucketed counts of one tenant.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RollingMetrics {
     fine: Ring,
     hourly: Ring,

@@ -11,7 +11,7 @@ use crate::engine::GoalOutcome;
 const HIST_MINUTES: [i64; 12] = [1, 5, 15, 30, 60, 120, 240, 480, 1440, 4320, 10080, i64::MAX];
 
 /// Counts of one time bucket.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(super) struct Bucket {
     pub created: u32,
     pub met: [u32; 2],
@@ -100,7 +100,7 @@ impl Bucket {
 }
 
 /// Buckets `(index, counts)` in index order; at most `keep` of them, newest kept.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(super) struct Ring<B = Bucket> {
     buckets: VecDeque<(i64, B)>,
 }

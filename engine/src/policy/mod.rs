@@ -484,6 +484,41 @@ impl TenantPolicies {
             .map_err(|mut errs| errs.swap_remove(0))
     }
 
+    /// Every version, oldest (1) first.
+    pub fn versions(&self) -> &[Arc<PolicyVersion>] {
+        &self.versions
+    }
+
+    /// The versions of a snapshot, compiled again with the configured calendars: version 1
+    /// must be the configured policy as it is now (else the snapshot no longer describes what
+    /// this configuration would have built, and the caller rebuilds from the stream).
+    pub fn restore(
+        book: &PolicyBook,
+        tenant: u64,
+        saved: &[(u32, Millis, PolicySpec)],
+    ) -> Result<TenantPolicies, String> {
+        let initial = book.initial(tenant);
+        match saved.first() {
+            Some((1, _, spec)) if *spec == initial.spec => {}
+            Some(_) => return Err("the configured policy changed since the snapshot".into()),
+            None => return Err("no policy versions".into()),
+        }
+        let mut versions = vec![initial];
+        for (number, effective_from, spec) in &saved[1..] {
+            if usize::try_from(*number).ok() != Some(versions.len() + 1) {
+                return Err(format!("policy version {number} out of order"));
+            }
+            let version = book
+                .compile(spec, *number, *effective_from, Some(tenant))
+                .map_err(|errs| {
+                    errs.first()
+                        .map_or_else(|| "does not compile".to_string(), |e| e.message.clone())
+                })?;
+            versions.push(Arc::new(version));
+        }
+        Ok(TenantPolicies { versions })
+    }
+
     /// Adds a version made by [`prepare_update`](Self::prepare_update) from the latest one.
     pub fn push(&mut self, version: PolicyVersion) -> &Arc<PolicyVersion> {
         self.versions.push(Arc::new(version));
