@@ -27,6 +27,7 @@
 //!   acknowledgement.
 //! - [`alert_outbox`]: [`AlertOutbox`], alert states still to be published on JetStream.
 //! - [`progress`]: [`PartitionProgress`], each partition's last handled stream sequence.
+//! - [`snapshots`]: [`Snapshots`], each partition's latest snapshot of engine state.
 //! - [`notifications`]: [`Notifications`], the notification outbox;
 //!   [`notification_admin`]: its operator view.
 //! - [`silences`]: [`Silences`]; [`notify_keys`]: [`NotifyKeys`], keys every notifier instance
@@ -59,6 +60,7 @@ pub mod reconciliation_runs;
 mod rfc3339;
 pub mod silences;
 pub mod sla_records;
+pub mod snapshots;
 mod sql;
 #[doc(hidden)]
 pub mod test_support;
@@ -90,3 +92,4 @@ pub use reconciliation_pages::RunCounts;
 pub use reconciliation_runs::{OpenedRun, ReconciliationRun, Reconciliations};
 pub use silences::{Silence, SilenceExpiry, SilenceFilter, StoredSilence};
 pub use sla_records::SlaRecords;
+pub use snapshots::{Snapshots, StoredSnapshot};
