@@ -15,6 +15,7 @@ use crate::clock::Clock;
 use crate::engine::{EngineSettings, TenantEngine, TicketView};
 use crate::metrics::MetricsSnapshot;
 use crate::policy::PolicyBook;
+use crate::snapshot::{SnapshotError, TenantState};
 
 /// Figures of all tenant actors, for the service's metrics.
 #[derive(Debug, Clone, Default)]
@@ -97,17 +98,22 @@ impl TenantPool {
                 return t.addr.clone();
             }
         }
+        let engine = TenantEngine::new(tenant_id, self.book.clone(), self.settings.clone());
+        self.start(&mut tenants, engine)
+    }
+
+    /// Starts a tenant's actor around `engine` on the tenant's arbiter, replacing any entry.
+    fn start(
+        &self,
+        tenants: &mut HashMap<u64, Tenant>,
+        engine: TenantEngine,
+    ) -> Addr<TenantSupervisor> {
+        let tenant_id = engine.tenant_id();
         let stats = Arc::new(TenantStats::default());
         let arbiter = &self.arbiters[(tenant_id % self.arbiters.len() as u64) as usize];
-        let (book, settings, clock, alerts, actor_stats) = (
-            self.book.clone(),
-            self.settings.clone(),
-            self.clock.clone(),
-            self.alert_sender(),
-            stats.clone(),
-        );
+        let (clock, alerts, actor_stats) = (self.clock.clone(), self.alert_sender(), stats.clone());
         let addr = Supervisor::start_in_arbiter(&arbiter.handle(), move |_| {
-            TenantSupervisor::new(tenant_id, book, settings, clock, alerts, actor_stats)
+            TenantSupervisor::with_engine(engine, clock, alerts, actor_stats)
         });
         tenants.insert(
             tenant_id,
@@ -117,6 +123,33 @@ impl TenantPool {
             },
         );
         addr
+    }
+
+    /// Starts a tenant's actor from its snapshot state, before any event of it is applied here
+    /// (refused, changing nothing, when the tenant already has an actor or the state does not
+    /// fit the configured policies: the caller then rebuilds it from the stream).
+    pub fn restore(&self, state: TenantState) -> Result<(), SnapshotError> {
+        let tenant_id = state.tenant_id;
+        let mut tenants = self.write();
+        if tenants.get(&tenant_id).is_some_and(|t| t.addr.connected()) {
+            return Err(SnapshotError::Restore(format!(
+                "tenant {tenant_id} already has a running engine"
+            )));
+        }
+        let engine = TenantEngine::from_state(state, self.book.clone(), self.settings.clone())?;
+        self.start(&mut tenants, engine);
+        Ok(())
+    }
+
+    /// A tenant's state for a snapshot, read on its actor between events; `None` if no actor
+    /// of this tenant runs here or it is restarting.
+    pub async fn state(&self, tenant_id: u64) -> Option<TenantState> {
+        self.inspect(tenant_id, |engine, _| engine.to_state()).await
+    }
+
+    /// The tenants with an actor here.
+    pub fn tenant_ids(&self) -> Vec<u64> {
+        self.read().keys().copied().collect()
     }
 
     /// The alert channel, or a closed one once the pool was stopped.

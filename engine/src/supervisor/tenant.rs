@@ -65,10 +65,29 @@ impl TenantSupervisor {
         alerts: mpsc::Sender<AlertBatch>,
         stats: Arc<TenantStats>,
     ) -> Self {
+        TenantSupervisor::with_engine(
+            TenantEngine::new(tenant_id, book, settings),
+            clock,
+            alerts,
+            stats,
+        )
+    }
+
+    /// A supervisor around an engine restored from a snapshot. Its timers are scheduled when
+    /// it starts: those already due fire at once (alert changes are idempotent downstream).
+    pub fn with_engine(
+        engine: TenantEngine,
+        clock: Arc<dyn Clock>,
+        alerts: mpsc::Sender<AlertBatch>,
+        stats: Arc<TenantStats>,
+    ) -> Self {
+        stats
+            .open_tickets
+            .store(engine.open_tickets(), Ordering::Relaxed);
         TenantSupervisor {
             stats,
-            tenant_id,
-            engine: TenantEngine::new(tenant_id, book, settings),
+            tenant_id: engine.tenant_id(),
+            engine,
             clock,
             alerts,
             unsent: VecDeque::new(),

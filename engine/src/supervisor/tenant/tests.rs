@@ -244,3 +244,40 @@ fn a_repeat_is_judged_on_its_own_first() {
         pool.stop();
     });
 }
+
+#[test]
+fn a_restored_tenant_fires_its_overdue_timers_at_once_and_goes_on() {
+    actix::System::new().block_on(async {
+        const TENANT: u64 = 34;
+        // Before the restart: a HIGH ticket one minute old, nothing due yet.
+        let (before, _rx) = pool("2026-11-23T00:01:00Z", 16);
+        let (applied, fired) = before
+            .apply(event(TENANT, "c", "ticket.created", CREATED))
+            .await
+            .unwrap();
+        assert_eq!(applied, Applied::Ok);
+        assert!(fired.is_empty());
+        let state = before.state(TENANT).await.expect("the tenant has an actor");
+        assert_eq!(before.state(99).await, None);
+        before.stop();
+
+        // Restored ten hours later: the warning and the breach were due while it was down.
+        let (after, mut rx) = pool("2026-11-23T10:00:00Z", 16);
+        after.restore(state.clone()).unwrap();
+        let batch = rx.recv().await.expect("the overdue timers fire at once");
+        assert_eq!(batch.len(), 2, "{batch:?}");
+        assert!(batch.iter().all(|a| a.ticket_id == "T"));
+        assert_eq!(open_tickets(&after, TENANT).await, Some(1));
+        assert_eq!(after.tenant_ids(), vec![TENANT]);
+        // It goes on from the restored state: ticket T is known.
+        let (applied, _) = after
+            .apply(event(TENANT, "r", "ticket.responded", ""))
+            .await
+            .unwrap();
+        assert_eq!(applied, Applied::Ok);
+        // A second restore of a running tenant changes nothing.
+        assert!(after.restore(state).is_err());
+        assert_eq!(open_tickets(&after, TENANT).await, Some(1));
+        after.stop();
+    });
+}
