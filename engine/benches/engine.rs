@@ -7,6 +7,9 @@
 //! - `engine/apply`: [`TenantEngine::apply`] alone on pre-decoded events (no reorder buffer,
 //!   no wake-ups, no dedupe).
 //! - `calendar/business_between`, `calendar/add_business`: a Monday–Friday business calendar.
+//! - `snapshot/write`, `snapshot/restore`: one tenant with [`SNAPSHOT_TICKETS`] open tickets
+//!   of all four priorities (the older ones past some thresholds) to a snapshot (state +
+//!   encode) and back (decode + restore); the snapshot's size is printed once.
 //!
 //! The workload is vigil-peers' generator (the benchmark file's mix and density), 200,000
 //! events in memory. Run with `cargo bench -p vigil-engine --bench engine`.
@@ -35,6 +38,8 @@ const EVENTS: u64 = 200_000;
 const TENANTS: u64 = 1_000;
 /// The service's default allowed lateness.
 const LATENESS_MS: i64 = 300_000;
+/// Open tickets of the snapshot benchmark's tenant.
+const SNAPSHOT_TICKETS: u64 = 100_000;
 /// Instants per calendar benchmark iteration.
 const CALENDAR_QUERIES: usize = 1024;
 
@@ -232,5 +237,61 @@ fn calendar(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, engine, calendar);
+/// One tenant with [`SNAPSHOT_TICKETS`] open tickets, created two a second, the clock an hour
+/// past the middle one.
+fn tenant_with_open_tickets(
+    book: &Arc<PolicyBook>,
+    settings: &Arc<EngineSettings>,
+) -> TenantEngine {
+    let mut engine = TenantEngine::new(1, book.clone(), settings.clone());
+    let start = parse_instant("2026-11-02T00:00:00Z").expect("a valid instant");
+    let mut out = Vec::new();
+    for i in 0..SNAPSHOT_TICKETS {
+        let at = start + (i as i64) * 500;
+        let priority = ["CRITICAL", "HIGH", "MEDIUM", "LOW"][(i % 4) as usize];
+        let line = format!(
+            r#"{{"schema":1,"event_id":"e{i}","event_type":"ticket.created","tenant_id":1,"ticket_id":"TKT-{i}","occurred_at":"{}","priority":"{priority}","service_type":"network"}}"#,
+            vigil_schema::format_instant(at)
+        );
+        let event = decode(line.as_bytes()).expect("a valid event");
+        engine.advance(at, false, &mut out);
+        let _ = engine.apply(&event, &mut out);
+    }
+    engine.advance(
+        start + (SNAPSHOT_TICKETS as i64) * 250 + 3_600_000,
+        false,
+        &mut out,
+    );
+    engine
+}
+
+fn snapshot(c: &mut Criterion) {
+    let book = default_book();
+    let settings = Arc::new(EngineSettings::default());
+    let engine = tenant_with_open_tickets(&book, &settings);
+    let bytes = vigil_engine::snapshot::encode(&engine.to_state()).expect("state encodes");
+    eprintln!(
+        "snapshot of {} open tickets: {} bytes ({:.0} bytes per ticket)",
+        engine.open_tickets(),
+        bytes.len(),
+        bytes.len() as f64 / engine.open_tickets() as f64
+    );
+    let mut group = c.benchmark_group("snapshot");
+    group
+        .sampling_mode(SamplingMode::Flat)
+        .sample_size(10)
+        .throughput(Throughput::Elements(SNAPSHOT_TICKETS));
+    group.bench_function("write", |b| {
+        b.iter(|| vigil_engine::snapshot::encode(&black_box(&engine).to_state()))
+    });
+    group.bench_function("restore", |b| {
+        b.iter(|| {
+            let state = vigil_engine::snapshot::decode(black_box(&bytes)).expect("it decodes");
+            TenantEngine::from_state(state, book.clone(), settings.clone()).expect("it restores")
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, engine, calendar, snapshot);
 criterion_main!(benches);
