@@ -9,7 +9,9 @@
 //! - `calendar/business_between`, `calendar/add_business`: a Monday–Friday business calendar.
 //! - `snapshot/write`, `snapshot/restore`: one tenant with [`SNAPSHOT_TICKETS`] open tickets
 //!   of all four priorities (the older ones past some thresholds) to a snapshot (state +
-//!   encode) and back (decode + restore); the snapshot's size is printed once.
+//!   encode) and back (decode + restore); the snapshot's size is printed once. Its baseline,
+//!   `snapshot/rebuild_by_replay`: the same tenant rebuilt from its events (decode + apply),
+//!   which is what a restart without a snapshot does.
 //!
 //! The workload is vigil-peers' generator (the benchmark file's mix and density), 200,000
 //! events in memory. Run with `cargo bench -p vigil-engine --bench engine`.
@@ -237,38 +239,46 @@ fn calendar(c: &mut Criterion) {
     group.finish();
 }
 
-/// One tenant with [`SNAPSHOT_TICKETS`] open tickets, created two a second, the clock an hour
-/// past the middle one.
-fn tenant_with_open_tickets(
+/// The events that open [`SNAPSHOT_TICKETS`] tickets of one tenant, two a second, as NDJSON
+/// lines, and the instant an hour past the middle one.
+fn open_ticket_lines() -> (Vec<String>, i64) {
+    let start = parse_instant("2026-11-02T00:00:00Z").expect("a valid instant");
+    let lines = (0..SNAPSHOT_TICKETS)
+        .map(|i| {
+            let at = start + (i as i64) * 500;
+            let priority = ["CRITICAL", "HIGH", "MEDIUM", "LOW"][(i % 4) as usize];
+            format!(
+                r#"{{"schema":1,"event_id":"e{i}","event_type":"ticket.created","tenant_id":1,"ticket_id":"TKT-{i}","occurred_at":"{}","priority":"{priority}","service_type":"network"}}"#,
+                vigil_schema::format_instant(at)
+            )
+        })
+        .collect();
+    (lines, start + (SNAPSHOT_TICKETS as i64) * 250 + 3_600_000)
+}
+
+/// The tenant those lines make: what a restart without a snapshot rebuilds (decode, apply).
+fn rebuild(
+    lines: &[String],
+    until: i64,
     book: &Arc<PolicyBook>,
     settings: &Arc<EngineSettings>,
 ) -> TenantEngine {
     let mut engine = TenantEngine::new(1, book.clone(), settings.clone());
-    let start = parse_instant("2026-11-02T00:00:00Z").expect("a valid instant");
     let mut out = Vec::new();
-    for i in 0..SNAPSHOT_TICKETS {
-        let at = start + (i as i64) * 500;
-        let priority = ["CRITICAL", "HIGH", "MEDIUM", "LOW"][(i % 4) as usize];
-        let line = format!(
-            r#"{{"schema":1,"event_id":"e{i}","event_type":"ticket.created","tenant_id":1,"ticket_id":"TKT-{i}","occurred_at":"{}","priority":"{priority}","service_type":"network"}}"#,
-            vigil_schema::format_instant(at)
-        );
+    for line in lines {
         let event = decode(line.as_bytes()).expect("a valid event");
-        engine.advance(at, false, &mut out);
+        engine.advance(event.occurred_at, false, &mut out);
         let _ = engine.apply(&event, &mut out);
     }
-    engine.advance(
-        start + (SNAPSHOT_TICKETS as i64) * 250 + 3_600_000,
-        false,
-        &mut out,
-    );
+    engine.advance(until, false, &mut out);
     engine
 }
 
 fn snapshot(c: &mut Criterion) {
     let book = default_book();
     let settings = Arc::new(EngineSettings::default());
-    let engine = tenant_with_open_tickets(&book, &settings);
+    let (lines, until) = open_ticket_lines();
+    let engine = rebuild(&lines, until, &book, &settings);
     let bytes = vigil_engine::snapshot::encode(&engine.to_state()).expect("state encodes");
     eprintln!(
         "snapshot of {} open tickets: {} bytes ({:.0} bytes per ticket)",
@@ -283,6 +293,9 @@ fn snapshot(c: &mut Criterion) {
         .throughput(Throughput::Elements(SNAPSHOT_TICKETS));
     group.bench_function("write", |b| {
         b.iter(|| vigil_engine::snapshot::encode(&black_box(&engine).to_state()))
+    });
+    group.bench_function("rebuild_by_replay", |b| {
+        b.iter(|| rebuild(black_box(&lines), until, &book, &settings))
     });
     group.bench_function("restore", |b| {
         b.iter(|| {
