@@ -145,6 +145,12 @@ pub struct EngineConfig {
     pub clock: ClockMode,
     /// Arbiter threads for tenant actors; 0 means one per core. Default 0.
     pub arbiters: usize,
+    /// Snapshot a partition's state after this many events since its last snapshot; 0
+    /// never by count. Default 100,000. (`clock = "wall"` only.)
+    pub snapshot_every_events: u64,
+    /// Snapshot a partition's state when this long has passed since its last snapshot and
+    /// events came; `"0s"` never by time. Default `"5m"`.
+    pub snapshot_interval: ConfigDuration,
 }
 
 impl Default for EngineConfig {
@@ -153,6 +159,8 @@ impl Default for EngineConfig {
             allowed_lateness: ConfigDuration::from_mins(5),
             clock: ClockMode::Wall,
             arbiters: 0,
+            snapshot_every_events: 100_000,
+            snapshot_interval: ConfigDuration::from_mins(5),
         }
     }
 }

@@ -7,6 +7,7 @@
 use std::time::Instant;
 
 use tokio::sync::mpsc;
+use vigil_engine::supervisor::Queued;
 use vigil_engine::AlertRecord;
 
 use vigil::alert_fanout::AlertFanout;
@@ -33,10 +34,16 @@ impl AlertWriter {
         AlertWriter { store, fanout, js }
     }
 
-    /// Runs until every sender is gone and the queue is empty.
-    pub async fn run(self, mut batches: mpsc::Receiver<Vec<AlertRecord>>) {
-        while let Some(batch) = batches.recv().await {
-            self.write(batch).await;
+    /// Runs until every sender is gone and the queue is empty; answers each barrier once
+    /// every batch queued before it is written.
+    pub async fn run(self, mut queue: mpsc::Receiver<Queued<Vec<AlertRecord>>>) {
+        while let Some(queued) = queue.recv().await {
+            match queued {
+                Queued::Batch(batch) => self.write(batch).await,
+                Queued::Barrier(done) => {
+                    let _ = done.send(());
+                }
+            }
         }
     }
 

@@ -275,7 +275,7 @@ fn tenant_pool(
     config: &VigilConfig,
     book: &Arc<PolicyBook>,
     settings: &Arc<vigil_engine::EngineSettings>,
-    alerts: &mpsc::Sender<Vec<vigil_engine::AlertRecord>>,
+    alerts: &mpsc::Sender<vigil_engine::supervisor::Queued<Vec<vigil_engine::AlertRecord>>>,
 ) -> Option<Arc<TenantPool>> {
     if config.engine.clock == ClockMode::Event {
         return None;
@@ -298,7 +298,7 @@ fn tenant_pool(
 /// each, and the nightly reconciliation.
 struct PartnerTasks {
     /// Where partition workers send SLA records (`None` without partners).
-    records: Option<mpsc::Sender<Vec<vigil_engine::SlaRecord>>>,
+    records: Option<mpsc::Sender<vigil_engine::supervisor::Queued<Vec<vigil_engine::SlaRecord>>>>,
     writer: Option<tokio::task::JoinHandle<()>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -380,8 +380,8 @@ struct PartitionShared<'a> {
     pool: &'a Option<Arc<TenantPool>>,
     book: &'a Arc<PolicyBook>,
     engine_settings: &'a Arc<vigil_engine::EngineSettings>,
-    alerts: mpsc::Sender<Vec<vigil_engine::AlertRecord>>,
-    records: Option<mpsc::Sender<Vec<vigil_engine::SlaRecord>>>,
+    alerts: mpsc::Sender<vigil_engine::supervisor::Queued<Vec<vigil_engine::AlertRecord>>>,
+    records: Option<mpsc::Sender<vigil_engine::supervisor::Queued<Vec<vigil_engine::SlaRecord>>>>,
     hub: &'a Hub,
     readiness: &'a Arc<Readiness>,
 }
@@ -423,6 +423,11 @@ fn start_partition_workers(
             hub: shared.hub.clone(),
             caught_up: caught_up.clone(),
             dedupe_window_ms: shared.engine_settings.dedupe_window_ms,
+            partitions: shared.streams.partitions,
+            snapshot_every: partition::SnapshotEvery {
+                events: config.engine.snapshot_every_events,
+                interval: config.engine.snapshot_interval.as_std(),
+            },
             ingested: telemetry::metrics::events_ingested(),
             processing: telemetry::metrics::event_processing_seconds(),
         };

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, Notify};
 use vigil_engine::clock::Clock;
+use vigil_engine::supervisor::Queued;
 use vigil_engine::SlaRecord;
 
 use vigil::partner::PartnerConfig;
@@ -44,17 +45,33 @@ impl RecordWriter {
         }
     }
 
-    /// Runs until every sender is gone and the queue is empty.
-    pub async fn run(self, mut batches: mpsc::Receiver<Vec<SlaRecord>>) {
-        while let Some(mut batch) = batches.recv().await {
-            // Take what else is queued: one transaction for many records.
+    /// Runs until every sender is gone and the queue is empty; answers each barrier once
+    /// every batch queued before it is written.
+    pub async fn run(self, mut queue: mpsc::Receiver<Queued<Vec<SlaRecord>>>) {
+        let mut barrier = None;
+        while let Some(queued) = queue.recv().await {
+            let mut batch = match queued {
+                Queued::Batch(batch) => batch,
+                Queued::Barrier(done) => {
+                    let _ = done.send(());
+                    continue;
+                }
+            };
+            // Take what else is queued, up to a barrier: one transaction for many records.
             while batch.len() < 4_096 {
-                match batches.try_recv() {
-                    Ok(more) => batch.extend(more),
+                match queue.try_recv() {
+                    Ok(Queued::Batch(more)) => batch.extend(more),
+                    Ok(Queued::Barrier(done)) => {
+                        barrier = Some(done);
+                        break;
+                    }
                     Err(_) => break,
                 }
             }
             self.write(&batch).await;
+            if let Some(done) = barrier.take() {
+                let _ = done.send(());
+            }
         }
     }
 

@@ -8,6 +8,8 @@ use vigil_schema::Millis;
 use crate::alert::AlertRecord;
 use crate::engine::TenantEngine;
 use crate::record::SlaRecord;
+use crate::snapshot::TenantState;
+use crate::supervisor::AlertBatch;
 
 /// Apply one validated event; answers whether it was applied, with the alert changes it
 /// caused (timer-fired alert changes go to the pool's alert channel instead).
@@ -67,3 +69,21 @@ pub struct BatchApplied {
     /// [`EngineSettings::record_stops`](crate::EngineSettings::record_stops)).
     pub records: Vec<SlaRecord>,
 }
+
+/// What goes through a writer's queue (the alert channel, the SLA record channel): a batch, or
+/// a barrier the writer answers once every batch queued before it is written. A snapshot waits
+/// for the barrier, so that nothing its state says was emitted can be lost.
+#[derive(Debug)]
+pub enum Queued<T> {
+    /// Items to write, in order.
+    Batch(T),
+    /// Answered when every batch before it is written.
+    Barrier(tokio::sync::oneshot::Sender<()>),
+}
+
+/// The tenant's state for a snapshot, with the alert changes it emitted that still wait in the
+/// actor for room in the alert channel (handed over, so the caller queues them before its
+/// barrier). Read between events.
+#[derive(Debug, Message)]
+#[rtype(result = "(TenantState, Vec<AlertBatch>)")]
+pub struct TakeSnapshot;

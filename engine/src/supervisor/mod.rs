@@ -12,6 +12,6 @@ mod messages;
 mod pool;
 mod tenant;
 
-pub use messages::{Applied, ApplyBatch, ApplyEvent, BatchApplied, Inspect};
+pub use messages::{Applied, ApplyBatch, ApplyEvent, BatchApplied, Inspect, Queued, TakeSnapshot};
 pub use pool::{PoolError, PoolStats, TenantPool};
 pub use tenant::{AlertBatch, TenantStats, TenantSupervisor};

@@ -8,7 +8,9 @@ use hashbrown::HashMap;
 use tokio::sync::mpsc;
 use vigil_schema::{Event, Millis};
 
-use super::messages::{Applied, ApplyBatch, ApplyEvent, BatchApplied, Inspect};
+use super::messages::{
+    Applied, ApplyBatch, ApplyEvent, BatchApplied, Inspect, Queued, TakeSnapshot,
+};
 use super::tenant::{AlertBatch, TenantStats, TenantSupervisor};
 use crate::alert::AlertRecord;
 use crate::clock::Clock;
@@ -54,7 +56,7 @@ pub struct TenantPool {
     clock: Arc<dyn Clock>,
     /// Taken by [`TenantPool::stop`], so the alert channel closes once the actors are gone
     /// even while others still hold the pool.
-    alerts: std::sync::Mutex<Option<mpsc::Sender<AlertBatch>>>,
+    alerts: std::sync::Mutex<Option<mpsc::Sender<Queued<AlertBatch>>>>,
 }
 
 impl std::fmt::Debug for TenantPool {
@@ -73,7 +75,7 @@ impl TenantPool {
         book: Arc<PolicyBook>,
         settings: Arc<EngineSettings>,
         clock: Arc<dyn Clock>,
-        alerts: mpsc::Sender<AlertBatch>,
+        alerts: mpsc::Sender<Queued<AlertBatch>>,
     ) -> TenantPool {
         TenantPool {
             arbiters: (0..arbiters.max(1)).map(|_| Arbiter::new()).collect(),
@@ -125,26 +127,38 @@ impl TenantPool {
         addr
     }
 
-    /// Starts a tenant's actor from its snapshot state, before any event of it is applied here
-    /// (refused, changing nothing, when the tenant already has an actor or the state does not
-    /// fit the configured policies: the caller then rebuilds it from the stream).
-    pub fn restore(&self, state: TenantState) -> Result<(), SnapshotError> {
-        let tenant_id = state.tenant_id;
+    /// Starts the actors of a partition's tenants from their snapshot states, before any event
+    /// of them is applied here: all or none (refused, changing nothing, when a tenant already
+    /// has an actor or a state does not fit the configured policies; the caller then rebuilds
+    /// them from the stream). Returns how many tenants were restored.
+    pub fn restore(&self, states: Vec<TenantState>) -> Result<usize, SnapshotError> {
         let mut tenants = self.write();
-        if tenants.get(&tenant_id).is_some_and(|t| t.addr.connected()) {
-            return Err(SnapshotError::Restore(format!(
-                "tenant {tenant_id} already has a running engine"
-            )));
+        let mut engines = Vec::with_capacity(states.len());
+        for state in states {
+            let tenant_id = state.tenant_id;
+            if tenants.get(&tenant_id).is_some_and(|t| t.addr.connected()) {
+                return Err(SnapshotError::Restore(format!(
+                    "tenant {tenant_id} already has a running engine"
+                )));
+            }
+            engines.push(TenantEngine::from_state(
+                state,
+                self.book.clone(),
+                self.settings.clone(),
+            )?);
         }
-        let engine = TenantEngine::from_state(state, self.book.clone(), self.settings.clone())?;
-        self.start(&mut tenants, engine);
-        Ok(())
+        let restored = engines.len();
+        for engine in engines {
+            self.start(&mut tenants, engine);
+        }
+        Ok(restored)
     }
 
-    /// A tenant's state for a snapshot, read on its actor between events; `None` if no actor
-    /// of this tenant runs here or it is restarting.
-    pub async fn state(&self, tenant_id: u64) -> Option<TenantState> {
-        self.inspect(tenant_id, |engine, _| engine.to_state()).await
+    /// A tenant's state for a snapshot, and the alert changes still waiting in its actor,
+    /// read between events; `None` if no actor of this tenant runs here or it is restarting.
+    pub async fn take_snapshot(&self, tenant_id: u64) -> Option<(TenantState, Vec<AlertBatch>)> {
+        let addr = self.read().get(&tenant_id)?.addr.clone();
+        addr.send(TakeSnapshot).await.ok()
     }
 
     /// The tenants with an actor here.
@@ -153,7 +167,7 @@ impl TenantPool {
     }
 
     /// The alert channel, or a closed one once the pool was stopped.
-    fn alert_sender(&self) -> mpsc::Sender<AlertBatch> {
+    fn alert_sender(&self) -> mpsc::Sender<Queued<AlertBatch>> {
         let alerts = self
             .alerts
             .lock()

@@ -12,7 +12,9 @@ use tokio::sync::mpsc;
 use tracing::error;
 use vigil_schema::{Event, Millis, RejectReason, Rejection};
 
-use super::messages::{Applied, ApplyBatch, ApplyEvent, BatchApplied, Inspect};
+use super::messages::{
+    Applied, ApplyBatch, ApplyEvent, BatchApplied, Inspect, Queued, TakeSnapshot,
+};
 use crate::alert::AlertRecord;
 use crate::clock::Clock;
 use crate::engine::{EngineSettings, TenantEngine};
@@ -30,7 +32,7 @@ pub struct TenantSupervisor {
     tenant_id: u64,
     engine: TenantEngine,
     clock: Arc<dyn Clock>,
-    alerts: mpsc::Sender<AlertBatch>,
+    alerts: mpsc::Sender<Queued<AlertBatch>>,
     /// Timer-fired alert changes the alert channel had no room for, oldest first; sent by one
     /// waiting flush, or handed over with the next batch answer, whichever comes first.
     unsent: VecDeque<AlertBatch>,
@@ -62,7 +64,7 @@ impl TenantSupervisor {
         book: Arc<PolicyBook>,
         settings: Arc<EngineSettings>,
         clock: Arc<dyn Clock>,
-        alerts: mpsc::Sender<AlertBatch>,
+        alerts: mpsc::Sender<Queued<AlertBatch>>,
         stats: Arc<TenantStats>,
     ) -> Self {
         TenantSupervisor::with_engine(
@@ -78,7 +80,7 @@ impl TenantSupervisor {
     pub fn with_engine(
         engine: TenantEngine,
         clock: Arc<dyn Clock>,
-        alerts: mpsc::Sender<AlertBatch>,
+        alerts: mpsc::Sender<Queued<AlertBatch>>,
         stats: Arc<TenantStats>,
     ) -> Self {
         stats
@@ -107,11 +109,14 @@ impl TenantSupervisor {
             return;
         }
         if self.unsent.is_empty() {
-            match self.alerts.try_send(batch) {
+            match self.alerts.try_send(Queued::Batch(batch)) {
                 Ok(()) => return,
                 // A closed channel means the service is shutting down; nothing can be recorded.
                 Err(mpsc::error::TrySendError::Closed(_)) => return,
-                Err(mpsc::error::TrySendError::Full(batch)) => self.unsent.push_back(batch),
+                Err(mpsc::error::TrySendError::Full(Queued::Batch(batch))) => {
+                    self.unsent.push_back(batch)
+                }
+                Err(mpsc::error::TrySendError::Full(Queued::Barrier(_))) => return,
             }
         } else {
             self.unsent.push_back(batch);
@@ -133,7 +138,7 @@ impl TenantSupervisor {
                 return;
             };
             if let Some(batch) = act.unsent.pop_front() {
-                permit.send(batch);
+                permit.send(Queued::Batch(batch));
             }
             act.flush(ctx);
         }));
@@ -299,6 +304,16 @@ impl Handler<ApplyBatch> for TenantSupervisor {
             alerts,
             records: self.engine.take_records(),
         })
+    }
+}
+
+impl Handler<TakeSnapshot> for TenantSupervisor {
+    type Result = actix::MessageResult<TakeSnapshot>;
+
+    /// The state, and the alert changes still waiting here (a flush under way finds none left
+    /// and sends nothing).
+    fn handle(&mut self, _: TakeSnapshot, _: &mut Context<Self>) -> Self::Result {
+        actix::MessageResult((self.engine.to_state(), self.unsent.drain(..).collect()))
     }
 }
 

@@ -20,7 +20,7 @@ use futures::{FutureExt, StreamExt};
 use hashbrown::{HashMap, HashSet};
 use tokio::sync::mpsc;
 use vigil_engine::clock::WallClock;
-use vigil_engine::supervisor::{Applied, BatchApplied, TenantPool};
+use vigil_engine::supervisor::{Applied, BatchApplied, Queued, TenantPool};
 use vigil_engine::{AlertRecord, Collected, EngineSettings, EventTimeDriver, PolicyBook};
 use vigil_schema::{decode, Dedupe, Event, EventKey};
 use vigil_streams::jetstream::{last_sequence, replay_partition, ReplayMessages};
@@ -148,11 +148,13 @@ pub async fn applied(
 ) -> anyhow::Result<Consumed> {
     let book = default_book()?;
     let engine_settings = Arc::new(EngineSettings::default());
-    let (alerts_tx, mut alerts_rx) = mpsc::channel::<Vec<AlertRecord>>(ALERT_QUEUE);
+    let (alerts_tx, mut alerts_rx) = mpsc::channel::<Queued<Vec<AlertRecord>>>(ALERT_QUEUE);
     let writer = tokio::spawn(async move {
         let mut n = 0u64;
-        while let Some(batch) = alerts_rx.recv().await {
-            n += batch.len() as u64;
+        while let Some(queued) = alerts_rx.recv().await {
+            if let Queued::Batch(batch) = queued {
+                n += batch.len() as u64;
+            }
         }
         n
     });
@@ -217,7 +219,7 @@ struct Worker {
     stream: String,
     partition: u32,
     last: u64,
-    alerts: mpsc::Sender<Vec<AlertRecord>>,
+    alerts: mpsc::Sender<Queued<Vec<AlertRecord>>>,
     dedupe: Dedupe,
     counts: Consumed,
 }
@@ -225,7 +227,7 @@ struct Worker {
 impl Worker {
     async fn send_alerts(&mut self, alerts: Vec<AlertRecord>) {
         if !alerts.is_empty() {
-            let _ = self.alerts.send(alerts).await;
+            let _ = self.alerts.send(Queued::Batch(alerts)).await;
         }
     }
 

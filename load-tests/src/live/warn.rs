@@ -19,7 +19,7 @@ use futures::future::join_all;
 use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::mpsc;
 use vigil_engine::clock::{Clock, WallClock};
-use vigil_engine::supervisor::TenantPool;
+use vigil_engine::supervisor::{Queued, TenantPool};
 use vigil_engine::{AlertRecord, AlertState, EngineSettings, Level};
 use vigil_peers::rng::Rng;
 
@@ -58,7 +58,7 @@ pub async fn measure(
 ) -> anyhow::Result<()> {
     let book = default_book()?;
     let settings = Arc::new(EngineSettings::default());
-    let (tx, mut rx) = mpsc::channel::<Vec<AlertRecord>>(ALERT_QUEUE);
+    let (tx, mut rx) = mpsc::channel::<Queued<Vec<AlertRecord>>>(ALERT_QUEUE);
     let arbiters = std::thread::available_parallelism().map_or(1, usize::from);
     let pool = TenantPool::new(arbiters, book, settings, Arc::new(WallClock), tx);
     let seen = Arc::new(AtomicU64::new(0));
@@ -66,7 +66,10 @@ pub async fn measure(
         let (js, seen, publish) = (js.clone(), seen.clone(), options.publish_alerts);
         tokio::spawn(async move {
             let mut lat = Latencies::default();
-            while let Some(batch) = rx.recv().await {
+            while let Some(queued) = rx.recv().await {
+                let Queued::Batch(batch) = queued else {
+                    continue;
+                };
                 let received = now_micros();
                 let is_warning =
                     |r: &AlertRecord| r.level == Level::Warning && r.state == AlertState::Firing;

@@ -1,5 +1,5 @@
-//! One partition worker: reads its partition from the start of the stream (state is rebuilt by
-//! replay), decodes, validates and dedupes each event, applies it, and dead-letters rejects. A
+//! One partition worker: reads its partition from after its latest snapshot (or from the start
+//! of the stream, rebuilding state by replay, when there is none), decodes, validates and dedupes each event, applies it, and dead-letters rejects. A
 //! worker that fails is restarted with back-off and resumes where it stopped reading.
 //!
 //! Progress (the last stream sequence fully handled) is kept in the store, so that after a
@@ -17,14 +17,18 @@
 //! - `booking`: the engine's answers booked: applied ids remembered, rejects counted and
 //!   dead-lettered, progress advanced.
 //! - `caught_up`: readiness: whether every partition has caught up with the stream.
+//! - `snapshot`: the partition's state saved every so many events or minutes (after a barrier
+//!   through the alert and record writers), and restored on start.
 
 mod admission;
 mod booking;
 mod caught_up;
+mod snapshot;
 mod supervisor;
 mod worker;
 
 pub use caught_up::CaughtUp;
+pub use snapshot::SnapshotEvery;
 pub use worker::PartitionWorker;
 
 #[cfg(test)]

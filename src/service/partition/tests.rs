@@ -100,6 +100,11 @@ fn a_failed_worker_restarts_resumes_where_it_stopped_and_is_ready_again() {
             hub: Hub::new(Default::default(), Some(pool.clone()), store),
             caught_up: Arc::new(CaughtUp::new(1, readiness.clone())),
             dedupe_window_ms: EngineSettings::default().dedupe_window_ms,
+            partitions: settings.partitions,
+            snapshot_every: super::SnapshotEvery {
+                events: 0,
+                interval: std::time::Duration::ZERO,
+            },
             ingested: ::metrics::Counter::noop(),
             processing: ::metrics::Histogram::noop(),
         };

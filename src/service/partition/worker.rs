@@ -1,5 +1,6 @@
 //! The [`PartitionWorker`] and its read loop: messages are read from after the last one read
-//! (from the stream's start on a first run: state is rebuilt by replay), taken in rounds of
+//! (on a first run, from after the partition's snapshot, or from the stream's start when there
+//! is none: state is then rebuilt by replay), taken in rounds of
 //! whatever has arrived and handed to the engine, while answers are booked in order as they
 //! come. Progress is saved in the store every [`PROGRESS_EVERY`] while no answer is
 //! outstanding, and when the loop ends, after every answer in flight was booked.
@@ -15,10 +16,12 @@ use tracing::{debug, warn};
 use vigil::hub::Hub;
 use vigil::store::Store;
 use vigil::telemetry::metrics;
+use vigil_engine::supervisor::Queued;
 use vigil_engine::{AlertRecord, SlaRecord};
 use vigil_schema::{Dedupe, EventKey};
 use vigil_streams::jetstream::{last_sequence, replay_partition};
 
+use super::snapshot::{LastSnapshot, SnapshotEvery};
 use super::CaughtUp;
 use crate::service::applier::{Applier, PendingApply};
 
@@ -42,15 +45,19 @@ pub struct PartitionWorker {
     /// Where events are applied.
     pub applier: Applier,
     /// Alert changes to record and publish.
-    pub alerts: mpsc::Sender<Vec<AlertRecord>>,
+    pub alerts: mpsc::Sender<Queued<Vec<AlertRecord>>>,
     /// SLA records of stopped goals, for exchange partners (`None` without partners).
-    pub records: Option<mpsc::Sender<Vec<SlaRecord>>>,
+    pub records: Option<mpsc::Sender<Queued<Vec<SlaRecord>>>>,
     /// Told which tenants and tickets changed, for live updates.
     pub hub: Hub,
     /// Readiness bookkeeping.
     pub caught_up: Arc<CaughtUp>,
     /// How long applied event ids are remembered.
     pub dedupe_window_ms: i64,
+    /// How many partitions the stream has (which tenants are this partition's).
+    pub partitions: u32,
+    /// When this partition's state is snapshotted.
+    pub snapshot_every: SnapshotEvery,
     /// `vigil_events_ingested_total`, looked up once.
     pub ingested: ::metrics::Counter,
     /// `vigil_event_processing_seconds`, looked up once.
@@ -77,6 +84,8 @@ pub(super) struct RunState {
     pub last_read: u64,
     /// The last progress saved in the store.
     pub saved: u64,
+    /// The last snapshot of the partition's state.
+    pub last_snapshot: LastSnapshot,
 }
 
 impl PartitionWorker {
@@ -90,24 +99,28 @@ impl PartitionWorker {
             .await?
             .unwrap_or(0);
         let last = last_sequence(&self.js, &self.stream, self.partition).await?;
+        // Nothing fallible after the restore: a second first run would restore twice.
+        let mut dedupe = Dedupe::new(self.dedupe_window_ms);
+        let restored = self.restore_snapshot(&mut dedupe).await;
+        // Applied ids are remembered for the stream's retention behind the wall clock.
+        dedupe.expire_before(wall_clock_ms());
+        let handled_before = handled_before.max(restored);
         let progress = Progress {
             handled_before,
-            handled: 0,
-            start_target: last.filter(|l| *l > 0),
+            handled: restored,
+            start_target: last.filter(|l| *l > restored),
         };
         if progress.start_target.is_none() {
             self.caught_up.mark();
         }
-        debug!(handled_before, last = ?last, "rebuilding partition state from the stream");
-        // Applied ids are remembered for the stream's retention behind the wall clock.
-        let mut dedupe = Dedupe::new(self.dedupe_window_ms);
-        dedupe.expire_before(wall_clock_ms());
+        debug!(handled_before, restored, last = ?last, "rebuilding partition state from the stream");
         Ok(RunState {
             dedupe,
             in_flight_ids: HashSet::new(),
             progress,
-            last_read: 0,
+            last_read: restored,
             saved: handled_before,
+            last_snapshot: LastSnapshot::at(restored),
         })
     }
 
@@ -144,6 +157,7 @@ impl PartitionWorker {
             progress,
             last_read,
             saved,
+            last_snapshot,
         } = st;
         let result = loop {
             tokio::select! {
@@ -198,6 +212,13 @@ impl PartitionWorker {
                         self.save(progress.handled).await;
                         *saved = progress.handled;
                     }
+                    // Every event read was applied and answered: the state is that after it.
+                    if in_flight.is_empty()
+                        && progress.handled == *last_read
+                        && self.snapshot_due(last_snapshot, progress.handled)
+                    {
+                        self.snapshot(progress.handled, dedupe, last_snapshot).await;
+                    }
                 }
             }
         };
@@ -219,14 +240,14 @@ impl PartitionWorker {
     }
 
     pub(super) async fn send_alerts(&self, alerts: Vec<AlertRecord>) {
-        if !alerts.is_empty() && self.alerts.send(alerts).await.is_err() {
+        if !alerts.is_empty() && self.alerts.send(Queued::Batch(alerts)).await.is_err() {
             warn!("alert writer has stopped; alert changes are recorded again after a restart");
         }
     }
 
     pub(super) async fn send_records(&self, records: Vec<SlaRecord>) {
         let Some(tx) = &self.records else { return };
-        if !records.is_empty() && tx.send(records).await.is_err() {
+        if !records.is_empty() && tx.send(Queued::Batch(records)).await.is_err() {
             warn!("record writer has stopped; SLA records are derived again after a restart");
         }
     }

@@ -1,8 +1,8 @@
 //! Reading a partition from a given sequence, to rebuild state on start.
 //!
 //! On start a partition worker asks [`last_sequence`] where the partition ends and reads it
-//! with [`replay_partition`] from the start (state is rebuilt from the log; there are no
-//! snapshots yet) until it has applied that last sequence; a restarted worker reads on from the
+//! with [`replay_partition`] from the sequence after its latest snapshot (from the start when it
+//! has none) until it has applied that last sequence; a restarted worker reads on from the
 //! sequence after the last one it read. The replay uses an ordered consumer: ephemeral,
 //! unacked, in-memory, recreated by the client if it stalls, and gone when dropped.
 

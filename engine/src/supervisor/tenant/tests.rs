@@ -12,7 +12,7 @@ use crate::clock::ManualClock;
 use crate::engine::EngineSettings;
 use crate::policy::PolicyBook;
 use crate::supervisor::tenant::AlertBatch;
-use crate::supervisor::{Applied, TenantPool};
+use crate::supervisor::{Applied, Queued, TenantPool};
 
 /// The event id that makes the test build's engine panic.
 pub(super) const POISON_EVENT_ID: &str = "poison-for-test";
@@ -58,7 +58,7 @@ const CREATED: &str = r#","priority":"HIGH""#;
 
 /// A pool of one arbiter with the default policy (HIGH: response 2 h, warning at 80 %), its
 /// clock at `now`, and an alert channel of `capacity`.
-fn pool(now: &str, capacity: usize) -> (TenantPool, mpsc::Receiver<AlertBatch>) {
+fn pool(now: &str, capacity: usize) -> (TenantPool, mpsc::Receiver<Queued<AlertBatch>>) {
     let book = Arc::new(
         PolicyBook::build(&Default::default(), &BTreeMap::new(), &BTreeMap::new()).unwrap(),
     );
@@ -72,6 +72,14 @@ fn pool(now: &str, capacity: usize) -> (TenantPool, mpsc::Receiver<AlertBatch>) 
         tx,
     );
     (pool, rx)
+}
+
+/// The next batch of alert changes on the channel (the actors send no barriers).
+async fn next_batch(rx: &mut mpsc::Receiver<Queued<AlertBatch>>) -> Option<AlertBatch> {
+    match rx.recv().await? {
+        Queued::Batch(batch) => Some(batch),
+        Queued::Barrier(_) => None,
+    }
 }
 
 async fn open_tickets(pool: &TenantPool, tenant: u64) -> Option<usize> {
@@ -127,8 +135,7 @@ fn a_panic_in_a_timer_tick_is_contained_and_the_timers_fire_later() {
         assert_eq!(applied, Applied::Ok);
         assert!(fired.is_empty());
         // The first tick panics; the retry fires the warning and the breach.
-        let batch = rx
-            .recv()
+        let batch = next_batch(&mut rx)
             .await
             .expect("the timers fire after the contained panic");
         assert_eq!(batch.len(), 2, "{batch:?}");
@@ -175,7 +182,7 @@ fn a_full_alert_channel_never_blocks_reads_and_keeps_the_order() {
             .await
             .unwrap();
         assert!(fired.is_empty());
-        let first = rx.recv().await.unwrap();
+        let first = next_batch(&mut rx).await.unwrap();
         assert_eq!(first.len(), 2);
         // Nobody reads the channel now; fill it again and let a second tick wait.
         let created = |id: &str, ticket: &str| {
@@ -192,7 +199,7 @@ fn a_full_alert_channel_never_blocks_reads_and_keeps_the_order() {
         let (_, answered) = pool.apply(created("c4", "T4")).await.unwrap();
         changes.extend(answered);
         while changes.len() < 6 {
-            changes.extend(rx.recv().await.unwrap());
+            changes.extend(next_batch(&mut rx).await.unwrap());
         }
         // Every ticket's warning and breach, each ticket's in the order they fired.
         let seen: Vec<(String, crate::Level)> = changes
@@ -257,14 +264,20 @@ fn a_restored_tenant_fires_its_overdue_timers_at_once_and_goes_on() {
             .unwrap();
         assert_eq!(applied, Applied::Ok);
         assert!(fired.is_empty());
-        let state = before.state(TENANT).await.expect("the tenant has an actor");
-        assert_eq!(before.state(99).await, None);
+        let (state, unsent) = before
+            .take_snapshot(TENANT)
+            .await
+            .expect("the tenant has an actor");
+        assert!(unsent.is_empty());
+        assert_eq!(before.take_snapshot(99).await, None);
         before.stop();
 
         // Restored ten hours later: the warning and the breach were due while it was down.
         let (after, mut rx) = pool("2026-11-23T10:00:00Z", 16);
-        after.restore(state.clone()).unwrap();
-        let batch = rx.recv().await.expect("the overdue timers fire at once");
+        assert_eq!(after.restore(vec![state.clone()]).unwrap(), 1);
+        let batch = next_batch(&mut rx)
+            .await
+            .expect("the overdue timers fire at once");
         assert_eq!(batch.len(), 2, "{batch:?}");
         assert!(batch.iter().all(|a| a.ticket_id == "T"));
         assert_eq!(open_tickets(&after, TENANT).await, Some(1));
@@ -276,7 +289,7 @@ fn a_restored_tenant_fires_its_overdue_timers_at_once_and_goes_on() {
             .unwrap();
         assert_eq!(applied, Applied::Ok);
         // A second restore of a running tenant changes nothing.
-        assert!(after.restore(state).is_err());
+        assert!(after.restore(vec![state]).is_err());
         assert_eq!(open_tickets(&after, TENANT).await, Some(1));
         after.stop();
     });
