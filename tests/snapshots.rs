@@ -65,99 +65,105 @@ fn response_alerts(ticket: &str, t0: i64, state: &str) -> Vec<AlertKey> {
     rows
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_restart_goes_on_from_the_snapshot_when_the_stream_before_it_is_gone() {
-    let nats = NatsServer::start();
-    let dir = tempfile::tempdir().unwrap();
-    let setup = ServiceSetup::new(dir.path(), &nats.url(), CONFIG, "wall");
-    let js = nats.jetstream().await;
-    let t0 = now_ms() - 3 * HOUR;
+/// Run 1 of each test: four CRITICAL tickets three hours old (`{prefix}-0` … `-3`), each past
+/// its response breach, applied by a service that saved the snapshot of partition 0 after
+/// them (sequence 4, the fourth event) and was then stopped.
+struct Snapshotted {
+    _nats: NatsServer,
+    _dir: tempfile::TempDir,
+    setup: ServiceSetup,
+    js: async_nats::jetstream::Context,
+    t0: i64,
+    tickets: Vec<String>,
+}
 
-    // Run 1: four tickets, each past its response breach; a snapshot after the fourth event.
-    let tickets: Vec<String> = (0..4).map(|i| format!("OLD-{i}")).collect();
-    let created: Vec<Ev> = tickets
-        .iter()
-        .map(|t| Ev::created(TENANT, t, t0, "CRITICAL", &format!("{t}-c")))
-        .collect();
-    let mut service = setup.start();
-    service.ready().await;
-    publish_events(&js, &created).await;
-    let firing: Vec<AlertKey> = {
-        let mut rows: Vec<AlertKey> = tickets
+impl Snapshotted {
+    async fn run(prefix: &str) -> Snapshotted {
+        let nats = NatsServer::start();
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let setup = ServiceSetup::new(dir.path(), &nats.url(), CONFIG, "wall");
+        let js = nats.jetstream().await;
+        let t0 = now_ms() - 3 * HOUR;
+        let tickets: Vec<String> = (0..4).map(|i| format!("{prefix}-{i}")).collect();
+        let created: Vec<Ev> = tickets
+            .iter()
+            .map(|t| Ev::created(TENANT, t, t0, "CRITICAL", &format!("{t}-c")))
+            .collect();
+        let mut service = setup.start();
+        service.ready().await;
+        publish_events(&js, &created).await;
+        let mut firing: Vec<AlertKey> = tickets
             .iter()
             .flat_map(|t| response_alerts(t, t0, "firing"))
             .collect();
-        rows.sort();
-        rows
-    };
-    wait_for_store(&setup.db, firing).await;
-    let (sequence, state) = eventually("a snapshot of partition 0", || async {
-        stored_snapshot(&setup.db)
-            .await
-            .filter(|(seq, _)| *seq == 4)
-    })
-    .await;
-    assert_eq!(&state[..4], b"VGSN");
-    assert!(service.stop().await.success(), "{}", service.log());
-    drop(service);
-    assert_eq!(sequence, 4);
+        firing.sort();
+        wait_for_store(&setup.db, firing).await;
+        let (_, state) = eventually("a snapshot of partition 0 after sequence 4", || async {
+            stored_snapshot(&setup.db)
+                .await
+                .filter(|(seq, _)| *seq == 4)
+        })
+        .await;
+        assert_eq!(&state[..4], b"VGSN");
+        assert!(service.stop().await.success(), "{}", service.log());
+        Snapshotted {
+            _nats: nats,
+            _dir: dir,
+            setup,
+            js,
+            t0,
+            tickets,
+        }
+    }
 
-    // Down: the stream forgets everything before the snapshot (retention, or a purge), and
-    // the first ticket is responded to.
-    let mut stream = js.get_stream("VIGIL_EVENTS").await.unwrap();
+    /// Run 2, after the first ticket was responded to: waits until its response alerts are
+    /// resolved and the others still fire, and returns the service's log.
+    async fn restart_after_the_first_is_responded_to(&self) -> String {
+        let first = &self.tickets[0];
+        let responded = Ev::responded(TENANT, first, now_ms(), &format!("{first}-r"));
+        publish_events(&self.js, &[responded]).await;
+        let mut service = self.setup.start();
+        service.ready().await;
+        let mut expected: Vec<AlertKey> = response_alerts(first, self.t0, "resolved");
+        for t in &self.tickets[1..] {
+            expected.extend(response_alerts(t, self.t0, "firing"));
+        }
+        expected.sort();
+        wait_for_store(&self.setup.db, expected).await;
+        let log = service.log();
+        assert!(service.stop().await.success(), "{log}");
+        log
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_goes_on_from_the_snapshot_when_the_stream_before_it_is_gone() {
+    let run1 = Snapshotted::run("OLD").await;
+
+    // Down: the stream forgets everything before the snapshot (retention, or a purge).
+    let mut stream = run1.js.get_stream("VIGIL_EVENTS").await.unwrap();
     stream.purge().await.unwrap();
     assert_eq!(stream.info().await.unwrap().state.messages, 0);
-    let responded = Ev::responded(TENANT, "OLD-0", now_ms(), "OLD-0-r");
-    publish_events(&js, &[responded]).await;
 
-    // Run 2: the snapshot still knows OLD-0, so its response goal stops and its alerts resolve.
-    let mut service = setup.start();
-    service.ready().await;
-    let mut expected: Vec<AlertKey> = response_alerts("OLD-0", t0, "resolved");
-    for t in &tickets[1..] {
-        expected.extend(response_alerts(t, t0, "firing"));
-    }
-    expected.sort();
-    wait_for_store(&setup.db, expected).await;
-    let log = service.log();
+    // Run 2: only the snapshot still knows OLD-0, so its response goal stops and its alerts
+    // resolve.
+    let log = run1.restart_after_the_first_is_responded_to().await;
     assert!(
         log.contains("partition restored from its snapshot"),
         "{log}"
     );
-    assert!(service.stop().await.success());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_snapshot_that_cannot_be_used_is_refused_and_the_stream_rebuilds_the_state() {
-    let nats = NatsServer::start();
-    let dir = tempfile::tempdir().unwrap();
-    let setup = ServiceSetup::new(dir.path(), &nats.url(), CONFIG, "wall");
-    let js = nats.jetstream().await;
-    let t0 = now_ms() - 3 * HOUR;
-    let tickets: Vec<String> = (0..4).map(|i| format!("T-{i}")).collect();
-    let created: Vec<Ev> = tickets
-        .iter()
-        .map(|t| Ev::created(TENANT, t, t0, "CRITICAL", &format!("{t}-c")))
-        .collect();
+    let run1 = Snapshotted::run("T").await;
 
-    let mut service = setup.start();
-    service.ready().await;
-    publish_events(&js, &created).await;
-    eventually("a snapshot of partition 0", || async {
-        stored_snapshot(&setup.db)
-            .await
-            .filter(|(seq, _)| *seq == 4)
-    })
-    .await;
-    assert!(service.stop().await.success(), "{}", service.log());
-    drop(service);
-
-    // One flipped byte: the checksum no longer matches.
+    // Down: one flipped byte, so the checksum no longer matches.
     {
         use sqlx::sqlite::SqliteConnectOptions;
         use sqlx::ConnectOptions as _;
         let mut conn = SqliteConnectOptions::new()
-            .filename(&setup.db)
+            .filename(&run1.setup.db)
             .connect()
             .await
             .unwrap();
@@ -174,23 +180,14 @@ async fn a_snapshot_that_cannot_be_used_is_refused_and_the_stream_rebuilds_the_s
             .await
             .unwrap();
     }
-    publish_events(&js, &[Ev::responded(TENANT, "T-0", now_ms(), "T-0-r")]).await;
 
-    // The whole stream is still there: rebuilt from it, T-0 is known and its alerts resolve.
-    let mut service = setup.start();
-    service.ready().await;
-    let mut expected: Vec<AlertKey> = response_alerts("T-0", t0, "resolved");
-    for t in &tickets[1..] {
-        expected.extend(response_alerts(t, t0, "firing"));
-    }
-    expected.sort();
-    wait_for_store(&setup.db, expected).await;
-    let log = service.log();
+    // Run 2: the whole stream is still there; rebuilt from it, T-0 is known and its alerts
+    // resolve.
+    let log = run1.restart_after_the_first_is_responded_to().await;
     assert!(log.contains("snapshot cannot be used"), "{log}");
     assert!(log.contains("checksum"), "{log}");
     assert!(
         !log.contains("partition restored from its snapshot"),
         "{log}"
     );
-    assert!(service.stop().await.success());
 }
