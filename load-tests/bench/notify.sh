@@ -47,7 +47,7 @@ LOAD="$TARGET/release/vigil-load"
 log "building the release binaries into $TARGET"
 (cd "$ROOT" && CARGO_TARGET_DIR="$TARGET" cargo build --release -q -p vigil -p vigil-load)
 COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-git -C "$ROOT" diff --quiet HEAD -- src actors streams migrations 2>/dev/null || COMMIT="$COMMIT+dirty"
+git -C "$ROOT" diff --quiet HEAD -- src schema engine streams migrations 2>/dev/null || COMMIT="$COMMIT+dirty"
 
 WORK=$(mktemp -d /tmp/vigil-notify-bench.XXXXXX)
 PIDS=()
