@@ -4,7 +4,8 @@
 //! # Layout
 //! - this file: the engine's state, judging and applying events, the ticket lifecycle.
 //! - `alerting`: the timer heap of goal deadlines, firing due crossings, alert records.
-//! - `state`: the engine to and from its snapshot state.
+//! - `state`: the engine to and from its snapshot state (`state_tests`: a restored engine goes
+//!   on as the uninterrupted one).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;

@@ -47,10 +47,13 @@ struct PartitionState {
     tenants: Vec<TenantState>,
 }
 
-/// When this run last took (or tried to take) a snapshot, and of which sequence.
+/// When this run last took (or tried to take) a snapshot, of which sequence, and how many of
+/// the partition's events were read since (stream sequences count every partition's).
 pub(super) struct LastSnapshot {
     sequence: u64,
     at: Instant,
+    /// Events of this partition read since.
+    pub events_since: u64,
 }
 
 impl LastSnapshot {
@@ -59,6 +62,7 @@ impl LastSnapshot {
         LastSnapshot {
             sequence,
             at: Instant::now(),
+            events_since: 0,
         }
     }
 }
@@ -69,7 +73,7 @@ impl PartitionWorker {
         let every = self.snapshot_every;
         matches!(self.applier, Applier::Actors(_))
             && handled > last.sequence
-            && ((every.events > 0 && handled - last.sequence >= every.events)
+            && ((every.events > 0 && last.events_since >= every.events)
                 || (!every.interval.is_zero() && last.at.elapsed() >= every.interval))
     }
 

@@ -159,6 +159,7 @@ impl PartitionWorker {
             saved,
             last_snapshot,
         } = st;
+        let mut snapshot_pending = false;
         let result = loop {
             tokio::select! {
                 biased;
@@ -167,7 +168,7 @@ impl PartitionWorker {
                     in_flight_events -= tags.len();
                     self.finish_batch(tags, answer, dedupe, in_flight_ids, progress).await;
                 }
-                next = messages.next(), if in_flight_events < IN_FLIGHT => {
+                next = messages.next(), if in_flight_events < IN_FLIGHT && !snapshot_pending => {
                     let Some(next) = next else { break Ok(()) };
                     let message = match next {
                         Ok(m) => m,
@@ -179,11 +180,13 @@ impl PartitionWorker {
                     let mut round = Vec::new();
                     pending_gauge.set(message.pending as f64);
                     *last_read = message.stream_sequence;
+                    last_snapshot.events_since += 1;
                     let mut waiting = self.start(message, dedupe, in_flight_ids, &mut round, progress).await;
                     while waiting.is_none() && round.len() < ROUND {
                         let Some(Some(Ok(message))) = messages.next().now_or_never() else { break };
                         pending_gauge.set(message.pending as f64);
                         *last_read = message.stream_sequence;
+                    last_snapshot.events_since += 1;
                         waiting = self.start(message, dedupe, in_flight_ids, &mut round, progress).await;
                     }
                     in_flight_events += round.len();
@@ -212,13 +215,18 @@ impl PartitionWorker {
                         self.save(progress.handled).await;
                         *saved = progress.handled;
                     }
-                    // Every event read was applied and answered: the state is that after it.
-                    if in_flight.is_empty()
-                        && progress.handled == *last_read
-                        && self.snapshot_due(last_snapshot, progress.handled)
-                    {
-                        self.snapshot(progress.handled, dedupe, last_snapshot).await;
+                    if !snapshot_pending && self.snapshot_due(last_snapshot, progress.handled) {
+                        // Reading pauses until every answer is in: under a steady load the
+                        // worker would otherwise rarely be idle at a tick.
+                        snapshot_pending = true;
                     }
+                }
+            }
+            if snapshot_pending && in_flight.is_empty() {
+                snapshot_pending = false;
+                // Every event read was applied and answered: the state is that after it.
+                if progress.handled == *last_read {
+                    self.snapshot(progress.handled, dedupe, last_snapshot).await;
                 }
             }
         };
