@@ -62,6 +62,28 @@ impl FromRequestParts<ApiState> for LinkClient {
     }
 }
 
+/// The refusals both methods of a link document alike.
+struct LinkRefusals;
+
+impl utoipa::IntoResponses for LinkRefusals {
+    fn responses() -> std::collections::BTreeMap<
+        String,
+        utoipa::openapi::RefOr<utoipa::openapi::response::Response>,
+    > {
+        super::listing::responses(&[
+            (400, "40001 the link is malformed"),
+            (403, "40003 the link's signature does not match"),
+            (
+                404,
+                "41001 notifications are not configured, or the link names no alerts",
+            ),
+            (410, "410 the link has expired"),
+            (429, "40005 rate limited"),
+            (503, "50001 store unavailable"),
+        ])
+    }
+}
+
 /// Shows what the link acknowledges, and a button that does it; changes nothing (`HEAD`
 /// neither).
 ///
@@ -73,12 +95,7 @@ impl FromRequestParts<ApiState> for LinkClient {
     params(("token" = String, Path, description = "the signed token of the link")),
     responses(
         (status = 200, description = "an HTML page listing the alerts of the link and a button that POSTs to the same URL; with `Accept: application/json`, the envelope with `data`: AckLinkResult (outcome `to_acknowledge` for a firing alert). Nothing is acknowledged.", body = AckLinkResult),
-        (status = 400, description = "40001 the link is malformed"),
-        (status = 403, description = "40003 the link's signature does not match"),
-        (status = 404, description = "41001 notifications are not configured, or the link names no alerts"),
-        (status = 410, description = "410 the link has expired"),
-        (status = 429, description = "40005 rate limited"),
-        (status = 503, description = "50001 store unavailable"),
+        LinkRefusals,
     )
 )]
 pub async fn open(
@@ -111,12 +128,7 @@ pub async fn open(
     params(("token" = String, Path, description = "the signed token of the link")),
     responses(
         (status = 200, description = "an HTML page listing the alerts acknowledged; with `Accept: application/json`, the envelope with `data`: AckLinkResult", body = AckLinkResult),
-        (status = 400, description = "40001 the link is malformed"),
-        (status = 403, description = "40003 the link's signature does not match"),
-        (status = 404, description = "41001 notifications are not configured, or the link names no alerts"),
-        (status = 410, description = "410 the link has expired"),
-        (status = 429, description = "40005 rate limited"),
-        (status = 503, description = "50001 store unavailable"),
+        LinkRefusals,
     )
 )]
 pub async fn acknowledge(

@@ -90,7 +90,8 @@ impl IntoResponses for PartnerRefusals {
     }
 }
 
-fn responses(list: &[(u16, &str)]) -> BTreeMap<String, RefOr<Response>> {
+/// Documented answers, by status, for an [`IntoResponses`] that several endpoints share.
+pub(super) fn responses(list: &[(u16, &str)]) -> BTreeMap<String, RefOr<Response>> {
     list.iter()
         .map(|(status, description)| (status.to_string(), Response::new(*description).into()))
         .collect()
