@@ -368,20 +368,29 @@ fn validate_service(c: &VigilConfig, o: &Origins, problems: &mut Vec<ConfigProbl
         }
         None => {}
     }
-    if c.cluster.instances == 0 {
-        bad("cluster.instances", "must be at least 1".into());
-    } else if c.cluster.instance >= c.cluster.instances {
+    let name = &c.cluster.name;
+    if name.len() > 64
+        || !name
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+    {
         bad(
-            "cluster.instance",
-            format!("must be below cluster.instances ({})", c.cluster.instances),
+            "cluster.name",
+            "use at most 64 letters, digits, `-` and `_` (or leave it empty for <hostname>-<pid>)"
+                .into(),
         );
-    } else if c.cluster.instances > u32::from(c.nats.partitions) && c.nats.partitions > 0 {
+    }
+    let ttl = c.cluster.lease_ttl.as_std();
+    if ttl < std::time::Duration::from_secs(3) || ttl > std::time::Duration::from_secs(300) {
         bad(
-            "cluster.instances",
-            format!(
-                "more instances than partitions ({}): some would own nothing",
-                c.nats.partitions
-            ),
+            "cluster.lease_ttl",
+            "must be between 3s and 5m: renewals go out every third of it".into(),
+        );
+    }
+    if !(1..=5).contains(&c.cluster.lease_replicas) {
+        bad(
+            "cluster.lease_replicas",
+            "must be between 1 and 5 (JetStream's replica range)".into(),
         );
     }
     if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(&c.log.filter) {

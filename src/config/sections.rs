@@ -45,7 +45,7 @@ pub struct VigilConfig {
     pub auth: AuthConfig,
     /// `[engine]`: event-time and snapshot settings of the SLA engine.
     pub engine: EngineConfig,
-    /// `[cluster]`: which partitions this instance owns.
+    /// `[cluster]`: leasing partitions among instances.
     pub cluster: ClusterConfig,
     /// `[metrics]`: label bounds.
     pub metrics: MetricsConfig,
@@ -165,14 +165,26 @@ impl Default for EngineConfig {
     }
 }
 
-/// `[cluster]`: static partition ownership, until partitions are leased dynamically.
+/// `[cluster]`: how this instance takes part in sharing the partitions. Partitions are leased
+/// (DESIGN.md §6): every instance takes a fair share through leases in NATS KV, and takes
+/// over the partitions of an instance whose leases expire.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ClusterConfig {
-    /// This instance's index, from 0. Default 0.
+    /// No longer used (partitions are leased, not assigned by index); accepted so older files
+    /// load. Default 0.
     pub instance: u32,
-    /// How many instances share the partitions. Default 1.
+    /// No longer used (the share follows the live instances); accepted so older files load.
+    /// Default 1.
     pub instances: u32,
+    /// This instance's name in the lease bucket: letters, digits, `-` and `_`, unique among
+    /// running instances. Default empty: `<hostname>-<pid>`.
+    pub name: String,
+    /// How long a partition's lease lasts unless its owner renews it (every third of it): the
+    /// longest a dead instance's partitions wait for a new owner. Default `"10s"`.
+    pub lease_ttl: ConfigDuration,
+    /// Replicas of the lease bucket: 1 on one nats-server, 3 on a JetStream cluster. Default 1.
+    pub lease_replicas: u8,
 }
 
 impl Default for ClusterConfig {
@@ -180,6 +192,9 @@ impl Default for ClusterConfig {
         ClusterConfig {
             instance: 0,
             instances: 1,
+            name: String::new(),
+            lease_ttl: ConfigDuration::from_secs(10),
+            lease_replicas: 1,
         }
     }
 }

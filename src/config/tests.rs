@@ -54,6 +54,9 @@ fn an_empty_file_gives_the_defaults() {
     assert_eq!(c.engine.clock, ClockMode::Wall);
     assert_eq!(c.cluster.instance, 0);
     assert_eq!(c.cluster.instances, 1);
+    assert_eq!(c.cluster.name, "");
+    assert_eq!(c.cluster.lease_ttl.as_millis(), 10_000);
+    assert_eq!(c.cluster.lease_replicas, 1);
     assert_eq!(c.metrics.tenant_labels, 100);
     assert_eq!(c.tenants.policies_dir, Path::new("tenants"));
     assert!(c.tenant_policies.is_empty());
@@ -110,7 +113,7 @@ fn the_environment_overrides_the_file() {
             ("VIGIL__ENGINE__ALLOWED_LATENESS", "90s"),
             ("VIGIL__STORE__URL", "postgres://u:p@db/vigil"),
             ("VIGIL__AUTH__JWT_SECRET", "12345"),
-            ("VIGIL__CLUSTER__INSTANCES", "2"),
+            ("VIGIL__CLUSTER__NAME", "node-b"),
             ("VIGIL__SLA__TARGETS__HIGH__RESPONSE", "60"),
             ("UNRELATED", "x"),
         ]),
@@ -123,11 +126,7 @@ fn the_environment_overrides_the_file() {
     assert_eq!(c.engine.allowed_lateness.as_millis(), 90_000);
     assert_eq!(c.store.url, "postgres://u:p@db/vigil");
     assert_eq!(c.auth.jwt_secret, "12345");
-    assert_eq!(c.cluster.instances, 2);
-    assert_eq!(
-        vigil_streams::owned_partitions(0, c.cluster.instances, c.nats.partitions.into()).len(),
-        16
-    );
+    assert_eq!(c.cluster.name, "node-b");
     let high = &c.sla.targets["HIGH"];
     assert_eq!(high.response.map(|d| d.0), Some(3_600_000));
     let book = c.policy_book().unwrap();
@@ -203,8 +202,8 @@ clock = "sundial"
 allowed_lateness = "soon"
 
 [cluster]
-instance = 3
-instances = 2
+name = "two words"
+lease_ttl = "1s"
 
 [http]
 listen = "not an address"
@@ -227,9 +226,10 @@ listen = "not an address"
         &p,
         "DIR/vigil.toml:14: engine.allowed_lateness: not a duration",
     );
+    assert_has(&p, "DIR/vigil.toml:17: cluster.name: use at most 64");
     assert_has(
         &p,
-        "DIR/vigil.toml:17: cluster.instance: must be below cluster.instances (2)",
+        "DIR/vigil.toml:18: cluster.lease_ttl: must be between 3s and 5m",
     );
     assert_has(&p, "DIR/vigil.toml:21: http.listen:");
     assert_has(

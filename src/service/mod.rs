@@ -1,8 +1,12 @@
 //! `vigil run`: the service. Connects to the store and NATS, makes sure the streams exist,
-//! runs one worker per owned partition feeding the engine, one alert writer, and the HTTP
-//! server, and shuts all of it down in order on SIGTERM or Ctrl-C.
+//! keeps a fair share of the partitions through leases and runs one worker per partition it
+//! holds, feeding the engine, one alert writer, and the HTTP server, and shuts all of it down
+//! in order on SIGTERM or Ctrl-C (handing its partitions over).
 //!
 //! # Layout
+//! - `lease_keeper`: this instance's share of the partition leases, a worker per lease,
+//!   hand-over and take-over.
+//! - `held`: the partitions held now with their fences, shared with the writers.
 //! - `partition`: a partition worker: decode, validate, dedupe, apply, dead-letter.
 //! - `applier`: where a partition's events are applied: tenant actors (wall clock) or an
 //!   event-time driver.
@@ -15,6 +19,8 @@
 mod alerts;
 mod applier;
 mod dead_letters;
+mod held;
+mod lease_keeper;
 mod partition;
 mod records;
 mod stats;
@@ -34,6 +40,8 @@ use vigil_streams::jetstream::StreamSettings;
 
 use alerts::AlertWriter;
 use applier::Applier;
+use held::HeldPartitions;
+use lease_keeper::LeaseKeeper;
 use partition::PartitionWorker;
 use records::RecordWriter;
 use vigil::alert_fanout::AlertFanout;
@@ -98,25 +106,37 @@ pub async fn run(
     .await?;
     let (fanout, publisher) = AlertFanout::new(store.clone(), js.clone(), hub.clone());
     let publisher = tokio::spawn(publisher.run());
-    let writer =
-        tokio::spawn(AlertWriter::new(store.clone(), fanout.clone(), js.clone()).run(alerts_rx));
+    let held = Arc::new(HeldPartitions::default());
+    let writer = tokio::spawn(
+        AlertWriter::new(
+            store.clone(),
+            fanout.clone(),
+            js.clone(),
+            held.clone(),
+            streams.partitions,
+        )
+        .run(alerts_rx),
+    );
     let partners = PartnerTasks::start(&config, &partner_links, &store, &js, &stop_rx);
-    let workers = start_partition_workers(
+    let keeper = lease_keeper(
         &config,
+        local,
         PartitionShared {
             js: js.clone(),
-            streams: &streams,
-            store: &store,
-            pool: &pool,
-            book: &book,
-            engine_settings: &engine_settings,
+            streams: streams.clone(),
+            store: store.clone(),
+            pool: pool.clone(),
+            book: book.clone(),
+            engine_settings: engine_settings.clone(),
             alerts: alerts_tx,
             records: partners.records.clone(),
-            hub: &hub,
-            readiness: &readiness,
+            hub: hub.clone(),
+            held,
+            caught_up: Arc::new(partition::CaughtUp::new(readiness.clone())),
         },
-        &stop_rx,
-    );
+    )
+    .await?;
+    let keeper = tokio::spawn(keeper.run(stop_rx.clone()));
     let stats_task = pool.as_ref().map(|pool| {
         let labels = TenantLabels::new(config.metrics.tenant_labels);
         tokio::spawn(stats::publish(pool.clone(), labels, stop_rx.clone()))
@@ -159,12 +179,9 @@ pub async fn run(
     hub.shutdown();
     let _ = stop_tx.send(true);
     let _ = coalescer.await;
-    for w in workers {
-        match w.await {
-            Ok(Err(e)) => warn!(error = %e, "partition worker ended with an error"),
-            Err(e) => warn!(error = %e, "partition worker panicked"),
-            Ok(Ok(())) => {}
-        }
+    // Its workers finish what is in flight, snapshot, and give their leases back.
+    if let Err(e) = keeper.await {
+        warn!(error = %e, "the lease keeper panicked; its leases expire by themselves");
     }
     if let Some(task) = stats_task {
         // It holds the pool; it ends on the stop signal.
@@ -334,11 +351,7 @@ impl PartnerTasks {
             .collect();
         if !links.is_empty() {
             // Names this process in the reconciliation leases.
-            let holder = format!(
-                "instance-{}-pid-{}",
-                config.cluster.instance,
-                std::process::id()
-            );
+            let holder = instance_name(config);
             tasks.push(tokio::spawn(vigil::partner::nightly::run_nightly(
                 links.to_vec(),
                 store.clone(),
@@ -373,68 +386,115 @@ impl PartnerTasks {
 }
 
 /// What every partition worker of this instance shares.
-struct PartitionShared<'a> {
+#[derive(Clone)]
+struct PartitionShared {
     js: async_nats::jetstream::Context,
-    streams: &'a StreamSettings,
-    store: &'a Store,
-    pool: &'a Option<Arc<TenantPool>>,
-    book: &'a Arc<PolicyBook>,
-    engine_settings: &'a Arc<vigil_engine::EngineSettings>,
+    streams: StreamSettings,
+    store: Store,
+    pool: Option<Arc<TenantPool>>,
+    book: Arc<PolicyBook>,
+    engine_settings: Arc<vigil_engine::EngineSettings>,
     alerts: mpsc::Sender<vigil_engine::supervisor::Queued<Vec<vigil_engine::AlertRecord>>>,
     records: Option<mpsc::Sender<vigil_engine::supervisor::Queued<Vec<vigil_engine::SlaRecord>>>>,
-    hub: &'a Hub,
-    readiness: &'a Arc<Readiness>,
+    hub: Hub,
+    held: Arc<HeldPartitions>,
+    caught_up: Arc<partition::CaughtUp>,
 }
 
-/// One worker per partition this instance owns; their alert and record senders are the only
-/// ones left once this returns, so the writers end when the workers do.
-fn start_partition_workers(
+/// The lease keeper of this instance, whose workers get what `shared` holds; its alert and
+/// record senders are the only ones left once this returns, so the writers end when it does.
+async fn lease_keeper(
     config: &VigilConfig,
-    shared: PartitionShared<'_>,
-    stop: &watch::Receiver<bool>,
-) -> Vec<tokio::task::JoinHandle<anyhow::Result<()>>> {
-    let owned = vigil_streams::owned_partitions(
-        config.cluster.instance,
-        config.cluster.instances,
-        shared.streams.partitions,
+    local: std::net::SocketAddr,
+    shared: PartitionShared,
+) -> anyhow::Result<LeaseKeeper> {
+    let me = vigil_streams::Holder {
+        name: instance_name(config),
+        address: public_url(config, local),
+    };
+    info!(instance = %me.name, "taking a share of the partitions");
+    let leases = vigil_streams::LeaseBucket::open(
+        &shared.js,
+        &shared.streams.name,
+        config.cluster.lease_ttl.as_std(),
+        usize::from(config.cluster.lease_replicas),
+        me,
+    )
+    .await
+    .context("cannot open the partition lease bucket")?;
+    let (clock, lateness) = (
+        config.engine.clock,
+        config.engine.allowed_lateness.as_millis(),
     );
-    let caught_up = Arc::new(partition::CaughtUp::new(
-        owned.len(),
-        shared.readiness.clone(),
-    ));
-    let mut workers = Vec::new();
-    for p in owned {
-        let applier = match shared.pool {
-            Some(pool) => Applier::actors(pool.clone()),
-            None => Applier::event_time(
-                shared.book.clone(),
-                shared.engine_settings.clone(),
-                config.engine.allowed_lateness.as_millis(),
-            ),
-        };
-        let worker = PartitionWorker {
-            partition: p,
-            js: shared.js.clone(),
-            stream: shared.streams.name.clone(),
-            store: shared.store.clone(),
-            applier,
-            alerts: shared.alerts.clone(),
-            records: shared.records.clone(),
-            hub: shared.hub.clone(),
-            caught_up: caught_up.clone(),
-            dedupe_window_ms: shared.engine_settings.dedupe_window_ms,
-            partitions: shared.streams.partitions,
-            snapshot_every: partition::SnapshotEvery {
-                events: config.engine.snapshot_every_events,
-                interval: config.engine.snapshot_interval.as_std(),
-            },
-            ingested: telemetry::metrics::events_ingested(),
-            processing: telemetry::metrics::event_processing_seconds(),
-        };
-        workers.push(tokio::spawn(worker.run(stop.clone())));
+    let snapshot_every = partition::SnapshotEvery {
+        events: config.engine.snapshot_every_events,
+        interval: config.engine.snapshot_interval.as_std(),
+    };
+    let keeper = LeaseKeeper {
+        leases,
+        store: shared.store.clone(),
+        held: shared.held.clone(),
+        caught_up: shared.caught_up.clone(),
+        pool: shared.pool.clone(),
+        partitions: shared.streams.partitions,
+        ttl: config.cluster.lease_ttl.as_std(),
+        start_worker: Box::new(move |fence, stop| {
+            let s = &shared;
+            let applier = match &s.pool {
+                Some(pool) => Applier::actors(pool.clone()),
+                None => Applier::event_time(s.book.clone(), s.engine_settings.clone(), lateness),
+            };
+            let worker = PartitionWorker {
+                partition: fence.partition,
+                fence,
+                held: s.held.clone(),
+                js: s.js.clone(),
+                stream: s.streams.name.clone(),
+                store: s.store.clone(),
+                applier,
+                alerts: s.alerts.clone(),
+                records: s.records.clone(),
+                hub: s.hub.clone(),
+                caught_up: s.caught_up.clone(),
+                dedupe_window_ms: s.engine_settings.dedupe_window_ms,
+                partitions: s.streams.partitions,
+                snapshot_every,
+                ingested: telemetry::metrics::events_ingested(),
+                processing: telemetry::metrics::event_processing_seconds(),
+            };
+            tokio::spawn(worker.run(stop))
+        }),
+    };
+    info!(clock = ?clock, "consuming the partitions this instance holds");
+    Ok(keeper)
+}
+
+/// This instance's name among the instances: `[cluster] name`, else `<hostname>-<pid>`.
+fn instance_name(config: &VigilConfig) -> String {
+    if !config.cluster.name.is_empty() {
+        return config.cluster.name.clone();
     }
-    info!(partitions = workers.len(), clock = ?config.engine.clock, "consuming");
-    workers
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_default();
+    let host: String = host
+        .trim()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(48)
+        .collect();
+    let host = if host.is_empty() {
+        "vigil".to_string()
+    } else {
+        host
+    };
+    format!("{host}-{}", std::process::id())
 }
 
 /// How often `/readyz` and `vigil_ready{check="store_reachable"}` re-check the store.

@@ -21,13 +21,17 @@ pub struct Stored<T> {
     pub written: Vec<(std::ops::Range<usize>, T)>,
     /// Rows the store refused for good, by index, with its reason.
     pub refused: Vec<(usize, StoreError)>,
+    /// The batch was refused because its partition was taken over ([`StoreError::Fenced`]):
+    /// nothing was written, and nothing is refused for good (the new owner writes it).
+    pub fenced: Option<vigil::store::Fence>,
 }
 
 /// Writes a batch of rows, retried with back-off while the store is unavailable (which is
 /// also the back-pressure on the engine). A batch the store refuses for good is
 /// written again one row at a time, so a row it cannot take costs only itself: its neighbours
 /// (often other tenants') are stored, and it comes back in [`Stored::refused`] for the caller
-/// to dead-letter.
+/// to dead-letter. A batch refused as fenced is neither retried nor isolated
+/// ([`Stored::fenced`]).
 ///
 /// `write` is given the range of the rows to write.
 pub async fn until_stored_isolating<T, F, Fut>(what: &str, rows: usize, mut write: F) -> Stored<T>
@@ -38,10 +42,15 @@ where
     let mut stored = Stored {
         written: Vec::new(),
         refused: Vec::new(),
+        fenced: None,
     };
     match retry_while_unavailable(what, rows, || write(0..rows)).await {
         Ok(done) => {
             stored.written.push((0..rows, done));
+            return stored;
+        }
+        Err(e) if e.fenced().is_some() => {
+            stored.fenced = e.fenced();
             return stored;
         }
         Err(e) if rows == 1 => {
@@ -55,6 +64,10 @@ where
     for i in 0..rows {
         match retry_while_unavailable(what, 1, || write(i..i + 1)).await {
             Ok(done) => stored.written.push((i..i + 1, done)),
+            Err(e) if e.fenced().is_some() => {
+                stored.fenced = e.fenced();
+                break;
+            }
             Err(e) => stored.refused.push((i, e)),
         }
     }

@@ -12,6 +12,7 @@ use vigil_engine::{AlertRecord, AlertState, Goal, Level};
 use vigil_schema::Millis;
 
 use super::error::{counted, StoreError};
+use super::fences::{check_fences, Fence};
 use super::pool::{on_backend, Backend, Store};
 use crate::clock::now_ms;
 use crate::telemetry::metrics::{store_errors, store_write_seconds};
@@ -221,19 +222,26 @@ impl Alerts<'_> {
 
     /// Records many alert changes in one transaction, in order (the same key may appear more
     /// than once, e.g. firing then resolved). All or nothing: on error nothing is recorded and
-    /// the whole batch can be retried. Returns one [`AlertWrite`] per record.
+    /// the whole batch can be retried. Returns one [`AlertWrite`] per record. `fences` are
+    /// those of the partitions the records come from: [`StoreError::Fenced`], recording
+    /// nothing, when another instance has taken one of them over.
     #[tracing::instrument(level = "debug", skip_all, fields(records = records.len()))]
     pub async fn record_changes(
         self,
+        fences: &[Fence],
         records: &[AlertRecord],
     ) -> Result<Vec<AlertWrite>, StoreError> {
         let started = Instant::now();
-        let result = self.record_batch(records).await;
+        let result = self.record_batch(fences, records).await;
         finish("alert_batch", started, &result);
         result
     }
 
-    async fn record_batch(self, records: &[AlertRecord]) -> Result<Vec<AlertWrite>, StoreError> {
+    async fn record_batch(
+        self,
+        fences: &[Fence],
+        records: &[AlertRecord],
+    ) -> Result<Vec<AlertWrite>, StoreError> {
         let prepared = records.iter().map(prepare).collect::<Result<Vec<_>, _>>()?;
         if prepared.is_empty() {
             return Ok(Vec::new());
@@ -242,6 +250,7 @@ impl Alerts<'_> {
         let mut writes = Vec::with_capacity(prepared.len());
         on_backend!(self, |pool| {
             let mut tx = pool.begin().await?;
+            check_fences!(tx, self.backend, fences);
             for p in &prepared {
                 writes.push(write_one!(tx, p, now));
             }

@@ -43,6 +43,18 @@ pub enum StoreError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// A write of a partition's alerts, progress or snapshot carried a lease revision older
+    /// than the one the store holds: another instance took the partition over. A retry cannot
+    /// help; this instance must stop working on the partition.
+    #[error("partition {partition} was taken over (its fence is now {current}, this write carries {carried}); this instance no longer owns it")]
+    Fenced {
+        /// The partition.
+        partition: u32,
+        /// The lease revision the write carried.
+        carried: u64,
+        /// The lease revision the store holds (0: the partition was never claimed).
+        current: u64,
+    },
     /// A stored row cannot be read back (unknown enum text, out-of-range number).
     #[error("corrupt row in {table}: {message}")]
     CorruptRow {
@@ -54,6 +66,19 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// The fence a write carried when it was refused as [`StoreError::Fenced`].
+    pub fn fenced(&self) -> Option<super::Fence> {
+        match self {
+            StoreError::Fenced {
+                partition, carried, ..
+            } => Some(super::Fence {
+                partition: *partition,
+                revision: *carried,
+            }),
+            _ => None,
+        }
+    }
+
     /// Whether waiting and retrying the same operation can succeed.
     pub fn is_retryable(&self) -> bool {
         match self {

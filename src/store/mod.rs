@@ -1,9 +1,10 @@
 //! The SQL store (sqlx): SQLite by default (`sqlite://data/vigil.db`), PostgreSQL at scale.
 //! Migrations are embedded per dialect (`migrations/sqlite`, `migrations/postgres`) and run on
 //! connect. It holds the alerts, written idempotently so replays and restarts never record (and
-//! so never publish) the same alert change twice, each partition's handled sequence, the
-//! notification outbox (and its operator view), silences, the keys the notifier shares between
-//! instances, our SLA records with the partner outbox, and partner reconciliations.
+//! so never publish) the same alert change twice, each partition's handled sequence, snapshot
+//! and fence, the notification outbox (and its operator view), silences, the keys the notifier
+//! shares between instances, our SLA records with the partner outbox, and partner
+//! reconciliations.
 //!
 //! [`Store`] is the connection pool (cheap to clone and share). Each feature has a store type
 //! of its own that [`Store`] hands out (`store.alerts().get(id)`,
@@ -28,6 +29,8 @@
 //! - [`alert_outbox`]: [`AlertOutbox`], alert states still to be published on JetStream.
 //! - [`progress`]: [`PartitionProgress`], each partition's last handled stream sequence.
 //! - [`snapshots`]: [`Snapshots`], each partition's latest snapshot of engine state.
+//! - [`fences`]: [`PartitionFences`], the lease revision under which each partition's
+//!   alerts, progress and snapshots may be written.
 //! - [`notifications`]: [`Notifications`], the notification outbox;
 //!   [`notification_admin`]: its operator view.
 //! - [`silences`]: [`Silences`]; [`notify_keys`]: [`NotifyKeys`], keys every notifier instance
@@ -47,6 +50,7 @@ pub mod alert_outbox;
 pub mod alerts;
 pub mod config;
 pub mod error;
+pub mod fences;
 pub mod leases;
 pub mod notification_admin;
 pub mod notifications;
@@ -78,6 +82,7 @@ pub use alert_outbox::AlertOutbox;
 pub use alerts::{AlertWrite, Alerts, StoredAlert, Transition};
 pub use config::StoreConfig;
 pub use error::StoreError;
+pub use fences::{Fence, PartitionFences};
 pub use leases::Leases;
 pub use notification_admin::{OutboxEntry, OutboxState};
 pub use notifications::Notifications;

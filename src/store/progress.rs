@@ -2,6 +2,7 @@
 //! periodically by each partition's consumer.
 
 use super::error::{counted, StoreError};
+use super::fences::{check_fences, Fence};
 use super::pool::{on_backend, Backend, Store};
 use crate::clock::now_ms;
 
@@ -40,14 +41,18 @@ impl PartitionProgress<'_> {
         .transpose()
     }
 
-    /// Saves a partition's last handled sequence (the latest save wins).
-    pub async fn save(self, partition: u32, sequence: u64) -> Result<(), StoreError> {
+    /// Saves a partition's last handled sequence (the latest save wins), under `fence`:
+    /// [`StoreError::Fenced`] when another instance has taken the partition over.
+    pub async fn save(self, fence: Fence, sequence: u64) -> Result<(), StoreError> {
+        let partition = fence.partition;
         let sequence = i64::try_from(sequence).map_err(|_| StoreError::InvalidRecord {
             record: format!("partition {partition}"),
             reason: "stream sequence above 2^63-1",
         })?;
         let now = now_ms();
         on_backend!(self, |pool| {
+            let mut tx = pool.begin().await.map_err(counted)?;
+            check_fences!(tx, self.backend, [fence]);
             sqlx::query(
                 "INSERT INTO partition_progress (partition_id, sequence, updated_at) \
                  VALUES ($1, $2, $3) \
@@ -57,9 +62,10 @@ impl PartitionProgress<'_> {
             .bind(i64::from(partition))
             .bind(sequence)
             .bind(now)
-            .execute(pool)
+            .execute(&mut *tx)
             .await
             .map_err(counted)?;
+            tx.commit().await.map_err(counted)?;
         });
         Ok(())
     }

@@ -4,6 +4,7 @@
 //! replace a newer one.
 
 use super::error::{counted, StoreError};
+use super::fences::{check_fences, Fence};
 use super::pool::{on_backend, Backend, Store};
 use crate::clock::now_ms;
 
@@ -65,23 +66,27 @@ impl Snapshots<'_> {
         }))
     }
 
-    /// Saves a partition's snapshot taken after `sequence`, replacing an older one in the same
-    /// statement. Returns false, changing nothing, when the stored one is newer (a slow writer
-    /// must not roll a partition back).
+    /// Saves a partition's snapshot taken after `sequence` under `fence`, replacing an older
+    /// one in the same statement. Returns false, changing nothing, when the stored one is newer
+    /// (a slow writer must not roll a partition back); [`StoreError::Fenced`] when another
+    /// instance has taken the partition over.
     pub async fn save(
         self,
-        partition: u32,
+        fence: Fence,
         sequence: u64,
         format: u16,
         state: &[u8],
     ) -> Result<bool, StoreError> {
+        let partition = fence.partition;
         let sequence = i64::try_from(sequence).map_err(|_| StoreError::InvalidRecord {
             record: format!("snapshot of partition {partition}"),
             reason: "stream sequence above 2^63-1",
         })?;
         let now = now_ms();
         let saved = on_backend!(self, |pool| {
-            sqlx::query(
+            let mut tx = pool.begin().await.map_err(counted)?;
+            check_fences!(tx, self.backend, [fence]);
+            let saved = sqlx::query(
                 "INSERT INTO partition_snapshots (partition_id, sequence, format, state, taken_at) \
                  VALUES ($1, $2, $3, $4, $5) \
                  ON CONFLICT (partition_id) DO UPDATE \
@@ -94,10 +99,12 @@ impl Snapshots<'_> {
             .bind(i64::from(format))
             .bind(state)
             .bind(now)
-            .execute(pool)
+            .execute(&mut *tx)
             .await
             .map_err(counted)?
-            .rows_affected()
+            .rows_affected();
+            tx.commit().await.map_err(counted)?;
+            saved
         });
         Ok(saved == 1)
     }
@@ -111,26 +118,38 @@ mod tests {
     async fn newest_snapshot_wins_and_reads_back_as_written(store: &Store) {
         let snapshots = store.snapshots();
         assert_eq!(snapshots.load(2).await.unwrap(), None);
+        let mut fences = Vec::new();
+        for partition in 2..=4 {
+            let fence = Fence {
+                partition,
+                revision: 1,
+            };
+            assert!(store.fences().claim(fence, "test").await.unwrap());
+            fences.push(fence);
+        }
+        let [two, three, four] = fences[..] else {
+            unreachable!()
+        };
 
         let first = vec![0u8, 1, 2, 255];
-        assert!(snapshots.save(2, 100, 1, &first).await.unwrap());
+        assert!(snapshots.save(two, 100, 1, &first).await.unwrap());
         let stored = snapshots.load(2).await.unwrap().unwrap();
         assert_eq!((stored.sequence, stored.format), (100, 1));
         assert_eq!(stored.state, first);
 
         let newer = vec![9u8; 70_000];
-        assert!(snapshots.save(2, 250, 1, &newer).await.unwrap());
+        assert!(snapshots.save(two, 250, 1, &newer).await.unwrap());
         // A slow writer's older snapshot changes nothing.
-        assert!(!snapshots.save(2, 200, 1, &first).await.unwrap());
+        assert!(!snapshots.save(two, 200, 1, &first).await.unwrap());
         let stored = snapshots.load(2).await.unwrap().unwrap();
         assert_eq!(stored.sequence, 250);
         assert_eq!(stored.state, newer);
 
         // Partitions are apart.
-        assert!(snapshots.save(3, 1, 1, &first).await.unwrap());
+        assert!(snapshots.save(three, 1, 1, &first).await.unwrap());
         assert_eq!(snapshots.load(2).await.unwrap().unwrap().sequence, 250);
 
-        let err = snapshots.save(4, u64::MAX, 1, &first).await.unwrap_err();
+        let err = snapshots.save(four, u64::MAX, 1, &first).await.unwrap_err();
         assert!(!err.is_retryable());
         assert_eq!(snapshots.load(4).await.unwrap(), None);
     }

@@ -82,7 +82,7 @@ async fn exercise(store: &Store) {
     let other = record("TKT-3", Level::Warning, AlertState::Firing);
     let writes = store
         .alerts()
-        .record_changes(&[breach.clone(), other.clone(), breach.clone()])
+        .record_changes(&[], &[breach.clone(), other.clone(), breach.clone()])
         .await
         .unwrap();
     assert_eq!(
@@ -134,7 +134,7 @@ async fn exercise(store: &Store) {
     assert_eq!(
         store
             .alerts()
-            .record_changes(&[breach_resolved])
+            .record_changes(&[], &[breach_resolved])
             .await
             .unwrap(),
         [AlertWrite::Advanced]
@@ -204,7 +204,10 @@ async fn exercise(store: &Store) {
     assert!(!err.is_retryable());
     let err = store
         .alerts()
-        .record_changes(&[record("TKT-9", Level::Warning, AlertState::Firing), forged])
+        .record_changes(
+            &[],
+            &[record("TKT-9", Level::Warning, AlertState::Firing), forged],
+        )
         .await
         .unwrap_err();
     assert!(!err.is_retryable());
@@ -302,15 +305,99 @@ fn urls_are_redacted() {
     );
 }
 
+/// Claims `partition` under lease revision 1, as its first owner does.
+async fn claimed(store: &Store, partition: u32) -> Fence {
+    let fence = Fence {
+        partition,
+        revision: 1,
+    };
+    assert!(store.fences().claim(fence, "test").await.unwrap());
+    fence
+}
+
 async fn exercise_progress(store: &Store) {
     assert_eq!(store.progress().load(3).await.unwrap(), None);
-    store.progress().save(3, 42).await.unwrap();
-    store.progress().save(4, 7).await.unwrap();
-    store.progress().save(3, 43).await.unwrap();
+    let (three, four, five) = (
+        claimed(store, 3).await,
+        claimed(store, 4).await,
+        claimed(store, 5).await,
+    );
+    store.progress().save(three, 42).await.unwrap();
+    store.progress().save(four, 7).await.unwrap();
+    store.progress().save(three, 43).await.unwrap();
     assert_eq!(store.progress().load(3).await.unwrap(), Some(43));
     assert_eq!(store.progress().load(4).await.unwrap(), Some(7));
-    let err = store.progress().save(5, u64::MAX).await.unwrap_err();
+    let err = store.progress().save(five, u64::MAX).await.unwrap_err();
     assert!(!err.is_retryable());
+}
+
+/// A claim only raises a partition's fence, and every write under an older one is refused,
+/// changing nothing.
+async fn exercise_fences(store: &Store) {
+    let fence = |revision| Fence {
+        partition: 7,
+        revision,
+    };
+    // Never claimed: nobody may write.
+    let err = store.progress().save(fence(5), 1).await.unwrap_err();
+    assert!(matches!(
+        err,
+        StoreError::Fenced {
+            partition: 7,
+            carried: 5,
+            current: 0
+        }
+    ));
+    assert!(store.fences().claim(fence(5), "a").await.unwrap());
+    assert!(!store.fences().claim(fence(5), "b").await.unwrap());
+    assert!(!store.fences().claim(fence(3), "b").await.unwrap());
+    assert_eq!(
+        store.fences().current(7).await.unwrap(),
+        Some((5, "a".to_string()))
+    );
+    store.progress().save(fence(5), 10).await.unwrap();
+    assert!(store.snapshots().save(fence(5), 10, 1, b"s").await.unwrap());
+
+    // Taken over: the old owner's writes are refused and change nothing.
+    assert!(store.fences().claim(fence(9), "b").await.unwrap());
+    let err = store.progress().save(fence(5), 20).await.unwrap_err();
+    assert!(matches!(err, StoreError::Fenced { current: 9, .. }));
+    assert!(!err.is_retryable());
+    assert_eq!(store.progress().load(7).await.unwrap(), Some(10));
+    let err = store
+        .snapshots()
+        .save(fence(5), 20, 1, b"stale")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Fenced { .. }));
+    assert_eq!(
+        store.snapshots().load(7).await.unwrap().unwrap().sequence,
+        10
+    );
+    let late = record("TKT-LATE", Level::Breach, AlertState::Firing);
+    let err = store
+        .alerts()
+        .record_changes(&[fence(5)], std::slice::from_ref(&late))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Fenced { .. }));
+    assert!(store.alerts().get(&late.alert_id).await.unwrap().is_none());
+
+    // The new owner writes.
+    store.progress().save(fence(9), 20).await.unwrap();
+    store
+        .alerts()
+        .record_changes(&[fence(9)], std::slice::from_ref(&late))
+        .await
+        .unwrap();
+    assert!(store.alerts().get(&late.alert_id).await.unwrap().is_some());
+}
+
+mod fences {
+    use super::super::test_support::{on_both_dialects, postgres};
+    use super::{exercise_fences, sqlite};
+
+    on_both_dialects!(exercise_fences);
 }
 
 #[tokio::test]

@@ -1,4 +1,5 @@
-//! Every metric Vigil exports: the names, their descriptions, and one helper per metric so that
+//! Every metric Vigil exports (those of leases, snapshots and recovery in
+//! [`super::cluster_metrics`]): the names, their descriptions, and one helper per metric so that
 //! call sites never spell a name or a label key. Names follow `vigil_<subsystem>_<name>_<unit>`;
 //! counters end in `_total`. Label values are bounded: enums (`&'static str`), partition numbers
 //! (at most `nats.partitions`), and tenants only through
@@ -135,6 +136,7 @@ pub const SECONDS_BUCKETS: &[f64] = &[
 
 /// Registers the description and unit of every metric. Call once after installing the recorder.
 pub fn describe() {
+    super::cluster_metrics::describe();
     describe_counter!(
         EVENTS_INGESTED,
         Unit::Count,

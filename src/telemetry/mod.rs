@@ -2,7 +2,8 @@
 //! serves, bounded per-tenant labels, the process metrics and log set-up.
 //!
 //! # Layout
-//! - [`metrics`]: every metric name, its description, and one helper per metric.
+//! - [`metrics`]: every metric name, its description, and one helper per metric;
+//!   [`cluster_metrics`]: those of leases, snapshots and recovery.
 //! - [`recorder`]: the Prometheus recorder, its [`MetricsHandle`] and the periodic [`upkeep`].
 //! - [`process`]: CPU, resident memory and file descriptors of the process, from `/proc/self`,
 //!   set on every upkeep tick.
@@ -11,6 +12,7 @@
 //! - [`escape`]: field escaping of the text log format (no forged lines).
 //! - [`config`]: the `[log]` and `[metrics]` configuration sections.
 
+pub mod cluster_metrics;
 pub mod config;
 pub mod escape;
 pub mod labels;

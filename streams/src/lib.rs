@@ -9,6 +9,7 @@
 //! # Layout
 //! - [`jetstream`]: streams and partitions, replay of a partition from a sequence, and the
 //!   dead-letter, alert and event publishers.
+//! - [`leases`]: partition leases and instance heartbeats in a NATS KV bucket.
 //! - [`ndjson`]: a fast NDJSON line reader for `vigil replay` and `vigil publish`.
 //! - `fd_limit` (Unix): raising the process's open-file limit, for the service and the load
 //!   tests.
@@ -17,12 +18,14 @@
 #[cfg(unix)]
 pub mod fd_limit;
 pub mod jetstream;
+pub mod leases;
 pub mod ndjson;
 pub mod server;
 
 pub use jetstream::{
-    ensure_streams, owned_partitions, partition_of, publish_alert, publish_dead_letter,
-    EventPublisher, PartitionMessage, StreamSettings,
+    ensure_streams, partition_of, publish_alert, publish_dead_letter, EventPublisher,
+    PartitionMessage, StreamSettings,
 };
+pub use leases::{ClusterView, Holder, Lease, LeaseBucket, LeaseError};
 pub use ndjson::{read_lines, Line, NdjsonReader};
 pub use server::{locate_nats_server, NatsChild};

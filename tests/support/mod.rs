@@ -12,12 +12,15 @@
 //! - `service`: [`ServiceSetup`] and [`Service`] run `vigil run`; [`http_get`], [`metric_value`].
 //! - `store`: the SQLite store's alert rows and outbox ([`wait_for_store`], [`wait_published`]).
 //! - `nats`: [`publish_event`], [`drain`], [`header`].
+//! - `batches`: [`batch`]es of tickets whose alerts do not depend on timing; [`stream_ids`],
+//!   the alert changes published in `VIGIL_ALERTS`.
 //! - `api`: [`request`] with tokens and bodies (on [`client`]), [`WsClient`] for `/ws`.
 
 #![allow(dead_code)]
 
 mod alerts;
 mod api;
+mod batches;
 mod cli;
 mod events;
 mod nats;
@@ -26,7 +29,7 @@ mod store;
 
 // Every test file takes what it needs; not all of them need every part.
 #[allow(unused_imports)]
-pub use {alerts::*, api::*, cli::*, events::*, nats::*, service::*, store::*};
+pub use {alerts::*, api::*, batches::*, cli::*, events::*, nats::*, service::*, store::*};
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 

@@ -81,6 +81,12 @@ pub enum Queued<T> {
     Barrier(tokio::sync::oneshot::Sender<()>),
 }
 
+/// Stops a tenant's actor for good: its partition moved to another instance. Alert changes
+/// its timers would emit later are the new owner's to emit.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Retire;
+
 /// The tenant's state for a snapshot, with the alert changes it emitted that still wait in the
 /// actor for room in the alert channel (handed over, so the caller queues them before its
 /// barrier). Read between events.

@@ -12,6 +12,8 @@ mod messages;
 mod pool;
 mod tenant;
 
-pub use messages::{Applied, ApplyBatch, ApplyEvent, BatchApplied, Inspect, Queued, TakeSnapshot};
+pub use messages::{
+    Applied, ApplyBatch, ApplyEvent, BatchApplied, Inspect, Queued, Retire, TakeSnapshot,
+};
 pub use pool::{PoolError, PoolStats, TenantPool};
 pub use tenant::{AlertBatch, TenantStats, TenantSupervisor};

@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 use vigil_schema::{Event, Millis};
 
 use super::messages::{
-    Applied, ApplyBatch, ApplyEvent, BatchApplied, Inspect, Queued, TakeSnapshot,
+    Applied, ApplyBatch, ApplyEvent, BatchApplied, Inspect, Queued, Retire, TakeSnapshot,
 };
 use super::tenant::{AlertBatch, TenantStats, TenantSupervisor};
 use crate::alert::AlertRecord;
@@ -159,6 +159,20 @@ impl TenantPool {
     pub async fn take_snapshot(&self, tenant_id: u64) -> Option<(TenantState, Vec<AlertBatch>)> {
         let addr = self.read().get(&tenant_id)?.addr.clone();
         addr.send(TakeSnapshot).await.ok()
+    }
+
+    /// Stops the actors of the tenants for which `leaving` is true (their partition moved to
+    /// another instance) and forgets them, so a later [`TenantPool::restore`] can start them
+    /// again. Returns how many were stopped.
+    pub fn retire(&self, leaving: impl Fn(u64) -> bool) -> usize {
+        let mut tenants = self.write();
+        let ids: Vec<u64> = tenants.keys().copied().filter(|&t| leaving(t)).collect();
+        for id in &ids {
+            if let Some(tenant) = tenants.remove(id) {
+                tenant.addr.do_send(Retire);
+            }
+        }
+        ids.len()
     }
 
     /// The tenants with an actor here.

@@ -13,7 +13,7 @@ use tracing::error;
 use vigil_schema::{Event, Millis, RejectReason, Rejection};
 
 use super::messages::{
-    Applied, ApplyBatch, ApplyEvent, BatchApplied, Inspect, Queued, TakeSnapshot,
+    Applied, ApplyBatch, ApplyEvent, BatchApplied, Inspect, Queued, Retire, TakeSnapshot,
 };
 use crate::alert::AlertRecord;
 use crate::clock::Clock;
@@ -39,6 +39,8 @@ pub struct TenantSupervisor {
     flushing: bool,
     wakeup: Option<(Millis, SpawnHandle)>,
     stats: Arc<TenantStats>,
+    /// Told to stop for good ([`Retire`]): no timer runs again, even if restarted.
+    retired: bool,
 }
 
 /// Figures a tenant actor publishes for the service's metrics, read without messaging it.
@@ -95,6 +97,7 @@ impl TenantSupervisor {
             unsent: VecDeque::new(),
             flushing: false,
             wakeup: None,
+            retired: false,
         }
     }
 
@@ -183,6 +186,9 @@ impl TenantSupervisor {
     }
 
     fn schedule(&mut self, ctx: &mut Context<Self>) {
+        if self.retired {
+            return;
+        }
         let Some(due) = self.engine.next_due() else {
             self.cancel_wakeup(ctx);
             return;
@@ -314,6 +320,17 @@ impl Handler<TakeSnapshot> for TenantSupervisor {
     /// and sends nothing).
     fn handle(&mut self, _: TakeSnapshot, _: &mut Context<Self>) -> Self::Result {
         actix::MessageResult((self.engine.to_state(), self.unsent.drain(..).collect()))
+    }
+}
+
+impl Handler<Retire> for TenantSupervisor {
+    type Result = ();
+
+    /// Cancels the timer and stops; the supervisor does not restart an actor nobody addresses.
+    fn handle(&mut self, _: Retire, ctx: &mut Context<Self>) {
+        self.retired = true;
+        self.cancel_wakeup(ctx);
+        ctx.stop();
     }
 }
 

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use hashbrown::HashSet;
-use tracing::{debug, warn};
-use vigil::telemetry::metrics;
+use tracing::{debug, info, warn};
+use vigil::telemetry::{cluster_metrics, metrics};
 use vigil_engine::supervisor::{Applied, BatchApplied};
 use vigil_schema::{decode, Dedupe, Event, EventKey, RejectReason, Rejection};
 
@@ -114,12 +114,25 @@ impl PartitionWorker {
         }
     }
 
+    /// The partition has caught up with the stream: ready, and how long it took.
+    pub(super) fn caught_up_now(&self, progress: &Progress) {
+        self.caught_up.mark(self.partition);
+        let seconds = progress.catching_up_since.elapsed().as_secs_f64();
+        cluster_metrics::recovery_seconds(self.partition).set(seconds);
+        cluster_metrics::recovery_tail_events(self.partition).set(progress.read_since as f64);
+        info!(
+            seconds,
+            events = progress.read_since,
+            "partition caught up with its stream"
+        );
+    }
+
     pub(super) fn handled(&self, seq: u64, progress: &mut Progress) {
         progress.handled = progress.handled.max(seq);
         if let Some(target) = progress.start_target {
             if progress.handled >= target {
                 progress.start_target = None;
-                self.caught_up.mark();
+                self.caught_up_now(progress);
             }
         }
     }

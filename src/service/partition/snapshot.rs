@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
+use vigil::telemetry::cluster_metrics;
 use vigil_engine::snapshot::{self, TenantState, FORMAT_VERSION};
 use vigil_engine::supervisor::Queued;
 use vigil_schema::{Dedupe, EventKey, Millis};
@@ -67,7 +68,23 @@ impl LastSnapshot {
     }
 }
 
+impl SnapshotEvery {
+    /// Whether snapshots are taken at all.
+    pub(super) fn enabled(self) -> bool {
+        self.events > 0 || !self.interval.is_zero()
+    }
+}
+
 impl PartitionWorker {
+    /// Whether a snapshot is worth taking when the worker stops, with every event read
+    /// answered up to `handled`: the partition is still held and read on since the last one.
+    pub(super) fn snapshot_on_stop(&self, last: &LastSnapshot, handled: u64) -> bool {
+        matches!(self.applier, Applier::Actors(_))
+            && self.snapshot_every.enabled()
+            && handled > last.sequence
+            && self.held.holds(self.partition)
+    }
+
     /// Whether a snapshot of the state after `handled` is due.
     pub(super) fn snapshot_due(&self, last: &LastSnapshot, handled: u64) -> bool {
         let every = self.snapshot_every;
@@ -85,6 +102,10 @@ impl PartitionWorker {
         match self.write_snapshot(sequence, dedupe).await {
             Ok((tenants, bytes)) => {
                 *last = LastSnapshot::at(sequence);
+                let p = self.partition;
+                cluster_metrics::snapshot_write_seconds().record(started.elapsed().as_secs_f64());
+                cluster_metrics::snapshot_bytes(p).set(bytes as f64);
+                cluster_metrics::snapshot_last_saved(p).set(unix_seconds());
                 info!(
                     sequence,
                     tenants,
@@ -97,7 +118,16 @@ impl PartitionWorker {
                 // The next attempt waits as long as after a snapshot: a writer that cannot
                 // keep up is not asked again every second.
                 *last = LastSnapshot::at(sequence);
-                warn!(sequence, error = %e, "partition snapshot not taken; will try again later");
+                match e
+                    .downcast_ref::<vigil::store::StoreError>()
+                    .and_then(|e| e.fenced())
+                {
+                    Some(fence) => self.held.taken_over(fence),
+                    None => {
+                        cluster_metrics::snapshot_failures(self.partition).increment(1);
+                        warn!(sequence, error = %e, "partition snapshot not taken; will try again later");
+                    }
+                }
             }
         }
     }
@@ -140,7 +170,7 @@ impl PartitionWorker {
         if !self
             .store
             .snapshots()
-            .save(self.partition, sequence, FORMAT_VERSION, &bytes)
+            .save(self.fence, sequence, FORMAT_VERSION, &bytes)
             .await?
         {
             anyhow::bail!("the store holds a newer snapshot of this partition");
@@ -152,19 +182,28 @@ impl PartitionWorker {
     /// its tenants' actors, and the dedupe memory. Returns the sequence to read on after, or
     /// 0 (rebuild from the stream's start) when there is none or it cannot be used (said in a
     /// warning: another format, corrupt, another configured policy). Nothing is restored
-    /// unless all of it can be.
-    pub(super) async fn restore_snapshot(&self, dedupe: &mut Dedupe) -> u64 {
+    /// unless all of it can be. An error (the store cannot be read) fails the run, which is
+    /// tried again: rebuilding instead could take hours.
+    pub(super) async fn restore_snapshot(&self, dedupe: &mut Dedupe) -> anyhow::Result<u64> {
         let Applier::Actors(pool) = &self.applier else {
-            return 0;
+            return Ok(0);
         };
-        let stored = match self.store.snapshots().load(self.partition).await {
-            Ok(Some(stored)) => stored,
-            Ok(None) => return 0,
-            Err(e) => {
-                warn!(error = %e, "cannot read the partition's snapshot; rebuilding from the stream");
-                return 0;
-            }
+        let Some(stored) = self.store.snapshots().load(self.partition).await? else {
+            return Ok(0);
         };
+        Ok(self.restore_from(pool, stored, dedupe))
+    }
+
+    fn restore_from(
+        &self,
+        pool: &vigil_engine::supervisor::TenantPool,
+        stored: vigil::store::StoredSnapshot,
+        dedupe: &mut Dedupe,
+    ) -> u64 {
+        // What the snapshot is, whether or not it can be used: its age is what alerts watch.
+        let p = self.partition;
+        cluster_metrics::snapshot_bytes(p).set(stored.state.len() as f64);
+        cluster_metrics::snapshot_last_saved(p).set(stored.taken_at as f64 / 1000.0);
         let state: PartitionState = match snapshot::decode(&stored.state) {
             Ok(state) => state,
             Err(e) => {
@@ -196,6 +235,13 @@ impl PartitionWorker {
             }
         }
     }
+}
+
+/// The wall clock in seconds since the Unix epoch.
+fn unix_seconds() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// Waits until the writer behind `queue` has written everything queued before now.

@@ -45,8 +45,10 @@ impl PartitionWorker {
                     state.in_flight_ids.clear();
                     if state.progress.start_target.is_none() {
                         // Ready again once it has caught up after the restart.
-                        self.caught_up.fell_behind();
+                        self.caught_up.fell_behind(self.partition);
                         state.progress.start_target = Some(u64::MAX);
+                        state.progress.catching_up_since = Instant::now();
+                        state.progress.read_since = 0;
                     }
                 }
                 if started.elapsed() >= HEALTHY_RUN {

@@ -89,8 +89,20 @@ fn a_failed_worker_restarts_resumes_where_it_stopped_and_is_ready_again() {
             alerts_tx.clone(),
         ));
         let readiness = Arc::new(Readiness::new());
+        let fence = vigil::store::Fence {
+            partition: 0,
+            revision: 1,
+        };
+        assert!(store.fences().claim(fence, "test").await.unwrap());
+        let held = Arc::new(crate::service::held::HeldPartitions::default());
+        held.insert(fence);
+        let caught_up = Arc::new(CaughtUp::new(readiness.clone()));
+        caught_up.settled(0);
+        caught_up.fell_behind(0);
         let worker = PartitionWorker {
             partition: 0,
+            fence,
+            held,
             js: js.clone(),
             stream: settings.name.clone(),
             store: store.clone(),
@@ -98,7 +110,7 @@ fn a_failed_worker_restarts_resumes_where_it_stopped_and_is_ready_again() {
             alerts: alerts_tx,
             records: None,
             hub: Hub::new(Default::default(), Some(pool.clone()), store),
-            caught_up: Arc::new(CaughtUp::new(1, readiness.clone())),
+            caught_up,
             dedupe_window_ms: EngineSettings::default().dedupe_window_ms,
             partitions: settings.partitions,
             snapshot_every: super::SnapshotEvery {

@@ -14,7 +14,7 @@ use hashbrown::HashSet;
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, warn};
 use vigil::hub::Hub;
-use vigil::store::Store;
+use vigil::store::{Fence, Store};
 use vigil::telemetry::metrics;
 use vigil_engine::supervisor::Queued;
 use vigil_engine::{AlertRecord, SlaRecord};
@@ -24,6 +24,7 @@ use vigil_streams::jetstream::{last_sequence, replay_partition};
 use super::snapshot::{LastSnapshot, SnapshotEvery};
 use super::CaughtUp;
 use crate::service::applier::{Applier, PendingApply};
+use crate::service::held::HeldPartitions;
 
 /// Events sent to the tenant actors and not yet answered, per partition.
 const IN_FLIGHT: usize = 1024;
@@ -36,6 +37,10 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 pub struct PartitionWorker {
     /// The partition.
     pub partition: u32,
+    /// The fence every write of the partition carries (its lease's revision).
+    pub fence: Fence,
+    /// The partitions this instance holds: told when the store refuses a write as fenced.
+    pub held: Arc<HeldPartitions>,
     /// JetStream.
     pub js: async_nats::jetstream::Context,
     /// The events stream.
@@ -72,6 +77,10 @@ pub(super) struct Progress {
     pub handled: u64,
     /// The partition's last sequence at start-up (caught up once handled reaches it).
     pub start_target: Option<u64>,
+    /// When this catching up began (the partition was taken, or its worker restarted).
+    pub catching_up_since: std::time::Instant,
+    /// Events of the partition read since then.
+    pub read_since: u64,
 }
 
 /// What a worker keeps across restarts of its stream: the dedupe memory and its progress, so a
@@ -92,6 +101,7 @@ impl PartitionWorker {
     /// The state of a first run: progress from the store, an empty dedupe memory, and the
     /// partition's end to catch up with.
     pub(super) async fn first_run(&self) -> anyhow::Result<RunState> {
+        let started = std::time::Instant::now();
         let handled_before = self
             .store
             .progress()
@@ -101,7 +111,7 @@ impl PartitionWorker {
         let last = last_sequence(&self.js, &self.stream, self.partition).await?;
         // Nothing fallible after the restore: a second first run would restore twice.
         let mut dedupe = Dedupe::new(self.dedupe_window_ms);
-        let restored = self.restore_snapshot(&mut dedupe).await;
+        let restored = self.restore_snapshot(&mut dedupe).await?;
         // Applied ids are remembered for the stream's retention behind the wall clock.
         dedupe.expire_before(wall_clock_ms());
         let handled_before = handled_before.max(restored);
@@ -109,9 +119,11 @@ impl PartitionWorker {
             handled_before,
             handled: restored,
             start_target: last.filter(|l| *l > restored),
+            catching_up_since: started,
+            read_since: 0,
         };
         if progress.start_target.is_none() {
-            self.caught_up.mark();
+            self.caught_up_now(&progress);
         }
         debug!(handled_before, restored, last = ?last, "rebuilding partition state from the stream");
         Ok(RunState {
@@ -138,7 +150,7 @@ impl PartitionWorker {
                     let last = last_sequence(&self.js, &self.stream, self.partition).await?;
                     st.progress.start_target = last.filter(|l| *l > st.last_read);
                     if st.progress.start_target.is_none() {
-                        self.caught_up.mark();
+                        self.caught_up_now(&st.progress);
                     }
                 }
                 st
@@ -181,12 +193,14 @@ impl PartitionWorker {
                     pending_gauge.set(message.pending as f64);
                     *last_read = message.stream_sequence;
                     last_snapshot.events_since += 1;
+                    progress.read_since += 1;
                     let mut waiting = self.start(message, dedupe, in_flight_ids, &mut round, progress).await;
                     while waiting.is_none() && round.len() < ROUND {
                         let Some(Some(Ok(message))) = messages.next().now_or_never() else { break };
                         pending_gauge.set(message.pending as f64);
                         *last_read = message.stream_sequence;
-                    last_snapshot.events_since += 1;
+                        last_snapshot.events_since += 1;
+                        progress.read_since += 1;
                         waiting = self.start(message, dedupe, in_flight_ids, &mut round, progress).await;
                     }
                     in_flight_events += round.len();
@@ -238,12 +252,22 @@ impl PartitionWorker {
             self.save(progress.handled).await;
             *saved = progress.handled;
         }
+        if *stop.borrow()
+            && progress.handled == *last_read
+            && self.snapshot_on_stop(last_snapshot, progress.handled)
+        {
+            // Stopping (the service stops, or hands the partition over): the next owner
+            // starts from here instead of replaying what this run read.
+            self.snapshot(progress.handled, dedupe, last_snapshot).await;
+        }
         result
     }
 
     pub(super) async fn save(&self, sequence: u64) {
-        if let Err(e) = self.store.progress().save(self.partition, sequence).await {
-            warn!(error = %e, "cannot save partition progress; will try again");
+        match self.store.progress().save(self.fence, sequence).await {
+            Ok(()) => {}
+            Err(e) if e.fenced().is_some() => self.held.taken_over(self.fence),
+            Err(e) => warn!(error = %e, "cannot save partition progress; will try again"),
         }
     }
 

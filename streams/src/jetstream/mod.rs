@@ -4,7 +4,7 @@
 //! - [`subjects`]: stream names, subjects and headers, defined once.
 //! - [`config`]: settings of the streams and the event publisher.
 //! - [`setup`]: [`ensure_streams`] creates or verifies `VIGIL_EVENTS`, `VIGIL_DLQ`, `VIGIL_ALERTS`.
-//! - [`partition`]: [`partition_of`] (nats-server's `partition(P,1)`) and [`owned_partitions`].
+//! - [`partition`]: [`partition_of`] (nats-server's `partition(P,1)`).
 //! - [`message`]: [`PartitionMessage`], one stored event of a partition.
 //! - [`replay`]: [`replay_partition`] and [`last_sequence`], to rebuild state on start.
 //! - [`publish`]: [`publish_dead_letter`], [`publish_to_dead_letters`], [`publish_alert`] and
@@ -23,7 +23,7 @@ pub mod subjects;
 pub use config::{PublisherSettings, StreamSettings};
 pub use events::{publish_events, EventPublisher, PublishStats};
 pub use message::PartitionMessage;
-pub use partition::{owned_partitions, partition_of};
+pub use partition::partition_of;
 pub use publish::{
     publish_alert, publish_dead_letter, publish_event, publish_to_dead_letters, PublishError,
     PublishOutcome,

@@ -1,4 +1,4 @@
-//! Which partition a tenant's events land in, and which partitions an instance owns.
+//! Which partition a tenant's events land in.
 //!
 //! The events stream maps `vigil.events.<tenant_id>` to `vigil.p.{{partition(P,1)}}.<tenant_id>`.
 //! nats-server computes `partition(P,1)` as the 32-bit FNV-1a hash of the subject's first
@@ -22,16 +22,6 @@ pub fn fnv1a32(bytes: &[u8]) -> u32 {
 pub fn partition_of(tenant_id: u64, partitions: u32) -> u32 {
     let mut buf = [0u8; 20];
     fnv1a32(decimal(tenant_id, &mut buf)) % partitions.max(1)
-}
-
-/// The partitions owned by `instance` of `instances`: every partition `p` with
-/// `p % instances == instance`, in increasing order. Instances together own each partition
-/// exactly once; an out-of-range `instance` owns none.
-pub fn owned_partitions(instance: u32, instances: u32, partitions: u32) -> Vec<u32> {
-    if instances == 0 || instance >= instances {
-        return Vec::new();
-    }
-    (instance..partitions).step_by(instances as usize).collect()
 }
 
 /// Writes `n` in decimal into the end of `buf` and returns the digits, without allocating.
@@ -67,16 +57,5 @@ mod tests {
         }
         assert_eq!(partition_of(42, 1), 0);
         assert_eq!(partition_of(42, 0), 0);
-    }
-
-    #[test]
-    fn instances_cover_every_partition_once() {
-        let mut all: Vec<u32> = (0..3).flat_map(|i| owned_partitions(i, 3, 16)).collect();
-        all.sort_unstable();
-        assert_eq!(all, (0..16).collect::<Vec<_>>());
-        assert_eq!(owned_partitions(0, 1, 4), vec![0, 1, 2, 3]);
-        assert_eq!(owned_partitions(1, 3, 7), vec![1, 4]);
-        assert!(owned_partitions(3, 3, 16).is_empty());
-        assert!(owned_partitions(0, 0, 16).is_empty());
     }
 }

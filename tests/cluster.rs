@@ -1,0 +1,216 @@
+//! Partitions leased across instances (DESIGN.md §6): two `vigil run` processes against one
+//! nats-server and one store share the partitions evenly, a newcomer gets its share by
+//! hand-over, a killed instance's partitions are taken over within the lease TTL (+ 5 s), and
+//! an instance that was frozen past its leases lets its partitions go when it wakes, its
+//! late writes refused by the store. Throughout, the alerts in the store are exactly those of
+//! the events, and no alert change is published twice.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::*;
+use vigil_peers::NatsServer;
+
+/// Lease TTL of these tests (the shortest `check-config` allows).
+const TTL: Duration = Duration::from_secs(3);
+
+const CONFIG: &str = r#"
+[nats]
+partitions = 4
+
+[engine]
+snapshot_every_events = 8
+snapshot_interval = "0s"
+
+[cluster]
+lease_ttl = "3s"
+"#;
+
+/// Tenants spread over the four partitions.
+const TENANTS: [u64; 8] = [11, 12, 13, 14, 15, 16, 17, 18];
+
+/// A second instance of `setup`: same config, store and NATS, its own port and name.
+fn second(setup: &ServiceSetup, name: &str) -> ServiceSetup {
+    let mut other = setup.clone();
+    other.port = free_port();
+    other.env.retain(|(k, _)| k != "VIGIL__HTTP__LISTEN");
+    other.env.push((
+        "VIGIL__HTTP__LISTEN".into(),
+        format!("127.0.0.1:{}", other.port),
+    ));
+    other.env.push(("VIGIL__CLUSTER__NAME".into(), name.into()));
+    other
+}
+
+/// How many partitions `service` owns, by its metrics.
+async fn owned(service: &Service) -> Option<u32> {
+    service
+        .metric("vigil_partitions_owned")
+        .await
+        .map(|v| v as u32)
+}
+
+/// Waits until the instances own `shares` partitions each (in order).
+async fn until_shares(services: &[&Service], shares: &[u32]) {
+    eventually(&format!("partition shares {shares:?}"), || async {
+        let mut now = Vec::new();
+        for s in services {
+            now.push(owned(s).await?);
+        }
+        (now == shares).then_some(())
+    })
+    .await;
+}
+
+/// Publishes `work`, waits until the store holds `rows` (sorted here) and every change was
+/// published, then checks `VIGIL_ALERTS` holds each of `ids` once and nothing else.
+async fn settle(
+    js: &async_nats::jetstream::Context,
+    db: &std::path::Path,
+    rows: &[AlertKey],
+    ids: &[String],
+) {
+    let mut rows = rows.to_vec();
+    rows.sort();
+    wait_for_store(db, rows.clone()).await;
+    wait_published(db, rows.len()).await;
+    let mut ids = ids.to_vec();
+    ids.sort();
+    assert_eq!(
+        stream_ids(js).await,
+        ids,
+        "each alert change published once"
+    );
+}
+
+fn setup(dir: &std::path::Path, nats: &NatsServer) -> ServiceSetup {
+    let mut setup = ServiceSetup::new(dir, &nats.url(), CONFIG, "wall");
+    setup
+        .env
+        .push(("VIGIL__CLUSTER__NAME".into(), "first".into()));
+    setup
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newcomer_gets_its_share_and_a_killed_instances_partitions_move_within_the_ttl() {
+    let nats = NatsServer::start();
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let setup = setup(dir.path(), &nats);
+    let js = nats.jetstream().await;
+    let now = now_ms();
+
+    let mut a = setup.start();
+    a.ready().await;
+    until_shares(&[&a], &[4]).await;
+    let first = batch(&TENANTS, "one", 1, 1, now);
+    publish_events(&js, &first.events).await;
+    settle(&js, &setup.db, &first.rows, &first.message_ids).await;
+
+    // A newcomer: the first instance hands half of the partitions over.
+    let mut b = second(&setup, "second").start();
+    b.ready().await;
+    until_shares(&[&a, &b], &[2, 2]).await;
+    assert!(a.log().contains("handing partitions over"), "{}", a.log());
+    let second_batch = batch(&TENANTS, "two", 1, 1, now);
+    publish_events(&js, &second_batch.events).await;
+    let rows: Vec<AlertKey> = first
+        .rows
+        .iter()
+        .chain(&second_batch.rows)
+        .cloned()
+        .collect();
+    let ids: Vec<String> = first
+        .message_ids
+        .iter()
+        .chain(&second_batch.message_ids)
+        .cloned()
+        .collect();
+    settle(&js, &setup.db, &rows, &ids).await;
+
+    // Killed: no hand-over; its leases expire and the first instance takes them over.
+    b.kill().await;
+    let killed = Instant::now();
+    until_shares(&[&a], &[4]).await;
+    let moved = killed.elapsed();
+    assert!(
+        moved <= TTL + Duration::from_secs(5),
+        "partitions moved after {moved:?}"
+    );
+    let third = batch(&TENANTS, "three", 1, 1, now);
+    publish_events(&js, &third.events).await;
+    let rows: Vec<AlertKey> = rows.iter().chain(&third.rows).cloned().collect();
+    let ids: Vec<String> = ids.iter().chain(&third.message_ids).cloned().collect();
+    settle(&js, &setup.db, &rows, &ids).await;
+    assert_eq!(
+        a.metric("vigil_lease_transitions_total{kind=\"taken\"}")
+            .await,
+        Some(6.0),
+        "4 at start, then the killed instance's 2"
+    );
+    assert!(a.stop().await.success(), "{}", a.log());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_instance_lets_its_partitions_go_when_it_wakes() {
+    let nats = NatsServer::start();
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let setup = setup(dir.path(), &nats);
+    let js = nats.jetstream().await;
+    let now = now_ms();
+
+    let mut a = setup.start();
+    a.ready().await;
+    until_shares(&[&a], &[4]).await;
+    let mut b = second(&setup, "second").start();
+    b.ready().await;
+    until_shares(&[&a, &b], &[2, 2]).await;
+    let first = batch(&TENANTS, "one", 1, 1, now);
+    publish_events(&js, &first.events).await;
+    settle(&js, &setup.db, &first.rows, &first.message_ids).await;
+
+    // Frozen past its leases: the first instance takes its partitions over, and events of
+    // every tenant arrive meanwhile.
+    b.signal(libc::SIGSTOP);
+    until_shares(&[&a], &[4]).await;
+    let second_batch = batch(&TENANTS, "two", 1, 1, now);
+    publish_events(&js, &second_batch.events).await;
+    let rows: Vec<AlertKey> = first
+        .rows
+        .iter()
+        .chain(&second_batch.rows)
+        .cloned()
+        .collect();
+    let ids: Vec<String> = first
+        .message_ids
+        .iter()
+        .chain(&second_batch.message_ids)
+        .cloned()
+        .collect();
+    settle(&js, &setup.db, &rows, &ids).await;
+
+    // Awake: its renewals fail (or the store refuses its writes), it lets go, and then it is
+    // handed its share again.
+    b.signal(libc::SIGCONT);
+    eventually("the woken instance noticed it lost its leases", || async {
+        let lost = b
+            .metric("vigil_lease_transitions_total{kind=\"lost\"}")
+            .await
+            .unwrap_or(0.0);
+        let fenced = b
+            .metric("vigil_lease_transitions_total{kind=\"fenced\"}")
+            .await
+            .unwrap_or(0.0);
+        (lost + fenced >= 2.0).then_some(())
+    })
+    .await;
+    until_shares(&[&a, &b], &[2, 2]).await;
+    let third = batch(&TENANTS, "three", 1, 1, now);
+    publish_events(&js, &third.events).await;
+    let rows: Vec<AlertKey> = rows.iter().chain(&third.rows).cloned().collect();
+    let ids: Vec<String> = ids.iter().chain(&third.message_ids).cloned().collect();
+    settle(&js, &setup.db, &rows, &ids).await;
+    assert!(b.stop().await.success(), "{}", b.log());
+    until_shares(&[&a], &[4]).await;
+    assert!(a.stop().await.success(), "{}", a.log());
+}
