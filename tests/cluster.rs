@@ -63,6 +63,18 @@ async fn until_shares(services: &[&Service], shares: &[u32]) {
     .await;
 }
 
+/// The partitions `service` owns, as `/readyz` reports them.
+async fn owned_partitions(service: &Service) -> Vec<u64> {
+    let (_, body) = service.get("/readyz").await.expect("/readyz answers");
+    let body: serde_json::Value = serde_json::from_str(&body).expect("/readyz is JSON");
+    body["data"]["partitions"]["owned"]
+        .as_array()
+        .expect("data.partitions.owned")
+        .iter()
+        .map(|p| p.as_u64().expect("a partition number"))
+        .collect()
+}
+
 /// Publishes `work`, waits until the store holds `rows` (sorted here) and every change was
 /// published, then checks `VIGIL_ALERTS` holds each of `ids` once and nothing else.
 async fn settle(
@@ -112,6 +124,10 @@ async fn a_newcomer_gets_its_share_and_a_killed_instances_partitions_move_within
     b.ready().await;
     until_shares(&[&a, &b], &[2, 2]).await;
     assert!(a.log().contains("handing partitions over"), "{}", a.log());
+    let mut all = owned_partitions(&a).await;
+    all.extend(owned_partitions(&b).await);
+    all.sort_unstable();
+    assert_eq!(all, [0, 1, 2, 3], "each partition has exactly one owner");
     let second_batch = batch(&TENANTS, "two", 1, 1, now);
     publish_events(&js, &second_batch.events).await;
     let rows: Vec<AlertKey> = first

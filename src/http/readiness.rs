@@ -1,6 +1,7 @@
 //! What `/readyz` reports: flags the service's components set as their peers come and go.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use serde::Serialize;
 
@@ -14,14 +15,27 @@ pub struct Readiness {
     partitions_caught_up: AtomicBool,
     store_reachable: AtomicBool,
     draining: AtomicBool,
+    partitions: Mutex<PartitionsDetail>,
 }
 
-/// A point-in-time view of [`Readiness`], as `/readyz` reports it in `data`.
+/// Which partitions this instance works on, as `/readyz` reports them in `data.partitions`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PartitionsDetail {
+    /// Partitions this instance owns (holds the lease of).
+    pub owned: Vec<u32>,
+    /// Owned partitions still catching up with their stream.
+    pub catching_up: Vec<u32>,
+    /// Partitions without any owner in this instance's latest view of the leases.
+    pub unowned: usize,
+}
+
+/// A point-in-time view of [`Readiness`]'s checks, as `/readyz` reports them in `data`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct ReadinessReport {
     /// The NATS connection is up.
     pub nats_connected: bool,
-    /// Every owned partition has been replayed up to the stream's end since start.
+    /// Every partition this instance owns has read its stream up to where it was when the
+    /// partition was taken, and every partition has an owner.
     pub partitions_caught_up: bool,
     /// The store answered its last check.
     pub store_reachable: bool,
@@ -66,7 +80,24 @@ impl Readiness {
         ready("nats_connected").set(f64::from(u8::from(up)));
     }
 
-    /// Every owned partition caught up with its stream (or fell behind again).
+    /// Which partitions this instance owns, and which of them are catching up.
+    pub fn set_partitions(&self, detail: PartitionsDetail) {
+        *self
+            .partitions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = detail;
+    }
+
+    /// The partitions detail last set.
+    pub fn partitions(&self) -> PartitionsDetail {
+        self.partitions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Every owned partition caught up with its stream and every partition has an owner (or
+    /// not any more).
     pub fn set_partitions_caught_up(&self, caught_up: bool) {
         self.partitions_caught_up
             .store(caught_up, Ordering::Relaxed);

@@ -89,21 +89,16 @@ async fn healthz() -> Envelope<serde_json::Value> {
 async fn readyz(State(readiness): State<Arc<Readiness>>) -> Response {
     let report = readiness.report();
     let not_ready = report.not_ready();
+    let data = json!({
+        "checks": report,
+        "not_ready": not_ready,
+        "partitions": readiness.partitions(),
+    });
     if not_ready.is_empty() {
-        Envelope::new(
-            200,
-            "ready",
-            json!({ "checks": report, "not_ready": not_ready }),
-        )
-        .into_response()
+        Envelope::new(200, "ready", data).into_response()
     } else {
         let message = format!("not ready: {}", not_ready.join(", "));
-        Envelope::new(
-            NOT_READY,
-            message,
-            json!({ "checks": report, "not_ready": not_ready }),
-        )
-        .into_response()
+        Envelope::new(NOT_READY, message, data).into_response()
     }
 }
 

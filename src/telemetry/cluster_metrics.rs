@@ -16,6 +16,9 @@ pub const LEASE_TRANSITIONS: &str = "vigil_lease_transitions_total";
 pub const SNAPSHOT_BYTES: &str = "vigil_snapshot_bytes";
 /// When a partition's latest snapshot was saved (Unix seconds), by `partition`.
 pub const SNAPSHOT_LAST_SAVED: &str = "vigil_snapshot_last_saved_timestamp_seconds";
+/// Events of a partition applied since its latest snapshot (what a restart would read
+/// again), by `partition`; 0 once the partition is let go.
+pub const SNAPSHOT_PENDING_EVENTS: &str = "vigil_snapshot_pending_events";
 /// Time to take and save a snapshot (barrier through the writers included).
 pub const SNAPSHOT_WRITE_SECONDS: &str = "vigil_snapshot_write_seconds";
 /// Snapshots not taken (a writer did not catch up, the store refused), by `partition`.
@@ -51,6 +54,11 @@ pub fn describe() {
         SNAPSHOT_LAST_SAVED,
         Unit::Seconds,
         "When the partition's latest snapshot was saved (Unix time)."
+    );
+    describe_gauge!(
+        SNAPSHOT_PENDING_EVENTS,
+        Unit::Count,
+        "Events of the partition applied since its latest snapshot (what a restart reads again)."
     );
     describe_histogram!(
         SNAPSHOT_WRITE_SECONDS,
@@ -97,6 +105,11 @@ pub fn snapshot_bytes(partition: u32) -> Gauge {
 /// [`SNAPSHOT_LAST_SAVED`] of a partition.
 pub fn snapshot_last_saved(partition: u32) -> Gauge {
     metrics::gauge!(SNAPSHOT_LAST_SAVED, "partition" => partition.to_string())
+}
+
+/// [`SNAPSHOT_PENDING_EVENTS`] of a partition.
+pub fn snapshot_pending_events(partition: u32) -> Gauge {
+    metrics::gauge!(SNAPSHOT_PENDING_EVENTS, "partition" => partition.to_string())
 }
 
 /// [`SNAPSHOT_WRITE_SECONDS`].

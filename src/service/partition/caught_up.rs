@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tracing::info;
+use vigil::http::readiness::PartitionsDetail;
 use vigil::http::Readiness;
 
 /// Which owned partitions have not caught up yet, and whether any partition lacks an owner.
@@ -19,6 +20,8 @@ pub struct CaughtUp {
 struct State {
     /// The first round of leases is done (until then this instance does not know its share).
     settled: bool,
+    /// Owned partitions.
+    owned: BTreeSet<u32>,
     /// Owned partitions still catching up.
     behind: BTreeSet<u32>,
     /// Partitions without an owner in the latest view of the leases.
@@ -40,6 +43,11 @@ impl CaughtUp {
     fn update(&self, change: impl FnOnce(&mut State)) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         change(&mut state);
+        self.readiness.set_partitions(PartitionsDetail {
+            owned: state.owned.iter().copied().collect(),
+            catching_up: state.behind.iter().copied().collect(),
+            unowned: state.unowned,
+        });
         let ready = state.settled && state.behind.is_empty() && state.unowned == 0;
         if ready != state.ready {
             state.ready = ready;
@@ -65,16 +73,20 @@ impl CaughtUp {
         });
     }
 
-    /// `partition` must catch up (its worker starts or restarts): the service is not ready
-    /// until it has.
+    /// `partition` is owned here and must catch up (its worker starts or restarts): the
+    /// service is not ready until it has.
     pub fn fell_behind(&self, partition: u32) {
         self.update(|s| {
+            s.owned.insert(partition);
             s.behind.insert(partition);
         });
     }
 
     /// This instance no longer owns `partition`.
     pub fn forget(&self, partition: u32) {
-        self.mark(partition);
+        self.update(|s| {
+            s.owned.remove(&partition);
+            s.behind.remove(&partition);
+        });
     }
 }

@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::{debug, warn};
 use vigil::hub::Hub;
 use vigil::store::{Fence, Store};
-use vigil::telemetry::metrics;
+use vigil::telemetry::{cluster_metrics, metrics};
 use vigil_engine::supervisor::Queued;
 use vigil_engine::{AlertRecord, SlaRecord};
 use vigil_schema::{Dedupe, EventKey};
@@ -163,6 +163,7 @@ impl PartitionWorker {
         let mut in_flight_events = 0usize;
         let mut tick = tokio::time::interval(PROGRESS_EVERY);
         let pending_gauge = metrics::consumer_pending(self.partition as u16);
+        let since_snapshot = cluster_metrics::snapshot_pending_events(self.partition);
         let RunState {
             dedupe,
             in_flight_ids,
@@ -222,6 +223,7 @@ impl PartitionWorker {
                     }
                 }
                 _ = tick.tick() => {
+                    since_snapshot.set(last_snapshot.events_since as f64);
                     if matches!(self.applier, Applier::Actors(_)) {
                         dedupe.expire_before(wall_clock_ms());
                     }
@@ -259,6 +261,10 @@ impl PartitionWorker {
             // Stopping (the service stops, or hands the partition over): the next owner
             // starts from here instead of replaying what this run read.
             self.snapshot(progress.handled, dedupe, last_snapshot).await;
+        }
+        if *stop.borrow() {
+            // Let go (or stopping): its next owner reports it.
+            since_snapshot.set(0.0);
         }
         result
     }
