@@ -18,6 +18,8 @@
 //!   providers, ack tokens.
 //! - [`partner`]: exchange partners: partner outboxes, delivery workers, reconciliation.
 //! - [`redact`]: credentials in configured URLs hidden before they are printed or logged.
+//! - [`tenant_reads`]: reads of a tenant's engine any instance answers: on the local actors,
+//!   or asked of the partition's owner over NATS.
 //! - [`views`]: the JSON shapes the API and the hub send, below both.
 //! - [`clock`]: the wall clock the shell reads for "now".
 //! - [`http_client`]: the outbound HTTP client notify and partner share, and how an answer
@@ -43,6 +45,7 @@ pub mod retry;
 pub mod setting;
 pub mod store;
 pub mod telemetry;
+pub mod tenant_reads;
 pub mod views;
 
 /// Completes when a stop flag turns true (or its sender is gone). The guard `wait_for`

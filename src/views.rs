@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use vigil_engine::engine::{GoalView, TicketView};
 use vigil_engine::metrics::{Compliance, MetricsSnapshot, WindowStats};
@@ -112,7 +112,7 @@ pub async fn open_alerts(
 }
 
 /// Where one goal of a ticket stands.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct GoalClock {
     /// `response` or `resolution`.
     pub goal: String,
@@ -148,7 +148,7 @@ impl From<&GoalView> for GoalClock {
 }
 
 /// The live SLA clocks of one open ticket.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct TicketClocks {
     /// The ticket.
     pub ticket_id: String,
@@ -181,7 +181,7 @@ impl From<&TicketView> for TicketClocks {
 }
 
 /// A tenant's live figures (the WebSocket `metrics` message and the KPI cards).
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct LiveMetrics {
     /// The instant the figures are for.
     pub at: String,
@@ -200,7 +200,7 @@ pub struct LiveMetrics {
     /// Rolling windows `1h`, `24h`, `7d`, `30d`: created, resolved, warnings, breaches,
     /// satisfaction, and per goal met, breached, compliance, mean_ms, p95_ms.
     #[schema(value_type = Object)]
-    pub windows: BTreeMap<&'static str, WindowStats>,
+    pub windows: BTreeMap<String, WindowStats>,
 }
 
 impl LiveMetrics {
@@ -215,7 +215,11 @@ impl LiveMetrics {
             resolved_today: s.today.resolved,
             oldest_open_age_ms: s.open.oldest_age_ms,
             by_priority: s.open.by_priority.clone(),
-            windows: s.windows.clone(),
+            windows: s
+                .windows
+                .iter()
+                .map(|(name, w)| (name.to_string(), *w))
+                .collect(),
         }
     }
 
@@ -231,7 +235,7 @@ impl LiveMetrics {
             by_priority: BTreeMap::new(),
             windows: vigil_engine::metrics::WINDOWS
                 .iter()
-                .map(|(name, _)| (*name, WindowStats::default()))
+                .map(|(name, _)| (name.to_string(), WindowStats::default()))
                 .collect(),
         }
     }

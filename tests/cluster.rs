@@ -230,3 +230,93 @@ async fn a_frozen_instance_lets_its_partitions_go_when_it_wakes() {
     until_shares(&[&a], &[4]).await;
     assert!(a.stop().await.success(), "{}", a.log());
 }
+
+/// A tenant of `TENANTS` whose partition `owner` owns.
+async fn tenant_owned_by(owner: &Service) -> u64 {
+    let owned = owned_partitions(owner).await;
+    *TENANTS
+        .iter()
+        .find(|t| owned.contains(&u64::from(vigil_streams::partition_of(**t, 4))))
+        .expect("a tenant in every partition")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_instance_answers_for_any_tenant_and_pushes_its_live_updates() {
+    let nats = NatsServer::start();
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let setup = setup(dir.path(), &nats);
+    let js = nats.jetstream().await;
+    let now = now_ms();
+    let mut a = setup.start();
+    a.ready().await;
+    until_shares(&[&a], &[4]).await;
+    let mut b = second(&setup, "second").start();
+    b.ready().await;
+    until_shares(&[&a, &b], &[2, 2]).await;
+    let work = batch(&TENANTS, "one", 1, 1, now);
+    publish_events(&js, &work.events).await;
+    settle(&js, &setup.db, &work.rows, &work.message_ids).await;
+
+    // REST: both instances answer for every tenant, from the engine of its owner.
+    for tenant in TENANTS {
+        let token = setup.token(tenant, "client_user", "viewer");
+        for service in [&a, &b] {
+            let path = format!("/api/v1/client/tickets/one-{tenant}-open-0/sla");
+            let answer = request(service.port, "GET", &path, Some(&token), None).await;
+            assert_eq!(
+                answer.status, 200,
+                "{path} on :{}: {}",
+                service.port, answer.text
+            );
+            assert_eq!(answer.data()["priority"], "CRITICAL");
+            let overview = request(
+                service.port,
+                "GET",
+                "/api/v1/client/dashboard/overview?period=24h",
+                Some(&token),
+                None,
+            )
+            .await;
+            assert_eq!(overview.status, 200, "{}", overview.text);
+            // Not final: the open ticket and the resolved one (RESOLVED is not CLOSED).
+            assert_eq!(overview.data()["summary"]["open"], 2, "tenant {tenant}");
+        }
+    }
+
+    // Live: a client of one instance follows a tenant the other owns.
+    for (here, owner) in [(&a, &b), (&b, &a)] {
+        let tenant = tenant_owned_by(owner).await;
+        let token = setup.token(tenant, "client_user", "viewer");
+        let mut ws = WsClient::connect(here.port, &token)
+            .await
+            .expect("upgrade accepted");
+        ws.subscribe(&["metrics", "alerts", "tickets"], serde_json::json!({}))
+            .await;
+        let snapshots = ws
+            .until_all("three snapshots", |seen| seen.len() >= 3)
+            .await;
+        let metrics = snapshots
+            .iter()
+            .find(|m| m["channel"] == "metrics")
+            .expect("a metrics snapshot");
+        assert_eq!(metrics["data"]["open"], 2, "read from the owner: {metrics}");
+        let ticket = format!("live-{}", here.port);
+        publish_events(&js, &[Ev::overdue(tenant, &ticket)]).await;
+        ws.until_all("the new ticket's alerts and figures, relayed", |seen| {
+            let alerts = seen
+                .iter()
+                .filter(|m| m["type"] == "alert" && m["data"]["ticket_id"] == ticket.as_str())
+                .count();
+            let open_now = seen
+                .iter()
+                .any(|m| m["type"] == "metrics" && m["data"]["open"] == 3);
+            let clocks = seen
+                .iter()
+                .any(|m| m["type"] == "ticket" && m["data"]["ticket_id"] == ticket.as_str());
+            alerts >= 2 && open_now && clocks
+        })
+        .await;
+    }
+    assert!(b.stop().await.success(), "{}", b.log());
+    assert!(a.stop().await.success(), "{}", a.log());
+}

@@ -47,8 +47,8 @@ mod ws;
 
 use std::sync::Arc;
 
+use crate::tenant_reads::{ReadError, TenantReads};
 use axum::Router;
-use vigil_engine::supervisor::TenantPool;
 
 use crate::alert_fanout::AlertFanout;
 use crate::auth::Verifier;
@@ -68,8 +68,8 @@ pub struct ApiState {
     pub limits: Arc<RateLimits>,
     /// Alerts and their lifecycle.
     pub store: Store,
-    /// Live reads of tenant engines (`None` when the engine runs on the event clock).
-    pub engine: Option<Arc<TenantPool>>,
+    /// Live reads of tenant engines, wherever their partition is owned.
+    pub reads: TenantReads,
     /// Live updates.
     pub hub: Hub,
     /// Where API-made alert changes go (hub, JetStream).
@@ -137,6 +137,11 @@ pub fn served_routes() -> Vec<(&'static str, &'static str)> {
 /// Every API route, the dashboard and `/ws`; merge with the operational routes and finish.
 pub fn routes(state: ApiState) -> Router {
     api_router().merge(dashboard::routes()).with_state(state)
+}
+
+/// 503 for a tenant whose partition's owner does not answer (a failover is under way).
+fn read_error(e: ReadError) -> ApiError {
+    ApiError::new(crate::http::envelope::NOT_READY, e.to_string())
 }
 
 /// 50001 for a store that does not answer.

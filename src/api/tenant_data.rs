@@ -4,14 +4,15 @@
 use axum::extract::{Path, State};
 use serde::Serialize;
 use utoipa::ToSchema;
-use vigil_engine::metrics::{GroupBy, MetricsSnapshot, WindowStats};
+use vigil_engine::metrics::{GroupBy, WindowStats};
 use vigil_schema::{format_instant, Millis};
 
 use super::params::Params;
-use super::{store_error, ApiState};
+use super::{read_error, store_error, ApiState};
 use crate::auth::Caller;
 use crate::clock::now_ms;
 use crate::http::{ApiError, Envelope};
+use crate::tenant_reads::{Answer, Read};
 use crate::views::{
     open_alerts, overall_compliance, AlertView, ComplianceRow, LiveMetrics, TicketClocks,
 };
@@ -154,20 +155,14 @@ pub async fn overview(
     params.only(&["period", "tenant_id"])?;
     let tenant = caller.tenant_scope(params.tenant_id()?)?;
     let (period, len) = params.period()?;
-    let read = match &state.engine {
-        Some(engine) => {
-            engine
-                .inspect(tenant, move |e, now| {
-                    let live = LiveMetrics::of(&MetricsSnapshot::of(e, now));
-                    (
-                        live,
-                        e.metrics().window(now, len),
-                        e.metrics().series(now, len),
-                    )
-                })
-                .await
-        }
-        None => None,
+    let read = match state
+        .reads
+        .read(tenant, Read::Overview { len_ms: len })
+        .await
+        .map_err(read_error)?
+    {
+        Some(Answer::Overview(live, window, series)) => Some((live, window, series)),
+        _ => None,
     };
     let (live, window, series) = read.unwrap_or_else(|| {
         let now = now_ms();
@@ -245,17 +240,14 @@ pub async fn compliance(
     let range = params.range(now_ms())?;
     // Ranges are inclusive of `from`; the metrics sum `(from, to]`.
     let (from, to) = (range.from - 1, range.to);
-    let read = match &state.engine {
-        Some(engine) => {
-            engine
-                .inspect(tenant, move |e, now| {
-                    let total = e.metrics().between(now, from, to);
-                    let groups = group_by.map(|by| e.compliance().by(by, now, from, to));
-                    (total, groups.unwrap_or_default())
-                })
-                .await
-        }
-        None => None,
+    let read = match state
+        .reads
+        .read(tenant, Read::Compliance { from, to, group_by })
+        .await
+        .map_err(read_error)?
+    {
+        Some(Answer::Compliance(total, groups)) => Some((total, groups)),
+        _ => None,
     };
     let (total, groups) = read.unwrap_or_default();
     Ok(Envelope::ok(ComplianceReport {
@@ -300,16 +292,19 @@ pub async fn ticket_sla(
     caller.require(caller.claims.role.can_read(), "read tickets")?;
     params.only(&["tenant_id"])?;
     let tenant = caller.tenant_scope(params.tenant_id()?)?;
-    let id = ticket_id.clone();
-    let read = match &state.engine {
-        Some(engine) => engine
-            .inspect(tenant, move |e, now| {
-                e.ticket_view(&id, now)
-                    .map(|v| (now, TicketClocks::from(&v)))
-            })
-            .await
-            .flatten(),
-        None => None,
+    let read = match state
+        .reads
+        .read(
+            tenant,
+            Read::Ticket {
+                ticket_id: ticket_id.clone(),
+            },
+        )
+        .await
+        .map_err(read_error)?
+    {
+        Some(Answer::Ticket(read)) => read,
+        _ => None,
     };
     let (at, ticket) = read.ok_or_else(|| {
         ApiError::not_found(format!(

@@ -14,6 +14,8 @@
 //! - `topic`: a tenant's seq, resume buffer and subscribers.
 //! - `subscribe`: subscriptions, snapshots and resumption.
 //! - `socket`: one connection: reader, writer, pings and idle timeout.
+//! - `relay`: live updates across instances: alerts from NATS, metrics and ticket updates
+//!   from the tenant's owner, and who follows what.
 //! - `limits`: what a connection may send (message size, message rate) and the close codes
 //!   of its limits.
 
@@ -21,18 +23,19 @@ pub mod config;
 pub mod limits;
 pub mod protocol;
 pub mod queue;
+mod relay;
 mod socket;
 mod subscribe;
 pub mod topic;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
+use crate::tenant_reads::TenantReads;
 use tokio::sync::watch;
 use vigil_engine::metrics::MetricsSnapshot;
-use vigil_engine::supervisor::TenantPool;
 
 use crate::auth::Caller;
 use crate::http::ApiError;
@@ -67,7 +70,7 @@ pub struct Hub {
 #[derive(Debug)]
 struct Inner {
     config: WsConfig,
-    engine: Option<Arc<TenantPool>>,
+    reads: TenantReads,
     store: Store,
     topics: RwLock<HashMap<u64, Arc<Topic>>>,
     everyone: Mutex<Vec<Subscriber>>,
@@ -77,6 +80,8 @@ struct Inner {
     next_client: AtomicU64,
     seq_base: u64,
     shutdown: watch::Sender<bool>,
+    /// The link to the other instances' hubs, once joined.
+    relay: OnceLock<Arc<relay::Relay>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -84,9 +89,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Hub {
-    /// A hub reading live views from `engine` (none when the engine runs on the event clock)
-    /// and open alerts from `store`.
-    pub fn new(config: WsConfig, engine: Option<Arc<TenantPool>>, store: Store) -> Hub {
+    /// A hub reading live views through `reads` and open alerts from `store`.
+    pub fn new(config: WsConfig, reads: TenantReads, store: Store) -> Hub {
         // Seqs start at the start time in microseconds, so they keep increasing across
         // restarts and a client's resume_from from an earlier run is never mistaken for one
         // of this run's.
@@ -94,7 +98,7 @@ impl Hub {
         Hub {
             inner: Arc::new(Inner {
                 config,
-                engine,
+                reads,
                 store,
                 topics: RwLock::new(HashMap::new()),
                 everyone: Mutex::new(Vec::new()),
@@ -104,6 +108,7 @@ impl Hub {
                 next_client: AtomicU64::new(1),
                 seq_base,
                 shutdown: watch::channel(false).0,
+                relay: OnceLock::new(),
             }),
         }
     }
@@ -135,6 +140,13 @@ impl Hub {
             .clone()
     }
 
+    /// The tenants this hub's clients follow changed: the other instances are told.
+    fn watching_changed(&self) {
+        if let Some(relay) = self.inner.relay.get() {
+            relay.watching_changed();
+        }
+    }
+
     fn everyone_listens(&self) -> bool {
         !lock(&self.inner.everyone).is_empty()
     }
@@ -152,6 +164,9 @@ impl Hub {
         };
         {
             let mut st = topic.lock();
+            if !st.first_delivery(&alert.alert_id, &alert.state) {
+                return; // Pushed already (locally, or relayed from another instance).
+            }
             let seq = st.next_seq();
             let message = protocol::delta("alert", seq, tenant, alert, None);
             st.fan_out(&message, |c| c.alerts);
@@ -170,7 +185,9 @@ impl Hub {
     /// metrics and ticket updates are due. Cheap when nobody follows the tenant.
     pub fn touched<'a>(&self, tenant_id: u64, tickets: impl IntoIterator<Item = &'a str>) {
         let topic = self.topic(tenant_id);
-        let everyone = self.everyone_listens();
+        // Other instances' clients follow tickets and metrics alike.
+        let elsewhere = self.inner.relay.get().is_some_and(|r| r.wanted(tenant_id));
+        let everyone = self.everyone_listens() || elsewhere;
         let watched = everyone
             || topic
                 .as_ref()
@@ -229,13 +246,15 @@ impl Hub {
     }
 
     async fn flush_tenant(&self, tenant: u64, dirty: Dirty) {
-        let Some(engine) = &self.inner.engine else {
+        let Some(engine) = self.inner.reads.pool() else {
             return;
         };
         let topic = self.topic_or_create(tenant);
-        let everyone_tickets = lock(&self.inner.everyone)
-            .iter()
-            .any(|s| s.channels.tickets);
+        let elsewhere = self.inner.relay.get().is_some_and(|r| r.wanted(tenant));
+        let everyone_tickets = elsewhere
+            || lock(&self.inner.everyone)
+                .iter()
+                .any(|s| s.channels.tickets);
         // Ticket clocks are read only when somebody follows them.
         let ids: Vec<String> =
             if everyone_tickets || topic.ticket_watchers.load(Ordering::Relaxed) > 0 {
@@ -259,6 +278,30 @@ impl Hub {
         let Some((metrics, tickets)) = read else {
             return;
         };
+        self.fan_out_live(tenant, &metrics, &tickets);
+        if let Some(relay) = self.inner.relay.get() {
+            if relay.wanted(tenant) {
+                relay.publish(tenant, metrics, tickets).await;
+            }
+        }
+    }
+
+    /// Pushes a tenant's coalesced metrics and ticket updates to its subscribers (and to
+    /// those following every tenant), each with the tenant's next `seq`.
+    fn fan_out_live(
+        &self,
+        tenant: u64,
+        metrics: &LiveMetrics,
+        tickets: &[(String, Option<TicketClocks>)],
+    ) {
+        let topic = if self.everyone_listens() {
+            Some(self.topic_or_create(tenant))
+        } else {
+            self.topic(tenant)
+        };
+        let Some(topic) = topic else {
+            return; // Nobody here follows this tenant.
+        };
         let mut st = topic.lock();
         let everyone = lock(&self.inner.everyone);
         let seq = st.next_seq();
@@ -266,7 +309,7 @@ impl Hub {
             "metrics",
             seq,
             tenant,
-            &metrics,
+            metrics,
             Some(Supersedes::Metrics(tenant)),
         );
         st.fan_out(&m, |c| c.metrics);
@@ -377,6 +420,7 @@ impl Client {
             }
             Subscribed::Everyone => lock(&self.hub.inner.everyone).retain(|s| s.client != self.id),
         }
+        self.hub.watching_changed();
     }
 }
 

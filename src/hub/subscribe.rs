@@ -2,12 +2,13 @@
 //! resumption from a `seq` with the alerts missed in between.
 
 use serde_json::json;
-use vigil_engine::metrics::MetricsSnapshot;
+use tracing::warn;
 
 use super::protocol::{self, Channels, ResumeFrom, TenantIds};
 use super::queue::Outgoing;
 use super::topic::Subscriber;
 use super::{lock, Client, Hub, Subscribed};
+use crate::tenant_reads::{Answer, Read};
 use crate::views::{open_alerts, LiveMetrics, TicketClocks};
 
 /// Open alerts in an `alerts` snapshot, at most.
@@ -93,6 +94,7 @@ impl Client {
             );
         }
         *lock(&self.subscribed) = Subscribed::Tenants(tenants);
+        self.hub.watching_changed();
         let mut first = Vec::new();
         for start in starts {
             first.extend(self.hub.opening(channels, start).await);
@@ -109,6 +111,7 @@ impl Client {
             channels,
         });
         *lock(&self.subscribed) = Subscribed::Everyone;
+        self.hub.watching_changed();
         let mut first = Vec::new();
         if channels.alerts {
             first.push(self.hub.alerts_snapshot(None, 0).await);
@@ -170,34 +173,30 @@ impl Hub {
         out
     }
 
+    /// The tenant's live figures, wherever its engine runs; empty figures when it has none
+    /// yet or its owner does not answer (said in the log).
     async fn metrics_now(&self, tenant: u64) -> LiveMetrics {
-        let read = match &self.inner.engine {
-            Some(engine) => {
-                engine
-                    .inspect(tenant, |e, now| {
-                        LiveMetrics::of(&MetricsSnapshot::of(e, now))
-                    })
-                    .await
+        match self.inner.reads.read(tenant, Read::Live).await {
+            Ok(Some(Answer::Live(metrics))) => metrics,
+            Ok(_) => LiveMetrics::empty(crate::clock::now_ms()),
+            Err(e) => {
+                warn!(tenant_id = tenant, error = %e, "live figures for a snapshot");
+                LiveMetrics::empty(crate::clock::now_ms())
             }
-            None => None,
-        };
-        read.unwrap_or_else(|| LiveMetrics::empty(crate::clock::now_ms()))
+        }
     }
 
+    /// The tenant's open tickets closest to a breach, wherever its engine runs.
     async fn at_risk(&self, tenant: u64) -> Vec<TicketClocks> {
         let limit = self.inner.config.at_risk_tickets;
-        let Some(engine) = &self.inner.engine else {
-            return Vec::new();
-        };
-        engine
-            .inspect(tenant, move |e, now| {
-                e.at_risk(now, limit)
-                    .iter()
-                    .map(TicketClocks::from)
-                    .collect()
-            })
-            .await
-            .unwrap_or_default()
+        match self.inner.reads.read(tenant, Read::AtRisk { limit }).await {
+            Ok(Some(Answer::AtRisk(tickets))) => tickets,
+            Ok(_) => Vec::new(),
+            Err(e) => {
+                warn!(tenant_id = tenant, error = %e, "tickets at risk for a snapshot");
+                Vec::new()
+            }
+        }
     }
 
     async fn alerts_snapshot(&self, tenant: Option<u64>, seq: u64) -> Outgoing {

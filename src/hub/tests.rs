@@ -61,7 +61,10 @@ async fn hub() -> (tempfile::TempDir, Hub) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("h.db").display());
     let store = Store::connect(&url).await.unwrap();
-    (dir, Hub::new(WsConfig::default(), None, store))
+    (
+        dir,
+        Hub::new(WsConfig::default(), TenantReads::local(None), store),
+    )
 }
 
 const ALERTS: Channels = Channels {

@@ -39,6 +39,9 @@ pub struct TopicState {
     keep: usize,
     /// Everything up to this seq may be missing from `recent`.
     evicted_through: u64,
+    /// The latest alert changes pushed, `(alert id, state)`, as many as `recent` keeps: the
+    /// same change arrives from the local fan-out and relayed from NATS.
+    delivered: VecDeque<(String, String)>,
     /// Current subscribers.
     pub subscribers: Vec<Subscriber>,
 }
@@ -52,6 +55,7 @@ impl Topic {
                 recent: VecDeque::new(),
                 keep,
                 evicted_through: seq_base,
+                delivered: VecDeque::new(),
                 subscribers: Vec::new(),
             }),
             watchers: AtomicUsize::new(0),
@@ -98,6 +102,23 @@ impl TopicState {
     pub fn next_seq(&mut self) -> u64 {
         self.seq += 1;
         self.seq
+    }
+
+    /// Whether this alert change is pushed for the first time (remembering it if so).
+    pub fn first_delivery(&mut self, alert_id: &str, state: &str) -> bool {
+        if self
+            .delivered
+            .iter()
+            .any(|(id, st)| id == alert_id && st == state)
+        {
+            return false;
+        }
+        self.delivered
+            .push_back((alert_id.to_string(), state.to_string()));
+        while self.delivered.len() > self.keep.max(1) {
+            self.delivered.pop_front();
+        }
+        true
     }
 
     /// Keeps an alert message for resumption.

@@ -55,6 +55,7 @@ use vigil::notify::{Notifier, Routing};
 use vigil::partner::worker::PartnerWorker;
 use vigil::store::Store;
 use vigil::telemetry::{self, MetricsHandle, TenantLabels};
+use vigil::tenant_reads::TenantReads;
 
 /// Alert batches waiting for the writer; past this the engine waits (back-pressure).
 const ALERT_QUEUE: usize = 1024;
@@ -88,7 +89,18 @@ pub async fn run(
         .map_err(|e| anyhow::anyhow!("cannot set up exchange partners: {e}"))?;
     let (alerts_tx, alerts_rx) = mpsc::channel(ALERT_QUEUE);
     let pool = tenant_pool(&config, &book, &engine_settings, &alerts_tx);
-    let hub = Hub::new(config.ws.clone(), pool.clone(), store.clone());
+    let held = Arc::new(HeldPartitions::default());
+    let reads = {
+        let held = held.clone();
+        TenantReads::clustered(
+            pool.clone(),
+            nats.clone(),
+            &streams.name,
+            streams.partitions,
+            Arc::new(move |p| held.holds(p)),
+        )
+    };
+    let hub = Hub::new(config.ws.clone(), reads.clone(), store.clone());
     let listeners = http::Listeners::bind(&config.http).await?;
     let local = listeners.main_addr()?;
     info!(listen = %local, metrics_listen = ?listeners.metrics_addr(), "serving HTTP");
@@ -106,7 +118,6 @@ pub async fn run(
     .await?;
     let (fanout, publisher) = AlertFanout::new(store.clone(), js.clone(), hub.clone());
     let publisher = tokio::spawn(publisher.run());
-    let held = Arc::new(HeldPartitions::default());
     let writer = tokio::spawn(
         AlertWriter::new(
             store.clone(),
@@ -132,6 +143,7 @@ pub async fn run(
             records: partners.records.clone(),
             hub: hub.clone(),
             held,
+            reads: reads.clone(),
             caught_up: Arc::new(partition::CaughtUp::new(readiness.clone())),
         },
     )
@@ -145,13 +157,17 @@ pub async fn run(
     tokio::spawn(probe_store(store.clone(), readiness.clone()));
     tokio::spawn(probe_nats(nats.clone(), readiness.clone()));
     let coalescer = tokio::spawn(hub.clone().run_coalescer(stop_rx.clone()));
+    let relay = hub
+        .join_cluster(nats.clone(), instance_name(&config), stop_rx.clone())
+        .await
+        .context("cannot relay live updates between instances")?;
     let limits = Arc::new(RateLimits::new(&config.http));
     tokio::spawn(limits.clone().upkeep(Duration::from_secs(60)));
     let api = api::routes(ApiState {
         verifier,
         limits,
         store: store.clone(),
-        engine: pool.clone(),
+        reads,
         hub: hub.clone(),
         fanout,
         js: js.clone(),
@@ -179,6 +195,7 @@ pub async fn run(
     hub.shutdown();
     let _ = stop_tx.send(true);
     let _ = coalescer.await;
+    let _ = relay.await;
     // Its workers finish what is in flight, snapshot, and give their leases back.
     if let Err(e) = keeper.await {
         warn!(error = %e, "the lease keeper panicked; its leases expire by themselves");
@@ -398,6 +415,7 @@ struct PartitionShared {
     records: Option<mpsc::Sender<vigil_engine::supervisor::Queued<Vec<vigil_engine::SlaRecord>>>>,
     hub: Hub,
     held: Arc<HeldPartitions>,
+    reads: TenantReads,
     caught_up: Arc<partition::CaughtUp>,
 }
 
@@ -462,7 +480,12 @@ async fn lease_keeper(
                 ingested: telemetry::metrics::events_ingested(),
                 processing: telemetry::metrics::event_processing_seconds(),
             };
-            tokio::spawn(worker.run(stop))
+            // Reads of the partition's tenants come here while it is owned here.
+            let reads = s.reads.clone().serve(fence.partition, stop.clone());
+            tokio::spawn(async move {
+                let (worker, ()) = tokio::join!(worker.run(stop), reads);
+                worker
+            })
         }),
     };
     info!(clock = ?clock, "consuming the partitions this instance holds");

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use vigil_schema::Millis;
 
 use super::ring::{Counts, Ring};
@@ -14,7 +14,7 @@ use super::{resolution_for, StoppedGoal, DAY, HOUR};
 use crate::engine::GoalOutcome;
 
 /// What a compliance report groups by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GroupBy {
     /// The ticket's priority name.
@@ -59,7 +59,7 @@ impl Counts for Tally {
 }
 
 /// One goal's outcomes over a range.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct GoalCounts {
     /// Goals that stopped within target.
     pub met: u64,
@@ -81,7 +81,7 @@ impl GoalCounts {
 }
 
 /// Compliance of a group (or of everything) over a range.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Compliance {
     /// Response goals.
     pub response: GoalCounts,

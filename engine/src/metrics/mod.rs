@@ -17,7 +17,7 @@ mod snapshot;
 #[cfg(test)]
 mod tests;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use vigil_schema::Millis;
 
 use crate::alert::{Goal, Level};
@@ -76,7 +76,7 @@ pub struct RollingMetrics {
 }
 
 /// One goal's figures over a window.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct GoalStats {
     /// Goals that stopped within target.
     pub met: u64,
@@ -91,7 +91,7 @@ pub struct GoalStats {
 }
 
 /// A tenant's figures over one window.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct WindowStats {
     /// Tickets created.
     pub created: u64,

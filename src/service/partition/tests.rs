@@ -109,7 +109,11 @@ fn a_failed_worker_restarts_resumes_where_it_stopped_and_is_ready_again() {
             applier: Applier::actors(pool.clone()),
             alerts: alerts_tx,
             records: None,
-            hub: Hub::new(Default::default(), Some(pool.clone()), store),
+            hub: Hub::new(
+                Default::default(),
+                vigil::tenant_reads::TenantReads::local(Some(pool.clone())),
+                store,
+            ),
             caught_up,
             dedupe_window_ms: EngineSettings::default().dedupe_window_ms,
             partitions: settings.partitions,
