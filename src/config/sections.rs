@@ -173,6 +173,11 @@ pub struct ClusterConfig {
     pub instance: u32,
     /// How many instances share the partitions. Default 1.
     pub instances: u32,
+    /// Redis that holds the rate limits protecting others (API per IP and per tenant,
+    /// notification channels per recipient, partners) across instances:
+    /// `redis://[:password@]host[:port][/db]` or `rediss://…` (TLS). Default empty: each
+    /// instance limits on its own.
+    pub redis_url: String,
 }
 
 impl Default for ClusterConfig {
@@ -180,6 +185,7 @@ impl Default for ClusterConfig {
         ClusterConfig {
             instance: 0,
             instances: 1,
+            redis_url: String::new(),
         }
     }
 }
