@@ -13,6 +13,8 @@
 //! - `store`: the SQLite store's alert rows and outbox ([`wait_for_store`], [`wait_published`]).
 //! - `nats`: [`publish_event`], [`drain`], [`header`].
 //! - `api`: [`request`] with tokens and bodies (on [`client`]), [`WsClient`] for `/ws`.
+//! - `redis_server`: [`RedisServer`], a real `redis-server` (skipped without one, except under
+//!   `CI=true`).
 
 #![allow(dead_code)]
 
@@ -21,12 +23,13 @@ mod api;
 mod cli;
 mod events;
 mod nats;
+mod redis_server;
 mod service;
 mod store;
 
 // Every test file takes what it needs; not all of them need every part.
 #[allow(unused_imports)]
-pub use {alerts::*, api::*, cli::*, events::*, nats::*, service::*, store::*};
+pub use {alerts::*, api::*, cli::*, events::*, nats::*, redis_server::*, service::*, store::*};
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
