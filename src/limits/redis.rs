@@ -10,7 +10,8 @@
 //! [`CALL_TIMEOUT`] is counted in `vigil_limit_redis_errors_total`, logged (a warning at most
 //! every [`WARN_EVERY`]) and answered by the instance's own limiter (see
 //! [`super::KeyedLimit`]); for [`COOL_DOWN`] after that, checks go to the instance's limiter
-//! without trying Redis, so an outage adds no latency to requests.
+//! without trying Redis, and then a single check tries it again, so an outage delays at most
+//! one check a second, by at most [`CALL_TIMEOUT`].
 
 use std::fmt::Display;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -83,7 +84,7 @@ struct Inner {
     shown_url: String,
     /// What the two instants below count from.
     started: Instant,
-    /// Until when checks skip Redis, in ms since `started`.
+    /// Until when checks skip Redis, in ms since `started`; 0 while Redis answers.
     skip_until_ms: AtomicU64,
     /// When the last warning was logged, in ms since `started` plus one (0: never).
     warned_ms: AtomicU64,
@@ -191,7 +192,9 @@ impl SharedLimits {
 
     /// [`SharedLimits::take`] for a limiter: `None` when Redis gave no verdict, which is then
     /// counted under `scope`, logged at most every [`WARN_EVERY`], and followed by
-    /// [`COOL_DOWN`] during which checks return `None` at once.
+    /// [`COOL_DOWN`] during which checks return `None` at once. After it one check (not every
+    /// check arriving then) tries Redis again: the others return `None` meanwhile, so while
+    /// Redis is failing at most one check a [`COOL_DOWN`] waits for it.
     pub async fn check(
         &self,
         scope: &'static str,
@@ -200,13 +203,29 @@ impl SharedLimits {
         now_us: Option<u64>,
     ) -> Option<Verdict> {
         let inner = &self.inner;
-        if self.elapsed_ms() < inner.skip_until_ms.load(Ordering::Relaxed) {
-            return None;
+        let skip_until = inner.skip_until_ms.load(Ordering::Relaxed);
+        if skip_until != 0 {
+            let now = self.elapsed_ms();
+            if now < skip_until {
+                return None;
+            }
+            // This check probes Redis; the others keep skipping until it has its answer.
+            let probing = now + millis(CALL_TIMEOUT) + 1;
+            if inner
+                .skip_until_ms
+                .compare_exchange(skip_until, probing, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+            {
+                return None;
+            }
         }
         let started = Instant::now();
         match self.take(scope, key, gcra, now_us).await {
             Ok(verdict) => {
                 metrics::limit_redis_seconds().record(started.elapsed().as_secs_f64());
+                if skip_until != 0 {
+                    inner.skip_until_ms.store(0, Ordering::Relaxed);
+                }
                 Some(verdict)
             }
             Err(e) => {
@@ -268,10 +287,14 @@ mod tests {
         assert!(!e.contains("pw"), "{e}");
     }
 
-    /// Nothing listens on the port: the check gives no verdict, quickly, and the next one
-    /// within the cool-down does not even try.
+    const GCRA: Gcra = Gcra {
+        emission_us: 1_000_000,
+        tolerance_us: 0,
+    };
+
+    /// Nothing listens on the port: the check gives no verdict, without hanging.
     #[tokio::test]
-    async fn an_unreachable_redis_gives_no_verdict_quickly() {
+    async fn an_unreachable_redis_gives_no_verdict() {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -280,15 +303,37 @@ mod tests {
         let shared = SharedLimits::connect(&format!("redis://127.0.0.1:{port}"))
             .await
             .unwrap();
-        let gcra = Gcra {
-            emission_us: 1_000_000,
-            tolerance_us: 0,
-        };
         let started = Instant::now();
-        assert_eq!(shared.check("ip", "10.0.0.1", gcra, None).await, None);
-        assert!(started.elapsed() <= CALL_TIMEOUT + Duration::from_millis(100));
+        assert_eq!(shared.check("ip", "10.0.0.1", GCRA, None).await, None);
+        // Bounded by the call's timeout (slack for a busy machine).
+        assert!(started.elapsed() < CALL_TIMEOUT + Duration::from_millis(750));
+    }
+
+    /// Something accepts connections and never answers: the check waits [`CALL_TIMEOUT`],
+    /// and the next one, within the cool-down, does not try Redis at all.
+    #[tokio::test]
+    async fn a_silent_redis_costs_one_timeout_then_is_skipped() {
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = silent.local_addr().unwrap().port();
+        let shared = SharedLimits::connect(&format!("redis://127.0.0.1:{port}"))
+            .await
+            .unwrap();
         let started = Instant::now();
-        assert_eq!(shared.check("ip", "10.0.0.1", gcra, None).await, None);
-        assert!(started.elapsed() < Duration::from_millis(5));
+        assert_eq!(shared.check("ip", "10.0.0.1", GCRA, None).await, None);
+        let first = started.elapsed();
+        assert!(
+            first >= CALL_TIMEOUT - Duration::from_millis(5)
+                && first < CALL_TIMEOUT + Duration::from_millis(750),
+            "{first:?}"
+        );
+        // A try would wait the whole timeout again.
+        let started = Instant::now();
+        assert_eq!(shared.check("tenant", 7, GCRA, None).await, None);
+        assert!(
+            started.elapsed() < CALL_TIMEOUT / 2,
+            "{:?}",
+            started.elapsed()
+        );
+        drop(silent);
     }
 }

@@ -49,8 +49,9 @@ pub const HTTP_REQUESTS: &str = "vigil_http_requests_total";
 pub const HTTP_REQUEST_SECONDS: &str = "vigil_http_request_duration_seconds";
 /// Requests refused by a rate limit, by `scope` (`ip`, `tenant`, `ws`).
 pub const HTTP_RATE_LIMITED: &str = "vigil_http_rate_limited_total";
-/// Rate-limit checks that Redis did not answer (an error or no answer in time), by `scope`;
-/// each was answered by the instance's own limiter instead.
+/// Calls to Redis for a rate-limit check that failed or were not answered in time, by `scope`.
+/// Each such check, and every check in the second after it, is answered by the instance's own
+/// limiter instead.
 pub const LIMIT_REDIS_ERRORS: &str = "vigil_limit_redis_errors_total";
 /// Round trip of a rate-limit check answered by Redis.
 pub const LIMIT_REDIS_SECONDS: &str = "vigil_limit_redis_seconds";
@@ -228,7 +229,7 @@ pub fn describe() {
     describe_counter!(
         LIMIT_REDIS_ERRORS,
         Unit::Count,
-        "Rate-limit checks Redis did not answer, by scope; the instance's own limiter answered them."
+        "Rate-limit checks Redis did not answer, by scope; the instance's own limiter answers while it does not."
     );
     describe_histogram!(
         LIMIT_REDIS_SECONDS,
