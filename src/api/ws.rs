@@ -25,7 +25,7 @@ async fn admit(state: &ApiState, request: Request) -> Result<Response, ApiError>
     let (mut parts, _) = request.into_parts();
     let params = Params::from_request_parts(&mut parts, state).await?;
     params.only(&["token"])?;
-    let caller = authenticate(state, &parts, params.get("token"))?;
+    let caller = authenticate(state, &parts, params.get("token")).await?;
     caller.require(caller.claims.role.can_read(), "follow live updates")?;
     let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, state)
         .await

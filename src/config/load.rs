@@ -393,6 +393,11 @@ fn validate_service(c: &VigilConfig, o: &Origins, problems: &mut Vec<ConfigProbl
             "must be between 1 and 5 (JetStream's replica range)".into(),
         );
     }
+    if !c.cluster.redis_url.trim().is_empty() {
+        if let Err(message) = crate::limits::check_url(c.cluster.redis_url.trim()) {
+            bad("cluster.redis_url", message);
+        }
+    }
     if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(&c.log.filter) {
         bad("log.filter", format!("not a valid filter: {e}"));
     }

@@ -185,6 +185,11 @@ pub struct ClusterConfig {
     pub lease_ttl: ConfigDuration,
     /// Replicas of the lease bucket: 1 on one nats-server, 3 on a JetStream cluster. Default 1.
     pub lease_replicas: u8,
+    /// Redis that holds the rate limits protecting others (API per IP and per tenant,
+    /// notification channels per recipient, partners) across instances:
+    /// `redis://[:password@]host[:port][/db]` or `rediss://…` (TLS). Default empty: each
+    /// instance limits on its own.
+    pub redis_url: String,
 }
 
 impl Default for ClusterConfig {
@@ -195,6 +200,7 @@ impl Default for ClusterConfig {
             name: String::new(),
             lease_ttl: ConfigDuration::from_secs(10),
             lease_replicas: 1,
+            redis_url: String::new(),
         }
     }
 }

@@ -1,54 +1,51 @@
-//! Rate limits (governor, GCRA): per client IP on every API request and WebSocket upgrade,
-//! and per tenant once the token says which tenant is calling. A refused request answers 429
-//! with code 40005 and `Retry-After`, and is counted in `vigil_http_rate_limited_total`.
-//! Clients are keyed by [`limit_key`] (an IPv6 /64 is one client), so rotating addresses
-//! inside one's own prefix does not escape the limit.
+//! Rate limits (GCRA): per client IP on every API request and WebSocket upgrade, and per
+//! tenant once the token says which tenant is calling. A refused request answers 429 with code
+//! 40005 and `Retry-After`, and is counted in `vigil_http_rate_limited_total`. Clients are
+//! keyed by [`limit_key`] (an IPv6 /64 is one client), so rotating addresses inside one's own
+//! prefix does not escape the limit. With a shared Redis ([`crate::limits`]) the limits hold
+//! across instances (keys `vigil:limit:ip:<address>` and `vigil:limit:tenant:<id>`); while
+//! Redis does not answer, each instance's own limits apply and no request is refused for it.
 
-use std::hash::Hash;
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 use std::time::Duration;
 
 use axum::http::HeaderMap;
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota};
+use governor::Quota;
 
 use super::config::HttpConfig;
 use super::envelope::ApiError;
 use super::proxy::{limit_key, Proxies};
+use crate::limits::{KeyedLimit, SharedLimits};
 use crate::telemetry::metrics::http_rate_limited;
 
 /// The configured limits; `None` where a limit is switched off (0).
+#[derive(Debug)]
 pub struct RateLimits {
-    per_ip: Option<DefaultKeyedRateLimiter<IpAddr>>,
-    per_tenant: Option<DefaultKeyedRateLimiter<u64>>,
+    per_ip: Option<KeyedLimit<IpAddr>>,
+    per_tenant: Option<KeyedLimit<u64>>,
     proxies: Proxies,
 }
 
-impl std::fmt::Debug for RateLimits {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RateLimits")
-            .field("per_ip", &self.per_ip.is_some())
-            .field("per_tenant", &self.per_tenant.is_some())
-            .finish_non_exhaustive()
-    }
-}
-
-fn limiter<K: Hash + Eq + Clone>(per_minute: u32) -> Option<DefaultKeyedRateLimiter<K>> {
-    NonZeroU32::new(per_minute).map(|n| DefaultKeyedRateLimiter::keyed(Quota::per_minute(n)))
-}
-
-fn check<K: Hash + Eq + Clone>(
-    limiter: Option<&DefaultKeyedRateLimiter<K>>,
-    key: &K,
+fn limiter<K: std::hash::Hash + Eq + Clone + std::fmt::Display>(
     scope: &'static str,
+    per_minute: u32,
+    shared: Option<&SharedLimits>,
+) -> Option<KeyedLimit<K>> {
+    NonZeroU32::new(per_minute).map(|n| KeyedLimit::new(scope, Quota::per_minute(n), shared))
+}
+
+async fn check<K: std::hash::Hash + Eq + Clone + std::fmt::Display>(
+    limiter: Option<&KeyedLimit<K>>,
+    key: &K,
 ) -> Result<(), ApiError> {
     let Some(limiter) = limiter else {
         return Ok(());
     };
-    limiter.check_key(key).map_err(|not_until| {
+    limiter.check(key).await.map_err(|refused| {
+        let scope = limiter.scope();
         http_rate_limited(scope).increment(1);
-        let wait = not_until.wait_time_from(DefaultClock::default().now());
+        let wait = refused.retry_after;
         let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         ApiError::rate_limited(
             format!("rate limit per {scope} exceeded; retry in {seconds} s"),
@@ -58,11 +55,11 @@ fn check<K: Hash + Eq + Clone>(
 }
 
 impl RateLimits {
-    /// The limits of `[http]`.
-    pub fn new(config: &HttpConfig) -> RateLimits {
+    /// The limits of `[http]`, shared through `shared` when given (`[cluster] redis_url`).
+    pub fn new(config: &HttpConfig, shared: Option<&SharedLimits>) -> RateLimits {
         RateLimits {
-            per_ip: limiter(config.rate_limit_per_ip),
-            per_tenant: limiter(config.rate_limit_per_tenant),
+            per_ip: limiter("ip", config.rate_limit_per_ip, shared),
+            per_tenant: limiter("tenant", config.rate_limit_per_tenant, shared),
             proxies: Proxies::new(&config.trusted_proxies),
         }
     }
@@ -74,24 +71,22 @@ impl RateLimits {
     }
 
     /// Counts one request of `ip` (under its [`limit_key`]); 40005 once over the limit.
-    pub fn check_ip(&self, ip: IpAddr) -> Result<(), ApiError> {
-        check(self.per_ip.as_ref(), &limit_key(ip), "ip")
+    pub async fn check_ip(&self, ip: IpAddr) -> Result<(), ApiError> {
+        check(self.per_ip.as_ref(), &limit_key(ip)).await
     }
 
     /// Counts one request of `tenant_id`; 40005 once over the limit.
-    pub fn check_tenant(&self, tenant_id: u64) -> Result<(), ApiError> {
-        check(self.per_tenant.as_ref(), &tenant_id, "tenant")
+    pub async fn check_tenant(&self, tenant_id: u64) -> Result<(), ApiError> {
+        check(self.per_tenant.as_ref(), &tenant_id).await
     }
 
     /// Forgets clients whose limits have fully recovered, so the tables stay small.
     pub fn forget_idle(&self) {
         if let Some(l) = &self.per_ip {
-            l.retain_recent();
-            l.shrink_to_fit();
+            l.forget_idle();
         }
         if let Some(l) = &self.per_tenant {
-            l.retain_recent();
-            l.shrink_to_fit();
+            l.forget_idle();
         }
     }
 
@@ -110,26 +105,26 @@ mod tests {
     use super::*;
     use crate::http::envelope::RATE_LIMITED;
 
-    #[test]
-    fn the_limit_refuses_with_retry_after_and_keys_are_separate() {
+    #[tokio::test]
+    async fn the_limit_refuses_with_retry_after_and_keys_are_separate() {
         let config = HttpConfig {
             rate_limit_per_ip: 3,
             rate_limit_per_tenant: 0,
             ..HttpConfig::default()
         };
-        let limits = RateLimits::new(&config);
+        let limits = RateLimits::new(&config, None);
         let a = IpAddr::from([10, 0, 0, 1]);
         for _ in 0..3 {
-            limits.check_ip(a).unwrap();
+            limits.check_ip(a).await.unwrap();
         }
-        let refused = limits.check_ip(a).unwrap_err();
+        let refused = limits.check_ip(a).await.unwrap_err();
         assert_eq!(refused.code, RATE_LIMITED);
         // 3 per minute: the next one is 20 s away.
         assert!((1..=20).contains(&refused.retry_after_s.unwrap()));
-        limits.check_ip(IpAddr::from([10, 0, 0, 2])).unwrap();
+        limits.check_ip(IpAddr::from([10, 0, 0, 2])).await.unwrap();
         // The tenant limit is off.
         for _ in 0..100 {
-            limits.check_tenant(1).unwrap();
+            limits.check_tenant(1).await.unwrap();
         }
     }
 
@@ -141,29 +136,45 @@ mod tests {
             "203.0.113.9, 198.51.100.4".parse().unwrap(),
         );
         let peer: SocketAddr = "127.0.0.1:5000".parse().unwrap();
-        let untrusted = RateLimits::new(&HttpConfig::default());
+        let untrusted = RateLimits::new(&HttpConfig::default(), None);
         assert_eq!(untrusted.client_ip(&headers, peer), peer.ip());
-        let trusted = RateLimits::new(&HttpConfig {
-            trusted_proxies: vec!["127.0.0.0/8".parse().unwrap()],
-            ..HttpConfig::default()
-        });
+        let trusted = RateLimits::new(
+            &HttpConfig {
+                trusted_proxies: vec!["127.0.0.0/8".parse().unwrap()],
+                ..HttpConfig::default()
+            },
+            None,
+        );
         assert_eq!(
             trusted.client_ip(&headers, peer),
             "198.51.100.4".parse::<IpAddr>().unwrap()
         );
     }
 
-    #[test]
-    fn addresses_of_one_ipv6_64_share_a_limit() {
-        let limits = RateLimits::new(&HttpConfig {
-            rate_limit_per_ip: 2,
-            ..HttpConfig::default()
-        });
-        limits.check_ip("2001:db8::1".parse().unwrap()).unwrap();
-        limits.check_ip("2001:db8::2".parse().unwrap()).unwrap();
+    #[tokio::test]
+    async fn addresses_of_one_ipv6_64_share_a_limit() {
+        let limits = RateLimits::new(
+            &HttpConfig {
+                rate_limit_per_ip: 2,
+                ..HttpConfig::default()
+            },
+            None,
+        );
+        limits
+            .check_ip("2001:db8::1".parse().unwrap())
+            .await
+            .unwrap();
+        limits
+            .check_ip("2001:db8::2".parse().unwrap())
+            .await
+            .unwrap();
         assert!(limits
             .check_ip("2001:db8::ffff:3".parse().unwrap())
+            .await
             .is_err());
-        limits.check_ip("2001:db8:0:1::1".parse().unwrap()).unwrap();
+        limits
+            .check_ip("2001:db8:0:1::1".parse().unwrap())
+            .await
+            .unwrap();
     }
 }

@@ -1,18 +1,27 @@
-//! Rate limits per recipient and channel (`[notify.limits]`, governor): a message over the
-//! limit is not dropped; it waits until the limit allows, and whatever else is due for that
+//! Rate limits per recipient and channel (`[notify.limits]`, GCRA): a message over the limit
+//! is not dropped; it waits until the limit allows, and whatever else is due for that
 //! recipient by then goes out in the same message.
+//!
+//! With a shared Redis ([`crate::limits`]) the limits hold across instances, under the keys
+//! `vigil:limit:<channel>_minute:<contact>` and `vigil:limit:<channel>_hour:<contact>`. There
+//! they are judged on the notifier's clock (the instant is passed to Redis), not on Redis'
+//! own (`TIME`): the answer is an instant the dispatcher holds the message until and compares
+//! with that clock, so both must be the same clock; and the windows are a minute and an hour,
+//! against which the few milliseconds instances' clocks differ by do not matter. (It also
+//! lets the tests drive the shared path with a manual clock.) Keys still expire on Redis'
+//! clock, after the time they were set to last, which is all their expiry needs.
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
 use governor::clock::Clock as GovernorClock;
-use governor::state::keyed::DefaultKeyedStateStore;
-use governor::{Quota, RateLimiter};
+use governor::Quota;
 use vigil_engine::clock::Clock;
 use vigil_schema::Millis;
 
 use super::config::{Channel, ChannelLimit, LimitsConfig};
+use crate::limits::{KeyedLimit, SharedLimits};
 
 /// The notifier's clock as governor sees it: time since the Unix epoch.
 #[derive(Clone)]
@@ -26,12 +35,7 @@ impl GovernorClock for EpochClock {
     }
 }
 
-type Limiter = RateLimiter<
-    String,
-    DefaultKeyedStateStore<String>,
-    EpochClock,
-    governor::middleware::NoOpMiddleware<Duration>,
->;
+type Limiter = KeyedLimit<String, EpochClock>;
 
 /// A GCRA quota under which no window of `window_s` seconds holds more than `n` messages:
 /// half of them as a burst, the other half refilled evenly over the window.
@@ -54,17 +58,25 @@ struct ChannelLimiters {
 }
 
 impl ChannelLimiters {
-    fn new(limit: ChannelLimit, clock: &EpochClock) -> ChannelLimiters {
+    fn new(
+        scopes: [&'static str; 2],
+        limit: ChannelLimit,
+        clock: &EpochClock,
+        shared: Option<&SharedLimits>,
+    ) -> ChannelLimiters {
+        let [minute, hour] = scopes;
         ChannelLimiters {
-            per_minute: RateLimiter::new(
+            per_minute: KeyedLimit::with_clock(
+                minute,
                 window_quota(limit.per_minute, 60),
-                DefaultKeyedStateStore::default(),
                 clock.clone(),
+                shared,
             ),
-            per_hour: RateLimiter::new(
+            per_hour: KeyedLimit::with_clock(
+                hour,
                 window_quota(limit.per_hour, 3600),
-                DefaultKeyedStateStore::default(),
                 clock.clone(),
+                shared,
             ),
         }
     }
@@ -75,33 +87,53 @@ pub struct RecipientLimits {
     sms: ChannelLimiters,
     email: ChannelLimiters,
     webhook: ChannelLimiters,
+    clock: Arc<dyn Clock>,
 }
 
 impl RecipientLimits {
-    /// Limits as configured, on the notifier's clock.
-    pub fn new(config: &LimitsConfig, clock: Arc<dyn Clock>) -> RecipientLimits {
-        let clock = EpochClock(clock);
+    /// Limits as configured, on the notifier's clock; shared through `shared` when given
+    /// (`[cluster] redis_url`).
+    pub fn new(
+        config: &LimitsConfig,
+        clock: Arc<dyn Clock>,
+        shared: Option<&SharedLimits>,
+    ) -> RecipientLimits {
+        let epoch = EpochClock(clock.clone());
         RecipientLimits {
-            sms: ChannelLimiters::new(config.sms, &clock),
-            email: ChannelLimiters::new(config.email, &clock),
-            webhook: ChannelLimiters::new(config.webhook, &clock),
+            sms: ChannelLimiters::new(["sms_minute", "sms_hour"], config.sms, &epoch, shared),
+            email: ChannelLimiters::new(
+                ["email_minute", "email_hour"],
+                config.email,
+                &epoch,
+                shared,
+            ),
+            webhook: ChannelLimiters::new(
+                ["webhook_minute", "webhook_hour"],
+                config.webhook,
+                &epoch,
+                shared,
+            ),
+            clock,
         }
     }
 
     /// Takes one message to `contact` on `channel` if the limits allow it now; otherwise the
     /// earliest instant they will.
-    pub fn take(&self, contact: &str, channel: Channel) -> Result<(), Millis> {
+    pub async fn take(&self, contact: &str, channel: Channel) -> Result<(), Millis> {
         let limiters = match channel {
             Channel::Sms => &self.sms,
             Channel::Email => &self.email,
             Channel::Webhook => &self.webhook,
         };
         let key = contact.to_string();
+        let now = self.clock.now();
+        let now_us = u64::try_from(now).unwrap_or(0).saturating_mul(1000);
         // The minute first: a refusal there must not spend a message of the hour.
         for limiter in [&limiters.per_minute, &limiters.per_hour] {
-            if let Err(not_until) = limiter.check_key(&key) {
-                let at = not_until.earliest_possible();
-                return Err(Millis::try_from(at.as_millis()).unwrap_or(Millis::MAX));
+            if let Err(refused) = limiter.check_at(&key, now_us).await {
+                let wait = refused.retry_after;
+                let wait_ms = wait.as_millis() + u128::from(wait.subsec_nanos() % 1_000_000 > 0);
+                return Err(now.saturating_add(Millis::try_from(wait_ms).unwrap_or(Millis::MAX)));
             }
         }
         Ok(())
@@ -110,8 +142,8 @@ impl RecipientLimits {
     /// Forgets recipients whose limits are back to full, to bound memory.
     pub fn forget_idle(&self) {
         for l in [&self.sms, &self.email, &self.webhook] {
-            l.per_minute.retain_recent();
-            l.per_hour.retain_recent();
+            l.per_minute.forget_idle();
+            l.per_hour.forget_idle();
         }
     }
 }
@@ -121,21 +153,24 @@ mod tests {
     use super::*;
     use vigil_engine::clock::ManualClock;
 
-    #[test]
-    fn one_sms_a_minute_and_at_most_thirty_in_any_hour_by_default() {
+    #[tokio::test]
+    async fn one_sms_a_minute_and_at_most_thirty_in_any_hour_by_default() {
         let start = 1_000_000;
         let clock = ManualClock::at(start);
-        let limits = RecipientLimits::new(&LimitsConfig::default(), Arc::new(clock.clone()));
-        assert_eq!(limits.take("alice", Channel::Sms), Ok(()));
+        let limits = RecipientLimits::new(&LimitsConfig::default(), Arc::new(clock.clone()), None);
+        assert_eq!(limits.take("alice", Channel::Sms).await, Ok(()));
         // The second within the minute waits for it; another recipient does not.
-        assert_eq!(limits.take("alice", Channel::Sms), Err(start + 60_000));
-        assert_eq!(limits.take("bob", Channel::Sms), Ok(()));
+        assert_eq!(
+            limits.take("alice", Channel::Sms).await,
+            Err(start + 60_000)
+        );
+        assert_eq!(limits.take("bob", Channel::Sms).await, Ok(()));
         // Sending as fast as allowed for three hours: never two within a minute, never more
         // than 30 within an hour.
         let mut sent = vec![start];
         let mut t = start;
         while t < start + 3 * 3_600_000 {
-            match limits.take("alice", Channel::Sms) {
+            match limits.take("alice", Channel::Sms).await {
                 Ok(()) => sent.push(t),
                 Err(until) => {
                     assert!(until > t);
@@ -154,11 +189,11 @@ mod tests {
         }
         assert!(sent.len() >= 55, "{} in three hours", sent.len());
         // Email has its own limits.
-        assert_eq!(limits.take("alice", Channel::Email), Ok(()));
+        assert_eq!(limits.take("alice", Channel::Email).await, Ok(()));
     }
 
-    #[test]
-    fn high_limits_stay_high() {
+    #[tokio::test]
+    async fn high_limits_stay_high() {
         let clock = ManualClock::at(0);
         let high = ChannelLimit {
             per_minute: 1_000_000,
@@ -168,9 +203,9 @@ mod tests {
             sms: high,
             ..LimitsConfig::default()
         };
-        let limits = RecipientLimits::new(&config, Arc::new(clock));
+        let limits = RecipientLimits::new(&config, Arc::new(clock), None);
         for _ in 0..10_000 {
-            assert_eq!(limits.take("alice", Channel::Sms), Ok(()));
+            assert_eq!(limits.take("alice", Channel::Sms).await, Ok(()));
         }
     }
 }

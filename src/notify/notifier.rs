@@ -15,6 +15,7 @@ use super::channel::Providers;
 use super::dispatch::Dispatcher;
 use super::intake::{self, Intake};
 use super::Routing;
+use crate::limits::SharedLimits;
 use crate::store::Store;
 
 /// The running notifier; [`Notifier::join`] waits for it after the stop signal.
@@ -23,8 +24,12 @@ pub struct Notifier {
 }
 
 impl Notifier {
-    /// Starts the notifier when routes are configured (`None` otherwise). Creates the
-    /// notifier's consumer before returning, so start it before alert changes are published.
+    /// Starts the notifier when routes are configured (`None` otherwise), with the recipients'
+    /// rate limits shared through `shared` when given. Creates the notifier's consumer before
+    /// returning, so start it before alert changes are published.
+    // One more than clippy's bound: these are the notifier's independent inputs, each given
+    // once by the service.
+    #[allow(clippy::too_many_arguments)]
     pub async fn start(
         routing: Arc<Routing>,
         store: Store,
@@ -32,6 +37,7 @@ impl Notifier {
         links: Option<Arc<LinkSigner>>,
         clock: Arc<dyn Clock>,
         public_url: &str,
+        shared: Option<&SharedLimits>,
         stop: watch::Receiver<bool>,
     ) -> anyhow::Result<Option<Notifier>> {
         if !routing.enabled() {
@@ -47,7 +53,8 @@ impl Notifier {
             .map_err(|e| anyhow::anyhow!("cannot create the notifier's JetStream consumer: {e}"))?;
         let wake = Arc::new(Notify::new());
         let intake = Intake::new(routing.clone(), store.clone(), clock.clone(), wake.clone());
-        let dispatcher = Dispatcher::new(routing, store, providers, links, clock, public_url);
+        let dispatcher = Dispatcher::new(routing, store, providers, links, clock, public_url)
+            .with_shared_limits(shared);
         info!(public_url = %crate::redact::url(public_url), "notifier started");
         Ok(Some(Notifier {
             tasks: vec![

@@ -1,12 +1,14 @@
 //! One partner as every caller in this process reaches it: its client, one rate limit and one
 //! circuit breaker shared by the outbox worker and the reconciliation, and the request
-//! metrics.
+//! metrics. With a shared Redis ([`crate::limits`]) the rate limit holds across instances
+//! (key `vigil:limit:partner:<id>`), so the partner sees `rate_limit` in total however many
+//! instances deliver to it.
 
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use governor::Quota;
 use serde_json::{Map, Value};
 use tracing::{info, warn};
 use vigil_engine::clock::Clock;
@@ -18,6 +20,7 @@ use super::config::PartnerConfig;
 use super::mapping::Mapper;
 use crate::breaker::{Breaker, BreakerPolicy, BreakerState};
 use crate::http_client::CallError;
+use crate::limits::{KeyedLimit, SharedLimits};
 use crate::telemetry::metrics;
 
 /// Why a call was not made or did not succeed.
@@ -38,7 +41,8 @@ pub enum LinkError {
 pub struct PartnerLink {
     config: PartnerConfig,
     client: PartnerClient,
-    limiter: Option<DefaultDirectRateLimiter>,
+    /// Keyed by the partner's id, the one key it has.
+    limiter: Option<KeyedLimit<String>>,
     breaker: Mutex<Breaker>,
     clock: Arc<dyn Clock>,
 }
@@ -53,12 +57,27 @@ impl std::fmt::Debug for PartnerLink {
 
 impl PartnerLink {
     /// A link to the partner `client` speaks to, configured by `config`, with the breaker on
-    /// `clock`.
+    /// `clock` and the rate limit in this process.
     pub fn new(config: PartnerConfig, client: PartnerClient, clock: Arc<dyn Clock>) -> Self {
+        PartnerLink::with_shared_limit(config, client, clock, None)
+    }
+
+    /// [`PartnerLink::new`] with the rate limit shared through `shared` when given (`[cluster]
+    /// redis_url`).
+    pub fn with_shared_limit(
+        config: PartnerConfig,
+        client: PartnerClient,
+        clock: Arc<dyn Clock>,
+        shared: Option<&SharedLimits>,
+    ) -> Self {
         let limiter = config.rate_limit.map(|r| {
             let per_second = NonZeroU32::new(r.per_second).unwrap_or(NonZeroU32::MIN);
             let burst = NonZeroU32::new(r.burst).unwrap_or(NonZeroU32::MIN);
-            RateLimiter::direct(Quota::per_second(per_second).allow_burst(burst))
+            KeyedLimit::new(
+                "partner",
+                Quota::per_second(per_second).allow_burst(burst),
+                shared,
+            )
         });
         let b = config.breaker;
         let breaker = Breaker::new(BreakerPolicy {
@@ -141,7 +160,7 @@ impl PartnerLink {
             });
         }
         if let Some(limiter) = &self.limiter {
-            wait_for_permit(limiter).await;
+            wait_for_permit(limiter, &self.config.id).await;
         }
         let started = Instant::now();
         let result = request.await;
@@ -183,13 +202,11 @@ impl PartnerLink {
     }
 }
 
-/// Waits until the limiter lets one more call through, sleeping on tokio's timer (governor's
-/// own `until_ready` sleeps on a timer thread of its own, which costs a context switch per
-/// call at high rates).
-async fn wait_for_permit(limiter: &DefaultDirectRateLimiter) {
-    use governor::clock::{Clock as _, DefaultClock};
-    let clock = DefaultClock::default();
-    while let Err(not_until) = limiter.check() {
-        tokio::time::sleep(not_until.wait_time_from(clock.now())).await;
+/// Waits until the limiter lets one more call to partner `id` through, sleeping on tokio's
+/// timer (governor's own `until_ready` sleeps on a timer thread of its own, which costs a
+/// context switch per call at high rates).
+async fn wait_for_permit(limiter: &KeyedLimit<String>, id: &String) {
+    while let Err(refused) = limiter.check(id).await {
+        tokio::time::sleep(refused.retry_after).await;
     }
 }

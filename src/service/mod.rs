@@ -50,6 +50,7 @@ use vigil::auth::Verifier;
 use vigil::config::{ClockMode, VigilConfig};
 use vigil::http::{self, OpsState, RateLimits, Readiness};
 use vigil::hub::Hub;
+use vigil::limits::SharedLimits;
 use vigil::notify::ack_token::LinkSigner;
 use vigil::notify::{Notifier, Routing};
 use vigil::partner::worker::PartnerWorker;
@@ -73,6 +74,9 @@ pub async fn run(
         .await
         .context("cannot open the store")?;
     readiness.set_store_reachable(true);
+    let shared_limits = SharedLimits::from_setting(&config.cluster.redis_url)
+        .await
+        .context("cannot set up the shared rate limits")?;
     let (nats, js, streams) = connect_nats(&config).await?;
     readiness.set_nats_connected(true);
     let (book, engine_settings) = engine_parts(&config)?;
@@ -85,8 +89,12 @@ pub async fn run(
     if !config.partners.is_empty() && config.engine.clock == ClockMode::Event {
         warn!("engine.clock = \"event\" keeps no SLA records: exchange partners receive nothing from this instance");
     }
-    let partner_links = vigil::partner::connect_all(&config.partners, Arc::new(WallClock))
-        .map_err(|e| anyhow::anyhow!("cannot set up exchange partners: {e}"))?;
+    let partner_links = vigil::partner::connect_all(
+        &config.partners,
+        Arc::new(WallClock),
+        shared_limits.as_ref(),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot set up exchange partners: {e}"))?;
     let (alerts_tx, alerts_rx) = mpsc::channel(ALERT_QUEUE);
     let pool = tenant_pool(&config, &book, &engine_settings, &alerts_tx);
     let held = Arc::new(HeldPartitions::default());
@@ -113,6 +121,7 @@ pub async fn run(
         links.clone(),
         Arc::new(WallClock),
         &public_url(&config, local),
+        shared_limits.as_ref(),
         stop_rx.clone(),
     )
     .await?;
@@ -161,7 +170,7 @@ pub async fn run(
         .join_cluster(nats.clone(), instance_name(&config), stop_rx.clone())
         .await
         .context("cannot relay live updates between instances")?;
-    let limits = Arc::new(RateLimits::new(&config.http));
+    let limits = Arc::new(RateLimits::new(&config.http, shared_limits.as_ref()));
     tokio::spawn(limits.clone().upkeep(Duration::from_secs(60)));
     let api = api::routes(ApiState {
         verifier,

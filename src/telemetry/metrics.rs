@@ -50,6 +50,12 @@ pub const HTTP_REQUESTS: &str = "vigil_http_requests_total";
 pub const HTTP_REQUEST_SECONDS: &str = "vigil_http_request_duration_seconds";
 /// Requests refused by a rate limit, by `scope` (`ip`, `tenant`, `ws`).
 pub const HTTP_RATE_LIMITED: &str = "vigil_http_rate_limited_total";
+/// Calls to Redis for a rate-limit check that failed or were not answered in time, by `scope`.
+/// Each such check, and every check in the second after it, is answered by the instance's own
+/// limiter instead.
+pub const LIMIT_REDIS_ERRORS: &str = "vigil_limit_redis_errors_total";
+/// Round trip of a rate-limit check answered by Redis.
+pub const LIMIT_REDIS_SECONDS: &str = "vigil_limit_redis_seconds";
 /// Refused requests worth a security review, by `kind` (`bad_token`, `cross_tenant`,
 /// `forbidden_role`).
 pub const SECURITY_EVENTS: &str = "vigil_security_events_total";
@@ -221,6 +227,16 @@ pub fn describe() {
         HTTP_RATE_LIMITED,
         Unit::Count,
         "Requests refused by a rate limit, by scope."
+    );
+    describe_counter!(
+        LIMIT_REDIS_ERRORS,
+        Unit::Count,
+        "Rate-limit checks Redis did not answer, by scope; the instance's own limiter answers while it does not."
+    );
+    describe_histogram!(
+        LIMIT_REDIS_SECONDS,
+        Unit::Seconds,
+        "Round trip of a rate-limit check answered by Redis."
     );
     describe_counter!(
         SECURITY_EVENTS,
@@ -462,6 +478,16 @@ pub fn status_class(status: u16) -> &'static str {
 /// [`HTTP_RATE_LIMITED`] of one scope.
 pub fn http_rate_limited(scope: &'static str) -> Counter {
     metrics::counter!(HTTP_RATE_LIMITED, "scope" => scope)
+}
+
+/// [`LIMIT_REDIS_ERRORS`] of one scope.
+pub fn limit_redis_errors(scope: &'static str) -> Counter {
+    metrics::counter!(LIMIT_REDIS_ERRORS, "scope" => scope)
+}
+
+/// [`LIMIT_REDIS_SECONDS`].
+pub fn limit_redis_seconds() -> Histogram {
+    metrics::histogram!(LIMIT_REDIS_SECONDS)
 }
 
 /// [`SECURITY_EVENTS`] of one kind.

@@ -15,6 +15,8 @@
 //! - `batches`: [`batch`]es of tickets whose alerts do not depend on timing; [`stream_ids`],
 //!   the alert changes published in `VIGIL_ALERTS`.
 //! - `api`: [`request`] with tokens and bodies (on [`client`]), [`WsClient`] for `/ws`.
+//! - `redis_server`: [`RedisServer`], a real `redis-server` (skipped without one, except under
+//!   `CI=true`).
 
 #![allow(dead_code)]
 
@@ -24,12 +26,16 @@ mod batches;
 mod cli;
 mod events;
 mod nats;
+mod redis_server;
 mod service;
 mod store;
 
 // Every test file takes what it needs; not all of them need every part.
 #[allow(unused_imports)]
-pub use {alerts::*, api::*, batches::*, cli::*, events::*, nats::*, service::*, store::*};
+pub use {
+    alerts::*, api::*, batches::*, cli::*, events::*, nats::*, redis_server::*, service::*,
+    store::*,
+};
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 

@@ -67,7 +67,9 @@ impl Dispatcher {
             until,
             reason,
             fall_back,
-        }) = self.hold(&key, tenant_id, channel, &contact_id, rows.len(), now)
+        }) = self
+            .hold(&key, tenant_id, channel, &contact_id, rows.len(), now)
+            .await
         {
             return Ok(Prepared::Held {
                 rows,

@@ -15,6 +15,7 @@ use vigil_schema::Millis;
 use super::group::{ids, GroupKey, Prepared};
 use super::settle::retry_delay;
 use crate::breaker::Breaker;
+use crate::limits::SharedLimits;
 use crate::notify::ack_token::LinkSigner;
 use crate::notify::channel::{Providers, SendError};
 use crate::notify::config::{Channel, NotifyConfig};
@@ -99,7 +100,7 @@ impl Dispatcher {
             })
             .collect();
         Dispatcher {
-            limits: RecipientLimits::new(&routing.main().limits, clock.clone()),
+            limits: RecipientLimits::new(&routing.main().limits, clock.clone(), None),
             routing,
             store,
             providers,
@@ -109,6 +110,13 @@ impl Dispatcher {
             last_sent: HashMap::new(),
             public_url: public_url.trim_end_matches('/').to_string(),
         }
+    }
+
+    /// The same dispatcher with its recipients' rate limits shared through `shared` (`[cluster]
+    /// redis_url`), so that they hold across instances; `None` keeps them in this process.
+    pub fn with_shared_limits(mut self, shared: Option<&SharedLimits>) -> Dispatcher {
+        self.limits = RecipientLimits::new(&self.routing.main().limits, self.clock.clone(), shared);
+        self
     }
 
     /// The circuit breaker of a channel's provider.

@@ -69,7 +69,7 @@ impl Dispatcher {
     /// `group_interval` ago, or the recipient is over the rate limit (the group is then folded
     /// into the next message). A group already assigned to a message waits only for the
     /// breaker.
-    pub(super) fn hold(
+    pub(super) async fn hold(
         &mut self,
         key: &GroupKey,
         tenant_id: u64,
@@ -106,7 +106,7 @@ impl Dispatcher {
                     });
                 }
             }
-            if let Err(until) = self.limits.take(contact_id, channel) {
+            if let Err(until) = self.limits.take(contact_id, channel).await {
                 metrics::notifications(channel.as_str(), "rate_limited").increment(count as u64);
                 return Some(Hold {
                     until,
