@@ -39,9 +39,15 @@ pub struct AlertFanout {
 /// [`Publisher::run`] until every [`AlertFanout`] is gone.
 #[derive(Debug)]
 pub struct Publisher {
+    out: AlertPublishing,
+    queue: mpsc::Receiver<Vec<AlertRecord>>,
+}
+
+/// Publishing alert changes on JetStream from the store's outbox; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AlertPublishing {
     store: Store,
     js: async_nats::jetstream::Context,
-    queue: mpsc::Receiver<Vec<AlertRecord>>,
 }
 
 impl AlertFanout {
@@ -54,7 +60,10 @@ impl AlertFanout {
         let (to_publish, queue) = mpsc::channel(PUBLISH_QUEUE);
         (
             AlertFanout { hub, to_publish },
-            Publisher { store, js, queue },
+            Publisher {
+                out: AlertPublishing { store, js },
+                queue,
+            },
         )
     }
 
@@ -87,16 +96,23 @@ impl AlertFanout {
 }
 
 impl Publisher {
+    /// Publishing from the outbox, for changes another instance left unpublished.
+    pub fn publishing(&self) -> AlertPublishing {
+        self.out.clone()
+    }
+
     /// Publishes what a previous run left unpublished, then every batch handed over, until
     /// every fan-out is gone and the queue is empty.
     pub async fn run(mut self) {
-        self.publish_leftovers().await;
+        self.out.publish_leftovers().await;
         while let Some(batch) = self.queue.recv().await {
             let records: Vec<&AlertRecord> = batch.iter().collect();
-            self.publish_in_order(&records).await;
+            self.out.publish_in_order(&records).await;
         }
     }
+}
 
+impl AlertPublishing {
     /// Publishes changes concurrently across alerts but in order within one alert (firing
     /// before resolved), then marks those that went out. Returns whether all went out.
     async fn publish_in_order(&self, records: &[&AlertRecord]) -> bool {
@@ -128,7 +144,10 @@ impl Publisher {
         sent.iter().all(|(_, ok)| *ok)
     }
 
-    async fn publish_leftovers(&self) {
+    /// Publishes the changes the outbox still holds: those a previous run of this instance,
+    /// or the instance that owned a partition before this one, recorded but did not publish.
+    /// A change published twice this way is dropped by JetStream (same `Nats-Msg-Id`).
+    pub async fn publish_leftovers(&self) {
         loop {
             match self.store.alert_outbox().unpublished(LEFTOVER_BATCH).await {
                 Ok(records) if records.is_empty() => return,

@@ -130,7 +130,9 @@ impl Intake {
                         }
                         None => break,
                     },
-                    _ = stop.changed() => return,
+                    // Stopping: what was fetched is still written and acknowledged, so no
+                    // change waits for ack_wait to reach another instance.
+                    _ = stop.changed() => break,
                 }
             }
             if messages.is_empty() {
@@ -161,6 +163,10 @@ impl Intake {
     }
 }
 
+/// How long a fetched change waits for its acknowledgement before JetStream hands it to
+/// another instance.
+const ACK_WAIT: Duration = Duration::from_secs(10);
+
 /// The notifier's durable consumer of alert changes.
 pub type AlertConsumer = async_nats::jetstream::consumer::Consumer<pull::Config>;
 
@@ -175,7 +181,9 @@ pub async fn consumer(js: &Context) -> Result<AlertConsumer, async_nats::Error> 
         // A new deployment pages for what happens from now on, not for the stream's history.
         deliver_policy: DeliverPolicy::New,
         ack_policy: AckPolicy::Explicit,
-        ack_wait: Duration::from_secs(30),
+        // What an instance fetched and did not acknowledge (it died) goes to another one after
+        // this: a page waits at most this long for a crash. The outbox ignores repeats.
+        ack_wait: ACK_WAIT,
         max_ack_pending: 10_000,
         ..pull::Config::default()
     };

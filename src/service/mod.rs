@@ -44,7 +44,7 @@ use held::HeldPartitions;
 use lease_keeper::LeaseKeeper;
 use partition::PartitionWorker;
 use records::RecordWriter;
-use vigil::alert_fanout::AlertFanout;
+use vigil::alert_fanout::{AlertFanout, AlertPublishing};
 use vigil::api::{self, ApiState};
 use vigil::auth::Verifier;
 use vigil::config::{ClockMode, VigilConfig};
@@ -126,6 +126,7 @@ pub async fn run(
     )
     .await?;
     let (fanout, publisher) = AlertFanout::new(store.clone(), js.clone(), hub.clone());
+    let publishing = publisher.publishing();
     let publisher = tokio::spawn(publisher.run());
     let writer = tokio::spawn(
         AlertWriter::new(
@@ -153,6 +154,7 @@ pub async fn run(
             hub: hub.clone(),
             held,
             reads: reads.clone(),
+            publishing,
             caught_up: Arc::new(partition::CaughtUp::new(readiness.clone())),
         },
     )
@@ -425,6 +427,7 @@ struct PartitionShared {
     hub: Hub,
     held: Arc<HeldPartitions>,
     reads: TenantReads,
+    publishing: AlertPublishing,
     caught_up: Arc<partition::CaughtUp>,
 }
 
@@ -491,7 +494,11 @@ async fn lease_keeper(
             };
             // Reads of the partition's tenants come here while it is owned here.
             let reads = s.reads.clone().serve(fence.partition, stop.clone());
+            let publishing = s.publishing.clone();
             tokio::spawn(async move {
+                // What a previous owner recorded but did not publish goes out before this
+                // owner's changes of the same alerts (a firing before its resolution).
+                publishing.publish_leftovers().await;
                 let (worker, ()) = tokio::join!(worker.run(stop), reads);
                 worker
             })

@@ -5,6 +5,14 @@
 use vigil_engine::{AlertRecord, AlertState};
 
 use super::alerts::{select_alerts, AlertRow};
+
+/// A row of the outbox: the alert and the last state of it that was published.
+#[derive(sqlx::FromRow)]
+struct UnpublishedRow {
+    #[sqlx(flatten)]
+    alert: AlertRow,
+    published_state: Option<String>,
+}
 use super::error::StoreError;
 use super::pool::{on_backend, Backend, Store};
 
@@ -25,22 +33,36 @@ impl Store {
 }
 
 impl AlertOutbox<'_> {
-    /// Alerts whose current state has not been published yet, oldest change first; at most
-    /// `limit`.
+    /// Alert changes still to be published, oldest change first, from at most `limit` alerts:
+    /// each alert's current state, preceded by its `firing` change when none of its states was
+    /// ever published (it was recorded firing, then moved on, all before a crash or a
+    /// take-over): the firing is what pages, and it must not be skipped.
     pub async fn unpublished(self, limit: u32) -> Result<Vec<AlertRecord>, StoreError> {
         let sql = select_alerts!(
-            "WHERE published_state IS NULL OR published_state <> state \
+            ,
+            ", published_state FROM alerts \
+             WHERE published_state IS NULL OR published_state <> state \
              ORDER BY updated_at, alert_id LIMIT $1"
         );
-        let rows: Vec<AlertRow> = on_backend!(self, |pool| {
+        let rows: Vec<UnpublishedRow> = on_backend!(self, |pool| {
             sqlx::query_as(sql)
                 .bind(i64::from(limit))
                 .fetch_all(pool)
                 .await?
         });
-        rows.into_iter()
-            .map(|r| r.into_stored().map(|s| s.record))
-            .collect()
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let never_published = row.published_state.is_none();
+            let record = row.alert.into_stored()?.record;
+            if never_published && record.state != AlertState::Firing {
+                out.push(AlertRecord {
+                    state: AlertState::Firing,
+                    ..record.clone()
+                });
+            }
+            out.push(record);
+        }
+        Ok(out)
     }
 
     /// Marks that these states of these alerts were published, in one transaction.
@@ -61,4 +83,87 @@ impl AlertOutbox<'_> {
         });
         Ok(())
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use vigil_engine::alert::{alert_id, dedupe_key};
+    use vigil_engine::{Goal, Level};
+
+    use super::super::test_support::{on_both_dialects, postgres, sqlite};
+    use super::*;
+
+    fn record(ticket: &str, state: AlertState) -> AlertRecord {
+        let key = dedupe_key(7, ticket, Goal::Response, Level::Breach, 1.0);
+        AlertRecord {
+            alert_id: alert_id(&key),
+            state,
+            tenant_id: 7,
+            ticket_id: ticket.to_string(),
+            goal: Goal::Response,
+            level: Level::Breach,
+            threshold: 1.0,
+            target_ms: 1_800_000,
+            elapsed_ms: 1_800_000,
+            fired_at: 1_795_293_840_000,
+            deadline: 1_795_293_840_000,
+            priority: "CRITICAL".into(),
+            service_type: "incident".into(),
+            policy_version: 1,
+        }
+    }
+
+    fn states(records: &[AlertRecord]) -> Vec<(&str, AlertState)> {
+        records
+            .iter()
+            .map(|r| (r.ticket_id.as_str(), r.state))
+            .collect()
+    }
+
+    /// An alert none of whose states was published owes its firing first; one whose firing
+    /// went out owes only its current state.
+    async fn a_never_published_alert_owes_its_firing_first(store: &Store) {
+        let alerts = store.alerts();
+        alerts
+            .record_change(&record("A", AlertState::Firing))
+            .await
+            .unwrap();
+        alerts
+            .record_change(&record("A", AlertState::Resolved))
+            .await
+            .unwrap();
+        let b = record("B", AlertState::Firing);
+        alerts.record_change(&b).await.unwrap();
+        let outbox = store.alert_outbox();
+        outbox
+            .mark_published(&[(b.alert_id.as_str(), AlertState::Firing)])
+            .await
+            .unwrap();
+        alerts
+            .record_change(&record("B", AlertState::Resolved))
+            .await
+            .unwrap();
+
+        let owed = outbox.unpublished(10).await.unwrap();
+        assert_eq!(
+            states(&owed),
+            [
+                ("A", AlertState::Firing),
+                ("A", AlertState::Resolved),
+                ("B", AlertState::Resolved)
+            ]
+        );
+        // The firing owed is the alert's record in that state.
+        assert_eq!(owed[0], record("A", AlertState::Firing));
+
+        let a = record("A", AlertState::Resolved);
+        outbox
+            .mark_published(&[(a.alert_id.as_str(), AlertState::Resolved)])
+            .await
+            .unwrap();
+        let owed = outbox.unpublished(10).await.unwrap();
+        assert_eq!(states(&owed), [("B", AlertState::Resolved)]);
+    }
+
+    on_both_dialects!(a_never_published_alert_owes_its_firing_first);
 }

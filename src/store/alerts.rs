@@ -12,7 +12,7 @@ use vigil_engine::{AlertRecord, AlertState, Goal, Level};
 use vigil_schema::Millis;
 
 use super::error::{counted, StoreError};
-use super::fences::{check_fences, Fence};
+use super::fences::{begin_write, check_fences, Fence};
 use super::pool::{on_backend, Backend, Store};
 use crate::clock::now_ms;
 use crate::telemetry::metrics::{store_errors, store_write_seconds};
@@ -86,8 +86,17 @@ const ADVANCE: &str = "UPDATE alerts SET state = $2, target_ms = $3, elapsed_ms 
      deadline = $5, priority = $6, policy_version = $7, updated_at = $8 \
      WHERE dedupe_key = $1 AND state IN ($9, $10)";
 
-/// `SELECT <every column> FROM alerts <rest>`, as one literal.
+/// `SELECT <every column> FROM alerts <rest>`, as one literal; `select_alerts!(, ", more FROM …")`
+/// selects more columns after every column of `alerts`.
 macro_rules! select_alerts {
+    (, $more:literal) => {
+        concat!(
+            "SELECT alert_id, tenant_id, ticket_id, goal, level, threshold, state, target_ms, \
+             elapsed_ms, fired_at, deadline, priority, service_type, policy_version, updated_at, \
+             acked_by, acked_at, resolved_by, resolved_at",
+            $more
+        )
+    };
     ($rest:literal) => {
         concat!(
             "SELECT alert_id, tenant_id, ticket_id, goal, level, threshold, state, target_ms, \
@@ -249,7 +258,7 @@ impl Alerts<'_> {
         let now = now_ms();
         let mut writes = Vec::with_capacity(prepared.len());
         on_backend!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_write!(self.backend, pool)?;
             check_fences!(tx, self.backend, fences);
             for p in &prepared {
                 writes.push(write_one!(tx, p, now));

@@ -85,6 +85,20 @@ fn revision_value(fence: Fence) -> Result<i64, StoreError> {
     })
 }
 
+/// Begins a transaction that will write: on SQLite `BEGIN IMMEDIATE`, so it takes the write
+/// lock before it reads the fence (a deferred transaction that reads, then writes, fails with
+/// "database is locked" when another process wrote in between, and the busy timeout does not
+/// help); on PostgreSQL a plain `BEGIN`.
+macro_rules! begin_write {
+    ($backend:expr, $pool:expr) => {
+        match $backend {
+            $crate::store::Backend::Sqlite(_) => $pool.begin_with("BEGIN IMMEDIATE").await,
+            $crate::store::Backend::Postgres(_) => $pool.begin().await,
+        }
+    };
+}
+pub(crate) use begin_write;
+
 /// Checks, inside a write's transaction, that each of `fences` is the one the store holds;
 /// [`StoreError::Fenced`] names the first that is not.
 macro_rules! check_fences {

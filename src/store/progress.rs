@@ -2,7 +2,7 @@
 //! periodically by each partition's consumer.
 
 use super::error::{counted, StoreError};
-use super::fences::{check_fences, Fence};
+use super::fences::{begin_write, check_fences, Fence};
 use super::pool::{on_backend, Backend, Store};
 use crate::clock::now_ms;
 
@@ -51,7 +51,7 @@ impl PartitionProgress<'_> {
         })?;
         let now = now_ms();
         on_backend!(self, |pool| {
-            let mut tx = pool.begin().await.map_err(counted)?;
+            let mut tx = begin_write!(self.backend, pool).map_err(counted)?;
             check_fences!(tx, self.backend, [fence]);
             sqlx::query(
                 "INSERT INTO partition_progress (partition_id, sequence, updated_at) \

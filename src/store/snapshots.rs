@@ -4,7 +4,7 @@
 //! replace a newer one.
 
 use super::error::{counted, StoreError};
-use super::fences::{check_fences, Fence};
+use super::fences::{begin_write, check_fences, Fence};
 use super::pool::{on_backend, Backend, Store};
 use crate::clock::now_ms;
 
@@ -84,7 +84,7 @@ impl Snapshots<'_> {
         })?;
         let now = now_ms();
         let saved = on_backend!(self, |pool| {
-            let mut tx = pool.begin().await.map_err(counted)?;
+            let mut tx = begin_write!(self.backend, pool).map_err(counted)?;
             check_fences!(tx, self.backend, [fence]);
             let saved = sqlx::query(
                 "INSERT INTO partition_snapshots (partition_id, sequence, format, state, taken_at) \

@@ -9,6 +9,8 @@
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
+use std::time::Duration;
+
 use async_nats::jetstream::consumer::pull::{Ordered, OrderedConfig, OrderedErrorKind};
 use async_nats::jetstream::consumer::DeliverPolicy;
 use async_nats::jetstream::stream::LastRawMessageErrorKind;
@@ -89,6 +91,9 @@ pub async fn last_sequence(
     }
 }
 
+/// How long a replay's pull request lasts (its idle heartbeat is half of it).
+const REPLAY_PULL_EXPIRES: Duration = Duration::from_secs(2);
+
 /// Reads `partition` of `stream` in order from `from_sequence` (0 or 1: from the start). The
 /// returned stream never ends on its own: it waits for new messages after the last one.
 #[tracing::instrument(skip(js))]
@@ -108,6 +113,11 @@ pub async fn replay_partition(
                 start_sequence: from_sequence,
             }
         },
+        // Pull requests last this long, and the server sends an idle heartbeat every half of
+        // it: a consumer lost with a nats-server restart is noticed (and recreated by the
+        // client) within seconds, instead of the client's default 30 s expiry and 15 s
+        // heartbeat.
+        max_expires: REPLAY_PULL_EXPIRES,
         ..OrderedConfig::default()
     };
     let inner = js
