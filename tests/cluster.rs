@@ -1,8 +1,8 @@
 //! Partitions leased across instances (DESIGN.md §6): two `vigil run` processes against one
 //! nats-server and one store share the partitions evenly, a newcomer gets its share by
-//! hand-over, a killed instance's partitions are taken over within the lease TTL (+ 5 s), and
-//! an instance that was frozen past its leases lets its partitions go when it wakes, its
-//! late writes refused by the store. Throughout, the alerts in the store are exactly those of
+//! hand-over, a killed instance's partitions are taken over within the lease TTL (+ 5 s; on
+//! one host at once, its process being gone), and an instance that was frozen past its leases
+//! lets its partitions go when it wakes, its late writes refused by the store. Throughout, the alerts in the store are exactly those of
 //! the events, and no alert change is published twice.
 
 mod support;
@@ -152,6 +152,13 @@ async fn a_newcomer_gets_its_share_and_a_killed_instances_partitions_move_within
     assert!(
         moved <= TTL + Duration::from_secs(5),
         "partitions moved after {moved:?}"
+    );
+    // On one host a dead process's leases are adopted without waiting for them to expire.
+    assert!(
+        a.log()
+            .contains("adopting the lease of a crashed predecessor"),
+        "{}",
+        a.log()
     );
     let third = batch(&TENANTS, "three", 1, 1, now);
     publish_events(&js, &third.events).await;

@@ -1,7 +1,8 @@
 //! Faults under a steady load (DESIGN.md §6): two `vigil run` instances share the partitions
-//! of one nats-server and one store while waves of events arrive, and between waves an instance
-//! is killed (`kill -9`) and started again, every instance is restarted in turn, or the
-//! nats-server is restarted. After each fault the service must settle on exactly the expected
+//! of one nats-server, one store and one Redis (rate limits) while waves of events arrive, and
+//! between waves an instance is killed (`kill -9`) and started again, every instance is
+//! restarted in turn, the nats-server is restarted, the webhook sink refuses everything for a
+//! while, or Redis is down. After each fault the service must settle on exactly the expected
 //! outcome: the alerts of every event recorded once, each alert change published once, no event
 //! applied twice (a second `ticket.created` would be dead-lettered as a duplicate), every open
 //! ticket's breach paged exactly once at the webhook sink, and every instance ready again.
@@ -22,10 +23,16 @@ use vigil_peers::{FakeGateway, NatsServer};
 const TENANTS: [u64; 6] = [21, 22, 23, 24, 25, 26];
 /// Instances sharing the partitions.
 const INSTANCES: usize = 2;
+/// How long alert changes may take to be published and paged after a fault: a change an
+/// instance fetched but did not acknowledge (it died, or the nats-server restarted under it)
+/// reaches the notifier again after its 10 s ack wait, and a refused page is retried with
+/// back-off.
+const SETTLE: Duration = Duration::from_secs(45);
 
 /// Four partitions, 3 s leases, and every breach paged once by webhook (no escalation, no
 /// resolution message), so each open ticket's breach is one page.
-fn config(gateway: &FakeGateway) -> String {
+fn config(gateway: &FakeGateway, redis: Option<&RedisServer>) -> String {
+    let redis_url = redis.map(RedisServer::url).unwrap_or_default();
     format!(
         r#"
 [nats]
@@ -37,10 +44,11 @@ snapshot_interval = "0s"
 
 [cluster]
 lease_ttl = "3s"
+redis_url = "{redis_url}"
 
 [http]
-rate_limit_per_ip = 0
-rate_limit_per_tenant = 0
+rate_limit_per_ip = 100000
+rate_limit_per_tenant = 100000
 
 [notify.webhook]
 url = "{webhook}"
@@ -49,6 +57,7 @@ secret_env = "VIGIL_TEST_WEBHOOK_SECRET"
 [notify.delivery]
 send_timeout = "2s"
 claim_timeout = "2s"
+breaker_cooldown = "1s"
 
 [[notify.contacts]]
 id = "alice"
@@ -90,6 +99,7 @@ struct Row {
 struct Rig {
     nats: NatsServer,
     gateway: FakeGateway,
+    redis: Option<RedisServer>,
     _dir: tempfile::TempDir,
     setup: ServiceSetup,
     instances: Vec<Service>,
@@ -102,8 +112,10 @@ impl Rig {
     async fn start() -> Rig {
         let nats = NatsServer::start();
         let gateway = FakeGateway::start("faults-webhook-secret").await;
+        let redis = RedisServer::start_or_skip("the fault suite's Redis faults");
         let dir = tempfile::tempdir().expect("a temp dir");
-        let mut setup = ServiceSetup::new(dir.path(), &nats.url(), &config(&gateway), "wall");
+        let config = config(&gateway, redis.as_ref());
+        let mut setup = ServiceSetup::new(dir.path(), &nats.url(), &config, "wall");
         setup.env.push((
             "VIGIL_TEST_WEBHOOK_SECRET".into(),
             "faults-webhook-secret".into(),
@@ -112,6 +124,7 @@ impl Rig {
         let mut rig = Rig {
             nats,
             gateway,
+            redis,
             _dir: dir,
             setup,
             instances: Vec::new(),
@@ -162,7 +175,7 @@ impl Rig {
         wait_published(&self.setup.db, rows.len()).await;
         let mut ids = self.expected.ids.clone();
         ids.sort();
-        let deadline = Instant::now() + WAIT;
+        let deadline = Instant::now() + SETTLE;
         let published = loop {
             let published = stream_ids(&self.js).await;
             if published.len() >= ids.len() || Instant::now() > deadline {
@@ -175,7 +188,7 @@ impl Rig {
             let extra: Vec<_> = published.iter().filter(|i| !ids.contains(i)).collect();
             panic!("VIGIL_ALERTS: missing {missing:#?}, unexpected {extra:#?}");
         }
-        let deadline = Instant::now() + WAIT;
+        let deadline = Instant::now() + SETTLE;
         let pages = loop {
             let pages = self.pages();
             let unpaged: Vec<&String> = self
@@ -323,6 +336,41 @@ fn nats_restart(rig: &mut Rig) -> std::pin::Pin<Box<dyn std::future::Future<Outp
     })
 }
 
+/// The webhook sink answers 503 to everything until a page has been refused; the pages go out
+/// once it is back (after retries and the breaker's cool-down).
+fn webhook_down(rig: &mut Rig) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + '_>> {
+    Box::pin(async move {
+        let refused = rig.gateway.counts().refused;
+        rig.gateway.set_down(true);
+        rig.wave().await;
+        eventually("the sink refused a page", || async {
+            (rig.gateway.counts().refused > refused).then_some(())
+        })
+        .await;
+        rig.gateway.set_down(false);
+    })
+}
+
+/// Redis goes down (rate limits fall back to each instance's own) while a wave arrives and
+/// the API is used, then comes back empty.
+fn redis_down(rig: &mut Rig) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + '_>> {
+    Box::pin(async move {
+        let Some(redis) = rig.redis.as_mut() else {
+            return;
+        };
+        redis.kill();
+        rig.wave().await;
+        let token = rig.setup.token(TENANTS[0], "client_user", "viewer");
+        for service in &rig.instances {
+            let answer = request(service.port, "GET", "/api/v1/alerts", Some(&token), None).await;
+            assert_eq!(answer.status, 200, "with Redis down: {}", answer.text);
+        }
+        if let Some(redis) = rig.redis.as_mut() {
+            redis.restart();
+        }
+    })
+}
+
 fn rounds() -> usize {
     std::env::var("VIGIL_FAULTS_ROUNDS")
         .ok()
@@ -341,7 +389,12 @@ async fn the_service_settles_on_exactly_the_expected_outcome_after_each_fault() 
         rig.run("rolling restart of all instances", n, rolling_restart)
             .await,
         rig.run("nats-server restart", n, nats_restart).await,
+        rig.run("webhook sink down", n, webhook_down).await,
     ];
+    let mut rows = rows;
+    if rig.redis.is_some() {
+        rows.push(rig.run("Redis down", n, redis_down).await);
+    }
     eprintln!(
         "\n| fault | repetitions | alerts expected/recorded | pages expected/delivered | recovery (max) |"
     );

@@ -9,6 +9,8 @@
 //! /usr/bin/time -f 'replay_seconds=%e peak_rss_kb=%M' vigil replay --input /tmp/events.ndjson --output /dev/null
 //! # the per-event engine path (criterion; decode, decode+offer, apply, calendar):
 //! cargo bench -p vigil-engine --bench engine
+//! # recovery with many open tickets (load-tests/bench/open_tickets.sh drives it):
+//! vigil-load open-tickets --tickets 1000000 --history 5000000 | vigil publish --input -
 //! # memory per open ticket (<= 300 B) and per idle tenant actor (<= 4 KiB):
 //! vigil-load memory --tickets 1000000 --tenants 10000      # bytes_per_open_ticket=…
 //! vigil-load memory --idle-tenants 100000                  # bytes_per_idle_tenant_actor=…
@@ -29,6 +31,7 @@
 //!
 //! # Layout
 //! - [`dedupe`]: resident memory of the live dedupe memory over many unique ids.
+//! - [`open_tickets`]: `vigil-load open-tickets`: a stream that leaves many tickets open.
 //! - [`tickets`]: single synthetic events for the memory and latency benchmarks.
 //! - [`memory`]: `vigil-load memory`: RSS per open ticket and per idle tenant.
 //! - [`live`]: `vigil-load live`: publish, raw vs applied consume rate, warning latency.
@@ -42,6 +45,7 @@ pub mod dedupe;
 pub mod live;
 pub mod memory;
 pub mod notify;
+pub mod open_tickets;
 pub mod partner;
 pub mod report;
 pub mod rss;

@@ -60,6 +60,23 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         shuffle_secs: i64,
     },
+    /// Writes NDJSON that leaves `--tickets` tickets open after `--history` events (created
+    /// over the last hour, then assigned in turn; no alert fires): the recovery benchmark's
+    /// stream.
+    OpenTickets {
+        /// Where to write (`-` for stdout).
+        #[arg(long, default_value = "-")]
+        output: PathBuf,
+        /// Tickets opened and left open.
+        #[arg(long, default_value_t = 1_000_000)]
+        tickets: u64,
+        /// Events in all (at least `--tickets`).
+        #[arg(long, default_value_t = 1_000_000)]
+        history: u64,
+        /// Tenants the tickets are spread over.
+        #[arg(long, default_value_t = 1_000)]
+        tenants: u64,
+    },
     /// Measures resident memory per open ticket (`bytes_per_open_ticket`), or with
     /// `--idle-tenants` per idle tenant engine and actor (`bytes_per_idle_tenant_actor`).
     Memory {
@@ -211,6 +228,33 @@ fn parse_duration_arg(s: &str) -> Result<Duration, String> {
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
+        Command::OpenTickets {
+            output,
+            tickets,
+            history,
+            tenants,
+        } => {
+            let out: Box<dyn Write> = if output.as_os_str() == "-" {
+                Box::new(std::io::stdout().lock())
+            } else {
+                Box::new(
+                    std::fs::File::create(&output)
+                        .with_context(|| format!("cannot create {}", output.display()))?,
+                )
+            };
+            let mut out = BufWriter::with_capacity(1 << 20, out);
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            vigil_load::open_tickets::OpenTickets {
+                tickets,
+                history,
+                tenants,
+                now,
+            }
+            .write(&mut out)?;
+            out.flush()?;
+        }
         Command::Generate {
             output,
             events,

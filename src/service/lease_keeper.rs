@@ -113,8 +113,7 @@ impl Keeper {
                 return;
             }
         };
-        let me = self.k.leases.me().name.clone();
-        let share = view.fair_share(self.k.partitions, &me) as usize;
+        let share = view.fair_share(self.k.partitions, self.k.leases.me()) as usize;
         if self.running.len() > share {
             // The highest partitions go: any rule works, as long as it is stable.
             let extra: Vec<u32> = self
@@ -179,8 +178,9 @@ impl Keeper {
         }
     }
 
-    /// Takes free partitions until this instance holds `share`, starting at a place that
-    /// depends on its name, so instances starting together try different partitions first.
+    /// Takes free partitions, and those of a dead predecessor on this host, until this
+    /// instance holds `share`, starting at a place that depends on its name, so instances
+    /// starting together try different partitions first.
     async fn take_free(&mut self, view: &ClusterView, share: usize) {
         let n = self.k.partitions;
         let start = name_offset(&self.k.leases.me().name, n);
@@ -188,10 +188,18 @@ impl Keeper {
             if self.running.len() >= share {
                 break;
             }
-            if view.owners.contains_key(&p) || self.running.contains_key(&p) {
+            if self.running.contains_key(&p) {
                 continue;
             }
-            let lease = match self.k.leases.acquire(p).await {
+            let taking = match view.owners.get(&p) {
+                None => self.k.leases.acquire(p).await,
+                Some(owner) if owner.holder.is_dead_predecessor_of(self.k.leases.me()) => {
+                    info!(partition = p, predecessor = %owner.holder.name, "adopting the lease of a crashed predecessor on this host");
+                    self.k.leases.adopt(p, owner.revision).await
+                }
+                Some(_) => continue,
+            };
+            let lease = match taking {
                 Ok(Some(lease)) => lease,
                 Ok(None) => continue,
                 Err(e) => {

@@ -438,10 +438,7 @@ async fn lease_keeper(
     local: std::net::SocketAddr,
     shared: PartitionShared,
 ) -> anyhow::Result<LeaseKeeper> {
-    let me = vigil_streams::Holder {
-        name: instance_name(config),
-        address: public_url(config, local),
-    };
+    let me = vigil_streams::Holder::this_process(instance_name(config), public_url(config, local));
     info!(instance = %me.name, "taking a share of the partitions");
     let leases = vigil_streams::LeaseBucket::open(
         &shared.js,
@@ -513,11 +510,7 @@ fn instance_name(config: &VigilConfig) -> String {
     if !config.cluster.name.is_empty() {
         return config.cluster.name.clone();
     }
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| std::env::var("HOSTNAME"))
-        .unwrap_or_default();
-    let host: String = host
-        .trim()
+    let host: String = vigil_streams::host_name()
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' {

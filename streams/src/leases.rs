@@ -10,6 +10,11 @@
 //!
 //! The revision of the write that took a lease is its **fence**: revisions only grow, so a
 //! later owner always carries a higher fence, and the store refuses writes under an older one.
+//!
+//! An instance restarted on the same host after a crash does not wait for its predecessor's
+//! leases to expire: a holder on this host whose process is gone (or whose pid is this
+//! process's own, in a fresh pid namespace) is a **dead predecessor**, and its leases are
+//! adopted at once by a compare-and-set on their revision.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -45,9 +50,85 @@ pub struct LeaseError {
 pub struct Holder {
     /// The instance's name (`[cluster] name`).
     pub name: String,
-    /// Where the instance serves HTTP, for reads of its tenants (empty if unknown).
+    /// Where the instance serves HTTP (empty if unknown).
     #[serde(default)]
     pub address: String,
+    /// The host it runs on.
+    #[serde(default)]
+    pub host: String,
+    /// Its process id on that host.
+    #[serde(default)]
+    pub pid: u32,
+    /// Unique per process start, so a restarted process never takes itself for its
+    /// predecessor.
+    #[serde(default)]
+    pub nonce: String,
+}
+
+impl Holder {
+    /// This process as a holder named `name`, serving HTTP at `address`.
+    pub fn this_process(name: String, address: String) -> Holder {
+        let nonce = format!(
+            "{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
+        );
+        Holder {
+            name,
+            address,
+            host: host_name(),
+            pid: std::process::id(),
+            nonce,
+        }
+    }
+
+    /// Whether `self` is a process on `me`'s host that is gone: a crashed predecessor whose
+    /// leases `me` may adopt at once. Conservative: unknown hosts and live pids are not.
+    pub fn is_dead_predecessor_of(&self, me: &Holder) -> bool {
+        !self.host.is_empty()
+            && self.host == me.host
+            && self.nonce != me.nonce
+            && (self.pid == me.pid || !process_alive(self.pid))
+    }
+}
+
+/// This machine's host name (empty when it cannot be read).
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Whether a process with this pid exists on this host.
+#[cfg(unix)]
+fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: signal 0 only checks that the process exists; nothing is sent.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// Elsewhere nothing is known to be dead.
+#[cfg(not(unix))]
+fn process_alive(_pid: u32) -> bool {
+    true
+}
+
+/// A leased partition's owner, and the revision of the lease's latest write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    /// Who holds it.
+    pub holder: Holder,
+    /// The revision of its latest write (what an adoption compares and sets).
+    pub revision: u64,
 }
 
 /// A lease this instance holds.
@@ -67,15 +148,20 @@ pub struct ClusterView {
     /// Live instances (a heartbeat younger than the TTL), by name.
     pub instances: BTreeMap<String, Holder>,
     /// Each leased partition's owner.
-    pub owners: BTreeMap<u32, Holder>,
+    pub owners: BTreeMap<u32, Owner>,
 }
 
 impl ClusterView {
     /// The most partitions one instance should own: an even share of `partitions` among the
-    /// live instances (counting this one, which may not have sent a heartbeat yet).
-    pub fn fair_share(&self, partitions: u32, me: &str) -> u32 {
-        let live = self.instances.len() + usize::from(!self.instances.contains_key(me));
-        let live = u32::try_from(live).unwrap_or(u32::MAX).max(1);
+    /// live instances (counting `me`, which may not have sent a heartbeat yet, and not its
+    /// dead predecessors).
+    pub fn fair_share(&self, partitions: u32, me: &Holder) -> u32 {
+        let others = self
+            .instances
+            .iter()
+            .filter(|(name, h)| **name != me.name && !h.is_dead_predecessor_of(me))
+            .count();
+        let live = u32::try_from(others + 1).unwrap_or(u32::MAX);
         partitions.div_ceil(live)
     }
 }
@@ -204,12 +290,21 @@ impl LeaseBucket {
             let holder = serde_json::from_slice(&entry.value).unwrap_or_else(|_| Holder {
                 name: String::from_utf8_lossy(&entry.value).into_owned(),
                 address: String::new(),
+                host: String::new(),
+                pid: 0,
+                nonce: String::new(),
             });
             if let Some(name) = key.strip_prefix(INSTANCE_KEY) {
                 view.instances.insert(name.to_string(), holder);
             } else if let Some(p) = key.strip_prefix(PARTITION_KEY) {
                 if let Ok(p) = p.parse() {
-                    view.owners.insert(p, holder);
+                    view.owners.insert(
+                        p,
+                        Owner {
+                            holder,
+                            revision: entry.revision,
+                        },
+                    );
                 }
             }
         }
@@ -230,6 +325,24 @@ impl LeaseBucket {
             })),
             Err(e) if e.kind() == CreateErrorKind::AlreadyExists => Ok(None),
             Err(e) => Err(self.fail(format!("take the lease of partition {partition}"), e)),
+        }
+    }
+
+    /// Takes over the lease of `partition` from a dead predecessor whose latest write has
+    /// `revision`: `None` if somebody wrote it since (renewed, released, taken).
+    pub async fn adopt(&self, partition: u32, revision: u64) -> Result<Option<Lease>, LeaseError> {
+        match self
+            .kv
+            .update(partition_key(partition), self.value.clone(), revision)
+            .await
+        {
+            Ok(revision) => Ok(Some(Lease {
+                partition,
+                fence: revision,
+                revision,
+            })),
+            Err(e) if e.kind() == UpdateErrorKind::WrongLastRevision => Ok(None),
+            Err(e) => Err(self.fail(format!("adopt the lease of partition {partition}"), e)),
         }
     }
 
@@ -284,30 +397,56 @@ fn partition_key(partition: u32) -> String {
 mod tests {
     use super::*;
 
-    fn view(instances: &[&str]) -> ClusterView {
+    fn holder(name: &str, host: &str, pid: u32) -> Holder {
+        Holder {
+            name: name.to_string(),
+            address: String::new(),
+            host: host.to_string(),
+            pid,
+            nonce: format!("{name}-{pid}"),
+        }
+    }
+
+    fn view(instances: &[Holder]) -> ClusterView {
         ClusterView {
             instances: instances
                 .iter()
-                .map(|n| {
-                    (
-                        n.to_string(),
-                        Holder {
-                            name: n.to_string(),
-                            address: String::new(),
-                        },
-                    )
-                })
+                .map(|h| (h.name.clone(), h.clone()))
                 .collect(),
             owners: BTreeMap::new(),
         }
     }
 
     #[test]
-    fn fair_share_counts_this_instance_once() {
-        assert_eq!(view(&[]).fair_share(16, "a"), 16);
-        assert_eq!(view(&["a"]).fair_share(16, "a"), 16);
-        assert_eq!(view(&["b"]).fair_share(16, "a"), 8);
-        assert_eq!(view(&["a", "b", "c"]).fair_share(16, "a"), 6);
-        assert_eq!(view(&["a", "b", "c"]).fair_share(2, "a"), 1);
+    fn fair_share_counts_this_instance_once_and_no_dead_predecessor() {
+        let me = Holder::this_process("a".into(), String::new());
+        let b = holder("b", "elsewhere", 7);
+        let c = holder("c", "elsewhere", 8);
+        assert_eq!(view(&[]).fair_share(16, &me), 16);
+        assert_eq!(view(&[me.clone()]).fair_share(16, &me), 16);
+        assert_eq!(view(&[b.clone()]).fair_share(16, &me), 8);
+        assert_eq!(view(&[me.clone(), b.clone(), c]).fair_share(16, &me), 6);
+        assert_eq!(view(&[me.clone(), b]).fair_share(2, &me), 1);
+        // This process's crashed predecessor on this host (same pid in a new namespace).
+        let before = holder("a-old", &me.host, me.pid);
+        assert_eq!(view(&[me.clone(), before]).fair_share(16, &me), 16);
+    }
+
+    #[test]
+    fn only_a_gone_process_on_this_host_is_a_dead_predecessor() {
+        let me = Holder::this_process("a".into(), String::new());
+        // The same pid, another start: a previous run in a fresh pid namespace.
+        assert!(holder("x", &me.host, me.pid).is_dead_predecessor_of(&me));
+        // Itself.
+        assert!(!me.is_dead_predecessor_of(&me));
+        // A live process on this host (pid 1 exists), another host, an unknown host.
+        assert!(!holder("x", &me.host, 1).is_dead_predecessor_of(&me));
+        assert!(!holder("x", "other-host", me.pid).is_dead_predecessor_of(&me));
+        assert!(!holder("x", "", me.pid).is_dead_predecessor_of(&me));
+        // A gone process on this host: a child that has exited and been reaped.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let gone = child.id();
+        child.wait().unwrap();
+        assert!(holder("x", &me.host, gone).is_dead_predecessor_of(&me));
     }
 }

@@ -26,6 +26,6 @@ pub use jetstream::{
     ensure_streams, partition_of, publish_alert, publish_dead_letter, EventPublisher,
     PartitionMessage, StreamSettings,
 };
-pub use leases::{ClusterView, Holder, Lease, LeaseBucket, LeaseError};
+pub use leases::{host_name, ClusterView, Holder, Lease, LeaseBucket, LeaseError, Owner};
 pub use ndjson::{read_lines, Line, NdjsonReader};
 pub use server::{locate_nats_server, NatsChild};
