@@ -423,8 +423,8 @@ mod tests {
         let b = holder("b", "elsewhere", 7);
         let c = holder("c", "elsewhere", 8);
         assert_eq!(view(&[]).fair_share(16, &me), 16);
-        assert_eq!(view(&[me.clone()]).fair_share(16, &me), 16);
-        assert_eq!(view(&[b.clone()]).fair_share(16, &me), 8);
+        assert_eq!(view(std::slice::from_ref(&me)).fair_share(16, &me), 16);
+        assert_eq!(view(std::slice::from_ref(&b)).fair_share(16, &me), 8);
         assert_eq!(view(&[me.clone(), b.clone(), c]).fair_share(16, &me), 6);
         assert_eq!(view(&[me.clone(), b]).fair_share(2, &me), 1);
         // This process's crashed predecessor on this host (same pid in a new namespace).
