@@ -96,40 +96,68 @@ async fn settle(
     );
 }
 
-fn setup(dir: &std::path::Path, nats: &NatsServer) -> ServiceSetup {
-    let mut setup = ServiceSetup::new(dir, &nats.url(), CONFIG, "wall");
-    setup
-        .env
-        .push(("VIGIL__CLUSTER__NAME".into(), "first".into()));
-    setup
+/// One nats-server and one store, for two instances.
+struct Rig {
+    _nats: NatsServer,
+    _dir: tempfile::TempDir,
+    setup: ServiceSetup,
+    js: async_nats::jetstream::Context,
+    now: i64,
+}
+
+impl Rig {
+    async fn new() -> Rig {
+        let nats = NatsServer::start();
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let mut setup = ServiceSetup::new(dir.path(), &nats.url(), CONFIG, "wall");
+        setup
+            .env
+            .push(("VIGIL__CLUSTER__NAME".into(), "first".into()));
+        let js = nats.jetstream().await;
+        Rig {
+            _nats: nats,
+            _dir: dir,
+            setup,
+            js,
+            now: now_ms(),
+        }
+    }
+
+    /// The first instance, once it owns every partition.
+    async fn first(&self) -> Service {
+        let mut a = self.setup.start();
+        a.ready().await;
+        until_shares(&[&a], &[4]).await;
+        a
+    }
+
+    /// A second instance, once it and `first` own half of the partitions each.
+    async fn second(&self, first: &Service) -> Service {
+        let mut b = second(&self.setup, "second").start();
+        b.ready().await;
+        until_shares(&[first, &b], &[2, 2]).await;
+        b
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_newcomer_gets_its_share_and_a_killed_instances_partitions_move_within_the_ttl() {
-    let nats = NatsServer::start();
-    let dir = tempfile::tempdir().expect("a temp dir");
-    let setup = setup(dir.path(), &nats);
-    let js = nats.jetstream().await;
-    let now = now_ms();
-
-    let mut a = setup.start();
-    a.ready().await;
-    until_shares(&[&a], &[4]).await;
+    let rig = Rig::new().await;
+    let (setup, js, now) = (&rig.setup, &rig.js, rig.now);
+    let mut a = rig.first().await;
     let first = batch(&TENANTS, "one", 1, 1, now);
-    publish_events(&js, &first.events).await;
-    settle(&js, &setup.db, &first.rows, &first.message_ids).await;
+    publish_events(js, &first.events).await;
+    settle(js, &setup.db, &first.rows, &first.message_ids).await;
 
     // A newcomer: the first instance hands half of the partitions over.
-    let mut b = second(&setup, "second").start();
-    b.ready().await;
-    until_shares(&[&a, &b], &[2, 2]).await;
+    let mut b = rig.second(&a).await;
     assert!(a.log().contains("handing partitions over"), "{}", a.log());
     let mut all = owned_partitions(&a).await;
     all.extend(owned_partitions(&b).await);
     all.sort_unstable();
     assert_eq!(all, [0, 1, 2, 3], "each partition has exactly one owner");
     let second_batch = batch(&TENANTS, "two", 1, 1, now);
-    publish_events(&js, &second_batch.events).await;
+    publish_events(js, &second_batch.events).await;
     let rows: Vec<AlertKey> = first
         .rows
         .iter()
@@ -142,7 +170,7 @@ async fn a_newcomer_gets_its_share_and_a_killed_instances_partitions_move_within
         .chain(&second_batch.message_ids)
         .cloned()
         .collect();
-    settle(&js, &setup.db, &rows, &ids).await;
+    settle(js, &setup.db, &rows, &ids).await;
 
     // Killed: no hand-over; its leases expire and the first instance takes them over.
     b.kill().await;
@@ -161,10 +189,10 @@ async fn a_newcomer_gets_its_share_and_a_killed_instances_partitions_move_within
         a.log()
     );
     let third = batch(&TENANTS, "three", 1, 1, now);
-    publish_events(&js, &third.events).await;
+    publish_events(js, &third.events).await;
     let rows: Vec<AlertKey> = rows.iter().chain(&third.rows).cloned().collect();
     let ids: Vec<String> = ids.iter().chain(&third.message_ids).cloned().collect();
-    settle(&js, &setup.db, &rows, &ids).await;
+    settle(js, &setup.db, &rows, &ids).await;
     assert_eq!(
         a.metric("vigil_lease_transitions_total{kind=\"taken\"}")
             .await,
@@ -176,28 +204,20 @@ async fn a_newcomer_gets_its_share_and_a_killed_instances_partitions_move_within
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frozen_instance_lets_its_partitions_go_when_it_wakes() {
-    let nats = NatsServer::start();
-    let dir = tempfile::tempdir().expect("a temp dir");
-    let setup = setup(dir.path(), &nats);
-    let js = nats.jetstream().await;
-    let now = now_ms();
-
-    let mut a = setup.start();
-    a.ready().await;
-    until_shares(&[&a], &[4]).await;
-    let mut b = second(&setup, "second").start();
-    b.ready().await;
-    until_shares(&[&a, &b], &[2, 2]).await;
+    let rig = Rig::new().await;
+    let (setup, js, now) = (&rig.setup, &rig.js, rig.now);
+    let mut a = rig.first().await;
+    let mut b = rig.second(&a).await;
     let first = batch(&TENANTS, "one", 1, 1, now);
-    publish_events(&js, &first.events).await;
-    settle(&js, &setup.db, &first.rows, &first.message_ids).await;
+    publish_events(js, &first.events).await;
+    settle(js, &setup.db, &first.rows, &first.message_ids).await;
 
     // Frozen past its leases: the first instance takes its partitions over, and events of
     // every tenant arrive meanwhile.
     b.signal(libc::SIGSTOP);
     until_shares(&[&a], &[4]).await;
     let second_batch = batch(&TENANTS, "two", 1, 1, now);
-    publish_events(&js, &second_batch.events).await;
+    publish_events(js, &second_batch.events).await;
     let rows: Vec<AlertKey> = first
         .rows
         .iter()
@@ -210,7 +230,7 @@ async fn a_frozen_instance_lets_its_partitions_go_when_it_wakes() {
         .chain(&second_batch.message_ids)
         .cloned()
         .collect();
-    settle(&js, &setup.db, &rows, &ids).await;
+    settle(js, &setup.db, &rows, &ids).await;
 
     // Awake: its renewals fail (or the store refuses its writes), it lets go, and then it is
     // handed its share again.
@@ -229,10 +249,10 @@ async fn a_frozen_instance_lets_its_partitions_go_when_it_wakes() {
     .await;
     until_shares(&[&a, &b], &[2, 2]).await;
     let third = batch(&TENANTS, "three", 1, 1, now);
-    publish_events(&js, &third.events).await;
+    publish_events(js, &third.events).await;
     let rows: Vec<AlertKey> = rows.iter().chain(&third.rows).cloned().collect();
     let ids: Vec<String> = ids.iter().chain(&third.message_ids).cloned().collect();
-    settle(&js, &setup.db, &rows, &ids).await;
+    settle(js, &setup.db, &rows, &ids).await;
     assert!(b.stop().await.success(), "{}", b.log());
     until_shares(&[&a], &[4]).await;
     assert!(a.stop().await.success(), "{}", a.log());
@@ -249,20 +269,13 @@ async fn tenant_owned_by(owner: &Service) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn any_instance_answers_for_any_tenant_and_pushes_its_live_updates() {
-    let nats = NatsServer::start();
-    let dir = tempfile::tempdir().expect("a temp dir");
-    let setup = setup(dir.path(), &nats);
-    let js = nats.jetstream().await;
-    let now = now_ms();
-    let mut a = setup.start();
-    a.ready().await;
-    until_shares(&[&a], &[4]).await;
-    let mut b = second(&setup, "second").start();
-    b.ready().await;
-    until_shares(&[&a, &b], &[2, 2]).await;
+    let rig = Rig::new().await;
+    let (setup, js, now) = (&rig.setup, &rig.js, rig.now);
+    let mut a = rig.first().await;
+    let mut b = rig.second(&a).await;
     let work = batch(&TENANTS, "one", 1, 1, now);
-    publish_events(&js, &work.events).await;
-    settle(&js, &setup.db, &work.rows, &work.message_ids).await;
+    publish_events(js, &work.events).await;
+    settle(js, &setup.db, &work.rows, &work.message_ids).await;
 
     // REST: both instances answer for every tenant, from the engine of its owner.
     for tenant in TENANTS {
@@ -308,7 +321,7 @@ async fn any_instance_answers_for_any_tenant_and_pushes_its_live_updates() {
             .expect("a metrics snapshot");
         assert_eq!(metrics["data"]["open"], 2, "read from the owner: {metrics}");
         let ticket = format!("live-{}", here.port);
-        publish_events(&js, &[Ev::overdue(tenant, &ticket)]).await;
+        publish_events(js, &[Ev::overdue(tenant, &ticket)]).await;
         ws.until_all("the new ticket's alerts and figures, relayed", |seen| {
             let alerts = seen
                 .iter()

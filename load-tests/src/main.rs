@@ -226,6 +226,19 @@ fn parse_duration_arg(s: &str) -> Result<Duration, String> {
         .map_err(|e| e.to_string())
 }
 
+/// Where a generator writes: `path`, or stdout for `-`, buffered.
+fn ndjson_output(path: &std::path::Path) -> anyhow::Result<BufWriter<Box<dyn Write>>> {
+    let out: Box<dyn Write> = if path.as_os_str() == "-" {
+        Box::new(std::io::stdout().lock())
+    } else {
+        Box::new(
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?,
+        )
+    };
+    Ok(BufWriter::with_capacity(1 << 20, out))
+}
+
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::OpenTickets {
@@ -234,15 +247,7 @@ fn main() -> anyhow::Result<()> {
             history,
             tenants,
         } => {
-            let out: Box<dyn Write> = if output.as_os_str() == "-" {
-                Box::new(std::io::stdout().lock())
-            } else {
-                Box::new(
-                    std::fs::File::create(&output)
-                        .with_context(|| format!("cannot create {}", output.display()))?,
-                )
-            };
-            let mut out = BufWriter::with_capacity(1 << 20, out);
+            let mut out = ndjson_output(&output)?;
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as i64);
@@ -277,15 +282,7 @@ fn main() -> anyhow::Result<()> {
                 delay_scale: 1.0,
                 shuffle_ms: shuffle_secs * 1000,
             };
-            let out: Box<dyn Write> = if output.as_os_str() == "-" {
-                Box::new(std::io::stdout().lock())
-            } else {
-                Box::new(
-                    std::fs::File::create(&output)
-                        .with_context(|| format!("cannot create {}", output.display()))?,
-                )
-            };
-            let mut out = BufWriter::with_capacity(1 << 20, out);
+            let mut out = ndjson_output(&output)?;
             w.write(&mut out)?;
             out.flush()?;
         }

@@ -142,6 +142,17 @@ pub struct Lease {
     pub revision: u64,
 }
 
+impl Lease {
+    /// A lease just taken by a write of `revision`: its fence.
+    fn taken(partition: u32, revision: u64) -> Lease {
+        Lease {
+            partition,
+            fence: revision,
+            revision,
+        }
+    }
+}
+
 /// The cluster as the bucket shows it now.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClusterView {
@@ -318,11 +329,7 @@ impl LeaseBucket {
             .create(partition_key(partition), self.value.clone())
             .await
         {
-            Ok(revision) => Ok(Some(Lease {
-                partition,
-                fence: revision,
-                revision,
-            })),
+            Ok(revision) => Ok(Some(Lease::taken(partition, revision))),
             Err(e) if e.kind() == CreateErrorKind::AlreadyExists => Ok(None),
             Err(e) => Err(self.fail(format!("take the lease of partition {partition}"), e)),
         }
@@ -336,11 +343,7 @@ impl LeaseBucket {
             .update(partition_key(partition), self.value.clone(), revision)
             .await
         {
-            Ok(revision) => Ok(Some(Lease {
-                partition,
-                fence: revision,
-                revision,
-            })),
+            Ok(revision) => Ok(Some(Lease::taken(partition, revision))),
             Err(e) if e.kind() == UpdateErrorKind::WrongLastRevision => Ok(None),
             Err(e) => Err(self.fail(format!("adopt the lease of partition {partition}"), e)),
         }

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Aggregate ingest of 1, 2 and 3 instances on this machine: EVENTS events (the open-tickets
+# stream: OPEN tickets created, then assigned in turn; no alert) are published once, then for
+# each instance count a fresh PostgreSQL database and that many `vigil run` processes consume
+# the whole stream from its start, sharing the partitions through leases. The figure is events
+# applied per second, from the start of the instances to the last event applied (summed over
+# the instances), ROUNDS times per count. The instances share this machine's cores with each
+# other, nats-server and PostgreSQL: the point is what coordination costs, not scaling.
+# Usage: load-tests/bench/instances.sh
+#   Environment (defaults): EVENTS=2000000 OPEN=200000 TENANTS=1000 COUNTS="1 2 3" ROUNDS=3;
+#   KEEP=1 keeps the temp directory; CARGO_TARGET_DIR is honoured.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+. "$ROOT/scripts/lib.sh"
+ensure_nats_server
+
+EVENTS=${EVENTS:-2000000}
+OPEN=${OPEN:-200000}
+TENANTS=${TENANTS:-1000}
+COUNTS=${COUNTS:-"1 2 3"}
+ROUNDS=${ROUNDS:-3}
+
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+VIGIL="$TARGET/release/vigil"
+LOAD="$TARGET/release/vigil-load"
+log "building the release binaries into $TARGET"
+(cd "$ROOT" && CARGO_TARGET_DIR="$TARGET" cargo build --release -q -p vigil -p vigil-load)
+COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+
+WORK=$(mktemp -d /tmp/vigil-instances-bench.XXXXXX)
+PIDS=()
+. "$ROOT/load-tests/bench/processes.sh"
+unset VIGIL_TEST_POSTGRES_URL
+start_postgres
+[ -n "${VIGIL_TEST_POSTGRES_URL:-}" ] || die "no PostgreSQL server for the store"
+trap 'cleanup; stop_postgres' EXIT
+PG_BASE=${VIGIL_TEST_POSTGRES_URL%/*}
+PG_PORT=${PG_BASE##*:}
+PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+
+NATS_PORT=$(free_port)
+"${NATS_SERVER_BIN:-nats-server}" -js -a 127.0.0.1 -p "$NATS_PORT" -sd "$WORK/js" >"$WORK/nats.log" 2>&1 &
+PIDS+=("$!")
+wait_port "$NATS_PORT"
+
+config() { # file db http_port name
+  cat >"$1" <<TOML
+[nats]
+url = "nats://127.0.0.1:$NATS_PORT"
+partitions = 16
+[store]
+url = "$PG_BASE/$2"
+[http]
+listen = "127.0.0.1:$3"
+[cluster]
+name = "$4"
+[log]
+filter = "info"
+TOML
+}
+
+ingested() { # port
+  curl -s "http://127.0.0.1:$1/metrics" | awk '/^vigil_events_ingested_total /{printf "%d", $2}'
+}
+
+log "publishing $EVENTS events once"
+config "$WORK/publish.toml" vigil_test 1 publisher
+"$LOAD" open-tickets --tickets "$OPEN" --history "$EVENTS" --tenants "$TENANTS" |
+  "$VIGIL" publish --input - --config "$WORK/publish.toml" 2>>"$WORK/publish.log"
+
+echo "commit $COMMIT; $(nproc) CPUs; $EVENTS events of $TENANTS tenants in 16 partitions; PostgreSQL and nats-server on the same machine"
+printf '%-10s %s\n' instances "events applied per second (each round)"
+declare -A RATES
+for round in $(seq 1 "$ROUNDS"); do
+  for n in $COUNTS; do
+    db="vigil_r${round}_n$n"
+    "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U vigil "$db"
+    ports=()
+    pids=()
+    started=$(date +%s.%N)
+    for i in $(seq 1 "$n"); do
+      port=$(free_port)
+      config "$WORK/r$round-n$n-$i.toml" "$db" "$port" "node-$i"
+      "$VIGIL" run --config "$WORK/r$round-n$n-$i.toml" >"$WORK/r$round-n$n-$i.log" 2>&1 &
+      pids+=("$!")
+      PIDS+=("$!")
+      ports+=("$port")
+    done
+    for _ in $(seq 1 12000); do
+      total=0
+      for port in "${ports[@]}"; do total=$(( total + $(ingested "$port" || echo 0) )); done
+      [ "$total" -ge "$EVENTS" ] && break
+      sleep 0.05
+    done
+    [ "$total" -ge "$EVENTS" ] || die "$n instances applied $total of $EVENTS events"
+    rate=$(awk -v a="$started" -v b="$(date +%s.%N)" -v n="$EVENTS" 'BEGIN { printf "%d", n / (b - a) }')
+    RATES[$n]="${RATES[$n]:-} $rate"
+    for pid in "${pids[@]}"; do stop_pid "$pid"; done
+  done
+done
+for n in $COUNTS; do printf '%-10s %s\n' "$n" "${RATES[$n]}"; done
