@@ -340,3 +340,31 @@ async fn any_instance_answers_for_any_tenant_and_pushes_its_live_updates() {
     assert!(b.stop().await.success(), "{}", b.log());
     assert!(a.stop().await.success(), "{}", a.log());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_instances_share_four_partitions_two_one_one() {
+    let rig = Rig::new().await;
+    let mut a = rig.first().await;
+    let mut b = rig.second(&a).await;
+    // ⌈4/3⌉ = 2: the third comes into 2/2/0, and is handed one partition to make 2/1/1.
+    let mut c = second(&rig.setup, "third").start();
+    c.ready().await;
+    eventually("shares of 2, 1 and 1", || async {
+        let mut now = Vec::new();
+        for s in [&a, &b, &c] {
+            now.push(owned(s).await?);
+        }
+        now.sort_unstable();
+        (now == [1, 1, 2]).then_some(())
+    })
+    .await;
+    let mut all: Vec<u64> = Vec::new();
+    for s in [&a, &b, &c] {
+        all.extend(owned_partitions(s).await);
+    }
+    all.sort_unstable();
+    assert_eq!(all, [0, 1, 2, 3], "each partition has exactly one owner");
+    for s in [&mut c, &mut b, &mut a] {
+        assert!(s.stop().await.success(), "{}", s.log());
+    }
+}

@@ -127,6 +127,12 @@ impl Keeper {
             self.let_go(&extra, LetGo::HandOver).await;
         } else if self.running.len() < share {
             self.take_free(&view, share).await;
+        } else if self.yields_one(&view) {
+            // Even out ⌈P/N⌉ shares to ⌊P/N⌋ or ⌈P/N⌉ each (6/5/5, not 6/6/4): one
+            // partition per round from the instance holding most.
+            let last: Vec<u32> = self.running.keys().rev().take(1).copied().collect();
+            info!(partitions = ?last, "handing a partition to an instance below its share");
+            self.let_go(&last, LetGo::HandOver).await;
         }
         let unowned = (0..self.k.partitions)
             .filter(|p| !view.owners.contains_key(p) && !self.running.contains_key(p))
@@ -134,6 +140,32 @@ impl Keeper {
         metrics::partitions_owned().set(self.running.len() as f64);
         metrics::partitions_unowned().set(unowned as f64);
         self.k.caught_up.settled(unowned);
+    }
+
+    /// Whether this instance should hand one partition over so that an instance holding
+    /// fewer than ⌊P/N⌋ gets it: it is the live instance holding most (the greatest name among
+    /// equals), and holds more than ⌊P/N⌋.
+    fn yields_one(&self, view: &ClusterView) -> bool {
+        let me = self.k.leases.me();
+        let mut counts: BTreeMap<&str, usize> = view
+            .instances
+            .iter()
+            .filter(|(name, h)| **name != me.name && !h.is_dead_predecessor_of(me))
+            .map(|(name, _)| (name.as_str(), 0))
+            .collect();
+        for owner in view.owners.values() {
+            if let Some(n) = counts.get_mut(owner.holder.name.as_str()) {
+                *n += 1;
+            }
+        }
+        counts.insert(me.name.as_str(), self.running.len());
+        let floor = self.k.partitions as usize / counts.len().max(1);
+        let somebody_short = counts.values().any(|&n| n < floor);
+        let most = counts
+            .iter()
+            .max_by_key(|(name, n)| (**n, **name))
+            .map(|(name, _)| *name);
+        somebody_short && self.running.len() > floor && most == Some(me.name.as_str())
     }
 
     /// Renews every lease; lets go of those lost or not renewed for a whole TTL.
