@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Aggregate ingest of 1, 2 and 3 instances on this machine: EVENTS events (the open-tickets
+# Aggregate ingest of 1, 2 and 3 instances on this machine (and of 1 without snapshots, the
+# baseline of what snapshots cost): EVENTS events (the open-tickets
 # stream: OPEN tickets created, then assigned in turn; no alert) are published once, then for
 # each instance count a fresh PostgreSQL database and that many `vigil run` processes consume
 # the whole stream from its start, sharing the partitions through leases. The figure is events
@@ -7,7 +8,8 @@
 # the instances), ROUNDS times per count. The instances share this machine's cores with each
 # other, nats-server and PostgreSQL: the point is what coordination costs, not scaling.
 # Usage: load-tests/bench/instances.sh
-#   Environment (defaults): EVENTS=2000000 OPEN=200000 TENANTS=1000 COUNTS="1 2 3" ROUNDS=3;
+#   Environment (defaults): EVENTS=2000000 OPEN=200000 TENANTS=1000 COUNTS="1 2 3 1-nosnap"
+#   ROUNDS=3 (`N-nosnap`: N instances with snapshots off);
 #   KEEP=1 keeps the temp directory; CARGO_TARGET_DIR is honoured.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -17,7 +19,7 @@ ensure_nats_server
 EVENTS=${EVENTS:-2000000}
 OPEN=${OPEN:-200000}
 TENANTS=${TENANTS:-1000}
-COUNTS=${COUNTS:-"1 2 3"}
+COUNTS=${COUNTS:-"1 2 3 1-nosnap"}
 ROUNDS=${ROUNDS:-3}
 
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
@@ -43,7 +45,9 @@ NATS_PORT=$(free_port)
 PIDS+=("$!")
 wait_port "$NATS_PORT"
 
-config() { # file db http_port name
+config() { # file db http_port name [snapshots: on|off]
+  local every=100000 interval="5m"
+  if [ "${5:-on}" = off ]; then every=0 interval="0s"; fi
   cat >"$1" <<TOML
 [nats]
 url = "nats://127.0.0.1:$NATS_PORT"
@@ -54,6 +58,9 @@ url = "$PG_BASE/$2"
 listen = "127.0.0.1:$3"
 [cluster]
 name = "$4"
+[engine]
+snapshot_every_events = $every
+snapshot_interval = "$interval"
 [log]
 filter = "info"
 TOML
@@ -64,38 +71,52 @@ ingested() { # port
 }
 
 log "publishing $EVENTS events once"
-config "$WORK/publish.toml" vigil_test 1 publisher
+SETUP_PORT=$(free_port)
+config "$WORK/publish.toml" vigil_test "$SETUP_PORT" publisher
+# `vigil run` creates the streams; one that consumes nothing yet, stopped once ready.
+"$VIGIL" run --config "$WORK/publish.toml" >"$WORK/setup.log" 2>&1 &
+SETUP_PID=$!
+PIDS+=("$SETUP_PID")
+for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$SETUP_PORT/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+stop_pid "$SETUP_PID"
 "$LOAD" open-tickets --tickets "$OPEN" --history "$EVENTS" --tenants "$TENANTS" |
-  "$VIGIL" publish --input - --config "$WORK/publish.toml" 2>>"$WORK/publish.log"
+  "$VIGIL" publish --input - --config "$WORK/publish.toml" 2>>"$WORK/publish.log" ||
+  { tail -5 "$WORK/publish.log" >&2; die "publishing failed"; }
 
 echo "commit $COMMIT; $(nproc) CPUs; $EVENTS events of $TENANTS tenants in 16 partitions; PostgreSQL and nats-server on the same machine"
 printf '%-10s %s\n' instances "events applied per second (each round)"
 declare -A RATES
 for round in $(seq 1 "$ROUNDS"); do
-  for n in $COUNTS; do
-    db="vigil_r${round}_n$n"
+  for mode in $COUNTS; do
+    n=${mode%-nosnap}
+    snapshots=on
+    [ "$mode" = "$n" ] || snapshots=off
+    db="vigil_r${round}_${mode//-/_}"
     "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U vigil "$db"
     ports=()
     pids=()
     started=$(date +%s.%N)
     for i in $(seq 1 "$n"); do
       port=$(free_port)
-      config "$WORK/r$round-n$n-$i.toml" "$db" "$port" "node-$i"
-      "$VIGIL" run --config "$WORK/r$round-n$n-$i.toml" >"$WORK/r$round-n$n-$i.log" 2>&1 &
+      config "$WORK/r$round-$mode-$i.toml" "$db" "$port" "node-$i" "$snapshots"
+      "$VIGIL" run --config "$WORK/r$round-$mode-$i.toml" >"$WORK/r$round-$mode-$i.log" 2>&1 &
       pids+=("$!")
       PIDS+=("$!")
       ports+=("$port")
     done
     for _ in $(seq 1 12000); do
       total=0
-      for port in "${ports[@]}"; do total=$(( total + $(ingested "$port" || echo 0) )); done
+      for port in "${ports[@]}"; do
+        applied=$(ingested "$port" || true)
+        total=$(( total + ${applied:-0} ))
+      done
       [ "$total" -ge "$EVENTS" ] && break
       sleep 0.05
     done
-    [ "$total" -ge "$EVENTS" ] || die "$n instances applied $total of $EVENTS events"
+    [ "$total" -ge "$EVENTS" ] || die "$mode: the instances applied $total of $EVENTS events"
     rate=$(awk -v a="$started" -v b="$(date +%s.%N)" -v n="$EVENTS" 'BEGIN { printf "%d", n / (b - a) }')
-    RATES[$n]="${RATES[$n]:-} $rate"
+    RATES[$mode]="${RATES[$mode]:-} $rate"
     for pid in "${pids[@]}"; do stop_pid "$pid"; done
   done
 done
-for n in $COUNTS; do printf '%-10s %s\n' "$n" "${RATES[$n]}"; done
+for mode in $COUNTS; do printf '%-10s %s\n' "$mode" "${RATES[$mode]:-}"; done
