@@ -66,19 +66,6 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// The fence a write carried when it was refused as [`StoreError::Fenced`].
-    pub fn fenced(&self) -> Option<super::Fence> {
-        match self {
-            StoreError::Fenced {
-                partition, carried, ..
-            } => Some(super::Fence {
-                partition: *partition,
-                revision: *carried,
-            }),
-            _ => None,
-        }
-    }
-
     /// Whether waiting and retrying the same operation can succeed.
     pub fn is_retryable(&self) -> bool {
         match self {

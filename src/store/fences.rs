@@ -21,6 +21,21 @@ pub struct Fence {
     pub revision: u64,
 }
 
+impl StoreError {
+    /// The fence a write carried when it was refused as [`StoreError::Fenced`].
+    pub fn fenced(&self) -> Option<Fence> {
+        match self {
+            StoreError::Fenced {
+                partition, carried, ..
+            } => Some(Fence {
+                partition: *partition,
+                revision: *carried,
+            }),
+            _ => None,
+        }
+    }
+}
+
 /// Each partition's current fence. A borrowed handle from [`Store::fences`]; copy it freely.
 #[derive(Debug, Clone, Copy)]
 pub struct PartitionFences<'a> {
@@ -92,8 +107,8 @@ fn revision_value(fence: Fence) -> Result<i64, StoreError> {
 macro_rules! begin_write {
     ($backend:expr, $pool:expr) => {
         match $backend {
-            $crate::store::Backend::Sqlite(_) => $pool.begin_with("BEGIN IMMEDIATE").await,
-            $crate::store::Backend::Postgres(_) => $pool.begin().await,
+            $crate::store::pool::Backend::Sqlite(_) => $pool.begin_with("BEGIN IMMEDIATE").await,
+            $crate::store::pool::Backend::Postgres(_) => $pool.begin().await,
         }
     };
 }
@@ -111,7 +126,7 @@ macro_rules! check_fences {
                 .await?;
             let current = current.map_or(0, |(f,)| u64::try_from(f).unwrap_or(0));
             if current != fence.revision {
-                return Err($crate::store::StoreError::Fenced {
+                return Err($crate::store::error::StoreError::Fenced {
                     partition: fence.partition,
                     carried: fence.revision,
                     current,
