@@ -269,6 +269,12 @@ fn validate_service(c: &VigilConfig, o: &Origins, problems: &mut Vec<ConfigProbl
     if c.nats.retention.as_millis() == 0 {
         bad("nats.retention", "must be longer than zero".into());
     }
+    if !(1..=5).contains(&c.nats.replicas) {
+        bad(
+            "nats.replicas",
+            "must be between 1 and 5 (JetStream's replica range)".into(),
+        );
+    }
     let url = c.store.url.trim();
     if !(url.starts_with("sqlite:")
         || url.starts_with("postgres:")

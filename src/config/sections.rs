@@ -108,6 +108,9 @@ pub struct NatsConfig {
     pub alerts_stream: String,
     /// The dead-letter stream (`vigil.dlq.*`). Default `"VIGIL_DLQ"`.
     pub dlq_stream: String,
+    /// Replicas of the events, alerts and dead-letter streams: 1 on one nats-server, 3 on a
+    /// JetStream cluster of three (a stream survives losing one). Default 1.
+    pub replicas: u8,
 }
 
 impl Default for NatsConfig {
@@ -119,6 +122,7 @@ impl Default for NatsConfig {
             retention: ConfigDuration::from_days(35),
             alerts_stream: "VIGIL_ALERTS".into(),
             dlq_stream: "VIGIL_DLQ".into(),
+            replicas: 1,
         }
     }
 }

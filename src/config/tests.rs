@@ -57,6 +57,7 @@ fn an_empty_file_gives_the_defaults() {
     assert_eq!(c.cluster.name, "");
     assert_eq!(c.cluster.lease_ttl.as_millis(), 10_000);
     assert_eq!(c.cluster.lease_replicas, 1);
+    assert_eq!(c.nats.replicas, 1);
     assert_eq!(c.metrics.tenant_labels, 100);
     assert_eq!(c.tenants.policies_dir, Path::new("tenants"));
     assert!(c.tenant_policies.is_empty());
@@ -230,6 +231,19 @@ listen = "not an address"
     assert_has(
         &p,
         "DIR/vigil.toml:18: cluster.lease_ttl: must be between 3s and 5m",
+    );
+    let replicas = problems(
+        "[nats]\nreplicas = 7\n[cluster]\nlease_replicas = 0\n",
+        &[],
+        &[],
+    );
+    assert_has(
+        &replicas,
+        "DIR/vigil.toml:2: nats.replicas: must be between 1 and 5",
+    );
+    assert_has(
+        &replicas,
+        "DIR/vigil.toml:4: cluster.lease_replicas: must be between 1 and 5",
     );
     assert_has(&p, "DIR/vigil.toml:21: http.listen:");
     assert_has(

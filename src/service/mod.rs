@@ -270,6 +270,7 @@ async fn connect_nats(
         name: config.nats.stream.clone(),
         partitions: u32::from(config.nats.partitions),
         retention: config.nats.retention.as_std(),
+        replicas: usize::from(config.nats.replicas),
         ..StreamSettings::default()
     };
     vigil_streams::ensure_streams(&js, &streams)
