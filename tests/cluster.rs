@@ -75,27 +75,6 @@ async fn owned_partitions(service: &Service) -> Vec<u64> {
         .collect()
 }
 
-/// Publishes `work`, waits until the store holds `rows` (sorted here) and every change was
-/// published, then checks `VIGIL_ALERTS` holds each of `ids` once and nothing else.
-async fn settle(
-    js: &async_nats::jetstream::Context,
-    db: &std::path::Path,
-    rows: &[AlertKey],
-    ids: &[String],
-) {
-    let mut rows = rows.to_vec();
-    rows.sort();
-    wait_for_store(db, rows.clone()).await;
-    wait_published(db, rows.len()).await;
-    let mut ids = ids.to_vec();
-    ids.sort();
-    assert_eq!(
-        stream_ids(js).await,
-        ids,
-        "each alert change published once"
-    );
-}
-
 /// One nats-server and one store, for two instances.
 struct Rig {
     _nats: NatsServer,
@@ -103,6 +82,8 @@ struct Rig {
     setup: ServiceSetup,
     js: async_nats::jetstream::Context,
     now: i64,
+    /// What every wave so far must have produced: store rows and published message ids.
+    expected: std::sync::Mutex<(Vec<AlertKey>, Vec<String>)>,
 }
 
 impl Rig {
@@ -120,7 +101,31 @@ impl Rig {
             setup,
             js,
             now: now_ms(),
+            expected: Default::default(),
         }
+    }
+
+    /// Publishes a wave of tickets named `name` for every tenant, then waits until the store
+    /// holds the alerts of every wave so far and each of their changes was published, and
+    /// checks `VIGIL_ALERTS` holds each change once and nothing else.
+    async fn wave(&self, name: &str) {
+        let work = batch(&TENANTS, name, 1, 1, self.now);
+        publish_events(&self.js, &work.events).await;
+        let (mut rows, mut ids) = {
+            let mut expected = self.expected.lock().expect("not poisoned");
+            expected.0.extend(work.rows);
+            expected.1.extend(work.message_ids);
+            expected.clone()
+        };
+        rows.sort();
+        wait_for_store(&self.setup.db, rows.clone()).await;
+        wait_published(&self.setup.db, rows.len()).await;
+        ids.sort();
+        assert_eq!(
+            stream_ids(&self.js).await,
+            ids,
+            "each alert change published once"
+        );
     }
 
     /// The first instance, once it owns every partition.
@@ -143,11 +148,8 @@ impl Rig {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_newcomer_gets_its_share_and_a_killed_instances_partitions_move_within_the_ttl() {
     let rig = Rig::new().await;
-    let (setup, js, now) = (&rig.setup, &rig.js, rig.now);
     let mut a = rig.first().await;
-    let first = batch(&TENANTS, "one", 1, 1, now);
-    publish_events(js, &first.events).await;
-    settle(js, &setup.db, &first.rows, &first.message_ids).await;
+    rig.wave("one").await;
 
     // A newcomer: the first instance hands half of the partitions over.
     let mut b = rig.second(&a).await;
@@ -156,21 +158,7 @@ async fn a_newcomer_gets_its_share_and_a_killed_instances_partitions_move_within
     all.extend(owned_partitions(&b).await);
     all.sort_unstable();
     assert_eq!(all, [0, 1, 2, 3], "each partition has exactly one owner");
-    let second_batch = batch(&TENANTS, "two", 1, 1, now);
-    publish_events(js, &second_batch.events).await;
-    let rows: Vec<AlertKey> = first
-        .rows
-        .iter()
-        .chain(&second_batch.rows)
-        .cloned()
-        .collect();
-    let ids: Vec<String> = first
-        .message_ids
-        .iter()
-        .chain(&second_batch.message_ids)
-        .cloned()
-        .collect();
-    settle(js, &setup.db, &rows, &ids).await;
+    rig.wave("two").await;
 
     // Killed: no hand-over; its leases expire and the first instance takes them over.
     b.kill().await;
@@ -188,11 +176,7 @@ async fn a_newcomer_gets_its_share_and_a_killed_instances_partitions_move_within
         "{}",
         a.log()
     );
-    let third = batch(&TENANTS, "three", 1, 1, now);
-    publish_events(js, &third.events).await;
-    let rows: Vec<AlertKey> = rows.iter().chain(&third.rows).cloned().collect();
-    let ids: Vec<String> = ids.iter().chain(&third.message_ids).cloned().collect();
-    settle(js, &setup.db, &rows, &ids).await;
+    rig.wave("three").await;
     assert_eq!(
         a.metric("vigil_lease_transitions_total{kind=\"taken\"}")
             .await,
@@ -205,32 +189,15 @@ async fn a_newcomer_gets_its_share_and_a_killed_instances_partitions_move_within
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frozen_instance_lets_its_partitions_go_when_it_wakes() {
     let rig = Rig::new().await;
-    let (setup, js, now) = (&rig.setup, &rig.js, rig.now);
     let mut a = rig.first().await;
     let mut b = rig.second(&a).await;
-    let first = batch(&TENANTS, "one", 1, 1, now);
-    publish_events(js, &first.events).await;
-    settle(js, &setup.db, &first.rows, &first.message_ids).await;
+    rig.wave("one").await;
 
     // Frozen past its leases: the first instance takes its partitions over, and events of
     // every tenant arrive meanwhile.
     b.signal(libc::SIGSTOP);
     until_shares(&[&a], &[4]).await;
-    let second_batch = batch(&TENANTS, "two", 1, 1, now);
-    publish_events(js, &second_batch.events).await;
-    let rows: Vec<AlertKey> = first
-        .rows
-        .iter()
-        .chain(&second_batch.rows)
-        .cloned()
-        .collect();
-    let ids: Vec<String> = first
-        .message_ids
-        .iter()
-        .chain(&second_batch.message_ids)
-        .cloned()
-        .collect();
-    settle(js, &setup.db, &rows, &ids).await;
+    rig.wave("two").await;
 
     // Awake: its renewals fail (or the store refuses its writes), it lets go, and then it is
     // handed its share again.
@@ -248,11 +215,7 @@ async fn a_frozen_instance_lets_its_partitions_go_when_it_wakes() {
     })
     .await;
     until_shares(&[&a, &b], &[2, 2]).await;
-    let third = batch(&TENANTS, "three", 1, 1, now);
-    publish_events(js, &third.events).await;
-    let rows: Vec<AlertKey> = rows.iter().chain(&third.rows).cloned().collect();
-    let ids: Vec<String> = ids.iter().chain(&third.message_ids).cloned().collect();
-    settle(js, &setup.db, &rows, &ids).await;
+    rig.wave("three").await;
     assert!(b.stop().await.success(), "{}", b.log());
     until_shares(&[&a], &[4]).await;
     assert!(a.stop().await.success(), "{}", a.log());
@@ -270,12 +233,10 @@ async fn tenant_owned_by(owner: &Service) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn any_instance_answers_for_any_tenant_and_pushes_its_live_updates() {
     let rig = Rig::new().await;
-    let (setup, js, now) = (&rig.setup, &rig.js, rig.now);
+    let (setup, js) = (&rig.setup, &rig.js);
     let mut a = rig.first().await;
     let mut b = rig.second(&a).await;
-    let work = batch(&TENANTS, "one", 1, 1, now);
-    publish_events(js, &work.events).await;
-    settle(js, &setup.db, &work.rows, &work.message_ids).await;
+    rig.wave("one").await;
 
     // REST: both instances answer for every tenant, from the engine of its owner.
     for tenant in TENANTS {
