@@ -22,12 +22,7 @@ TENANTS=${TENANTS:-1000}
 COUNTS=${COUNTS:-"1 2 3 1-nosnap"}
 ROUNDS=${ROUNDS:-3}
 
-TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-VIGIL="$TARGET/release/vigil"
-LOAD="$TARGET/release/vigil-load"
-log "building the release binaries into $TARGET"
-(cd "$ROOT" && CARGO_TARGET_DIR="$TARGET" cargo build --release -q -p vigil -p vigil-load)
-COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+. "$ROOT/load-tests/bench/build.sh"
 
 WORK=$(mktemp -d /tmp/vigil-instances-bench.XXXXXX)
 PIDS=()

@@ -19,12 +19,7 @@ TENANTS=${TENANTS:-1000}
 ROUNDS=${ROUNDS:-3}
 TAIL=${TAIL:-100000}
 
-TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-VIGIL="$TARGET/release/vigil"
-LOAD="$TARGET/release/vigil-load"
-log "building the release binaries into $TARGET"
-(cd "$ROOT" && CARGO_TARGET_DIR="$TARGET" cargo build --release -q -p vigil -p vigil-load)
-COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+. "$ROOT/load-tests/bench/build.sh"
 
 WORK=$(mktemp -d /tmp/vigil-open-tickets-bench.XXXXXX)
 PIDS=()
@@ -34,24 +29,6 @@ metric() { # name: the sum of a metric's samples on the running service
   curl -s "http://127.0.0.1:$HTTP_PORT/metrics" | awk -v m="$1" '$1 == m || index($1, m "{") == 1 { s += $2 } END { printf "%d", s }'
 }
 
-# Starts `vigil run` (pid in VIGIL_PID); seconds until /readyz answers 200 go into READY_SECS.
-start_until_ready() { # log
-  local started now
-  started=$(date +%s.%N)
-  "$VIGIL" run --config "$RUN/vigil.toml" >>"$1" 2>&1 &
-  VIGIL_PID=$!
-  PIDS+=("$VIGIL_PID")
-  for _ in $(seq 1 24000); do
-    if curl -sf "http://127.0.0.1:$HTTP_PORT/readyz" >/dev/null 2>&1; then
-      now=$(date +%s.%N)
-      READY_SECS=$(awk -v a="$started" -v b="$now" 'BEGIN { printf "%.2f", b - a }')
-      return 0
-    fi
-    kill -0 "$VIGIL_PID" 2>/dev/null || { tail -20 "$1" >&2; die "vigil run exited"; }
-    sleep 0.05
-  done
-  die "vigil run was not ready within 20 minutes"
-}
 
 # Waits until a fresh service has applied `$1` events.
 wait_applied() { # total
@@ -93,7 +70,7 @@ snapshot_interval = "30s"
 [log]
 filter = "info"
 TOML
-  start_until_ready "$RUN/run-0.log"
+  start_until_ready "$RUN/vigil.toml" "$RUN/run-0.log"
   log "history $HISTORY: publishing and applying"
   started=$(date +%s.%N)
   "$LOAD" open-tickets --tickets "$OPEN" --history "$HISTORY" --tenants "$TENANTS" |
@@ -106,7 +83,7 @@ TOML
   crash=()
   tails=()
   for round in $(seq 1 "$ROUNDS"); do
-    start_until_ready "$RUN/run-$round-term.log"
+    start_until_ready "$RUN/vigil.toml" "$RUN/run-$round-term.log"
     graceful+=("$READY_SECS")
     grep -q "partition restored from its snapshot" "$RUN/run-$round-term.log" ||
       die "round $round: nothing restored from a snapshot (see $RUN/run-$round-term.log)"
@@ -117,7 +94,7 @@ TOML
       tail -n "$TAIL" | sed "s/\"a-/\"r$round-/" |
       "$VIGIL" publish --input - --config "$RUN/vigil.toml" 2>>"$RUN/publish.log"
     stop_pid "$VIGIL_PID" KILL
-    start_until_ready "$RUN/run-$round-kill.log"
+    start_until_ready "$RUN/vigil.toml" "$RUN/run-$round-kill.log"
     crash+=("$READY_SECS")
     tails+=("$(metric vigil_recovery_tail_events)")
     wait_open "round $round, after kill -9"

@@ -1,4 +1,4 @@
-# Process and figure helpers shared by notify.sh and partner.sh. Source after setting WORK
+# Process and figure helpers shared by the benches. Source after setting WORK
 # (the temporary directory) and PIDS=() (processes to stop on exit), and after defining `log`.
 stop_pid() { # pid [signal]: stops one process this script started, waiting up to 20 s
   local pid=$1
@@ -23,3 +23,22 @@ cpu_seconds() { # utime + stime of a live process, in seconds
   awk -v hz="$(getconf CLK_TCK)" '{printf "%.1f", ($14 + $15) / hz}' "/proc/$1/stat" 2>/dev/null || echo 0
 }
 fig() { sed -n "s/^$2=//p" "$1" | tail -n 1; }
+# Starts `vigil run --config $1` logging to $2 (its pid in VIGIL_PID and PIDS); the seconds
+# until /readyz on HTTP_PORT answers 200 go into READY_SECS. Gives up after 20 minutes.
+start_until_ready() { # config log
+  local started now
+  started=$(date +%s.%N)
+  "$VIGIL" run --config "$1" >>"$2" 2>&1 &
+  VIGIL_PID=$!
+  PIDS+=("$VIGIL_PID")
+  for _ in $(seq 1 24000); do
+    if curl -sf "http://127.0.0.1:$HTTP_PORT/readyz" >/dev/null 2>&1; then
+      now=$(date +%s.%N)
+      READY_SECS=$(awk -v a="$started" -v b="$now" 'BEGIN { printf "%.2f", b - a }')
+      return 0
+    fi
+    kill -0 "$VIGIL_PID" 2>/dev/null || { tail -20 "$2" >&2; die "vigil run exited"; }
+    sleep 0.05
+  done
+  die "vigil run was not ready within 20 minutes"
+}

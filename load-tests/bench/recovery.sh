@@ -17,12 +17,7 @@ EVENTS=${EVENTS:-1000000}
 TENANTS=${TENANTS:-1000}
 ROUNDS=${ROUNDS:-3}
 
-TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-VIGIL="$TARGET/release/vigil"
-LOAD="$TARGET/release/vigil-load"
-log "building the release binaries into $TARGET"
-(cd "$ROOT" && CARGO_TARGET_DIR="$TARGET" cargo build --release -q -p vigil -p vigil-load)
-COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+. "$ROOT/load-tests/bench/build.sh"
 
 WORK=$(mktemp -d /tmp/vigil-recovery-bench.XXXXXX)
 PIDS=()
@@ -49,31 +44,12 @@ snapshot_interval = "5s"
 filter = "info"
 TOML
 
-# Starts `vigil run` (its pid in VIGIL_PID); the seconds until /readyz answers 200 go into
-# READY_SECS.
-start_until_ready() { # log
-  local started now
-  started=$(date +%s.%N)
-  "$VIGIL" run --config "$WORK/vigil.toml" >>"$1" 2>&1 &
-  VIGIL_PID=$!
-  PIDS+=("$VIGIL_PID")
-  for _ in $(seq 1 12000); do
-    if curl -sf "http://127.0.0.1:$HTTP_PORT/readyz" >/dev/null 2>&1; then
-      now=$(date +%s.%N)
-      READY_SECS=$(awk -v a="$started" -v b="$now" 'BEGIN { printf "%.2f", b - a }')
-      return 0
-    fi
-    kill -0 "$VIGIL_PID" 2>/dev/null || { tail -20 "$1" >&2; die "vigil run exited"; }
-    sleep 0.05
-  done
-  die "vigil run was not ready within 10 minutes"
-}
 snapshots() { sqlite3 "$WORK/vigil.db" 'SELECT count(*), coalesce(sum(length(state)), 0), coalesce(sum(sequence), 0) FROM partition_snapshots' 2>/dev/null || echo '0|0|0'; }
 
 log "first run: $EVENTS events of $TENANTS tenants published and applied, snapshots taken"
 "$LOAD" generate --events "$EVENTS" --tenants "$TENANTS" --output "$WORK/events.ndjson"
 TOTAL=$(wc -l <"$WORK/events.ndjson")
-start_until_ready "$WORK/run-0.log"
+start_until_ready "$WORK/vigil.toml" "$WORK/run-0.log"
 "$VIGIL" publish --input "$WORK/events.ndjson" --config "$WORK/vigil.toml" 2>>"$WORK/publish.log"
 ingested() { curl -s "http://127.0.0.1:$HTTP_PORT/metrics" | awk '/^vigil_events_ingested_total /{printf "%d", $2}'; }
 for _ in $(seq 1 1200); do [ "$(ingested)" = "$TOTAL" ] && break; sleep 0.5; done
@@ -98,7 +74,7 @@ echo "round  with snapshots (s)  without, full replay (s)  ratio"
 for round in $(seq 1 "$ROUNDS"); do
   cp "$WORK/with-snapshots.db" "$WORK/vigil.db"
   rm -f "$WORK/vigil.db-wal" "$WORK/vigil.db-shm"
-  start_until_ready "$WORK/run-$round-with.log"
+  start_until_ready "$WORK/vigil.toml" "$WORK/run-$round-with.log"
   with=$READY_SECS
   grep -q "partition restored from its snapshot" "$WORK/run-$round-with.log" ||
     die "round $round: the snapshots were not restored (see $WORK/run-$round-with.log)"
@@ -106,7 +82,7 @@ for round in $(seq 1 "$ROUNDS"); do
   cp "$WORK/with-snapshots.db" "$WORK/vigil.db"
   rm -f "$WORK/vigil.db-wal" "$WORK/vigil.db-shm"
   sqlite3 "$WORK/vigil.db" 'DELETE FROM partition_snapshots'
-  start_until_ready "$WORK/run-$round-without.log"
+  start_until_ready "$WORK/vigil.toml" "$WORK/run-$round-without.log"
   without=$READY_SECS
   stop_pid "$VIGIL_PID"
   printf '%5s  %19.2f  %24.2f  %5.1f\n' "$round" "$with" "$without" "$(echo "$without / $with" | bc -l)"

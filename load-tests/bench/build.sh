@@ -1,0 +1,8 @@
+# The release binaries the benches run, built first: sets TARGET, VIGIL, LOAD and COMMIT.
+# Source after ROOT is set and scripts/lib.sh is sourced; CARGO_TARGET_DIR is honoured.
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+VIGIL="$TARGET/release/vigil"
+LOAD="$TARGET/release/vigil-load"
+log "building the release binaries into $TARGET"
+(cd "$ROOT" && CARGO_TARGET_DIR="$TARGET" cargo build --release -q -p vigil -p vigil-load)
+COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
