@@ -41,13 +41,7 @@ CAPACITY=${CAPACITY:-1}
 CAPACITY_GROUP_INTERVAL=${CAPACITY_GROUP_INTERVAL:-0s}
 DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-900}
 
-TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-VIGIL="$TARGET/release/vigil"
-LOAD="$TARGET/release/vigil-load"
-log "building the release binaries into $TARGET"
-(cd "$ROOT" && CARGO_TARGET_DIR="$TARGET" cargo build --release -q -p vigil -p vigil-load)
-COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-git -C "$ROOT" diff --quiet HEAD -- src schema engine streams migrations 2>/dev/null || COMMIT="$COMMIT+dirty"
+. "$ROOT/load-tests/bench/build.sh"
 
 WORK=$(mktemp -d /tmp/vigil-notify-bench.XXXXXX)
 PIDS=()

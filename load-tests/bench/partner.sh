@@ -48,13 +48,7 @@ PARTS=${PARTS:-drain,rate,reconcile}
 DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-900}
 PARTNER=bench
 
-TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-VIGIL="$TARGET/release/vigil"
-LOAD="$TARGET/release/vigil-load"
-log "building the release binaries into $TARGET"
-(cd "$ROOT" && CARGO_TARGET_DIR="$TARGET" cargo build --release -q -p vigil -p vigil-load)
-COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-git -C "$ROOT" diff --quiet HEAD -- src schema engine streams migrations 2>/dev/null || COMMIT="$COMMIT+dirty"
+. "$ROOT/load-tests/bench/build.sh"
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 WORK=$(mktemp -d /tmp/vigil-partner-bench.XXXXXX)
