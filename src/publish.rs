@@ -36,7 +36,9 @@ pub async fn run(
     input: &Path,
     rate: Option<u32>,
 ) -> anyhow::Result<PublishSummary> {
-    let client = async_nats::connect(nats_url)
+    let servers = vigil_streams::server_addrs(nats_url)
+        .map_err(|problem| anyhow::anyhow!("nats.url: {problem}"))?;
+    let client = async_nats::connect(servers)
         .await
         .with_context(|| format!("cannot connect to NATS at {}", vigil::redact::url(nats_url)))?;
     let js = async_nats::jetstream::new(client);

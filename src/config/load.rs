@@ -233,8 +233,8 @@ fn validate_service(c: &VigilConfig, o: &Origins, problems: &mut Vec<ConfigProbl
             "only allowed in sla.policy_updated events".into(),
         );
     }
-    if c.nats.url.split(',').any(|u| u.trim().is_empty()) {
-        bad("nats.url", "empty server URL".into());
+    if let Err(problem) = vigil_streams::server_addrs(&c.nats.url) {
+        bad("nats.url", problem);
     }
     for (key, name) in [
         ("nats.stream", &c.nats.stream),

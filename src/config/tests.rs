@@ -245,6 +245,15 @@ listen = "not an address"
         &replicas,
         "DIR/vigil.toml:4: cluster.lease_replicas: must be between 1 and 5",
     );
+    let servers = problems(
+        "[nats]\nurl = \"nats://127.0.0.1:4222,,nats://127.0.0.1:4223\"\n",
+        &[],
+        &[],
+    );
+    assert_has(
+        &servers,
+        "DIR/vigil.toml:2: nats.url: server 2 of the comma-separated list is empty",
+    );
     assert_has(&p, "DIR/vigil.toml:21: http.listen:");
     assert_has(
         &p,

@@ -14,6 +14,7 @@
 //! - `fd_limit` (Unix): raising the process's open-file limit, for the service and the load
 //!   tests.
 //! - [`server`]: a `nats-server` child process with JetStream, for `vigil demo` and tests.
+//! - [`servers`]: the server list of `[nats] url` (one server or a cluster).
 
 #[cfg(unix)]
 pub mod fd_limit;
@@ -21,6 +22,7 @@ pub mod jetstream;
 pub mod leases;
 pub mod ndjson;
 pub mod server;
+pub mod servers;
 
 pub use jetstream::{
     ensure_streams, partition_of, publish_alert, publish_dead_letter, EventPublisher,
@@ -28,4 +30,5 @@ pub use jetstream::{
 };
 pub use leases::{host_name, ClusterView, Holder, Lease, LeaseBucket, LeaseError, Owner};
 pub use ndjson::{read_lines, Line, NdjsonReader};
-pub use server::{locate_nats_server, NatsChild};
+pub use server::{locate_nats_server, ClusterMember, NatsChild};
+pub use servers::server_addrs;

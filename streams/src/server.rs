@@ -124,6 +124,8 @@ pub struct ChildOptions {
     pub store_dir: Option<PathBuf>,
     /// How long to wait for the server to accept connections.
     pub ready_timeout: Duration,
+    /// Membership of a JetStream cluster on loopback; `None` runs a lone server.
+    pub cluster: Option<ClusterMember>,
 }
 
 impl Default for ChildOptions {
@@ -133,7 +135,44 @@ impl Default for ChildOptions {
             port: None,
             store_dir: None,
             ready_timeout: DEFAULT_READY_TIMEOUT,
+            cluster: None,
         }
+    }
+}
+
+/// One server of a JetStream cluster on 127.0.0.1: its name, the port it takes routes on,
+/// and the route ports of every member (its own included; the server skips itself).
+#[derive(Debug, Clone)]
+pub struct ClusterMember {
+    /// The cluster's name, the same on every member.
+    pub cluster_name: String,
+    /// This server's name, unique in the cluster (JetStream places replicas by it).
+    pub server_name: String,
+    /// The port this server takes routes on.
+    pub route_port: u16,
+    /// The route ports of all members.
+    pub routes: Vec<u16>,
+}
+
+impl ClusterMember {
+    /// The `nats-server` arguments that make it this member.
+    fn args(&self) -> Vec<String> {
+        let routes = self
+            .routes
+            .iter()
+            .map(|p| format!("nats://127.0.0.1:{p}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        vec![
+            "--server_name".into(),
+            self.server_name.clone(),
+            "--cluster_name".into(),
+            self.cluster_name.clone(),
+            "--cluster".into(),
+            format!("nats://127.0.0.1:{}", self.route_port),
+            "--routes".into(),
+            routes,
+        ]
     }
 }
 
@@ -146,6 +185,7 @@ pub struct NatsChild {
     /// Holds the ports file and the log (and the store when none was given); removed on drop.
     work: TempDir,
     ready_timeout: Duration,
+    cluster: Option<ClusterMember>,
     child: Option<Child>,
 }
 
@@ -177,6 +217,7 @@ impl NatsChild {
             store_dir,
             work,
             ready_timeout: options.ready_timeout,
+            cluster: options.cluster,
             child: None,
         };
         server.spawn()?;
@@ -275,6 +316,7 @@ impl NatsChild {
             .arg(&self.store_dir)
             .arg("--ports_file_dir")
             .arg(&ports_dir)
+            .args(self.cluster.iter().flat_map(ClusterMember::args))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
@@ -404,6 +446,29 @@ mod tests {
         )
         .unwrap();
         assert_eq!(read_ports_file(dir.path()), Some(41234));
+    }
+
+    #[test]
+    fn a_cluster_member_names_itself_and_routes_to_every_member() {
+        let member = ClusterMember {
+            cluster_name: "c".into(),
+            server_name: "n2".into(),
+            route_port: 6002,
+            routes: vec![6001, 6002, 6003],
+        };
+        assert_eq!(
+            member.args(),
+            [
+                "--server_name",
+                "n2",
+                "--cluster_name",
+                "c",
+                "--cluster",
+                "nats://127.0.0.1:6002",
+                "--routes",
+                "nats://127.0.0.1:6001,nats://127.0.0.1:6002,nats://127.0.0.1:6003",
+            ]
+        );
     }
 
     #[test]
