@@ -2,7 +2,9 @@
 //! JetStream (the notifier and outside consumers follow it) from a publisher task of its own,
 //! so a slow publish never delays live updates. The store is the outbox: changes are marked
 //! published only after JetStream acknowledged them, and changes left unpublished by a crash
-//! are published first on the next start.
+//! are published first on the next start. When a change could not be published or marked
+//! (JetStream or the store unreachable), the publisher goes through the outbox again every
+//! [`SWEEP_AFTER_FAILURE`] until it is empty, so nothing waits for a restart.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -25,6 +27,8 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// Unpublished alerts read at a time on start.
 const LEFTOVER_BATCH: u32 = 500;
+/// How long after a failed publish or mark the outbox is gone through again.
+const SWEEP_AFTER_FAILURE: Duration = Duration::from_secs(2);
 /// Batches waiting for the publisher; past this, recording waits (back-pressure).
 const PUBLISH_QUEUE: usize = 256;
 
@@ -102,19 +106,33 @@ impl Publisher {
     }
 
     /// Publishes what a previous run left unpublished, then every batch handed over, until
-    /// every fan-out is gone and the queue is empty.
+    /// every fan-out is gone and the queue is empty. After a failure it also goes through the
+    /// outbox every [`SWEEP_AFTER_FAILURE`] until that is empty again.
     pub async fn run(mut self) {
-        self.out.publish_leftovers().await;
-        while let Some(batch) = self.queue.recv().await {
+        let mut owed = !self.out.publish_leftovers().await;
+        loop {
+            let batch = if owed {
+                tokio::select! {
+                    batch = self.queue.recv() => batch,
+                    () = tokio::time::sleep(SWEEP_AFTER_FAILURE) => {
+                        owed = !self.out.publish_leftovers().await;
+                        continue;
+                    }
+                }
+            } else {
+                self.queue.recv().await
+            };
+            let Some(batch) = batch else { break };
             let records: Vec<&AlertRecord> = batch.iter().collect();
-            self.out.publish_in_order(&records).await;
+            owed |= !self.out.publish_in_order(&records).await;
         }
     }
 }
 
 impl AlertPublishing {
     /// Publishes changes concurrently across alerts but in order within one alert (firing
-    /// before resolved), then marks those that went out. Returns whether all went out.
+    /// before resolved), then marks those that went out. Returns whether all went out and
+    /// were marked.
     async fn publish_in_order(&self, records: &[&AlertRecord]) -> bool {
         let mut per_alert: Vec<Vec<&AlertRecord>> = Vec::new();
         let mut index: HashMap<&str, usize> = HashMap::new();
@@ -138,30 +156,35 @@ impl AlertPublishing {
         .await;
         let published: Vec<(&str, AlertState)> =
             sent.iter().filter_map(|(last, _)| *last).collect();
-        if let Err(e) = self.store.alert_outbox().mark_published(&published).await {
-            warn!(error = %e, alerts = published.len(), "cannot mark alerts published; they may be published again on start");
-        }
-        sent.iter().all(|(_, ok)| *ok)
+        let marked = match self.store.alert_outbox().mark_published(&published).await {
+            Ok(()) => true,
+            Err(e) => {
+                warn!(error = %e, alerts = published.len(), "cannot mark alerts published; the outbox is gone through again (JetStream drops what it already has)");
+                false
+            }
+        };
+        marked && sent.iter().all(|(_, ok)| *ok)
     }
 
     /// Publishes the changes the outbox still holds: those a previous run of this instance,
     /// or the instance that owned a partition before this one, recorded but did not publish.
     /// A change published twice this way is dropped by JetStream (same `Nats-Msg-Id`).
-    pub async fn publish_leftovers(&self) {
+    /// Returns whether the outbox was emptied.
+    pub async fn publish_leftovers(&self) -> bool {
         loop {
             match self.store.alert_outbox().unpublished(LEFTOVER_BATCH).await {
-                Ok(records) if records.is_empty() => return,
+                Ok(records) if records.is_empty() => return true,
                 Ok(records) => {
                     let all: Vec<&AlertRecord> = records.iter().collect();
                     let published = self.publish_in_order(&all).await;
                     // Stop at a short page, or when a page could not all go out (no progress).
                     if records.len() < LEFTOVER_BATCH as usize || !published {
-                        return;
+                        return published;
                     }
                 }
                 Err(e) => {
-                    warn!(error = %e, "cannot read unpublished alerts; they go out on the next start");
-                    return;
+                    warn!(error = %e, "cannot read unpublished alerts; trying again");
+                    return false;
                 }
             }
         }

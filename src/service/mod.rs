@@ -60,6 +60,9 @@ use vigil::tenant_reads::TenantReads;
 
 /// Alert batches waiting for the writer; past this the engine waits (back-pressure).
 const ALERT_QUEUE: usize = 1024;
+/// How long a partition taken over waits before trying its predecessor's unpublished alert
+/// changes again.
+const LEFTOVER_RETRY: Duration = Duration::from_secs(1);
 /// SLA record batches waiting for the record writer; partitions wait when it is full.
 const RECORD_QUEUE: usize = 1024;
 
@@ -254,10 +257,12 @@ async fn connect_nats(
     async_nats::jetstream::Context,
     StreamSettings,
 )> {
+    let servers = vigil_streams::server_addrs(&config.nats.url)
+        .map_err(|problem| anyhow::anyhow!("nats.url: {problem}"))?;
     let nats = async_nats::ConnectOptions::new()
         .retry_on_initial_connect()
         .name("vigil")
-        .connect(&config.nats.url)
+        .connect(servers)
         .await
         .with_context(|| {
             format!(
@@ -495,8 +500,16 @@ async fn lease_keeper(
             let publishing = s.publishing.clone();
             tokio::spawn(async move {
                 // What a previous owner recorded but did not publish goes out before this
-                // owner's changes of the same alerts (a firing before its resolution).
-                publishing.publish_leftovers().await;
+                // owner's changes of the same alerts (a firing before its resolution); with the
+                // store or JetStream away, the worker (which needs both) waits for it.
+                let mut stopped = stop.clone();
+                while !publishing.publish_leftovers().await {
+                    let retry = tokio::time::sleep(LEFTOVER_RETRY);
+                    tokio::select! {
+                        () = retry => {}
+                        _ = stopped.wait_for(|stop| *stop) => return Ok(()),
+                    }
+                }
                 let (worker, ()) = tokio::join!(worker.run(stop), reads);
                 worker
             })

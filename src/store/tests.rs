@@ -498,3 +498,84 @@ async fn exercise_notifications(store: &Store) {
         "a send clears the last error"
     );
 }
+
+/// A round's claim: settled rows are left alone when its keeper is dropped, unsettled ones
+/// are due again at once; a finished keeper gives nothing back.
+#[tokio::test]
+async fn sqlite_gives_back_what_a_round_did_not_settle() {
+    use super::notifications::{NewNotification, NotificationKind, Outcome};
+    use crate::notify::lease::LeaseKeeper;
+    use vigil_engine::clock::ManualClock;
+    let (_dir, store) = sqlite().await;
+    let alert_id = breach_alert_id(&store).await;
+    let page = |contact: &str| NewNotification {
+        alert_id: alert_id.clone(),
+        tenant_id: 5,
+        kind: NotificationKind::Page,
+        step: 0,
+        round: 0,
+        contact: contact.into(),
+        channel: "sms",
+        due_at: 100,
+        fallback_of: None,
+    };
+    store
+        .notifications()
+        .enqueue(&[page("alice"), page("bob")])
+        .await
+        .unwrap();
+    let clock = std::sync::Arc::new(ManualClock::at(200));
+    let claimed = store
+        .notifications()
+        .claim_due(200, 10, 60_200)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 2);
+    let ids: Vec<String> = claimed.iter().map(|n| n.notification_id.clone()).collect();
+    let keeper = LeaseKeeper::start(store.clone(), clock.clone(), ids.clone(), 60_200, 60_000);
+    // The round settles alice's row, then ends early.
+    let alice = claimed
+        .iter()
+        .find(|n| n.contact == "alice")
+        .map(|n| n.notification_id.clone())
+        .unwrap();
+    store
+        .notifications()
+        .record_outcome(&[alice], &Outcome::Sent)
+        .await
+        .unwrap();
+    drop(keeper);
+    let mut again = Vec::new();
+    for _ in 0..200 {
+        again = store
+            .notifications()
+            .claim_due(300, 10, 60_300)
+            .await
+            .unwrap();
+        if !again.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let contacts: Vec<&str> = again.iter().map(|n| n.contact.as_str()).collect();
+    assert_eq!(contacts, ["bob"], "only the unsettled row is due again");
+    // A finished round gives nothing back: bob stays claimed until 60,300.
+    let keeper = LeaseKeeper::start(
+        store.clone(),
+        clock,
+        vec![again[0].notification_id.clone()],
+        60_300,
+        60_000,
+    );
+    keeper.finish();
+    // Bounded: this waits for something that must not happen.
+    for _ in 0..20 {
+        let taken = store
+            .notifications()
+            .claim_due(400, 10, 60_400)
+            .await
+            .unwrap();
+        assert!(taken.is_empty(), "a finished round gave its claim back");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt};
-use tokio::sync::{watch, Notify};
+use tokio::sync::{mpsc, watch, Notify};
 use tracing::{debug, warn, Instrument};
 use vigil_engine::clock::Clock;
 use vigil_schema::Millis;
@@ -22,6 +22,7 @@ use crate::notify::config::{Channel, NotifyConfig};
 use crate::notify::lease::{LeaseKeeper, BACKSTOP_MARGIN};
 use crate::notify::limits::RecipientLimits;
 use crate::notify::Routing;
+use crate::retry::Backoff;
 use crate::store::notifications::{DueNotification, NewNotification, Outcome};
 use crate::store::{Store, StoreError};
 use crate::telemetry::metrics;
@@ -184,6 +185,38 @@ impl Dispatcher {
         }
     }
 
+    /// Records the outcome of messages that went to their providers. A store that cannot be
+    /// reached is tried again (backing off up to 2 s) for as long as this round's claim on them
+    /// surely holds (half the claim timeout: the claim is renewed at least that often), so an
+    /// outage shorter than that sends nothing twice; after it, another notifier may have
+    /// claimed them, and the error ends the round.
+    async fn record_after_send(&self, ids: &[String], outcome: &Outcome) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let claim_holds_until = Instant::now() + self.main().delivery.claim_timeout.as_std() / 2;
+        let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(2));
+        loop {
+            match self
+                .store
+                .notifications()
+                .record_outcome(ids, outcome)
+                .await
+            {
+                Ok(()) => return Ok(()),
+                Err(e) if e.is_retryable() => {
+                    let wait = backoff.next_delay();
+                    if Instant::now() + wait >= claim_holds_until {
+                        return Err(e);
+                    }
+                    warn!(error = %e, notifications = ids.len(), "cannot record what was sent; trying again while the claim holds");
+                    tokio::time::sleep(wait).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// One round: takes the due notifications and settles each of them.
     pub async fn round(&mut self) -> Result<Round, StoreError> {
         let now = self.clock.now();
@@ -201,8 +234,9 @@ impl Dispatcher {
         if due.is_empty() {
             return Ok(round);
         }
-        // Sending a full round can outlast the claim: keep it until the round is over.
-        let _lease = LeaseKeeper::start(
+        // Sending a full round can outlast the claim: keep it until the round is over (a round
+        // that ends early gives back what it did not settle).
+        let lease = LeaseKeeper::start(
             self.store.clone(),
             self.clock.clone(),
             due.iter().map(|n| n.notification_id.clone()).collect(),
@@ -280,9 +314,10 @@ impl Dispatcher {
         // Each message's outcome is recorded as soon as it is known, so a crash mid-round
         // sends again only what was in flight.
         let timeout = delivery.send_timeout.as_std();
+        let concurrency = delivery.concurrency.max(1) as usize;
         let providers = self.providers.clone();
-        let mut sends = stream::iter(ready)
-            .map(|r| {
+        let sends = stream::iter(ready)
+            .map(move |r| {
                 let providers = providers.clone();
                 let span = tracing::info_span!(
                     "notify",
@@ -310,31 +345,46 @@ impl Dispatcher {
                 }
                 .instrument(span)
             })
-            .buffer_unordered(delivery.concurrency.max(1) as usize)
-            // Whatever has finished when the last write is done: recorded together.
-            .ready_chunks(delivery.concurrency.max(1) as usize);
-        while let Some(finished) = sends.next().await {
+            .buffer_unordered(concurrency);
+        // The sends run on a task of their own, so a send in flight is never starved while
+        // this loop waits for the store: one left unpolled would time out on its own clock,
+        // though the provider had taken it, and be sent again.
+        let (finished_tx, mut finished_rx) = mpsc::channel(concurrency);
+        let sending = tokio::spawn(async move {
+            let mut sends = std::pin::pin!(sends);
+            while let Some(finished) = sends.next().await {
+                if finished_tx.send(finished).await.is_err() {
+                    return;
+                }
+            }
+        });
+        let _sending = AbortOnDrop(sending);
+        let mut finished = Vec::with_capacity(concurrency);
+        // Whatever has finished when the last write is done: recorded together.
+        while finished_rx.recv_many(&mut finished, concurrency).await > 0 {
             let now = self.clock.now();
             let mut sent: Vec<String> = Vec::new();
-            for (r, result) in finished {
+            for (r, result) in finished.drain(..) {
                 let (outcome, more) = self.settle(&r, result, now, &mut round);
                 fallbacks.extend(more);
                 match outcome {
                     Outcome::Sent => sent.extend(ids(&r.rows)),
-                    other => {
-                        self.store
-                            .notifications()
-                            .record_outcome(&ids(&r.rows), &other)
-                            .await?
-                    }
+                    other => self.record_after_send(&ids(&r.rows), &other).await?,
                 }
             }
-            self.store
-                .notifications()
-                .record_outcome(&sent, &Outcome::Sent)
-                .await?;
+            self.record_after_send(&sent, &Outcome::Sent).await?;
             self.add_fallbacks(&mut fallbacks, &mut round).await?;
         }
+        lease.finish();
         Ok(round)
+    }
+}
+
+/// Aborts a task when dropped: a round that ends early stops its sends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
