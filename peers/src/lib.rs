@@ -36,6 +36,6 @@ pub mod smtp;
 pub mod workload;
 
 pub use gateway::FakeGateway;
-pub use nats::NatsServer;
+pub use nats::{NatsCluster, NatsServer};
 pub use partner::FakePartner;
 pub use smtp::{SmtpServer, SmtpSink};

@@ -10,13 +10,16 @@
 //! - `alerts`: [`Alert`] (a record as JSON) and [`AlertKey`] (what the tests compare).
 //! - `cli`: [`run_vigil`] and [`replay`] run the binary; [`Summary`] parses replay's summary.
 //! - `service`: [`ServiceSetup`] and [`Service`] run `vigil run`; [`http_get`], [`metric_value`].
-//! - `store`: the SQLite store's alert rows and outbox ([`wait_for_store`], [`wait_published`]).
+//! - `store`: the alert rows and outbox of a store, SQLite or PostgreSQL ([`StoreAt`]):
+//!   [`wait_for_store`], [`wait_published`].
 //! - `nats`: [`publish_event`], [`drain`], [`header`].
 //! - `batches`: [`batch`]es of tickets whose alerts do not depend on timing; [`stream_ids`],
 //!   the alert changes published in `VIGIL_ALERTS`.
 //! - `api`: [`request`] with tokens and bodies (on [`client`]), [`WsClient`] for `/ws`.
 //! - `redis_server`: [`RedisServer`], a real `redis-server` (skipped without one, except under
 //!   `CI=true`).
+//! - `postgres_server`: [`PostgresServer`], a PostgreSQL server of the test's own, which it may
+//!   stop and start (skipped without the server binaries, except under `CI=true`).
 
 #![allow(dead_code)]
 
@@ -26,6 +29,7 @@ mod batches;
 mod cli;
 mod events;
 mod nats;
+mod postgres_server;
 mod redis_server;
 mod service;
 mod store;
@@ -33,13 +37,23 @@ mod store;
 // Every test file takes what it needs; not all of them need every part.
 #[allow(unused_imports)]
 pub use {
-    alerts::*, api::*, batches::*, cli::*, events::*, nats::*, redis_server::*, service::*,
-    store::*,
+    alerts::*, api::*, batches::*, cli::*, events::*, nats::*, postgres_server::*, redis_server::*,
+    service::*, store::*,
 };
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use vigil_schema::{format_instant, parse_instant};
+
+/// A peer `test` needs cannot be had here (`why`): says so and lets the test skip, except
+/// under `CI=true`, where it fails (CI must run every test).
+pub fn skip(test: &str, why: &str) {
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{test} cannot run under CI=true: {why}"
+    );
+    eprintln!("skipping {test}: {why}");
+}
 
 /// The binary under test.
 pub const VIGIL: &str = env!("CARGO_BIN_EXE_vigil");

@@ -16,13 +16,43 @@ pub async fn publish_event(
     msg_id: &str,
     payload: impl Into<bytes::Bytes>,
 ) {
+    if let Err(err) = try_publish_event(js, tenant, msg_id, payload.into()).await {
+        panic!("publish of {msg_id}: {err}");
+    }
+}
+
+/// [`publish_event`], returning why the publish or its ack failed.
+async fn try_publish_event(
+    js: &async_nats::jetstream::Context,
+    tenant: u64,
+    msg_id: &str,
+    payload: bytes::Bytes,
+) -> Result<(), String> {
     let mut headers = HeaderMap::new();
     headers.insert(NATS_MESSAGE_ID, msg_id);
-    js.publish_with_headers(format!("vigil.events.{tenant}"), headers, payload.into())
+    js.publish_with_headers(format!("vigil.events.{tenant}"), headers, payload)
         .await
-        .expect("publish")
+        .map_err(|err| format!("publish: {err}"))?
         .await
-        .expect("JetStream ack");
+        .map(|_| ())
+        .map_err(|err| format!("JetStream ack: {err}"))
+}
+
+/// Publishes events the way an upstream system rides out a JetStream fail-over: each with
+/// `Nats-Msg-Id` = its `event_id`, and again with the same id (which JetStream de-duplicates)
+/// while the publish fails or is not acknowledged, for up to [`WAIT`](super::WAIT) per event.
+pub async fn publish_events_retrying(js: &async_nats::jetstream::Context, events: &[Ev]) {
+    for e in events {
+        let deadline = std::time::Instant::now() + super::WAIT;
+        while let Err(err) = try_publish_event(js, e.tenant(), e.id(), e.line().into()).await {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "event {} never acknowledged: {err}",
+                e.id()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
 }
 
 /// Publishes events, each with `Nats-Msg-Id` = its `event_id`.

@@ -1,6 +1,7 @@
-//! The SQLite store of a `vigil run`: alert rows and the alert outbox.
+//! The store of a `vigil run` (its SQLite file, or a PostgreSQL database): alert rows and the
+//! alert outbox.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::{ts, AlertKey, WAIT};
@@ -12,43 +13,99 @@ pub struct StoredRow {
     pub alert_id: String,
 }
 
-/// Every row of the `alerts` table of the SQLite file `db` (empty when the file or table does
-/// not exist yet).
-pub async fn store_alerts(db: &Path) -> Vec<StoredRow> {
-    use sqlx::sqlite::SqliteConnectOptions;
-    use sqlx::{ConnectOptions as _, Row as _};
-    if !db.exists() {
-        return Vec::new();
+/// Where a service keeps its store: a SQLite file, or a PostgreSQL URL.
+#[derive(Debug, Clone)]
+pub enum StoreAt {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl From<&Path> for StoreAt {
+    fn from(db: &Path) -> Self {
+        StoreAt::Sqlite(db.to_path_buf())
     }
-    let Ok(mut conn) = SqliteConnectOptions::new()
-        .filename(db)
-        .read_only(true)
-        .connect()
-        .await
-    else {
-        return Vec::new();
-    };
-    let rows = sqlx::query(
-        "SELECT alert_id, tenant_id, ticket_id, goal, level, threshold, state, fired_at \
-         FROM alerts",
-    )
-    .fetch_all(&mut conn)
-    .await
-    .unwrap_or_default();
+}
+
+impl From<&PathBuf> for StoreAt {
+    fn from(db: &PathBuf) -> Self {
+        StoreAt::Sqlite(db.clone())
+    }
+}
+
+impl From<&StoreAt> for StoreAt {
+    fn from(store: &StoreAt) -> Self {
+        store.clone()
+    }
+}
+
+/// The columns of `alerts` the tests compare, in [`AlertColumns`]' order.
+const ALERT_COLUMNS: &str =
+    "SELECT alert_id, tenant_id, ticket_id, goal, level, threshold, state, fired_at FROM alerts";
+type AlertColumns = (String, i64, String, String, String, f64, String, i64);
+
+impl StoreAt {
+    /// The rows of `sql` as tuples; empty when the store (or its tables) is not there yet or
+    /// cannot be reached.
+    pub async fn rows<T>(&self, sql: &'static str) -> Vec<T>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+            + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+            + Send
+            + Unpin,
+    {
+        use sqlx::{ConnectOptions as _, Connection as _};
+        match self {
+            StoreAt::Sqlite(db) => {
+                if !db.exists() {
+                    return Vec::new();
+                }
+                let Ok(mut conn) = sqlx::sqlite::SqliteConnectOptions::new()
+                    .filename(db)
+                    .read_only(true)
+                    .connect()
+                    .await
+                else {
+                    return Vec::new();
+                };
+                sqlx::query_as(sql)
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap_or_default()
+            }
+            StoreAt::Postgres(url) => {
+                let Ok(mut conn) = sqlx::PgConnection::connect(url).await else {
+                    return Vec::new();
+                };
+                let rows = sqlx::query_as(sql)
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap_or_default();
+                let _ = conn.close().await;
+                rows
+            }
+        }
+    }
+}
+
+/// Every row of the `alerts` table (empty when the store or table does not exist yet).
+pub async fn store_alerts(db: impl Into<StoreAt>) -> Vec<StoredRow> {
+    let rows: Vec<AlertColumns> = db.into().rows(ALERT_COLUMNS).await;
     let mut out: Vec<StoredRow> = rows
-        .iter()
-        .map(|r| StoredRow {
-            alert_id: r.get("alert_id"),
-            key: (
-                r.get::<i64, _>("tenant_id") as u64,
-                r.get("ticket_id"),
-                r.get("goal"),
-                r.get("level"),
-                format!("{}", r.get::<f64, _>("threshold")),
-                r.get("state"),
-                ts(r.get::<i64, _>("fired_at")),
-            ),
-        })
+        .into_iter()
+        .map(
+            |(alert_id, tenant, ticket, goal, level, threshold, state, fired_at)| StoredRow {
+                alert_id,
+                key: (
+                    tenant as u64,
+                    ticket,
+                    goal,
+                    level,
+                    format!("{threshold}"),
+                    state,
+                    ts(fired_at),
+                ),
+            },
+        )
         .collect();
     out.sort();
     out
@@ -57,28 +114,21 @@ pub async fn store_alerts(db: &Path) -> Vec<StoredRow> {
 /// Polls until the store has `rows` alert rows and every one's current state was published
 /// (the alert outbox: `published_state = state`), so every publish the service will make for
 /// them has been acknowledged by JetStream.
-pub async fn wait_published(db: &Path, rows: usize) {
-    use sqlx::sqlite::SqliteConnectOptions;
-    use sqlx::ConnectOptions as _;
+pub async fn wait_published(db: impl Into<StoreAt>, rows: usize) {
+    let store = db.into();
     let deadline = Instant::now() + WAIT;
     loop {
-        let mut conn = SqliteConnectOptions::new()
-            .filename(db)
-            .read_only(true)
-            .connect()
+        let unpublished: Vec<(String, String, Option<String>)> = store
+            .rows(
+                "SELECT dedupe_key, state, published_state FROM alerts \
+                 WHERE published_state IS NULL OR published_state <> state ORDER BY dedupe_key",
+            )
+            .await;
+        let total = store
+            .rows::<(i64,)>("SELECT COUNT(*) FROM alerts")
             .await
-            .expect("open the store");
-        let unpublished: Vec<(String, String, Option<String>)> = sqlx::query_as(
-            "SELECT dedupe_key, state, published_state FROM alerts \
-             WHERE published_state IS NULL OR published_state <> state ORDER BY dedupe_key",
-        )
-        .fetch_all(&mut conn)
-        .await
-        .unwrap_or_default();
-        let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM alerts")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap_or((-1,));
+            .first()
+            .map_or(-1, |(n,)| *n);
         if total == rows as i64 && unpublished.is_empty() {
             return;
         }
@@ -93,16 +143,17 @@ pub async fn wait_published(db: &Path, rows: usize) {
 }
 
 /// The keys of the rows of the store.
-pub async fn store_keys(db: &Path) -> Vec<AlertKey> {
+pub async fn store_keys(db: impl Into<StoreAt>) -> Vec<AlertKey> {
     store_alerts(db).await.into_iter().map(|r| r.key).collect()
 }
 
 /// Polls the store until its rows, as sorted keys, equal `expected` (sorted here).
-pub async fn wait_for_store(db: &Path, mut expected: Vec<AlertKey>) -> Vec<StoredRow> {
+pub async fn wait_for_store(db: impl Into<StoreAt>, mut expected: Vec<AlertKey>) -> Vec<StoredRow> {
+    let store = db.into();
     expected.sort();
     let deadline = Instant::now() + WAIT;
     loop {
-        let rows = store_alerts(db).await;
+        let rows = store_alerts(&store).await;
         let keys: Vec<AlertKey> = rows.iter().map(|r| r.key.clone()).collect();
         if keys == expected {
             return rows;
