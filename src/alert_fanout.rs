@@ -31,6 +31,8 @@ const LEFTOVER_BATCH: u32 = 500;
 const SWEEP_AFTER_FAILURE: Duration = Duration::from_secs(2);
 /// Batches waiting for the publisher; past this, recording waits (back-pressure).
 const PUBLISH_QUEUE: usize = 256;
+/// Changes the publisher takes from its queue at most per round.
+const PUBLISH_ROUND: usize = 4096;
 
 /// Sends recorded alert changes on; cheap to clone.
 #[derive(Debug, Clone)]
@@ -122,10 +124,28 @@ impl Publisher {
             } else {
                 self.queue.recv().await
             };
-            let Some(batch) = batch else { break };
-            let records: Vec<&AlertRecord> = batch.iter().collect();
+            let Some(first) = batch else { break };
+            let batches = self.with_queued(first);
+            let records: Vec<&AlertRecord> = batches.iter().flatten().collect();
             owed |= !self.out.publish_in_order(&records).await;
         }
+    }
+
+    /// `first` and the batches queued behind it, up to [`PUBLISH_ROUND`] changes: published
+    /// together, their acknowledgements awaited together and marked in one statement.
+    fn with_queued(&mut self, first: Vec<AlertRecord>) -> Vec<Vec<AlertRecord>> {
+        let mut changes = first.len();
+        let mut batches = vec![first];
+        while changes < PUBLISH_ROUND {
+            match self.queue.try_recv() {
+                Ok(batch) => {
+                    changes += batch.len();
+                    batches.push(batch);
+                }
+                Err(_) => break,
+            }
+        }
+        batches
     }
 }
 

@@ -5,6 +5,9 @@
 use vigil_engine::{AlertRecord, AlertState};
 
 use super::alerts::{select_alerts, AlertRow};
+use super::error::StoreError;
+use super::pool::{on_backend, Backend, Store};
+use super::sql::ID_CHUNK;
 
 /// A row of the outbox: the alert and the last state of it that was published.
 #[derive(sqlx::FromRow)]
@@ -13,8 +16,6 @@ struct UnpublishedRow {
     alert: AlertRow,
     published_state: Option<String>,
 }
-use super::error::StoreError;
-use super::pool::{on_backend, Backend, Store};
 
 /// The alert outbox: alert states recorded but not yet published. A borrowed handle from
 /// [`Store::alert_outbox`]; copy it freely.
@@ -65,17 +66,39 @@ impl AlertOutbox<'_> {
         Ok(out)
     }
 
-    /// Marks that these states of these alerts were published, in one transaction.
+    /// Marks that these states of these alerts were published (one state per alert), in one
+    /// statement per [`ID_CHUNK`] alerts, all in one transaction.
     pub async fn mark_published(self, published: &[(&str, AlertState)]) -> Result<(), StoreError> {
         if published.is_empty() {
             return Ok(());
         }
+        let sql = match self.backend {
+            Backend::Sqlite(_) => {
+                "WITH c (id, st) AS MATERIALIZED (SELECT json_extract(value, '$[0]'), \
+                 json_extract(value, '$[1]') FROM json_each($1)) \
+                 UPDATE alerts SET published_state = c.st FROM c WHERE alerts.alert_id = c.id"
+            }
+            Backend::Postgres(_) => {
+                "WITH c (id, st) AS MATERIALIZED (SELECT e ->> 0, e ->> 1 \
+                 FROM json_array_elements($1::json) AS e) \
+                 UPDATE alerts SET published_state = c.st FROM c WHERE alerts.alert_id = c.id"
+            }
+        };
+        let chunks: Vec<String> = published
+            .chunks(ID_CHUNK)
+            .map(|chunk| {
+                let rows: Vec<serde_json::Value> = chunk
+                    .iter()
+                    .map(|(id, state)| serde_json::json!([id, state.as_str()]))
+                    .collect();
+                serde_json::Value::Array(rows).to_string()
+            })
+            .collect();
         on_backend!(self, |pool| {
             let mut tx = pool.begin().await?;
-            for (alert_id, state) in published {
-                sqlx::query("UPDATE alerts SET published_state = $2 WHERE alert_id = $1")
-                    .bind(*alert_id)
-                    .bind(state.as_str())
+            for rows in &chunks {
+                sqlx::query(sql)
+                    .bind(rows.as_str())
                     .execute(&mut *tx)
                     .await?;
             }

@@ -5,15 +5,18 @@
 //! reports whether it changed anything; the caller publishes and notifies only those that did,
 //! so replays and restarts never record or publish the same change twice.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use vigil_engine::alert::alert_id;
 use vigil_engine::{AlertRecord, AlertState, Goal, Level};
 use vigil_schema::Millis;
 
+use super::alert_batch;
 use super::error::{counted, StoreError};
 use super::fences::{begin_write, check_fences, Fence};
 use super::pool::{on_backend, Backend, Store};
+use super::sql::{ids_json, ID_CHUNK};
 use crate::clock::now_ms;
 use crate::telemetry::metrics::{store_errors, store_write_seconds};
 
@@ -65,7 +68,7 @@ pub enum Transition {
 }
 
 /// The states a row may be in for a move to `to` to be forward.
-fn forward_from(to: AlertState) -> &'static [AlertState] {
+pub(super) fn forward_from(to: AlertState) -> &'static [AlertState] {
     match to {
         AlertState::Firing => &[],
         AlertState::Acknowledged => &[AlertState::Firing],
@@ -75,12 +78,20 @@ fn forward_from(to: AlertState) -> &'static [AlertState] {
     }
 }
 
-const INSERT: &str =
-    "INSERT INTO alerts (alert_id, dedupe_key, tenant_id, ticket_id, goal, level, \
-     threshold, state, target_ms, elapsed_ms, fired_at, deadline, priority, service_type, \
-     policy_version, updated_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
-     ON CONFLICT (dedupe_key) DO NOTHING";
+/// `INSERT INTO alerts (<every column a change writes>) `, as one literal, for one row or many.
+macro_rules! insert_columns {
+    () => {
+        "INSERT INTO alerts (alert_id, dedupe_key, tenant_id, ticket_id, goal, level, \
+         threshold, state, target_ms, elapsed_ms, fired_at, deadline, priority, service_type, \
+         policy_version, updated_at) "
+    };
+}
+
+const INSERT: &str = concat!(
+    insert_columns!(),
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+     ON CONFLICT (dedupe_key) DO NOTHING"
+);
 
 const ADVANCE: &str = "UPDATE alerts SET state = $2, target_ms = $3, elapsed_ms = $4, \
      deadline = $5, priority = $6, policy_version = $7, updated_at = $8 \
@@ -110,13 +121,15 @@ macro_rules! select_alerts {
 pub(super) use select_alerts;
 
 /// A record checked and converted for binding.
-struct Prepared<'a> {
-    record: &'a AlertRecord,
-    dedupe_key: String,
-    tenant_id: i64,
+#[derive(Debug)]
+pub(super) struct Prepared<'a> {
+    pub(super) record: &'a AlertRecord,
+    pub(super) dedupe_key: String,
+    pub(super) tenant_id: i64,
 }
 
-fn prepare(record: &AlertRecord) -> Result<Prepared<'_>, StoreError> {
+/// Checks a record and converts what it binds.
+pub(super) fn prepare(record: &AlertRecord) -> Result<Prepared<'_>, StoreError> {
     let invalid = |reason| StoreError::InvalidRecord {
         record: format!("alert {}", record.alert_id),
         reason,
@@ -256,6 +269,10 @@ impl Alerts<'_> {
             return Ok(Vec::new());
         }
         let now = now_ms();
+        if let Some(writes) = self.write_planned(fences, &prepared, now).await? {
+            return Ok(writes);
+        }
+        // The rows did not move as planned: one change at a time decides each on its own.
         let mut writes = Vec::with_capacity(prepared.len());
         on_backend!(self, |pool| {
             let mut tx = begin_write!(self.backend, pool)?;
@@ -266,6 +283,90 @@ impl Alerts<'_> {
             tx.commit().await?;
         });
         Ok(writes)
+    }
+
+    /// Records a batch with the statements of its [`plan`](alert_batch::plan): its keys read,
+    /// then one multi-row insert and one update. `None`, recording nothing, when the rows
+    /// written are not those planned.
+    async fn write_planned(
+        self,
+        fences: &[Fence],
+        prepared: &[Prepared<'_>],
+        now: Millis,
+    ) -> Result<Option<Vec<AlertWrite>>, StoreError> {
+        let select = alert_batch::select_stored_sql(self.backend);
+        let advance = alert_batch::advance_sql(self.backend);
+        let keys: Vec<String> = prepared.iter().map(|p| p.dedupe_key.clone()).collect();
+        let planned = on_backend!(self, |pool| {
+            let mut tx = begin_write!(self.backend, pool)?;
+            check_fences!(tx, self.backend, fences);
+            let mut stored = HashMap::with_capacity(keys.len());
+            for chunk in keys.chunks(ID_CHUNK) {
+                let rows: Vec<(String, String)> =
+                    sqlx::query_as(sqlx::AssertSqlSafe(select.clone()))
+                        .bind(ids_json(chunk))
+                        .fetch_all(&mut *tx)
+                        .await?;
+                for (key, state) in rows {
+                    let state =
+                        AlertState::parse(&state).ok_or_else(|| StoreError::CorruptRow {
+                            table: "alerts",
+                            message: format!("unknown state {state:?}"),
+                        })?;
+                    stored.insert(key, state);
+                }
+            }
+            let plan = alert_batch::plan(prepared, &stored);
+            let mut inserted = 0;
+            for chunk in plan.inserts.chunks(alert_batch::INSERT_CHUNK) {
+                let mut qb = sqlx::QueryBuilder::new(insert_columns!());
+                qb.push_values(chunk, |mut b, row| {
+                    let (first, last) = (row.first.record, row.last.record);
+                    b.push_bind(first.alert_id.as_str())
+                        .push_bind(row.first.dedupe_key.as_str())
+                        .push_bind(row.first.tenant_id)
+                        .push_bind(first.ticket_id.as_str())
+                        .push_bind(first.goal.as_str())
+                        .push_bind(first.level.as_str())
+                        .push_bind(first.threshold)
+                        .push_bind(last.state.as_str())
+                        .push_bind(last.target_ms)
+                        .push_bind(last.elapsed_ms)
+                        .push_bind(first.fired_at)
+                        .push_bind(last.deadline)
+                        .push_bind(last.priority.as_str())
+                        .push_bind(first.service_type.as_str())
+                        .push_bind(i64::from(last.policy_version))
+                        .push_bind(now);
+                });
+                qb.push(" ON CONFLICT (dedupe_key) DO NOTHING");
+                inserted += qb.build().execute(&mut *tx).await?.rows_affected();
+            }
+            let mut advanced = 0;
+            for rows in alert_batch::advance_rows(&plan.advances) {
+                advanced += sqlx::query(advance)
+                    .bind(rows)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            }
+            let as_planned = usize::try_from(inserted).ok() == Some(plan.inserts.len())
+                && usize::try_from(advanced).ok() == Some(plan.advances.len());
+            if as_planned {
+                tx.commit().await?;
+                Some(plan.writes)
+            } else {
+                tracing::debug!(
+                    inserted,
+                    advanced,
+                    "alert rows moved since they were read; recording one change at a time"
+                );
+                tx.rollback().await?;
+                None
+            }
+        });
+        Ok(planned)
     }
 
     /// Alerts, newest `fired_at` first, optionally of one tenant and/or in one state; at most

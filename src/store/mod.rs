@@ -25,7 +25,7 @@
 //! - [`error`]: store errors, split by whether a retry can help. `sql`: shared SQL helpers;
 //!   `rfc3339`: instants as RFC 3339 in rows the API sends as they are.
 //! - [`alerts`]: [`Alerts`], alert state changes recorded idempotently; lists,
-//!   acknowledgement.
+//!   acknowledgement; `alert_batch`: a batch of changes in a few statements.
 //! - [`alert_outbox`]: [`AlertOutbox`], alert states still to be published on JetStream.
 //! - [`progress`]: [`PartitionProgress`], each partition's last handled stream sequence.
 //! - [`snapshots`]: [`Snapshots`], each partition's latest snapshot of engine state.
@@ -46,6 +46,7 @@
 //!   product. The store's own tests, on both dialects: `tests` (connecting, alerts, progress),
 //!   `notify_tests`, `partner_tests`, `reconciliation_tests`.
 
+mod alert_batch;
 pub mod alert_outbox;
 pub mod alerts;
 pub mod config;

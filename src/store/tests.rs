@@ -400,6 +400,127 @@ mod fences {
     on_both_dialects!(exercise_fences);
 }
 
+mod batches {
+    use super::super::test_support::{on_both_dialects, postgres};
+    use super::{exercise_batches, sqlite};
+
+    on_both_dialects!(exercise_batches);
+}
+
+/// A batch of alert changes records what recording them one at a time would: every outcome,
+/// and every row.
+async fn exercise_batches(store: &Store) {
+    let of_tenant = |ticket: &str, level, state| {
+        let mut r = record(ticket, level, state);
+        r.tenant_id = 4242;
+        r.alert_id = alert_id(&r.dedupe_key());
+        r
+    };
+    let stored = of_tenant("B-1", Level::Breach, AlertState::Firing);
+    let acked = of_tenant("B-2", Level::Breach, AlertState::Firing);
+    store
+        .alerts()
+        .record_changes(&[], &[stored.clone(), acked.clone()])
+        .await
+        .unwrap();
+    store
+        .alerts()
+        .acknowledge(&acked.alert_id, "dana")
+        .await
+        .unwrap();
+
+    let quick = of_tenant("B-3", Level::Warning, AlertState::Firing);
+    let quick_resolved = AlertRecord {
+        state: AlertState::Resolved,
+        elapsed_ms: quick.elapsed_ms + 5_000,
+        policy_version: 2,
+        fired_at: quick.fired_at + 1,
+        ..quick.clone()
+    };
+    let stored_retracted = AlertRecord {
+        state: AlertState::Retracted,
+        ..stored.clone()
+    };
+    let acked_resolved = AlertRecord {
+        state: AlertState::Resolved,
+        ..acked.clone()
+    };
+    let batch = [
+        quick.clone(),
+        stored.clone(),
+        quick_resolved.clone(),
+        stored_retracted.clone(),
+        acked_resolved.clone(),
+        quick.clone(),
+        AlertRecord {
+            state: AlertState::Resolved,
+            ..stored.clone()
+        },
+    ];
+    let writes = store.alerts().record_changes(&[], &batch).await.unwrap();
+    assert_eq!(
+        writes,
+        [
+            AlertWrite::Inserted,
+            AlertWrite::Unchanged,
+            AlertWrite::Advanced,
+            AlertWrite::Advanced,
+            AlertWrite::Advanced,
+            AlertWrite::Unchanged,
+            AlertWrite::Unchanged,
+        ]
+    );
+    let row = |id: &str| {
+        let id = id.to_string();
+        async move { store.alerts().get(&id).await.unwrap().unwrap() }
+    };
+    // One row for the key new to the store: its last state, fired when it first fired.
+    let quick_row = row(&quick.alert_id).await;
+    assert_eq!(
+        quick_row.record,
+        AlertRecord {
+            fired_at: quick.fired_at,
+            ..quick_resolved
+        }
+    );
+    assert_eq!(row(&stored.alert_id).await.record, stored_retracted);
+    let acked_row = row(&acked.alert_id).await;
+    assert_eq!(acked_row.record, acked_resolved);
+    assert_eq!(acked_row.acked_by.as_deref(), Some("dana"));
+    // The whole batch again changes nothing.
+    let again = store.alerts().record_changes(&[], &batch).await.unwrap();
+    assert!(again.iter().all(|w| !w.is_new()), "{again:?}");
+    // What the outbox holds of them: the firing the new key never published, then its state.
+    let unpublished: Vec<(String, AlertState)> = store
+        .alert_outbox()
+        .unpublished(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.tenant_id == 4242 && r.ticket_id == "B-3")
+        .map(|r| (r.ticket_id, r.state))
+        .collect();
+    assert_eq!(
+        unpublished,
+        [
+            ("B-3".to_string(), AlertState::Firing),
+            ("B-3".to_string(), AlertState::Resolved)
+        ]
+    );
+    store
+        .alert_outbox()
+        .mark_published(&[(quick.alert_id.as_str(), AlertState::Resolved)])
+        .await
+        .unwrap();
+    assert!(store
+        .alert_outbox()
+        .unpublished(100)
+        .await
+        .unwrap()
+        .iter()
+        .all(|r| r.ticket_id != "B-3"));
+}
+
 #[tokio::test]
 async fn sqlite_saves_partition_progress() {
     let (_dir, store) = sqlite().await;
