@@ -101,15 +101,39 @@ impl SlaRecords<'_> {
         Ok(taken_by_id.len())
     }
 
-    /// Our records that stopped in `[from, to)`, by record id. Streams the rows, parses them
-    /// in batches on blocking threads while the next rows arrive, and sorts in memory rather
-    /// than in the database: a day of a million records takes seconds.
+    /// Our records that stopped in `[from, to)`, by record id; see
+    /// [`digest_stopped_between`](Self::digest_stopped_between), which this sorts in memory
+    /// rather than in the database: a day of a million records takes seconds.
     pub async fn stopped_between(
         self,
         from: Millis,
         to: Millis,
     ) -> Result<Vec<SlaRecord>, StoreError> {
-        let mut parsed = Vec::new();
+        let batches = self.digest_stopped_between(from, to, |batch| batch).await?;
+        let sorted = tokio::task::spawn_blocking(move || {
+            let mut all: Vec<SlaRecord> = batches.into_iter().flatten().collect();
+            all.sort_unstable_by(|a, b| a.record_id.cmp(&b.record_id));
+            Ok(all)
+        });
+        joined(sorted.await)
+    }
+
+    /// Our records that stopped in `[from, to)`, each batch of them reduced by `digest` as the
+    /// rows stream in: parsed and digested on blocking threads while the next rows arrive, so
+    /// only the digests are held, never every record at once. The digests, in no particular
+    /// order of records.
+    pub async fn digest_stopped_between<T, F>(
+        self,
+        from: Millis,
+        to: Millis,
+        digest: F,
+    ) -> Result<Vec<T>, StoreError>
+    where
+        T: Send + 'static,
+        F: Fn(Vec<SlaRecord>) -> T + Send + Sync + 'static,
+    {
+        let digest = std::sync::Arc::new(digest);
+        let mut digests = Vec::new();
         let mut parsing = std::collections::VecDeque::new();
         on_backend!(self, |pool| {
             let mut rows = sqlx::query_scalar::<_, String>(
@@ -125,11 +149,14 @@ impl SlaRecords<'_> {
                 batch.extend(json);
                 if batch.len() == PARSE_BATCH || (end && !batch.is_empty()) {
                     let texts = std::mem::replace(&mut batch, Vec::with_capacity(PARSE_BATCH));
-                    parsing.push_back(tokio::task::spawn_blocking(move || parse_records(&texts)));
+                    let digest = digest.clone();
+                    parsing.push_back(tokio::task::spawn_blocking(move || {
+                        parse_records(&texts).map(|records| digest(records))
+                    }));
                     // Bounds the texts held while parsing falls behind.
                     if parsing.len() > MAX_PARSING {
                         if let Some(oldest) = parsing.pop_front() {
-                            parsed.extend(joined(oldest.await)?);
+                            digests.push(joined(oldest.await)?);
                         }
                     }
                 }
@@ -139,13 +166,9 @@ impl SlaRecords<'_> {
             }
         });
         for batch in parsing {
-            parsed.extend(joined(batch.await)?);
+            digests.push(joined(batch.await)?);
         }
-        let sorted = tokio::task::spawn_blocking(move || {
-            parsed.sort_unstable_by(|a, b| a.record_id.cmp(&b.record_id));
-            Ok(parsed)
-        });
-        joined(sorted.await)
+        Ok(digests)
     }
 
     /// Our records with these ids, by record id; unknown ids are skipped.

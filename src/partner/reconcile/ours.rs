@@ -2,8 +2,10 @@
 //! comparison of one partner page against it, and the compact text a saved page keeps so that
 //! a resumed run knows which of our records the partner listed.
 //!
-//! Memory: our side keeps each record's id and its 16-byte hash, nothing else; records that
-//! end up in the report are read again from the store by id and mapped then.
+//! Memory: our side keeps each record's id and its 16-byte hash, nothing else; it is built from
+//! [`Digest`]s of the store's rows made batch by batch as they stream in, so the records
+//! themselves are never all held at once. Records that end up in the report are read again
+//! from the store by id and mapped then.
 
 use std::borrow::Cow;
 
@@ -12,9 +14,6 @@ use vigil_engine::SlaRecord;
 
 use crate::partner::mapping::{ContentHash, Mapper};
 use crate::store::{DiffKind, RunCounts};
-
-/// Most threads mapping and hashing our records.
-const MAX_HASH_THREADS: usize = 8;
 
 /// What the partner's pages said of one of our records so far. Ordered: a record listed twice
 /// keeps the worse finding.
@@ -31,39 +30,130 @@ pub(super) enum Seen {
 /// Our records of a day: ids sorted, each with its content hash and what the partner said.
 #[derive(Debug, Default)]
 pub(super) struct OurSide {
-    ids: Vec<String>,
-    hashes: Vec<ContentHash>,
+    ids: IdTable,
     seen: Vec<Seen>,
 }
 
+/// Record ids in one string (no allocation per id), each with a content hash.
+#[derive(Debug, Default)]
+struct IdTable {
+    text: String,
+    entries: Vec<Entry>,
+}
+
+/// One id of an [`IdTable`]: where it is in the text, and its record's content hash.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    start: usize,
+    len: u32,
+    hash: ContentHash,
+}
+
+impl IdTable {
+    fn push(&mut self, id: &str, hash: ContentHash) {
+        // Ids are at most a few hundred bytes (tenant, ticket id of ≤ 128 characters, goal).
+        let len = u32::try_from(id.len()).unwrap_or(u32::MAX);
+        self.entries.push(Entry {
+            start: self.text.len(),
+            len,
+            hash,
+        });
+        self.text.push_str(id);
+    }
+
+    fn id(&self, e: &Entry) -> &str {
+        &self.text[e.start..e.start + e.len as usize]
+    }
+}
+
+/// Some of our records as our side keeps them: id and content hash, in no order.
+#[derive(Debug, Default)]
+pub(super) struct Digest(IdTable);
+
+impl Digest {
+    /// The records of `records` for the partner of `mapper`: only the tenants it `serves`, each
+    /// mapped (masked and renamed) and hashed.
+    pub(super) fn of(
+        records: Vec<SlaRecord>,
+        mapper: &Mapper,
+        serves: &(dyn Fn(u64) -> bool + Sync),
+    ) -> Digest {
+        let mut table = IdTable {
+            text: String::with_capacity(records.iter().map(|r| r.record_id.len()).sum()),
+            entries: Vec::with_capacity(records.len()),
+        };
+        for r in records.iter().filter(|r| serves(r.tenant_id)) {
+            table.push(&r.record_id, mapper.content_hash(&mapper.map(r)));
+        }
+        Digest(table)
+    }
+}
+
 impl OurSide {
-    /// Our side of `records` for the partner of `mapper`: only the tenants it `serves`, each
-    /// record mapped (masked and renamed) and hashed once, on several threads.
+    /// Our side of `records` for the partner of `mapper` (see [`Digest::of`]).
+    #[cfg(test)]
     pub(super) fn build(
-        mut records: Vec<SlaRecord>,
+        records: Vec<SlaRecord>,
         mapper: &Mapper,
         serves: &(dyn Fn(u64) -> bool + Sync),
     ) -> OurSide {
-        records.retain(|r| serves(r.tenant_id));
-        if !records.is_sorted_by(|a, b| a.record_id <= b.record_id) {
-            records.sort_unstable_by(|a, b| a.record_id.cmp(&b.record_id));
+        OurSide::from_digests(vec![Digest::of(records, mapper, serves)])
+    }
+
+    /// Our side from the digests of all our records of the day; a record id met twice is
+    /// kept once.
+    pub(super) fn from_digests(digests: Vec<Digest>) -> OurSide {
+        let mut ids = IdTable {
+            text: String::with_capacity(digests.iter().map(|d| d.0.text.len()).sum()),
+            entries: Vec::with_capacity(digests.iter().map(|d| d.0.entries.len()).sum()),
+        };
+        for Digest(part) in digests {
+            let base = ids.text.len();
+            ids.text.push_str(&part.text);
+            ids.entries.extend(part.entries.iter().map(|e| Entry {
+                start: base + e.start,
+                ..*e
+            }));
         }
-        records.dedup_by(|a, b| a.record_id == b.record_id);
-        let hashes = hash_all(&records, mapper);
-        let seen = vec![Seen::No; records.len()];
-        let ids = records.into_iter().map(|r| r.record_id).collect();
-        OurSide { ids, hashes, seen }
+        let IdTable { text, mut entries } = ids;
+        entries.sort_unstable_by(|a, b| {
+            text[a.start..a.start + a.len as usize].cmp(&text[b.start..b.start + b.len as usize])
+        });
+        entries.dedup_by(|a, b| {
+            text[a.start..a.start + a.len as usize] == text[b.start..b.start + b.len as usize]
+        });
+        let seen = vec![Seen::No; entries.len()];
+        OurSide {
+            ids: IdTable { text, entries },
+            seen,
+        }
+    }
+
+    /// Our record `i` (in id order): its id and content hash.
+    fn record(&self, i: usize) -> (&str, ContentHash) {
+        let e = &self.ids.entries[i];
+        (self.ids.id(e), e.hash)
+    }
+
+    /// Our record ids in order, each with what the partner said of it.
+    fn ids_seen(&self) -> impl Iterator<Item = (&str, Seen)> + '_ {
+        self.ids
+            .entries
+            .iter()
+            .zip(&self.seen)
+            .map(|(e, s)| (self.ids.id(e), *s))
     }
 
     /// How many records we have.
     pub(super) fn len(&self) -> usize {
-        self.ids.len()
+        self.ids.entries.len()
     }
 
     /// The index of our record `id`.
     fn find(&self, id: &str) -> Option<usize> {
         self.ids
-            .binary_search_by(|probe| probe.as_str().cmp(id))
+            .entries
+            .binary_search_by(|probe| self.ids.id(probe).cmp(id))
             .ok()
     }
 
@@ -87,19 +177,15 @@ impl OurSide {
 
     /// Ours to send again: missing at the partner or different there, by id.
     pub(super) fn to_repair(&self) -> impl Iterator<Item = &str> + '_ {
-        self.ids
-            .iter()
-            .zip(&self.seen)
-            .filter(|(_, s)| **s != Seen::Matched)
-            .map(|(id, _)| id.as_str())
+        self.ids_seen()
+            .filter(|(_, s)| *s != Seen::Matched)
+            .map(|(id, _)| id)
     }
 
     fn with(&self, wanted: Seen) -> impl Iterator<Item = &str> + '_ {
-        self.ids
-            .iter()
-            .zip(&self.seen)
-            .filter(move |(_, s)| **s == wanted)
-            .map(|(id, _)| id.as_str())
+        self.ids_seen()
+            .filter(move |(_, s)| *s == wanted)
+            .map(|(id, _)| id)
     }
 
     /// Applies a saved page's text ([`PageText`]); returns the page's `next_page`.
@@ -148,16 +234,16 @@ impl OurSide {
                     out.delta.missing_at_ours += 1;
                     DiffKind::MissingAtOurs
                 }
-                Some(i) if self.hashes[i] == mapper.content_hash(obj) => {
+                Some(i) if self.record(i).1 == mapper.content_hash(obj) => {
                     out.delta.matched += 1;
                     self.seen[i] = self.seen[i].max(Seen::Matched);
-                    out.text.push(&self.ids[i], Seen::Matched);
+                    out.text.push(self.record(i).0, Seen::Matched);
                     continue;
                 }
                 Some(i) => {
                     out.delta.mismatched += 1;
                     self.seen[i] = Seen::Mismatched;
-                    out.text.push(&self.ids[i], Seen::Mismatched);
+                    out.text.push(self.record(i).0, Seen::Mismatched);
                     DiffKind::Mismatched
                 }
             };
@@ -292,32 +378,6 @@ fn id_text(value: &Value) -> Option<Cow<'_, str>> {
     }
 }
 
-/// The content hash of every record as the partner would receive it, in order.
-fn hash_all(records: &[SlaRecord], mapper: &Mapper) -> Vec<ContentHash> {
-    let hash = |r: &SlaRecord| mapper.content_hash(&mapper.map(r));
-    let threads = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .clamp(1, MAX_HASH_THREADS);
-    if threads == 1 || records.len() < 10_000 {
-        return records.iter().map(hash).collect();
-    }
-    let chunk = records.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let workers: Vec<_> = records
-            .chunks(chunk)
-            .map(|part| s.spawn(move || part.iter().map(hash).collect::<Vec<_>>()))
-            .collect();
-        let mut out = Vec::with_capacity(records.len());
-        for w in workers {
-            match w.join() {
-                Ok(part) => out.extend(part),
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
-        out
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -428,14 +488,23 @@ mod tests {
     }
 
     #[test]
-    fn hashing_on_threads_keeps_the_order() {
+    fn digests_of_batches_make_one_side_sorted_by_id_each_record_once() {
         let m = mapper();
-        let records: Vec<SlaRecord> = (0..25_000)
-            .map(|i| record(1, &format!("T{i:06}")))
+        let records: Vec<SlaRecord> = (0..2_500).map(|i| record(1, &format!("T{i:06}"))).collect();
+        let mut batches: Vec<Vec<SlaRecord>> = records.chunks(1_000).map(<[_]>::to_vec).collect();
+        batches.reverse();
+        batches.push(vec![records[7].clone(), record(2, "T000001")]);
+        let digests = batches
+            .into_iter()
+            .map(|b| Digest::of(b, &m, &|t| t == 1))
             .collect();
-        let hashes = hash_all(&records, &m);
-        for i in [0, 9_999, 12_345, 24_999] {
-            assert_eq!(hashes[i], m.content_hash(&m.map(&records[i])));
+        let ours = OurSide::from_digests(digests);
+        assert_eq!(ours.len(), 2_500);
+        for (i, r) in records.iter().enumerate() {
+            assert_eq!(
+                ours.record(i),
+                (r.record_id.as_str(), m.content_hash(&m.map(r)))
+            );
         }
     }
 }

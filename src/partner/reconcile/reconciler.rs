@@ -10,7 +10,7 @@ use tracing::{debug, info, warn, Instrument};
 use vigil_schema::Millis;
 
 use super::day::day_bounds;
-use super::ours::OurSide;
+use super::ours::{Digest, OurSide};
 use super::run::{run_id, Phase, RunProgress, Trigger};
 use super::ReconcileError;
 use crate::partner::link::PartnerLink;
@@ -185,14 +185,18 @@ impl Reconciler {
     ) -> Result<ReconciliationRun, ReconcileError> {
         let run = &opened.run;
         let run_id = run.run_id.as_str();
-        let records = self.store.sla_records().stopped_between(from, to).await?;
         let link = self.link.clone();
-        let mut ours = tokio::task::spawn_blocking(move || {
-            let config = link.config();
-            OurSide::build(records, link.mapper(), &|t| config.serves(t))
-        })
-        .await
-        .map_err(|e| ReconcileError::Task(e.to_string()))?;
+        let digests = self
+            .store
+            .sla_records()
+            .digest_stopped_between(from, to, move |records| {
+                let config = link.config();
+                Digest::of(records, link.mapper(), &|t| config.serves(t))
+            })
+            .await?;
+        let mut ours = tokio::task::spawn_blocking(move || OurSide::from_digests(digests))
+            .await
+            .map_err(|e| ReconcileError::Task(e.to_string()))?;
         let mut next = Some(1);
         if opened.resumed && run.pages_done > 0 {
             let pages = self.store.reconciliations().pages(run_id).await?;
