@@ -176,17 +176,18 @@ impl Mapper {
 
     /// `record` in the partner's shape: serialized, masked, renamed.
     pub fn map(&self, record: &SlaRecord) -> Map<String, Value> {
-        let ours = match serde_json::to_value(record) {
+        let mut ours = match serde_json::to_value(record) {
             Ok(Value::Object(map)) => map,
             // A struct of strings, numbers and infallible instant formatting.
             _ => unreachable!("an SlaRecord serializes to a JSON object"),
         };
-        let mut out = Map::new();
+        let mut out = Map::with_capacity(self.fields.len());
+        // Each of our fields is mapped once, so its value is taken, not copied.
         for f in &self.fields {
-            if let Some(value) = ours.get(f.ours) {
+            if let Some(value) = ours.remove(f.ours) {
                 let value = match f.mask {
-                    Some(rule) => rule.mask_value(value),
-                    None => value.clone(),
+                    Some(rule) => rule.mask_value(&value),
+                    None => value,
                 };
                 out.insert(f.theirs.clone(), value);
             }
@@ -215,9 +216,10 @@ impl Mapper {
             match obj.get(name) {
                 None | Some(Value::Null) => {}
                 Some(value) => {
-                    canonical.extend_from_slice(Value::from(name).to_string().as_bytes());
+                    // The compact JSON text, written in place (writing to a Vec cannot fail).
+                    let _ = serde_json::to_writer(&mut canonical, name);
                     canonical.push(b':');
-                    canonical.extend_from_slice(value.to_string().as_bytes());
+                    let _ = serde_json::to_writer(&mut canonical, value);
                     canonical.push(b',');
                 }
             }
