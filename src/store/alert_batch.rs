@@ -170,29 +170,15 @@ pub(super) fn advance_rows(advances: &[(FinalRow<'_, '_>, AlertState)]) -> Vec<S
 
 #[cfg(test)]
 mod tests {
-    use vigil_engine::alert::{alert_id, dedupe_key};
-    use vigil_engine::{AlertRecord, Goal, Level};
+    use vigil_engine::AlertRecord;
 
     use super::super::alerts::prepare;
     use super::*;
 
     fn record(ticket: &str, state: AlertState, elapsed_ms: i64) -> AlertRecord {
-        let key = dedupe_key(7, ticket, Goal::Response, Level::Breach, 1.0);
         AlertRecord {
-            alert_id: alert_id(&key),
-            state,
-            tenant_id: 7,
-            ticket_id: ticket.to_string(),
-            goal: Goal::Response,
-            level: Level::Breach,
-            threshold: 1.0,
-            target_ms: 1_800_000,
             elapsed_ms,
-            fired_at: 1_000,
-            deadline: 2_000,
-            priority: "CRITICAL".into(),
-            service_type: "incident".into(),
-            policy_version: 1,
+            ..super::super::alert_outbox::tests::record(ticket, state)
         }
     }
 

@@ -109,14 +109,15 @@ impl AlertOutbox<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use vigil_engine::alert::{alert_id, dedupe_key};
     use vigil_engine::{Goal, Level};
 
     use super::super::test_support::{on_both_dialects, postgres, sqlite};
     use super::*;
 
-    fn record(ticket: &str, state: AlertState) -> AlertRecord {
+    /// A breach of ticket `ticket` of tenant 7 in `state`.
+    pub(in crate::store) fn record(ticket: &str, state: AlertState) -> AlertRecord {
         let key = dedupe_key(7, ticket, Goal::Response, Level::Breach, 1.0);
         AlertRecord {
             alert_id: alert_id(&key),
