@@ -28,7 +28,6 @@
 //! - [`breaker`]: the circuit breaker notify and partner put in front of a peer.
 //! - [`retry`]: the one jittered back-off, and how far a peer's `Retry-After` is followed.
 //! - [`hex`]: lower-case hex for signatures and hashes.
-//! - [`task`]: spawned tasks aborted when their owner drops them.
 
 pub mod alert_fanout;
 pub mod api;
@@ -47,7 +46,6 @@ pub mod redact;
 pub mod retry;
 pub mod setting;
 pub mod store;
-pub mod task;
 pub mod telemetry;
 pub mod tenant_reads;
 pub mod views;

@@ -25,7 +25,6 @@ use crate::notify::Routing;
 use crate::retry::Backoff;
 use crate::store::notifications::{DueNotification, NewNotification, Outcome};
 use crate::store::{Store, StoreError};
-use crate::task::AbortOnDrop;
 use crate::telemetry::metrics;
 
 /// Longest wait between rounds when nothing is known to be due (other instances may write).
@@ -378,5 +377,14 @@ impl Dispatcher {
         }
         lease.finish();
         Ok(round)
+    }
+}
+
+/// Aborts a task when dropped: a round that ends early stops its sends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

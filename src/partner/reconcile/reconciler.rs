@@ -1,7 +1,6 @@
 //! The run driver: takes the lease, opens or resumes the run of the day, loads our side,
-//! compares the partner's pages one by one (reading the next while one is compared),
-//! re-queues what the partner lacks and finishes the run with its counts and metrics (the
-//! steps of the parent module's docs).
+//! compares the partner's pages one by one, re-queues what the partner lacks and finishes the
+//! run with its counts and metrics (the steps of the parent module's docs).
 
 use std::sync::Arc;
 
@@ -14,10 +13,8 @@ use super::day::day_bounds;
 use super::ours::{Digest, OurSide};
 use super::run::{run_id, Phase, RunProgress, Trigger};
 use super::ReconcileError;
-use crate::partner::client::Page;
 use crate::partner::link::PartnerLink;
 use crate::store::{DiffKind, NewDiff, OpenedRun, ReconciliationRun, Store, StoreError};
-use crate::task::AbortOnDrop;
 use crate::telemetry::metrics;
 
 /// Diffs a run keeps in its report; the counts are always complete.
@@ -237,17 +234,8 @@ impl Reconciler {
             })
         };
         show(&tally, Phase::Ours);
-        let mut read_ahead: Option<AbortOnDrop<Result<Page, ReconcileError>>> = None;
         while let Some(page) = next {
-            let fetched = match read_ahead.take() {
-                Some(task) => task
-                    .join()
-                    .await
-                    .map_err(|e| ReconcileError::Task(e.to_string()))??,
-                None => self.fetch(day, page).await?,
-            };
-            // The next page is read while this one is compared and saved.
-            read_ahead = fetched.next_page.map(|next| self.read_ahead(day, next));
+            let fetched = self.fetch(day, page).await?;
             let room = KEEP_DIFFS.saturating_sub(tally.diffs_kept) as usize;
             let compared = ours.compare_page(
                 &fetched.records,
@@ -296,15 +284,6 @@ impl Reconciler {
             Phase::Finished,
         );
         Ok(run)
-    }
-
-    /// Fetches `page` of `day` on a task of its own, aborted when the handle is dropped.
-    fn read_ahead(&self, day: &str, page: u32) -> AbortOnDrop<Result<Page, ReconcileError>> {
-        let reconciler = self.clone();
-        let day = day.to_string();
-        AbortOnDrop(tokio::spawn(
-            async move { reconciler.fetch(&day, page).await }.in_current_span(),
-        ))
     }
 
     /// Re-queues what the partner lacks or holds differently and finishes the run.
