@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use vigil_engine::AlertState;
 
-use super::alerts::{forward_from, AlertWrite, Prepared};
+use super::alert_change::{forward_from, AlertWrite, Prepared};
 use super::pool::Backend;
 use super::sql::ID_CHUNK;
 
@@ -172,7 +172,7 @@ pub(super) fn advance_rows(advances: &[(FinalRow<'_, '_>, AlertState)]) -> Vec<S
 mod tests {
     use vigil_engine::AlertRecord;
 
-    use super::super::alerts::prepare;
+    use super::super::alert_change::prepare;
     use super::*;
 
     fn record(ticket: &str, state: AlertState, elapsed_ms: i64) -> AlertRecord {

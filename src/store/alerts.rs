@@ -8,36 +8,18 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use vigil_engine::alert::alert_id;
 use vigil_engine::{AlertRecord, AlertState, Goal, Level};
 use vigil_schema::Millis;
 
 use super::alert_batch;
+pub use super::alert_change::AlertWrite;
+use super::alert_change::{forward_from, prepare, Prepared};
 use super::error::{counted, StoreError};
 use super::fences::{begin_write, check_fences, Fence};
 use super::pool::{on_backend, Backend, Store};
 use super::sql::{ids_json, ID_CHUNK};
 use crate::clock::now_ms;
 use crate::telemetry::metrics::{store_errors, store_write_seconds};
-
-/// What recording one alert change did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AlertWrite {
-    /// First time this dedupe key was seen: a row was inserted.
-    Inserted,
-    /// The row moved forward to the record's state.
-    Advanced,
-    /// Nothing changed: the row already has this state or a later one (a replay, a restart, or
-    /// a change that would move backwards).
-    Unchanged,
-}
-
-impl AlertWrite {
-    /// Whether the change is new and should be published and notified.
-    pub fn is_new(self) -> bool {
-        !matches!(self, AlertWrite::Unchanged)
-    }
-}
 
 /// An alert as stored: the latest record plus store-side fields.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,17 +47,6 @@ pub enum Transition {
     Unchanged(StoredAlert),
     /// No alert has this id.
     Unknown,
-}
-
-/// The states a row may be in for a move to `to` to be forward.
-pub(super) fn forward_from(to: AlertState) -> &'static [AlertState] {
-    match to {
-        AlertState::Firing => &[],
-        AlertState::Acknowledged => &[AlertState::Firing],
-        AlertState::Resolved | AlertState::Retracted => {
-            &[AlertState::Firing, AlertState::Acknowledged]
-        }
-    }
 }
 
 /// `INSERT INTO alerts (<every column a change writes>) `, as one literal, for one row or many.
@@ -119,33 +90,6 @@ macro_rules! select_alerts {
 }
 
 pub(super) use select_alerts;
-
-/// A record checked and converted for binding.
-#[derive(Debug)]
-pub(super) struct Prepared<'a> {
-    pub(super) record: &'a AlertRecord,
-    pub(super) dedupe_key: String,
-    pub(super) tenant_id: i64,
-}
-
-/// Checks a record and converts what it binds.
-pub(super) fn prepare(record: &AlertRecord) -> Result<Prepared<'_>, StoreError> {
-    let invalid = |reason| StoreError::InvalidRecord {
-        record: format!("alert {}", record.alert_id),
-        reason,
-    };
-    let tenant_id =
-        i64::try_from(record.tenant_id).map_err(|_| invalid("tenant id above 2^63-1"))?;
-    let dedupe_key = record.dedupe_key();
-    if alert_id(&dedupe_key) != record.alert_id {
-        return Err(invalid("alert_id is not the id of its dedupe key"));
-    }
-    Ok(Prepared {
-        record,
-        dedupe_key,
-        tenant_id,
-    })
-}
 
 /// Runs one write on an executor (pool or transaction) of either dialect.
 macro_rules! write_one {

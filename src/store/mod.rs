@@ -25,7 +25,8 @@
 //! - [`error`]: store errors, split by whether a retry can help. `sql`: shared SQL helpers;
 //!   `rfc3339`: instants as RFC 3339 in rows the API sends as they are.
 //! - [`alerts`]: [`Alerts`], alert state changes recorded idempotently; lists,
-//!   acknowledgement; `alert_batch`: a batch of changes in a few statements.
+//!   acknowledgement; `alert_batch`: a batch of changes in a few statements;
+//!   `alert_change`: what recording one change means (the forward-only rule, its outcome).
 //! - [`alert_outbox`]: [`AlertOutbox`], alert states still to be published on JetStream.
 //! - [`progress`]: [`PartitionProgress`], each partition's last handled stream sequence.
 //! - [`snapshots`]: [`Snapshots`], each partition's latest snapshot of engine state.
@@ -47,6 +48,7 @@
 //!   `notify_tests`, `partner_tests`, `reconciliation_tests`.
 
 mod alert_batch;
+mod alert_change;
 pub mod alert_outbox;
 pub mod alerts;
 pub mod config;
