@@ -18,9 +18,9 @@ use super::sql::{ids_json, json_ids, ID_CHUNK};
 
 /// Records per multi-row statement of [`SlaRecords::record_stops`] (4 bound values each).
 const RECORD_CHUNK: usize = 1_000;
-/// Records parsed per blocking task by [`SlaRecords::stopped_between`].
+/// Records parsed per blocking task by [`SlaRecords::digest_stopped_between`].
 const PARSE_BATCH: usize = 10_000;
-/// Batches of [`SlaRecords::stopped_between`] parsing at once.
+/// Batches of [`SlaRecords::digest_stopped_between`] parsing at once.
 const MAX_PARSING: usize = 8;
 
 /// Our SLA records. A borrowed handle from [`Store::sla_records`]; copy it freely.
@@ -101,10 +101,10 @@ impl SlaRecords<'_> {
         Ok(taken_by_id.len())
     }
 
-    /// Our records that stopped in `[from, to)`, by record id; see
-    /// [`digest_stopped_between`](Self::digest_stopped_between), which this sorts in memory
-    /// rather than in the database: a day of a million records takes seconds.
-    pub async fn stopped_between(
+    /// Our records that stopped in `[from, to)`, by record id, for the store's tests; the
+    /// product digests them as they stream ([`digest_stopped_between`](Self::digest_stopped_between)).
+    #[cfg(test)]
+    pub(crate) async fn stopped_between(
         self,
         from: Millis,
         to: Millis,
