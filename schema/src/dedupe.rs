@@ -92,6 +92,42 @@ impl Hasher for KeyHasher {
 
 type KeySet = HashSet<u128, BuildHasherDefault<KeyHasher>>;
 
+/// Shards of a bucket's keys, by the key's top bits.
+const SHARDS: usize = 16;
+
+/// The keys of one time bucket, in [`SHARDS`] tables chosen by the key's top bits. A table
+/// grows by doubling, old and new copies side by side while it moves; in shards, only a
+/// sixteenth of the bucket moves at a time, so growth adds a sixteenth to the peak, not the
+/// whole bucket again.
+#[derive(Debug, Clone, Default)]
+struct Shards([KeySet; SHARDS]);
+
+impl Shards {
+    fn of(&self, key: u128) -> &KeySet {
+        &self.0[(key >> 124) as usize]
+    }
+
+    fn contains(&self, key: u128) -> bool {
+        self.of(key).contains(&key)
+    }
+
+    fn insert(&mut self, key: u128) -> bool {
+        self.0[(key >> 124) as usize].insert(key)
+    }
+
+    fn len(&self) -> usize {
+        self.0.iter().map(KeySet::len).sum()
+    }
+
+    fn allocation_size(&self) -> usize {
+        self.0.iter().map(KeySet::allocation_size).sum()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &u128> + '_ {
+        self.0.iter().flatten()
+    }
+}
+
 /// Remembers applied events for a window of `occurred_at`, in bounded memory.
 #[derive(Debug, Clone)]
 pub struct Dedupe {
@@ -100,7 +136,7 @@ pub struct Dedupe {
     /// Buckets the window is cut into.
     buckets_in_window: i64,
     /// Bucket index (`occurred_at / bucket_ms`) → keys of that bucket.
-    buckets: BTreeMap<i64, KeySet>,
+    buckets: BTreeMap<i64, Shards>,
     /// Lowest bucket index still live; older events are filed here. `None` until the first
     /// insert or watermark.
     floor: Option<i64>,
@@ -146,7 +182,7 @@ impl Dedupe {
 
     /// Whether `key` was inserted and has not expired.
     pub fn contains_key(&self, key: EventKey) -> bool {
-        self.buckets.values().any(|set| set.contains(&key.0))
+        self.buckets.values().any(|set| set.contains(key.0))
     }
 
     /// Remembers an applied event. Returns false if it was already remembered.
@@ -196,7 +232,7 @@ impl Dedupe {
         let live = self.buckets.split_off(&first_live);
         let dropped: usize = std::mem::replace(&mut self.buckets, live)
             .values()
-            .map(KeySet::len)
+            .map(Shards::len)
             .sum();
         self.len -= dropped;
         dropped
@@ -232,7 +268,7 @@ impl Dedupe {
 
     /// Bytes held by the hash tables (not counting the few bytes per bucket of the map).
     pub fn approx_bytes(&self) -> usize {
-        self.buckets.values().map(KeySet::allocation_size).sum()
+        self.buckets.values().map(Shards::allocation_size).sum()
     }
 
     /// Every remembered key with the start of its bucket, for a snapshot; restore with

@@ -121,7 +121,11 @@ impl TenantEngine {
                 let g = &mut tk.goals[goal.index()];
                 g.fired |= 1 << bit;
                 g.open |= 1 << bit;
-                tk.alerts.get_or_insert_with(Default::default).push(fired);
+                // A ticket raises a handful of alerts at most: room for exactly one more, not
+                // the four a growing `Vec` would reserve for every ticket that alerts.
+                let alerts = tk.alerts.get_or_insert_with(Default::default);
+                alerts.reserve_exact(1);
+                alerts.push(fired);
             }
         }
     }
