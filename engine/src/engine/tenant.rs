@@ -141,7 +141,7 @@ impl TenantEngine {
             .find(h, |&slot| {
                 self.slots[slot as usize]
                     .as_ref()
-                    .is_some_and(|t| &*t.id == id)
+                    .is_some_and(|t| t.id == id)
             })
             .copied()
     }
@@ -263,7 +263,7 @@ impl TenantEngine {
         let service = service_type_of(ev);
         let rules = policy.rules_index(service);
         let ticket = Ticket {
-            id: ev.ticket_id.as_str().into(),
+            id: ev.ticket_id.clone(),
             created_at: t,
             policy,
             rules,
@@ -296,7 +296,7 @@ impl TenantEngine {
         self.index.insert_unique(hash, slot, |&s| {
             slots[s as usize].as_ref().map_or(0, |t| {
                 use std::hash::BuildHasher;
-                self.hasher.hash_one(&*t.id)
+                self.hasher.hash_one(t.id.as_str())
             })
         });
         self.open += 1;

@@ -544,8 +544,9 @@ fn a_late_stop_retracts_alerts_it_preceded_and_resolves_the_rest() {
 
 #[test]
 fn a_ticket_stays_small() {
-    // Memory per open ticket is a benchmark target (300 bytes); the struct is most of it.
-    assert!(std::mem::size_of::<Option<crate::engine::Ticket>>() <= 112);
+    // Memory per open ticket is a benchmark target (300 bytes); the struct is most of it, the
+    // ticket id included (inline up to 24 bytes).
+    assert!(std::mem::size_of::<Option<crate::engine::Ticket>>() <= 120);
 }
 
 #[test]

@@ -38,7 +38,7 @@ impl TenantEngine {
                 .iter()
                 .flatten()
                 .map(|t| TicketState {
-                    id: t.id.clone(),
+                    id: t.id.as_str().into(),
                     created_at: t.created_at,
                     policy_version: t.policy.version,
                     rules: t.rules,
@@ -99,7 +99,7 @@ impl TenantEngine {
                 .copied()
                 .ok_or_else(|| refuse(format!("ticket {}: no status {}", t.id, t.status)))?;
             let ticket = Ticket {
-                id: t.id,
+                id: t.id.into(),
                 created_at: t.created_at,
                 policy,
                 rules: t.rules,
@@ -131,7 +131,7 @@ impl TenantEngine {
         self.index.insert_unique(hash, slot, |&s| {
             slots[s as usize].as_ref().map_or(0, |t| {
                 use std::hash::BuildHasher;
-                self.hasher.hash_one(&*t.id)
+                self.hasher.hash_one(t.id.as_str())
             })
         });
         self.open += 1;
