@@ -22,7 +22,9 @@ BASE_URL="http://127.0.0.1:$HTTP_PORT"
 cleanup() {
   [ -n "${VIGIL_PID:-}" ] && kill -9 "$VIGIL_PID" 2>/dev/null || true
   [ -n "${NATS_PID:-}" ] && kill "$NATS_PID" 2>/dev/null || true
-  rm -rf "$WORK"
+  # nats-server writes its store until it has exited: removing it before then fails.
+  wait 2>/dev/null || true
+  rm -rf "$WORK" || true
 }
 trap cleanup EXIT
 "${NATS_SERVER_BIN:-nats-server}" -js -a 127.0.0.1 -p "$NATS_PORT" -sd "$WORK/js" >"$WORK/nats.log" 2>&1 &

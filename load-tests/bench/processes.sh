@@ -6,8 +6,12 @@ stop_pid() { # pid [signal]: stops one process this script started, waiting up t
   for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
   kill -9 "$pid" 2>/dev/null || true
 }
-cleanup() { # stops every process in PIDS; removes WORK unless KEEP=1
+cleanup() { # stops every process in PIDS; copies the figures to FIGURES_TO (all.sh sets it); removes WORK unless KEEP=1
   for pid in "${PIDS[@]}"; do stop_pid "$pid" KILL; done
+  if [ -n "${FIGURES_TO:-}" ]; then
+    mkdir -p "$FIGURES_TO"
+    (cd "$WORK" && find . -name figures -exec cp --parents {} "$FIGURES_TO/" \;) || true
+  fi
   if [ "${KEEP:-0}" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT

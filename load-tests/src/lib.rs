@@ -7,6 +7,7 @@
 //! # replay throughput and peak RSS (targets: >= 1,000,000 events/s, < 100 MB):
 //! vigil-load generate --output /tmp/events.ndjson          # 1,000,000 events, 1,000 tenants, 7 days
 //! /usr/bin/time -f 'replay_seconds=%e peak_rss_kb=%M' vigil replay --input /tmp/events.ndjson --output /dev/null
+//! vigil-load decode --input /tmp/events.ndjson             # the floor: decoded_events_per_sec=…
 //! # the per-event engine path (criterion; decode, decode+offer, apply, calendar):
 //! cargo bench -p vigil-engine --bench engine
 //! # recovery with many open tickets (load-tests/bench/open_tickets.sh drives it):
@@ -30,6 +31,7 @@
 //! `ws` uses the service's (`--nats`, `--url`).
 //!
 //! # Layout
+//! - [`decode`]: `vigil-load decode`: decoding alone, the replay's floor.
 //! - [`dedupe`]: resident memory of the live dedupe memory over many unique ids.
 //! - [`open_tickets`]: `vigil-load open-tickets`: a stream that leaves many tickets open.
 //! - [`tickets`]: single synthetic events for the memory and latency benchmarks.
@@ -41,6 +43,7 @@
 //! - [`rss`]: this process's resident memory.
 //! - [`report`]: printing figures.
 
+pub mod decode;
 pub mod dedupe;
 pub mod live;
 pub mod memory;

@@ -60,6 +60,13 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         shuffle_secs: i64,
     },
+    /// The replay's floor: decodes every line of an NDJSON event file on one thread, nothing
+    /// else (`decoded_events_per_sec`).
+    Decode {
+        /// The NDJSON event file.
+        #[arg(long)]
+        input: PathBuf,
+    },
     /// Writes NDJSON that leaves `--tickets` tickets open after `--history` events (created
     /// over the last hour, then assigned in turn; no alert fires): the recovery benchmark's
     /// stream.
@@ -260,6 +267,7 @@ fn main() -> anyhow::Result<()> {
             .write(&mut out)?;
             out.flush()?;
         }
+        Command::Decode { input } => vigil_load::decode::run(&input)?,
         Command::Generate {
             output,
             events,
