@@ -167,7 +167,8 @@ PY
 part_ws() {
   log "ws: load-tests/bench/ws.sh"
   "$BENCH/ws.sh" >"$WORK/ws.out" 2>"$WORK/ws.log" || { tail -n 20 "$WORK/ws.log" >&2; die "ws.sh failed"; }
-  mapfile -t p99 < <(grep '^push_latency_p99_ms=' "$WORK/ws.out" | cut -d= -f2)
+  # `vigil-load ws` prints a `figure value` table per run: 100 clients first, then 10,000.
+  mapfile -t p99 < <(awk '$1 == "push_latency_p99_ms" { print $2 }' "$WORK/ws.out")
   row ws_p99 "WebSocket alert push p99, 10,000 clients" "${p99[1]:-}" ms "100 clients" "${p99[0]:-}" \
     value max 100 "< 100 ms"
 }
