@@ -218,7 +218,11 @@ for part in $(tr ',' ' ' <<<"$PARTS"); do
 done
 
 cpu=$(awk '/^model name/{sub(/.*: /, ""); print; exit}' /proc/cpuinfo)
-context="Commit $COMMIT, $(date -u +%F), $(nproc) vCPUs ($cpu), $(free -g | awk '/^Mem:/{print $2}') GiB; \`load-tests/bench/all.sh$([ "$SHORT" = 1 ] && echo ' --short')\` (PARTS=$PARTS, ROUNDS=$ROUNDS). Ratio = measured ÷ baseline; a target is met when the median of the rounds meets it.$([ ${#FAILED[@]} -gt 0 ] && echo " Failed, not in the table: ${FAILED[*]}.")"
+memory=$(free -g | awk '/^Mem:/{print $2}')
+command=load-tests/bench/all.sh
+[ "$SHORT" = 1 ] && command="$command --short"
+context="Commit $COMMIT, $(date -u +%F), $(nproc) vCPUs ($cpu), $memory GiB; \`$command\` (PARTS=$PARTS, ROUNDS=$ROUNDS). Ratio = measured ÷ baseline; a target is met when the median of the rounds meets it."
+[ ${#FAILED[@]} = 0 ] || context="$context Failed, not in the table: ${FAILED[*]}."
 python3 "$BENCH/table.py" render "$ROWS" "$OUT" --context "$context"
 log "wrote $OUT/results.json and $OUT/results.md"
 if [ "$README" = 1 ]; then
