@@ -41,6 +41,11 @@ const INSTANCES: usize = 2;
 /// reaches the notifier again after its 10 s ack wait, and a refused page is retried with
 /// back-off.
 const SETTLE: Duration = Duration::from_secs(45);
+/// How long partner records may take after a fault: records an instance claimed and did not
+/// book before it died wait for their claim to lapse (`CLAIM_LEASE_MS`, long enough for a
+/// rate-limited round to send its batch) before another instance sends them.
+const PARTNER_SETTLE: Duration =
+    Duration::from_millis(vigil::partner::worker::CLAIM_LEASE_MS as u64).saturating_add(SETTLE);
 /// How long the store stays unreachable.
 const STORE_OUTAGE: Duration = Duration::from_secs(30);
 /// The channels every breach is paged on.
@@ -396,7 +401,7 @@ impl Rig {
         }
         let mut expected_records = self.expected.partner_records.clone();
         expected_records.sort();
-        let deadline = Instant::now() + SETTLE;
+        let deadline = Instant::now() + PARTNER_SETTLE;
         let records = loop {
             let records: Vec<String> = self.partner.records().into_keys().collect();
             if records.len() >= expected_records.len() || Instant::now() > deadline {
