@@ -103,16 +103,17 @@ const SHARDS: usize = 16;
 struct Shards([KeySet; SHARDS]);
 
 impl Shards {
-    fn of(&self, key: u128) -> &KeySet {
-        &self.0[(key >> 124) as usize]
+    /// The shard of a key: its top four bits.
+    fn shard(key: u128) -> usize {
+        (key >> 124) as usize
     }
 
     fn contains(&self, key: u128) -> bool {
-        self.of(key).contains(&key)
+        self.0[Shards::shard(key)].contains(&key)
     }
 
     fn insert(&mut self, key: u128) -> bool {
-        self.0[(key >> 124) as usize].insert(key)
+        self.0[Shards::shard(key)].insert(key)
     }
 
     fn len(&self) -> usize {

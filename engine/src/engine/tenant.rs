@@ -135,6 +135,17 @@ impl TenantEngine {
         self.hasher.hash_one(id)
     }
 
+    /// Indexes the ticket in `slot` under `hash` (its id's [`hash`](Self::hash)).
+    pub(super) fn index_slot(&mut self, hash: u64, slot: u32) {
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.index.insert_unique(hash, slot, |&s| {
+            slots[s as usize].as_ref().map_or(0, |t| {
+                use std::hash::BuildHasher;
+                hasher.hash_one(t.id.as_str())
+            })
+        });
+    }
+
     pub(super) fn find(&self, id: &str) -> Option<u32> {
         let h = self.hash(id);
         self.index
@@ -292,13 +303,7 @@ impl TenantEngine {
                 (self.slots.len() - 1) as u32
             }
         };
-        let slots = &self.slots;
-        self.index.insert_unique(hash, slot, |&s| {
-            slots[s as usize].as_ref().map_or(0, |t| {
-                use std::hash::BuildHasher;
-                self.hasher.hash_one(t.id.as_str())
-            })
-        });
+        self.index_slot(hash, slot);
         self.open += 1;
         self.metrics.ticket_created(t);
         self.reschedule(slot);

@@ -127,13 +127,7 @@ impl TenantEngine {
             }
         }
         self.slots.push(Some(ticket));
-        let slots = &self.slots;
-        self.index.insert_unique(hash, slot, |&s| {
-            slots[s as usize].as_ref().map_or(0, |t| {
-                use std::hash::BuildHasher;
-                self.hasher.hash_one(t.id.as_str())
-            })
-        });
+        self.index_slot(hash, slot);
         self.open += 1;
     }
 }
