@@ -3,8 +3,8 @@
 //! connect. It holds the alerts, written idempotently so replays and restarts never record (and
 //! so never publish) the same alert change twice, each partition's handled sequence, snapshot
 //! and fence, the notification outbox (and its operator view), silences, the keys the notifier
-//! shares between instances, our SLA records with the partner outbox, and partner
-//! reconciliations.
+//! shares between instances, our SLA records with the partner outbox, partner
+//! reconciliations, and the configuration center's append-only trail of changes.
 //!
 //! [`Store`] is the connection pool (cheap to clone and share). Each feature has a store type
 //! of its own that [`Store`] hands out (`store.alerts().get(id)`,
@@ -43,15 +43,18 @@
 //!   [`reconciliation_pages`]: the pages a running run has counted, and finishing it;
 //!   [`reconciliation_diffs`]: the diffs a run keeps.
 //! - [`leases`]: [`Leases`], named leases, one holder at a time.
+//! - [`config_changes`]: [`ConfigChanges`], the configuration center's versioned, append-only
+//!   changes of runtime configuration keys: the values in force, each key's history, the audit.
 //! - [`test_support`]: stores for tests (a PostgreSQL schema of their own); not for the
 //!   product. The store's own tests, on both dialects: `tests` (connecting, alerts, progress),
-//!   `notify_tests`, `partner_tests`, `reconciliation_tests`.
+//!   `notify_tests`, `partner_tests`, `reconciliation_tests`, `config_changes_tests`.
 
 mod alert_batch;
 mod alert_change;
 pub mod alert_outbox;
 pub mod alerts;
 pub mod config;
+pub mod config_changes;
 pub mod error;
 pub mod fences;
 pub mod leases;
@@ -73,6 +76,8 @@ mod sql;
 pub mod test_support;
 
 #[cfg(test)]
+mod config_changes_tests;
+#[cfg(test)]
 mod notify_tests;
 #[cfg(test)]
 mod partner_tests;
@@ -84,6 +89,9 @@ mod tests;
 pub use alert_outbox::AlertOutbox;
 pub use alerts::{AlertWrite, Alerts, StoredAlert, Transition};
 pub use config::StoreConfig;
+pub use config_changes::{
+    AppendError, AuditFilter, ChangeOp, ConfigChanges, NewChange, StoredChange,
+};
 pub use error::StoreError;
 pub use fences::{Fence, PartitionFences};
 pub use leases::Leases;
