@@ -4,6 +4,9 @@
 //!
 //! # Layout
 //! - [`config`]: `vigil.toml` and tenant policy files, environment overrides, validation.
+//! - [`flags`]: feature flags: rules (tenant lists, stable percentages) evaluated in process.
+//! - [`runtime_config`]: the configuration center: the runtime layer above the files, its
+//!   versions and audit in the store, feature flags, applied by every instance.
 //! - [`setting`]: what every section is built from: durations as text, field paths.
 //! - [`store`]: the SQL store (SQLite or PostgreSQL via sqlx): alerts, written idempotently.
 //! - [`telemetry`]: metric names and helpers, the Prometheus recorder, log setup.
@@ -35,6 +38,7 @@ pub mod auth;
 pub mod breaker;
 pub mod clock;
 pub mod config;
+pub mod flags;
 pub mod hex;
 pub mod http;
 pub mod http_client;
@@ -44,6 +48,7 @@ pub mod notify;
 pub mod partner;
 pub mod redact;
 pub mod retry;
+pub mod runtime_config;
 pub mod setting;
 pub mod store;
 pub mod telemetry;

@@ -48,6 +48,10 @@ enum Access {
     Ingest,
     /// `ops` only.
     Ops,
+    /// `client_admin` (its own tenant's configuration) and `ops`.
+    Admin,
+    /// `client_admin` and `ops`, on what the caller's reach holds (no tenant in the request).
+    AdminReach,
 }
 
 /// The expected access of every route: `(method, path, access, statuses of a permitted call)`.
@@ -141,6 +145,65 @@ const ACCESS: &[(&str, &str, Access, &[u16])] = &[
         Access::Ops,
         &[200],
     ),
+    ("get", "/api/v1/system-config", Access::Admin, &[200]),
+    (
+        "post",
+        "/api/v1/system-config/batch",
+        Access::Admin,
+        &[200, 409],
+    ),
+    (
+        "get",
+        "/api/v1/system-config/export",
+        Access::AdminReach,
+        &[200],
+    ),
+    (
+        "post",
+        "/api/v1/system-config/import",
+        Access::Admin,
+        &[200],
+    ),
+    ("get", "/api/v1/system-config/{key}", Access::Admin, &[200]),
+    (
+        "put",
+        "/api/v1/system-config/{key}",
+        Access::Admin,
+        &[200, 409],
+    ),
+    (
+        "delete",
+        "/api/v1/system-config/{key}",
+        Access::Admin,
+        &[200, 409],
+    ),
+    (
+        "get",
+        "/api/v1/system-config/{key}/history",
+        Access::Admin,
+        &[200],
+    ),
+    (
+        "get",
+        "/api/v1/system-config/{key}/diff",
+        Access::Admin,
+        &[200],
+    ),
+    // Version 1 exists once an earlier call of the walk set the key.
+    (
+        "post",
+        "/api/v1/system-config/{key}/rollback",
+        Access::Admin,
+        &[200, 404, 409],
+    ),
+    ("get", "/api/v1/feature-flags", Access::Ops, &[200]),
+    (
+        "put",
+        "/api/v1/feature-flags/{name}",
+        Access::Ops,
+        &[200, 409],
+    ),
+    ("get", "/api/v1/audit", Access::Admin, &[200]),
     ("get", "/ws", Access::Read, &[]),
     ("get", "/", Access::Public, &[200]),
     ("get", "/assets/app.js", Access::Public, &[200]),
@@ -336,6 +399,39 @@ fn target(path: &str, tenant: u64, seeds: &Seeds) -> (String, Option<String>) {
             None,
         ),
         "/ack/{token}" => ("/ack/not-a-token".into(), None),
+        "/api/v1/system-config" | "/api/v1/audit" => (scoped(path), None),
+        "/api/v1/system-config/batch" => (
+            path.into(),
+            Some(
+                json!({"reason": "walk", "changes": [
+                    {"key": format!("tenant.{t}.sla.pause_statuses"), "value": ["ON_HOLD"], "if_match": 0}
+                ]})
+                .to_string(),
+            ),
+        ),
+        "/api/v1/system-config/import" => (
+            format!("{path}?reason=walk"),
+            Some(json!({ format!("tenant.{t}.sla.calendar"): "24x7" }).to_string()),
+        ),
+        "/api/v1/system-config/{key}/diff" => (
+            format!("/api/v1/system-config/tenant.{t}.sla.warn_at/diff?from=0"),
+            None,
+        ),
+        _ if path.starts_with("/api/v1/system-config/{key}") => {
+            let uri = path.replace("{key}", &format!("tenant.{t}.sla.warn_at"));
+            let body = match path {
+                "/api/v1/system-config/{key}/rollback" => {
+                    Some(json!({"version": 1, "reason": "walk", "if_match": 1}))
+                }
+                "/api/v1/system-config/{key}" => Some(json!({"value": [0.5, 0.8], "reason": "walk", "if_match": 0})),
+                _ => None,
+            };
+            (uri, body.map(|b| b.to_string()))
+        }
+        "/api/v1/feature-flags/{name}" => (
+            "/api/v1/feature-flags/ws.tickets".into(),
+            Some(json!({"rule": {"on": true}, "reason": "walk", "if_match": 0}).to_string()),
+        ),
         _ if path.starts_with("/api/v1/partners") => (
             path.replace("{partner_id}", PARTNER)
                 .replace("{record_id}", of(&seeds.record, t))
@@ -369,6 +465,12 @@ fn expected(access: Access, role: Option<&str>, tenant: u64, ok: &[u16]) -> Vec<
         (Access::Ingest, _) => vec![403],
         (_, Some("ops")) => ok.to_vec(),
         (Access::Ops, _) | (_, Some("service")) => vec![403],
+        (Access::Admin | Access::AdminReach, Some("client_manager" | "client_user")) => {
+            vec![403]
+        }
+        (Access::AdminReach, _) => ok.to_vec(),
+        (Access::Admin, _) if own => ok.to_vec(),
+        (Access::Admin, _) => vec![403],
         (Access::Manage, Some("client_user")) => vec![403],
         (Access::Read | Access::Manage, _) if own => ok.to_vec(),
         // Another tenant: refused (403), or not confirmed to exist (404).
@@ -495,6 +597,13 @@ async fn every_route_answers_every_role_and_tenant_as_its_access_says() {
                 let (uri, mut body) = target(path, tenant, &seeds);
                 if (method, path) == ("post", "/api/v1/silences") {
                     body = Some(new_silence(tenant));
+                }
+                match (method, path) {
+                    ("get", "/api/v1/system-config/{key}") => body = None,
+                    ("delete", "/api/v1/system-config/{key}") => {
+                        body = Some(json!({"reason": "walk", "if_match": 0}).to_string())
+                    }
+                    _ => {}
                 }
                 let a = request(
                     port,

@@ -25,6 +25,9 @@
 //! - `ingest`: HTTP ingest onto JetStream.
 //! - `partners`: exchange partners: breakers, outboxes (retrying parked records) and
 //!   reconciliation reports with their downloads (`ops` tokens only).
+//! - `system_config`: the configuration center's runtime layer: keys, versions with
+//!   `If-Match`, batches, history, diff, rollback, export and import; `feature_flags`: the
+//!   flags among those keys; `audit`: every configuration change.
 //! - `ws`: the WebSocket upgrade.
 //! - `openapi`: the generated document.
 //! - `dashboard`: the live dashboard page and its assets.
@@ -33,8 +36,10 @@ mod ack;
 mod ack_outcome;
 mod ack_page;
 mod alerts;
+mod audit;
 mod auth;
 mod dashboard;
+mod feature_flags;
 mod ingest;
 mod listing;
 mod notifications;
@@ -42,6 +47,7 @@ mod openapi;
 mod params;
 mod partners;
 mod silences;
+mod system_config;
 mod tenant_data;
 mod ws;
 
@@ -80,6 +86,8 @@ pub struct ApiState {
     pub links: Option<Arc<LinkSigner>>,
     /// Exchange partners (empty when none is configured).
     pub partners: Vec<Arc<crate::partner::link::PartnerLink>>,
+    /// The configuration center: the runtime layer, its versions and audit.
+    pub config_center: crate::runtime_config::ConfigCenter,
 }
 
 /// Declares every route of the API once: [`ROUTES`] (what tests and reviews walk) and the
@@ -121,6 +129,19 @@ api_routes! {
     get "/api/v1/partners/{partner_id}/reconciliations/{run_id}" => partners::reports::report,
     get "/api/v1/partners/{partner_id}/reconciliations/{run_id}/report.json" => partners::reports::report_json,
     get "/api/v1/partners/{partner_id}/reconciliations/{run_id}/report.csv" => partners::reports::report_csv,
+    get "/api/v1/system-config" => system_config::list,
+    post "/api/v1/system-config/batch" => system_config::batch,
+    get "/api/v1/system-config/export" => system_config::export,
+    post "/api/v1/system-config/import" => system_config::import,
+    get "/api/v1/system-config/{key}" => system_config::get,
+    put "/api/v1/system-config/{key}" => system_config::put,
+    delete "/api/v1/system-config/{key}" => system_config::delete,
+    get "/api/v1/system-config/{key}/history" => system_config::history,
+    get "/api/v1/system-config/{key}/diff" => system_config::diff,
+    post "/api/v1/system-config/{key}/rollback" => system_config::rollback,
+    get "/api/v1/feature-flags" => feature_flags::list,
+    put "/api/v1/feature-flags/{name}" => feature_flags::put,
+    get "/api/v1/audit" => audit::list,
     get "/ws" => ws::upgrade,
 }
 

@@ -6,7 +6,10 @@ use axum::response::IntoResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{ack, ack_outcome, alerts, ingest, notifications, partners, silences, tenant_data};
+use super::{
+    ack, ack_outcome, alerts, audit, feature_flags, ingest, notifications, partners, silences,
+    system_config, tenant_data,
+};
 use crate::views;
 
 /// The document.
@@ -48,6 +51,19 @@ endpoint states its roles."
         notifications::retry,
         ack::open,
         ack::acknowledge,
+        system_config::list,
+        system_config::get,
+        system_config::put,
+        system_config::delete,
+        system_config::batch,
+        system_config::history,
+        system_config::diff,
+        system_config::rollback,
+        system_config::export,
+        system_config::import,
+        feature_flags::list,
+        feature_flags::put,
+        audit::list,
     ),
     components(schemas(
         tenant_data::Overview,
@@ -83,6 +99,22 @@ endpoint states its roles."
         partners::views::ReconciliationReport,
         crate::store::ReconciliationDiff,
         crate::store::DiffKind,
+        system_config::ConfigEntry,
+        system_config::ConfigList,
+        system_config::ConfigVersion,
+        system_config::ConfigHistory,
+        system_config::ConfigDiff,
+        system_config::FieldChange,
+        system_config::PutBody,
+        system_config::RollbackBody,
+        system_config::BatchItem,
+        system_config::BatchBody,
+        system_config::ChangeResult,
+        crate::runtime_config::ValueProblem,
+        feature_flags::FlagView,
+        feature_flags::FlagList,
+        feature_flags::FlagBody,
+        audit::AuditPage,
     )),
     modifiers(&BearerAuth)
 )]

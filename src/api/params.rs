@@ -169,6 +169,16 @@ pub struct Range {
     pub to: Millis,
 }
 
+/// A JSON body as `T`; 40001 naming the field that does not fit.
+pub fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." { "body" } else { path.as_str() };
+        ApiError::invalid_field(field, e.inner())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,13 +4,12 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use vigil_schema::{format_instant, parse_instant, Millis};
 
 use super::listing::{tenant_list, TenantListRefusals, TENANT_FILTER_DOC};
-use super::params::Params;
+use super::params::{json_body, Params};
 use super::store_error;
 use super::ApiState;
 use crate::auth::Caller;
@@ -274,16 +273,6 @@ pub async fn expire(
         )),
         SilenceExpiry::Unknown => Err(unknown()),
     }
-}
-
-/// A JSON body as `T`; 40001 naming the field that does not fit.
-fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let mut de = serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let field = if path == "." { "body" } else { path.as_str() };
-        ApiError::invalid_field(field, e.inner())
-    })
 }
 
 /// A fresh random id (UUID v4).

@@ -31,6 +31,10 @@ pub const STORE_UNAVAILABLE: u32 = 50001;
 /// `code` of `/readyz` while the service is not ready (HTTP 503). The platform has no code for
 /// this, so it carries the HTTP status like the success codes do.
 pub const NOT_READY: u32 = 503;
+/// `code` of a change refused because the resource moved on since the client read it (an
+/// `If-Match` version that is not the current one; HTTP 409). The platform has no code for it,
+/// so it carries the HTTP status.
+pub const CONFLICT: u32 = 409;
 /// `code` of a request that outlived `[http] request_timeout` (HTTP 503): a retry may succeed.
 /// Like [`NOT_READY`], it carries the HTTP status, as the platform has no code for it.
 pub const REQUEST_TIMED_OUT: u32 = 503;

@@ -38,6 +38,7 @@ use tokio::sync::watch;
 use vigil_engine::metrics::MetricsSnapshot;
 
 use crate::auth::Caller;
+use crate::flags::{Flags, Switch};
 use crate::http::ApiError;
 use crate::store::Store;
 use crate::telemetry::metrics::{http_rate_limited, ws_clients, ws_push_latency_seconds};
@@ -82,6 +83,8 @@ struct Inner {
     shutdown: watch::Sender<bool>,
     /// The link to the other instances' hubs, once joined.
     relay: OnceLock<Arc<relay::Relay>>,
+    /// The feature flags (`ws.tickets`), once the service hands them over; all on before.
+    flags: OnceLock<Flags>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -109,8 +112,22 @@ impl Hub {
                 seq_base,
                 shutdown: watch::channel(false).0,
                 relay: OnceLock::new(),
+                flags: OnceLock::new(),
             }),
         }
+    }
+
+    /// Follows `flags` from now on: `ws.tickets` switches the tickets channel per tenant.
+    pub fn follow_flags(&self, flags: Flags) {
+        let _ = self.inner.flags.set(flags);
+    }
+
+    /// Whether the tickets channel is switched on for `tenant` (flag `ws.tickets`).
+    pub fn tickets_on(&self, tenant: u64) -> bool {
+        self.inner
+            .flags
+            .get()
+            .is_none_or(|f| f.is_on(&Switch::WsTickets, tenant))
     }
 
     fn topic(&self, tenant_id: u64) -> Option<Arc<Topic>> {
@@ -317,6 +334,12 @@ impl Hub {
             .iter()
             .filter(|s| s.channels.metrics)
             .for_each(|s| s.queue.push(m.clone()));
+        // Switched off for this tenant: ticket deltas stop at once, for everyone.
+        let tickets = if self.tickets_on(tenant) {
+            tickets
+        } else {
+            &[]
+        };
         for (id, view) in tickets {
             let seq = st.next_seq();
             let key = Some(Supersedes::Ticket(tenant, id.as_str().into()));

@@ -70,6 +70,13 @@ impl Client {
                 self.caller.claims.tenant_id
             )));
         }
+        if channels.tickets {
+            if let Some(off) = tenants.iter().find(|t| !self.hub.tickets_on(**t)) {
+                return Err(Refusal::Invalid(format!(
+                    "channels: the tickets channel is switched off for tenant {off} (flag ws.tickets); subscribe without it"
+                )));
+            }
+        }
         self.unsubscribe();
         let only = tenants.len() == 1;
         self.queue.hold();

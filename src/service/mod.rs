@@ -54,6 +54,7 @@ use vigil::limits::SharedLimits;
 use vigil::notify::ack_token::LinkSigner;
 use vigil::notify::{Notifier, Routing};
 use vigil::partner::worker::PartnerWorker;
+use vigil::runtime_config::{follow, ConfigCenter, Flags};
 use vigil::store::Store;
 use vigil::telemetry::{self, MetricsHandle, TenantLabels};
 use vigil::tenant_reads::TenantReads;
@@ -112,6 +113,8 @@ pub async fn run(
         )
     };
     let hub = Hub::new(config.ws.clone(), reads.clone(), store.clone());
+    let flags = Flags::default();
+    hub.follow_flags(flags.clone());
     let listeners = http::Listeners::bind(&config.http).await?;
     let local = listeners.main_addr()?;
     info!(listen = %local, metrics_listen = ?listeners.metrics_addr(), "serving HTTP");
@@ -177,6 +180,20 @@ pub async fn run(
         .context("cannot relay live updates between instances")?;
     let limits = Arc::new(RateLimits::new(&config.http, shared_limits.as_ref()));
     tokio::spawn(limits.clone().upkeep(Duration::from_secs(60)));
+    let (applied_tx, _) = watch::channel(follow::Applied::default());
+    let config_follower = tokio::spawn(follow::follow(
+        store.clone(),
+        nats.clone(),
+        flags,
+        applied_tx,
+        stop_rx.clone(),
+    ));
+    let config_center = ConfigCenter::new(
+        store.clone(),
+        js.clone(),
+        Arc::new(config.clone()),
+        book.clone(),
+    );
     let api = api::routes(ApiState {
         verifier,
         limits,
@@ -187,6 +204,7 @@ pub async fn run(
         js: js.clone(),
         links,
         partners: partner_links,
+        config_center,
     });
     let ops = OpsState {
         metrics,
@@ -210,6 +228,7 @@ pub async fn run(
     let _ = stop_tx.send(true);
     let _ = coalescer.await;
     let _ = relay.await;
+    let _ = config_follower.await;
     // Its workers finish what is in flight, snapshot, and give their leases back.
     if let Err(e) = keeper.await {
         warn!(error = %e, "the lease keeper panicked; its leases expire by themselves");

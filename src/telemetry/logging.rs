@@ -3,10 +3,11 @@
 //! escapes them in every field value ([`EscapedFields`]), so outside input in a field cannot
 //! forge a log line.
 
+use std::sync::OnceLock;
+
 use serde::{Deserialize, Serialize};
 use tracing::Subscriber;
 use tracing_subscriber::fmt::MakeWriter;
-use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
 
 use super::escape::EscapedFields;
@@ -55,21 +56,72 @@ where
         .finish()
 }
 
+/// Puts a filter in force in the installed subscriber.
+type ApplyFilter = Box<dyn Fn(EnvFilter) -> Result<(), String> + Send + Sync>;
+
+/// What changes the running process's log filter: set once by [`init_logging`].
+struct FilterReload {
+    /// The filter the process started with (`RUST_LOG`, else the configured one).
+    start: String,
+    /// Puts a filter in force.
+    apply: ApplyFilter,
+}
+
+static FILTER_RELOAD: OnceLock<FilterReload> = OnceLock::new();
+
 /// Installs the global `tracing` subscriber writing to stderr. Call once, early in `main`.
+/// Its filter can be replaced later with [`reload_filter`].
 pub fn init_logging(format: LogFormat, default_filter: &str) -> Result<(), TelemetryError> {
-    let filter = env_filter(default_filter)?;
-    let result = match format {
-        LogFormat::Text => text_subscriber(filter, std::io::stderr)
-            .try_init()
-            .map_err(|e| e.to_string()),
-        LogFormat::Json => tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(std::io::stderr)
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
-            .try_init()
-            .map_err(|e| e.to_string()),
+    let start = match std::env::var("RUST_LOG") {
+        Ok(v) if !v.trim().is_empty() => v,
+        _ => default_filter.to_string(),
     };
-    result.map_err(TelemetryError::Subscriber)
+    let filter = env_filter(default_filter)?;
+    let (result, apply): (_, ApplyFilter) = match format {
+        LogFormat::Text => {
+            let builder = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_writer(std::io::stderr)
+                .fmt_fields(EscapedFields)
+                .with_filter_reloading();
+            let handle = builder.reload_handle();
+            (
+                builder.try_init().map_err(|e| e.to_string()),
+                Box::new(move |f| handle.reload(f).map_err(|e| e.to_string())),
+            )
+        }
+        LogFormat::Json => {
+            let builder = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_writer(std::io::stderr)
+                .json()
+                .with_current_span(true)
+                .with_span_list(false)
+                .with_filter_reloading();
+            let handle = builder.reload_handle();
+            (
+                builder.try_init().map_err(|e| e.to_string()),
+                Box::new(move |f| handle.reload(f).map_err(|e| e.to_string())),
+            )
+        }
+    };
+    result.map_err(TelemetryError::Subscriber)?;
+    let _ = FILTER_RELOAD.set(FilterReload { start, apply });
+    Ok(())
+}
+
+/// Puts `filter` in force for the running process (`None`: the filter it started with).
+/// Without [`init_logging`] (tests, embedded use) there is nothing to change: `Ok`.
+pub fn reload_filter(filter: Option<&str>) -> Result<(), TelemetryError> {
+    let Some(reload) = FILTER_RELOAD.get() else {
+        return Ok(());
+    };
+    let text = filter.unwrap_or(&reload.start).to_string();
+    let parsed = EnvFilter::builder()
+        .parse(&text)
+        .map_err(|source| TelemetryError::LogFilter {
+            filter: text.clone(),
+            source,
+        })?;
+    (reload.apply)(parsed).map_err(TelemetryError::Subscriber)
 }

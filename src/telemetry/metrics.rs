@@ -38,6 +38,12 @@ pub const ACTOR_PANICS: &str = "vigil_actor_panics_total";
 pub const PARTITION_RESTARTS: &str = "vigil_partition_restarts_total";
 /// Rows the store refused for good, dead-lettered instead, by `kind` (`alert`, `sla_record`).
 pub const STORE_ROWS_REFUSED: &str = "vigil_store_rows_refused_total";
+/// The global order (`seq`) of the latest configuration change this instance applied.
+pub const CONFIG_APPLIED_SEQ: &str = "vigil_config_applied_seq";
+/// Time from a configuration change being stored to this instance applying it.
+pub const CONFIG_APPLY_SECONDS: &str = "vigil_config_apply_seconds";
+/// Rounds in which this instance could not read the runtime layer (it keeps the last applied).
+pub const CONFIG_APPLY_ERRORS: &str = "vigil_config_apply_errors_total";
 /// Tenants with a live actor on this instance.
 pub const TENANTS_ACTIVE: &str = "vigil_tenants_active";
 /// Failed store operations, by `kind` (`unavailable`: a retry can help; `rejected`: it cannot).
@@ -197,6 +203,21 @@ pub fn describe() {
         STORE_ROWS_REFUSED,
         Unit::Count,
         "Rows the store refused for good, dead-lettered instead, by kind."
+    );
+    describe_gauge!(
+        CONFIG_APPLIED_SEQ,
+        Unit::Count,
+        "Global order of the latest configuration change this instance applied."
+    );
+    describe_histogram!(
+        CONFIG_APPLY_SECONDS,
+        Unit::Seconds,
+        "Time from a configuration change being stored to this instance applying it."
+    );
+    describe_counter!(
+        CONFIG_APPLY_ERRORS,
+        Unit::Count,
+        "Rounds in which the runtime layer could not be read; the last applied stays."
     );
     describe_gauge!(
         TENANTS_ACTIVE,
@@ -613,4 +634,19 @@ pub fn reconciliation_runs(partner: &str, result: &'static str) -> Counter {
 /// [`RECONCILIATION_LAST_FINISHED`] of one partner.
 pub fn reconciliation_last_finished(partner: &str) -> Gauge {
     metrics::gauge!(RECONCILIATION_LAST_FINISHED, "partner" => partner.to_string())
+}
+
+/// [`CONFIG_APPLIED_SEQ`].
+pub fn config_applied_seq() -> Gauge {
+    metrics::gauge!(CONFIG_APPLIED_SEQ)
+}
+
+/// [`CONFIG_APPLY_SECONDS`].
+pub fn config_apply_seconds() -> Histogram {
+    metrics::histogram!(CONFIG_APPLY_SECONDS)
+}
+
+/// [`CONFIG_APPLY_ERRORS`].
+pub fn config_apply_errors() -> Counter {
+    metrics::counter!(CONFIG_APPLY_ERRORS)
 }

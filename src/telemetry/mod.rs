@@ -26,7 +26,7 @@ mod tests;
 
 pub use config::{LogConfig, MetricsConfig};
 pub use labels::{TenantLabel, TenantLabels};
-pub use logging::{init_logging, LogFormat};
+pub use logging::{init_logging, reload_filter, LogFormat};
 pub use recorder::{install_recorder, local_recorder, upkeep, MetricsHandle};
 
 /// Why telemetry could not be set up. Both happen only at start-up.

@@ -25,7 +25,8 @@ pub fn diffs_csv(diffs: &[ReconciliationDiff]) -> String {
     out
 }
 
-fn push_line(out: &mut String, fields: impl IntoIterator<Item = String>) {
+/// One CSV line (RFC 4180, formula-safe fields), ending in CRLF.
+pub(crate) fn push_line(out: &mut String, fields: impl IntoIterator<Item = String>) {
     for (i, field) in fields.into_iter().enumerate() {
         if i > 0 {
             out.push(',');

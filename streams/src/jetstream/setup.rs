@@ -9,8 +9,8 @@ use async_nats::jetstream::ErrorCode;
 
 use super::config::StreamSettings;
 use super::subjects::{
-    parse_partition_transform, partition_transform, ALERTS_STREAM, ALERTS_SUBJECTS, DLQ_STREAM,
-    DLQ_SUBJECTS, EVENTS_SUBJECTS,
+    parse_partition_transform, partition_transform, ALERTS_STREAM, ALERTS_SUBJECTS, CONFIG_STREAM,
+    CONFIG_SUBJECT, DLQ_STREAM, DLQ_SUBJECTS, EVENTS_SUBJECTS,
 };
 use super::BoxError;
 
@@ -114,6 +114,16 @@ pub async fn ensure_streams(js: &Context, settings: &StreamSettings) -> Result<(
         stream(
             ALERTS_STREAM,
             ALERTS_SUBJECTS,
+            settings.alerts_duplicate_window,
+        ),
+    )
+    .await?;
+    // Notices only: the store keeps every version of every key for years.
+    ensure(
+        js,
+        stream(
+            CONFIG_STREAM,
+            CONFIG_SUBJECT,
             settings.alerts_duplicate_window,
         ),
     )

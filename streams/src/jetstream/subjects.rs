@@ -20,6 +20,12 @@ pub const DLQ_SUBJECTS: &str = "vigil.dlq.*";
 /// Dead-letter subject token used when the tenant could not be read.
 pub const DLQ_UNKNOWN_TENANT: &str = "unknown";
 
+/// The stream of configuration changes (`vigil.config.changes`), which every instance follows
+/// to apply the runtime layer and other systems may follow too.
+pub const CONFIG_STREAM: &str = "VIGIL_CONFIG";
+/// Subject of configuration change notices.
+pub const CONFIG_SUBJECT: &str = "vigil.config.changes";
+
 /// The alert stream.
 pub const ALERTS_STREAM: &str = "VIGIL_ALERTS";
 /// Subjects the alert stream takes.

@@ -1,0 +1,296 @@
+//! Feature flags: switches of Vigil's own behaviour, each on or off per tenant, evaluated in
+//! process (no network call per evaluation). The configuration center
+//! ([`crate::runtime_config`]) keeps their rules as the runtime keys `flags.<name>` and swaps
+//! the applied set into [`Flags`]; components below it (the hub) only read [`Flags`].
+//!
+//! A flag's rule (the value of `flags.<name>`, JSON):
+//! `{"on": true}` (every tenant), `{"on": false}` (none), or `{"on": true, "tenants": [7, 9],
+//! "percent": 25}`: the listed tenants plus a stable quarter of all tenants, chosen by a hash
+//! of the tenant id salted with the flag's name (a tenant in the 25% stays in when the rollout
+//! grows to 50%). A flag nobody set is on: every switch guards behaviour that Vigil has by
+//! default.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, RwLock};
+
+use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::xxh3_64_with_seed;
+
+/// Most tenants one rule may list.
+pub const MAX_LISTED_TENANTS: usize = 10_000;
+
+/// A behaviour a flag switches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Switch {
+    /// `ws.tickets`: the `tickets` channel of the WebSocket hub.
+    WsTickets,
+}
+
+impl Switch {
+    /// Every flag.
+    pub const ALL: [Switch; 1] = [Switch::WsTickets];
+
+    /// Parses a flag name (the key without `flags.`).
+    pub fn parse(name: &str) -> Option<Switch> {
+        Switch::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// The flag's name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Switch::WsTickets => "ws.tickets",
+        }
+    }
+
+    /// What the flag switches, for listings.
+    pub fn description(&self) -> &'static str {
+        match self {
+            Switch::WsTickets => "the tickets channel of the WebSocket hub",
+        }
+    }
+}
+
+impl fmt::Display for Switch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A flag's rule: the value of `flags.<name>`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlagRule {
+    /// Off for every tenant when false; when true, on for every tenant unless `tenants` or
+    /// `percent` narrow it.
+    pub on: bool,
+    /// On for these tenants.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tenants: Vec<u64>,
+    /// On for this share of all tenants (0–100), chosen by a stable hash of the tenant id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percent: Option<u8>,
+}
+
+impl FlagRule {
+    /// Problems with the rule, as (field, reason).
+    pub fn problems(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        if self.percent.is_some_and(|p| p > 100) {
+            out.push(("percent".into(), "must be between 0 and 100".into()));
+        }
+        if self.tenants.len() > MAX_LISTED_TENANTS {
+            out.push((
+                "tenants".into(),
+                format!("at most {MAX_LISTED_TENANTS} tenants; use percent for more"),
+            ));
+        }
+        if self.tenants.contains(&0) {
+            out.push(("tenants".into(), "tenant ids are positive integers".into()));
+        }
+        if !self.on && (self.percent.is_some() || !self.tenants.is_empty()) {
+            out.push((
+                "on".into(),
+                "a flag that is off is off for everyone: drop tenants and percent, or set on"
+                    .into(),
+            ));
+        }
+        out
+    }
+
+    /// Whether the rule switches `switch` on for `tenant`.
+    pub fn is_on(&self, switch: &Switch, tenant: u64) -> bool {
+        if !self.on {
+            return false;
+        }
+        if self.tenants.is_empty() && self.percent.is_none() {
+            return true;
+        }
+        self.tenants.contains(&tenant)
+            || self
+                .percent
+                .is_some_and(|p| bucket(switch, tenant) < u64::from(p) * 100)
+    }
+}
+
+/// The tenant's place in `0..10_000` for `switch`: stable across versions and instances.
+pub fn bucket(switch: &Switch, tenant: u64) -> u64 {
+    let seed = xxh3_64_with_seed(switch.to_string().as_bytes(), 0);
+    xxh3_64_with_seed(&tenant.to_le_bytes(), seed) % 10_000
+}
+
+/// The applied rules of every flag that has one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FlagSet {
+    rules: HashMap<Switch, FlagRule>,
+}
+
+impl FlagSet {
+    /// A set of rules.
+    pub fn new(rules: impl IntoIterator<Item = (Switch, FlagRule)>) -> FlagSet {
+        FlagSet {
+            rules: rules.into_iter().collect(),
+        }
+    }
+
+    /// Whether `switch` is on for `tenant` (on when no rule is set).
+    pub fn is_on(&self, switch: &Switch, tenant: u64) -> bool {
+        self.rules
+            .get(switch)
+            .is_none_or(|rule| rule.is_on(switch, tenant))
+    }
+
+    /// The rule of `switch`, if one is set.
+    pub fn rule(&self, switch: &Switch) -> Option<&FlagRule> {
+        self.rules.get(switch)
+    }
+}
+
+/// The flags every component consults: cheap to clone; swapped whole when a change applies.
+#[derive(Debug, Clone, Default)]
+pub struct Flags {
+    current: Arc<RwLock<Arc<FlagSet>>>,
+}
+
+impl Flags {
+    /// Flags with the given rules (tests; the service starts empty and applies the store's).
+    pub fn with(set: FlagSet) -> Flags {
+        Flags {
+            current: Arc::new(RwLock::new(Arc::new(set))),
+        }
+    }
+
+    /// Whether `switch` is on for `tenant` now.
+    pub fn is_on(&self, switch: &Switch, tenant: u64) -> bool {
+        self.snapshot().is_on(switch, tenant)
+    }
+
+    /// The rules in force now.
+    pub fn snapshot(&self) -> Arc<FlagSet> {
+        match self.current.read() {
+            Ok(guard) => guard.clone(),
+            // A writer panicked mid-swap: the last set it stored is still whole.
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Puts `set` in force.
+    pub fn replace(&self, set: FlagSet) {
+        let set = Arc::new(set);
+        match self.current.write() {
+            Ok(mut guard) => *guard = set,
+            Err(poisoned) => *poisoned.into_inner() = set,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse_and_print_back() {
+        for switch in Switch::ALL {
+            assert_eq!(Switch::parse(&switch.to_string()), Some(switch));
+        }
+        for bad in ["", "nope", "ws.TICKETS", "ws.tickets."] {
+            assert_eq!(Switch::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_unset_flag_is_on_and_off_is_off_for_everyone() {
+        let flags = FlagSet::default();
+        assert!(flags.is_on(&Switch::WsTickets, 7));
+        let off = FlagSet::new([(
+            Switch::WsTickets,
+            FlagRule {
+                on: false,
+                tenants: vec![],
+                percent: None,
+            },
+        )]);
+        assert!(!off.is_on(&Switch::WsTickets, 7));
+    }
+
+    #[test]
+    fn listed_tenants_are_on_and_others_follow_the_percentage() {
+        let rule = FlagRule {
+            on: true,
+            tenants: vec![7],
+            percent: Some(0),
+        };
+        assert!(rule.is_on(&Switch::WsTickets, 7));
+        assert!(!rule.is_on(&Switch::WsTickets, 8));
+    }
+
+    #[test]
+    fn percentages_are_stable_within_tolerance_and_grow_monotonically() {
+        let tenants = 1..=10_000u64;
+        for percent in [1u8, 10, 25, 50, 90] {
+            let rule = FlagRule {
+                on: true,
+                tenants: vec![],
+                percent: Some(percent),
+            };
+            let on = tenants
+                .clone()
+                .filter(|t| rule.is_on(&Switch::WsTickets, *t))
+                .count();
+            let expected = usize::from(percent) * 100;
+            // Binomial spread: within 4 standard deviations.
+            let sd =
+                (10_000.0 * f64::from(percent) / 100.0 * (1.0 - f64::from(percent) / 100.0)).sqrt();
+            assert!(
+                (on as f64 - expected as f64).abs() <= 4.0 * sd,
+                "{percent}%: {on} of 10,000"
+            );
+        }
+        let quarter = FlagRule {
+            on: true,
+            tenants: vec![],
+            percent: Some(25),
+        };
+        let half = FlagRule {
+            percent: Some(50),
+            ..quarter.clone()
+        };
+        for t in tenants {
+            assert_eq!(
+                quarter.is_on(&Switch::WsTickets, t),
+                quarter.is_on(&Switch::WsTickets, t),
+                "stable"
+            );
+            if quarter.is_on(&Switch::WsTickets, t) {
+                assert!(
+                    half.is_on(&Switch::WsTickets, t),
+                    "tenant {t} left when the rollout grew"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn bad_rules_are_reported() {
+        let rule: FlagRule =
+            serde_json::from_str(r#"{"on": false, "tenants": [0], "percent": 101}"#).unwrap();
+        let fields: Vec<String> = rule.problems().into_iter().map(|(f, _)| f).collect();
+        assert_eq!(fields, ["percent", "tenants", "on"]);
+        assert!(serde_json::from_str::<FlagRule>(r#"{"on": true, "pct": 5}"#).is_err());
+    }
+
+    #[test]
+    fn a_replaced_set_is_seen_by_every_clone() {
+        let flags = Flags::default();
+        let other = flags.clone();
+        flags.replace(FlagSet::new([(
+            Switch::WsTickets,
+            FlagRule {
+                on: false,
+                tenants: vec![],
+                percent: None,
+            },
+        )]));
+        assert!(!other.is_on(&Switch::WsTickets, 1));
+    }
+}

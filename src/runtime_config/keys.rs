@@ -1,0 +1,220 @@
+//! The key space of the runtime layer: which configuration keys may change while the service
+//! runs, which may not (and why), and which tenant a key belongs to.
+//!
+//! Keys are dotted paths of the configuration. Runtime keys:
+//! - `log.filter`: the `RUST_LOG`-style log filter of every instance.
+//! - `flags.<name>`: a feature flag ([`super::flags::Switch`] names the known ones).
+//! - `tenant.<id>.sla.<field>` with field `calendar`, `warn_at`, `pause_statuses`, `targets` or
+//!   `service_types`: a tenant's SLA policy, applied as a new policy version exactly like an
+//!   `sla.policy_updated` event (tickets created afterwards use it; open tickets keep theirs).
+//!
+//! Every other key of `vigil.toml` is read once at start and refused with the reason.
+
+use std::fmt;
+
+use crate::flags::Switch;
+
+/// A field of a tenant's SLA policy that the runtime layer may set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SlaField {
+    /// `calendar`: the name of a calendar of `[calendars]`, or `24x7`.
+    Calendar,
+    /// `warn_at`: warning fractions in (0, 1).
+    WarnAt,
+    /// `pause_statuses`: statuses during which goals accrue nothing.
+    PauseStatuses,
+    /// `targets`: response and resolution targets per priority.
+    Targets,
+    /// `service_types`: overrides per service type.
+    ServiceTypes,
+}
+
+impl SlaField {
+    /// Every field, in the order of DESIGN.md §3's `[policy]`.
+    pub const ALL: [SlaField; 5] = [
+        SlaField::Calendar,
+        SlaField::WarnAt,
+        SlaField::PauseStatuses,
+        SlaField::Targets,
+        SlaField::ServiceTypes,
+    ];
+
+    /// The field's name in a policy object.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SlaField::Calendar => "calendar",
+            SlaField::WarnAt => "warn_at",
+            SlaField::PauseStatuses => "pause_statuses",
+            SlaField::Targets => "targets",
+            SlaField::ServiceTypes => "service_types",
+        }
+    }
+
+    fn parse(s: &str) -> Option<SlaField> {
+        SlaField::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+}
+
+/// A key of the runtime layer.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RuntimeKey {
+    /// `log.filter`.
+    LogFilter,
+    /// `flags.<name>`.
+    Flag(Switch),
+    /// `tenant.<id>.sla.<field>`.
+    TenantSla {
+        /// The tenant.
+        tenant: u64,
+        /// The policy field.
+        field: SlaField,
+    },
+}
+
+/// Why a key is not a runtime key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    /// Not a key of the configuration at all.
+    #[error("{key}: unknown key; runtime keys are log.filter, flags.<name> and tenant.<id>.sla.<calendar|warn_at|pause_statuses|targets|service_types>")]
+    Unknown {
+        /// The key as given.
+        key: String,
+    },
+    /// A key of the configuration that is read once at start.
+    #[error("{key}: cannot change at run time: {reason}")]
+    StartOnly {
+        /// The key as given.
+        key: String,
+        /// Why, and what to do instead.
+        reason: &'static str,
+    },
+}
+
+/// Sections of `vigil.toml` read once at start, with the reason given when a key in them is
+/// set at run time.
+const START_ONLY: &[(&str, &str)] = &[
+    ("nats", "the streams and their partitions are fixed at start (partitions for the life of the stream); change config/vigil.toml and restart"),
+    ("store", "the store connection is opened at start; change config/vigil.toml and restart"),
+    ("http", "the listeners and their limits are set up at start; change config/vigil.toml and restart"),
+    ("ws", "the WebSocket hub is set up at start; change config/vigil.toml and restart"),
+    ("notify", "notification providers and routes are read at start; change config/vigil.toml (or the tenant's file) and restart"),
+    ("partners", "exchange partners are connected at start; change config/vigil.toml and restart"),
+    ("auth", "token verification is set up at start; change config/vigil.toml and restart"),
+    ("engine", "the engine's clock and snapshot settings are fixed at start; change config/vigil.toml and restart"),
+    ("cluster", "leases and shared limits are set up at start; change config/vigil.toml and restart"),
+    ("metrics", "metric labels are bounded at start; change config/vigil.toml and restart"),
+    ("tenants", "the tenant files are read at start; change a tenant's policy with tenant.<id>.sla.<field>"),
+    ("sla", "the default policy is version 1 of every tenant and fixed at start; change a tenant's policy with tenant.<id>.sla.<field> (a new policy version)"),
+    ("calendars", "calendars are compiled at start; define the calendar in config/vigil.toml and restart, then name it with tenant.<id>.sla.calendar"),
+];
+
+impl RuntimeKey {
+    /// Parses a dotted key, or says why it cannot change at run time.
+    pub fn parse(key: &str) -> Result<RuntimeKey, KeyError> {
+        let unknown = || KeyError::Unknown { key: key.into() };
+        let parts: Vec<&str> = key.split('.').collect();
+        match parts.as_slice() {
+            ["log", "filter"] => Ok(RuntimeKey::LogFilter),
+            ["log", "format"] => Err(KeyError::StartOnly {
+                key: key.into(),
+                reason: "the log format is chosen at start; change config/vigil.toml and restart",
+            }),
+            ["flags", rest @ ..] if !rest.is_empty() => Switch::parse(&rest.join("."))
+                .map(RuntimeKey::Flag)
+                .ok_or_else(unknown),
+            ["tenant", tenant, "sla", field] => {
+                let tenant = tenant
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|t| *t > 0 && tenant.bytes().all(|b| b.is_ascii_digit()))
+                    .ok_or_else(unknown)?;
+                let field = SlaField::parse(field).ok_or_else(unknown)?;
+                Ok(RuntimeKey::TenantSla { tenant, field })
+            }
+            ["tenant", _, "notify", ..] => Err(KeyError::StartOnly {
+                key: key.into(),
+                reason: "a tenant's notification routing is read from its file at start; change config/tenants/<id>.toml and restart",
+            }),
+            [section, ..] => match START_ONLY.iter().find(|(s, _)| s == section) {
+                Some((_, reason)) => Err(KeyError::StartOnly {
+                    key: key.into(),
+                    reason,
+                }),
+                None => Err(unknown()),
+            },
+            [] => Err(unknown()),
+        }
+    }
+
+    /// The tenant a key belongs to (`None` for global keys).
+    pub fn tenant(&self) -> Option<u64> {
+        match self {
+            RuntimeKey::TenantSla { tenant, .. } => Some(*tenant),
+            RuntimeKey::LogFilter | RuntimeKey::Flag(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for RuntimeKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RuntimeKey::LogFilter => f.write_str("log.filter"),
+            RuntimeKey::Flag(switch) => write!(f, "flags.{switch}"),
+            RuntimeKey::TenantSla { tenant, field } => {
+                write!(f, "tenant.{tenant}.sla.{}", field.as_str())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runtime_keys_parse_and_print_back() {
+        for key in [
+            "log.filter",
+            "flags.ws.tickets",
+            "tenant.7.sla.targets",
+            "tenant.12345.sla.calendar",
+        ] {
+            let parsed = RuntimeKey::parse(key).unwrap();
+            assert_eq!(parsed.to_string(), key);
+        }
+        assert_eq!(
+            RuntimeKey::parse("tenant.7.sla.warn_at").unwrap().tenant(),
+            Some(7)
+        );
+    }
+
+    #[test]
+    fn start_only_keys_are_refused_with_their_reason() {
+        for key in ["http.listen", "store.url", "nats.partitions", "log.format"] {
+            match RuntimeKey::parse(key) {
+                Err(KeyError::StartOnly { reason, .. }) => {
+                    assert!(reason.contains("restart"), "{key}: {reason}")
+                }
+                other => panic!("{key}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        for key in [
+            "",
+            "nope",
+            "flags.nope",
+            "tenant.0.sla.targets",
+            "tenant.+7.sla.targets",
+            "tenant.7.sla.nope",
+            "tenant.x.sla.targets",
+        ] {
+            assert!(
+                matches!(RuntimeKey::parse(key), Err(KeyError::Unknown { .. })),
+                "{key}"
+            );
+        }
+    }
+}
