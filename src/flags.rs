@@ -17,43 +17,67 @@ use std::sync::{Arc, RwLock};
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
+use crate::setting::ConfigDuration;
+
 /// Most tenants one rule may list.
 pub const MAX_LISTED_TENANTS: usize = 10_000;
 
 /// A behaviour a flag switches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Switch {
-    /// `ws.tickets`: the `tickets` channel of the WebSocket hub.
+    /// `notify.sms`: notifications by SMS. Off for a tenant: its SMS notifications are
+    /// cancelled with the flag as the reason (the other channels of the step still go).
+    Sms,
+    /// `notify.retractions`: the notice that an alert someone was paged for was retracted
+    /// (late data). Off for a tenant: those notices are cancelled with the flag as the reason.
+    Retractions,
+    /// `ws.tickets`: the `tickets` channel of the WebSocket hub. Off for a tenant: its ticket
+    /// deltas stop and subscriptions asking for it are refused.
     WsTickets,
+    /// `partner.<id>`: the exchange with one partner. Off for a tenant: its records wait in
+    /// the partner's outbox (looked at again every 5 s) until the flag is on again.
+    Partner(String),
 }
 
 impl Switch {
-    /// Every flag.
-    pub const ALL: [Switch; 1] = [Switch::WsTickets];
+    /// The flags that exist whatever the configuration (a `partner.<id>` flag exists for each
+    /// configured partner).
+    pub const FIXED: [Switch; 3] = [Switch::Sms, Switch::Retractions, Switch::WsTickets];
 
-    /// Parses a flag name (the key without `flags.`).
+    /// Parses a flag name (the key without `flags.`); `partner.<id>` for any well-formed id
+    /// (whether the partner exists is checked against the configuration).
     pub fn parse(name: &str) -> Option<Switch> {
-        Switch::ALL.into_iter().find(|s| s.name() == name)
-    }
-
-    /// The flag's name.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Switch::WsTickets => "ws.tickets",
+        if let Some(fixed) = Switch::FIXED.into_iter().find(|s| s.to_string() == name) {
+            return Some(fixed);
         }
+        let id = name.strip_prefix("partner.")?;
+        let valid = !id.is_empty()
+            && id.len() <= 64
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        valid.then(|| Switch::Partner(id.to_string()))
     }
 
     /// What the flag switches, for listings.
     pub fn description(&self) -> &'static str {
         match self {
+            Switch::Sms => "notifications by SMS",
+            Switch::Retractions => "notices that an alert paged for was retracted",
             Switch::WsTickets => "the tickets channel of the WebSocket hub",
+            Switch::Partner(_) => "the exchange with this partner",
         }
     }
 }
 
 impl fmt::Display for Switch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        match self {
+            Switch::Sms => f.write_str("notify.sms"),
+            Switch::Retractions => f.write_str("notify.retractions"),
+            Switch::WsTickets => f.write_str("ws.tickets"),
+            Switch::Partner(id) => write!(f, "partner.{id}"),
+        }
     }
 }
 
@@ -70,6 +94,39 @@ pub struct FlagRule {
     /// On for this share of all tenants (0–100), chosen by a stable hash of the tenant id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub percent: Option<u8>,
+    /// Switch the flag back to its previous version when this happens after it went on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_when: Option<RollbackWhen>,
+}
+
+/// An automatic rollback condition on one of Vigil's own figures: when more than `above`
+/// notifications on `channel` failed for good within `within` (counted from the flag's change
+/// at the earliest), the flag goes back to its previous version, by `vigil`, saying why in the
+/// audit.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackWhen {
+    /// The figure: `notifications_failed` (notifications that failed for good).
+    pub metric: RollbackMetric,
+    /// `sms`, `email`, `webhook`, or `*` (any; the default).
+    #[serde(default = "any_channel")]
+    pub channel: String,
+    /// More than this many trips the rollback.
+    pub above: u64,
+    /// The window, e.g. `"5m"`.
+    pub within: ConfigDuration,
+}
+
+fn any_channel() -> String {
+    "*".into()
+}
+
+/// The figures a rollback condition may watch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RollbackMetric {
+    /// Notifications that failed for good (the outbox's `failed` rows).
+    NotificationsFailed,
 }
 
 impl FlagRule {
@@ -87,6 +144,26 @@ impl FlagRule {
         }
         if self.tenants.contains(&0) {
             out.push(("tenants".into(), "tenant ids are positive integers".into()));
+        }
+        if let Some(when) = &self.rollback_when {
+            if !["*", "sms", "email", "webhook"].contains(&when.channel.as_str()) {
+                out.push((
+                    "rollback_when.channel".into(),
+                    "sms, email, webhook or * (any)".into(),
+                ));
+            }
+            if when.within.as_millis() <= 0 {
+                out.push((
+                    "rollback_when.within".into(),
+                    "must be longer than zero, e.g. \"5m\"".into(),
+                ));
+            }
+            if !self.on {
+                out.push((
+                    "rollback_when".into(),
+                    "only a flag that is on can be rolled back".into(),
+                ));
+            }
         }
         if !self.on && (self.percent.is_some() || !self.tenants.is_empty()) {
             out.push((
@@ -190,10 +267,25 @@ mod tests {
 
     #[test]
     fn names_parse_and_print_back() {
-        for switch in Switch::ALL {
-            assert_eq!(Switch::parse(&switch.to_string()), Some(switch));
+        for name in [
+            "notify.sms",
+            "notify.retractions",
+            "ws.tickets",
+            "partner.acme-1",
+        ] {
+            assert_eq!(
+                Switch::parse(name).map(|s| s.to_string()).as_deref(),
+                Some(name)
+            );
         }
-        for bad in ["", "nope", "ws.TICKETS", "ws.tickets."] {
+        for bad in [
+            "",
+            "nope",
+            "partner.",
+            "partner.a b",
+            "notify.SMS",
+            "ws.tickets.",
+        ] {
             assert_eq!(Switch::parse(bad), None, "{bad}");
         }
     }
@@ -208,9 +300,20 @@ mod tests {
                 on: false,
                 tenants: vec![],
                 percent: None,
+                rollback_when: None,
             },
         )]);
         assert!(!off.is_on(&Switch::WsTickets, 7));
+    }
+
+    #[test]
+    fn different_flags_pick_different_tenants() {
+        let half = |switch: &Switch| {
+            (1..=1000u64)
+                .filter(|t| bucket(switch, *t) < 5000)
+                .collect::<Vec<_>>()
+        };
+        assert_ne!(half(&Switch::Sms), half(&Switch::WsTickets));
     }
 
     #[test]
@@ -219,6 +322,7 @@ mod tests {
             on: true,
             tenants: vec![7],
             percent: Some(0),
+            rollback_when: None,
         };
         assert!(rule.is_on(&Switch::WsTickets, 7));
         assert!(!rule.is_on(&Switch::WsTickets, 8));
@@ -232,6 +336,7 @@ mod tests {
                 on: true,
                 tenants: vec![],
                 percent: Some(percent),
+                rollback_when: None,
             };
             let on = tenants
                 .clone()
@@ -250,6 +355,7 @@ mod tests {
             on: true,
             tenants: vec![],
             percent: Some(25),
+            rollback_when: None,
         };
         let half = FlagRule {
             percent: Some(50),
@@ -289,6 +395,7 @@ mod tests {
                 on: false,
                 tenants: vec![],
                 percent: None,
+                rollback_when: None,
             },
         )]));
         assert!(!other.is_on(&Switch::WsTickets, 1));

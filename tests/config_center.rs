@@ -398,3 +398,99 @@ async fn a_flag_flip_is_applied_by_the_running_service_within_a_second() {
         .await;
     assert_eq!(a.status, 403, "{}", a.text);
 }
+
+/// A second instance of `setup`: same config, store and NATS, its own port and name.
+fn second(setup: &ServiceSetup, name: &str) -> ServiceSetup {
+    let mut other = setup.clone();
+    other.port = free_port();
+    other.env.retain(|(k, _)| k != "VIGIL__HTTP__LISTEN");
+    other.env.push((
+        "VIGIL__HTTP__LISTEN".into(),
+        format!("127.0.0.1:{}", other.port),
+    ));
+    other.env.push(("VIGIL__CLUSTER__NAME".into(), name.into()));
+    other
+}
+
+#[tokio::test]
+async fn two_instances_converge_on_every_change_made_through_either() {
+    let nats = NatsServer::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut first = ServiceSetup::new(dir.path(), &nats.url(), UNLIMITED, "wall");
+    first
+        .env
+        .push(("VIGIL__CLUSTER__NAME".into(), "config-a".into()));
+    let other = second(&first, "config-b");
+    // One after the other: the first runs the store's migrations.
+    let mut a = first.start();
+    a.ready().await;
+    let mut b = other.start();
+    b.ready().await;
+    let ops = first.token(TENANT, "ops", "olivia");
+    let put = |port: u16, key: &str, value: Value, version: i64| {
+        let body = json!({"value": value, "reason": "convergence"}).to_string();
+        let path = format!("/api/v1/system-config/{key}");
+        let ops = ops.clone();
+        async move {
+            let v = version.to_string();
+            request_with(
+                port,
+                "PUT",
+                &path,
+                Some(&ops),
+                Some(&body),
+                &[("If-Match", &v)],
+            )
+            .await
+        }
+    };
+    let changes = [
+        (
+            a.port,
+            "flags.ws.tickets",
+            json!({"on": true, "percent": 50}),
+            0,
+        ),
+        (b.port, "log.filter", json!("info,vigil=debug"), 0),
+        (b.port, "flags.ws.tickets", json!({"on": false}), 1),
+        (a.port, "tenant.7.sla.warn_at", json!([0.5, 0.8]), 0),
+    ];
+    let mut last = 0;
+    for (port, key, value, version) in changes {
+        let answer = put(port, key, value, version).await;
+        assert_eq!(answer.status, 200, "{key}: {}", answer.text);
+        last = answer.data()["changes"][0]["seq"].as_i64().expect("seq");
+    }
+    for (name, service) in [("a", &a), ("b", &b)] {
+        eventually(&format!("instance {name} applied every change"), || async {
+            let applied = service.metric("vigil_config_applied_seq").await?;
+            (applied as i64 >= last).then_some(())
+        })
+        .await;
+    }
+    // Both show the same layer, and both refuse the tickets channel the flag switched off.
+    let listing = |port: u16| {
+        let ops = ops.clone();
+        async move {
+            request(
+                port,
+                "GET",
+                "/api/v1/system-config/export",
+                Some(&ops),
+                None,
+            )
+            .await
+            .text
+        }
+    };
+    assert_eq!(listing(a.port).await, listing(b.port).await);
+    let viewer = first.token(TENANT, "client_user", "bob");
+    for port in [a.port, b.port] {
+        let mut ws = WsClient::connect(port, &viewer).await.expect("connect");
+        ws.subscribe(&["tickets"], json!({})).await;
+        let refused = ws.message().await;
+        assert_eq!(refused["type"], "error", "port {port}: {refused}");
+    }
+    a.stop().await;
+    b.stop().await;
+}

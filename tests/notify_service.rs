@@ -299,3 +299,107 @@ async fn a_kill_before_or_during_a_send_still_delivers_each_notification_once() 
     assert!(rig.smtp.quiet_for(Duration::from_millis(500)).await);
     assert_eq!(rig.smtp.received().len(), 1, "the email went out once");
 }
+
+#[tokio::test]
+async fn with_the_sms_flag_off_for_a_tenant_its_sms_pages_are_cancelled_and_email_still_goes() {
+    let rig = Rig::new("0s", "1h").await;
+    let service = rig.start().await;
+    let ops = rig.setup.token(TENANT, "ops", "olivia");
+    let flip = request_with(
+        service.port,
+        "PUT",
+        "/api/v1/feature-flags/notify.sms",
+        Some(&ops),
+        Some(r#"{"rule": {"on": true, "tenants": [1]}, "reason": "SMS provider contract ends"}"#),
+        &[("If-Match", "0")],
+    )
+    .await;
+    assert_eq!(flip.status, 200, "{}", flip.text);
+    let seq = flip.data()["changes"][0]["seq"].as_i64().expect("seq");
+    eventually("the flag applied", || async {
+        let applied = service.metric("vigil_config_applied_seq").await?;
+        (applied as i64 >= seq).then_some(())
+    })
+    .await;
+
+    rig.overdue_ticket("TKT-FLAG").await;
+    let mail = rig.smtp.wait_for(1, WAIT).await;
+    assert_eq!(mail[0].rcpt_tos, ["alice@example.com"]);
+    // Bob's step waits an hour: still pending.
+    rig.outbox_is(&[
+        ("alice", "email", "sent"),
+        ("alice", "sms", "cancelled"),
+        ("bob", "email", "pending"),
+        ("bob", "sms", "pending"),
+    ])
+    .await;
+    let reason = rig
+        .query_one("SELECT last_error FROM notifications WHERE channel = 'sms'")
+        .await
+        .unwrap_or_default();
+    assert!(reason.contains("flag notify.sms"), "{reason}");
+    assert_eq!(rig.sms_delivered(), 0, "no SMS reached the gateway");
+}
+
+#[tokio::test]
+async fn a_flag_whose_rollback_condition_trips_goes_back_to_its_previous_version() {
+    let rig = Rig::new("0s", "1h").await;
+    let service = rig.start().await;
+    let ops = rig.setup.token(TENANT, "ops", "olivia");
+    let (port, token) = (service.port, ops.as_str());
+    let put = |rule: &'static str, version: &'static str| {
+        let body = format!(r#"{{"rule": {rule}, "reason": "new SMS provider"}}"#);
+        async move {
+            request_with(
+                port,
+                "PUT",
+                "/api/v1/feature-flags/notify.sms",
+                Some(token),
+                Some(&body),
+                &[("If-Match", version)],
+            )
+            .await
+        }
+    };
+    let off = put(r#"{"on": false}"#, "0").await;
+    assert_eq!(off.status, 200, "{}", off.text);
+    let on = put(
+        r#"{"on": true, "rollback_when": {"metric": "notifications_failed", "channel": "sms", "above": 0, "within": "5m"}}"#,
+        "1",
+    )
+    .await;
+    assert_eq!(on.status, 200, "{}", on.text);
+    let seq = on.data()["changes"][0]["seq"].as_i64().expect("seq");
+    eventually("the flag applied", || async {
+        let applied = service.metric("vigil_config_applied_seq").await?;
+        (applied as i64 >= seq).then_some(())
+    })
+    .await;
+
+    // The new provider refuses the first SMS: one failed notification trips the condition.
+    rig.gateway.push_fault_on(Route::Sms, Fault::Status(400));
+    rig.overdue_ticket("TKT-ROLLBACK").await;
+    let rolled = eventually("the flag rolled back", || async {
+        let a = request(
+            service.port,
+            "GET",
+            "/api/v1/system-config/flags.notify.sms/history",
+            Some(&ops),
+            None,
+        )
+        .await;
+        let latest = a.data()["versions"][0].clone();
+        (latest["version"] == 3).then_some(latest)
+    })
+    .await;
+    assert_eq!(rolled["op"], "rollback", "{rolled}");
+    assert_eq!(rolled["rolled_back_to"], 1, "{rolled}");
+    assert_eq!(rolled["actor"], "vigil", "{rolled}");
+    assert_eq!(
+        rolled["value"],
+        serde_json::json!({"on": false}),
+        "{rolled}"
+    );
+    let reason = rolled["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("automatic rollback"), "{reason}");
+}

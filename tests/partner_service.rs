@@ -114,3 +114,77 @@ async fn stopped_goals_reach_the_partner_once_across_restarts_and_outages() {
         .any(|r| r.to_string().contains("engineer-0042")));
     service.stop().await;
 }
+
+#[tokio::test]
+async fn with_the_partner_flag_off_records_wait_and_go_once_it_is_on_again() {
+    let nats = NatsServer::start();
+    let partner = FakePartner::start(FakePartnerConfig::default())
+        .await
+        .expect("fake partner");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let setup = ServiceSetup::new(dir.path(), &nats.url(), &config(&partner), "wall");
+    let mut service = setup.start();
+    service.ready().await;
+    let ops = setup.token(TENANT, "ops", "olivia");
+    let port = service.port;
+    let flip = |rule: &'static str, version: &'static str| {
+        let body = format!(r#"{{"rule": {rule}, "reason": "partner maintenance"}}"#);
+        let token = ops.clone();
+        async move {
+            let a = request_with(
+                port,
+                "PUT",
+                "/api/v1/feature-flags/partner.exchange-a",
+                Some(&token),
+                Some(&body),
+                &[("If-Match", version)],
+            )
+            .await;
+            assert_eq!(a.status, 200, "{}", a.text);
+            a.data()["changes"][0]["seq"].as_i64().expect("seq")
+        }
+    };
+    let service_ref = &service;
+    let applied = |seq: i64| async move {
+        eventually("the flag applied", || async {
+            let v = service_ref.metric("vigil_config_applied_seq").await?;
+            (v as i64 >= seq).then_some(())
+        })
+        .await
+    };
+    applied(flip(r#"{"on": false}"#, "0").await).await;
+
+    let client = async_nats::connect(nats.url()).await.expect("nats");
+    let js = async_nats::jetstream::new(client);
+    publish_events(&js, &lifecycle(TENANT, "TKT-F", now_ms() - 3 * HOUR)).await;
+    let waiting = eventually("the records held by the flag", || async {
+        let a = request(
+            service.port,
+            "GET",
+            "/api/v1/partners/exchange-a/outbox?state=pending",
+            Some(&ops),
+            None,
+        )
+        .await;
+        let records = a.data()["records"].as_array().cloned().unwrap_or_default();
+        let held = records.iter().all(|r| {
+            r["last_error"]
+                .as_str()
+                .is_some_and(|e| e.contains("flag partner.exchange-a"))
+        });
+        (records.len() == 2 && held).then_some(records)
+    })
+    .await;
+    assert!(
+        waiting.iter().all(|r| r["attempts"] == 0),
+        "holding is not an attempt: {waiting:?}"
+    );
+    assert_eq!(partner.stored(), 0, "nothing went to the partner");
+
+    applied(flip(r#"{"on": true}"#, "1").await).await;
+    assert!(
+        partner.wait_for_records(2, WAIT).await,
+        "the held records go once the flag is on"
+    );
+    service.stop().await;
+}

@@ -14,6 +14,7 @@ use vigil_load::partner::PartnerOptions;
 use vigil_load::ws::WsOptions;
 use vigil_peers::workload::Workload;
 
+mod config_bench;
 mod partner_bench;
 
 /// The same allocator as `vigil`, so memory and throughput figures match the service.
@@ -225,6 +226,10 @@ enum Command {
     /// Baseline of the partner benchmark: pages through a partner's records of a date;
     /// prints `page_records_per_sec`.
     PartnerPages(partner_bench::PagesOptions),
+    /// The configuration center against running instances: change → applied on every
+    /// instance (one change at a time), then changes per second through the API, each with
+    /// its baseline (`/healthz` round trips, reads of the same keys).
+    Config(config_bench::ConfigOptions),
 }
 
 fn parse_duration_arg(s: &str) -> Result<Duration, String> {
@@ -378,6 +383,7 @@ fn main() -> anyhow::Result<()> {
         Command::Partner(options) => vigil_load::partner::run(options)?,
         Command::PartnerPut(options) => partner_bench::put(options)?,
         Command::PartnerPages(options) => partner_bench::pages(options)?,
+        Command::Config(options) => config_bench::run(options)?,
     }
     Ok(())
 }

@@ -21,7 +21,7 @@ use crate::runtime_config::{FlagRule, RuntimeKey, Switch};
 /// A flag with its rule.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct FlagView {
-    /// The flag's name (`ws.tickets`).
+    /// The flag's name (`notify.sms`, `ws.tickets`, `partner.<id>`, …).
     pub name: String,
     /// What it switches.
     pub description: String,
@@ -53,6 +53,19 @@ pub struct FlagBody {
     /// The version the change is based on, when not sent as `If-Match`.
     #[serde(default)]
     pub if_match: Option<i64>,
+}
+
+/// Every flag of this configuration: the fixed ones and one per configured partner.
+pub fn known_switches(config: &crate::config::VigilConfig) -> Vec<Switch> {
+    Switch::FIXED
+        .into_iter()
+        .chain(
+            config
+                .partners
+                .iter()
+                .map(|p| Switch::Partner(p.id.clone())),
+        )
+        .collect()
 }
 
 fn ops_only(caller: &Caller) -> Result<(), ApiError> {
@@ -89,10 +102,10 @@ pub async fn list(
         .await
         .map_err(store_error)?;
     let layer = center.layer().await.map_err(store_error)?;
-    let flags = Switch::ALL
+    let flags = known_switches(center.config())
         .into_iter()
         .map(|switch| {
-            let key = RuntimeKey::Flag(switch);
+            let key = RuntimeKey::Flag(switch.clone());
             let set = layer.get(&key);
             FlagView {
                 name: switch.to_string(),
@@ -137,8 +150,12 @@ pub async fn put(
     body: Bytes,
 ) -> Result<Envelope<ChangeResult>, ApiError> {
     ops_only(&caller)?;
-    let switch = Switch::parse(&name)
-        .ok_or_else(|| ApiError::invalid_field("name", "unknown flag: the flags are ws.tickets"))?;
+    let switch = Switch::parse(&name).ok_or_else(|| {
+        ApiError::invalid_field(
+            "name",
+            "unknown flag: notify.sms, notify.retractions, ws.tickets or partner.<id>",
+        )
+    })?;
     let parsed: FlagBody = json_body(&body)?;
     let value =
         serde_json::to_value(&parsed.rule).map_err(|e| ApiError::invalid_field("rule", e))?;

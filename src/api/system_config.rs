@@ -27,7 +27,6 @@ use crate::runtime_config::center::MAX_BATCH;
 use crate::runtime_config::layer::configured_field;
 use crate::runtime_config::{
     Author, ChangeError, ChangeRequest, ConfigCenter, KeyError, RuntimeKey, RuntimeLayer, SlaField,
-    Switch,
 };
 use crate::store::config_changes::StoredChange;
 
@@ -344,7 +343,11 @@ fn listed_keys(
         (None, Some(t)) => vec![t],
         (None, None) => {
             keys.push(RuntimeKey::LogFilter);
-            keys.extend(Switch::ALL.into_iter().map(RuntimeKey::Flag));
+            keys.extend(
+                super::feature_flags::known_switches(center.config())
+                    .into_iter()
+                    .map(RuntimeKey::Flag),
+            );
             let mut set: Vec<u64> = layer.iter().filter_map(|(k, _)| k.tenant()).collect();
             set.extend(center.config().tenant_policies.keys());
             set.sort_unstable();

@@ -15,6 +15,7 @@ use super::channel::Providers;
 use super::dispatch::Dispatcher;
 use super::intake::{self, Intake};
 use super::Routing;
+use crate::flags::Flags;
 use crate::limits::SharedLimits;
 use crate::store::Store;
 
@@ -25,10 +26,11 @@ pub struct Notifier {
 
 impl Notifier {
     /// Starts the notifier when routes are configured (`None` otherwise), with the recipients'
-    /// rate limits shared through `shared` when given. Creates the notifier's consumer before
-    /// returning, so start it before alert changes are published.
-    // One more than clippy's bound: these are the notifier's independent inputs, each given
-    // once by the service.
+    /// rate limits shared through `shared` when given, following `flags` (`notify.sms`,
+    /// `notify.retractions`). Creates the notifier's consumer before returning, so start it
+    /// before alert changes are published.
+    // Above clippy's bound: these are the notifier's independent inputs, each given once by
+    // the service.
     #[allow(clippy::too_many_arguments)]
     pub async fn start(
         routing: Arc<Routing>,
@@ -38,6 +40,7 @@ impl Notifier {
         clock: Arc<dyn Clock>,
         public_url: &str,
         shared: Option<&SharedLimits>,
+        flags: Flags,
         stop: watch::Receiver<bool>,
     ) -> anyhow::Result<Option<Notifier>> {
         if !routing.enabled() {
@@ -54,7 +57,8 @@ impl Notifier {
         let wake = Arc::new(Notify::new());
         let intake = Intake::new(routing.clone(), store.clone(), clock.clone(), wake.clone());
         let dispatcher = Dispatcher::new(routing, store, providers, links, clock, public_url)
-            .with_shared_limits(shared);
+            .with_shared_limits(shared)
+            .with_flags(flags);
         info!(public_url = %crate::redact::url(public_url), "notifier started");
         Ok(Some(Notifier {
             tasks: vec![

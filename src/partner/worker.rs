@@ -17,9 +17,13 @@ use vigil_schema::Millis;
 
 use super::link::{LinkError, PartnerLink};
 use crate::breaker::BreakerState;
+use crate::flags::{Flags, Switch};
 use crate::retry::{backoff_delay, bound_retry_after, Backoff, RetryAfter};
 use crate::store::{ClaimedRecord, DeliveryOutcome, Store, StoreError};
 use crate::telemetry::metrics;
+
+/// How long a record whose exchange a flag switched off waits before it is looked at again.
+pub const FLAG_RECHECK_MS: Millis = 5_000;
 
 /// Records claimed per round.
 pub const BATCH: u32 = 1_000;
@@ -58,6 +62,8 @@ pub struct PartnerWorker {
     link: Arc<PartnerLink>,
     store: Store,
     wake: Arc<Notify>,
+    /// Feature flags (`partner.<id>`); all on unless handed over.
+    flags: Flags,
 }
 
 impl PartnerWorker {
@@ -67,7 +73,15 @@ impl PartnerWorker {
             link,
             store,
             wake: Arc::new(Notify::new()),
+            flags: Flags::default(),
         }
+    }
+
+    /// The same worker following `flags`: while `partner.<id>` is off for a tenant, that
+    /// tenant's records wait ([`FLAG_RECHECK_MS`] at a time) and nothing is sent for them.
+    pub fn with_flags(mut self, flags: Flags) -> PartnerWorker {
+        self.flags = flags;
+        self
     }
 
     /// Wakes the worker when records were queued.
@@ -113,7 +127,7 @@ impl PartnerWorker {
                 DeliveryOutcome::Delivered { .. } => report.delivered += 1,
                 DeliveryOutcome::Retry { .. } => report.retried += 1,
                 DeliveryOutcome::Parked { .. } => report.parked += 1,
-                DeliveryOutcome::Released => report.released += 1,
+                DeliveryOutcome::Released | DeliveryOutcome::Held { .. } => report.released += 1,
             }
         }
         if report.retried > 0 {
@@ -134,6 +148,19 @@ impl PartnerWorker {
             attempts,
             ..
         } = claimed;
+        let switch = Switch::Partner(self.link.id().to_string());
+        if !self.flags.is_on(&switch, record.tenant_id) {
+            let reason = format!(
+                "the exchange is switched off for tenant {} (flag {switch})",
+                record.tenant_id
+            );
+            let due_at = self.link.now().saturating_add(FLAG_RECHECK_MS);
+            return (
+                record.record_id,
+                version,
+                DeliveryOutcome::Held { due_at, reason },
+            );
+        }
         let span = tracing::debug_span!("partner_put", partner = %self.link.id(),
             record_id = %record.record_id, tenant_id = record.tenant_id, attempt = attempts + 1);
         let result = self.link.put(&record).instrument(span).await;

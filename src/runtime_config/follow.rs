@@ -6,7 +6,9 @@
 //!
 //! What applying means per key: flags are swapped whole in [`Flags`] (read in process by every
 //! component); `log.filter` replaces the process's log filter. A tenant's SLA keys need nothing
-//! here: they reached the engine as `sla.policy_updated` events in the stream.
+//! here: they reached the engine as `sla.policy_updated` events in the stream. Every
+//! [`ROLLBACK_CHECK`] the flags' automatic rollback conditions are checked too
+//! ([`super::rollback`]).
 
 use std::time::Duration;
 
@@ -14,7 +16,7 @@ use futures::{FutureExt, StreamExt};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use super::center::{layer_of, CHANGES_SUBJECT};
+use super::center::{layer_of, ConfigCenter, CHANGES_SUBJECT};
 use crate::clock::now_ms;
 use crate::flags::Flags;
 use crate::store::Store;
@@ -22,6 +24,9 @@ use crate::telemetry::metrics::{config_applied_seq, config_apply_errors, config_
 
 /// How often the layer is read again without a notice.
 pub const RESYNC: Duration = Duration::from_secs(10);
+
+/// How often the flags' automatic rollback conditions are checked.
+pub const ROLLBACK_CHECK: Duration = Duration::from_secs(2);
 
 /// What this instance has applied, for `/readyz` detail and tests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -32,10 +37,12 @@ pub struct Applied {
 
 /// Follows the runtime layer until `stop`: applies it at once, then on every notice and every
 /// [`RESYNC`]. `applied` says what is in force.
+/// With `center`, each round also checks the flags' automatic rollback conditions.
 pub async fn follow(
     store: Store,
     nats: async_nats::Client,
     flags: Flags,
+    center: Option<ConfigCenter>,
     applied: watch::Sender<Applied>,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -50,12 +57,15 @@ pub async fn follow(
     let mut state = Follower {
         store,
         flags,
+        center,
         applied,
         log_filter: None,
     };
     state.round().await;
     let mut resync = tokio::time::interval(RESYNC);
     resync.tick().await;
+    let mut rollback_check = tokio::time::interval(ROLLBACK_CHECK);
+    rollback_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let notice = async {
             match notices.as_mut() {
@@ -63,9 +73,13 @@ pub async fn follow(
                 None => std::future::pending().await,
             }
         };
+        let mut rollbacks_only = false;
         tokio::select! {
             _ = stop.wait_for(|s| *s) => return,
             _ = resync.tick() => {}
+            _ = rollback_check.tick() => {
+                rollbacks_only = true;
+            }
             got = notice => {
                 if got.is_none() {
                     notices = None;
@@ -76,6 +90,10 @@ pub async fn follow(
                 }
             }
         }
+        if rollbacks_only {
+            state.check_rollbacks().await;
+            continue;
+        }
         state.round().await;
     }
 }
@@ -83,6 +101,7 @@ pub async fn follow(
 struct Follower {
     store: Store,
     flags: Flags,
+    center: Option<ConfigCenter>,
     applied: watch::Sender<Applied>,
     /// The runtime log filter in force (`None`: the start-up one).
     log_filter: Option<String>,
@@ -128,6 +147,20 @@ impl Follower {
             }
             config_applied_seq().set(seq as f64);
             self.applied.send_replace(Applied { seq });
+        }
+    }
+
+    /// Rolls back the flags whose condition tripped (a rollback is a change like any other:
+    /// its notice starts the next round everywhere).
+    async fn check_rollbacks(&self) {
+        let Some(center) = &self.center else {
+            return;
+        };
+        match self.store.config_changes().current().await {
+            Ok(rows) => {
+                super::rollback::check(center, &rows).await;
+            }
+            Err(e) => warn!(error = %e, "cannot read the flags to check their rollback conditions"),
         }
     }
 }

@@ -98,7 +98,7 @@ const START_ONLY: &[(&str, &str)] = &[
     ("http", "the listeners and their limits are set up at start; change config/vigil.toml and restart"),
     ("ws", "the WebSocket hub is set up at start; change config/vigil.toml and restart"),
     ("notify", "notification providers and routes are read at start; change config/vigil.toml (or the tenant's file) and restart"),
-    ("partners", "exchange partners are connected at start; change config/vigil.toml and restart"),
+    ("partners", "exchange partners are connected at start; switch one off with flags.partner.<id>, or change config/vigil.toml and restart"),
     ("auth", "token verification is set up at start; change config/vigil.toml and restart"),
     ("engine", "the engine's clock and snapshot settings are fixed at start; change config/vigil.toml and restart"),
     ("cluster", "leases and shared limits are set up at start; change config/vigil.toml and restart"),
@@ -176,6 +176,8 @@ mod tests {
         for key in [
             "log.filter",
             "flags.ws.tickets",
+            "flags.notify.sms",
+            "flags.partner.acme",
             "tenant.7.sla.targets",
             "tenant.12345.sla.calendar",
         ] {

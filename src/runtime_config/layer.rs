@@ -9,7 +9,7 @@ use vigil_engine::policy::{PolicyBook, PolicySpec};
 
 use super::keys::{RuntimeKey, SlaField};
 use crate::config::VigilConfig;
-use crate::flags::{FlagRule, FlagSet};
+use crate::flags::{FlagRule, FlagSet, Switch};
 
 /// One reason a value is refused: the key, the field inside its value (`""` for the value
 /// itself) and what is wrong.
@@ -66,7 +66,7 @@ impl RuntimeLayer {
             match k {
                 RuntimeKey::Flag(switch) => serde_json::from_value::<FlagRule>(v.clone())
                     .ok()
-                    .map(|rule| (*switch, rule)),
+                    .map(|rule| (switch.clone(), rule)),
                 _ => None,
             }
         }))
@@ -111,7 +111,12 @@ impl RuntimeLayer {
                     }
                     None => bad("", "expected a string such as \"info,vigil=debug\"".into()),
                 },
-                RuntimeKey::Flag(_) => {
+                RuntimeKey::Flag(switch) => {
+                    if let Switch::Partner(id) = switch {
+                        if !config.partners.iter().any(|p| &p.id == id) {
+                            bad("", format!("no partner {id:?} is configured"));
+                        }
+                    }
                     match serde_path_to_error::deserialize::<_, FlagRule>(value.clone()) {
                         Ok(rule) => {
                             for (field, reason) in rule.problems() {
@@ -231,7 +236,6 @@ fn json_path(path: &serde_path_to_error::Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flags::Switch;
     use serde_json::json;
 
     fn config() -> VigilConfig {
@@ -268,6 +272,7 @@ mod tests {
         let l = layer(&[
             ("log.filter", json!("vigil=[")),
             ("flags.ws.tickets", json!({"on": true, "percent": 200})),
+            ("flags.partner.acme", json!({"on": false})),
             ("tenant.7.sla.calendar", json!("nope")),
             ("tenant.7.sla.warn_at", json!([1.5])),
         ]);
@@ -282,13 +287,14 @@ mod tests {
             at.contains(&("flags.ws.tickets", "percent")),
             "{problems:?}"
         );
+        assert!(at.contains(&("flags.partner.acme", "")), "{problems:?}");
         assert!(
             problems
                 .iter()
                 .any(|p| p.key == "tenant.7.sla.calendar" || p.key == "tenant.7.sla.warn_at"),
             "{problems:?}"
         );
-        assert!(problems.len() >= 3, "{problems:?}");
+        assert!(problems.len() >= 4, "{problems:?}");
     }
 
     #[test]

@@ -10,11 +10,13 @@
 //! - [`layer`]: the runtime layer's values, checked with `check-config`'s rules.
 //! - [`center`]: changing the layer: check, append with optimistic locking, announce.
 //! - [`follow`]: applying the layer on this instance (notices, resync).
+//! - [`rollback`]: flags switched back when their rollback condition trips.
 
 pub mod center;
 pub mod follow;
 pub mod keys;
 pub mod layer;
+pub mod rollback;
 
 pub use crate::flags::{FlagRule, FlagSet, Flags, Switch};
 pub use center::{Author, ChangeError, ChangeRequest, ConfigCenter};

@@ -113,6 +113,7 @@ pub async fn run(
         )
     };
     let hub = Hub::new(config.ws.clone(), reads.clone(), store.clone());
+    // Every component reads the flags the configuration center applies (below).
     let flags = Flags::default();
     hub.follow_flags(flags.clone());
     let listeners = http::Listeners::bind(&config.http).await?;
@@ -128,6 +129,7 @@ pub async fn run(
         Arc::new(WallClock),
         &public_url(&config, local),
         shared_limits.as_ref(),
+        flags.clone(),
         stop_rx.clone(),
     )
     .await?;
@@ -144,7 +146,7 @@ pub async fn run(
         )
         .run(alerts_rx),
     );
-    let partners = PartnerTasks::start(&config, &partner_links, &store, &js, &stop_rx);
+    let partners = PartnerTasks::start(&config, &partner_links, &store, &js, &flags, &stop_rx);
     let keeper = lease_keeper(
         &config,
         local,
@@ -180,20 +182,21 @@ pub async fn run(
         .context("cannot relay live updates between instances")?;
     let limits = Arc::new(RateLimits::new(&config.http, shared_limits.as_ref()));
     tokio::spawn(limits.clone().upkeep(Duration::from_secs(60)));
-    let (applied_tx, _) = watch::channel(follow::Applied::default());
-    let config_follower = tokio::spawn(follow::follow(
-        store.clone(),
-        nats.clone(),
-        flags,
-        applied_tx,
-        stop_rx.clone(),
-    ));
     let config_center = ConfigCenter::new(
         store.clone(),
         js.clone(),
         Arc::new(config.clone()),
         book.clone(),
     );
+    let (applied_tx, _) = watch::channel(follow::Applied::default());
+    let config_follower = tokio::spawn(follow::follow(
+        store.clone(),
+        nats.clone(),
+        flags,
+        Some(config_center.clone()),
+        applied_tx,
+        stop_rx.clone(),
+    ));
     let api = api::routes(ApiState {
         verifier,
         limits,
@@ -379,11 +382,12 @@ impl PartnerTasks {
         links: &[Arc<vigil::partner::link::PartnerLink>],
         store: &Store,
         js: &async_nats::jetstream::Context,
+        flags: &Flags,
         stop: &watch::Receiver<bool>,
     ) -> PartnerTasks {
         let workers: Vec<PartnerWorker> = links
             .iter()
-            .map(|link| PartnerWorker::new(link.clone(), store.clone()))
+            .map(|link| PartnerWorker::new(link.clone(), store.clone()).with_flags(flags.clone()))
             .collect();
         let (records, writer) = if workers.is_empty() {
             (None, None)

@@ -187,6 +187,23 @@ impl Notifications<'_> {
         Ok(changed == 1)
     }
 
+    /// How many notifications on `channel` (`"*"`: any) failed for good at or after `since`
+    /// (a feature flag's automatic rollback condition).
+    pub async fn failed_since(self, channel: &str, since: Millis) -> Result<u64, StoreError> {
+        let (count,): (i64,) = on_backend!(self, |pool| {
+            sqlx::query_as(
+                "SELECT COUNT(*) FROM notifications WHERE state = 'failed' \
+                 AND updated_at >= $1 AND ($2 = '*' OR channel = $2)",
+            )
+            .bind(since)
+            .bind(channel)
+            .fetch_one(pool)
+            .await
+            .map_err(counted)?
+        });
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
     /// The distinct alerts (id, tenant) of a message: of the rows that share `message_id`, or
     /// whose own id it is (the group's first row, or a row sent alone); by alert id.
     pub async fn message_alerts(self, message_id: &str) -> Result<Vec<(String, u64)>, StoreError> {

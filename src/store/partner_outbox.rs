@@ -80,6 +80,14 @@ pub enum DeliveryOutcome {
     },
     /// Not attempted (e.g. the breaker opened first): the claim is given back untouched.
     Released,
+    /// Not attempted, on purpose (a feature flag switched the exchange off): due again at
+    /// `due_at`, with `reason` as its last error; no attempt is counted.
+    Held {
+        /// When it is looked at again.
+        due_at: Millis,
+        /// Why it waits.
+        reason: String,
+    },
 }
 
 /// A partner's outbox at a glance.
@@ -264,6 +272,7 @@ impl PartnerOutbox<'_> {
         let mut delivered = Vec::new();
         let mut retried = Vec::new();
         let mut parked = Vec::new();
+        let mut held = Vec::new();
         for (id, version, outcome) in sorted.iter().copied() {
             match outcome {
                 DeliveryOutcome::Delivered { status } => {
@@ -277,6 +286,9 @@ impl PartnerOutbox<'_> {
                 DeliveryOutcome::Parked { status, error } => {
                     parked.push(batch_row(id, *version, None, *status, Some(error)));
                 }
+                DeliveryOutcome::Held { due_at, reason } => {
+                    held.push(batch_row(id, *version, Some(*due_at), None, Some(reason)));
+                }
                 DeliveryOutcome::Released => {}
             }
         }
@@ -284,23 +296,26 @@ impl PartnerOutbox<'_> {
             (
                 delivered,
                 "state = 'delivered', delivered_at = $3, last_status = c.status, \
-                 last_error = NULL",
+                 last_error = NULL, attempts = attempts + 1",
             ),
             (
                 retried,
-                "due_at = c.due, last_status = c.status, last_error = c.err",
+                "due_at = c.due, last_status = c.status, last_error = c.err, \
+                 attempts = attempts + 1",
             ),
             (
                 parked,
-                "state = 'parked', last_status = c.status, last_error = c.err",
+                "state = 'parked', last_status = c.status, last_error = c.err, \
+                 attempts = attempts + 1",
             ),
+            (held, "due_at = c.due, last_error = c.err"),
         ];
         let statements: Vec<(String, String)> = statements
             .into_iter()
             .filter(|(rows, _)| !rows.is_empty())
             .map(|(rows, set)| {
                 let sql = format!(
-                    "{} UPDATE partner_outbox SET {set}, attempts = attempts + 1, \
+                    "{} UPDATE partner_outbox SET {set}, \
                      claimed_until = NULL, updated_at = $3 FROM c \
                      WHERE partner_outbox.partner_id = $1 AND partner_outbox.record_id = c.rid \
                      AND partner_outbox.version = c.ver AND {}",

@@ -15,6 +15,7 @@ use vigil_schema::Millis;
 use super::group::{ids, GroupKey, Prepared};
 use super::settle::retry_delay;
 use crate::breaker::Breaker;
+use crate::flags::Flags;
 use crate::limits::SharedLimits;
 use crate::notify::ack_token::LinkSigner;
 use crate::notify::channel::{Providers, SendError};
@@ -75,6 +76,8 @@ pub struct Dispatcher {
     pub(super) last_sent: HashMap<GroupKey, Millis>,
     /// Where people reach this service (ack and dashboard links), without a trailing `/`.
     pub(super) public_url: String,
+    /// Feature flags (`notify.sms`, `notify.retractions`); all on unless handed over.
+    pub(super) flags: Flags,
 }
 
 impl Dispatcher {
@@ -110,7 +113,14 @@ impl Dispatcher {
             breakers,
             last_sent: HashMap::new(),
             public_url: public_url.trim_end_matches('/').to_string(),
+            flags: Flags::default(),
         }
+    }
+
+    /// The same dispatcher following `flags` (`notify.sms`, `notify.retractions`).
+    pub fn with_flags(mut self, flags: Flags) -> Dispatcher {
+        self.flags = flags;
+        self
     }
 
     /// The same dispatcher with its recipients' rate limits shared through `shared` (`[cluster]

@@ -9,6 +9,7 @@ use vigil_schema::{format_instant, Millis};
 
 use super::group::{facts_of, GroupKey, Hold};
 use super::Dispatcher;
+use crate::flags::Switch;
 use crate::notify::config::{Channel, ContactSpec};
 use crate::notify::schedule;
 use crate::store::notifications::{DueNotification, NotificationKind, Outcome};
@@ -36,6 +37,9 @@ impl Dispatcher {
                 });
             }
         }
+        if let Some(reason) = self.switched_off(n) {
+            return Some(Outcome::Cancelled { reason });
+        }
         let facts = facts_of(n);
         if let Some(s) = silences
             .iter()
@@ -60,6 +64,25 @@ impl Dispatcher {
                     ),
                 });
             }
+        }
+        None
+    }
+
+    /// Why a feature flag stops this notification for its tenant, if one does.
+    fn switched_off(&self, n: &DueNotification) -> Option<String> {
+        let record = &n.alert.record;
+        let tenant = record.tenant_id;
+        if n.channel == Channel::Sms.as_str() && !self.flags.is_on(&Switch::Sms, tenant) {
+            return Some(format!(
+                "the SMS channel is switched off for tenant {tenant} (flag notify.sms)"
+            ));
+        }
+        let retraction =
+            n.kind == NotificationKind::Resolved && record.state == AlertState::Retracted;
+        if retraction && !self.flags.is_on(&Switch::Retractions, tenant) {
+            return Some(format!(
+                "retraction notices are switched off for tenant {tenant} (flag notify.retractions)"
+            ));
         }
         None
     }
