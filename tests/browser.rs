@@ -2,7 +2,9 @@
 //! (`tests/browser/dashboard.mjs`) opens the page served by `vigil run`, logs in with a token,
 //! and once it is live this test publishes a ticket that breaches at once; the page must show
 //! the numbers and the alert, acknowledge it, and save a screenshot
-//! (`target/browser/dashboard.png`).
+//! (`target/browser/dashboard.png`). A tenant admin changes a target on the Settings panel
+//! (`tests/browser/settings.mjs`: a refused value shown at its field, two saves, a rollback),
+//! and a ticket created afterwards gets the target the page left.
 //!
 //! Needs Node.js, `npm ci` in `tests/browser` and `/usr/bin/chromium`; `scripts/test` installs
 //! them. Without them the test is skipped, except under `CI=true`, where it fails.
@@ -35,8 +37,9 @@ fn missing_tools(dir: &Path) -> Option<String> {
     None
 }
 
-#[tokio::test]
-async fn the_dashboard_shows_live_numbers_and_an_alert_that_can_be_acknowledged() {
+/// The repository root and the drivers' directory; `None` (the test is skipped) when the tools
+/// are missing, which fails the test under `CI=true`.
+fn drivers() -> Option<(PathBuf, PathBuf)> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let driver_dir = root.join("tests/browser");
     if let Some(why) = missing_tools(&driver_dir) {
@@ -45,8 +48,16 @@ async fn the_dashboard_shows_live_numbers_and_an_alert_that_can_be_acknowledged(
             "the browser test cannot run: {why}"
         );
         eprintln!("skipping the browser test: {why}");
-        return;
+        return None;
     }
+    Some((root, driver_dir))
+}
+
+#[tokio::test]
+async fn the_dashboard_shows_live_numbers_and_an_alert_that_can_be_acknowledged() {
+    let Some((root, driver_dir)) = drivers() else {
+        return;
+    };
     let nats = NatsServer::start();
     let dir = tempfile::tempdir().expect("temp dir");
     let setup = ServiceSetup::new(dir.path(), &nats.url(), CONFIG, "wall");
@@ -135,4 +146,87 @@ async fn the_dashboard_shows_live_numbers_and_an_alert_that_can_be_acknowledged(
         "{}",
         acked.text
     );
+}
+
+/// Runs a driver that needs no help from the test to its end: its outcome line and all it said.
+fn drive(driver_dir: &Path, script: &str, args: &[String]) -> (Option<String>, Vec<String>) {
+    let output = Command::new("node")
+        .arg(driver_dir.join(script))
+        .args(args)
+        .current_dir(driver_dir)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run node");
+    let said: Vec<String> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let outcome = said
+        .iter()
+        .find(|l| *l == "PASS" || l.starts_with("FAIL"))
+        .cloned();
+    (outcome, said)
+}
+
+#[tokio::test]
+async fn a_tenant_admin_changes_a_target_on_the_settings_page_and_new_tickets_get_it() {
+    let Some((root, driver_dir)) = drivers() else {
+        return;
+    };
+    let nats = NatsServer::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let setup = ServiceSetup::new(dir.path(), &nats.url(), CONFIG, "wall");
+    let mut service = setup.start();
+    service.ready().await;
+    let admin = setup.token(7, "client_admin", "alice");
+    let shots = root.join("target/browser");
+    std::fs::create_dir_all(&shots).expect("screenshot dir");
+    let screenshot = shots.join("settings.png");
+    let args = [
+        format!("http://127.0.0.1:{}", service.port),
+        admin.clone(),
+        screenshot.display().to_string(),
+    ];
+    let (outcome, said) =
+        tokio::task::spawn_blocking(move || drive(&driver_dir, "settings.mjs", &args))
+            .await
+            .expect("the driver thread");
+    assert_eq!(
+        outcome.as_deref(),
+        Some("PASS"),
+        "the settings page test failed; it said:\n{}",
+        said.join("\n")
+    );
+
+    // The change made on the page reached the engine: a ticket created now gets 45 minutes.
+    let js = async_nats::jetstream::new(async_nats::connect(nats.url()).await.expect("connect"));
+    publish_events(
+        &js,
+        &[Ev::created(
+            7,
+            "WEB-SET",
+            now_ms() + 1000,
+            "HIGH",
+            "web-set-c",
+        )],
+    )
+    .await;
+    let target = eventually("the new ticket's clocks", || async {
+        let a = request(
+            service.port,
+            "GET",
+            "/api/v1/client/tickets/WEB-SET/sla",
+            Some(&admin),
+            None,
+        )
+        .await;
+        (a.status == 200).then(|| {
+            a.data()["goals"]
+                .as_array()
+                .and_then(|goals| goals.iter().find(|g| g["goal"] == "response"))
+                .and_then(|g| g["target_ms"].as_i64())
+        })?
+    })
+    .await;
+    assert_eq!(target, 45 * MIN);
 }

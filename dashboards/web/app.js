@@ -351,6 +351,17 @@
     clearBanner();
     if (message) showBanner(message, 'auth');
     showLogin(null);
+    announceSession();
+  }
+
+  /** Tells the settings panel (settings.js) who is signed in and which tenant is shown; again
+   * whenever it asks (`vigil:session-request`, if it loads after the session started). */
+  document.addEventListener('vigil:session-request', () => announceSession());
+  function announceSession() {
+    const detail = state.active && state.claims
+      ? { token: state.token, role: state.claims.role, tenantId: state.tenantId }
+      : null;
+    document.dispatchEvent(new CustomEvent('vigil:session', { detail }));
   }
 
   function startSession(token, tenantHint) {
@@ -413,6 +424,7 @@
     ui.pickTenant.hidden = tenantId !== null;
     ui.conn.hidden = tenantId === null;
     renderAll();
+    announceSession();
     if (tenantId === null) {
       ui.tenantInput.focus();
       return;

@@ -92,11 +92,12 @@ async fn put(
         .put(format!("{url}/api/v1/system-config/{key}"))
         .bearer_auth(token)
         .header("If-Match", version.to_string())
-        .json(&json!({"value": value, "reason": "configuration benchmark"}))
+        .header("Content-Type", "application/json")
+        .body(json!({"value": value, "reason": "configuration benchmark"}).to_string())
         .send()
         .await?;
     let status = answer.status();
-    let body: Value = answer.json().await?;
+    let body: Value = serde_json::from_slice(&answer.bytes().await?)?;
     if !status.is_success() {
         bail!("PUT {key}: {status} {body}");
     }
@@ -114,13 +115,12 @@ async fn version_of(
     token: &str,
     key: &str,
 ) -> anyhow::Result<i64> {
-    let body: Value = client
+    let answer = client
         .get(format!("{url}/api/v1/system-config/{key}"))
         .bearer_auth(token)
         .send()
-        .await?
-        .json()
         .await?;
+    let body: Value = serde_json::from_slice(&answer.bytes().await?)?;
     body["data"]["version"]
         .as_i64()
         .with_context(|| format!("GET {key}: {body}"))

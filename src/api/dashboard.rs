@@ -21,6 +21,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../dashboards/web/app.js"),
     ),
     (
+        "/assets/settings.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../dashboards/web/settings.js"),
+    ),
+    (
         "/assets/app.css",
         "text/css; charset=utf-8",
         include_bytes!("../../dashboards/web/app.css"),

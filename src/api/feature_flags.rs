@@ -16,7 +16,7 @@ use super::system_config::{self, ChangeResult};
 use super::{store_error, ApiState};
 use crate::auth::{Caller, Role};
 use crate::http::{ApiError, Envelope};
-use crate::runtime_config::{FlagRule, RuntimeKey, Switch};
+use crate::runtime_config::{known_switches, FlagRule, RuntimeKey, Switch};
 
 /// A flag with its rule.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -53,19 +53,6 @@ pub struct FlagBody {
     /// The version the change is based on, when not sent as `If-Match`.
     #[serde(default)]
     pub if_match: Option<i64>,
-}
-
-/// Every flag of this configuration: the fixed ones and one per configured partner.
-pub fn known_switches(config: &crate::config::VigilConfig) -> Vec<Switch> {
-    Switch::FIXED
-        .into_iter()
-        .chain(
-            config
-                .partners
-                .iter()
-                .map(|p| Switch::Partner(p.id.clone())),
-        )
-        .collect()
 }
 
 fn ops_only(caller: &Caller) -> Result<(), ApiError> {

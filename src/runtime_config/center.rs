@@ -156,6 +156,28 @@ impl ConfigCenter {
         Ok(layer_of(&rows))
     }
 
+    /// The part of the layer a change of `keys` is checked against: each tenant's SLA keys
+    /// whole (its policy compiles as one), and each other key alone.
+    async fn layer_around(
+        &self,
+        keys: impl Iterator<Item = &RuntimeKey>,
+    ) -> Result<RuntimeLayer, StoreError> {
+        let mut prefixes: Vec<String> = keys
+            .map(|k| match k {
+                RuntimeKey::TenantSla { tenant, .. } => format!("tenant.{tenant}.sla."),
+                other => other.to_string(),
+            })
+            .collect();
+        prefixes.sort();
+        prefixes.dedup();
+        let changes = self.store.config_changes();
+        let mut rows = Vec::new();
+        for prefix in &prefixes {
+            rows.extend(changes.current_prefixed(prefix).await?);
+        }
+        Ok(layer_of(&rows))
+    }
+
     /// Checks and applies a batch: all of it or nothing.
     pub async fn change(
         &self,
@@ -191,7 +213,7 @@ impl ConfigCenter {
         if !problems.is_empty() {
             return Err(ChangeError::Invalid(problems));
         }
-        let mut layer = self.layer().await?;
+        let mut layer = self.layer_around(parsed.iter().map(|(k, _)| k)).await?;
         for (key, r) in &parsed {
             layer.set(key.clone(), r.value.clone());
         }

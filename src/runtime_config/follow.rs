@@ -1,8 +1,9 @@
 //! Applying the runtime layer on this instance: at start, on every notice on
 //! `vigil.config.changes` (within milliseconds of the change), and every [`RESYNC`] in case a
-//! notice was missed (NATS away). Each round reads the layer from the store, the system of
-//! record, so notices carry no state an instance could get wrong: a lost or repeated notice
-//! changes nothing but when the round runs.
+//! notice was missed (NATS away). Each round reads from the store, the system of record (the
+//! whole layer at start, then the changes after the last one applied), so notices carry no
+//! state an instance could get wrong: a lost or repeated notice changes nothing but when the
+//! round runs.
 //!
 //! What applying means per key: flags are swapped whole in [`Flags`] (read in process by every
 //! component); `log.filter` replaces the process's log filter. A tenant's SLA keys need nothing
@@ -10,16 +11,19 @@
 //! [`ROLLBACK_CHECK`] the flags' automatic rollback conditions are checked too
 //! ([`super::rollback`]).
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use super::center::{layer_of, ConfigCenter, CHANGES_SUBJECT};
+use super::center::{ConfigCenter, CHANGES_SUBJECT};
+use super::layer::RuntimeLayer;
 use crate::clock::now_ms;
 use crate::flags::Flags;
-use crate::store::Store;
+use crate::store::config_changes::AuditFilter;
+use crate::store::{Store, StoreError};
 use crate::telemetry::metrics::{config_applied_seq, config_apply_errors, config_apply_seconds};
 
 /// How often the layer is read again without a notice.
@@ -60,6 +64,7 @@ pub async fn follow(
         center,
         applied,
         log_filter: None,
+        values: None,
     };
     state.round().await;
     let mut resync = tokio::time::interval(RESYNC);
@@ -105,26 +110,41 @@ struct Follower {
     applied: watch::Sender<Applied>,
     /// The runtime log filter in force (`None`: the start-up one).
     log_filter: Option<String>,
+    /// The layer as read: key → value (JSON text); `None` until the first full read.
+    values: Option<BTreeMap<String, String>>,
 }
 
+/// Changes read per query when catching up.
+const CATCH_UP_PAGE: u32 = 1000;
+
+/// A failed read: the values as they were (to keep), and why.
+type ReadFailure = (Option<BTreeMap<String, String>>, StoreError);
+
 impl Follower {
-    /// Reads the layer and applies what changed.
+    /// Reads what changed since the last round (the whole layer the first time) and applies it.
+    /// Appends are serialized in the store, so rows become visible in `seq` order and reading
+    /// on from the last `seq` misses none.
     async fn round(&mut self) {
-        let changes = self.store.config_changes();
-        // Read first: a change landing between the two reads is in `rows` and counted next
-        // round, never the other way round.
-        let read = async {
-            Ok::<_, crate::store::StoreError>((changes.last_seq().await?, changes.current().await?))
+        let before = self.applied.borrow().seq;
+        let read = match self.values.take() {
+            None => self.read_all().await,
+            Some(values) => self.read_since(values, before).await,
         };
-        let (seq, rows) = match read.await {
+        let (values, seq, new_rows) = match read {
             Ok(read) => read,
-            Err(e) => {
+            Err((values, e)) => {
+                self.values = values;
                 config_apply_errors().increment(1);
                 warn!(error = %e, "cannot read the runtime configuration; the last applied stays in force");
                 return;
             }
         };
-        let layer = layer_of(&rows);
+        let layer = RuntimeLayer::from_values(
+            values
+                .iter()
+                .filter_map(|(k, v)| serde_json::from_str(v).ok().map(|v| (k.as_str(), v))),
+        );
+        self.values = Some(values);
         self.flags.replace(layer.flags());
         let filter = layer.log_filter().map(str::to_string);
         if filter != self.log_filter {
@@ -139,14 +159,61 @@ impl Follower {
                 Err(e) => warn!(error = %e, "cannot change the log filter"),
             }
         }
-        let before = self.applied.borrow().seq;
         if seq != before {
             let now = now_ms();
-            for row in rows.iter().filter(|r| r.seq > before) {
-                config_apply_seconds().record((now - row.changed_at).max(0) as f64 / 1000.0);
+            for changed_at in new_rows {
+                config_apply_seconds().record((now - changed_at).max(0) as f64 / 1000.0);
             }
             config_applied_seq().set(seq as f64);
             self.applied.send_replace(Applied { seq });
+        }
+    }
+
+    /// The whole layer and the `seq` it reflects.
+    async fn read_all(&self) -> Result<(BTreeMap<String, String>, i64, Vec<i64>), ReadFailure> {
+        let changes = self.store.config_changes();
+        // The seq first: a change landing between the two reads is in the layer and read
+        // again next round (applying it twice changes nothing).
+        let seq = changes.last_seq().await.map_err(|e| (None, e))?;
+        let rows = changes.current().await.map_err(|e| (None, e))?;
+        let values = rows
+            .into_iter()
+            .filter_map(|r| Some((r.key, r.value?)))
+            .collect();
+        Ok((values, seq, Vec::new()))
+    }
+
+    /// `values` with the changes after `seq` applied, the last `seq` read, and when each of
+    /// those changes was made.
+    async fn read_since(
+        &self,
+        mut values: BTreeMap<String, String>,
+        mut seq: i64,
+    ) -> Result<(BTreeMap<String, String>, i64, Vec<i64>), ReadFailure> {
+        let changes = self.store.config_changes();
+        let mut made = Vec::new();
+        loop {
+            let filter = AuditFilter {
+                after_seq: Some(seq),
+                limit: CATCH_UP_PAGE,
+                ..AuditFilter::default()
+            };
+            let rows = match changes.audit(&filter).await {
+                Ok(rows) => rows,
+                Err(e) => return Err((Some(values), e)),
+            };
+            let full = rows.len() == CATCH_UP_PAGE as usize;
+            for row in rows {
+                seq = row.seq;
+                made.push(row.changed_at);
+                match row.value {
+                    Some(v) => values.insert(row.key, v),
+                    None => values.remove(&row.key),
+                };
+            }
+            if !full {
+                return Ok((values, seq, made));
+            }
         }
     }
 
@@ -156,7 +223,7 @@ impl Follower {
         let Some(center) = &self.center else {
             return;
         };
-        match self.store.config_changes().current().await {
+        match self.store.config_changes().current_prefixed("flags.").await {
             Ok(rows) => {
                 super::rollback::check(center, &rows).await;
             }

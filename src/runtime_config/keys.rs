@@ -167,6 +167,19 @@ impl fmt::Display for RuntimeKey {
     }
 }
 
+/// Every flag of this configuration: the fixed ones and one per configured partner.
+pub fn known_switches(config: &crate::config::VigilConfig) -> Vec<Switch> {
+    Switch::FIXED
+        .into_iter()
+        .chain(
+            config
+                .partners
+                .iter()
+                .map(|p| Switch::Partner(p.id.clone())),
+        )
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

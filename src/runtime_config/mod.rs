@@ -20,5 +20,5 @@ pub mod rollback;
 
 pub use crate::flags::{FlagRule, FlagSet, Flags, Switch};
 pub use center::{Author, ChangeError, ChangeRequest, ConfigCenter};
-pub use keys::{KeyError, RuntimeKey, SlaField};
+pub use keys::{known_switches, KeyError, RuntimeKey, SlaField};
 pub use layer::{RuntimeLayer, ValueProblem};

@@ -332,6 +332,12 @@ impl ConfigChanges<'_> {
     /// The latest row of every key whose latest change is not a delete (the configuration in
     /// force), ordered by key (byte order on both dialects).
     pub async fn current(self) -> Result<Vec<StoredChange>, StoreError> {
+        self.current_prefixed("").await
+    }
+
+    /// [`current`](Self::current) of the keys starting with `prefix` (exactly, case and all):
+    /// what a change needs to read of the layer (a tenant's `tenant.<id>.sla.`, one key).
+    pub async fn current_prefixed(self, prefix: &str) -> Result<Vec<StoredChange>, StoreError> {
         let order = match self.backend {
             Backend::Sqlite(_) => "",
             // SQLite compares text byte by byte; the database's collation might not.
@@ -340,13 +346,14 @@ impl ConfigChanges<'_> {
         let sql = format!(
             "{}{order}",
             select_changes!(
-                "c WHERE c.op <> 'delete' AND c.version = \
-                 (SELECT MAX(m.version) FROM config_changes m WHERE m.config_key = c.config_key) \
-                 ORDER BY c.config_key"
+                "c WHERE substr(c.config_key, 1, length($1)) = $1 AND c.op <> 'delete' \
+                 AND c.version = (SELECT MAX(m.version) FROM config_changes m \
+                 WHERE m.config_key = c.config_key) ORDER BY c.config_key"
             )
         );
         let rows: Vec<ChangeRow> = on_backend!(self, |pool| {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(prefix)
                 .fetch_all(pool)
                 .await
                 .map_err(counted)?

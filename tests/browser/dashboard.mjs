@@ -7,63 +7,7 @@
 // `FAIL <reason>` (exit 1, with a screenshot at <screenshot_path minus .png>.fail.png).
 // Diagnostics (the page's console and errors) go to stderr.
 
-import { chromium } from 'playwright-core';
-
-const WAIT_MS = 60_000;
-const WATCHDOG_MS = 5 * 60_000;
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const DESKTOP = { width: 1280, height: 900 };
-const PHONE = { width: 390, height: 844 };
-
-const say = (line) => process.stdout.write(line + '\n');
-const step = (what) => say('STEP ' + what);
-const tid = (id) => `[data-testid="${id}"]`;
-
-class Failure extends Error {}
-
-/** Keeps tokens out of CI logs (the page's WebSocket URL carries one). */
-function redact(text) {
-  return String(text).replace(/token=[^&\s'"]+/g, 'token=<redacted>').replace(/eyJ[\w-]+\.[\w-]+\.[\w-]*/g, '<jwt>');
-}
-
-/** The banner's message on one line, without its dismiss button. */
-async function bannerText(page) {
-  const text = (await page.locator(tid('error-banner')).textContent()) || '';
-  return text.replace(/\s+/g, ' ').replace(/\s*×\s*$/, '').trim();
-}
-
-function withSuffix(path, suffix) {
-  return /\.png$/i.test(path) ? path.replace(/\.png$/i, suffix + '.png') : path + suffix + '.png';
-}
-
-/** Polls `check` (async, returns a truthy value when done) until `ms` pass; then fails with `what`. */
-async function waitFor(what, check, ms = WAIT_MS) {
-  const deadline = Date.now() + ms;
-  let last;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value;
-    } catch (err) {
-      if (err instanceof Failure) throw err;
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Failure(`timed out after ${ms / 1000}s waiting for ${what}` + (last ? ` (${last.message.split('\n')[0]})` : ''));
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+import { chromium, WAIT_MS, CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE, say, step, tid, Failure, redact, bannerText, withSuffix, waitFor, run } from './common.mjs';
 
 async function main() {
   const [baseArg, token, screenshot] = process.argv.slice(2);
@@ -213,20 +157,4 @@ async function main() {
   }
 }
 
-const watchdog = setTimeout(() => {
-  say('FAIL the driver ran longer than ' + WATCHDOG_MS / 1000 + 's');
-  process.exit(1);
-}, WATCHDOG_MS);
-watchdog.unref();
-
-main().then(
-  () => {
-    clearTimeout(watchdog);
-    process.exitCode = 0;
-  },
-  (err) => {
-    clearTimeout(watchdog);
-    say('FAIL ' + redact(String((err && err.message) || err).split('\n')[0]));
-    process.exitCode = 1;
-  },
-);
+run(main);
