@@ -12,7 +12,7 @@ use vigil::notify::ack_token::LinkSigner;
 use vigil::notify::channel::Providers;
 use vigil::notify::dispatch::{Dispatcher, Round};
 use vigil::notify::intake::Intake;
-use vigil::notify::{NotifyConfig, Routing};
+use vigil::notify::{NotifyConfig, Routing, RoutingHandle};
 use vigil::setting::ConfigDuration;
 use vigil::store::silences::Silence;
 use vigil::store::{Store, Transition};
@@ -122,7 +122,7 @@ struct Rig {
     dispatcher: Dispatcher,
     smtp: SmtpServer,
     gateway: FakeGateway,
-    routing: Arc<Routing>,
+    routing: RoutingHandle,
     providers: Arc<Providers>,
 }
 
@@ -141,7 +141,7 @@ impl Rig {
         let gateway = FakeGateway::start(SECRET).await;
         let mut config = config(smtp.port(), &gateway, extra);
         adjust(&mut config);
-        let routing = Arc::new(Routing::new(config, &BTreeMap::new()));
+        let routing = RoutingHandle::new(Routing::new(config, &BTreeMap::new()));
         // Close to the wall clock: the outbox stamps rows with it.
         let clock = ManualClock::at(now_ms());
         let wake = Arc::new(tokio::sync::Notify::new());
@@ -151,7 +151,7 @@ impl Rig {
             Arc::new(clock.clone()),
             wake.clone(),
         );
-        let providers = Arc::new(Providers::from_config(routing.main()).expect("providers"));
+        let providers = Arc::new(Providers::from_config(routing.load().main()).expect("providers"));
         let links = Arc::new(LinkSigner::new(b"ack-link-key-for-tests"));
         let dispatcher = Dispatcher::new(
             routing.clone(),

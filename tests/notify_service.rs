@@ -403,3 +403,53 @@ async fn a_flag_whose_rollback_condition_trips_goes_back_to_its_previous_version
     let reason = rolled["reason"].as_str().unwrap_or_default();
     assert!(reason.contains("automatic rollback"), "{reason}");
 }
+
+#[tokio::test]
+async fn contacts_changed_at_run_time_are_paged_at_their_new_number_and_bad_ones_refused() {
+    let rig = Rig::new("0s", "1h").await;
+    let service = rig.start().await;
+    let ops = rig.setup.token(TENANT, "ops", "olivia");
+    let put = |value: serde_json::Value, version: &'static str| {
+        let body =
+            serde_json::json!({"value": value, "reason": "alice has a new phone"}).to_string();
+        let (port, token) = (service.port, ops.clone());
+        async move {
+            request_with(
+                port,
+                "PUT",
+                "/api/v1/system-config/notify.contacts",
+                Some(&token),
+                Some(&body),
+                &[("If-Match", version)],
+            )
+            .await
+        }
+    };
+    // Without bob, the policy's second step names nobody: refused, with the field.
+    let refused = put(
+        serde_json::json!([{"id": "alice", "email": "alice@example.com", "phone": "+15550000009"}]),
+        "0",
+    )
+    .await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert!(refused.text.contains("bob"), "{}", refused.text);
+
+    let changed = put(
+        serde_json::json!([
+            {"id": "alice", "email": "alice@example.com", "phone": "+15550000009"},
+            {"id": "bob", "email": "bob@example.com", "phone": "+15550000002"},
+        ]),
+        "0",
+    )
+    .await;
+    assert_eq!(changed.status, 200, "{}", changed.text);
+    let seq = changed.data()["changes"][0]["seq"].as_i64().expect("seq");
+    eventually("the contacts applied", || async {
+        let applied = service.metric("vigil_config_applied_seq").await?;
+        (applied as i64 >= seq).then_some(())
+    })
+    .await;
+    rig.overdue_ticket("TKT-NEW-PHONE").await;
+    let sms = rig.gateway.wait_for_deliveries(1, WAIT).await;
+    assert_eq!(sms[0].to.as_deref(), Some("+15550000009"));
+}

@@ -15,7 +15,7 @@ use vigil_engine::clock::Clock;
 use vigil_engine::{AlertRecord, AlertState};
 use vigil_streams::jetstream::subjects::{ALERTS_STREAM, ALERTS_SUBJECTS};
 
-use super::Routing;
+use super::RoutingHandle;
 use crate::store::notifications::NewNotification;
 use crate::store::{Store, StoreError};
 
@@ -27,7 +27,7 @@ const BATCH: usize = 500;
 /// Turns alert changes into outbox work.
 #[derive(Clone)]
 pub struct Intake {
-    routing: Arc<Routing>,
+    routing: RoutingHandle,
     store: Store,
     clock: Arc<dyn Clock>,
     wake: Arc<Notify>,
@@ -36,7 +36,7 @@ pub struct Intake {
 impl Intake {
     /// Intake into `store`'s outbox; `wake` is notified when there is new work to send.
     pub fn new(
-        routing: Arc<Routing>,
+        routing: RoutingHandle,
         store: Store,
         clock: Arc<dyn Clock>,
         wake: Arc<Notify>,
@@ -69,6 +69,7 @@ impl Intake {
             };
             let work = self
                 .routing
+                .load()
                 .of(change.tenant_id)
                 .outbox_work(change, now, &notified);
             if work.cancel_pages {

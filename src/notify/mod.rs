@@ -39,4 +39,4 @@ pub mod tenant_routing;
 
 pub use config::NotifyConfig;
 pub use notifier::Notifier;
-pub use tenant_routing::Routing;
+pub use tenant_routing::{Routing, RoutingHandle};

@@ -14,7 +14,7 @@ use super::ack_token::LinkSigner;
 use super::channel::Providers;
 use super::dispatch::Dispatcher;
 use super::intake::{self, Intake};
-use super::Routing;
+use super::RoutingHandle;
 use crate::flags::Flags;
 use crate::limits::SharedLimits;
 use crate::store::Store;
@@ -33,7 +33,7 @@ impl Notifier {
     // the service.
     #[allow(clippy::too_many_arguments)]
     pub async fn start(
-        routing: Arc<Routing>,
+        routing: RoutingHandle,
         store: Store,
         js: &async_nats::jetstream::Context,
         links: Option<Arc<LinkSigner>>,
@@ -43,12 +43,13 @@ impl Notifier {
         flags: Flags,
         stop: watch::Receiver<bool>,
     ) -> anyhow::Result<Option<Notifier>> {
-        if !routing.enabled() {
+        let at_start = routing.load();
+        if !at_start.enabled() {
             info!("no [[notify.routes]]: notifications are off");
             return Ok(None);
         }
         let providers = Arc::new(
-            Providers::from_config(routing.main())
+            Providers::from_config(at_start.main())
                 .context("cannot set up the notification providers")?,
         );
         let consumer = intake::consumer(js)

@@ -3,6 +3,7 @@
 //! `[notify]` of its own (see [`NotifyConfig::for_tenant`]).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
 
 use super::config::{
     default_group_interval, default_group_wait, default_wait, Channel, MatchSpec, NotifyConfig,
@@ -53,6 +54,39 @@ impl Routing {
     /// Whether any route exists, in the main file or a tenant's.
     pub fn enabled(&self) -> bool {
         !self.main.routes.is_empty() || self.tenants.values().any(|t| !t.routes.is_empty())
+    }
+}
+
+/// The routing in force, shared by the notifier's parts and swapped whole when the
+/// configuration center changes contacts, schedules, policies or routes at run time.
+#[derive(Debug, Clone, Default)]
+pub struct RoutingHandle {
+    current: Arc<RwLock<Arc<Routing>>>,
+}
+
+impl RoutingHandle {
+    /// A handle holding `routing`.
+    pub fn new(routing: Routing) -> RoutingHandle {
+        RoutingHandle {
+            current: Arc::new(RwLock::new(Arc::new(routing))),
+        }
+    }
+
+    /// The routing in force now (keep it for one piece of work, not longer).
+    pub fn load(&self) -> Arc<Routing> {
+        match self.current.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Puts `routing` in force.
+    pub fn replace(&self, routing: Routing) {
+        let routing = Arc::new(routing);
+        match self.current.write() {
+            Ok(mut guard) => *guard = routing,
+            Err(poisoned) => *poisoned.into_inner() = routing,
+        }
     }
 }
 

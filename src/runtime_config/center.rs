@@ -163,9 +163,15 @@ impl ConfigCenter {
         keys: impl Iterator<Item = &RuntimeKey>,
     ) -> Result<RuntimeLayer, StoreError> {
         let mut prefixes: Vec<String> = keys
-            .map(|k| match k {
-                RuntimeKey::TenantSla { tenant, .. } => format!("tenant.{tenant}.sla."),
-                other => other.to_string(),
+            .flat_map(|k| match k {
+                RuntimeKey::TenantSla { tenant, .. } => vec![format!("tenant.{tenant}.sla.")],
+                // A tenant's routing refers into the main lists; a change of the main lists
+                // is checked against every tenant's.
+                RuntimeKey::TenantNotify { tenant, .. } => {
+                    vec!["notify.".into(), format!("tenant.{tenant}.notify.")]
+                }
+                RuntimeKey::Notify(_) => vec!["notify.".into(), "tenant.".into()],
+                other => vec![other.to_string()],
             })
             .collect();
         prefixes.sort();
@@ -267,10 +273,10 @@ impl ConfigCenter {
         for row in &stored {
             info!(key = %row.key, version = row.version, actor = %row.actor, op = row.op.as_str(), "configuration changed");
         }
-        self.announce_policies(&parsed, &stored, at).await?;
-        for row in &stored {
-            self.announce(row).await;
-        }
+        // Both at once: the notices need not wait for the policy updates' acknowledgements.
+        let notices = futures::future::join_all(stored.iter().map(|row| self.announce(row)));
+        let (policies, _) = tokio::join!(self.announce_policies(&parsed, &stored, at), notices);
+        policies?;
         Ok(stored)
     }
 

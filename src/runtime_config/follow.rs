@@ -22,6 +22,7 @@ use super::center::{ConfigCenter, CHANGES_SUBJECT};
 use super::layer::RuntimeLayer;
 use crate::clock::now_ms;
 use crate::flags::Flags;
+use crate::notify::RoutingHandle;
 use crate::store::config_changes::AuditFilter;
 use crate::store::{Store, StoreError};
 use crate::telemetry::metrics::{config_applied_seq, config_apply_errors, config_apply_seconds};
@@ -41,12 +42,23 @@ pub struct Applied {
 
 /// Follows the runtime layer until `stop`: applies it at once, then on every notice and every
 /// [`RESYNC`]. `applied` says what is in force.
-/// With `center`, each round also checks the flags' automatic rollback conditions.
+/// What the layer is applied to on this instance.
+#[derive(Debug, Clone)]
+pub struct Targets {
+    /// The feature flags every component reads.
+    pub flags: Flags,
+    /// The notifier's routing (`None`: notifications are off here).
+    pub routing: Option<RoutingHandle>,
+    /// The center: the files the routing is built over, and the changes automatic rollbacks
+    /// make (`None` in tests that follow without changing).
+    pub center: Option<ConfigCenter>,
+}
+
+/// Follows the runtime layer until `stop`, applying it to `targets`.
 pub async fn follow(
     store: Store,
     nats: async_nats::Client,
-    flags: Flags,
-    center: Option<ConfigCenter>,
+    targets: Targets,
     applied: watch::Sender<Applied>,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -60,8 +72,7 @@ pub async fn follow(
     };
     let mut state = Follower {
         store,
-        flags,
-        center,
+        targets,
         applied,
         log_filter: None,
         values: None,
@@ -105,8 +116,7 @@ pub async fn follow(
 
 struct Follower {
     store: Store,
-    flags: Flags,
-    center: Option<ConfigCenter>,
+    targets: Targets,
     applied: watch::Sender<Applied>,
     /// The runtime log filter in force (`None`: the start-up one).
     log_filter: Option<String>,
@@ -145,7 +155,11 @@ impl Follower {
                 .filter_map(|(k, v)| serde_json::from_str(v).ok().map(|v| (k.as_str(), v))),
         );
         self.values = Some(values);
-        self.flags.replace(layer.flags());
+        self.targets.flags.replace(layer.flags());
+        if let (Some(routing), Some(center)) = (&self.targets.routing, &self.targets.center) {
+            // Checked when it was changed; built whole (a tenant's routing merges the main).
+            routing.replace(super::notify::routing_of(&layer, center.config()));
+        }
         let filter = layer.log_filter().map(str::to_string);
         if filter != self.log_filter {
             match crate::telemetry::reload_filter(filter.as_deref()) {
@@ -220,7 +234,7 @@ impl Follower {
     /// Rolls back the flags whose condition tripped (a rollback is a change like any other:
     /// its notice starts the next round everywhere).
     async fn check_rollbacks(&self) {
-        let Some(center) = &self.center else {
+        let Some(center) = &self.targets.center else {
             return;
         };
         match self.store.config_changes().current_prefixed("flags.").await {

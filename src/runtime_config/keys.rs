@@ -7,6 +7,8 @@
 //! - `tenant.<id>.sla.<field>` with field `calendar`, `warn_at`, `pause_statuses`, `targets` or
 //!   `service_types`: a tenant's SLA policy, applied as a new policy version exactly like an
 //!   `sla.policy_updated` event (tickets created afterwards use it; open tickets keep theirs).
+//! - `notify.<list>` and `tenant.<id>.notify.<list>` with list `contacts`, `schedules`,
+//!   `policies` or `routes`: the on-call routing of everyone, or a tenant's own in front of it.
 //!
 //! Every other key of `vigil.toml` is read once at start and refused with the reason.
 
@@ -55,6 +57,44 @@ impl SlaField {
     }
 }
 
+/// A list of the on-call routing (`[notify]`, or a tenant file's `[notify]`) that the runtime
+/// layer may set: the whole list at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum NotifyField {
+    /// `contacts`: people with their addresses, language, zone and quiet hours.
+    Contacts,
+    /// `schedules`: on-call rotations.
+    Schedules,
+    /// `policies`: escalation policies.
+    Policies,
+    /// `routes`: which alerts go to which policy.
+    Routes,
+}
+
+impl NotifyField {
+    /// Every list.
+    pub const ALL: [NotifyField; 4] = [
+        NotifyField::Contacts,
+        NotifyField::Schedules,
+        NotifyField::Policies,
+        NotifyField::Routes,
+    ];
+
+    /// The list's name in `[notify]`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifyField::Contacts => "contacts",
+            NotifyField::Schedules => "schedules",
+            NotifyField::Policies => "policies",
+            NotifyField::Routes => "routes",
+        }
+    }
+
+    fn parse(s: &str) -> Option<NotifyField> {
+        NotifyField::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+}
+
 /// A key of the runtime layer.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum RuntimeKey {
@@ -69,13 +109,22 @@ pub enum RuntimeKey {
         /// The policy field.
         field: SlaField,
     },
+    /// `notify.<list>`: a list of the main file's on-call routing.
+    Notify(NotifyField),
+    /// `tenant.<id>.notify.<list>`: a list of a tenant's own on-call routing.
+    TenantNotify {
+        /// The tenant.
+        tenant: u64,
+        /// The list.
+        field: NotifyField,
+    },
 }
 
 /// Why a key is not a runtime key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
     /// Not a key of the configuration at all.
-    #[error("{key}: unknown key; runtime keys are log.filter, flags.<name> and tenant.<id>.sla.<calendar|warn_at|pause_statuses|targets|service_types>")]
+    #[error("{key}: unknown key; runtime keys are log.filter, flags.<name>, notify.<contacts|schedules|policies|routes>, tenant.<id>.sla.<calendar|warn_at|pause_statuses|targets|service_types> and tenant.<id>.notify.<contacts|schedules|policies|routes>")]
     Unknown {
         /// The key as given.
         key: String,
@@ -97,7 +146,7 @@ const START_ONLY: &[(&str, &str)] = &[
     ("store", "the store connection is opened at start; change config/vigil.toml and restart"),
     ("http", "the listeners and their limits are set up at start; change config/vigil.toml and restart"),
     ("ws", "the WebSocket hub is set up at start; change config/vigil.toml and restart"),
-    ("notify", "notification providers and routes are read at start; change config/vigil.toml (or the tenant's file) and restart"),
+    ("notify", "notification providers, delivery settings and limits are set up at start (contacts, schedules, policies and routes change at run time as notify.<list>); change config/vigil.toml and restart"),
     ("partners", "exchange partners are connected at start; switch one off with flags.partner.<id>, or change config/vigil.toml and restart"),
     ("auth", "token verification is set up at start; change config/vigil.toml and restart"),
     ("engine", "the engine's clock and snapshot settings are fixed at start; change config/vigil.toml and restart"),
@@ -122,19 +171,23 @@ impl RuntimeKey {
             ["flags", rest @ ..] if !rest.is_empty() => Switch::parse(&rest.join("."))
                 .map(RuntimeKey::Flag)
                 .ok_or_else(unknown),
-            ["tenant", tenant, "sla", field] => {
+            ["tenant", tenant, section @ ("sla" | "notify"), field] => {
                 let tenant = tenant
                     .parse::<u64>()
                     .ok()
                     .filter(|t| *t > 0 && tenant.bytes().all(|b| b.is_ascii_digit()))
                     .ok_or_else(unknown)?;
-                let field = SlaField::parse(field).ok_or_else(unknown)?;
-                Ok(RuntimeKey::TenantSla { tenant, field })
+                if *section == "sla" {
+                    let field = SlaField::parse(field).ok_or_else(unknown)?;
+                    Ok(RuntimeKey::TenantSla { tenant, field })
+                } else {
+                    let field = NotifyField::parse(field).ok_or_else(unknown)?;
+                    Ok(RuntimeKey::TenantNotify { tenant, field })
+                }
             }
-            ["tenant", _, "notify", ..] => Err(KeyError::StartOnly {
-                key: key.into(),
-                reason: "a tenant's notification routing is read from its file at start; change config/tenants/<id>.toml and restart",
-            }),
+            ["notify", field] if NotifyField::parse(field).is_some() => NotifyField::parse(field)
+                .map(RuntimeKey::Notify)
+                .ok_or_else(unknown),
             [section, ..] => match START_ONLY.iter().find(|(s, _)| s == section) {
                 Some((_, reason)) => Err(KeyError::StartOnly {
                     key: key.into(),
@@ -149,9 +202,19 @@ impl RuntimeKey {
     /// The tenant a key belongs to (`None` for global keys).
     pub fn tenant(&self) -> Option<u64> {
         match self {
-            RuntimeKey::TenantSla { tenant, .. } => Some(*tenant),
-            RuntimeKey::LogFilter | RuntimeKey::Flag(_) => None,
+            RuntimeKey::TenantSla { tenant, .. } | RuntimeKey::TenantNotify { tenant, .. } => {
+                Some(*tenant)
+            }
+            RuntimeKey::LogFilter | RuntimeKey::Flag(_) | RuntimeKey::Notify(_) => None,
         }
+    }
+
+    /// Whether the key is part of the on-call routing.
+    pub fn is_notify(&self) -> bool {
+        matches!(
+            self,
+            RuntimeKey::Notify(_) | RuntimeKey::TenantNotify { .. }
+        )
     }
 }
 
@@ -162,6 +225,10 @@ impl fmt::Display for RuntimeKey {
             RuntimeKey::Flag(switch) => write!(f, "flags.{switch}"),
             RuntimeKey::TenantSla { tenant, field } => {
                 write!(f, "tenant.{tenant}.sla.{}", field.as_str())
+            }
+            RuntimeKey::Notify(field) => write!(f, "notify.{}", field.as_str()),
+            RuntimeKey::TenantNotify { tenant, field } => {
+                write!(f, "tenant.{tenant}.notify.{}", field.as_str())
             }
         }
     }
@@ -193,6 +260,8 @@ mod tests {
             "flags.partner.acme",
             "tenant.7.sla.targets",
             "tenant.12345.sla.calendar",
+            "notify.routes",
+            "tenant.7.notify.contacts",
         ] {
             let parsed = RuntimeKey::parse(key).unwrap();
             assert_eq!(parsed.to_string(), key);
@@ -205,7 +274,13 @@ mod tests {
 
     #[test]
     fn start_only_keys_are_refused_with_their_reason() {
-        for key in ["http.listen", "store.url", "nats.partitions", "log.format"] {
+        for key in [
+            "http.listen",
+            "store.url",
+            "nats.partitions",
+            "log.format",
+            "notify.smtp",
+        ] {
             match RuntimeKey::parse(key) {
                 Err(KeyError::StartOnly { reason, .. }) => {
                     assert!(reason.contains("restart"), "{key}: {reason}")
@@ -225,6 +300,7 @@ mod tests {
             "tenant.+7.sla.targets",
             "tenant.7.sla.nope",
             "tenant.x.sla.targets",
+            "tenant.7.notify.smtp",
         ] {
             assert!(
                 matches!(RuntimeKey::parse(key), Err(KeyError::Unknown { .. })),

@@ -132,11 +132,14 @@ impl RuntimeLayer {
                         bad(&reason.0, reason.1);
                     }
                 }
+                // Checked together below: their references cross lists and tenants.
+                RuntimeKey::Notify(_) | RuntimeKey::TenantNotify { .. } => {}
             }
         }
         for (tenant, runtime) in tenants {
             out.extend(tenant_policy_problems(config, tenant, &runtime));
         }
+        out.extend(super::notify::problems(self, config, touched));
         out
     }
 }

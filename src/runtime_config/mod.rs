@@ -8,6 +8,7 @@
 //! # Layout
 //! - [`keys`]: which keys may change at run time, which may not, and why.
 //! - [`layer`]: the runtime layer's values, checked with `check-config`'s rules.
+//! - [`notify`]: the on-call routing lists of the layer, checked and made into the routing.
 //! - [`center`]: changing the layer: check, append with optimistic locking, announce.
 //! - [`follow`]: applying the layer on this instance (notices, resync).
 //! - [`rollback`]: flags switched back when their rollback condition trips.
@@ -16,9 +17,10 @@ pub mod center;
 pub mod follow;
 pub mod keys;
 pub mod layer;
+pub mod notify;
 pub mod rollback;
 
 pub use crate::flags::{FlagRule, FlagSet, Flags, Switch};
 pub use center::{Author, ChangeError, ChangeRequest, ConfigCenter};
-pub use keys::{known_switches, KeyError, RuntimeKey, SlaField};
+pub use keys::{known_switches, KeyError, NotifyField, RuntimeKey, SlaField};
 pub use layer::{RuntimeLayer, ValueProblem};

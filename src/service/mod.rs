@@ -52,7 +52,7 @@ use vigil::http::{self, OpsState, RateLimits, Readiness};
 use vigil::hub::Hub;
 use vigil::limits::SharedLimits;
 use vigil::notify::ack_token::LinkSigner;
-use vigil::notify::{Notifier, Routing};
+use vigil::notify::{Notifier, Routing, RoutingHandle};
 use vigil::partner::worker::PartnerWorker;
 use vigil::runtime_config::{follow, ConfigCenter, Flags};
 use vigil::store::Store;
@@ -88,8 +88,8 @@ pub async fn run(
         Verifier::from_config(&config.auth, &config.base_dir)
             .context("cannot set up token verification")?,
     );
-    let routing = Arc::new(Routing::new(config.notify.clone(), &config.tenant_notify));
-    let links = ack_links(&config, &routing, &store).await?;
+    let routing = RoutingHandle::new(Routing::new(config.notify.clone(), &config.tenant_notify));
+    let links = ack_links(&config, &routing.load(), &store).await?;
     if !config.partners.is_empty() && config.engine.clock == ClockMode::Event {
         warn!("engine.clock = \"event\" keeps no SLA records: exchange partners receive nothing from this instance");
     }
@@ -122,7 +122,7 @@ pub async fn run(
     let (stop_tx, stop_rx) = watch::channel(false);
     // Before the publisher starts: the notifier's consumer takes what is published after it.
     let notifier = Notifier::start(
-        routing,
+        routing.clone(),
         store.clone(),
         &js,
         links.clone(),
@@ -189,11 +189,16 @@ pub async fn run(
         book.clone(),
     );
     let (applied_tx, _) = watch::channel(follow::Applied::default());
+    let targets = follow::Targets {
+        flags,
+        // Contacts, schedules, policies and routes change at run time where a notifier runs.
+        routing: notifier.is_some().then(|| routing.clone()),
+        center: Some(config_center.clone()),
+    };
     let config_follower = tokio::spawn(follow::follow(
         store.clone(),
         nats.clone(),
-        flags,
-        Some(config_center.clone()),
+        targets,
         applied_tx,
         stop_rx.clone(),
     ));

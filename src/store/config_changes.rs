@@ -236,35 +236,25 @@ impl ConfigChanges<'_> {
             let mut stored = Vec::with_capacity(changes.len());
             let mut refused = None;
             for (change, tenant) in changes.iter().zip(&tenants) {
-                let previous: Option<(i64, Option<String>)> = sqlx::query_as(
-                    "SELECT version, value FROM config_changes WHERE config_key = $1 \
-                     ORDER BY version DESC LIMIT 1",
-                )
-                .bind(&change.key)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(counted)?;
-                let (current_version, old_value) = previous.unwrap_or((0, None));
-                if current_version != change.expected_version {
-                    refused = Some(Attempt::Moved {
-                        key: change.key.clone(),
-                        current_version,
-                    });
-                    break;
-                }
-                let version = current_version + 1;
-                let inserted: Result<i64, sqlx::Error> = sqlx::query_scalar(
-                    "INSERT INTO config_changes (config_key, version, op, rolled_back_to, value, \
-                     old_value, tenant_id, actor, role, ip, request_id, reason, changed_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-                     RETURNING seq",
+                // One statement: the key's latest row is read and the next one written only
+                // when it is at the expected version (no row comes back otherwise).
+                let version = change.expected_version + 1;
+                let inserted: Result<Option<(i64, Option<String>)>, sqlx::Error> = sqlx::query_as(
+                    "WITH prev AS (SELECT version, value FROM config_changes \
+                         WHERE config_key = $1 ORDER BY version DESC LIMIT 1) \
+                         INSERT INTO config_changes (config_key, version, op, rolled_back_to, \
+                         value, old_value, tenant_id, actor, role, ip, request_id, reason, \
+                         changed_at) \
+                         SELECT $1, $2, $3, $4, $5, (SELECT value FROM prev), $6, $7, $8, $9, \
+                         $10, $11, $12 \
+                         WHERE COALESCE((SELECT version FROM prev), 0) = $13 \
+                         RETURNING seq, old_value",
                 )
                 .bind(&change.key)
                 .bind(version)
                 .bind(change.op.as_str())
                 .bind(change.op.rolled_back_to())
                 .bind(&change.value)
-                .bind(&old_value)
                 .bind(*tenant)
                 .bind(&change.actor)
                 .bind(&change.role)
@@ -272,10 +262,25 @@ impl ConfigChanges<'_> {
                 .bind(&change.request_id)
                 .bind(&change.reason)
                 .bind(at)
-                .fetch_one(&mut *tx)
+                .bind(change.expected_version)
+                .fetch_optional(&mut *tx)
                 .await;
                 match inserted {
-                    Ok(seq) => stored.push(StoredChange {
+                    Ok(None) => {
+                        let current_version: Option<i64> = sqlx::query_scalar(
+                            "SELECT MAX(version) FROM config_changes WHERE config_key = $1",
+                        )
+                        .bind(&change.key)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(counted)?;
+                        refused = Some(Attempt::Moved {
+                            key: change.key.clone(),
+                            current_version: current_version.unwrap_or(0),
+                        });
+                        break;
+                    }
+                    Ok(Some((seq, old_value))) => stored.push(StoredChange {
                         seq,
                         key: change.key.clone(),
                         version,

@@ -36,8 +36,8 @@ use crate::http::envelope::{current_request_id, CONFLICT};
 use crate::http::{ApiError, Envelope};
 use crate::runtime_config::layer::configured_field;
 use crate::runtime_config::{
-    known_switches, Author, ChangeError, ChangeRequest, ConfigCenter, KeyError, RuntimeKey,
-    RuntimeLayer, SlaField,
+    known_switches, Author, ChangeError, ChangeRequest, ConfigCenter, KeyError, NotifyField,
+    RuntimeKey, RuntimeLayer, SlaField,
 };
 
 /// The caller's reach: every key (`ops`), or one tenant's (`client_admin`).
@@ -155,7 +155,8 @@ fn change_error(e: ChangeError) -> ApiError {
     }
 }
 
-/// The keys a list shows: the global ones (for `ops`), then each tenant's SLA fields.
+/// The keys a list shows: the global ones (for `ops`), then each tenant's SLA fields and
+/// on-call lists.
 fn listed_keys(
     center: &ConfigCenter,
     layer: &RuntimeLayer,
@@ -168,6 +169,7 @@ fn listed_keys(
         (None, Some(t)) => vec![t],
         (None, None) => {
             keys.push(RuntimeKey::LogFilter);
+            keys.extend(NotifyField::ALL.into_iter().map(RuntimeKey::Notify));
             keys.extend(
                 known_switches(center.config())
                     .into_iter()
@@ -183,6 +185,9 @@ fn listed_keys(
     for t in tenants {
         for field in SlaField::ALL {
             keys.push(RuntimeKey::TenantSla { tenant: t, field });
+        }
+        for field in NotifyField::ALL {
+            keys.push(RuntimeKey::TenantNotify { tenant: t, field });
         }
     }
     keys.sort();
@@ -208,6 +213,14 @@ fn entry(
                 RuntimeKey::TenantSla { tenant, field } => {
                     configured_field(center.book(), *tenant, *field)
                 }
+                RuntimeKey::Notify(field) => notify_list(&center.config().notify, *field),
+                RuntimeKey::TenantNotify { tenant, field } => center
+                    .config()
+                    .tenant_notify
+                    .get(tenant)
+                    .map_or(Value::Array(Vec::new()), |own| {
+                        tenant_notify_list(own, *field)
+                    }),
             },
             "files",
         ),
@@ -219,6 +232,28 @@ fn entry(
         version,
         tenant_id: key.tenant(),
     }
+}
+
+/// One list of the files' main routing, as JSON.
+fn notify_list(notify: &crate::notify::NotifyConfig, field: NotifyField) -> Value {
+    let value = match field {
+        NotifyField::Contacts => serde_json::to_value(&notify.contacts),
+        NotifyField::Schedules => serde_json::to_value(&notify.schedules),
+        NotifyField::Policies => serde_json::to_value(&notify.policies),
+        NotifyField::Routes => serde_json::to_value(&notify.routes),
+    };
+    value.unwrap_or(Value::Null)
+}
+
+/// One list of a tenant file's own routing, as JSON.
+fn tenant_notify_list(own: &crate::notify::config::TenantNotify, field: NotifyField) -> Value {
+    let value = match field {
+        NotifyField::Contacts => serde_json::to_value(&own.contacts),
+        NotifyField::Schedules => serde_json::to_value(&own.schedules),
+        NotifyField::Policies => serde_json::to_value(&own.policies),
+        NotifyField::Routes => serde_json::to_value(&own.routes),
+    };
+    value.unwrap_or(Value::Null)
 }
 
 /// The layer and every key's latest version (deletes included).

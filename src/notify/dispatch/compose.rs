@@ -21,7 +21,8 @@ impl Dispatcher {
             return Some(GroupKey::Message(m.clone()));
         }
         let channel = Channel::from_name(&n.channel)?;
-        let config = self.routing.of(n.alert.record.tenant_id);
+        let routing = self.routing.load();
+        let config = routing.of(n.alert.record.tenant_id);
         config.contact(&n.contact)?;
         let route = config
             .routes
@@ -77,7 +78,8 @@ impl Dispatcher {
                 fall_back,
             });
         }
-        let config = self.routing.of(tenant_id);
+        let routing = self.routing.load();
+        let config = routing.of(tenant_id);
         let Some(contact) = config.contact(&contact_id) else {
             return Ok(Prepared::Held {
                 rows,
@@ -164,6 +166,7 @@ impl Dispatcher {
                 // The tenant's own sender address, when its file names one.
                 from: self
                     .routing
+                    .load()
                     .of(tenant_id)
                     .smtp
                     .as_ref()

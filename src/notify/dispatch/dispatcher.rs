@@ -22,7 +22,7 @@ use crate::notify::channel::{Providers, SendError};
 use crate::notify::config::{Channel, NotifyConfig};
 use crate::notify::lease::{LeaseKeeper, BACKSTOP_MARGIN};
 use crate::notify::limits::RecipientLimits;
-use crate::notify::Routing;
+use crate::notify::{Routing, RoutingHandle};
 use crate::retry::Backoff;
 use crate::store::notifications::{DueNotification, NewNotification, Outcome};
 use crate::store::{Store, StoreError};
@@ -58,8 +58,11 @@ pub struct Round {
 /// [`Dispatcher::run`], or drive it round by round with [`Dispatcher::round`] (tests, with a
 /// manual clock).
 pub struct Dispatcher {
-    /// Each tenant's routing; delivery settings and limits are the main file's.
-    pub(super) routing: Arc<Routing>,
+    /// Each tenant's routing (contacts, schedules, policies, routes), as in force now.
+    pub(super) routing: RoutingHandle,
+    /// The main file's `[notify]` as the service started: delivery settings, limits, link
+    /// lifetime (none of them changes at run time).
+    main: Arc<Routing>,
     /// The outbox.
     pub(super) store: Store,
     /// The providers, one per channel.
@@ -83,14 +86,15 @@ pub struct Dispatcher {
 impl Dispatcher {
     /// A dispatcher over the outbox in `store`.
     pub fn new(
-        routing: Arc<Routing>,
+        routing: RoutingHandle,
         store: Store,
         providers: Arc<Providers>,
         links: Option<Arc<LinkSigner>>,
         clock: Arc<dyn Clock>,
         public_url: &str,
     ) -> Dispatcher {
-        let delivery = routing.main().delivery;
+        let main = routing.load();
+        let delivery = main.main().delivery;
         let breakers = [Channel::Email, Channel::Sms, Channel::Webhook]
             .into_iter()
             .map(|c| {
@@ -104,8 +108,9 @@ impl Dispatcher {
             })
             .collect();
         Dispatcher {
-            limits: RecipientLimits::new(&routing.main().limits, clock.clone(), None),
+            limits: RecipientLimits::new(&main.main().limits, clock.clone(), None),
             routing,
+            main,
             store,
             providers,
             links,
@@ -126,13 +131,13 @@ impl Dispatcher {
     /// The same dispatcher with its recipients' rate limits shared through `shared` (`[cluster]
     /// redis_url`), so that they hold across instances; `None` keeps them in this process.
     pub fn with_shared_limits(mut self, shared: Option<&SharedLimits>) -> Dispatcher {
-        self.limits = RecipientLimits::new(&self.routing.main().limits, self.clock.clone(), shared);
+        self.limits = RecipientLimits::new(&self.main.main().limits, self.clock.clone(), shared);
         self
     }
 
     /// The circuit breaker of a channel's provider.
     pub(super) fn breaker(&mut self, channel: Channel) -> &mut Breaker {
-        let delivery = self.routing.main().delivery;
+        let delivery = self.main.main().delivery;
         self.breakers.entry(channel).or_insert_with(|| {
             Breaker::consecutive(
                 delivery.breaker_failures,
@@ -143,7 +148,7 @@ impl Dispatcher {
 
     /// The main file's `[notify]`: delivery settings, limits, link lifetime.
     pub(super) fn main(&self) -> &NotifyConfig {
-        self.routing.main()
+        self.main.main()
     }
 
     /// Sends whatever is due, round after round, until `stop`; a round starts when the next
@@ -178,7 +183,7 @@ impl Dispatcher {
                 last_upkeep = Instant::now();
                 self.limits.forget_idle();
                 let now = self.clock.now();
-                let keep = self.routing.longest_group_interval();
+                let keep = self.routing.load().longest_group_interval();
                 self.last_sent.retain(|_, at| now - *at < keep);
                 if let Ok(depth) = self.store.notifications().overdue(now).await {
                     metrics::notification_outbox_depth().set(depth as f64);

@@ -50,7 +50,8 @@ impl Dispatcher {
                 reason: format!("silenced by {} until {}", s.id, format_instant(s.ends_at)),
             });
         }
-        let contact = self.routing.of(record.tenant_id).contact(&n.contact)?;
+        let routing = self.routing.load();
+        let contact = routing.of(record.tenant_id).contact(&n.contact)?;
         // Quiet hours hold everything about warnings (pages and their resolution), never
         // breaches.
         if record.level == Level::Warning {
@@ -114,6 +115,7 @@ impl Dispatcher {
         if let GroupKey::Fresh { route, .. } = key {
             let interval = self
                 .routing
+                .load()
                 .of(tenant_id)
                 .routes
                 .get(*route)

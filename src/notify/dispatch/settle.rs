@@ -157,7 +157,8 @@ impl Dispatcher {
     ) -> Vec<NewNotification> {
         let mut out = Vec::new();
         for n in rows.iter().filter(|n| n.channel == "sms") {
-            let config = self.routing.of(n.alert.record.tenant_id);
+            let routing = self.routing.load();
+            let config = routing.of(n.alert.record.tenant_id);
             let Some(contact) = config.contact(&n.contact) else {
                 continue;
             };
