@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use super::params::json_body;
 use super::system_config::{self, ChangeResult};
-use super::{store_error, ApiState};
+use super::ApiState;
 use crate::auth::{Caller, Role};
 use crate::http::{ApiError, Envelope};
 use crate::runtime_config::{known_switches, FlagRule, RuntimeKey, Switch};
@@ -82,14 +82,10 @@ pub async fn list(
 ) -> Result<Envelope<FlagList>, ApiError> {
     ops_only(&caller)?;
     let center = &state.config_center;
-    let versions = center
-        .store()
-        .config_changes()
-        .latest_versions()
-        .await
-        .map_err(store_error)?;
-    let layer = center.layer().await.map_err(store_error)?;
-    let flags = known_switches(center.config())
+    let switches = known_switches(center.config());
+    let keys: Vec<RuntimeKey> = switches.iter().cloned().map(RuntimeKey::Flag).collect();
+    let (layer, versions) = super::system_config::layer_and_versions_of(center, &keys).await?;
+    let flags = switches
         .into_iter()
         .map(|switch| {
             let key = RuntimeKey::Flag(switch.clone());

@@ -12,7 +12,7 @@ use tracing::{info, warn};
 use vigil_engine::policy::PolicyBook;
 use vigil_schema::format_instant;
 
-use super::keys::{KeyError, RuntimeKey};
+use super::keys::{KeyError, NotifyField, RuntimeKey, SlaField};
 use super::layer::{configured_field, RuntimeLayer, ValueProblem};
 use crate::clock::now_ms;
 use crate::config::VigilConfig;
@@ -157,29 +157,54 @@ impl ConfigCenter {
     }
 
     /// The part of the layer a change of `keys` is checked against: each tenant's SLA keys
-    /// whole (its policy compiles as one), and each other key alone.
+    /// whole (its policy compiles as one), a tenant's on-call lists with the main ones (they
+    /// refer into them), every tenant's with a change of the main ones, and each other key
+    /// alone. Read by key, so the cost does not grow with the history.
     async fn layer_around(
         &self,
         keys: impl Iterator<Item = &RuntimeKey>,
     ) -> Result<RuntimeLayer, StoreError> {
-        let mut prefixes: Vec<String> = keys
-            .flat_map(|k| match k {
-                RuntimeKey::TenantSla { tenant, .. } => vec![format!("tenant.{tenant}.sla.")],
-                // A tenant's routing refers into the main lists; a change of the main lists
-                // is checked against every tenant's.
+        let main_notify = || NotifyField::ALL.into_iter().map(RuntimeKey::Notify);
+        let mut wanted: Vec<RuntimeKey> = Vec::new();
+        let mut every_tenant_notify = false;
+        for key in keys {
+            match key {
+                RuntimeKey::TenantSla { tenant, .. } => wanted.extend(
+                    SlaField::ALL
+                        .into_iter()
+                        .map(|field| RuntimeKey::TenantSla {
+                            tenant: *tenant,
+                            field,
+                        }),
+                ),
                 RuntimeKey::TenantNotify { tenant, .. } => {
-                    vec!["notify.".into(), format!("tenant.{tenant}.notify.")]
+                    wanted.extend(main_notify());
+                    wanted.extend(NotifyField::ALL.into_iter().map(|field| {
+                        RuntimeKey::TenantNotify {
+                            tenant: *tenant,
+                            field,
+                        }
+                    }));
                 }
-                RuntimeKey::Notify(_) => vec!["notify.".into(), "tenant.".into()],
-                other => vec![other.to_string()],
-            })
-            .collect();
-        prefixes.sort();
-        prefixes.dedup();
+                RuntimeKey::Notify(_) => {
+                    wanted.extend(main_notify());
+                    every_tenant_notify = true;
+                }
+                other => wanted.push(other.clone()),
+            }
+        }
+        let names: Vec<String> = wanted.iter().map(ToString::to_string).collect();
         let changes = self.store.config_changes();
-        let mut rows = Vec::new();
-        for prefix in &prefixes {
-            rows.extend(changes.current_prefixed(prefix).await?);
+        let mut rows = changes.latest_of(&names).await?;
+        if every_tenant_notify {
+            // Rare (a change of the main routing): every tenant's own lists, by a scan.
+            rows.extend(
+                changes
+                    .current_prefixed("tenant.")
+                    .await?
+                    .into_iter()
+                    .filter(|r| r.key.contains(".notify.")),
+            );
         }
         Ok(layer_of(&rows))
     }

@@ -19,6 +19,7 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use super::center::{ConfigCenter, CHANGES_SUBJECT};
+use super::keys::RuntimeKey;
 use super::layer::RuntimeLayer;
 use crate::clock::now_ms;
 use crate::flags::Flags;
@@ -237,7 +238,11 @@ impl Follower {
         let Some(center) = &self.targets.center else {
             return;
         };
-        match self.store.config_changes().current_prefixed("flags.").await {
+        let flags: Vec<String> = super::keys::known_switches(center.config())
+            .into_iter()
+            .map(|s| RuntimeKey::Flag(s).to_string())
+            .collect();
+        match self.store.config_changes().latest_of(&flags).await {
             Ok(rows) => {
                 super::rollback::check(center, &rows).await;
             }

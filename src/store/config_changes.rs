@@ -19,6 +19,7 @@ use serde::Serialize;
 use super::error::{counted, StoreError};
 use super::fences::begin_write;
 use super::pool::{on_backend, Backend, Store};
+use super::sql::{ids_json, json_ids};
 
 /// What a change does to its key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -359,6 +360,29 @@ impl ConfigChanges<'_> {
         let rows: Vec<ChangeRow> = on_backend!(self, |pool| {
             sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
                 .bind(prefix)
+                .fetch_all(pool)
+                .await
+                .map_err(counted)?
+        });
+        rows.into_iter().map(ChangeRow::into_stored).collect()
+    }
+
+    /// The latest row of each of `keys` (deletes included), by key; keys never written are
+    /// absent. Served by the key index, whatever the table's length.
+    pub async fn latest_of(self, keys: &[String]) -> Result<Vec<StoredChange>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "{} c.config_key IN ({}) AND c.version = (SELECT MAX(m.version) \
+             FROM config_changes m WHERE m.config_key = c.config_key) ORDER BY c.config_key",
+            select_changes!("c WHERE"),
+            json_ids(self.backend, "$1"),
+        );
+        let ids = ids_json(keys);
+        let rows: Vec<ChangeRow> = on_backend!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(ids.as_str())
                 .fetch_all(pool)
                 .await
                 .map_err(counted)?

@@ -256,6 +256,23 @@ fn tenant_notify_list(own: &crate::notify::config::TenantNotify, field: NotifyFi
     value.unwrap_or(Value::Null)
 }
 
+/// The layer and the latest versions of `keys` only (read by key: what one key's answer
+/// needs, whatever the history's length).
+pub(crate) async fn layer_and_versions_of(
+    center: &ConfigCenter,
+    keys: &[RuntimeKey],
+) -> Result<(RuntimeLayer, BTreeMap<String, i64>), ApiError> {
+    let names: Vec<String> = keys.iter().map(ToString::to_string).collect();
+    let rows = center
+        .store()
+        .config_changes()
+        .latest_of(&names)
+        .await
+        .map_err(store_error)?;
+    let versions = rows.iter().map(|r| (r.key.clone(), r.version)).collect();
+    Ok((crate::runtime_config::center::layer_of(&rows), versions))
+}
+
 /// The layer and every key's latest version (deletes included).
 async fn layer_and_versions(
     center: &ConfigCenter,

@@ -9,7 +9,9 @@ use serde_json::Value;
 use super::views::{
     diff_values, ConfigDiff, ConfigEntry, ConfigHistory, ConfigList, ConfigVersion, MAX_HISTORY,
 };
-use super::{check_key, entry, layer_and_versions, listed_keys, parse_key, scope};
+use super::{
+    check_key, entry, layer_and_versions, layer_and_versions_of, listed_keys, parse_key, scope,
+};
 use crate::api::params::Params;
 use crate::api::{store_error, ApiState};
 use crate::auth::Caller;
@@ -81,7 +83,8 @@ pub async fn get(
     scope(&caller)?;
     let key = parse_key(&key)?;
     check_key(&caller, &key)?;
-    let (layer, versions) = layer_and_versions(&state.config_center).await?;
+    let (layer, versions) =
+        layer_and_versions_of(&state.config_center, std::slice::from_ref(&key)).await?;
     let e = entry(&state.config_center, &layer, &versions, &key);
     let etag = format!("\"{}\"", e.version);
     let mut response = Envelope::new(200, "ok", e).into_response();

@@ -119,13 +119,20 @@ pub async fn import(
             format!("import 1 to {MAX_BATCH} keys"),
         ));
     }
-    let versions = state
+    let names: Vec<String> = doc
+        .keys()
+        .map(|k| RuntimeKey::parse(k).map_or_else(|_| k.clone(), |k| k.to_string()))
+        .collect();
+    let versions: std::collections::BTreeMap<String, i64> = state
         .config_center
         .store()
         .config_changes()
-        .latest_versions()
+        .latest_of(&names)
         .await
-        .map_err(store_error)?;
+        .map_err(store_error)?
+        .into_iter()
+        .map(|r| (r.key, r.version))
+        .collect();
     let mut requests = Vec::with_capacity(doc.len());
     for (key, value) in doc {
         let canonical = match RuntimeKey::parse(&key) {
