@@ -24,19 +24,8 @@ CONCURRENCY=${CONCURRENCY:-32}
 WORK=$(mktemp -d /tmp/vigil-config-bench.XXXXXX)
 PIDS=()
 . "$ROOT/load-tests/bench/processes.sh"
-unset VIGIL_TEST_POSTGRES_URL
-start_postgres
-[ -n "${VIGIL_TEST_POSTGRES_URL:-}" ] || die "no PostgreSQL server for the store"
-trap 'cleanup; stop_postgres' EXIT
-PG_BASE=${VIGIL_TEST_POSTGRES_URL%/*}
-PG_PORT=${PG_BASE##*:}
-PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+start_store_and_nats
 "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U vigil vigil_config_bench
-
-NATS_PORT=$(free_port)
-"${NATS_SERVER_BIN:-nats-server}" -js -a 127.0.0.1 -p "$NATS_PORT" -sd "$WORK/js" >"$WORK/nats.log" 2>&1 &
-PIDS+=("$!")
-wait_port "$NATS_PORT"
 
 URLS=()
 for i in $(seq 1 "$INSTANCES"); do

@@ -46,3 +46,18 @@ start_until_ready() { # config log
   done
   die "vigil run was not ready within 20 minutes"
 }
+# Starts PostgreSQL (sets PG_BASE, PG_PORT, PG_BIN; stopped on exit with the rest) and a
+# nats-server with JetStream in WORK (sets NATS_PORT) for a bench that runs instances itself.
+start_store_and_nats() {
+  unset VIGIL_TEST_POSTGRES_URL
+  start_postgres
+  [ -n "${VIGIL_TEST_POSTGRES_URL:-}" ] || die "no PostgreSQL server for the store"
+  trap 'cleanup; stop_postgres' EXIT
+  PG_BASE=${VIGIL_TEST_POSTGRES_URL%/*}
+  PG_PORT=${PG_BASE##*:}
+  PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+  NATS_PORT=$(free_port)
+  "${NATS_SERVER_BIN:-nats-server}" -js -a 127.0.0.1 -p "$NATS_PORT" -sd "$WORK/js" >"$WORK/nats.log" 2>&1 &
+  PIDS+=("$!")
+  wait_port "$NATS_PORT"
+}
