@@ -34,7 +34,8 @@ pub const RESYNC: Duration = Duration::from_secs(10);
 /// How often the flags' automatic rollback conditions are checked.
 pub const ROLLBACK_CHECK: Duration = Duration::from_secs(2);
 
-/// What this instance has applied, for `/readyz` detail and tests.
+/// What this instance has applied (the follower keeps its place with it; `/metrics` shows it as
+/// `vigil_config_applied_seq`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Applied {
     /// The highest `seq` of the changes in force (0: none).
