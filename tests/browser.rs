@@ -23,6 +23,31 @@ const CONFIG: &str = r#"
 partitions = 4
 "#;
 
+/// [`CONFIG`] with on-call routing (so a notifier runs and its contacts can change at run
+/// time); nothing here ever breaches.
+const CONFIG_WITH_NOTIFY: &str = r#"
+[nats]
+partitions = 4
+
+[notify.smtp]
+host = "127.0.0.1"
+port = 9
+tls = "none"
+from = "vigil@example.com"
+
+[[notify.contacts]]
+id = "desk"
+email = "desk@example.com"
+
+[[notify.policies]]
+id = "desk"
+steps = [{ notify = ["contact:desk"], channels = ["email"], wait = "1h" }]
+
+[[notify.routes]]
+match = { level = "breach" }
+policy = "desk"
+"#;
+
 /// Why the browser test cannot run here, if it cannot.
 fn missing_tools(dir: &Path) -> Option<String> {
     if !Path::new("/usr/bin/chromium").exists() {
@@ -175,7 +200,7 @@ async fn a_tenant_admin_changes_a_target_on_the_settings_page_and_new_tickets_ge
     };
     let nats = NatsServer::start();
     let dir = tempfile::tempdir().expect("temp dir");
-    let setup = ServiceSetup::new(dir.path(), &nats.url(), CONFIG, "wall");
+    let setup = ServiceSetup::new(dir.path(), &nats.url(), CONFIG_WITH_NOTIFY, "wall");
     let mut service = setup.start();
     service.ready().await;
     let admin = setup.token(7, "client_admin", "alice");
@@ -229,4 +254,18 @@ async fn a_tenant_admin_changes_a_target_on_the_settings_page_and_new_tickets_ge
     })
     .await;
     assert_eq!(target, 45 * MIN);
+    let contacts = request(
+        service.port,
+        "GET",
+        "/api/v1/system-config/tenant.7.notify.contacts",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(
+        contacts.data()["value"][0]["phone"],
+        "+15550000077",
+        "{}",
+        contacts.text
+    );
 }

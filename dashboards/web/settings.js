@@ -5,7 +5,8 @@
  * warning thresholds and calendar, edited through the configuration center
  * (POST /api/v1/system-config/batch, each key with the version it was read at); refusals are
  * shown next to the fields they name (`data.problems`); the history of the targets with a
- * rollback per version. Ops also see the feature flags (switched on and off here) and the audit.
+ * rollback per version; the tenant's own on-call contacts (`tenant.<id>.notify.contacts`).
+ * Ops also see the feature flags (switched on and off here) and the audit.
  *
  * app.js announces the session with a `vigil:session` event ({token, role, tenantId} or null).
  * Server data only ever reaches the page through textContent, never innerHTML.
@@ -70,18 +71,24 @@
     return 'tenant.' + session.tenantId + '.sla.' + field;
   }
 
+  function notifyKey(list) {
+    return 'tenant.' + session.tenantId + '.notify.' + list;
+  }
+
   function editable() {
     return !!session && EDITORS.includes(session.role) && session.tenantId !== null && session.tenantId !== undefined;
   }
 
   // ---- errors next to fields ------------------------------------------------------------------
   function clearErrors() {
-    for (const node of document.querySelectorAll('#settings [data-error]')) {
+    for (const node of document.querySelectorAll('#settings [data-error], #settings [data-error-field]')) {
       node.textContent = '';
       node.hidden = true;
     }
-    ui.error.hidden = true;
-    ui.ok.hidden = true;
+    for (const node of [ui.error, ui.ok, ui.contactsError, ui.contactsOk]) {
+      node.textContent = '';
+      node.hidden = true;
+    }
   }
 
   /** The element that shows an error of `field` (`targets`, …) at `path` inside its value. */
@@ -186,10 +193,9 @@
     }
     const answer = await call('POST', '/api/v1/system-config/batch', { changes, reason });
     if (answer.ok) {
-      ui.ok.textContent = answer.message || 'Saved.';
-      ui.ok.hidden = false;
       ui.reason.value = '';
       await load();
+      ui.ok.textContent = answer.message || 'Saved.';
       ui.ok.hidden = false;
       return;
     }
@@ -203,6 +209,92 @@
       return;
     }
     showError(ui.error, answer.message + ' (' + (answer.code || answer.status) + ')');
+  }
+
+  // ---- on-call contacts ----------------------------------------------------------------------------
+  /** The contacts as read (their other fields are kept as they were) and their version. */
+  let contacts = { rows: [], version: 0 };
+
+  function contactRow(contact, index) {
+    const cell = (field, label) => {
+      const id = 'contact-' + index + '-' + field;
+      return el('td', null, [
+        el('input', { id, type: 'text', autocomplete: 'off', 'data-testid': id, 'data-field': field, 'aria-label': label, value: contact[field] || '' }),
+        el('p', { className: 'field-error', 'data-error-field': field, hidden: true }),
+      ]);
+    };
+    const remove = el('button', { type: 'button', className: 'btn btn-small', text: 'Remove' });
+    const tr = el('tr', { 'data-index': index }, [cell('id', 'Contact id'), cell('email', 'Email'), cell('phone', 'Phone'), el('td', null, [remove])]);
+    remove.addEventListener('click', () => tr.remove());
+    return tr;
+  }
+
+  function renderContacts() {
+    ui.contactRows.replaceChildren(...contacts.rows.map((c, i) => contactRow(c, i)));
+  }
+
+  /** The contacts in the form: each row's original object with the edited fields. */
+  function editedContacts() {
+    return Array.from(ui.contactRows.querySelectorAll('tr')).map((tr) => {
+      const index = Number(tr.getAttribute('data-index'));
+      const base = Object.assign({}, contacts.rows[index] || {});
+      for (const input of tr.querySelectorAll('input[data-field]')) {
+        const field = input.getAttribute('data-field');
+        const value = input.value.trim();
+        if (value) base[field] = value;
+        else delete base[field];
+      }
+      for (const [k, v] of Object.entries(base)) if (v === null) delete base[k];
+      return base;
+    });
+  }
+
+  async function loadContacts() {
+    const answer = await call('GET', '/api/v1/system-config/' + notifyKey('contacts'));
+    if (!answer.ok) {
+      showError(ui.contactsError, 'Cannot read the contacts: ' + answer.message);
+      return;
+    }
+    contacts = { rows: Array.isArray(answer.data.value) ? answer.data.value : [], version: answer.data.version };
+    renderContacts();
+  }
+
+  async function saveContacts(event) {
+    event.preventDefault();
+    clearErrors();
+    const reason = ui.contactsReason.value.trim();
+    if (!reason) {
+      showError(errorSlot('contacts-reason'), 'Say why you change them: the reason is kept in the audit.');
+      return;
+    }
+    const path = '/api/v1/system-config/' + notifyKey('contacts');
+    const answer = await call('PUT', path, { value: editedContacts(), reason }, contacts.version);
+    if (answer.ok) {
+      ui.contactsReason.value = '';
+      await loadContacts();
+      ui.contactsOk.textContent = answer.message || 'Saved.';
+      ui.contactsOk.hidden = false;
+      return;
+    }
+    if (answer.status === 409) {
+      showError(ui.contactsError, 'Somebody changed the contacts meanwhile; the form now shows theirs. Make your change again.');
+      await loadContacts();
+      return;
+    }
+    const problems = answer.data && Array.isArray(answer.data.problems) ? answer.data.problems : [];
+    if (problems.length === 0) {
+      showError(ui.contactsError, answer.message + ' (' + (answer.code || answer.status) + ')');
+      return;
+    }
+    // `[i].field` names the i-th contact sent: the i-th row of the form.
+    const rows = ui.contactRows.querySelectorAll('tr');
+    for (const p of problems) {
+      const at = /^\[(\d+)\]\.(\w+)/.exec(String(p.field || ''));
+      const row = at && String(p.key).endsWith('.notify.contacts') ? rows[Number(at[1])] : null;
+      const slot = row ? row.querySelector('[data-error-field="' + at[2] + '"]') : null;
+      if (slot) showError(slot, p.reason);
+      else showError(ui.contactsError, p.key + (p.field ? ' ' + p.field : '') + ': ' + p.reason);
+    }
   }
 
   // ---- history and rollback ---------------------------------------------------------------------
@@ -297,6 +389,7 @@
       loaded[f] = { value: answers[i].data.value, version: answers[i].data.version };
     });
     renderForm();
+    await loadContacts();
     ui.body.setAttribute('data-loaded', 'true');
     await renderHistory();
     await renderOps();
@@ -333,8 +426,19 @@
     ui.ops = $('ops-settings');
     ui.flags = $('flags-list');
     ui.audit = $('audit-list');
+    ui.contactRows = $('contacts-rows');
+    ui.contactsReason = $('contacts-reason');
+    ui.contactsError = $('contacts-error');
+    ui.contactsOk = $('contacts-ok');
     ui.toggle.addEventListener('click', toggle);
     $('sla-form').addEventListener('submit', save);
+    $('contacts-form').addEventListener('submit', saveContacts);
+    $('contact-add').addEventListener('click', () => {
+      const index = ui.contactRows.querySelectorAll('tr').length;
+      const row = contactRow({}, contacts.rows.length + index);
+      ui.contactRows.append(row);
+      row.querySelector('input').focus();
+    });
   }
 
   // Registered at once: app.js (loaded first) may announce the session before the page is parsed.

@@ -1,7 +1,8 @@
 // Drives the dashboard's Settings panel in headless Chromium for tests/browser.rs, as a tenant
 // admin: a bad target is refused with the error next to its field, a good one is saved (45 min
 // for HIGH response), a second one (50) too, and rolling back to the first version brings 45
-// back; the history shows the three versions.
+// back; the history shows the three versions. Then an on-call contact is added: a bad phone is
+// refused next to it, a good one saved.
 //
 // Usage: node settings.mjs <base_url> <token> <screenshot_path>
 //
@@ -72,6 +73,23 @@ async function main() {
     await waitFor('45 back in the field', async () => (await high.inputValue()) === '45');
     const newest = (await history.first().textContent()) || '';
     if (!/rollback to v1/.test(newest)) throw new Failure(`the newest version does not say it rolled back: ${newest}`);
+
+    step('add an on-call contact: a bad phone is refused at its field, a good one saved');
+    await page.locator(tid('contact-add')).click();
+    await page.locator(tid('contact-0-id')).fill('oncall-7');
+    await page.locator(tid('contact-0-phone')).fill('12345');
+    await page.locator(tid('contacts-reason')).fill('new on-call engineer');
+    await page.locator(tid('contacts-save')).click();
+    const phoneError = page.locator('#contacts-rows tr:first-child [data-error-field="phone"]');
+    await waitFor('an error next to the phone', async () => (await phoneError.isVisible()) && ((await phoneError.textContent()) || '').length > 0);
+    step(`the phone field says: ${(await phoneError.textContent()).trim()}`);
+    await page.locator(tid('contact-0-phone')).fill('+15550000077');
+    await page.locator(tid('contacts-reason')).fill('new on-call engineer');
+    await page.locator(tid('contacts-save')).click();
+    await waitFor('the contacts saved', async () => page.locator(tid('contacts-ok')).isVisible());
+    if ((await page.locator(tid('contact-0-phone')).inputValue()) !== '+15550000077') {
+      throw new Failure('the saved contact does not read back');
+    }
 
     await page.screenshot({ path: screenshot, fullPage: true });
     if (pageErrors.length > 0) throw new Failure(`the page threw: ${pageErrors[0]}`);
