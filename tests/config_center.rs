@@ -494,3 +494,57 @@ async fn two_instances_converge_on_every_change_made_through_either() {
     a.stop().await;
     b.stop().await;
 }
+
+#[tokio::test]
+async fn a_rollout_advances_step_by_step_and_lists_its_steps() {
+    let nats = NatsServer::start();
+    let api = Api::start(&nats).await;
+    let ops = api.setup.token(TENANT, "ops", "olivia");
+    let step = |percent: u8, version: i64| json!({"percent": percent, "reason": format!("rollout to {percent}%"), "if_match": version});
+    for (percent, version) in [(10, 0), (50, 1)] {
+        let a = api
+            .call(
+                "PUT",
+                "/api/v1/gray-release/notify.retractions",
+                &ops,
+                Some(step(percent, version)),
+                None,
+            )
+            .await;
+        assert_eq!(a.status, 200, "{}", a.text);
+    }
+    let stale = api
+        .call(
+            "PUT",
+            "/api/v1/gray-release/notify.retractions",
+            &ops,
+            Some(step(100, 1)),
+            None,
+        )
+        .await;
+    assert_eq!(stale.status, 409, "{}", stale.text);
+    let list = api
+        .call("GET", "/api/v1/gray-release", &ops, None, None)
+        .await;
+    assert_eq!(list.status, 200, "{}", list.text);
+    let rollout = list.data()["rollouts"]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["name"] == "notify.retractions"))
+        .cloned()
+        .expect("the rollout");
+    assert_eq!(rollout["stage"], "partial");
+    assert_eq!(rollout["percent"], 50);
+    assert_eq!(rollout["version"], 2);
+    let percents: Vec<i64> = rollout["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter_map(|s| s["percent"].as_i64())
+        .collect();
+    assert_eq!(percents, [50, 10], "newest first");
+    let admin = api.setup.token(TENANT, "client_admin", "alice");
+    let refused = api
+        .call("GET", "/api/v1/gray-release", &admin, None, None)
+        .await;
+    assert_eq!(refused.status, 403, "{}", refused.text);
+}

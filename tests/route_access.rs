@@ -203,6 +203,13 @@ const ACCESS: &[(&str, &str, Access, &[u16])] = &[
         Access::Ops,
         &[200, 409],
     ),
+    ("get", "/api/v1/gray-release", Access::Ops, &[200]),
+    (
+        "put",
+        "/api/v1/gray-release/{name}",
+        Access::Ops,
+        &[200, 409],
+    ),
     ("get", "/api/v1/audit", Access::Admin, &[200]),
     ("get", "/ws", Access::Read, &[]),
     ("get", "/", Access::Public, &[200]),
@@ -429,6 +436,10 @@ fn target(path: &str, tenant: u64, seeds: &Seeds) -> (String, Option<String>) {
             };
             (uri, body.map(|b| b.to_string()))
         }
+        "/api/v1/gray-release/{name}" => (
+            "/api/v1/gray-release/notify.retractions".into(),
+            Some(json!({"percent": 100, "reason": "walk", "if_match": 0}).to_string()),
+        ),
         "/api/v1/feature-flags/{name}" => (
             "/api/v1/feature-flags/ws.tickets".into(),
             Some(json!({"rule": {"on": true}, "reason": "walk", "if_match": 0}).to_string()),

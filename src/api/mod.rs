@@ -27,7 +27,8 @@
 //!   reconciliation reports with their downloads (`ops` tokens only).
 //! - `system_config`: the configuration center's runtime layer: keys, versions with
 //!   `If-Match`, batches, history, diff, rollback, export and import; `feature_flags`: the
-//!   flags among those keys; `audit`: every configuration change.
+//!   flags among those keys; `gray_release`: their rollouts, step by step; `audit`: every
+//!   configuration change.
 //! - `ws`: the WebSocket upgrade.
 //! - `openapi`: the generated document.
 //! - `dashboard`: the live dashboard page and its assets.
@@ -40,6 +41,7 @@ mod audit;
 mod auth;
 mod dashboard;
 mod feature_flags;
+mod gray_release;
 mod ingest;
 mod listing;
 mod notifications;
@@ -141,6 +143,8 @@ api_routes! {
     post "/api/v1/system-config/{key}/rollback" => system_config::rollback,
     get "/api/v1/feature-flags" => feature_flags::list,
     put "/api/v1/feature-flags/{name}" => feature_flags::put,
+    get "/api/v1/gray-release" => gray_release::list,
+    put "/api/v1/gray-release/{name}" => gray_release::advance,
     get "/api/v1/audit" => audit::list,
     get "/ws" => ws::upgrade,
 }

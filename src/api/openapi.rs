@@ -7,8 +7,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    ack, ack_outcome, alerts, audit, feature_flags, ingest, notifications, partners, silences,
-    system_config, tenant_data,
+    ack, ack_outcome, alerts, audit, feature_flags, gray_release, ingest, notifications, partners,
+    silences, system_config, tenant_data,
 };
 use crate::views;
 
@@ -63,6 +63,8 @@ endpoint states its roles."
         system_config::import,
         feature_flags::list,
         feature_flags::put,
+        gray_release::list,
+        gray_release::advance,
         audit::list,
     ),
     components(schemas(
@@ -114,6 +116,10 @@ endpoint states its roles."
         feature_flags::FlagView,
         feature_flags::FlagList,
         feature_flags::FlagBody,
+        gray_release::RolloutStep,
+        gray_release::Rollout,
+        gray_release::RolloutList,
+        gray_release::RolloutBody,
         audit::AuditPage,
     )),
     modifiers(&BearerAuth)

@@ -258,7 +258,7 @@ fn tenant_notify_list(own: &crate::notify::config::TenantNotify, field: NotifyFi
 
 /// The layer and the latest versions of `keys` only (read by key: what one key's answer
 /// needs, whatever the history's length).
-pub(crate) async fn layer_and_versions_of(
+pub(in crate::api) async fn layer_and_versions_of(
     center: &ConfigCenter,
     keys: &[RuntimeKey],
 ) -> Result<(RuntimeLayer, BTreeMap<String, i64>), ApiError> {
