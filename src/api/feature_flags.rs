@@ -133,26 +133,45 @@ pub async fn put(
     body: Bytes,
 ) -> Result<Envelope<ChangeResult>, ApiError> {
     ops_only(&caller)?;
-    let switch = Switch::parse(&name).ok_or_else(|| {
+    let parsed: FlagBody = json_body(&body)?;
+    set_rule(
+        &state,
+        &caller,
+        &name,
+        &parsed.rule,
+        &parsed.reason,
+        &headers,
+        parsed.if_match,
+    )
+    .await
+}
+
+/// Sets the rule of the flag `name` (an ops caller's change): what `PUT` here and the
+/// rollout endpoint share.
+pub(super) async fn set_rule(
+    state: &ApiState,
+    caller: &Caller,
+    name: &str,
+    rule: &FlagRule,
+    reason: &str,
+    headers: &HeaderMap,
+    body_if_match: Option<i64>,
+) -> Result<Envelope<ChangeResult>, ApiError> {
+    let switch = Switch::parse(name).ok_or_else(|| {
         ApiError::invalid_field(
             "name",
             "unknown flag: notify.sms, notify.retractions, ws.tickets or partner.<id>",
         )
     })?;
-    let parsed: FlagBody = json_body(&body)?;
-    let value =
-        serde_json::to_value(&parsed.rule).map_err(|e| ApiError::invalid_field("rule", e))?;
-    let rebuilt = serde_json::json!({
-        "value": value,
-        "reason": parsed.reason,
-        "if_match": parsed.if_match,
-    });
-    system_config::put(
-        State(state),
+    let value = serde_json::to_value(rule).map_err(|e| ApiError::invalid_field("rule", e))?;
+    system_config::set(
+        state,
         caller,
-        axum::extract::Path(RuntimeKey::Flag(switch).to_string()),
+        RuntimeKey::Flag(switch),
+        value,
+        reason,
         headers,
-        Bytes::from(rebuilt.to_string()),
+        body_if_match,
     )
     .await
 }

@@ -14,12 +14,12 @@ use utoipa::ToSchema;
 use vigil_schema::format_instant;
 
 use super::params::json_body;
-use super::system_config::{self, layer_and_versions_of, ChangeResult};
+use super::system_config::{layer_and_versions_of, ChangeResult};
 use super::{store_error, ApiState};
 use crate::auth::{Caller, Role};
 use crate::flags::{FlagRule, RollbackWhen};
 use crate::http::{ApiError, Envelope};
-use crate::runtime_config::{known_switches, RuntimeKey, Switch};
+use crate::runtime_config::{known_switches, RuntimeKey};
 
 /// Steps of a rollout shown, newest first.
 pub const STEPS_SHOWN: u32 = 20;
@@ -201,12 +201,6 @@ pub async fn advance(
     body: Bytes,
 ) -> Result<Envelope<ChangeResult>, ApiError> {
     caller.require(caller.claims.role == Role::Ops, "roll out flags (ops only)")?;
-    let switch = Switch::parse(&name).ok_or_else(|| {
-        ApiError::invalid_field(
-            "name",
-            "unknown flag: notify.sms, notify.retractions, ws.tickets or partner.<id>",
-        )
-    })?;
     let step: RolloutBody = json_body(&body)?;
     let rule = FlagRule {
         on: true,
@@ -214,18 +208,14 @@ pub async fn advance(
         percent: Some(step.percent),
         rollback_when: step.rollback_when,
     };
-    let value = serde_json::to_value(&rule).map_err(|e| ApiError::invalid_field("body", e))?;
-    let rebuilt = serde_json::json!({
-        "value": value,
-        "reason": step.reason,
-        "if_match": step.if_match,
-    });
-    system_config::put(
-        State(state),
-        caller,
-        Path(RuntimeKey::Flag(switch).to_string()),
-        headers,
-        Bytes::from(rebuilt.to_string()),
+    super::feature_flags::set_rule(
+        &state,
+        &caller,
+        &name,
+        &rule,
+        &step.reason,
+        &headers,
+        step.if_match,
     )
     .await
 }

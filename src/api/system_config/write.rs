@@ -48,14 +48,37 @@ pub async fn put(
     let parsed = parse_key(&key)?;
     check_key(&caller, &parsed)?;
     let body: PutBody = json_body(&body)?;
-    let expected = if_match(&headers, body.if_match)?;
+    set(
+        &state,
+        &caller,
+        parsed,
+        body.value,
+        &body.reason,
+        &headers,
+        body.if_match,
+    )
+    .await
+}
+
+/// Sets `key` to `value` for `caller` (whose reach over the key is checked already), based on
+/// the version `If-Match` (or `body_if_match`) names: what the flag and rollout endpoints share
+/// with `PUT /api/v1/system-config/{key}`.
+pub(in crate::api) async fn set(
+    state: &ApiState,
+    caller: &Caller,
+    key: RuntimeKey,
+    value: Value,
+    reason: &str,
+    headers: &HeaderMap,
+    body_if_match: Option<i64>,
+) -> Result<Envelope<ChangeResult>, ApiError> {
     let request = ChangeRequest {
-        key: parsed.to_string(),
-        value: Some(body.value),
-        expected_version: expected,
+        key: key.to_string(),
+        value: Some(value),
+        expected_version: if_match(headers, body_if_match)?,
         rollback_to: None,
     };
-    apply(&state, &caller, vec![request], &body.reason).await
+    apply(state, caller, vec![request], reason).await
 }
 
 /// Deletes a key from the runtime layer: the files' value applies again (for a tenant's SLA
