@@ -249,7 +249,8 @@ impl ConfigCenter {
             layer.set(key.clone(), r.value.clone());
         }
         let touched: Vec<RuntimeKey> = parsed.iter().map(|(k, _)| k.clone()).collect();
-        let problems = layer.problems(&self.config, &touched);
+        let mut problems = layer.problems(&self.config, &touched);
+        problems.extend(super::notify::problems(&layer, &self.config, &touched));
         if !problems.is_empty() {
             return Err(ChangeError::Invalid(problems));
         }

@@ -80,7 +80,8 @@ impl RuntimeLayer {
     /// Checks every value of the layer against `config` (the files and environment) with the
     /// rules of `vigil check-config`: every problem, none skipped. `touched` limits the check
     /// to those keys and, for tenant policies, the tenants they belong to (a change is not
-    /// refused for a problem it did not make).
+    /// refused for a problem it did not make). The on-call lists are checked as a whole by
+    /// [`super::notify::problems`].
     pub fn problems(&self, config: &VigilConfig, touched: &[RuntimeKey]) -> Vec<ValueProblem> {
         let mut out = Vec::new();
         let mut tenants: BTreeMap<u64, PolicySpec> = BTreeMap::new();
@@ -132,14 +133,13 @@ impl RuntimeLayer {
                         bad(&reason.0, reason.1);
                     }
                 }
-                // Checked together below: their references cross lists and tenants.
+                // Checked as a whole by `notify::problems`: references cross lists and tenants.
                 RuntimeKey::Notify(_) | RuntimeKey::TenantNotify { .. } => {}
             }
         }
         for (tenant, runtime) in tenants {
             out.extend(tenant_policy_problems(config, tenant, &runtime));
         }
-        out.extend(super::notify::problems(self, config, touched));
         out
     }
 }
