@@ -78,6 +78,7 @@ pub async fn follow(
         applied,
         log_filter: None,
         values: None,
+        routing_from: None,
     };
     state.round().await;
     let mut resync = tokio::time::interval(RESYNC);
@@ -124,6 +125,8 @@ struct Follower {
     log_filter: Option<String>,
     /// The layer as read: key → value (JSON text); `None` until the first full read.
     values: Option<BTreeMap<String, String>>,
+    /// The on-call lists the routing in force was built from (rebuilt only when they change).
+    routing_from: Option<Vec<(RuntimeKey, serde_json::Value)>>,
 }
 
 /// Changes read per query when catching up.
@@ -159,8 +162,16 @@ impl Follower {
         self.values = Some(values);
         self.targets.flags.replace(layer.flags());
         if let (Some(routing), Some(center)) = (&self.targets.routing, &self.targets.center) {
-            // Checked when it was changed; built whole (a tenant's routing merges the main).
-            routing.replace(super::notify::routing_of(&layer, center.config()));
+            let lists: Vec<(RuntimeKey, serde_json::Value)> = layer
+                .iter()
+                .filter(|(k, _)| k.is_notify())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            if self.routing_from.as_ref() != Some(&lists) {
+                // Checked when it was changed; built whole (a tenant's routing merges the main).
+                routing.replace(super::notify::routing_of(&layer, center.config()));
+                self.routing_from = Some(lists);
+            }
         }
         let filter = layer.log_filter().map(str::to_string);
         if filter != self.log_filter {
