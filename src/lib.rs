@@ -7,6 +7,8 @@
 //! - [`flags`]: feature flags: rules (tenant lists, stable percentages) evaluated in process.
 //! - [`runtime_config`]: the configuration center: the runtime layer above the files, its
 //!   versions and audit in the store, feature flags, applied by every instance.
+//! - [`secrets`]: secrets the providers read, set at run time over the environment, sealed
+//!   with AES-256-GCM in the store; providers rebuilt when they change.
 //! - [`setting`]: what every section is built from: durations as text, field paths.
 //! - [`store`]: the SQL store (SQLite or PostgreSQL via sqlx): alerts, written idempotently.
 //! - [`telemetry`]: metric names and helpers, the Prometheus recorder, log setup.
@@ -49,6 +51,7 @@ pub mod partner;
 pub mod redact;
 pub mod retry;
 pub mod runtime_config;
+pub mod secrets;
 pub mod setting;
 pub mod store;
 pub mod telemetry;

@@ -50,10 +50,18 @@ async fn reconcile(
     let shared = vigil::limits::SharedLimits::from_setting(&config.cluster.redis_url)
         .await
         .context("cannot set up the shared rate limits")?;
-    let link = vigil::partner::connect_all(std::slice::from_ref(entry), clock, shared.as_ref())
-        .map_err(|e| anyhow::anyhow!("cannot set up the partner: {e}"))?
-        .pop()
-        .context("no link to the partner")?;
+    let (secrets, _) = vigil::runtime_config::follow::secrets_at_start(&store)
+        .await
+        .context("cannot read the partner's secrets")?;
+    let link = vigil::partner::connect_all(
+        std::slice::from_ref(entry),
+        clock,
+        shared.as_ref(),
+        &secrets,
+    )
+    .map_err(|e| anyhow::anyhow!("cannot set up the partner: {e}"))?
+    .pop()
+    .context("no link to the partner")?;
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
     let holder = format!("{host}:{}:reconcile", std::process::id());
     let reconciler = Reconciler::new(link, store.clone(), holder);

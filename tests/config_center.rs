@@ -220,6 +220,18 @@ async fn a_tenant_admin_changes_targets_at_run_time_with_versions_history_and_au
         "{}",
         start_only.text
     );
+    // Without a sealing key, a secret cannot be stored at all.
+    let no_key = api
+        .call(
+            "PUT",
+            "/api/v1/system-config/secrets.SMTP_PASSWORD",
+            &api.setup.token(TENANT, "ops", "ops"),
+            Some(json!({"value": "a-password", "reason": "rotate"})),
+            Some(0),
+        )
+        .await;
+    assert_eq!(no_key.status, 400, "{}", no_key.text);
+    assert!(no_key.text.contains("VIGIL_SECRETS_KEY"), "{}", no_key.text);
 
     // --- diff and rollback (a new version with the old value) --------------------------------
     let d = api

@@ -13,6 +13,7 @@ use vigil::notify::channel::Providers;
 use vigil::notify::dispatch::{Dispatcher, Round};
 use vigil::notify::intake::Intake;
 use vigil::notify::{NotifyConfig, Routing, RoutingHandle};
+use vigil::secrets::Rebuilt;
 use vigil::setting::ConfigDuration;
 use vigil::store::silences::Silence;
 use vigil::store::{Store, Transition};
@@ -123,7 +124,7 @@ struct Rig {
     smtp: SmtpServer,
     gateway: FakeGateway,
     routing: RoutingHandle,
-    providers: Arc<Providers>,
+    providers: Rebuilt<Providers>,
 }
 
 impl Rig {
@@ -151,7 +152,8 @@ impl Rig {
             Arc::new(clock.clone()),
             wake.clone(),
         );
-        let providers = Arc::new(Providers::from_config(routing.load().main()).expect("providers"));
+        let providers =
+            Rebuilt::fixed(Providers::from_config(routing.load().main()).expect("providers"));
         let links = Arc::new(LinkSigner::new(b"ack-link-key-for-tests"));
         let dispatcher = Dispatcher::new(
             routing.clone(),

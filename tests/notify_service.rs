@@ -13,6 +13,10 @@ use vigil_peers::{FakeGateway, NatsServer, SmtpServer};
 
 const TENANT: u64 = 12345;
 const LINK_SECRET_VAR: &str = "VIGIL_TEST_LINK_SECRET";
+/// The SMS gateway's `Authorization` value, by its variable.
+const SMS_AUTH_VAR: &str = "VIGIL_TEST_SMS_AUTH";
+/// The key sealing the secrets set at run time (tests only).
+const SECRETS_KEY: &str = "dGVzdHMtb25seS1zZWFsaW5nLWtleS0zMi1ieXRlcyE=";
 
 /// Breaches page alice by SMS and email, then bob after `escalate_after`; warnings have no
 /// route (so one overdue ticket makes exactly one page per channel).
@@ -35,6 +39,7 @@ from = "vigil@example.com"
 
 [notify.sms]
 url = "{sms}"
+auth_header_env = "{SMS_AUTH_VAR}"
 
 [notify.delivery]
 send_timeout = "2s"
@@ -91,6 +96,12 @@ impl Rig {
             LINK_SECRET_VAR.into(),
             "a-secret-of-at-least-16-bytes".into(),
         ));
+        setup
+            .env
+            .push((SMS_AUTH_VAR.into(), "Bearer from-the-environment".into()));
+        setup
+            .env
+            .push(("VIGIL_SECRETS_KEY".into(), SECRETS_KEY.into()));
         Rig {
             _dir: dir,
             nats,
@@ -452,4 +463,120 @@ async fn contacts_changed_at_run_time_are_paged_at_their_new_number_and_bad_ones
     rig.overdue_ticket("TKT-NEW-PHONE").await;
     let sms = rig.gateway.wait_for_deliveries(1, WAIT).await;
     assert_eq!(sms[0].to.as_deref(), Some("+15550000009"));
+}
+
+#[tokio::test]
+async fn a_secret_set_at_run_time_is_used_at_once_and_never_shown_stored_or_logged_in_clear() {
+    const ROTATED: &str = "Bearer rotated-at-run-time-7f3a9c";
+    let rig = Rig::new("0s", "1h").await;
+    let service = rig.start().await;
+    let ops = rig.setup.token(TENANT, "ops", "olivia");
+    let key_path = format!("/api/v1/system-config/secrets.{SMS_AUTH_VAR}");
+    let put = |value: serde_json::Value, version: &'static str, path: String| {
+        let body = serde_json::json!({"value": value, "reason": "gateway token rotated"});
+        let (port, token) = (service.port, ops.clone());
+        async move {
+            request_with(
+                port,
+                "PUT",
+                &path,
+                Some(&token),
+                Some(&body.to_string()),
+                &[("If-Match", version)],
+            )
+            .await
+        }
+    };
+    // The files' value is there (from the environment) but not shown.
+    let before = request(service.port, "GET", &key_path, Some(&ops), None).await;
+    assert_eq!(before.status, 200, "{}", before.text);
+    assert_eq!(before.data()["value"], "********", "{}", before.text);
+    assert_eq!(before.data()["layer"], "files");
+
+    // The mask itself, and a variable no setting names, are refused.
+    let masked = put(serde_json::json!("********"), "0", key_path.clone()).await;
+    assert_eq!(masked.status, 400, "{}", masked.text);
+    let unnamed = put(
+        serde_json::json!("x"),
+        "0",
+        "/api/v1/system-config/secrets.NOT_NAMED_ANYWHERE".into(),
+    )
+    .await;
+    assert_eq!(unnamed.status, 400, "{}", unnamed.text);
+    assert!(
+        unnamed.text.contains("no setting names"),
+        "{}",
+        unnamed.text
+    );
+
+    // The gateway takes only the rotated token from now on.
+    rig.gateway.require_authorization(Some(ROTATED));
+    let set = put(serde_json::json!(ROTATED), "0", key_path.clone()).await;
+    assert_eq!(set.status, 200, "{}", set.text);
+    assert_eq!(
+        set.data()["changes"][0]["value"],
+        "********",
+        "{}",
+        set.text
+    );
+    let seq = set.data()["changes"][0]["seq"].as_i64().expect("seq");
+    eventually("the secret applied", || async {
+        let applied = service.metric("vigil_config_applied_seq").await?;
+        (applied as i64 >= seq).then_some(())
+    })
+    .await;
+    rig.overdue_ticket("TKT-ROTATED").await;
+    let sms = rig.gateway.wait_for_deliveries(1, WAIT).await;
+    assert_eq!(sms[0].to.as_deref(), Some("+15550000001"));
+
+    // Shown masked everywhere: the key, its history, its diff, the audit (JSON and CSV).
+    let secret_part = "rotated-at-run-time";
+    for path in [
+        key_path.clone(),
+        format!("{key_path}/history"),
+        format!("{key_path}/diff?from=0"),
+        "/api/v1/audit".to_string(),
+        "/api/v1/audit?format=csv".to_string(),
+        "/api/v1/system-config".to_string(),
+        "/api/v1/system-config/export".to_string(),
+    ] {
+        let answer = request(service.port, "GET", &path, Some(&ops), None).await;
+        assert_eq!(answer.status, 200, "{path}: {}", answer.text);
+        assert!(
+            !answer.text.contains(secret_part),
+            "{path}: {}",
+            answer.text
+        );
+    }
+    let after = request(service.port, "GET", &key_path, Some(&ops), None).await;
+    assert_eq!(after.data()["value"], "********");
+    assert_eq!(after.data()["layer"], "runtime");
+    let diff = request(
+        service.port,
+        "GET",
+        &format!("{key_path}/diff?from=0"),
+        Some(&ops),
+        None,
+    )
+    .await;
+    assert_eq!(
+        diff.data()["changes"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        diff.text
+    );
+
+    // Stored sealed, and never in the log.
+    let stored = rig
+        .query_one(
+            "SELECT value FROM config_changes WHERE config_key = 'secrets.VIGIL_TEST_SMS_AUTH'",
+        )
+        .await
+        .expect("the stored change");
+    assert!(stored.contains("\"sealed\":\"v1:"), "{stored}");
+    assert!(!stored.contains(secret_part), "{stored}");
+    assert!(
+        !service.log().contains(secret_part),
+        "the secret is in the log"
+    );
 }

@@ -103,7 +103,8 @@ impl Rig {
         let fake = Arc::new(fake_partner().await);
         let config: PartnerConfig =
             toml::from_str(&partner_toml(&fake.url(), "")).expect("partner config");
-        let client = PartnerClient::new(&config, &|_| None).expect("client");
+        let client = PartnerClient::new(&config, &vigil::secrets::Secrets::with_env(|_| None))
+            .expect("client");
         let link = Arc::new(PartnerLink::new(config, client, clock));
         let reconciler = Reconciler::new(link.clone(), store.clone(), HOLDER.into());
         Rig {
@@ -1066,7 +1067,8 @@ async fn a_million_records_reconcile_within_a_minute() {
     let fake = Arc::new(fake_partner().await);
     let toml_text = partner_toml(&fake.url(), "").replace("page_size = 7", "page_size = 10000");
     let config: PartnerConfig = toml::from_str(&toml_text).expect("partner config");
-    let client = PartnerClient::new(&config, &|_| None).expect("client");
+    let client =
+        PartnerClient::new(&config, &vigil::secrets::Secrets::with_env(|_| None)).expect("client");
     let link = Arc::new(PartnerLink::new(config, client, Arc::new(WallClock)));
 
     let started = std::time::Instant::now();

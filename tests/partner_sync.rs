@@ -49,7 +49,8 @@ mapping = {{ record_id = "id", outcome = "result" }}
         ))
         .expect("partner config");
         let clock = ManualClock::at(T0);
-        let client = PartnerClient::new(&config, &|_| None).expect("client");
+        let client = PartnerClient::new(&config, &vigil::secrets::Secrets::with_env(|_| None))
+            .expect("client");
         let link = Arc::new(PartnerLink::new(config, client, Arc::new(clock.clone())));
         let worker = PartnerWorker::new(link, store.clone());
         Rig {

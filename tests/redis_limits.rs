@@ -200,7 +200,8 @@ async fn two_partner_links_on_one_redis_share_the_partners_rate() {
     ))
     .expect("partner config");
     let link = |shared: &SharedLimits| {
-        let client = PartnerClient::new(&config, &|_| None).expect("client");
+        let client = PartnerClient::new(&config, &vigil::secrets::Secrets::with_env(|_| None))
+            .expect("client");
         PartnerLink::with_shared_limit(
             config.clone(),
             client,

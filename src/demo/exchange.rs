@@ -127,8 +127,13 @@ pub async fn reconcile_now_and_then(
 /// A reconciler with its own link to the partner, over the store at `store_url`.
 async fn connect(config: &PartnerConfig, store_url: &str) -> Result<Reconciler, String> {
     let store = Store::connect(store_url).await.map_err(|e| e.to_string())?;
-    let link = connect_all(std::slice::from_ref(config), Arc::new(WallClock), None)?
-        .pop()
-        .ok_or("no partner link")?;
+    let link = connect_all(
+        std::slice::from_ref(config),
+        Arc::new(WallClock),
+        None,
+        &vigil::secrets::Secrets::from_process_env(),
+    )?
+    .pop()
+    .ok_or("no partner link")?;
     Ok(Reconciler::new(link, store, "demo".into()))
 }

@@ -17,6 +17,7 @@ use super::intake::{self, Intake};
 use super::RoutingHandle;
 use crate::flags::Flags;
 use crate::limits::SharedLimits;
+use crate::secrets::{Rebuilt, Secrets};
 use crate::store::Store;
 
 /// The running notifier; [`Notifier::join`] waits for it after the stop signal.
@@ -27,7 +28,8 @@ pub struct Notifier {
 impl Notifier {
     /// Starts the notifier when routes are configured (`None` otherwise), with the recipients'
     /// rate limits shared through `shared` when given, following `flags` (`notify.sms`,
-    /// `notify.retractions`). Creates the notifier's consumer before returning, so start it
+    /// `notify.retractions`), with the providers' secrets looked up in `secrets` (and rebuilt
+    /// when they change at run time). Creates the notifier's consumer before returning, so start it
     /// before alert changes are published.
     // Above clippy's bound: these are the notifier's independent inputs, each given once by
     // the service.
@@ -41,6 +43,7 @@ impl Notifier {
         public_url: &str,
         shared: Option<&SharedLimits>,
         flags: Flags,
+        secrets: Secrets,
         stop: watch::Receiver<bool>,
     ) -> anyhow::Result<Option<Notifier>> {
         let at_start = routing.load();
@@ -48,10 +51,12 @@ impl Notifier {
             info!("no [[notify.routes]]: notifications are off");
             return Ok(None);
         }
-        let providers = Arc::new(
-            Providers::from_config(at_start.main())
-                .context("cannot set up the notification providers")?,
-        );
+        let config = Arc::new(at_start.main().clone());
+        let first = Providers::from_secrets(&config, &secrets)
+            .context("cannot set up the notification providers")?;
+        let providers = Rebuilt::new("notification providers", &secrets, first, move |s| {
+            Providers::from_secrets(&config, s).map_err(|e| e.to_string())
+        });
         let consumer = intake::consumer(js)
             .await
             .map_err(|e| anyhow::anyhow!("cannot create the notifier's JetStream consumer: {e}"))?;

@@ -24,13 +24,14 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use vigil_engine::SlaRecord;
 
-use super::auth::{AuthError, Authenticator, EnvLookup};
-use super::config::{http_base_url, PartnerConfig};
+use super::auth::{AuthError, Authenticator};
+use super::config::{http_base_url, AuthConfig, PartnerConfig};
 use super::mapping::{Mapper, MappingError};
 use crate::http_client::{
     answer_class, read_bounded, read_excerpt, CallError, ErrorClass, MESSAGE_CHARS,
     MESSAGE_READ_BYTES,
 };
+use crate::secrets::{Rebuilt, Secrets};
 
 /// Largest reconciliation page read; a bigger one is refused (permanent) rather than held.
 pub const MAX_PAGE_BYTES: usize = 64 * 1024 * 1024;
@@ -119,18 +120,29 @@ pub struct PartnerClient {
     id: String,
     base: Url,
     http: reqwest::Client,
-    auth: Authenticator,
+    auth: Rebuilt<Authenticator>,
     mapper: Mapper,
 }
 
 impl PartnerClient {
-    /// The client of `config`, with secrets read through `env` and requests bounded by
-    /// `config.timeout`. Fails naming the field or variable at fault.
-    pub fn new(config: &PartnerConfig, env: EnvLookup<'_>) -> Result<PartnerClient, ClientError> {
+    /// The client of `config`, with secrets looked up in `secrets` (its credentials are built
+    /// again when they change at run time) and requests bounded by `config.timeout`. Fails
+    /// naming the field or variable at fault.
+    pub fn new(config: &PartnerConfig, secrets: &Secrets) -> Result<PartnerClient, ClientError> {
         let base = http_base_url(&config.base_url).map_err(ClientError::BaseUrl)?;
         let http = crate::http_client::build(config.timeout.as_std())
             .map_err(|e| ClientError::Http(e.to_string()))?;
-        let auth = Authenticator::new(&config.auth, env, http.clone())?;
+        let authenticator = |auth: &AuthConfig, secrets: &Secrets, http: reqwest::Client| {
+            Authenticator::new(auth, &|var| secrets.lookup(var), http)
+        };
+        let first = authenticator(&config.auth, secrets, http.clone())?;
+        let (auth_config, auth_http) = (config.auth.clone(), http.clone());
+        let auth = Rebuilt::new(
+            format!("partner {} credentials", config.id),
+            secrets,
+            first,
+            move |s| authenticator(&auth_config, s, auth_http.clone()).map_err(|e| e.to_string()),
+        );
         let mapper = Mapper::new(&config.mapping, &config.masking)?;
         Ok(PartnerClient {
             id: config.id.clone(),
@@ -139,11 +151,6 @@ impl PartnerClient {
             auth,
             mapper,
         })
-    }
-
-    /// [`PartnerClient::new`] with secrets read from the process environment.
-    pub fn from_process_env(config: &PartnerConfig) -> Result<PartnerClient, ClientError> {
-        PartnerClient::new(config, &|var| std::env::var(var).ok())
     }
 
     /// The partner's id.
@@ -246,9 +253,9 @@ impl PartnerClient {
             None => url.path().to_string(),
         };
         let mut refreshed = false;
+        let auth = self.auth.current();
         loop {
-            let headers = self
-                .auth
+            let headers = auth
                 .headers(&method, &path_and_query, &body, SystemTime::now())
                 .await
                 .map_err(auth_failure)?;
@@ -264,9 +271,9 @@ impl PartnerClient {
             }
             let response = request.send().await.map_err(CallError::from_reqwest)?;
             let status = response.status().as_u16();
-            if status == 401 && !refreshed && self.auth.refreshes_tokens() {
+            if status == 401 && !refreshed && auth.refreshes_tokens() {
                 tracing::debug!(partner = %self.id, "401: fetching a new token");
-                self.auth.invalidate(&headers).await;
+                auth.invalidate(&headers).await;
                 refreshed = true;
                 continue;
             }

@@ -38,19 +38,20 @@ use vigil_engine::clock::Clock;
 use crate::limits::SharedLimits;
 use link::PartnerLink;
 
-/// Links to every configured partner, with credentials from the process environment, their
+/// Links to every configured partner, with credentials looked up in `secrets`, their
 /// rate limits shared through `shared` when given (`[cluster] redis_url`). Fails naming the
 /// partner and what is missing (an unset variable, a bad URL).
 pub fn connect_all(
     partners: &[PartnerConfig],
     clock: Arc<dyn Clock>,
     shared: Option<&SharedLimits>,
+    secrets: &crate::secrets::Secrets,
 ) -> Result<Vec<Arc<PartnerLink>>, String> {
     partners
         .iter()
         .map(|p| {
-            let client = PartnerClient::from_process_env(p)
-                .map_err(|e| format!("partner {:?}: {e}", p.id))?;
+            let client =
+                PartnerClient::new(p, secrets).map_err(|e| format!("partner {:?}: {e}", p.id))?;
             Ok(Arc::new(PartnerLink::with_shared_limit(
                 p.clone(),
                 client,

@@ -13,9 +13,10 @@ use vigil_engine::policy::PolicyBook;
 use vigil_schema::format_instant;
 
 use super::keys::{KeyError, NotifyField, RuntimeKey, SlaField};
-use super::layer::{configured_field, RuntimeLayer, ValueProblem};
+use super::layer::{configured_field, sealed_text, RuntimeLayer, ValueProblem};
 use crate::clock::now_ms;
 use crate::config::VigilConfig;
+use crate::secrets::{SealError, SealKey, Secrets};
 use crate::store::config_changes::{AppendError, ChangeOp, NewChange, StoredChange};
 use crate::store::{Store, StoreError};
 
@@ -117,6 +118,8 @@ pub struct ConfigCenter {
     js: async_nats::jetstream::Context,
     config: Arc<VigilConfig>,
     book: Arc<PolicyBook>,
+    secrets: Secrets,
+    seal: Option<Arc<SealKey>>,
 }
 
 impl ConfigCenter {
@@ -132,7 +135,27 @@ impl ConfigCenter {
             js,
             config,
             book,
+            secrets: Secrets::from_process_env(),
+            seal: None,
         }
+    }
+
+    /// The center with the process's secrets and the key that seals them in the store
+    /// (`None`: secrets cannot be set at run time, and saying so is the refusal).
+    pub fn with_secrets(mut self, secrets: Secrets, seal: Option<Arc<SealKey>>) -> ConfigCenter {
+        self.secrets = secrets;
+        self.seal = seal;
+        self
+    }
+
+    /// The process's secrets (runtime values over the environment).
+    pub fn secrets(&self) -> &Secrets {
+        &self.secrets
+    }
+
+    /// The key that seals secrets, if this instance has one.
+    pub fn seal_key(&self) -> Option<&Arc<SealKey>> {
+        self.seal.as_ref()
     }
 
     /// The files and environment the service started with.
@@ -251,13 +274,28 @@ impl ConfigCenter {
         let touched: Vec<RuntimeKey> = parsed.iter().map(|(k, _)| k.clone()).collect();
         let mut problems = layer.problems(&self.config, &touched);
         problems.extend(super::notify::problems(&layer, &self.config, &touched));
+        let values: Vec<Option<String>> = parsed
+            .iter()
+            .map(|(key, r)| match self.stored_value(key, r.value.as_ref()) {
+                Ok(v) => v,
+                Err(reason) => {
+                    problems.push(ValueProblem {
+                        key: key.to_string(),
+                        field: String::new(),
+                        reason,
+                    });
+                    None
+                }
+            })
+            .collect();
         if !problems.is_empty() {
             return Err(ChangeError::Invalid(problems));
         }
         let at = now_ms();
         let rows: Vec<NewChange> = parsed
             .iter()
-            .map(|(key, r)| NewChange {
+            .zip(values)
+            .map(|((key, r), value)| NewChange {
                 key: key.to_string(),
                 op: match (r.rollback_to, &r.value) {
                     (Some(to_version), Some(_)) => ChangeOp::Rollback { to_version },
@@ -265,7 +303,7 @@ impl ConfigCenter {
                     // Rolling back to a version that deleted the key deletes it again.
                     (_, None) => ChangeOp::Delete,
                 },
-                value: r.value.as_ref().map(Value::to_string),
+                value,
                 expected_version: r.expected_version,
                 tenant_id: key.tenant(),
                 actor: author.actor.clone(),
@@ -304,6 +342,33 @@ impl ConfigCenter {
         let (policies, _) = tokio::join!(self.announce_policies(&parsed, &stored, at), notices);
         policies?;
         Ok(stored)
+    }
+
+    /// The text a checked value is stored as: a secret sealed (`{"sealed": "v1:…"}`; a sealed
+    /// value given back by a rollback must open under this instance's key), anything else as
+    /// its JSON.
+    fn stored_value(
+        &self,
+        key: &RuntimeKey,
+        value: Option<&Value>,
+    ) -> Result<Option<String>, String> {
+        let (RuntimeKey::Secret(name), Some(value)) = (key, value) else {
+            return Ok(value.map(Value::to_string));
+        };
+        let seal = self
+            .seal
+            .as_ref()
+            .ok_or_else(|| SealError::NoKey.to_string())?;
+        let sealed = match (sealed_text(value), value.as_str()) {
+            (Some(sealed), _) => {
+                seal.open(name, sealed).map_err(|e| e.to_string())?;
+                sealed.to_string()
+            }
+            (None, Some(plain)) => seal.seal(name, plain).map_err(|e| e.to_string())?,
+            // Refused by the layer's check already.
+            (None, None) => return Err("expected the secret as a string".into()),
+        };
+        Ok(Some(json!({ "sealed": sealed }).to_string()))
     }
 
     /// Publishes one `sla.policy_updated` event per tenant whose SLA keys the batch changed,
@@ -397,7 +462,8 @@ pub fn notice_of(row: &StoredChange) -> ChangeNotice {
         value: row
             .value
             .as_deref()
-            .and_then(|v| serde_json::from_str(v).ok()),
+            .and_then(|v| serde_json::from_str(v).ok())
+            .map(|v| crate::secrets::shown(&row.key, v)),
         actor: row.actor.clone(),
         reason: row.reason.clone(),
         changed_at: format_instant(row.changed_at),

@@ -7,11 +7,13 @@
 //!
 //! What applying means per key: flags are swapped whole in [`Flags`] (read in process by every
 //! component); `log.filter` replaces the process's log filter. A tenant's SLA keys need nothing
-//! here: they reached the engine as `sla.policy_updated` events in the stream. Every
+//! here: they reached the engine as `sla.policy_updated` events in the stream. Secrets are
+//! opened and put in [`Secrets`]; the providers reading them are rebuilt at their next use. Every
 //! [`ROLLBACK_CHECK`] the flags' automatic rollback conditions are checked too
 //! ([`super::rollback`]).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
@@ -24,6 +26,7 @@ use super::layer::RuntimeLayer;
 use crate::clock::now_ms;
 use crate::flags::Flags;
 use crate::notify::RoutingHandle;
+use crate::secrets::{SealKey, Secrets};
 use crate::store::config_changes::AuditFilter;
 use crate::store::{Store, StoreError};
 use crate::telemetry::metrics::{config_applied_seq, config_apply_errors, config_apply_seconds};
@@ -54,6 +57,38 @@ pub struct Targets {
     /// The center: the files the routing is built over, and the changes automatic rollbacks
     /// make (`None` in tests that follow without changing).
     pub center: Option<ConfigCenter>,
+}
+
+/// The secrets of this process at start: the sealing key from the environment and the
+/// secrets of the layer stored now, opened with it, over the environment. Called before the
+/// providers that read them are built (a secret set at run time need not be in the
+/// environment of an instance that starts later). Fails on a key that is not a key, or a
+/// store that does not answer.
+pub async fn secrets_at_start(
+    store: &Store,
+) -> Result<(Secrets, Option<Arc<SealKey>>), anyhow::Error> {
+    let seal = SealKey::from_env()?.map(Arc::new);
+    let secrets = Secrets::from_process_env();
+    let rows = store
+        .config_changes()
+        .current_prefixed(crate::secrets::KEY_PREFIX)
+        .await?;
+    apply_secrets(&super::center::layer_of(&rows), seal.as_deref(), &secrets);
+    Ok((secrets, seal))
+}
+
+/// Puts the layer's secrets in force; one that cannot be opened is left out (the environment's
+/// value applies) and said in the log, without its value.
+fn apply_secrets(layer: &RuntimeLayer, seal: Option<&SealKey>, secrets: &Secrets) {
+    let (open, failed) = layer.secrets(seal);
+    for (name, e) in failed {
+        config_apply_errors().increment(1);
+        warn!(secret = %name, error = %e, "cannot open a secret of the runtime layer; the environment's value applies");
+    }
+    let names: Vec<String> = open.keys().cloned().collect();
+    if secrets.replace(open) {
+        info!(secrets = ?names, "secrets changed; providers reading them are rebuilt at their next use");
+    }
 }
 
 /// Follows the runtime layer until `stop`, applying it to `targets`.
@@ -161,6 +196,9 @@ impl Follower {
         );
         self.values = Some(values);
         self.targets.flags.replace(layer.flags());
+        if let Some(center) = &self.targets.center {
+            apply_secrets(&layer, center.seal_key().map(|k| &**k), center.secrets());
+        }
         if let (Some(routing), Some(center)) = (&self.targets.routing, &self.targets.center) {
             let lists: Vec<(RuntimeKey, serde_json::Value)> = layer
                 .iter()

@@ -9,6 +9,9 @@
 //!   `sla.policy_updated` event (tickets created afterwards use it; open tickets keep theirs).
 //! - `notify.<list>` and `tenant.<id>.notify.<list>` with list `contacts`, `schedules`,
 //!   `policies` or `routes`: the on-call routing of everyone, or a tenant's own in front of it.
+//! - `secrets.<VARIABLE>`: the value of a secret the configuration names by its environment
+//!   variable (`notify.smtp.password_env = "SMTP_PASSWORD"` → `secrets.SMTP_PASSWORD`), stored
+//!   sealed and never shown ([`crate::secrets`]).
 //!
 //! Every other key of `vigil.toml` is read once at start and refused with the reason.
 
@@ -118,13 +121,15 @@ pub enum RuntimeKey {
         /// The list.
         field: NotifyField,
     },
+    /// `secrets.<VARIABLE>`: a secret named by its environment variable.
+    Secret(String),
 }
 
 /// Why a key is not a runtime key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
     /// Not a key of the configuration at all.
-    #[error("{key}: unknown key; runtime keys are log.filter, flags.<name>, notify.<contacts|schedules|policies|routes>, tenant.<id>.sla.<calendar|warn_at|pause_statuses|targets|service_types> and tenant.<id>.notify.<contacts|schedules|policies|routes>")]
+    #[error("{key}: unknown key; runtime keys are log.filter, flags.<name>, notify.<contacts|schedules|policies|routes>, tenant.<id>.sla.<calendar|warn_at|pause_statuses|targets|service_types>, tenant.<id>.notify.<contacts|schedules|policies|routes> and secrets.<VARIABLE>")]
     Unknown {
         /// The key as given.
         key: String,
@@ -185,6 +190,7 @@ impl RuntimeKey {
                     Ok(RuntimeKey::TenantNotify { tenant, field })
                 }
             }
+            ["secrets", name] if is_variable_name(name) => Ok(RuntimeKey::Secret(name.to_string())),
             ["notify", field] if NotifyField::parse(field).is_some() => NotifyField::parse(field)
                 .map(RuntimeKey::Notify)
                 .ok_or_else(unknown),
@@ -205,8 +211,16 @@ impl RuntimeKey {
             RuntimeKey::TenantSla { tenant, .. } | RuntimeKey::TenantNotify { tenant, .. } => {
                 Some(*tenant)
             }
-            RuntimeKey::LogFilter | RuntimeKey::Flag(_) | RuntimeKey::Notify(_) => None,
+            RuntimeKey::LogFilter
+            | RuntimeKey::Flag(_)
+            | RuntimeKey::Notify(_)
+            | RuntimeKey::Secret(_) => None,
         }
+    }
+
+    /// Whether the key holds a secret (stored sealed, never shown).
+    pub fn is_secret(&self) -> bool {
+        matches!(self, RuntimeKey::Secret(_))
     }
 
     /// Whether the key is part of the on-call routing.
@@ -230,8 +244,56 @@ impl fmt::Display for RuntimeKey {
             RuntimeKey::TenantNotify { tenant, field } => {
                 write!(f, "tenant.{tenant}.notify.{}", field.as_str())
             }
+            RuntimeKey::Secret(name) => write!(f, "secrets.{name}"),
         }
     }
+}
+
+/// An environment variable's name: a letter or `_`, then letters, digits or `_`.
+fn is_variable_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// The secrets this configuration reads, by variable: the setting that names each (a variable
+/// named twice gives its first setting). Only these may be set as `secrets.<VARIABLE>`.
+pub fn secret_variables(config: &crate::config::VigilConfig) -> Vec<(String, String)> {
+    use crate::partner::config::AuthConfig;
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut add = |var: &str, field: String| {
+        if !out.iter().any(|(v, _)| v == var) {
+            out.push((var.to_string(), field));
+        }
+    };
+    if let Some(smtp) = &config.notify.smtp {
+        if let Some(var) = &smtp.password_env {
+            add(var, "notify.smtp.password_env".into());
+        }
+    }
+    if let Some(var) = config
+        .notify
+        .sms
+        .as_ref()
+        .and_then(|s| s.auth_header_env.as_ref())
+    {
+        add(var, "notify.sms.auth_header_env".into());
+    }
+    if let Some(webhook) = &config.notify.webhook {
+        add(&webhook.secret_env, "notify.webhook.secret_env".into());
+    }
+    for p in &config.partners {
+        let field = |name: &str| format!("partners[{}].auth.{name}", p.id);
+        match &p.auth {
+            AuthConfig::ApiKey { key_env, .. } => add(key_env, field("key_env")),
+            AuthConfig::Hmac { secret_env, .. } => add(secret_env, field("secret_env")),
+            AuthConfig::Oauth2 {
+                client_secret_env, ..
+            } => add(client_secret_env, field("client_secret_env")),
+            AuthConfig::None => {}
+        }
+    }
+    out
 }
 
 /// Every flag of this configuration: the fixed ones and one per configured partner.
@@ -262,6 +324,8 @@ mod tests {
             "tenant.12345.sla.calendar",
             "notify.routes",
             "tenant.7.notify.contacts",
+            "secrets.SMTP_PASSWORD",
+            "secrets._x1",
         ] {
             let parsed = RuntimeKey::parse(key).unwrap();
             assert_eq!(parsed.to_string(), key);
@@ -301,6 +365,10 @@ mod tests {
             "tenant.7.sla.nope",
             "tenant.x.sla.targets",
             "tenant.7.notify.smtp",
+            "secrets.",
+            "secrets.1ABC",
+            "secrets.A-B",
+            "secrets.A.B",
         ] {
             assert!(
                 matches!(RuntimeKey::parse(key), Err(KeyError::Unknown { .. })),

@@ -72,6 +72,36 @@ impl RuntimeLayer {
         }))
     }
 
+    /// The secrets the layer sets, opened with `seal` (variable → value), and the variables
+    /// that could not be opened, with why (no key here, another key, altered).
+    pub fn secrets(
+        &self,
+        seal: Option<&crate::secrets::SealKey>,
+    ) -> (
+        BTreeMap<String, String>,
+        Vec<(String, crate::secrets::SealError)>,
+    ) {
+        let mut open = BTreeMap::new();
+        let mut failed = Vec::new();
+        for (key, value) in &self.values {
+            let RuntimeKey::Secret(name) = key else {
+                continue;
+            };
+            let opened = match (seal, sealed_text(value)) {
+                (None, _) => Err(crate::secrets::SealError::NoKey),
+                (Some(seal), Some(sealed)) => seal.open(name, sealed),
+                (Some(_), None) => Err(crate::secrets::SealError::Corrupt),
+            };
+            match opened {
+                Ok(plain) => {
+                    open.insert(name.clone(), plain);
+                }
+                Err(e) => failed.push((name.clone(), e)),
+            }
+        }
+        (open, failed)
+    }
+
     /// The log filter the layer sets.
     pub fn log_filter(&self) -> Option<&str> {
         self.values.get(&RuntimeKey::LogFilter)?.as_str()
@@ -133,6 +163,16 @@ impl RuntimeLayer {
                         bad(&reason.0, reason.1);
                     }
                 }
+                RuntimeKey::Secret(name) => {
+                    let named = super::keys::secret_variables(config);
+                    if !named.iter().any(|(var, _)| var == name) {
+                        let names: Vec<&str> = named.iter().map(|(v, _)| v.as_str()).collect();
+                        bad("", format!("no setting names the environment variable {name}; the secrets of this configuration are {names:?} (named by notify.smtp.password_env, notify.sms.auth_header_env, notify.webhook.secret_env and the partners' auth.*_env)"));
+                    }
+                    if let Err(reason) = secret_value_problem(value) {
+                        bad("", reason);
+                    }
+                }
                 // Checked as a whole by `notify::problems`: references cross lists and tenants.
                 RuntimeKey::Notify(_) | RuntimeKey::TenantNotify { .. } => {}
             }
@@ -183,6 +223,46 @@ fn tenant_policy_problems(
             }
         })
         .collect()
+}
+
+/// Longest secret, in bytes.
+pub const MAX_SECRET_BYTES: usize = 4096;
+
+/// What is wrong with a secret's value: it must be a non-empty string of at most
+/// [`MAX_SECRET_BYTES`] without control characters (they would break the headers it goes
+/// into), or a sealed value as the store keeps it (a rollback).
+fn secret_value_problem(value: &Value) -> Result<(), String> {
+    if sealed_text(value).is_some() {
+        return Ok(());
+    }
+    let Some(text) = value.as_str() else {
+        return Err("expected the secret as a string".into());
+    };
+    if text.is_empty() {
+        return Err("is empty; delete the key to fall back to the environment".into());
+    }
+    if text == crate::secrets::MASK {
+        return Err("is the mask shown in place of a secret; give the secret itself".into());
+    }
+    if text.len() > MAX_SECRET_BYTES {
+        return Err(format!(
+            "is {} bytes; at most {MAX_SECRET_BYTES}",
+            text.len()
+        ));
+    }
+    if text.chars().any(char::is_control) {
+        return Err("contains control characters (line breaks, tabs)".into());
+    }
+    Ok(())
+}
+
+/// The sealed text of a secret's stored value `{"sealed": "v1:…"}`.
+pub fn sealed_text(value: &Value) -> Option<&str> {
+    let object = value.as_object()?;
+    if object.len() != 1 {
+        return None;
+    }
+    object.get("sealed")?.as_str()
 }
 
 /// Sets one field of a policy from its JSON value, or says which part of it is wrong.

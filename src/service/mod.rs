@@ -93,10 +93,15 @@ pub async fn run(
     if !config.partners.is_empty() && config.engine.clock == ClockMode::Event {
         warn!("engine.clock = \"event\" keeps no SLA records: exchange partners receive nothing from this instance");
     }
+    // Runtime secrets over the environment, before the providers that read them are built.
+    let (secrets, seal) = follow::secrets_at_start(&store)
+        .await
+        .context("cannot read the secrets")?;
     let partner_links = vigil::partner::connect_all(
         &config.partners,
         Arc::new(WallClock),
         shared_limits.as_ref(),
+        &secrets,
     )
     .map_err(|e| anyhow::anyhow!("cannot set up exchange partners: {e}"))?;
     let (alerts_tx, alerts_rx) = mpsc::channel(ALERT_QUEUE);
@@ -130,6 +135,7 @@ pub async fn run(
         &public_url(&config, local),
         shared_limits.as_ref(),
         flags.clone(),
+        secrets.clone(),
         stop_rx.clone(),
     )
     .await?;
@@ -187,7 +193,8 @@ pub async fn run(
         js.clone(),
         Arc::new(config.clone()),
         book.clone(),
-    );
+    )
+    .with_secrets(secrets, seal);
     let (applied_tx, _) = watch::channel(follow::Applied::default());
     let targets = follow::Targets {
         flags,

@@ -34,11 +34,13 @@ use super::{store_error, ApiState};
 use crate::auth::{Caller, Role};
 use crate::http::envelope::{current_request_id, CONFLICT};
 use crate::http::{ApiError, Envelope};
+use crate::runtime_config::keys::secret_variables;
 use crate::runtime_config::layer::configured_field;
 use crate::runtime_config::{
     known_switches, Author, ChangeError, ChangeRequest, ConfigCenter, KeyError, NotifyField,
     RuntimeKey, RuntimeLayer, SlaField,
 };
+use crate::secrets::shown;
 
 /// The caller's reach: every key (`ops`), or one tenant's (`client_admin`).
 fn scope(caller: &Caller) -> Result<Option<u64>, ApiError> {
@@ -148,7 +150,7 @@ fn change_error(e: ChangeError) -> ApiError {
         } => ApiError::new(CONFLICT, e.to_string()).with_data(json!({
             "key": key,
             "current_version": current_version,
-            "current_value": current_value,
+            "current_value": current_value.clone().map(|v| shown(key, v)),
         })),
         ChangeError::Store(e) => store_error(e),
         e @ ChangeError::NotAnnounced { .. } => ApiError::store_unavailable(e.to_string()),
@@ -174,6 +176,11 @@ fn listed_keys(
                 known_switches(center.config())
                     .into_iter()
                     .map(RuntimeKey::Flag),
+            );
+            keys.extend(
+                secret_variables(center.config())
+                    .into_iter()
+                    .map(|(var, _)| RuntimeKey::Secret(var)),
             );
             let mut set: Vec<u64> = layer.iter().filter_map(|(k, _)| k.tenant()).collect();
             set.extend(center.config().tenant_policies.keys());
@@ -221,13 +228,18 @@ fn entry(
                     .map_or(Value::Array(Vec::new()), |own| {
                         tenant_notify_list(own, *field)
                     }),
+                // Whether the environment sets it; the value itself is never shown.
+                RuntimeKey::Secret(var) => center
+                    .secrets()
+                    .from_environment(var)
+                    .map_or(Value::Null, Value::String),
             },
             "files",
         ),
     };
     ConfigEntry {
+        value: shown(&name, value),
         key: name,
-        value,
         layer: from,
         version,
         tenant_id: key.tenant(),

@@ -7,7 +7,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use super::views::{
-    diff_values, ConfigDiff, ConfigEntry, ConfigHistory, ConfigList, ConfigVersion, MAX_HISTORY,
+    diff_values, ConfigDiff, ConfigEntry, ConfigHistory, ConfigList, ConfigVersion, FieldChange,
+    MAX_HISTORY,
 };
 use super::{
     check_key, entry, layer_and_versions, layer_and_versions_of, listed_keys, parse_key, scope,
@@ -16,6 +17,7 @@ use crate::api::params::Params;
 use crate::api::{store_error, ApiState};
 use crate::auth::Caller;
 use crate::http::{ApiError, Envelope};
+use crate::secrets::shown;
 
 /// Lists keys with their effective values.
 ///
@@ -215,7 +217,19 @@ pub async fn diff(
     let from_value = value_at(from).await?;
     let to_value = value_at(to).await?;
     let mut fields = Vec::new();
-    diff_values("", &from_value, &to_value, &mut fields);
+    if parsed.is_secret() {
+        // A secret differs as a whole, masked: nothing of its value shows.
+        if from_value != to_value {
+            fields.push(FieldChange {
+                path: String::new(),
+                from: shown(&name, from_value.clone()),
+                to: shown(&name, to_value.clone()),
+            });
+        }
+    } else {
+        diff_values("", &from_value, &to_value, &mut fields);
+    }
+    let (from_value, to_value) = (shown(&name, from_value), shown(&name, to_value));
     Ok(Envelope::new(
         200,
         "ok",

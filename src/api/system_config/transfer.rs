@@ -16,7 +16,8 @@ use crate::runtime_config::center::MAX_BATCH;
 use crate::runtime_config::{ChangeRequest, RuntimeKey};
 
 /// Every runtime value in reach as one document: `{"key": value, …}` (JSON), or the same as
-/// TOML with quoted keys (`format=toml`), to keep or to import elsewhere.
+/// TOML with quoted keys (`format=toml`), to keep or to import elsewhere. Secrets are left
+/// out (they are never shown; set them again where the document is imported).
 ///
 /// Roles: `client_admin` (its own tenant's keys), `ops`.
 #[utoipa::path(
@@ -42,7 +43,7 @@ pub async fn export(
     let layer = state.config_center.layer().await.map_err(store_error)?;
     let doc: serde_json::Map<String, Value> = layer
         .iter()
-        .filter(|(k, _)| reach.is_none() || k.tenant() == reach)
+        .filter(|(k, _)| (reach.is_none() || k.tenant() == reach) && !k.is_secret())
         .map(|(k, v)| (k.to_string(), v.clone()))
         .collect();
     let (text, content_type, ext) = match params.get("format").unwrap_or("json") {

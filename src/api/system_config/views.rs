@@ -69,7 +69,11 @@ pub struct ConfigVersion {
 impl ConfigVersion {
     /// The API view of a stored change.
     pub fn of(row: &StoredChange) -> ConfigVersion {
-        let parse = |v: &Option<String>| v.as_deref().and_then(|v| serde_json::from_str(v).ok());
+        let parse = |v: &Option<String>| {
+            v.as_deref()
+                .and_then(|v| serde_json::from_str(v).ok())
+                .map(|v| crate::secrets::shown(&row.key, v))
+        };
         let (op, rolled_back_to) = match row.op {
             crate::store::config_changes::ChangeOp::Rollback { to_version } => {
                 ("rollback", Some(to_version))

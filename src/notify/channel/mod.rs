@@ -169,6 +169,17 @@ impl Providers {
         Providers::from_config_with_env(config, &|var| std::env::var(var))
     }
 
+    /// [`from_config`](Self::from_config) with secrets looked up in `secrets` (the runtime
+    /// layer's, else the environment's).
+    pub fn from_secrets(
+        config: &NotifyConfig,
+        secrets: &crate::secrets::Secrets,
+    ) -> Result<Providers, ProviderError> {
+        Providers::from_config_with_env(config, &|var| {
+            secrets.lookup(var).ok_or(VarError::NotPresent)
+        })
+    }
+
     /// [`from_config`](Self::from_config) with secrets read through `env`.
     fn from_config_with_env(
         config: &NotifyConfig,

@@ -24,6 +24,7 @@ use crate::notify::lease::{LeaseKeeper, BACKSTOP_MARGIN};
 use crate::notify::limits::RecipientLimits;
 use crate::notify::{Routing, RoutingHandle};
 use crate::retry::Backoff;
+use crate::secrets::Rebuilt;
 use crate::store::notifications::{DueNotification, NewNotification, Outcome};
 use crate::store::{Store, StoreError};
 use crate::telemetry::metrics;
@@ -66,7 +67,7 @@ pub struct Dispatcher {
     /// The outbox.
     pub(super) store: Store,
     /// The providers, one per channel.
-    pub(super) providers: Arc<Providers>,
+    pub(super) providers: Rebuilt<Providers>,
     /// Signs ack links (`None`: messages carry none).
     pub(super) links: Option<Arc<LinkSigner>>,
     /// "Now" for due times, holds and leases.
@@ -88,7 +89,7 @@ impl Dispatcher {
     pub fn new(
         routing: RoutingHandle,
         store: Store,
-        providers: Arc<Providers>,
+        providers: Rebuilt<Providers>,
         links: Option<Arc<LinkSigner>>,
         clock: Arc<dyn Clock>,
         public_url: &str,
@@ -330,7 +331,7 @@ impl Dispatcher {
         // sends again only what was in flight.
         let timeout = delivery.send_timeout.as_std();
         let concurrency = delivery.concurrency.max(1) as usize;
-        let providers = self.providers.clone();
+        let providers = self.providers.current();
         let sends = stream::iter(ready)
             .map(move |r| {
                 let providers = providers.clone();

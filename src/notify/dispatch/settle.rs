@@ -163,7 +163,9 @@ impl Dispatcher {
                 continue;
             };
             for channel in [Channel::Email, Channel::Webhook] {
-                if config.address(contact, channel).is_none() || !self.providers.has(channel) {
+                if config.address(contact, channel).is_none()
+                    || !self.providers.current().has(channel)
+                {
                     continue;
                 }
                 out.push(NewNotification {

@@ -85,12 +85,12 @@ fn config(addr: SocketAddr, extra: &str) -> PartnerConfig {
     .expect("config")
 }
 
-fn env(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-    move |name| {
+fn env(vars: &'static [(&'static str, &'static str)]) -> Secrets {
+    Secrets::with_env(move |name| {
         vars.iter()
             .find(|(k, _)| *k == name)
             .map(|(_, v)| v.to_string())
-    }
+    })
 }
 
 const HMAC: &str = "auth = { kind = \"hmac\", key_id = \"vigil\", secret_env = \"SECRET\" }\n\
@@ -172,6 +172,31 @@ async fn records_are_put_mapped_and_signed() {
         );
     }
     assert_ne!(seen[0].headers["x-nonce"], seen[1].headers["x-nonce"]);
+}
+
+#[tokio::test]
+async fn a_secret_changed_at_run_time_signs_the_next_request() {
+    let (addr, fake) = fake_partner(vec![ok(201, ""), ok(200, "")]).await;
+    let secrets = env(&[("SECRET", "s3")]);
+    let client = PartnerClient::new(&config(addr, HMAC), &secrets).expect("client");
+    assert_eq!(client.put_record(&record()).await, Ok(201));
+    secrets.replace(std::collections::BTreeMap::from([(
+        "SECRET".to_string(),
+        "rotated".to_string(),
+    )]));
+    assert_eq!(client.clone().put_record(&record()).await, Ok(200));
+    let seen = fake.seen.lock().expect("lock").clone();
+    let signature = |s: &Seen| {
+        s.headers["x-signature"]
+            .to_str()
+            .expect("ascii")
+            .to_string()
+    };
+    assert_eq!(signature(&seen[0]), expected_signature(b"s3", &seen[0]));
+    assert_eq!(
+        signature(&seen[1]),
+        expected_signature(b"rotated", &seen[1])
+    );
 }
 
 #[tokio::test]
