@@ -9,17 +9,18 @@
 //!   still at the version its writer read (optimistic concurrency), and a batch of changes is
 //!   written all or nothing.
 //! - Changes are written one transaction at a time (on SQLite `BEGIN IMMEDIATE`, on PostgreSQL a
-//!   table lock that readers do not wait for), so `seq` grows in commit order and a reader
-//!   paging the audit trail by `seq` never skips a change that commits later with a lower one.
+//!   table lock that readers do not wait for, taken and released inside one statement, the
+//!   function `config_append`, so it is held for no client round trip), so `seq` grows in
+//!   commit order and a reader paging the audit trail by `seq` never skips a change that
+//!   commits later with a lower one.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use super::error::{counted, StoreError};
-use super::fences::begin_write;
 use super::pool::{on_backend, Backend, Store};
-use super::sql::{ids_json, json_ids};
+use super::sql::ids_json;
 
 /// What a change does to its key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -224,98 +225,10 @@ impl ConfigChanges<'_> {
             .iter()
             .map(checked_tenant)
             .collect::<Result<Vec<_>, _>>()?;
-        let attempt = on_backend!(self, |pool| {
-            let mut tx = begin_write!(self.backend, pool).map_err(counted)?;
-            if let Backend::Postgres(_) = self.backend {
-                // Serialises writers only (plain reads take no conflicting lock): see the
-                // module's invariants.
-                sqlx::query("LOCK TABLE config_changes IN SHARE ROW EXCLUSIVE MODE")
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(counted)?;
-            }
-            let mut stored = Vec::with_capacity(changes.len());
-            let mut refused = None;
-            for (change, tenant) in changes.iter().zip(&tenants) {
-                // One statement: the key's latest row is read and the next one written only
-                // when it is at the expected version (no row comes back otherwise).
-                let version = change.expected_version + 1;
-                let inserted: Result<Option<(i64, Option<String>)>, sqlx::Error> = sqlx::query_as(
-                    "WITH prev AS (SELECT version, value FROM config_changes \
-                         WHERE config_key = $1 ORDER BY version DESC LIMIT 1) \
-                         INSERT INTO config_changes (config_key, version, op, rolled_back_to, \
-                         value, old_value, tenant_id, actor, role, ip, request_id, reason, \
-                         changed_at) \
-                         SELECT $1, $2, $3, $4, $5, (SELECT value FROM prev), $6, $7, $8, $9, \
-                         $10, $11, $12 \
-                         WHERE COALESCE((SELECT version FROM prev), 0) = $13 \
-                         RETURNING seq, old_value",
-                )
-                .bind(&change.key)
-                .bind(version)
-                .bind(change.op.as_str())
-                .bind(change.op.rolled_back_to())
-                .bind(&change.value)
-                .bind(*tenant)
-                .bind(&change.actor)
-                .bind(&change.role)
-                .bind(&change.ip)
-                .bind(&change.request_id)
-                .bind(&change.reason)
-                .bind(at)
-                .bind(change.expected_version)
-                .fetch_optional(&mut *tx)
-                .await;
-                match inserted {
-                    Ok(None) => {
-                        let current_version: Option<i64> = sqlx::query_scalar(
-                            "SELECT MAX(version) FROM config_changes WHERE config_key = $1",
-                        )
-                        .bind(&change.key)
-                        .fetch_one(&mut *tx)
-                        .await
-                        .map_err(counted)?;
-                        refused = Some(Attempt::Moved {
-                            key: change.key.clone(),
-                            current_version: current_version.unwrap_or(0),
-                        });
-                        break;
-                    }
-                    Ok(Some((seq, old_value))) => stored.push(StoredChange {
-                        seq,
-                        key: change.key.clone(),
-                        version,
-                        op: change.op,
-                        value: change.value.clone(),
-                        old_value,
-                        tenant_id: change.tenant_id,
-                        actor: change.actor.clone(),
-                        role: change.role.clone(),
-                        ip: change.ip.clone(),
-                        request_id: change.request_id.clone(),
-                        reason: change.reason.clone(),
-                        changed_at: at,
-                    }),
-                    Err(e) if is_unique_violation(&e) => {
-                        refused = Some(Attempt::Raced {
-                            key: change.key.clone(),
-                        });
-                        break;
-                    }
-                    Err(e) => return Err(counted(e).into()),
-                }
-            }
-            match refused {
-                None => {
-                    tx.commit().await.map_err(counted)?;
-                    Attempt::Written(stored)
-                }
-                Some(refused) => {
-                    tx.rollback().await.map_err(counted)?;
-                    refused
-                }
-            }
-        });
+        let attempt = match self.backend {
+            Backend::Postgres(pool) => append_postgres(pool, changes, &tenants, at).await?,
+            Backend::Sqlite(pool) => append_sqlite(pool, changes, &tenants, at).await?,
+        };
         match attempt {
             Attempt::Written(stored) => Ok(stored),
             Attempt::Moved {
@@ -373,12 +286,23 @@ impl ConfigChanges<'_> {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!(
-            "{} c.config_key IN ({}) AND c.version = (SELECT MAX(m.version) \
-             FROM config_changes m WHERE m.config_key = c.config_key) ORDER BY c.config_key",
-            select_changes!("c WHERE"),
-            json_ids(self.backend, "$1"),
-        );
+        // Each key's latest row found by one descent of the (key, version) index: the cost does
+        // not grow with the key's history, whatever the statistics the plan was made with.
+        let latest =
+            select_changes!("m WHERE m.config_key = k.wanted ORDER BY m.version DESC LIMIT 1");
+        let sql = match self.backend {
+            Backend::Sqlite(_) => format!(
+                "{} c.seq IN (SELECT ({latest_seq}) FROM (SELECT value AS wanted \
+                 FROM json_each($1)) k) ORDER BY c.config_key",
+                select_changes!("c WHERE"),
+                latest_seq = "SELECT m.seq FROM config_changes m WHERE m.config_key = k.wanted \
+                              ORDER BY m.version DESC LIMIT 1",
+            ),
+            Backend::Postgres(_) => format!(
+                "SELECT c.* FROM json_array_elements_text($1::json) AS k(wanted) \
+                 CROSS JOIN LATERAL ({latest}) c ORDER BY c.config_key"
+            ),
+        };
         let ids = ids_json(keys);
         let rows: Vec<ChangeRow> = on_backend!(self, |pool| {
             sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
@@ -563,8 +487,172 @@ fn checked_tenant(change: &NewChange) -> Result<Option<i64>, StoreError> {
 }
 
 /// Whether the database refused a row as a duplicate of a unique key.
+/// [`ConfigChanges::append`] on SQLite: one write transaction, a statement per change.
+async fn append_sqlite(
+    pool: &sqlx::SqlitePool,
+    changes: &[NewChange],
+    tenants: &[Option<i64>],
+    at: i64,
+) -> Result<Attempt, StoreError> {
+    // BEGIN IMMEDIATE: one writer at a time, so `seq` order is visibility order.
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(counted)?;
+    let mut stored = Vec::with_capacity(changes.len());
+    let mut refused = None;
+    for (change, tenant) in changes.iter().zip(tenants) {
+        // One statement: the key's latest row is read and the next one written only
+        // when it is at the expected version (no row comes back otherwise).
+        let version = change.expected_version + 1;
+        let inserted: Result<Option<(i64, Option<String>)>, sqlx::Error> = sqlx::query_as(
+            "WITH prev AS (SELECT version, value FROM config_changes \
+                     WHERE config_key = $1 ORDER BY version DESC LIMIT 1) \
+                     INSERT INTO config_changes (config_key, version, op, rolled_back_to, \
+                     value, old_value, tenant_id, actor, role, ip, request_id, reason, \
+                     changed_at) \
+                     SELECT $1, $2, $3, $4, $5, (SELECT value FROM prev), $6, $7, $8, $9, \
+                     $10, $11, $12 \
+                     WHERE COALESCE((SELECT version FROM prev), 0) = $13 \
+                     RETURNING seq, old_value",
+        )
+        .bind(&change.key)
+        .bind(version)
+        .bind(change.op.as_str())
+        .bind(change.op.rolled_back_to())
+        .bind(&change.value)
+        .bind(*tenant)
+        .bind(&change.actor)
+        .bind(&change.role)
+        .bind(&change.ip)
+        .bind(&change.request_id)
+        .bind(&change.reason)
+        .bind(at)
+        .bind(change.expected_version)
+        .fetch_optional(&mut *tx)
+        .await;
+        match inserted {
+            Ok(None) => {
+                let current_version: Option<i64> = sqlx::query_scalar(
+                    "SELECT MAX(version) FROM config_changes WHERE config_key = $1",
+                )
+                .bind(&change.key)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(counted)?;
+                refused = Some(Attempt::Moved {
+                    key: change.key.clone(),
+                    current_version: current_version.unwrap_or(0),
+                });
+                break;
+            }
+            Ok(Some((seq, old_value))) => {
+                stored.push(StoredChange::written(change, seq, old_value, at))
+            }
+            Err(e) if is_unique_violation(&e) => {
+                refused = Some(Attempt::Raced {
+                    key: change.key.clone(),
+                });
+                break;
+            }
+            Err(e) => return Err(counted(e)),
+        }
+    }
+    match refused {
+        None => {
+            tx.commit().await.map_err(counted)?;
+            Ok(Attempt::Written(stored))
+        }
+        Some(refused) => {
+            tx.rollback().await.map_err(counted)?;
+            Ok(refused)
+        }
+    }
+}
+
+/// [`ConfigChanges::append`] on PostgreSQL: one statement (`config_append`, migration 0012),
+/// so the table lock that serializes writers is held for no client round trip.
+async fn append_postgres(
+    pool: &sqlx::PgPool,
+    changes: &[NewChange],
+    tenants: &[Option<i64>],
+    at: i64,
+) -> Result<Attempt, StoreError> {
+    let column = |f: fn(&NewChange) -> Option<String>| changes.iter().map(f).collect::<Vec<_>>();
+    let rows: Result<Vec<(i64, Option<String>)>, sqlx::Error> = sqlx::query_as(
+        "SELECT out_seq, out_old_value FROM config_append($1, $2, $3, $4, $5, $6, $7, $8, $9, \
+         $10, $11, $12)",
+    )
+    .bind(column(|c| Some(c.key.clone())))
+    .bind(
+        changes
+            .iter()
+            .map(|c| c.expected_version + 1)
+            .collect::<Vec<i64>>(),
+    )
+    .bind(column(|c| Some(c.op.as_str().to_string())))
+    .bind(
+        changes
+            .iter()
+            .map(|c| c.op.rolled_back_to())
+            .collect::<Vec<Option<i64>>>(),
+    )
+    .bind(column(|c| c.value.clone()))
+    .bind(tenants.to_vec())
+    .bind(column(|c| Some(c.actor.clone())))
+    .bind(column(|c| Some(c.role.clone())))
+    .bind(column(|c| c.ip.clone()))
+    .bind(column(|c| c.request_id.clone()))
+    .bind(column(|c| Some(c.reason.clone())))
+    .bind(at)
+    .fetch_all(pool)
+    .await;
+    match rows {
+        Ok(rows) => Ok(Attempt::Written(
+            changes
+                .iter()
+                .zip(rows)
+                .map(|(change, (seq, old_value))| StoredChange::written(change, seq, old_value, at))
+                .collect(),
+        )),
+        Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some(MOVED_SQLSTATE) => {
+            let message = db.message();
+            let (version, key) = message.split_once(' ').unwrap_or(("0", message));
+            Ok(Attempt::Moved {
+                key: key.to_string(),
+                current_version: version.parse().unwrap_or(0),
+            })
+        }
+        Err(e) if is_unique_violation(&e) => Ok(Attempt::Raced {
+            key: changes.first().map(|c| c.key.clone()).unwrap_or_default(),
+        }),
+        Err(e) => Err(counted(e)),
+    }
+}
+
+/// The SQLSTATE `config_append` raises when a key is not at the expected version.
+const MOVED_SQLSTATE: &str = "VGL01";
+
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+impl StoredChange {
+    /// The row `change` became: `seq` and `old_value` as the store gave them, written at `at`.
+    fn written(change: &NewChange, seq: i64, old_value: Option<String>, at: i64) -> StoredChange {
+        StoredChange {
+            seq,
+            key: change.key.clone(),
+            version: change.expected_version + 1,
+            op: change.op,
+            value: change.value.clone(),
+            old_value,
+            tenant_id: change.tenant_id,
+            actor: change.actor.clone(),
+            role: change.role.clone(),
+            ip: change.ip.clone(),
+            request_id: change.request_id.clone(),
+            reason: change.reason.clone(),
+            changed_at: at,
+        }
+    }
 }
 
 /// A row of `config_changes` as the database returns it.

@@ -113,6 +113,18 @@ async fn versions_chain_old_values_and_read_back(store: &Store) {
             ("tenant.7.quiet_hours".to_string(), 2)
         ]
     );
+    // The latest row of each key asked for, by key; keys never written are absent.
+    let other = changes
+        .append(&[set("log.filter", "\"info\"", 0)], NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        changes
+            .latest_of(&["sla.grace".into(), "nope".into(), "log.filter".into()])
+            .await
+            .unwrap(),
+        [other[0].clone(), v2[0].clone()]
+    );
 }
 
 async fn a_moved_key_conflicts_and_a_batch_is_all_or_nothing(store: &Store) {
