@@ -12,7 +12,6 @@
 //! [`ROLLBACK_CHECK`] the flags' automatic rollback conditions are checked too
 //! ([`super::rollback`]).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -112,7 +111,7 @@ pub async fn follow(
         targets,
         applied,
         log_filter: None,
-        values: None,
+        layer: None,
         routing_from: None,
     };
     state.round().await;
@@ -158,8 +157,8 @@ struct Follower {
     applied: watch::Sender<Applied>,
     /// The runtime log filter in force (`None`: the start-up one).
     log_filter: Option<String>,
-    /// The layer as read: key → value (JSON text); `None` until the first full read.
-    values: Option<BTreeMap<String, String>>,
+    /// The layer as applied; `None` until the first full read.
+    layer: Option<RuntimeLayer>,
     /// The on-call lists the routing in force was built from (rebuilt only when they change).
     routing_from: Option<Vec<(RuntimeKey, serde_json::Value)>>,
 }
@@ -167,48 +166,67 @@ struct Follower {
 /// Changes read per query when catching up.
 const CATCH_UP_PAGE: u32 = 1000;
 
-/// A failed read: the values as they were (to keep), and why.
-type ReadFailure = (Option<BTreeMap<String, String>>, StoreError);
+/// What one read brought: the keys it changed (`None`: the whole layer was read), the last
+/// `seq` read, and when each change read was made.
+struct Read {
+    changed: Option<Vec<RuntimeKey>>,
+    seq: i64,
+    made: Vec<i64>,
+}
 
 impl Follower {
-    /// Reads what changed since the last round (the whole layer the first time) and applies it.
+    /// Reads what changed since the last round (the whole layer the first time) and applies
+    /// what it touches: flags, routing, secrets and the log filter each only when one of
+    /// their keys changed (a round of tenant SLA changes only moves the applied `seq`).
     /// Appends are serialized in the store, so rows become visible in `seq` order and reading
     /// on from the last `seq` misses none.
     async fn round(&mut self) {
         let before = self.applied.borrow().seq;
-        let read = match self.values.take() {
-            None => self.read_all().await,
-            Some(values) => self.read_since(values, before).await,
+        let mut layer = self.layer.take();
+        let read = match layer.as_mut() {
+            None => self.read_all().await.map(|(all, read)| {
+                layer = Some(all);
+                read
+            }),
+            Some(layer) => self.read_since(layer, before).await,
         };
-        let (values, seq, new_rows) = match read {
+        self.layer = layer;
+        let read = match read {
             Ok(read) => read,
-            Err((values, e)) => {
-                self.values = values;
+            Err(e) => {
                 config_apply_errors().increment(1);
                 warn!(error = %e, "cannot read the runtime configuration; the last applied stays in force");
                 return;
             }
         };
-        let layer = RuntimeLayer::from_values(
-            values
-                .iter()
-                .filter_map(|(k, v)| serde_json::from_str(v).ok().map(|v| (k.as_str(), v))),
-        );
-        self.values = Some(values);
-        self.targets.flags.replace(layer.flags());
-        if let Some(center) = &self.targets.center {
-            apply_secrets(&layer, center.seal_key().map(|k| &**k), center.secrets());
+        let Some(layer) = self.layer.as_ref() else {
+            return;
+        };
+        let touched = |wanted: fn(&RuntimeKey) -> bool| match &read.changed {
+            None => true,
+            Some(keys) => keys.iter().any(wanted),
+        };
+        if touched(|k| matches!(k, RuntimeKey::Flag(_))) {
+            self.targets.flags.replace(layer.flags());
         }
-        if let (Some(routing), Some(center)) = (&self.targets.routing, &self.targets.center) {
-            let lists: Vec<(RuntimeKey, serde_json::Value)> = layer
-                .iter()
-                .filter(|(k, _)| k.is_notify())
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            if self.routing_from.as_ref() != Some(&lists) {
-                // Checked when it was changed; built whole (a tenant's routing merges the main).
-                routing.replace(super::notify::routing_of(&layer, center.config()));
-                self.routing_from = Some(lists);
+        if touched(RuntimeKey::is_secret) {
+            if let Some(center) = &self.targets.center {
+                apply_secrets(layer, center.seal_key().map(|k| &**k), center.secrets());
+            }
+        }
+        if touched(RuntimeKey::is_notify) {
+            if let (Some(routing), Some(center)) = (&self.targets.routing, &self.targets.center) {
+                let lists: Vec<(RuntimeKey, serde_json::Value)> = layer
+                    .iter()
+                    .filter(|(k, _)| k.is_notify())
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                if self.routing_from.as_ref() != Some(&lists) {
+                    // Checked when it was changed; built whole (a tenant's routing merges the
+                    // main).
+                    routing.replace(super::notify::routing_of(layer, center.config()));
+                    self.routing_from = Some(lists);
+                }
             }
         }
         let filter = layer.log_filter().map(str::to_string);
@@ -224,60 +242,67 @@ impl Follower {
                 Err(e) => warn!(error = %e, "cannot change the log filter"),
             }
         }
-        if seq != before {
+        if read.seq != before {
             let now = now_ms();
-            for changed_at in new_rows {
+            for changed_at in read.made {
                 config_apply_seconds().record((now - changed_at).max(0) as f64 / 1000.0);
             }
-            config_applied_seq().set(seq as f64);
-            self.applied.send_replace(Applied { seq });
+            config_applied_seq().set(read.seq as f64);
+            self.applied.send_replace(Applied { seq: read.seq });
         }
     }
 
     /// The whole layer and the `seq` it reflects.
-    async fn read_all(&self) -> Result<(BTreeMap<String, String>, i64, Vec<i64>), ReadFailure> {
+    async fn read_all(&self) -> Result<(RuntimeLayer, Read), StoreError> {
         let changes = self.store.config_changes();
         // The seq first: a change landing between the two reads is in the layer and read
         // again next round (applying it twice changes nothing).
-        let seq = changes.last_seq().await.map_err(|e| (None, e))?;
-        let rows = changes.current().await.map_err(|e| (None, e))?;
-        let values = rows
-            .into_iter()
-            .filter_map(|r| Some((r.key, r.value?)))
-            .collect();
-        Ok((values, seq, Vec::new()))
+        let seq = changes.last_seq().await?;
+        let rows = changes.current().await?;
+        let read = Read {
+            changed: None,
+            seq,
+            made: Vec::new(),
+        };
+        Ok((super::center::layer_of(&rows), read))
     }
 
-    /// `values` with the changes after `seq` applied, the last `seq` read, and when each of
-    /// those changes was made.
-    async fn read_since(
-        &self,
-        mut values: BTreeMap<String, String>,
-        mut seq: i64,
-    ) -> Result<(BTreeMap<String, String>, i64, Vec<i64>), ReadFailure> {
+    /// Applies the changes after `seq` to `layer`: only their values are parsed. On a failed
+    /// read, the changes read before it stay applied and the next round reads on from the
+    /// last one.
+    async fn read_since(&self, layer: &mut RuntimeLayer, mut seq: i64) -> Result<Read, StoreError> {
         let changes = self.store.config_changes();
-        let mut made = Vec::new();
+        let mut read = Read {
+            changed: Some(Vec::new()),
+            seq,
+            made: Vec::new(),
+        };
         loop {
             let filter = AuditFilter {
                 after_seq: Some(seq),
                 limit: CATCH_UP_PAGE,
                 ..AuditFilter::default()
             };
-            let rows = match changes.audit(&filter).await {
-                Ok(rows) => rows,
-                Err(e) => return Err((Some(values), e)),
-            };
+            let rows = changes.audit(&filter).await?;
             let full = rows.len() == CATCH_UP_PAGE as usize;
             for row in rows {
                 seq = row.seq;
-                made.push(row.changed_at);
-                match row.value {
-                    Some(v) => values.insert(row.key, v),
-                    None => values.remove(&row.key),
+                read.seq = seq;
+                read.made.push(row.changed_at);
+                let Ok(key) = RuntimeKey::parse(&row.key) else {
+                    continue; // A key the service stopped knowing changes nothing.
                 };
+                let value = row
+                    .value
+                    .as_deref()
+                    .and_then(|v| serde_json::from_str(v).ok());
+                layer.set(key.clone(), value);
+                if let Some(changed) = read.changed.as_mut() {
+                    changed.push(key);
+                }
             }
             if !full {
-                return Ok((values, seq, made));
+                return Ok(read);
             }
         }
     }
