@@ -22,6 +22,7 @@ fn flags(c: &mut Criterion) {
         FlagRule {
             on: true,
             tenants: vec![],
+            users: vec![],
             percent: Some(25),
             rollback_when: None,
         },
@@ -31,6 +32,7 @@ fn flags(c: &mut Criterion) {
         FlagRule {
             on: true,
             tenants: (100_001..=100_100).collect(),
+            users: vec![],
             percent: None,
             rollback_when: None,
         },

@@ -8,7 +8,8 @@
 //! "percent": 25}`: the listed tenants plus a stable quarter of all tenants, chosen by a hash
 //! of the tenant id salted with the flag's name (a tenant in the 25% stays in when the rollout
 //! grows to 50%). A flag nobody set is on: every switch guards behaviour that Vigil has by
-//! default.
+//! default. A rule of a switch a user acts through (`ws.tickets`: a dashboard session) may
+//! also list `"users"` (token subjects) it is on for, whatever their tenant.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -21,6 +22,12 @@ use crate::setting::ConfigDuration;
 
 /// Most tenants one rule may list.
 pub const MAX_LISTED_TENANTS: usize = 10_000;
+
+/// Most users one rule may list.
+pub const MAX_LISTED_USERS: usize = 1_000;
+
+/// Longest user (token subject) a rule may list, in bytes.
+pub const MAX_USER_BYTES: usize = 256;
 
 /// A behaviour a flag switches.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -68,6 +75,12 @@ impl Switch {
             Switch::Partner(_) => "the exchange with this partner",
         }
     }
+
+    /// Whether a user acts through the switch, so a rule may list users: the tickets channel
+    /// (a dashboard session's token subject). The others act for a tenant only.
+    pub fn acts_for_users(&self) -> bool {
+        matches!(self, Switch::WsTickets)
+    }
 }
 
 impl fmt::Display for Switch {
@@ -85,12 +98,15 @@ impl fmt::Display for Switch {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FlagRule {
-    /// Off for every tenant when false; when true, on for every tenant unless `tenants` or
-    /// `percent` narrow it.
+    /// Off for every tenant when false; when true, on for every tenant unless `tenants`,
+    /// `users` or `percent` narrow it.
     pub on: bool,
     /// On for these tenants.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tenants: Vec<u64>,
+    /// On for these users (token subjects), where a user acts ([`Switch::acts_for_users`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<String>,
     /// On for this share of all tenants (0–100), chosen by a stable hash of the tenant id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub percent: Option<u8>,
@@ -130,9 +146,31 @@ pub enum RollbackMetric {
 }
 
 impl FlagRule {
-    /// Problems with the rule, as (field, reason).
-    pub fn problems(&self) -> Vec<(String, String)> {
+    /// Problems with the rule of `switch`, as (field, reason).
+    pub fn problems(&self, switch: &Switch) -> Vec<(String, String)> {
         let mut out = Vec::new();
+        if !self.users.is_empty() && !switch.acts_for_users() {
+            out.push((
+                "users".into(),
+                format!("{switch} is switched per tenant (no user acts through it); list tenants instead"),
+            ));
+        }
+        if self.users.len() > MAX_LISTED_USERS {
+            out.push((
+                "users".into(),
+                format!("at most {MAX_LISTED_USERS} users; use tenants or percent for more"),
+            ));
+        }
+        if self
+            .users
+            .iter()
+            .any(|u| u.trim().is_empty() || u.len() > MAX_USER_BYTES)
+        {
+            out.push((
+                "users".into(),
+                format!("users are token subjects of 1 to {MAX_USER_BYTES} bytes"),
+            ));
+        }
         if self.percent.is_some_and(|p| p > 100) {
             out.push(("percent".into(), "must be between 0 and 100".into()));
         }
@@ -165,25 +203,33 @@ impl FlagRule {
                 ));
             }
         }
-        if !self.on && (self.percent.is_some() || !self.tenants.is_empty()) {
+        if !self.on
+            && (self.percent.is_some() || !self.tenants.is_empty() || !self.users.is_empty())
+        {
             out.push((
                 "on".into(),
-                "a flag that is off is off for everyone: drop tenants and percent, or set on"
+                "a flag that is off is off for everyone: drop tenants, users and percent, or set on"
                     .into(),
             ));
         }
         out
     }
 
-    /// Whether the rule switches `switch` on for `tenant`.
+    /// Whether the rule switches `switch` on for `tenant` (whoever acts).
     pub fn is_on(&self, switch: &Switch, tenant: u64) -> bool {
+        self.is_on_for(switch, tenant, None)
+    }
+
+    /// Whether the rule switches `switch` on for `user` of `tenant` (`None`: no user acts).
+    pub fn is_on_for(&self, switch: &Switch, tenant: u64, user: Option<&str>) -> bool {
         if !self.on {
             return false;
         }
-        if self.tenants.is_empty() && self.percent.is_none() {
+        if self.tenants.is_empty() && self.percent.is_none() && self.users.is_empty() {
             return true;
         }
         self.tenants.contains(&tenant)
+            || user.is_some_and(|u| self.users.iter().any(|listed| listed == u))
             || self
                 .percent
                 .is_some_and(|p| bucket(switch, tenant) < u64::from(p) * 100)
@@ -215,6 +261,20 @@ impl FlagSet {
         self.rules
             .get(switch)
             .is_none_or(|rule| rule.is_on(switch, tenant))
+    }
+
+    /// Whether `switch` is on for `user` of `tenant` (on when no rule is set).
+    pub fn is_on_for(&self, switch: &Switch, tenant: u64, user: &str) -> bool {
+        self.rules
+            .get(switch)
+            .is_none_or(|rule| rule.is_on_for(switch, tenant, Some(user)))
+    }
+
+    /// Whether the rule of `switch` is on for some users it lists by name.
+    pub fn lists_users(&self, switch: &Switch) -> bool {
+        self.rules
+            .get(switch)
+            .is_some_and(|rule| rule.on && !rule.users.is_empty())
     }
 
     /// The rule of `switch`, if one is set.
@@ -299,6 +359,7 @@ mod tests {
             FlagRule {
                 on: false,
                 tenants: vec![],
+                users: vec![],
                 percent: None,
                 rollback_when: None,
             },
@@ -317,10 +378,35 @@ mod tests {
     }
 
     #[test]
+    fn listed_users_are_on_in_any_tenant_where_a_user_acts_and_refused_elsewhere() {
+        let rule: FlagRule =
+            serde_json::from_str(r#"{"on": true, "tenants": [7], "users": ["carol"]}"#).unwrap();
+        assert!(rule.problems(&Switch::WsTickets).is_empty());
+        let tickets = Switch::WsTickets;
+        assert!(rule.is_on_for(&tickets, 8, Some("carol")));
+        assert!(!rule.is_on_for(&tickets, 8, Some("bob")));
+        assert!(!rule.is_on(&tickets, 8), "no user acts: the tenant decides");
+        assert!(rule.is_on_for(&tickets, 7, Some("bob")));
+        let set = FlagSet::new([(tickets.clone(), rule.clone())]);
+        assert!(set.lists_users(&tickets));
+        assert!(set.is_on_for(&tickets, 8, "carol"));
+        let fields: Vec<String> = rule
+            .problems(&Switch::Sms)
+            .into_iter()
+            .map(|(f, _)| f)
+            .collect();
+        assert_eq!(fields, ["users"]);
+        let off: FlagRule = serde_json::from_str(r#"{"on": false, "users": [""]}"#).unwrap();
+        let fields: Vec<String> = off.problems(&tickets).into_iter().map(|(f, _)| f).collect();
+        assert_eq!(fields, ["users", "on"]);
+    }
+
+    #[test]
     fn listed_tenants_are_on_and_others_follow_the_percentage() {
         let rule = FlagRule {
             on: true,
             tenants: vec![7],
+            users: vec![],
             percent: Some(0),
             rollback_when: None,
         };
@@ -335,6 +421,7 @@ mod tests {
             let rule = FlagRule {
                 on: true,
                 tenants: vec![],
+                users: vec![],
                 percent: Some(percent),
                 rollback_when: None,
             };
@@ -354,6 +441,7 @@ mod tests {
         let quarter = FlagRule {
             on: true,
             tenants: vec![],
+            users: vec![],
             percent: Some(25),
             rollback_when: None,
         };
@@ -380,7 +468,11 @@ mod tests {
     fn bad_rules_are_reported() {
         let rule: FlagRule =
             serde_json::from_str(r#"{"on": false, "tenants": [0], "percent": 101}"#).unwrap();
-        let fields: Vec<String> = rule.problems().into_iter().map(|(f, _)| f).collect();
+        let fields: Vec<String> = rule
+            .problems(&Switch::WsTickets)
+            .into_iter()
+            .map(|(f, _)| f)
+            .collect();
         assert_eq!(fields, ["percent", "tenants", "on"]);
         assert!(serde_json::from_str::<FlagRule>(r#"{"on": true, "pct": 5}"#).is_err());
     }
@@ -394,6 +486,7 @@ mod tests {
             FlagRule {
                 on: false,
                 tenants: vec![],
+                users: vec![],
                 percent: None,
                 rollback_when: None,
             },

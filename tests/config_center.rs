@@ -387,6 +387,66 @@ async fn a_flag_flip_is_applied_by_the_running_service_within_a_second() {
         "the refusal names the flag: {refused}"
     );
 
+    // Listed by name, a user of that tenant gets the channel back; the others still do not.
+    let a = api
+        .call(
+            "PUT",
+            "/api/v1/feature-flags/ws.tickets",
+            &ops,
+            Some(json!({"rule": {"on": true, "tenants": [OTHER], "users": ["carol"]}, "reason": "carol tries it"})),
+            Some(1),
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    let seq = a.data()["changes"][0]["seq"].as_i64().expect("seq");
+    eventually("the user rule applied", || async {
+        let v = api.service.metric("vigil_config_applied_seq").await?;
+        (v as i64 >= seq).then_some(())
+    })
+    .await;
+    let carol = api.setup.token(TENANT, "client_user", "carol");
+    let mut listed = WsClient::connect(api.service.port, &carol)
+        .await
+        .expect("connect");
+    listed.subscribe(&["tickets"], json!({})).await;
+    let welcome = listed.message().await;
+    assert_ne!(welcome["type"], "error", "{welcome}");
+    // And its ticket deltas: a ticket created now reaches carol.
+    let js = async_nats::jetstream::new(async_nats::connect(nats.url()).await.expect("connect"));
+    publish_events(
+        &js,
+        &[Ev::created(
+            TENANT,
+            "T-CAROL",
+            now_ms() - MIN,
+            "HIGH",
+            "e-carol",
+        )],
+    )
+    .await;
+    listed
+        .until("carol's ticket delta", |m| {
+            m["type"] == "ticket" && m["data"]["ticket_id"] == "T-CAROL"
+        })
+        .await;
+    let mut unlisted = WsClient::connect(api.service.port, &viewer)
+        .await
+        .expect("connect");
+    unlisted.subscribe(&["tickets"], json!({})).await;
+    let refused = unlisted.message().await;
+    assert_eq!(refused["type"], "error", "{refused}");
+    let per_tenant_only = api
+        .call(
+            "PUT",
+            "/api/v1/feature-flags/notify.sms",
+            &ops,
+            Some(json!({"rule": {"on": true, "users": ["carol"]}, "reason": "no users here"})),
+            Some(0),
+        )
+        .await;
+    assert_eq!(per_tenant_only.status, 400, "{}", per_tenant_only.text);
+    assert_eq!(per_tenant_only.data()["problems"][0]["field"], "users");
+
     // A bad rule is refused with its field; a client admin may not touch flags.
     let bad = api
         .call(
@@ -394,7 +454,7 @@ async fn a_flag_flip_is_applied_by_the_running_service_within_a_second() {
             "/api/v1/feature-flags/ws.tickets",
             &ops,
             Some(json!({"rule": {"on": true, "percent": 150}, "reason": "oops"})),
-            Some(1),
+            Some(2),
         )
         .await;
     assert_eq!(bad.status, 400, "{}", bad.text);

@@ -54,6 +54,8 @@ pub struct Rollout {
     pub percent: Option<u8>,
     /// The tenants listed now.
     pub tenants: Vec<u64>,
+    /// The users listed now.
+    pub users: Vec<String>,
     /// The automatic rollback condition, if any.
     #[schema(value_type = Option<Object>)]
     pub rollback_when: Option<RollbackWhen>,
@@ -79,6 +81,10 @@ pub struct RolloutBody {
     /// Tenants on whatever the percentage (default: none).
     #[serde(default)]
     pub tenants: Vec<u64>,
+    /// Users (token subjects) on whatever their tenant, for flags a user acts through
+    /// (`ws.tickets`; default: none).
+    #[serde(default)]
+    pub users: Vec<String>,
     /// The automatic rollback condition (default: none).
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
@@ -91,7 +97,10 @@ pub struct RolloutBody {
 }
 
 fn stage(rule: &FlagRule) -> &'static str {
-    match (rule.on, rule.tenants.is_empty() && rule.percent.is_none()) {
+    match (
+        rule.on,
+        rule.tenants.is_empty() && rule.users.is_empty() && rule.percent.is_none(),
+    ) {
         (false, _) => "off",
         (true, true) => "full",
         (true, false) if rule.percent == Some(100) => "full",
@@ -163,6 +172,7 @@ pub async fn list(
             stage: stage(&rule).into(),
             percent: rule.percent,
             tenants: rule.tenants.clone(),
+            users: rule.users.clone(),
             rollback_when: rule.rollback_when.clone(),
             version: versions.get(&name).copied().unwrap_or(0),
             steps,
@@ -205,6 +215,7 @@ pub async fn advance(
     let rule = FlagRule {
         on: true,
         tenants: step.tenants,
+        users: step.users,
         percent: Some(step.percent),
         rollback_when: step.rollback_when,
     };

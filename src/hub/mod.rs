@@ -130,6 +130,15 @@ impl Hub {
             .is_none_or(|f| f.is_on(&Switch::WsTickets, tenant))
     }
 
+    /// Whether the tickets channel is switched on for `user` of `tenant` (flag `ws.tickets`,
+    /// which may list users).
+    pub fn tickets_on_for(&self, tenant: u64, user: &str) -> bool {
+        self.inner
+            .flags
+            .get()
+            .is_none_or(|f| f.snapshot().is_on_for(&Switch::WsTickets, tenant, user))
+    }
+
     fn topic(&self, tenant_id: u64) -> Option<Arc<Topic>> {
         self.inner
             .topics
@@ -186,7 +195,7 @@ impl Hub {
             }
             let seq = st.next_seq();
             let message = protocol::delta("alert", seq, tenant, alert, None);
-            st.fan_out(&message, |c| c.alerts);
+            st.fan_out(&message, |s| s.channels.alerts);
             for s in lock(&self.inner.everyone).iter() {
                 if s.channels.alerts {
                     s.queue.push(message.clone());
@@ -329,16 +338,32 @@ impl Hub {
             metrics,
             Some(Supersedes::Metrics(tenant)),
         );
-        st.fan_out(&m, |c| c.metrics);
+        st.fan_out(&m, |s| s.channels.metrics);
         everyone
             .iter()
             .filter(|s| s.channels.metrics)
             .for_each(|s| s.queue.push(m.clone()));
-        // Switched off for this tenant: ticket deltas stop at once, for everyone.
-        let tickets = if self.tickets_on(tenant) {
+        // Switched off for this tenant: ticket deltas stop at once, for everyone but the users
+        // the flag lists by name.
+        let flags = self.inner.flags.get().map(Flags::snapshot);
+        let for_tenant = flags
+            .as_ref()
+            .is_none_or(|f| f.is_on(&Switch::WsTickets, tenant));
+        let for_users = !for_tenant
+            && flags
+                .as_ref()
+                .is_some_and(|f| f.lists_users(&Switch::WsTickets));
+        let tickets = if for_tenant || for_users {
             tickets
         } else {
             &[]
+        };
+        let wants = |s: &Subscriber| {
+            s.channels.tickets
+                && (for_tenant
+                    || flags
+                        .as_ref()
+                        .is_some_and(|f| f.is_on_for(&Switch::WsTickets, tenant, &s.user)))
         };
         for (id, view) in tickets {
             let seq = st.next_seq();
@@ -353,10 +378,10 @@ impl Hub {
                     key,
                 ),
             };
-            st.fan_out(&message, |c| c.tickets);
+            st.fan_out(&message, wants);
             everyone
                 .iter()
-                .filter(|s| s.channels.tickets)
+                .filter(|s| wants(s))
                 .for_each(|s| s.queue.push(message.clone()));
         }
     }

@@ -71,9 +71,10 @@ impl Client {
             )));
         }
         if channels.tickets {
-            if let Some(off) = tenants.iter().find(|t| !self.hub.tickets_on(**t)) {
+            let user = self.caller.claims.sub.as_str();
+            if let Some(off) = tenants.iter().find(|t| !self.hub.tickets_on_for(**t, user)) {
                 return Err(Refusal::Invalid(format!(
-                    "channels: the tickets channel is switched off for tenant {off} (flag ws.tickets); subscribe without it"
+                    "channels: the tickets channel is switched off for tenant {off} and this user (flag ws.tickets); subscribe without it"
                 )));
             }
         }
@@ -97,6 +98,7 @@ impl Client {
                     client: self.id,
                     queue: self.queue.clone(),
                     channels,
+                    user: self.caller.claims.sub.as_str().into(),
                 },
             );
         }
@@ -116,6 +118,7 @@ impl Client {
             client: self.id,
             queue: self.queue.clone(),
             channels,
+            user: self.caller.claims.sub.as_str().into(),
         });
         *lock(&self.subscribed) = Subscribed::Everyone;
         self.hub.watching_changed();

@@ -17,6 +17,8 @@ pub struct Subscriber {
     pub queue: Arc<ClientQueue>,
     /// What it asked for.
     pub channels: Channels,
+    /// Who (the token's subject), for flags that list users.
+    pub user: Arc<str>,
 }
 
 /// A tenant's topic.
@@ -147,9 +149,9 @@ impl TopicState {
     }
 
     /// Queues `message` for every subscriber that `wants` it.
-    pub fn fan_out(&self, message: &Outgoing, wants: impl Fn(Channels) -> bool) {
+    pub fn fan_out(&self, message: &Outgoing, wants: impl Fn(&Subscriber) -> bool) {
         for s in &self.subscribers {
-            if wants(s.channels) {
+            if wants(s) {
                 s.queue.push(message.clone());
             }
         }

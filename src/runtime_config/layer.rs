@@ -150,7 +150,7 @@ impl RuntimeLayer {
                     }
                     match serde_path_to_error::deserialize::<_, FlagRule>(value.clone()) {
                         Ok(rule) => {
-                            for (field, reason) in rule.problems() {
+                            for (field, reason) in rule.problems(switch) {
                                 bad(&field, reason);
                             }
                         }
