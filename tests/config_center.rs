@@ -620,3 +620,76 @@ async fn a_rollout_advances_step_by_step_and_lists_its_steps() {
         .await;
     assert_eq!(refused.status, 403, "{}", refused.text);
 }
+
+#[tokio::test]
+async fn request_limits_change_at_run_time_and_come_back_when_deleted() {
+    let nats = NatsServer::start();
+    let api = Api::start(&nats).await;
+    let ops = api.setup.token(TENANT, "ops", "olivia");
+    let viewer = api.setup.token(OTHER, "client_user", "vera");
+    let key = "/api/v1/system-config/http.rate_limit_per_tenant";
+    let overview = "/api/v1/client/dashboard/overview";
+    let applied = |seq: i64| {
+        let service = &api.service;
+        async move {
+            eventually("the change applied", || async {
+                let v = service.metric("vigil_config_applied_seq").await?;
+                (v as i64 >= seq).then_some(())
+            })
+            .await
+        }
+    };
+
+    let files = api.call("GET", key, &ops, None, None).await;
+    assert_eq!(files.status, 200, "{}", files.text);
+    assert_eq!(files.data()["value"], 0, "switched off in the files");
+    assert_eq!(files.data()["layer"], "files");
+    let bad = api
+        .call(
+            "PUT",
+            key,
+            &ops,
+            Some(json!({"value": -1, "reason": "x"})),
+            Some(0),
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.text);
+
+    let set = api
+        .call(
+            "PUT",
+            key,
+            &ops,
+            Some(json!({"value": 3, "reason": "a noisy tenant"})),
+            Some(0),
+        )
+        .await;
+    assert_eq!(set.status, 200, "{}", set.text);
+    applied(set.data()["changes"][0]["seq"].as_i64().expect("seq")).await;
+    for _ in 0..3 {
+        let ok = api.call("GET", overview, &viewer, None, None).await;
+        assert_eq!(ok.status, 200, "{}", ok.text);
+    }
+    let limited = api.call("GET", overview, &viewer, None, None).await;
+    assert_eq!(limited.status, 429, "{}", limited.text);
+
+    let deleted = api
+        .call(
+            "DELETE",
+            &format!("{key}?reason=lifted"),
+            &ops,
+            None,
+            Some(1),
+        )
+        .await;
+    assert_eq!(deleted.status, 200, "{}", deleted.text);
+    applied(deleted.data()["changes"][0]["seq"].as_i64().expect("seq")).await;
+    for _ in 0..5 {
+        let ok = api.call("GET", overview, &viewer, None, None).await;
+        assert_eq!(
+            ok.status, 200,
+            "the files' value (off) applies again: {}",
+            ok.text
+        );
+    }
+}

@@ -8,6 +8,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use axum::http::HeaderMap;
@@ -19,24 +20,44 @@ use super::proxy::{limit_key, Proxies};
 use crate::limits::{KeyedLimit, SharedLimits};
 use crate::telemetry::metrics::http_rate_limited;
 
-/// The configured limits; `None` where a limit is switched off (0).
+/// The limits in force; `None` where a limit is switched off (0). The configuration center
+/// may change them at run time ([`RateLimits::set_per_minute`]).
 #[derive(Debug)]
 pub struct RateLimits {
-    per_ip: Option<KeyedLimit<IpAddr>>,
-    per_tenant: Option<KeyedLimit<u64>>,
+    per_ip: RwLock<Option<Arc<KeyedLimit<IpAddr>>>>,
+    per_tenant: RwLock<Option<Arc<KeyedLimit<u64>>>>,
     proxies: Proxies,
+    shared: Option<SharedLimits>,
+    /// Requests per minute per IP and per tenant in force.
+    in_force: Mutex<(u32, u32)>,
+}
+
+/// Reads what a lock guards, whether or not a writer panicked.
+fn read<T: Clone>(lock: &RwLock<T>) -> T {
+    match lock.read() {
+        Ok(guard) => guard.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
+    }
+}
+
+fn write<T>(lock: &RwLock<T>, value: T) {
+    match lock.write() {
+        Ok(mut guard) => *guard = value,
+        Err(poisoned) => *poisoned.into_inner() = value,
+    }
 }
 
 fn limiter<K: std::hash::Hash + Eq + Clone + std::fmt::Display>(
     scope: &'static str,
     per_minute: u32,
     shared: Option<&SharedLimits>,
-) -> Option<KeyedLimit<K>> {
-    NonZeroU32::new(per_minute).map(|n| KeyedLimit::new(scope, Quota::per_minute(n), shared))
+) -> Option<Arc<KeyedLimit<K>>> {
+    NonZeroU32::new(per_minute)
+        .map(|n| Arc::new(KeyedLimit::new(scope, Quota::per_minute(n), shared)))
 }
 
 async fn check<K: std::hash::Hash + Eq + Clone + std::fmt::Display>(
-    limiter: Option<&KeyedLimit<K>>,
+    limiter: Option<Arc<KeyedLimit<K>>>,
     key: &K,
 ) -> Result<(), ApiError> {
     let Some(limiter) = limiter else {
@@ -58,10 +79,32 @@ impl RateLimits {
     /// The limits of `[http]`, shared through `shared` when given (`[cluster] redis_url`).
     pub fn new(config: &HttpConfig, shared: Option<&SharedLimits>) -> RateLimits {
         RateLimits {
-            per_ip: limiter("ip", config.rate_limit_per_ip, shared),
-            per_tenant: limiter("tenant", config.rate_limit_per_tenant, shared),
+            per_ip: RwLock::new(limiter("ip", config.rate_limit_per_ip, shared)),
+            per_tenant: RwLock::new(limiter("tenant", config.rate_limit_per_tenant, shared)),
             proxies: Proxies::new(&config.trusted_proxies),
+            shared: shared.cloned(),
+            in_force: Mutex::new((config.rate_limit_per_ip, config.rate_limit_per_tenant)),
         }
+    }
+
+    /// Puts new limits in force (requests per minute; 0 switches a limit off). A limit that
+    /// changes starts afresh: every client has its full burst again. Returns whether anything
+    /// changed.
+    pub fn set_per_minute(&self, per_ip: u32, per_tenant: u32) -> bool {
+        let mut in_force = match self.in_force.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let shared = self.shared.as_ref();
+        if in_force.0 != per_ip {
+            write(&self.per_ip, limiter("ip", per_ip, shared));
+        }
+        if in_force.1 != per_tenant {
+            write(&self.per_tenant, limiter("tenant", per_tenant, shared));
+        }
+        let changed = *in_force != (per_ip, per_tenant);
+        *in_force = (per_ip, per_tenant);
+        changed
     }
 
     /// The client's address (see [`Proxies::client_ip`]): the peer, or behind a trusted proxy
@@ -72,20 +115,20 @@ impl RateLimits {
 
     /// Counts one request of `ip` (under its [`limit_key`]); 40005 once over the limit.
     pub async fn check_ip(&self, ip: IpAddr) -> Result<(), ApiError> {
-        check(self.per_ip.as_ref(), &limit_key(ip)).await
+        check(read(&self.per_ip), &limit_key(ip)).await
     }
 
     /// Counts one request of `tenant_id`; 40005 once over the limit.
     pub async fn check_tenant(&self, tenant_id: u64) -> Result<(), ApiError> {
-        check(self.per_tenant.as_ref(), &tenant_id).await
+        check(read(&self.per_tenant), &tenant_id).await
     }
 
     /// Forgets clients whose limits have fully recovered, so the tables stay small.
     pub fn forget_idle(&self) {
-        if let Some(l) = &self.per_ip {
+        if let Some(l) = read(&self.per_ip) {
             l.forget_idle();
         }
-        if let Some(l) = &self.per_tenant {
+        if let Some(l) = read(&self.per_tenant) {
             l.forget_idle();
         }
     }

@@ -8,7 +8,8 @@
 //! What applying means per key: flags are swapped whole in [`Flags`] (read in process by every
 //! component); `log.filter` replaces the process's log filter. A tenant's SLA keys need nothing
 //! here: they reached the engine as `sla.policy_updated` events in the stream. Secrets are
-//! opened and put in [`Secrets`]; the providers reading them are rebuilt at their next use. Every
+//! opened and put in [`Secrets`]; the providers reading them are rebuilt at their next use. The
+//! request limits are put in force in [`RateLimits`] (each limit changed starts afresh). Every
 //! [`ROLLBACK_CHECK`] the flags' automatic rollback conditions are checked too
 //! ([`super::rollback`]).
 
@@ -24,6 +25,7 @@ use super::keys::RuntimeKey;
 use super::layer::RuntimeLayer;
 use crate::clock::now_ms;
 use crate::flags::Flags;
+use crate::http::RateLimits;
 use crate::notify::RoutingHandle;
 use crate::secrets::{SealKey, Secrets};
 use crate::store::config_changes::AuditFilter;
@@ -53,6 +55,8 @@ pub struct Targets {
     pub flags: Flags,
     /// The notifier's routing (`None`: notifications are off here).
     pub routing: Option<RoutingHandle>,
+    /// The API's request limits (`None` in tests without an API).
+    pub limits: Option<Arc<RateLimits>>,
     /// The center: the files the routing is built over, and the changes automatic rollbacks
     /// make (`None` in tests that follow without changing).
     pub center: Option<ConfigCenter>,
@@ -208,6 +212,14 @@ impl Follower {
         };
         if touched(|k| matches!(k, RuntimeKey::Flag(_))) {
             self.targets.flags.replace(layer.flags());
+        }
+        if touched(|k| matches!(k, RuntimeKey::HttpLimit(_))) {
+            if let (Some(limits), Some(center)) = (&self.targets.limits, &self.targets.center) {
+                let (per_ip, per_tenant) = layer.http_limits(&center.config().http);
+                if limits.set_per_minute(per_ip, per_tenant) {
+                    info!(per_ip, per_tenant, "request limits changed (per minute)");
+                }
+            }
         }
         if touched(RuntimeKey::is_secret) {
             if let Some(center) = &self.targets.center {

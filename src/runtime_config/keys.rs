@@ -3,6 +3,8 @@
 //!
 //! Keys are dotted paths of the configuration. Runtime keys:
 //! - `log.filter`: the `RUST_LOG`-style log filter of every instance.
+//! - `http.rate_limit_per_ip`, `http.rate_limit_per_tenant`: the API's request limits (per
+//!   minute; 0 switches one off).
 //! - `flags.<name>`: a feature flag ([`super::flags::Switch`] names the known ones).
 //! - `tenant.<id>.sla.<field>` with field `calendar`, `warn_at`, `pause_statuses`, `targets` or
 //!   `service_types`: a tenant's SLA policy, applied as a new policy version exactly like an
@@ -98,11 +100,39 @@ impl NotifyField {
     }
 }
 
+/// A request limit of `[http]` that the runtime layer may set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum HttpLimit {
+    /// `rate_limit_per_ip`: requests per minute per client address.
+    PerIp,
+    /// `rate_limit_per_tenant`: requests per minute per tenant.
+    PerTenant,
+}
+
+impl HttpLimit {
+    /// Both limits.
+    pub const ALL: [HttpLimit; 2] = [HttpLimit::PerIp, HttpLimit::PerTenant];
+
+    /// The field's name in `[http]`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpLimit::PerIp => "rate_limit_per_ip",
+            HttpLimit::PerTenant => "rate_limit_per_tenant",
+        }
+    }
+
+    fn parse(s: &str) -> Option<HttpLimit> {
+        HttpLimit::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+}
+
 /// A key of the runtime layer.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum RuntimeKey {
     /// `log.filter`.
     LogFilter,
+    /// `http.rate_limit_per_ip` or `http.rate_limit_per_tenant`.
+    HttpLimit(HttpLimit),
     /// `flags.<name>`.
     Flag(Switch),
     /// `tenant.<id>.sla.<field>`.
@@ -129,7 +159,7 @@ pub enum RuntimeKey {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
     /// Not a key of the configuration at all.
-    #[error("{key}: unknown key; runtime keys are log.filter, flags.<name>, notify.<contacts|schedules|policies|routes>, tenant.<id>.sla.<calendar|warn_at|pause_statuses|targets|service_types>, tenant.<id>.notify.<contacts|schedules|policies|routes> and secrets.<VARIABLE>")]
+    #[error("{key}: unknown key; runtime keys are log.filter, http.rate_limit_per_ip, http.rate_limit_per_tenant, flags.<name>, notify.<contacts|schedules|policies|routes>, tenant.<id>.sla.<calendar|warn_at|pause_statuses|targets|service_types>, tenant.<id>.notify.<contacts|schedules|policies|routes> and secrets.<VARIABLE>")]
     Unknown {
         /// The key as given.
         key: String,
@@ -149,7 +179,7 @@ pub enum KeyError {
 const START_ONLY: &[(&str, &str)] = &[
     ("nats", "the streams and their partitions are fixed at start (partitions for the life of the stream); change config/vigil.toml and restart"),
     ("store", "the store connection is opened at start; change config/vigil.toml and restart"),
-    ("http", "the listeners and their limits are set up at start; change config/vigil.toml and restart"),
+    ("http", "the listeners are set up at start (the request limits change at run time as http.rate_limit_per_ip and http.rate_limit_per_tenant); change config/vigil.toml and restart"),
     ("ws", "the WebSocket hub is set up at start; change config/vigil.toml and restart"),
     ("notify", "notification providers, delivery settings and limits are set up at start (contacts, schedules, policies and routes change at run time as notify.<list>); change config/vigil.toml and restart"),
     ("partners", "exchange partners are connected at start; switch one off with flags.partner.<id>, or change config/vigil.toml and restart"),
@@ -169,6 +199,9 @@ impl RuntimeKey {
         let parts: Vec<&str> = key.split('.').collect();
         match parts.as_slice() {
             ["log", "filter"] => Ok(RuntimeKey::LogFilter),
+            ["http", field] if HttpLimit::parse(field).is_some() => HttpLimit::parse(field)
+                .map(RuntimeKey::HttpLimit)
+                .ok_or_else(unknown),
             ["log", "format"] => Err(KeyError::StartOnly {
                 key: key.into(),
                 reason: "the log format is chosen at start; change config/vigil.toml and restart",
@@ -212,6 +245,7 @@ impl RuntimeKey {
                 Some(*tenant)
             }
             RuntimeKey::LogFilter
+            | RuntimeKey::HttpLimit(_)
             | RuntimeKey::Flag(_)
             | RuntimeKey::Notify(_)
             | RuntimeKey::Secret(_) => None,
@@ -236,6 +270,7 @@ impl fmt::Display for RuntimeKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RuntimeKey::LogFilter => f.write_str("log.filter"),
+            RuntimeKey::HttpLimit(limit) => write!(f, "http.{}", limit.as_str()),
             RuntimeKey::Flag(switch) => write!(f, "flags.{switch}"),
             RuntimeKey::TenantSla { tenant, field } => {
                 write!(f, "tenant.{tenant}.sla.{}", field.as_str())
@@ -317,6 +352,8 @@ mod tests {
     fn runtime_keys_parse_and_print_back() {
         for key in [
             "log.filter",
+            "http.rate_limit_per_ip",
+            "http.rate_limit_per_tenant",
             "flags.ws.tickets",
             "flags.notify.sms",
             "flags.partner.acme",

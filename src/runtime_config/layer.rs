@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use vigil_engine::policy::{PolicyBook, PolicySpec};
 
-use super::keys::{RuntimeKey, SlaField};
+use super::keys::{HttpLimit, RuntimeKey, SlaField};
 use crate::config::VigilConfig;
 use crate::flags::{FlagRule, FlagSet, Switch};
 
@@ -102,6 +102,21 @@ impl RuntimeLayer {
         (open, failed)
     }
 
+    /// The request limits per minute (per IP, per tenant): the layer's, else `config`'s.
+    pub fn http_limits(&self, config: &crate::http::config::HttpConfig) -> (u32, u32) {
+        let limit = |which: HttpLimit, configured: u32| {
+            self.values
+                .get(&RuntimeKey::HttpLimit(which))
+                .and_then(Value::as_u64)
+                .and_then(|n| u32::try_from(n).ok())
+                .unwrap_or(configured)
+        };
+        (
+            limit(HttpLimit::PerIp, config.rate_limit_per_ip),
+            limit(HttpLimit::PerTenant, config.rate_limit_per_tenant),
+        )
+    }
+
     /// The log filter the layer sets.
     pub fn log_filter(&self) -> Option<&str> {
         self.values.get(&RuntimeKey::LogFilter)?.as_str()
@@ -161,6 +176,15 @@ impl RuntimeLayer {
                     let policy = tenants.entry(*tenant).or_default();
                     if let Err(reason) = set_policy_field(policy, *field, value) {
                         bad(&reason.0, reason.1);
+                    }
+                }
+                RuntimeKey::HttpLimit(_) => {
+                    if value.as_u64().is_none_or(|n| n > u64::from(u32::MAX)) {
+                        bad(
+                            "",
+                            "expected requests per minute, a whole number (0 switches the limit off)"
+                                .into(),
+                        );
                     }
                 }
                 RuntimeKey::Secret(name) => {

@@ -22,5 +22,5 @@ pub mod rollback;
 
 pub use crate::flags::{FlagRule, FlagSet, Flags, Switch};
 pub use center::{Author, ChangeError, ChangeRequest, ConfigCenter};
-pub use keys::{known_switches, KeyError, NotifyField, RuntimeKey, SlaField};
+pub use keys::{known_switches, HttpLimit, KeyError, NotifyField, RuntimeKey, SlaField};
 pub use layer::{RuntimeLayer, ValueProblem};

@@ -200,6 +200,7 @@ pub async fn run(
         flags,
         // Contacts, schedules, policies and routes change at run time where a notifier runs.
         routing: notifier.is_some().then(|| routing.clone()),
+        limits: Some(limits.clone()),
         center: Some(config_center.clone()),
     };
     let config_follower = tokio::spawn(follow::follow(

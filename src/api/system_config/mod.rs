@@ -37,8 +37,8 @@ use crate::http::{ApiError, Envelope};
 use crate::runtime_config::keys::secret_variables;
 use crate::runtime_config::layer::configured_field;
 use crate::runtime_config::{
-    known_switches, Author, ChangeError, ChangeRequest, ConfigCenter, KeyError, NotifyField,
-    RuntimeKey, RuntimeLayer, SlaField,
+    known_switches, Author, ChangeError, ChangeRequest, ConfigCenter, HttpLimit, KeyError,
+    NotifyField, RuntimeKey, RuntimeLayer, SlaField,
 };
 use crate::secrets::shown;
 
@@ -171,6 +171,7 @@ fn listed_keys(
         (None, Some(t)) => vec![t],
         (None, None) => {
             keys.push(RuntimeKey::LogFilter);
+            keys.extend(HttpLimit::ALL.into_iter().map(RuntimeKey::HttpLimit));
             keys.extend(NotifyField::ALL.into_iter().map(RuntimeKey::Notify));
             keys.extend(
                 known_switches(center.config())
@@ -216,6 +217,13 @@ fn entry(
         None => (
             match key {
                 RuntimeKey::LogFilter => Value::String(center.config().log.filter.clone()),
+                RuntimeKey::HttpLimit(limit) => {
+                    let http = &center.config().http;
+                    json!(match limit {
+                        HttpLimit::PerIp => http.rate_limit_per_ip,
+                        HttpLimit::PerTenant => http.rate_limit_per_tenant,
+                    })
+                }
                 RuntimeKey::Flag(_) => json!({ "on": true }),
                 RuntimeKey::TenantSla { tenant, field } => {
                     configured_field(center.book(), *tenant, *field)
