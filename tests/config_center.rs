@@ -365,13 +365,8 @@ async fn a_flag_flip_is_applied_by_the_running_service_within_a_second() {
         .await;
     assert_eq!(a.status, 200, "{}", a.text);
     let seq = a.data()["changes"][0]["seq"].as_i64().expect("seq");
-    let applied = eventually("the flip applied", || async {
-        let v = api.service.metric("vigil_config_applied_seq").await?;
-        (v as i64 >= seq).then_some(())
-    })
-    .await;
+    api.service.config_applied(seq).await;
     let took = flipped.elapsed();
-    let _: () = applied;
     assert!(
         took < Duration::from_secs(1),
         "applied after {took:?}, the budget is 1 s"
@@ -399,11 +394,7 @@ async fn a_flag_flip_is_applied_by_the_running_service_within_a_second() {
         .await;
     assert_eq!(a.status, 200, "{}", a.text);
     let seq = a.data()["changes"][0]["seq"].as_i64().expect("seq");
-    eventually("the user rule applied", || async {
-        let v = api.service.metric("vigil_config_applied_seq").await?;
-        (v as i64 >= seq).then_some(())
-    })
-    .await;
+    api.service.config_applied(seq).await;
     let carol = api.setup.token(TENANT, "client_user", "carol");
     let mut listed = WsClient::connect(api.service.port, &carol)
         .await
@@ -533,12 +524,8 @@ async fn two_instances_converge_on_every_change_made_through_either() {
         assert_eq!(answer.status, 200, "{key}: {}", answer.text);
         last = answer.data()["changes"][0]["seq"].as_i64().expect("seq");
     }
-    for (name, service) in [("a", &a), ("b", &b)] {
-        eventually(&format!("instance {name} applied every change"), || async {
-            let applied = service.metric("vigil_config_applied_seq").await?;
-            (applied as i64 >= last).then_some(())
-        })
-        .await;
+    for service in [&a, &b] {
+        service.config_applied(last).await;
     }
     // Both show the same layer, and both refuse the tickets channel the flag switched off.
     let listing = |port: u16| {
@@ -629,16 +616,6 @@ async fn request_limits_change_at_run_time_and_come_back_when_deleted() {
     let viewer = api.setup.token(OTHER, "client_user", "vera");
     let key = "/api/v1/system-config/http.rate_limit_per_tenant";
     let overview = "/api/v1/client/dashboard/overview";
-    let applied = |seq: i64| {
-        let service = &api.service;
-        async move {
-            eventually("the change applied", || async {
-                let v = service.metric("vigil_config_applied_seq").await?;
-                (v as i64 >= seq).then_some(())
-            })
-            .await
-        }
-    };
 
     let files = api.call("GET", key, &ops, None, None).await;
     assert_eq!(files.status, 200, "{}", files.text);
@@ -665,7 +642,9 @@ async fn request_limits_change_at_run_time_and_come_back_when_deleted() {
         )
         .await;
     assert_eq!(set.status, 200, "{}", set.text);
-    applied(set.data()["changes"][0]["seq"].as_i64().expect("seq")).await;
+    api.service
+        .config_applied(set.data()["changes"][0]["seq"].as_i64().expect("seq"))
+        .await;
     for _ in 0..3 {
         let ok = api.call("GET", overview, &viewer, None, None).await;
         assert_eq!(ok.status, 200, "{}", ok.text);
@@ -683,7 +662,9 @@ async fn request_limits_change_at_run_time_and_come_back_when_deleted() {
         )
         .await;
     assert_eq!(deleted.status, 200, "{}", deleted.text);
-    applied(deleted.data()["changes"][0]["seq"].as_i64().expect("seq")).await;
+    api.service
+        .config_applied(deleted.data()["changes"][0]["seq"].as_i64().expect("seq"))
+        .await;
     for _ in 0..5 {
         let ok = api.call("GET", overview, &viewer, None, None).await;
         assert_eq!(

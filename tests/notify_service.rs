@@ -327,11 +327,7 @@ async fn with_the_sms_flag_off_for_a_tenant_its_sms_pages_are_cancelled_and_emai
     .await;
     assert_eq!(flip.status, 200, "{}", flip.text);
     let seq = flip.data()["changes"][0]["seq"].as_i64().expect("seq");
-    eventually("the flag applied", || async {
-        let applied = service.metric("vigil_config_applied_seq").await?;
-        (applied as i64 >= seq).then_some(())
-    })
-    .await;
+    service.config_applied(seq).await;
 
     rig.overdue_ticket("TKT-FLAG").await;
     let mail = rig.smtp.wait_for(1, WAIT).await;
@@ -381,11 +377,7 @@ async fn a_flag_whose_rollback_condition_trips_goes_back_to_its_previous_version
     .await;
     assert_eq!(on.status, 200, "{}", on.text);
     let seq = on.data()["changes"][0]["seq"].as_i64().expect("seq");
-    eventually("the flag applied", || async {
-        let applied = service.metric("vigil_config_applied_seq").await?;
-        (applied as i64 >= seq).then_some(())
-    })
-    .await;
+    service.config_applied(seq).await;
 
     // The new provider refuses the first SMS: one failed notification trips the condition.
     rig.gateway.push_fault_on(Route::Sms, Fault::Status(400));
@@ -455,11 +447,7 @@ async fn contacts_changed_at_run_time_are_paged_at_their_new_number_and_bad_ones
     .await;
     assert_eq!(changed.status, 200, "{}", changed.text);
     let seq = changed.data()["changes"][0]["seq"].as_i64().expect("seq");
-    eventually("the contacts applied", || async {
-        let applied = service.metric("vigil_config_applied_seq").await?;
-        (applied as i64 >= seq).then_some(())
-    })
-    .await;
+    service.config_applied(seq).await;
     rig.overdue_ticket("TKT-NEW-PHONE").await;
     let sms = rig.gateway.wait_for_deliveries(1, WAIT).await;
     assert_eq!(sms[0].to.as_deref(), Some("+15550000009"));
@@ -520,11 +508,7 @@ async fn a_secret_set_at_run_time_is_used_at_once_and_never_shown_stored_or_logg
         set.text
     );
     let seq = set.data()["changes"][0]["seq"].as_i64().expect("seq");
-    eventually("the secret applied", || async {
-        let applied = service.metric("vigil_config_applied_seq").await?;
-        (applied as i64 >= seq).then_some(())
-    })
-    .await;
+    service.config_applied(seq).await;
     rig.overdue_ticket("TKT-ROTATED").await;
     let sms = rig.gateway.wait_for_deliveries(1, WAIT).await;
     assert_eq!(sms[0].to.as_deref(), Some("+15550000001"));

@@ -144,15 +144,9 @@ async fn with_the_partner_flag_off_records_wait_and_go_once_it_is_on_again() {
             a.data()["changes"][0]["seq"].as_i64().expect("seq")
         }
     };
-    let service_ref = &service;
-    let applied = |seq: i64| async move {
-        eventually("the flag applied", || async {
-            let v = service_ref.metric("vigil_config_applied_seq").await?;
-            (v as i64 >= seq).then_some(())
-        })
-        .await
-    };
-    applied(flip(r#"{"on": false}"#, "0").await).await;
+    service
+        .config_applied(flip(r#"{"on": false}"#, "0").await)
+        .await;
 
     let client = async_nats::connect(nats.url()).await.expect("nats");
     let js = async_nats::jetstream::new(client);
@@ -181,7 +175,9 @@ async fn with_the_partner_flag_off_records_wait_and_go_once_it_is_on_again() {
     );
     assert_eq!(partner.stored(), 0, "nothing went to the partner");
 
-    applied(flip(r#"{"on": true}"#, "1").await).await;
+    service
+        .config_applied(flip(r#"{"on": true}"#, "1").await)
+        .await;
     assert!(
         partner.wait_for_records(2, WAIT).await,
         "the held records go once the flag is on"

@@ -486,7 +486,6 @@ fn checked_tenant(change: &NewChange) -> Result<Option<i64>, StoreError> {
         .map_err(|_| invalid("tenant id above 2^63-1"))
 }
 
-/// Whether the database refused a row as a duplicate of a unique key.
 /// [`ConfigChanges::append`] on SQLite: one write transaction, a statement per change.
 async fn append_sqlite(
     pool: &sqlx::SqlitePool,
@@ -630,6 +629,7 @@ async fn append_postgres(
 /// The SQLSTATE `config_append` raises when a key is not at the expected version.
 const MOVED_SQLSTATE: &str = "VGL01";
 
+/// Whether the database refused a row as a duplicate of a unique key.
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{vigil, Run, STOP_LIMIT, WAIT};
+use super::{eventually, vigil, Run, STOP_LIMIT, WAIT};
 
 /// A config for API and WebSocket tests: 4 partitions, rate limits off (they have tests of
 /// their own).
@@ -161,6 +161,16 @@ impl Service {
         let (status, body) = self.get("/metrics").await?;
         assert_eq!(status, 200, "/metrics answered {status}");
         metric_value(&body, sample)
+    }
+
+    /// Waits until the configuration change `seq` (from a change's answer) is in force here
+    /// (`vigil_config_applied_seq`).
+    pub async fn config_applied(&self, seq: i64) {
+        eventually(&format!("configuration change {seq} applied"), || async {
+            let applied = self.metric("vigil_config_applied_seq").await?;
+            (applied as i64 >= seq).then_some(())
+        })
+        .await;
     }
 
     /// Kills the process outright (SIGKILL: no shutdown, nothing flushed) and waits for it.
