@@ -201,7 +201,7 @@ async fn dashboard_endpoints_report_figures_clocks_and_bad_parameters() {
     let request_group = groups
         .iter()
         .find(|g| g["key"] == "request")
-        .expect("a request group");
+        .unwrap_or_else(|| panic!("no request group: {}", compliance.text));
     assert_eq!(request_group["response"]["met"], 1, "{}", compliance.text);
     assert_eq!(compliance.data()["total"]["response"]["met"], 1);
     let range = api

@@ -204,6 +204,18 @@ async fn a_tenant_admin_changes_a_target_on_the_settings_page_and_new_tickets_ge
     let mut service = setup.start();
     service.ready().await;
     let admin = setup.token(7, "client_admin", "alice");
+    let ops = setup.token(7, "ops", "olivia");
+    // A rollout for the ops part of the page to show in words.
+    let rollout = request_with(
+        service.port,
+        "PUT",
+        "/api/v1/gray-release/ws.tickets",
+        Some(&ops),
+        Some(r#"{"percent": 25, "tenants": [9], "users": ["carol"], "reason": "dark launch"}"#),
+        &[("If-Match", "0")],
+    )
+    .await;
+    assert_eq!(rollout.status, 200, "{}", rollout.text);
     let shots = root.join("target/browser");
     std::fs::create_dir_all(&shots).expect("screenshot dir");
     let screenshot = shots.join("settings.png");
@@ -211,6 +223,7 @@ async fn a_tenant_admin_changes_a_target_on_the_settings_page_and_new_tickets_ge
         format!("http://127.0.0.1:{}", service.port),
         admin.clone(),
         screenshot.display().to_string(),
+        ops.clone(),
     ];
     let (outcome, said) =
         tokio::task::spawn_blocking(move || drive(&driver_dir, "settings.mjs", &args))
@@ -267,5 +280,34 @@ async fn a_tenant_admin_changes_a_target_on_the_settings_page_and_new_tickets_ge
         "+15550000077",
         "{}",
         contacts.text
+    );
+    // The flag switched off on the page, by ops, with the reason given there.
+    let flag = request(
+        service.port,
+        "GET",
+        "/api/v1/system-config/flags.notify.retractions",
+        Some(&ops),
+        None,
+    )
+    .await;
+    assert_eq!(
+        flag.data()["value"],
+        serde_json::json!({"on": false}),
+        "{}",
+        flag.text
+    );
+    let history = request(
+        service.port,
+        "GET",
+        "/api/v1/system-config/flags.notify.retractions/history",
+        Some(&ops),
+        None,
+    )
+    .await;
+    let newest = &history.data()["versions"][0];
+    assert_eq!(newest["actor"], "olivia", "{}", history.text);
+    assert_eq!(
+        newest["reason"],
+        "retraction notices confuse the night shift"
     );
 }

@@ -60,6 +60,9 @@
     everLive: false,
     /** Highest seq seen for the tenant (what resume_from sends). */
     lastSeq: null,
+    /** The channels subscribed to: all of CHANNELS unless the tickets channel is switched off
+     *  for this tenant (flag ws.tickets), which the hub says when it refuses a subscription. */
+    channels: CHANNELS.slice(),
     /** Seq of the newest snapshot or delta applied per channel; older messages are stale. */
     channelSeq: {},
     metrics: null,
@@ -412,6 +415,8 @@
     stopLive();
     resetData();
     state.tenantId = tenantId;
+    // Another tenant may have the tickets channel: ask for everything again.
+    state.channels = CHANNELS.slice();
     setText(ui.sessionTenant, tenantId === null ? '—' : String(tenantId));
     if (state.claims && state.claims.role === 'ops') {
       writeStorage(STORE.tenant, tenantId);
@@ -516,10 +521,7 @@
       if (gen !== state.gen) return;
       conn.opened = true;
       conn.lastMessageAt = Date.now();
-      const subscribe = { op: 'subscribe', channels: CHANNELS.slice() };
-      if (state.claims.role === 'ops') subscribe.tenant_ids = [state.tenantId];
-      if (state.lastSeq !== null) subscribe.resume_from = state.lastSeq;
-      ws.send(JSON.stringify(subscribe));
+      sendSubscribe(ws);
       conn.heartbeat = setInterval(() => heartbeat(ws, conn), HEARTBEAT_TICK_MS);
     });
     ws.addEventListener('message', (ev) => {
@@ -648,7 +650,7 @@
         noteSeq(msg.seq);
         conn.snapshots.add(msg.channel);
         if (!conn.live) {
-          if (CHANNELS.every((c) => conn.snapshots.has(c))) markLive(conn, 'live');
+          if (state.channels.every((c) => conn.snapshots.has(c))) markLive(conn, 'live');
           else if (!conn.graceTimer) conn.graceTimer = setTimeout(() => markLive(conn, 'live'), SNAPSHOT_GRACE_MS);
         }
         return;
@@ -670,9 +672,23 @@
     }
   }
 
+  function sendSubscribe(ws) {
+    const subscribe = { op: 'subscribe', channels: state.channels.slice() };
+    if (state.claims.role === 'ops') subscribe.tenant_ids = [state.tenantId];
+    if (state.lastSeq !== null) subscribe.resume_from = state.lastSeq;
+    ws.send(JSON.stringify(subscribe));
+  }
+
   function onServerError(msg) {
     const code = msg.code;
     const text = typeof msg.message === 'string' ? msg.message : 'error';
+    // The tickets channel is switched off for this tenant: follow the rest without it.
+    if (code === 40001 && text.includes('flag ws.tickets') && state.channels.includes('tickets') && state.socket) {
+      state.channels = state.channels.filter((c) => c !== 'tickets');
+      sendSubscribe(state.socket);
+      showBanner('Ticket clocks are switched off for this tenant (flag ws.tickets); the other live figures go on.', 'info');
+      return;
+    }
     if (code === 40004) {
       endSession('Your session is no longer valid (' + text + '). Sign in again.');
       return;

@@ -6,7 +6,8 @@
  * (POST /api/v1/system-config/batch, each key with the version it was read at); refusals are
  * shown next to the fields they name (`data.problems`); the history of the targets with a
  * rollback per version; the tenant's own on-call contacts (`tenant.<id>.notify.contacts`).
- * Ops also see the feature flags (switched on and off here) and the audit.
+ * Ops also see the feature flags with their rollout in words (switched on and off here) and the
+ * audit.
  *
  * app.js announces the session with a `vigil:session` event ({token, role, tenantId} or null).
  * Server data only ever reaches the page through textContent, never innerHTML.
@@ -352,12 +353,36 @@
         const on = !!(f.rule && f.rule.on);
         const button = el('button', { type: 'button', className: 'btn btn-small', 'data-testid': 'flag-' + f.name, text: on ? 'Switch off' : 'Switch on' });
         button.addEventListener('click', () => switchFlag(f, !on));
-        return el('li', null, [el('code', { text: f.name }), el('span', { className: 'muted', text: f.description }), el('code', { text: JSON.stringify(f.rule) }), el('span', { className: 'muted', text: 'v' + f.version }), button]);
+        return el('li', null, [
+          el('code', { text: f.name }),
+          el('span', { className: 'muted', text: f.description }),
+          el('span', { 'data-testid': 'rollout-' + f.name, text: rolloutText(f.rule) }),
+          el('span', { className: 'muted', text: 'v' + f.version }),
+          button,
+        ]);
       }),
     );
     const audit = await call('GET', '/api/v1/audit?limit=' + AUDIT_SHOWN);
     const entries = audit.ok && audit.data ? audit.data.entries : [];
     ui.audit.replaceChildren(...entries.map((e) => el('li', null, [el('code', { text: e.key }), el('span', { text: versionLine(e) })])));
+  }
+
+  // A flag's rollout in words: who it is on for, and when it rolls itself back.
+  function rolloutText(rule) {
+    if (!rule || !rule.on) return 'off for everyone';
+    const parts = [];
+    if (rule.percent != null) parts.push(rule.percent + '% of tenants');
+    const tenants = rule.tenants || [];
+    if (tenants.length) parts.push('tenants ' + tenants.join(', '));
+    const users = rule.users || [];
+    if (users.length) parts.push('users ' + users.join(', '));
+    let text = parts.length ? 'on for ' + parts.join(' + ') : 'on for everyone';
+    const back = rule.rollback_when;
+    if (back) {
+      const channel = back.channel === '*' ? 'any' : back.channel;
+      text += '; rolls back if more than ' + back.above + ' ' + channel + ' notifications fail within ' + back.within;
+    }
+    return text;
   }
 
   async function switchFlag(flag, on) {

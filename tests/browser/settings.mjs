@@ -2,9 +2,11 @@
 // admin: a bad target is refused with the error next to its field, a good one is saved (45 min
 // for HIGH response), a second one (50) too, and rolling back to the first version brings 45
 // back; the history shows the three versions. Then an on-call contact is added: a bad phone is
-// refused next to it, a good one saved.
+// refused next to it, a good one saved. Then, as ops (same tenant): the flags show their rollout
+// in words (the Rust test set ws.tickets to 25% + tenant 9 + user carol), notify.retractions is
+// switched off on the page, and the audit lists that change.
 //
-// Usage: node settings.mjs <base_url> <token> <screenshot_path>
+// Usage: node settings.mjs <base_url> <admin_token> <screenshot_path> <ops_token>
 //
 // Protocol on stdout (one line each): `STEP …` progress, then `PASS` (exit 0; the Rust test then
 // checks that a ticket created afterwards gets the 45-minute target) or `FAIL <reason>` (exit 1,
@@ -13,9 +15,9 @@
 import { chromium, WAIT_MS, CHROMIUM, CHROMIUM_ARGS, DESKTOP, say, step, tid, Failure, redact, withSuffix, waitFor, run } from './common.mjs';
 
 async function main() {
-  const [baseArg, token, screenshot] = process.argv.slice(2);
-  if (!baseArg || !token || !screenshot) {
-    throw new Failure('usage: node settings.mjs <base_url> <token> <screenshot_path>');
+  const [baseArg, token, screenshot, opsToken] = process.argv.slice(2);
+  if (!baseArg || !token || !screenshot || !opsToken) {
+    throw new Failure('usage: node settings.mjs <base_url> <admin_token> <screenshot_path> <ops_token>');
   }
   const base = baseArg.replace(/\/+$/, '');
   const pageErrors = [];
@@ -92,6 +94,32 @@ async function main() {
     }
 
     await page.screenshot({ path: screenshot, fullPage: true });
+
+    step('as ops: open the same tenant');
+    const opsContext = await browser.newContext({ viewport: DESKTOP, deviceScaleFactor: 1 });
+    page = await opsContext.newPage();
+    page.on('pageerror', (err) => pageErrors.push(redact(err.message)));
+    await page.goto(`${base}/?token=${encodeURIComponent(opsToken)}&tenant_id=7`, { waitUntil: 'domcontentloaded', timeout: WAIT_MS });
+    await waitFor('the settings panel', async () => page.locator(tid('settings-panel')).isVisible());
+    // Tenant 7 is outside ws.tickets' rollout: the page follows the rest without the tickets.
+    await waitFor('a notice that the ticket clocks are off', async () => ((await page.locator('#error-banner').textContent()) || '').includes('flag ws.tickets'));
+    await waitFor('the live figures without the tickets channel', async () => ((await page.locator(tid('conn-status')).textContent()) || '').trim().toLowerCase() === 'live');
+    await page.locator(tid('settings-toggle')).click();
+    const rollout = page.locator(tid('rollout-ws.tickets'));
+    await waitFor('the flags with their rollout', async () => (await rollout.count()) > 0 && (await rollout.isVisible()));
+    const words = ((await rollout.textContent()) || '').trim();
+    step(`ws.tickets reads: ${words}`);
+    if (!words.includes('25% of tenants') || !words.includes('tenants 9') || !words.includes('users carol')) {
+      throw new Failure(`the rollout of ws.tickets is not shown in words: ${words}`);
+    }
+    step('switch notify.retractions off, with a reason');
+    await page.locator(tid('reason')).fill('retraction notices confuse the night shift');
+    await page.locator(tid('flag-notify.retractions')).click();
+    const retractions = page.locator(tid('rollout-notify.retractions'));
+    await waitFor('notify.retractions off', async () => ((await retractions.textContent()) || '').trim() === 'off for everyone');
+    const audit = page.locator(`${tid('audit-list')} li`);
+    await waitFor('the change in the audit', async () => (await audit.allTextContents()).some((t) => t.includes('flags.notify.retractions')));
+    await page.screenshot({ path: withSuffix(screenshot, '.ops'), fullPage: true });
     if (pageErrors.length > 0) throw new Failure(`the page threw: ${pageErrors[0]}`);
     say('PASS');
   } catch (err) {

@@ -136,8 +136,9 @@ impl GroupedCompliance {
         }
     }
 
-    /// Compliance per group of `by` over `(from, to]`, at the resolution that reaches `from`
-    /// from `now`; groups without outcomes in the range are left out.
+    /// Compliance per group of `by` over `(from, to]`, at the resolution that reaches the
+    /// range's first instant `from + 1` from `now` (as [`super::RollingMetrics::between`]); groups
+    /// without outcomes in the range are left out.
     pub fn by(
         &self,
         by: GroupBy,
@@ -145,7 +146,7 @@ impl GroupedCompliance {
         from: Millis,
         to: Millis,
     ) -> Vec<(String, Compliance)> {
-        let width = resolution_for(now, from).max(HOUR);
+        let width = resolution_for(now, from + 1).max(HOUR);
         self.groups[by as usize]
             .iter()
             .filter_map(|(key, rings)| {

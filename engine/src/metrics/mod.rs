@@ -159,10 +159,12 @@ impl RollingMetrics {
         self.between(now, now - len_ms, now)
     }
 
-    /// Figures of `(from, to]`, at the finest resolution that reaches back from `now` to
-    /// `from` (whole buckets: the one `from` falls in is left out unless `to` is in it too).
+    /// Figures of `(from, to]`, at the finest resolution that reaches back from `now` to the
+    /// range's first instant `from + 1` (whole buckets: the one `from` falls in is left out
+    /// unless `to` is in it too). A range of the last 24 h given as `(now - 24 h - 1, now]`
+    /// is summed by the hour, like [`window`](Self::window), not by the day.
     pub fn between(&self, now: Millis, from: Millis, to: Millis) -> WindowStats {
-        let width = resolution_for(now, from);
+        let width = resolution_for(now, from + 1);
         self.ring(width).sum(from, to, width).stats()
     }
 

@@ -355,3 +355,26 @@ fn between_counts_a_range_that_starts_on_a_bucket_boundary() {
     // From just before midnight: the first hour of the day counts, the day before does not.
     assert_eq!(m.between(now, t0() - 1, now).created, 1);
 }
+
+#[test]
+fn the_last_24_hours_given_as_an_inclusive_range_are_summed_by_the_hour_across_midnight() {
+    // 00:30 on the 24th: a goal stopped at 23:30 on the 23rd is within the last 24 h.
+    let now = t0() + DAY + 30 * MINUTE;
+    let at = t0() + DAY - 30 * MINUTE;
+    let met = stopped(Goal::Response, GoalOutcome::Met, 60);
+    let mut m = RollingMetrics::default();
+    m.goal_stopped(at, met);
+    // The API's range `[now - 24 h, now]` arrives as `(now - 24 h - 1, now]`.
+    let from = now - H24 - 1;
+    assert_eq!(
+        m.between(now, from, now).response.met,
+        m.window(now, H24).response.met
+    );
+    assert_eq!(m.between(now, from, now).response.met, 1);
+    let mut grouped = GroupedCompliance::default();
+    grouped.goal_stopped(at, met, "HIGH", "request");
+    let groups = grouped.by(GroupBy::ServiceType, now, from, now);
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    assert_eq!(groups[0].0, "request");
+    assert_eq!(groups[0].1.response.met, 1);
+}
