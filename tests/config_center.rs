@@ -621,6 +621,17 @@ async fn request_limits_change_at_run_time_and_come_back_when_deleted() {
     assert_eq!(files.status, 200, "{}", files.text);
     assert_eq!(files.data()["value"], 0, "switched off in the files");
     assert_eq!(files.data()["layer"], "files");
+    let tenant_admin = api.setup.token(OTHER, "client_admin", "ada");
+    let refused = api
+        .call(
+            "PUT",
+            key,
+            &tenant_admin,
+            Some(json!({"value": 100000, "reason": "more for us"})),
+            Some(0),
+        )
+        .await;
+    assert_eq!(refused.status, 403, "ops only: {}", refused.text);
     let bad = api
         .call(
             "PUT",

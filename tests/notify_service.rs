@@ -481,6 +481,22 @@ async fn a_secret_set_at_run_time_is_used_at_once_and_never_shown_stored_or_logg
     assert_eq!(before.data()["value"], "********", "{}", before.text);
     assert_eq!(before.data()["layer"], "files");
 
+    // A tenant's admin may neither read nor set a secret (ops only).
+    let admin = rig.setup.token(TENANT, "client_admin", "alice");
+    let read = request(service.port, "GET", &key_path, Some(&admin), None).await;
+    assert_eq!(read.status, 403, "{}", read.text);
+    let body = serde_json::json!({"value": "Bearer mine", "reason": "mine"}).to_string();
+    let set = request_with(
+        service.port,
+        "PUT",
+        &key_path,
+        Some(&admin),
+        Some(&body),
+        &[("If-Match", "0")],
+    )
+    .await;
+    assert_eq!(set.status, 403, "{}", set.text);
+
     // The mask itself, and a variable no setting names, are refused.
     let masked = put(serde_json::json!("********"), "0", key_path.clone()).await;
     assert_eq!(masked.status, 400, "{}", masked.text);
