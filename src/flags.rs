@@ -222,6 +222,12 @@ impl FlagRule {
 
     /// Whether the rule switches `switch` on for `user` of `tenant` (`None`: no user acts).
     pub fn is_on_for(&self, switch: &Switch, tenant: u64, user: Option<&str>) -> bool {
+        self.decides(tenant, user, || salt(switch))
+    }
+
+    /// [`is_on_for`](Self::is_on_for) with the flag's salt computed only when the percentage
+    /// is what decides.
+    fn decides(&self, tenant: u64, user: Option<&str>, salt: impl FnOnce() -> u64) -> bool {
         if !self.on {
             return false;
         }
@@ -232,27 +238,48 @@ impl FlagRule {
             || user.is_some_and(|u| self.users.iter().any(|listed| listed == u))
             || self
                 .percent
-                .is_some_and(|p| bucket(switch, tenant) < u64::from(p) * 100)
+                .is_some_and(|p| salted_bucket(salt(), tenant) < u64::from(p) * 100)
     }
 }
 
 /// The tenant's place in `0..10_000` for `switch`: stable across versions and instances.
 pub fn bucket(switch: &Switch, tenant: u64) -> u64 {
-    let seed = xxh3_64_with_seed(switch.to_string().as_bytes(), 0);
-    xxh3_64_with_seed(&tenant.to_le_bytes(), seed) % 10_000
+    salted_bucket(salt(switch), tenant)
 }
 
-/// The applied rules of every flag that has one.
+/// The salt of `switch`'s hash: its name's (so two flags pick different tenants).
+fn salt(switch: &Switch) -> u64 {
+    xxh3_64_with_seed(switch.to_string().as_bytes(), 0)
+}
+
+fn salted_bucket(salt: u64, tenant: u64) -> u64 {
+    xxh3_64_with_seed(&tenant.to_le_bytes(), salt) % 10_000
+}
+
+/// The applied rules of every flag that has one, each with its flag's salt computed once.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FlagSet {
-    rules: HashMap<Switch, FlagRule>,
+    rules: HashMap<Switch, Applied>,
+}
+
+/// A rule in force, with the salt of its flag's hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Applied {
+    rule: FlagRule,
+    salt: u64,
 }
 
 impl FlagSet {
     /// A set of rules.
     pub fn new(rules: impl IntoIterator<Item = (Switch, FlagRule)>) -> FlagSet {
         FlagSet {
-            rules: rules.into_iter().collect(),
+            rules: rules
+                .into_iter()
+                .map(|(switch, rule)| {
+                    let salt = salt(&switch);
+                    (switch, Applied { rule, salt })
+                })
+                .collect(),
         }
     }
 
@@ -260,26 +287,25 @@ impl FlagSet {
     pub fn is_on(&self, switch: &Switch, tenant: u64) -> bool {
         self.rules
             .get(switch)
-            .is_none_or(|rule| rule.is_on(switch, tenant))
+            .is_none_or(|a| a.rule.decides(tenant, None, || a.salt))
     }
 
     /// Whether `switch` is on for `user` of `tenant` (on when no rule is set).
     pub fn is_on_for(&self, switch: &Switch, tenant: u64, user: &str) -> bool {
         self.rules
             .get(switch)
-            .is_none_or(|rule| rule.is_on_for(switch, tenant, Some(user)))
+            .is_none_or(|a| a.rule.decides(tenant, Some(user), || a.salt))
     }
 
     /// Whether the rule of `switch` is on for some users it lists by name.
     pub fn lists_users(&self, switch: &Switch) -> bool {
-        self.rules
-            .get(switch)
+        self.rule(switch)
             .is_some_and(|rule| rule.on && !rule.users.is_empty())
     }
 
     /// The rule of `switch`, if one is set.
     pub fn rule(&self, switch: &Switch) -> Option<&FlagRule> {
-        self.rules.get(switch)
+        self.rules.get(switch).map(|a| &a.rule)
     }
 }
 

@@ -64,12 +64,15 @@ pub struct PartnerWorker {
     wake: Arc<Notify>,
     /// Feature flags (`partner.<id>`); all on unless handed over.
     flags: Flags,
+    /// This partner's flag.
+    switch: Switch,
 }
 
 impl PartnerWorker {
     /// A worker for the partner behind `link`, over the outbox in `store`.
     pub fn new(link: Arc<PartnerLink>, store: Store) -> PartnerWorker {
         PartnerWorker {
+            switch: Switch::Partner(link.id().to_string()),
             link,
             store,
             wake: Arc::new(Notify::new()),
@@ -148,8 +151,8 @@ impl PartnerWorker {
             attempts,
             ..
         } = claimed;
-        let switch = Switch::Partner(self.link.id().to_string());
-        if !self.flags.is_on(&switch, record.tenant_id) {
+        let switch = &self.switch;
+        if !self.flags.is_on(switch, record.tenant_id) {
             let reason = format!(
                 "the exchange is switched off for tenant {} (flag {switch})",
                 record.tenant_id
