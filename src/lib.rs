@@ -23,6 +23,8 @@
 //! - [`notify`]: on-call notifications: routing, escalation, the outbox's intake and dispatch,
 //!   providers, ack tokens.
 //! - [`partner`]: exchange partners: partner outboxes, delivery workers, reconciliation.
+//! - [`report`]: SLA reports of a tenant over a period, from the store's goal outcomes, as
+//!   JSON, CSV, Excel or PDF.
 //! - [`redact`]: credentials in configured URLs hidden before they are printed or logged.
 //! - [`tenant_reads`]: reads of a tenant's engine any instance answers: on the local actors,
 //!   or asked of the partition's owner over NATS.
@@ -32,6 +34,7 @@
 //!   is classed (retryable or not) and read.
 //! - [`breaker`]: the circuit breaker notify and partner put in front of a peer.
 //! - [`retry`]: the one jittered back-off, and how far a peer's `Retry-After` is followed.
+//! - [`csv`]: RFC 4180 lines with formula-safe fields, for every CSV download.
 //! - [`hex`]: lower-case hex for signatures and hashes.
 
 pub mod alert_fanout;
@@ -40,6 +43,7 @@ pub mod auth;
 pub mod breaker;
 pub mod clock;
 pub mod config;
+pub mod csv;
 pub mod flags;
 pub mod hex;
 pub mod http;
@@ -49,6 +53,7 @@ pub mod limits;
 pub mod notify;
 pub mod partner;
 pub mod redact;
+pub mod report;
 pub mod retry;
 pub mod runtime_config;
 pub mod secrets;

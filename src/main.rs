@@ -6,6 +6,7 @@
 //! - `publish`: `vigil publish`, an upstream simulator.
 //! - `token`: `vigil token`, a development token signed with the configured key.
 //! - `reconcile`: `vigil reconcile`, one reconciliation with a partner now.
+//! - `report_cli`: `vigil report`, one tenant's SLA report over a period.
 //! - `service`: `vigil run`, the service.
 //! - `demo`: `vigil demo`, the service with a nats-server child and a synthetic upstream
 //!   (the `demo` feature, on by default: the only user of `vigil-peers` in the binary).
@@ -17,6 +18,7 @@ mod demo;
 mod publish;
 mod reconcile;
 mod replay;
+mod report_cli;
 mod service;
 mod token;
 
@@ -66,7 +68,8 @@ fn main() -> ExitCode {
             Command::Replay { .. }
             | Command::CheckConfig { .. }
             | Command::Token { .. }
-            | Command::Reconcile { .. } => "warn",
+            | Command::Reconcile { .. }
+            | Command::Report { .. } => "warn",
             _ => "info",
         };
         if let Err(e) = telemetry::init_logging(format.unwrap_or_default(), filter) {
@@ -168,6 +171,25 @@ fn dispatch(
             format,
         } => {
             reconcile::run(&load(Some(&config))?, &partner, date, format)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Report {
+            tenant,
+            period,
+            date,
+            from,
+            to,
+            format,
+            output,
+            config,
+        } => {
+            let range = report_cli::Range {
+                period,
+                date,
+                from,
+                to,
+            };
+            report_cli::run(&load(Some(&config))?, tenant, &range, format, output)?;
             Ok(ExitCode::SUCCESS)
         }
         #[cfg(feature = "demo")]

@@ -9,7 +9,8 @@
 //! - [`engine`]: one tenant's tickets, goal clocks, timers and alert state.
 //! - [`metrics`]: rolling per-tenant service metrics over 1 h, 24 h, 7 d and 30 d.
 //! - [`alert`]: the alert record shared by replay output, messages and the store.
-//! - [`record`]: the SLA record of a stopped goal, for exchange partners.
+//! - [`record`]: the SLA record of a stopped goal, for exchange partners, and the ticket facts
+//!   SLA reports are computed from.
 //! - [`clock`]: wall clock and manual clock.
 //! - [`snapshot`]: the snapshot format (versioned, checksummed postcard) and engine state.
 //! - [`event_time`]: the event-time driver (reorder buffer, watermark) used by replay.
@@ -30,4 +31,4 @@ pub use alert::{AlertRecord, AlertState, Goal, Level};
 pub use engine::{EngineSettings, TenantEngine};
 pub use event_time::{Collected, EventTimeDriver, Sink};
 pub use policy::{PolicyBook, PolicyError, PolicySpec};
-pub use record::SlaRecord;
+pub use record::{FactKind, SlaRecord, TicketFact};

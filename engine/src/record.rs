@@ -1,6 +1,7 @@
-//! SLA records (DESIGN.md §7): one per ticket goal when it stops, for exchange partners.
-//! A goal that stops again after a reopen gives a newer record with the same `record_id`;
-//! the latest stop wins.
+//! What the engine tells the store about a tenant's tickets as it applies their events:
+//! [`SlaRecord`]s (DESIGN.md §7), one per ticket goal when it stops, for exchange partners (a
+//! goal that stops again after a reopen gives a newer record with the same `record_id`; the
+//! latest stop wins), and [`TicketFact`]s, the history SLA reports are computed from.
 
 use serde::{Deserialize, Serialize};
 use vigil_schema::Millis;
@@ -76,6 +77,42 @@ impl SlaRecord {
             assignee_id: assignee_id.map(str::to_string),
         }
     }
+}
+
+/// One thing that happened to a ticket, as SLA reports count it: at the instant the engine's
+/// rolling metrics count it (`at`), under the ticket's priority and service type then, so a
+/// report over a period adds up to what the live metrics said of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TicketFact {
+    /// The tenant.
+    pub tenant_id: u64,
+    /// The ticket.
+    pub ticket_id: String,
+    /// The ticket's priority at the time.
+    pub priority: String,
+    /// The ticket's service type.
+    pub service_type: String,
+    /// When the metrics count it.
+    pub at: Millis,
+    /// What happened.
+    pub kind: FactKind,
+}
+
+/// What a [`TicketFact`] says happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FactKind {
+    /// `ticket.created`.
+    Created,
+    /// A goal stopped (met, breached or cancelled); its SLA record.
+    Stopped(SlaRecord),
+    /// RESOLVED → IN_PROGRESS: the resolution goal runs again.
+    Reopened,
+    /// A satisfaction rating of an open ticket, in hundredths (100–500).
+    Rated {
+        /// The rating × 100, rounded as the live metrics round it.
+        centi: u16,
+    },
 }
 
 #[cfg(test)]

@@ -11,10 +11,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::params::Params;
-use super::partners::csv::push_line;
 use super::system_config::ConfigVersion;
 use super::{store_error, ApiState};
 use crate::auth::{Caller, Role};
+use crate::csv::push_line;
 use crate::http::{ApiError, Envelope};
 use crate::store::config_changes::AuditFilter;
 

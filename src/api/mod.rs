@@ -29,6 +29,7 @@
 //!   `If-Match`, batches, history, diff, rollback, export and import; `feature_flags`: the
 //!   flags among those keys; `gray_release`: their rollouts, step by step; `audit`: every
 //!   configuration change.
+//! - `reports`: SLA reports as asynchronous jobs: generate, progress, download.
 //! - `ws`: the WebSocket upgrade.
 //! - `openapi`: the generated document.
 //! - `dashboard`: the live dashboard page and its assets.
@@ -48,6 +49,7 @@ mod notifications;
 mod openapi;
 mod params;
 mod partners;
+mod reports;
 mod silences;
 mod system_config;
 mod tenant_data;
@@ -90,6 +92,8 @@ pub struct ApiState {
     pub partners: Vec<Arc<crate::partner::link::PartnerLink>>,
     /// The configuration center: the runtime layer, its versions and audit.
     pub config_center: crate::runtime_config::ConfigCenter,
+    /// SLA reports: tenants' settings and the job queue.
+    pub reports: crate::report::Reports,
 }
 
 /// Declares every route of the API once: [`ROUTES`] (what tests and reviews walk) and the
@@ -112,6 +116,9 @@ api_routes! {
     get "/api/v1/client/dashboard/overview" => tenant_data::overview,
     get "/api/v1/client/sla/compliance" => tenant_data::compliance,
     get "/api/v1/client/tickets/{ticket_id}/sla" => tenant_data::ticket_sla,
+    post "/api/v1/client/reports/generate" => reports::generate,
+    get "/api/v1/client/reports/progress/{task_id}" => reports::progress,
+    get "/api/v1/client/reports/download/{file}" => reports::download,
     get "/api/v1/alerts" => alerts::list,
     post "/api/v1/alerts/{alert_id}/ack" => alerts::ack,
     post "/api/v1/alerts/{alert_id}/resolve" => alerts::resolve,

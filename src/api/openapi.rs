@@ -8,7 +8,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     ack, ack_outcome, alerts, audit, feature_flags, gray_release, ingest, notifications, partners,
-    silences, system_config, tenant_data,
+    reports, silences, system_config, tenant_data,
 };
 use crate::views;
 
@@ -32,6 +32,9 @@ endpoint states its roles."
         tenant_data::overview,
         tenant_data::compliance,
         tenant_data::ticket_sla,
+        reports::generate,
+        reports::progress,
+        reports::download,
         alerts::list,
         alerts::ack,
         alerts::resolve,
@@ -68,6 +71,8 @@ endpoint states its roles."
         audit::list,
     ),
     components(schemas(
+        reports::GenerateRequest,
+        reports::JobView,
         tenant_data::Overview,
         tenant_data::Summary,
         tenant_data::TrendPoint,

@@ -60,7 +60,7 @@ impl VigilConfig {
         vigil_engine::EngineSettings {
             final_retention_ms: self.nats.retention.as_millis(),
             dedupe_window_ms: self.nats.retention.as_millis(),
-            record_stops: false,
+            keep_facts: false,
         }
     }
 
@@ -519,6 +519,16 @@ fn load_tenants(
             if !parsed.notify.is_empty() {
                 config.tenant_notify.insert(tenant, parsed.notify);
             }
+            if jiff::tz::TimeZone::get(&parsed.report.timezone).is_err() {
+                problems.push(o.problem(
+                    &FieldPath::keys("report.timezone"),
+                    format!(
+                        "unknown time zone {:?}: use an IANA name such as \"Asia/Shanghai\"",
+                        parsed.report.timezone
+                    ),
+                ));
+            }
+            config.tenant_reports.insert(tenant, parsed.report);
         }
         origins.insert(tenant, o);
     }

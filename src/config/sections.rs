@@ -13,6 +13,7 @@ use crate::hub::WsConfig;
 use crate::notify::config::TenantNotify;
 use crate::notify::NotifyConfig;
 use crate::partner::PartnerConfig;
+use crate::report::{ReportsConfig, TenantReport};
 use crate::setting::ConfigDuration;
 use crate::store::StoreConfig;
 use crate::telemetry::{LogConfig, MetricsConfig};
@@ -51,6 +52,8 @@ pub struct VigilConfig {
     pub metrics: MetricsConfig,
     /// `[log]`: log format and filter.
     pub log: LogConfig,
+    /// `[reports]`: the history SLA reports are computed from, and generating them.
+    pub reports: ReportsConfig,
     /// Tenant policies read from `tenants.policies_dir`, by tenant id (not a TOML key).
     #[serde(skip)]
     pub tenant_policies: BTreeMap<u64, PolicySpec>,
@@ -58,6 +61,10 @@ pub struct VigilConfig {
     /// key).
     #[serde(skip)]
     pub tenant_notify: BTreeMap<u64, TenantNotify>,
+    /// Tenant `[report]` sections read from `tenants.policies_dir`, by tenant id (not a TOML
+    /// key).
+    #[serde(skip)]
+    pub tenant_reports: BTreeMap<u64, TenantReport>,
     /// Directory of the main file: relative paths in it are resolved from here (not a TOML key).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -80,7 +87,7 @@ impl Default for TenantsConfig {
     }
 }
 
-/// A tenant file: `[policy]` and `[notify]`, both optional.
+/// A tenant file: `[policy]`, `[notify]` and `[report]`, all optional.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TenantFile {
@@ -88,6 +95,8 @@ pub struct TenantFile {
     pub policy: PolicySpec,
     /// The tenant's own on-call routing, ahead of the main file's.
     pub notify: TenantNotify,
+    /// How the tenant's SLA reports read (language, zone).
+    pub report: TenantReport,
 }
 
 /// `[nats]`.

@@ -10,7 +10,7 @@ use vigil::telemetry::metrics;
 /// The `Vigil-Reject-Reason` of a row the store refused.
 pub const STORE_REJECTED: &str = "store_rejected";
 
-/// Dead-letters `row` of `tenant_id`, a `kind` (`alert` or `sla_record`) the store refused.
+/// Dead-letters `row` of `tenant_id`, a `kind` (`alert`, `ticket_fact` or `sla_record`) the store refused.
 pub async fn store_refused<R: Serialize>(
     js: &async_nats::jetstream::Context,
     kind: &'static str,

@@ -11,7 +11,8 @@
 //! - `applier`: where a partition's events are applied: tenant actors (wall clock) or an
 //!   event-time driver.
 //! - `alerts`: the alert writer: record each change once in the store, then publish it.
-//! - `records`: the record writer: SLA records of stopped goals, queued for partners.
+//! - `facts`: the fact writer: what the engine tells of tickets, kept for SLA reports, and
+//!   the SLA records of stopped goals, queued for partners.
 //! - `store_retry`: store writes retried while the store is unavailable, refused rows isolated.
 //! - `dead_letters`: rows the store refused for good, dead-lettered with the reason.
 //! - `stats`: engine gauges for `/metrics`, read from the actors' counters.
@@ -19,10 +20,10 @@
 mod alerts;
 mod applier;
 mod dead_letters;
+mod facts;
 mod held;
 mod lease_keeper;
 mod partition;
-mod records;
 mod stats;
 mod store_retry;
 
@@ -40,10 +41,10 @@ use vigil_streams::jetstream::StreamSettings;
 
 use alerts::AlertWriter;
 use applier::Applier;
+use facts::FactWriter;
 use held::HeldPartitions;
 use lease_keeper::LeaseKeeper;
 use partition::PartitionWorker;
-use records::RecordWriter;
 use vigil::alert_fanout::{AlertFanout, AlertPublishing};
 use vigil::api::{self, ApiState};
 use vigil::auth::Verifier;
@@ -54,6 +55,8 @@ use vigil::limits::SharedLimits;
 use vigil::notify::ack_token::LinkSigner;
 use vigil::notify::{Notifier, Routing, RoutingHandle};
 use vigil::partner::worker::PartnerWorker;
+use vigil::report::zone::ReportZones;
+use vigil::report::Reports;
 use vigil::runtime_config::{follow, ConfigCenter, Flags};
 use vigil::store::Store;
 use vigil::telemetry::{self, MetricsHandle, TenantLabels};
@@ -64,8 +67,8 @@ const ALERT_QUEUE: usize = 1024;
 /// How long a partition taken over waits before trying its predecessor's unpublished alert
 /// changes again.
 const LEFTOVER_RETRY: Duration = Duration::from_secs(1);
-/// SLA record batches waiting for the record writer; partitions wait when it is full.
-const RECORD_QUEUE: usize = 1024;
+/// Ticket fact batches waiting for the fact writer; partitions wait when it is full.
+const FACT_QUEUE: usize = 1024;
 
 /// Runs the service until `shutdown` completes, then drains in-flight work and returns.
 pub async fn run(
@@ -90,8 +93,10 @@ pub async fn run(
     );
     let routing = RoutingHandle::new(Routing::new(config.notify.clone(), &config.tenant_notify));
     let links = ack_links(&config, &routing.load(), &store).await?;
-    if !config.partners.is_empty() && config.engine.clock == ClockMode::Event {
-        warn!("engine.clock = \"event\" keeps no SLA records: exchange partners receive nothing from this instance");
+    if config.engine.clock == ClockMode::Event
+        && (!config.partners.is_empty() || config.reports.enabled)
+    {
+        warn!("engine.clock = \"event\" keeps no ticket facts: exchange partners and SLA reports receive nothing from this instance");
     }
     // Runtime secrets over the environment, before the providers that read them are built.
     let (secrets, seal) = follow::secrets_at_start(&store)
@@ -164,7 +169,7 @@ pub async fn run(
             book: book.clone(),
             engine_settings: engine_settings.clone(),
             alerts: alerts_tx,
-            records: partners.records.clone(),
+            facts: partners.facts.clone(),
             hub: hub.clone(),
             held,
             reads: reads.clone(),
@@ -210,6 +215,12 @@ pub async fn run(
         applied_tx,
         stop_rx.clone(),
     ));
+    let reports = Reports::new(
+        store.clone(),
+        &config.reports,
+        config.tenant_reports.clone(),
+    );
+    let report_tasks = reports.spawn(&instance_name(&config), stop_rx.clone());
     let api = api::routes(ApiState {
         verifier,
         limits,
@@ -221,6 +232,7 @@ pub async fn run(
         links,
         partners: partner_links,
         config_center,
+        reports,
     });
     let ops = OpsState {
         metrics,
@@ -266,6 +278,10 @@ pub async fn run(
     partners.finish().await;
     let _ = http_stop_tx.send(true);
     let _ = server.await;
+    // A report under way is claimed again by any instance once its lease runs out.
+    for task in report_tasks {
+        task.abort();
+    }
     // The writer and the API are gone, and with them every fan-out: the publisher drains.
     if tokio::time::timeout(Duration::from_secs(30), publisher)
         .await
@@ -333,11 +349,18 @@ fn engine_parts(
         )
     })?);
     let settings = Arc::new(vigil_engine::EngineSettings {
-        // Partners take the records of stopped goals from the tenant actors (wall clock).
-        record_stops: !config.partners.is_empty() && config.engine.clock == ClockMode::Wall,
+        // Reports and partners take the facts of tickets from the tenant actors (wall clock).
+        keep_facts: keeps_facts(config),
         ..config.engine_settings()
     });
     Ok((book, settings))
+}
+
+/// Whether the tenant actors keep the facts of tickets: for reports or partners, on the wall
+/// clock.
+fn keeps_facts(config: &VigilConfig) -> bool {
+    (config.reports.enabled || !config.partners.is_empty())
+        && config.engine.clock == ClockMode::Wall
 }
 
 /// The signer of ack links, when notifications (or links alone) are configured.
@@ -380,11 +403,12 @@ fn tenant_pool(
     )))
 }
 
-/// The exchange partners' tasks: the record writer feeding their outboxes, one outbox worker
-/// each, and the nightly reconciliation.
+/// The fact writer (reports' history, and the records feeding the partners' outboxes), and
+/// the exchange partners' tasks: one outbox worker each, and the nightly reconciliation.
 struct PartnerTasks {
-    /// Where partition workers send SLA records (`None` without partners).
-    records: Option<mpsc::Sender<vigil_engine::supervisor::Queued<Vec<vigil_engine::SlaRecord>>>>,
+    /// Where partition workers send ticket facts (`None` when neither reports nor partners
+    /// take them).
+    facts: Option<mpsc::Sender<vigil_engine::supervisor::Queued<Vec<vigil_engine::TicketFact>>>>,
     writer: Option<tokio::task::JoinHandle<()>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -402,14 +426,24 @@ impl PartnerTasks {
             .iter()
             .map(|link| PartnerWorker::new(link.clone(), store.clone()).with_flags(flags.clone()))
             .collect();
-        let (records, writer) = if workers.is_empty() {
+        let (facts, writer) = if !keeps_facts(config) {
             (None, None)
         } else {
-            let (tx, rx) = mpsc::channel(RECORD_QUEUE);
-            let writer = RecordWriter::new(
+            let (tx, rx) = mpsc::channel(FACT_QUEUE);
+            let reports = config
+                .reports
+                .enabled
+                .then(|| ReportZones::new(&config.tenant_reports));
+            let partners = if workers.is_empty() {
+                (Vec::new(), Vec::new())
+            } else {
+                let wakers = workers.iter().map(PartnerWorker::waker).collect();
+                (config.partners.clone(), wakers)
+            };
+            let writer = FactWriter::new(
                 store.clone(),
-                config.partners.clone(),
-                workers.iter().map(PartnerWorker::waker).collect(),
+                reports,
+                partners,
                 Arc::new(WallClock),
                 js.clone(),
             );
@@ -431,22 +465,22 @@ impl PartnerTasks {
             )));
         }
         PartnerTasks {
-            records,
+            facts,
             writer,
             tasks,
         }
     }
 
-    /// After the partition workers and actors are gone: lets the record writer store what is
+    /// After the partition workers and actors are gone: lets the fact writer store what is
     /// queued, then waits for the workers (they end on the stop signal).
     async fn finish(mut self) {
-        self.records.take();
+        self.facts.take();
         if let Some(writer) = self.writer {
             if tokio::time::timeout(Duration::from_secs(30), writer)
                 .await
                 .is_err()
             {
-                warn!("record writer did not finish within 30 s; records are derived again on the next start");
+                warn!("fact writer did not finish within 30 s; facts are derived again on the next start");
             }
         }
         for task in self.tasks {
@@ -465,7 +499,7 @@ struct PartitionShared {
     book: Arc<PolicyBook>,
     engine_settings: Arc<vigil_engine::EngineSettings>,
     alerts: mpsc::Sender<vigil_engine::supervisor::Queued<Vec<vigil_engine::AlertRecord>>>,
-    records: Option<mpsc::Sender<vigil_engine::supervisor::Queued<Vec<vigil_engine::SlaRecord>>>>,
+    facts: Option<mpsc::Sender<vigil_engine::supervisor::Queued<Vec<vigil_engine::TicketFact>>>>,
     hub: Hub,
     held: Arc<HeldPartitions>,
     reads: TenantReads,
@@ -522,7 +556,7 @@ async fn lease_keeper(
                 store: s.store.clone(),
                 applier,
                 alerts: s.alerts.clone(),
-                records: s.records.clone(),
+                facts: s.facts.clone(),
                 hub: s.hub.clone(),
                 caught_up: s.caught_up.clone(),
                 dedupe_window_ms: s.engine_settings.dedupe_window_ms,

@@ -19,8 +19,10 @@ pub struct Answer {
     pub headers: Vec<(String, String)>,
     /// The body as JSON.
     pub json: Value,
-    /// The body as text.
+    /// The body as text (lossy for a binary body).
     pub text: String,
+    /// The body as sent.
+    pub bytes: Vec<u8>,
 }
 
 impl Answer {
@@ -87,12 +89,14 @@ pub async fn request_with(
             (n.as_str().to_string(), value)
         })
         .collect();
-    let text = answer.text().await.expect("read the answer");
+    let bytes = answer.bytes().await.expect("read the answer").to_vec();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
     Answer {
         status,
         headers,
         json: serde_json::from_str(&text).unwrap_or(Value::Null),
         text,
+        bytes,
     }
 }
 

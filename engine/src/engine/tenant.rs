@@ -22,7 +22,7 @@ use crate::alert::{AlertRecord, AlertState, Goal};
 use crate::calendar::NEVER;
 use crate::metrics::{GroupedCompliance, RollingMetrics, StoppedGoal};
 use crate::policy::{PolicyBook, TenantPolicies};
-use crate::record::SlaRecord;
+use crate::record::{FactKind, SlaRecord, TicketFact};
 
 mod alerting;
 mod state;
@@ -37,9 +37,10 @@ pub struct EngineSettings {
     /// How long applied `(tenant_id, event_id)` pairs are remembered to reject repeats, in
     /// event time.
     pub dedupe_window_ms: i64,
-    /// Whether stopped goals are kept as [`SlaRecord`]s for [`TenantEngine::take_records`]
-    /// (only when exchange partners need them).
-    pub record_stops: bool,
+    /// Whether [`TicketFact`]s (creations, stopped goals with their [`SlaRecord`]s, reopens,
+    /// ratings) are kept for [`TenantEngine::take_facts`] (for SLA reports and exchange
+    /// partners).
+    pub keep_facts: bool,
 }
 
 impl Default for EngineSettings {
@@ -47,7 +48,7 @@ impl Default for EngineSettings {
         EngineSettings {
             final_retention_ms: 35 * 86_400_000,
             dedupe_window_ms: 35 * 86_400_000,
-            record_stops: false,
+            keep_facts: false,
         }
     }
 }
@@ -72,7 +73,7 @@ pub struct TenantEngine {
     metrics: RollingMetrics,
     compliance: GroupedCompliance,
     open: usize,
-    records: Vec<SlaRecord>,
+    facts: Vec<TicketFact>,
 }
 
 impl TenantEngine {
@@ -95,7 +96,7 @@ impl TenantEngine {
             metrics: RollingMetrics::default(),
             compliance: GroupedCompliance::default(),
             open: 0,
-            records: Vec::new(),
+            facts: Vec::new(),
         }
     }
 
@@ -119,10 +120,27 @@ impl TenantEngine {
         &self.metrics
     }
 
-    /// The records of goals stopped since the last call, in order (always empty unless
-    /// [`EngineSettings::record_stops`]).
-    pub fn take_records(&mut self) -> Vec<SlaRecord> {
-        std::mem::take(&mut self.records)
+    /// The facts of tickets since the last call, in order (always empty unless
+    /// [`EngineSettings::keep_facts`]).
+    pub fn take_facts(&mut self) -> Vec<TicketFact> {
+        std::mem::take(&mut self.facts)
+    }
+
+    /// Keeps a fact of the ticket in `slot` at `t` (when facts are kept).
+    fn keep_fact(&mut self, slot: u32, t: Millis, kind: FactKind) {
+        if !self.settings.keep_facts {
+            return;
+        }
+        let tk = self.ticket(slot);
+        let fact = TicketFact {
+            tenant_id: self.tenant_id,
+            ticket_id: tk.id.to_string(),
+            priority: tk.policy.priority_name(tk.priority).to_string(),
+            service_type: self.service_types.name(tk.service_type).to_string(),
+            at: t,
+            kind,
+        };
+        self.facts.push(fact);
     }
 
     /// Goal outcomes by priority and by service type.
@@ -306,6 +324,7 @@ impl TenantEngine {
         self.index_slot(hash, slot);
         self.open += 1;
         self.metrics.ticket_created(t);
+        self.keep_fact(slot, t, FactKind::Created);
         self.reschedule(slot);
         Ok(())
     }
@@ -351,6 +370,7 @@ impl TenantEngine {
             tk.assignee = a;
         }
         let mut stops: [Option<GoalOutcome>; 2] = [None, None];
+        let mut fact = None;
         match &ev.kind {
             EventKind::Responded => stops[0] = Some(GoalOutcome::Met),
             EventKind::StatusChanged { status } => {
@@ -361,6 +381,7 @@ impl TenantEngine {
                         stops[0] = Some(GoalOutcome::Met);
                         if from == Status::Resolved {
                             tk.goals[Goal::Resolution.index()].outcome = None;
+                            fact = Some(FactKind::Reopened);
                         }
                     }
                     Status::Resolved => stops[1] = Some(GoalOutcome::Met),
@@ -375,8 +396,13 @@ impl TenantEngine {
             }
             EventKind::SatisfactionRated { satisfaction } => {
                 self.metrics.satisfaction(t, *satisfaction);
+                let centi = (satisfaction * 100.0).round() as u16;
+                fact = Some(FactKind::Rated { centi });
             }
             _ => {}
+        }
+        if let Some(kind) = fact {
+            self.keep_fact(slot, t, kind);
         }
         for goal in Goal::ALL {
             if let Some(outcome) = stops[goal.index()] {
@@ -429,9 +455,9 @@ impl TenantEngine {
             let service_type = self.service_types.name(tk.service_type);
             self.compliance
                 .goal_stopped(t, stopped, priority, service_type);
-            if self.settings.record_stops {
+            if self.settings.keep_facts {
                 let assignee = (tk.assignee != u32::MAX).then(|| self.assignees.name(tk.assignee));
-                self.records.push(SlaRecord::stopped(
+                let record = SlaRecord::stopped(
                     self.tenant_id,
                     &tk.id,
                     goal,
@@ -440,7 +466,8 @@ impl TenantEngine {
                     (tk.created_at, stopped_at),
                     (priority, service_type, tk.policy.version),
                     assignee,
-                ));
+                );
+                self.keep_fact(slot, t, FactKind::Stopped(record));
             }
         }
         if open != 0 {

@@ -43,6 +43,38 @@ fn resolution_for(now: Millis, from: Millis) -> i64 {
         .map_or(DAY, |(width, _, _)| *width)
 }
 
+/// Upper bounds, in minutes, of the buckets of the SLA-time histogram (the last is open-ended).
+pub const HISTOGRAM_MINUTES: [i64; 12] =
+    [1, 5, 15, 30, 60, 120, 240, 480, 1440, 4320, 10080, i64::MAX];
+
+/// The histogram bucket an SLA time falls in.
+pub fn histogram_bucket(elapsed_ms: i64) -> usize {
+    let minutes = elapsed_ms / MINUTE;
+    HISTOGRAM_MINUTES
+        .iter()
+        .position(|m| minutes < *m)
+        .unwrap_or(HISTOGRAM_MINUTES.len() - 1)
+}
+
+/// The `percent`-th percentile of a histogram of SLA times, as the upper bound (in
+/// milliseconds) of the bucket it falls in; `None` for an empty histogram.
+pub fn histogram_quantile(hist: &[u64; 12], percent: u64) -> Option<i64> {
+    let n: u64 = hist.iter().sum();
+    if n == 0 {
+        return None;
+    }
+    let rank = (n * percent).div_ceil(100);
+    let mut seen = 0u64;
+    let h = hist
+        .iter()
+        .position(|c| {
+            seen += c;
+            seen >= rank
+        })
+        .unwrap_or(HISTOGRAM_MINUTES.len() - 1);
+    Some(HISTOGRAM_MINUTES[h].saturating_mul(MINUTE))
+}
+
 /// How far back the rolling metrics reach: 30 days.
 pub const RETAINED_MS: i64 = 30 * DAY;
 

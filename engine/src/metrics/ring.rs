@@ -4,11 +4,8 @@ use std::collections::VecDeque;
 
 use vigil_schema::Millis;
 
-use super::{GoalStats, StoppedGoal, WindowStats};
+use super::{histogram_bucket, histogram_quantile, GoalStats, StoppedGoal, WindowStats};
 use crate::engine::GoalOutcome;
-
-/// Histogram bucket upper bounds, in minutes, for SLA times (the last is open-ended).
-const HIST_MINUTES: [i64; 12] = [1, 5, 15, 30, 60, 120, 240, 480, 1440, 4320, 10080, i64::MAX];
 
 /// Counts of one time bucket.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -57,26 +54,14 @@ impl Bucket {
             GoalOutcome::Cancelled => return,
         }
         self.time_sum_ms[i] += g.elapsed_ms.max(0) as u64;
-        let minutes = g.elapsed_ms / 60_000;
-        let h = HIST_MINUTES.iter().position(|m| minutes < *m).unwrap_or(11);
+        let h = histogram_bucket(g.elapsed_ms);
         self.hist[i][h] = self.hist[i][h].saturating_add(1);
     }
 
     pub(super) fn stats(&self) -> WindowStats {
         let goal = |i: usize| {
             let n = u64::from(self.met[i]) + u64::from(self.breached[i]);
-            let p95 = (n > 0).then(|| {
-                let rank = (n * 95).div_ceil(100);
-                let mut seen = 0u64;
-                let h = self.hist[i]
-                    .iter()
-                    .position(|c| {
-                        seen += u64::from(*c);
-                        seen >= rank
-                    })
-                    .unwrap_or(11);
-                HIST_MINUTES[h].saturating_mul(60_000)
-            });
+            let p95 = histogram_quantile(&self.hist[i].map(u64::from), 95);
             GoalStats {
                 met: self.met[i].into(),
                 breached: self.breached[i].into(),

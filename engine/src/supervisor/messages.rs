@@ -7,7 +7,7 @@ use vigil_schema::Millis;
 
 use crate::alert::AlertRecord;
 use crate::engine::TenantEngine;
-use crate::record::SlaRecord;
+use crate::record::TicketFact;
 use crate::snapshot::TenantState;
 use crate::supervisor::AlertBatch;
 
@@ -65,9 +65,9 @@ pub struct BatchApplied {
     pub applied: Vec<Applied>,
     /// Alert changes, in order.
     pub alerts: Vec<AlertRecord>,
-    /// Goals the events stopped, in order (only when the engine keeps them, see
-    /// [`EngineSettings::record_stops`](crate::EngineSettings::record_stops)).
-    pub records: Vec<SlaRecord>,
+    /// What the events did to tickets, in order (only when the engine keeps it, see
+    /// [`EngineSettings::keep_facts`](crate::EngineSettings::keep_facts)).
+    pub facts: Vec<TicketFact>,
 }
 
 /// What goes through a writer's queue (the alert channel, the SLA record channel): a batch, or

@@ -308,7 +308,7 @@ impl Handler<ApplyBatch> for TenantSupervisor {
             events: msg.events,
             applied,
             alerts,
-            records: self.engine.take_records(),
+            facts: self.engine.take_facts(),
         })
     }
 }

@@ -1,5 +1,6 @@
 //! The CSV download of a reconciliation report: one line per diff, RFC 4180.
 
+use crate::csv::push_line;
 use crate::store::ReconciliationDiff;
 
 /// The header line's columns.
@@ -23,43 +24,6 @@ pub fn diffs_csv(diffs: &[ReconciliationDiff]) -> String {
         );
     }
     out
-}
-
-/// One CSV line (RFC 4180, formula-safe fields), ending in CRLF.
-pub(crate) fn push_line(out: &mut String, fields: impl IntoIterator<Item = String>) {
-    for (i, field) in fields.into_iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        push_field(out, &field);
-    }
-    out.push_str("\r\n");
-}
-
-/// One field, quoted when it holds a comma, a quote or a line break (quotes doubled).
-///
-/// A field a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, a tab or
-/// a carriage return) gets a leading `'`: record ids of missing-at-ours diffs come from the
-/// partner. Our own values never start that way (ids start with the tenant id, records are
-/// JSON objects).
-fn push_field(out: &mut String, field: &str) {
-    let formula = field.starts_with(['=', '+', '-', '@', '\t', '\r']);
-    let quote = formula || field.contains([',', '"', '\r', '\n']);
-    if quote {
-        out.push('"');
-    }
-    if formula {
-        out.push('\'');
-    }
-    for c in field.chars() {
-        if c == '"' {
-            out.push('"');
-        }
-        out.push(c);
-    }
-    if quote {
-        out.push('"');
-    }
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@ impl PartitionWorker {
     ) {
         let (events, applied, alerts) = match answer {
             Ok(b) => {
-                self.send_records(b.records).await;
+                self.send_facts(b.facts).await;
                 (b.events, b.applied, b.alerts)
             }
             Err(e) => {

@@ -157,8 +157,8 @@ impl PartitionWorker {
             tenants.push(state);
         }
         barrier(&self.alerts, "alert").await?;
-        if let Some(records) = &self.records {
-            barrier(records, "SLA record").await?;
+        if let Some(facts) = &self.facts {
+            barrier(facts, "ticket fact").await?;
         }
         let state = PartitionState {
             partition: self.partition,

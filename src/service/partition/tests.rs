@@ -108,7 +108,7 @@ fn a_failed_worker_restarts_resumes_where_it_stopped_and_is_ready_again() {
             store: store.clone(),
             applier: Applier::actors(pool.clone()),
             alerts: alerts_tx,
-            records: None,
+            facts: None,
             hub: Hub::new(
                 Default::default(),
                 vigil::tenant_reads::TenantReads::local(Some(pool.clone())),

@@ -17,7 +17,7 @@ use vigil::hub::Hub;
 use vigil::store::{Fence, Store};
 use vigil::telemetry::{cluster_metrics, metrics};
 use vigil_engine::supervisor::Queued;
-use vigil_engine::{AlertRecord, SlaRecord};
+use vigil_engine::{AlertRecord, TicketFact};
 use vigil_schema::{Dedupe, EventKey};
 use vigil_streams::jetstream::{last_sequence, replay_partition};
 
@@ -51,8 +51,9 @@ pub struct PartitionWorker {
     pub applier: Applier,
     /// Alert changes to record and publish.
     pub alerts: mpsc::Sender<Queued<Vec<AlertRecord>>>,
-    /// SLA records of stopped goals, for exchange partners (`None` without partners).
-    pub records: Option<mpsc::Sender<Queued<Vec<SlaRecord>>>>,
+    /// What events did to tickets, for SLA reports and exchange partners (`None` when
+    /// neither needs them).
+    pub facts: Option<mpsc::Sender<Queued<Vec<TicketFact>>>>,
     /// Told which tenants and tickets changed, for live updates.
     pub hub: Hub,
     /// Readiness bookkeeping.
@@ -283,10 +284,10 @@ impl PartitionWorker {
         }
     }
 
-    pub(super) async fn send_records(&self, records: Vec<SlaRecord>) {
-        let Some(tx) = &self.records else { return };
-        if !records.is_empty() && tx.send(Queued::Batch(records)).await.is_err() {
-            warn!("record writer has stopped; SLA records are derived again after a restart");
+    pub(super) async fn send_facts(&self, facts: Vec<TicketFact>) {
+        let Some(tx) = &self.facts else { return };
+        if !facts.is_empty() && tx.send(Queued::Batch(facts)).await.is_err() {
+            warn!("fact writer has stopped; ticket facts are derived again after a restart");
         }
     }
 }

@@ -1,6 +1,6 @@
 //! A tenant's engine to and from its snapshot state ([`TenantState`]): everything it holds but
 //! what it can rebuild (the id index, the timer heap, free slots) and the stopped goals not yet
-//! taken by [`TenantEngine::take_records`] (taken before every snapshot).
+//! taken by [`TenantEngine::take_facts`] (taken before every snapshot).
 
 use std::cmp::Reverse;
 use std::sync::Arc;

@@ -1,0 +1,34 @@
+//! SLA reports: one tenant's figures over a period, computed from the goal outcomes and
+//! daily rollups the store keeps, rendered as JSON, CSV, Excel or PDF.
+//!
+//! # Layout
+//! - [`config`]: `[reports]` and a tenant's `[report]`.
+//! - [`model`]: what a report says ([`Report`]); every format renders it.
+//! - [`labels`]: its words in English and Simplified Chinese.
+//! - [`zone`]: local days of a tenant's report zone.
+//! - [`period`]: the period a report covers, as callers name it.
+//! - [`compute`]: a report from the store's rollups and facts.
+//! - [`format`]: the formats and rendering a report in one.
+//! - [`csv`]: the report as one CSV table.
+//! - [`jobs`]: [`Reports`]: tenants' settings, generating a report, the job queue and its
+//!   workers.
+//! - [`xlsx`]: the report as an Excel workbook.
+//! - [`pdf`]: the report as a PDF document.
+
+pub mod compute;
+pub mod config;
+pub mod csv;
+pub mod format;
+pub mod jobs;
+pub mod labels;
+pub mod model;
+pub mod pdf;
+pub mod period;
+pub mod xlsx;
+pub mod zone;
+
+pub use config::{ReportsConfig, TenantReport};
+pub use format::{Format, Renderer};
+pub use jobs::{Breakdowns, JobRequest, Reports};
+pub use labels::{Label, Language};
+pub use model::Report;

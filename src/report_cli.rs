@@ -1,0 +1,92 @@
+//! `vigil report`: one tenant's SLA report over a period, computed from the store's reporting
+//! history and written to a file or stdout, with progress on stderr.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use jiff::tz::TimeZone;
+use vigil::config::VigilConfig;
+use vigil::report::period::resolve;
+use vigil::report::{Breakdowns, Format, JobRequest, Reports};
+
+/// The period as given on the command line.
+pub struct Range {
+    /// `--period`.
+    pub period: Option<String>,
+    /// `--date`.
+    pub date: Option<String>,
+    /// `--from`.
+    pub from: Option<String>,
+    /// `--to`.
+    pub to: Option<String>,
+}
+
+/// Computes the report on a runtime of its own and writes it.
+pub fn run(
+    config: &VigilConfig,
+    tenant: u64,
+    range: &Range,
+    format: Format,
+    output: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    let bytes = runtime.block_on(generate(config, tenant, range, format))?;
+    match output {
+        Some(path) => std::fs::write(&path, &bytes)
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => std::io::stdout()
+            .write_all(&bytes)
+            .context("cannot write the report")?,
+    }
+    Ok(())
+}
+
+async fn generate(
+    config: &VigilConfig,
+    tenant: u64,
+    range: &Range,
+    format: Format,
+) -> anyhow::Result<Vec<u8>> {
+    let store = vigil::store::Store::connect_with(&config.store)
+        .await
+        .context("cannot open the store")?;
+    let reports = Reports::new(
+        store.clone(),
+        &config.reports,
+        config.tenant_reports.clone(),
+    );
+    let settings = reports.tenant(tenant);
+    let tz = TimeZone::get(&settings.timezone).unwrap_or(TimeZone::UTC);
+    let period = resolve(
+        (
+            range.period.as_deref(),
+            range.date.as_deref(),
+            range.from.as_deref(),
+            range.to.as_deref(),
+        ),
+        &tz,
+        vigil::clock::now_ms(),
+    )
+    .map_err(|e| anyhow::anyhow!("--{}: {}", e.field, e.message))?;
+    eprintln!(
+        "tenant {tenant}: {} to {} ({}), {}",
+        vigil_schema::format_instant(period.from),
+        vigil_schema::format_instant(period.to),
+        settings.timezone,
+        format.as_str()
+    );
+    let request = JobRequest {
+        tenant_id: tenant,
+        period,
+        format,
+        breakdowns: Breakdowns::default(),
+        requested_by: "cli".into(),
+        settings,
+    };
+    let progress = |p: u8| eprint!("\r{p:3}%");
+    let (bytes, records) = reports.generate(&request, &progress).await?;
+    eprintln!("\r{} bytes, {records} goal outcomes", bytes.len());
+    store.close().await;
+    Ok(bytes)
+}
