@@ -18,7 +18,7 @@ CREATE TABLE ticket_facts (
     target_ms    BIGINT,
     elapsed_ms   BIGINT,
     stopped_at   BIGINT,
-    rating_centi INTEGER,
+    rating_centi BIGINT,
     PRIMARY KEY (tenant_id, ticket_id, kind, at)
 );
 

@@ -320,3 +320,147 @@ fn breach(f: &FactRow) -> Breach {
         stopped_at: f.stopped_at.unwrap_or(f.at),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use vigil_engine::engine::GoalOutcome;
+    use vigil_engine::{FactKind, Goal, SlaRecord, TicketFact};
+
+    use super::*;
+    use crate::report::zone::ReportZones;
+    use crate::report::TenantReport;
+    use crate::store::test_support::sqlite;
+
+    const HOUR: i64 = 3_600_000;
+    /// 2026-03-01T00:00:00+08:00.
+    const MAR_1_SH: Millis = 1_772_294_400_000;
+
+    fn fact(ticket: &str, at: Millis, priority: &str, kind: FactKind) -> TicketFact {
+        TicketFact {
+            tenant_id: 9,
+            ticket_id: ticket.into(),
+            priority: priority.into(),
+            service_type: "incident".into(),
+            at,
+            kind,
+        }
+    }
+
+    fn stopped(ticket: &str, at: Millis, goal: Goal, elapsed: i64) -> TicketFact {
+        let outcome = if elapsed <= 2 * HOUR {
+            GoalOutcome::Met
+        } else {
+            GoalOutcome::Breached
+        };
+        let r = SlaRecord::stopped(
+            9,
+            ticket,
+            goal,
+            outcome,
+            (2 * HOUR, elapsed),
+            (at - elapsed, at),
+            ("HIGH", "incident", 1),
+            Some("eng-2"),
+        );
+        fact(ticket, at, "HIGH", FactKind::Stopped(r))
+    }
+
+    /// A period that starts and ends inside local days is the sum of exactly its facts: whole
+    /// days from the rollups, the edges from the facts, in the tenant's zone.
+    #[tokio::test]
+    async fn partial_days_at_the_edges_count_exactly_the_facts_in_the_period() {
+        let (_dir, store) = sqlite().await;
+        let settings = TenantReport {
+            language: Language::ZhCn,
+            timezone: "Asia/Shanghai".into(),
+        };
+        let zones = ReportZones::new([(&9u64, &settings)]);
+        // One ticket created every 5 hours over four local days, each responded to an hour
+        // later (every third one late), every fourth resolved after 3 h and reopened.
+        let mut facts = Vec::new();
+        for i in 0..20 {
+            let t = MAR_1_SH - 8 * HOUR + i * 5 * HOUR;
+            let id = format!("T{i}");
+            let priority = if i % 2 == 0 { "HIGH" } else { "LOW" };
+            facts.push(fact(&id, t, priority, FactKind::Created));
+            let late = if i % 3 == 0 { 4 * HOUR } else { HOUR };
+            facts.push(stopped(&id, t + late, Goal::Response, late));
+            if i % 4 == 0 {
+                facts.push(stopped(&id, t + 3 * HOUR, Goal::Resolution, 3 * HOUR));
+                facts.push(fact(&id, t + 3 * HOUR + 1, "HIGH", FactKind::Reopened));
+            }
+        }
+        let day_of = |tenant, at| zones.day_of(tenant, at);
+        store.report_facts().record(&facts, &day_of).await.unwrap();
+
+        let period = Period {
+            from: MAR_1_SH + 10 * HOUR,
+            to: MAR_1_SH + 2 * 24 * HOUR + 5 * HOUR,
+        };
+        let request = ReportRequest {
+            tenant_id: 9,
+            period,
+            language: settings.language,
+            timezone: settings.timezone.clone(),
+        };
+        let report = compute(&store, &request, period.to, &|_| {}).await.unwrap();
+
+        let inside = |f: &&TicketFact| f.at >= period.from && f.at < period.to;
+        let created = facts
+            .iter()
+            .filter(inside)
+            .filter(|f| f.kind == FactKind::Created)
+            .count() as u64;
+        let responses: Vec<i64> = facts
+            .iter()
+            .filter(inside)
+            .filter_map(|f| match &f.kind {
+                FactKind::Stopped(r) if r.goal == Goal::Response => Some(r.actual_ms),
+                _ => None,
+            })
+            .collect();
+        let late = responses.iter().filter(|e| **e > 2 * HOUR).count() as u64;
+        assert_eq!(report.summary.opened, created);
+        assert_eq!(report.summary.response.met, responses.len() as u64 - late);
+        assert_eq!(report.summary.response.breached, late);
+        assert_eq!(
+            report.breaches_total,
+            late + report.summary.resolution.breached
+        );
+        assert_eq!(
+            report.summary.response.mean_ms,
+            Some(responses.iter().sum::<i64>() as f64 / responses.len() as f64)
+        );
+        // Open at the end: created before it, less resolved, plus reopened.
+        let before = |kind: &dyn Fn(&FactKind) -> bool| {
+            facts
+                .iter()
+                .filter(|f| f.at < period.to && kind(&f.kind))
+                .count() as u64
+        };
+        let open = before(&|k| *k == FactKind::Created) + before(&|k| *k == FactKind::Reopened)
+            - before(&|k| matches!(k, FactKind::Stopped(r) if r.goal == Goal::Resolution));
+        assert_eq!(report.summary.open_at_end, open);
+        // Local days: Mar 1 (from 10:00), Mar 2, Mar 3 (to 05:00).
+        assert_eq!(report.trend.step, TrendStep::Day);
+        assert_eq!(report.trend.points.len(), 3);
+        assert_eq!(report.trend.points[0].start, period.from);
+        assert_eq!(report.trend.points[1].start, MAR_1_SH + 24 * HOUR);
+        let trend_opened: u64 = report.trend.points.iter().map(|p| p.opened).sum();
+        assert_eq!(trend_opened, created);
+        let by_priority: u64 = report.by_priority.iter().map(|b| b.opened).sum();
+        assert_eq!(by_priority, created);
+        assert_eq!(report.by_engineer.len(), 1);
+        assert_eq!(report.by_engineer[0].key, "eng-2");
+        // The previous period is as long and ends where this one starts.
+        assert_eq!(report.previous_period.to, period.from);
+        assert_eq!(
+            report.previous.opened,
+            facts
+                .iter()
+                .filter(|f| f.kind == FactKind::Created)
+                .filter(|f| f.at >= report.previous_period.from && f.at < period.from)
+                .count() as u64
+        );
+    }
+}

@@ -50,7 +50,8 @@
 //!   changes of runtime configuration keys: the values in force, each key's history, the audit.
 //! - [`test_support`]: stores for tests (a PostgreSQL schema of their own); not for the
 //!   product. The store's own tests, on both dialects: `tests` (connecting, alerts, progress),
-//!   `notify_tests`, `partner_tests`, `reconciliation_tests`, `config_changes_tests`.
+//!   `notify_tests`, `partner_tests`, `reconciliation_tests`, `config_changes_tests`,
+//!   `report_tests`.
 
 mod alert_batch;
 mod alert_change;
@@ -88,6 +89,8 @@ mod notify_tests;
 mod partner_tests;
 #[cfg(test)]
 mod reconciliation_tests;
+#[cfg(test)]
+mod report_tests;
 #[cfg(test)]
 mod tests;
 

@@ -1,0 +1,201 @@
+//! Store tests of the reporting history and the report jobs, on a temporary SQLite file, and on
+//! PostgreSQL when `VIGIL_TEST_POSTGRES_URL` is set (each test in a schema of its own).
+
+use vigil_engine::{FactKind, Goal, SlaRecord, TicketFact};
+
+use super::report_facts::{Dimension, FactCounts};
+use super::test_support::{on_both_dialects, postgres, sqlite};
+use super::*;
+
+const NOW: i64 = 1_795_000_000_000;
+const HOUR: i64 = 3_600_000;
+const DAY: i64 = 24 * HOUR;
+
+fn fact(ticket: &str, at: i64, kind: FactKind) -> TicketFact {
+    TicketFact {
+        tenant_id: 5,
+        ticket_id: ticket.into(),
+        priority: "HIGH".into(),
+        service_type: "incident".into(),
+        at,
+        kind,
+    }
+}
+
+fn stop(ticket: &str, goal: Goal, at: i64, elapsed_ms: i64, engineer: Option<&str>) -> TicketFact {
+    let target = HOUR;
+    let outcome = if elapsed_ms <= target {
+        vigil_engine::engine::GoalOutcome::Met
+    } else {
+        vigil_engine::engine::GoalOutcome::Breached
+    };
+    let record = SlaRecord::stopped(
+        5,
+        ticket,
+        goal,
+        outcome,
+        (target, elapsed_ms),
+        (at - elapsed_ms, at),
+        ("HIGH", "incident", 1),
+        engineer,
+    );
+    fact(ticket, at, FactKind::Stopped(record))
+}
+
+/// UTC days for these tests.
+fn utc_day(_tenant: u64, at: i64) -> i32 {
+    at.div_euclid(DAY) as i32
+}
+
+async fn facts_are_kept_once_and_summed_into_daily_rollups(store: &Store) {
+    let facts = [
+        fact("T1", NOW, FactKind::Created),
+        fact("T2", NOW + HOUR, FactKind::Created),
+        stop(
+            "T1",
+            Goal::Response,
+            NOW + 2 * HOUR,
+            30 * 60_000,
+            Some("eng-1"),
+        ),
+        stop("T2", Goal::Response, NOW + DAY, 3 * HOUR, None),
+        fact("T1", NOW + DAY, FactKind::Rated { centi: 450 }),
+        fact("T1", NOW + DAY + 1, FactKind::Reopened),
+    ];
+    let f = store.report_facts();
+    assert_eq!(f.record(&facts, &utc_day).await.unwrap(), 6);
+    // A replay (the same facts again, with one new): only the new one counts.
+    let mut again = facts.to_vec();
+    again.push(fact("T3", NOW + DAY, FactKind::Created));
+    assert_eq!(f.record(&again, &utc_day).await.unwrap(), 1);
+
+    let first = utc_day(5, NOW);
+    let rollups = f
+        .rollups(5, Dimension::Group, first..first + 2)
+        .await
+        .unwrap();
+    let mut total = FactCounts::default();
+    for (_, c) in &rollups {
+        total.add(c);
+    }
+    assert_eq!((total.created, total.reopened), (3, 1));
+    assert_eq!((total.goals[0].met, total.goals[0].breached), (1, 1));
+    assert_eq!(total.goals[0].sum_ms as i64, 30 * 60_000 + 3 * HOUR);
+    // 4.5 rounds up to five stars.
+    assert_eq!(
+        (total.rating_n, total.rating_centi, total.stars),
+        (1, 450, [0, 0, 0, 0, 1])
+    );
+    // The same counts from the facts themselves.
+    let mut counted = FactCounts::default();
+    for row in f.between(5, NOW, NOW + 2 * DAY).await.unwrap() {
+        counted.count(&row);
+    }
+    assert_eq!(counted, total);
+    let engineers = f
+        .rollups(5, Dimension::Engineer, first..first + 2)
+        .await
+        .unwrap();
+    let mut names: Vec<&str> = engineers.iter().map(|(k, _)| k.engineer.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["", "eng-1"]);
+    assert_eq!(f.totals_before(5, first + 2).await.unwrap(), total);
+    assert_eq!(
+        f.totals_before(5, first).await.unwrap(),
+        FactCounts::default()
+    );
+    assert_eq!(
+        f.totals_before(6, first + 2).await.unwrap(),
+        FactCounts::default()
+    );
+
+    let (breaches, n) = f.breaches(5, (NOW, NOW + 2 * DAY), 10).await.unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(breaches[0].ticket_id, "T2");
+    assert_eq!(breaches[0].elapsed_ms, Some(3 * HOUR));
+
+    assert_eq!(f.prune(NOW + HOUR + 1, first).await.unwrap(), 2);
+    assert_eq!(f.between(5, 0, NOW + 2 * DAY).await.unwrap().len(), 5);
+}
+
+fn job(task: &str) -> NewReportJob {
+    NewReportJob {
+        task_id: task.into(),
+        tenant_id: 5,
+        requested_by: "mia".into(),
+        format: "csv".into(),
+        period: (NOW - DAY, NOW),
+        language: "en".into(),
+        timezone: "UTC".into(),
+        breakdowns: "priority".into(),
+    }
+}
+
+async fn jobs_are_bounded_claimed_once_and_taken_over_after_their_lease(store: &Store) {
+    let jobs = store.report_jobs();
+    jobs.enqueue(&job("a"), 2, NOW).await.unwrap();
+    jobs.enqueue(&job("b"), 2, NOW + 1).await.unwrap();
+    match jobs.enqueue(&job("c"), 2, NOW + 2).await {
+        Err(EnqueueError::Full { queued }) => assert_eq!(queued, 2),
+        other => panic!("expected a full queue, got {other:?}"),
+    }
+    assert!(jobs.get("c").await.unwrap().is_none());
+
+    let a = jobs.claim("w1", 30_000, NOW).await.unwrap().unwrap();
+    assert_eq!(
+        (a.request.task_id.as_str(), a.state.as_str(), a.attempts),
+        ("a", "running", 1)
+    );
+    let b = jobs.claim("w2", 30_000, NOW).await.unwrap().unwrap();
+    assert_eq!(b.request.task_id, "b");
+    assert!(jobs.claim("w3", 30_000, NOW).await.unwrap().is_none());
+    assert!(jobs.progress("a", "w1", 40, NOW + 30_000).await.unwrap());
+    assert!(!jobs.progress("a", "w2", 40, NOW + 30_000).await.unwrap());
+    assert_eq!(jobs.get("a").await.unwrap().unwrap().percent, 40);
+
+    // w1's lease runs out: w3 takes the job over, and w1 can no longer finish it.
+    let taken = jobs
+        .claim("w3", 30_000, NOW + 31_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((taken.request.task_id.as_str(), taken.attempts), ("a", 2));
+    let window = (NOW + 32_000, NOW + DAY);
+    assert!(!jobs
+        .finish("a", "w1", ("a.csv", b"x"), 1, window)
+        .await
+        .unwrap());
+    assert!(jobs
+        .finish("a", "w3", ("a.csv", b"section"), 7, window)
+        .await
+        .unwrap());
+    let done = jobs.get("a").await.unwrap().unwrap();
+    assert_eq!(
+        (done.state.as_str(), done.percent, done.records),
+        ("done", 100, Some(7))
+    );
+    assert_eq!(done.size_bytes, Some(7));
+    let file = jobs.file("a.csv", NOW + 40_000).await.unwrap().unwrap();
+    assert_eq!(
+        (file.tenant_id, file.content.as_slice()),
+        (5, &b"section"[..])
+    );
+    // Room again for a new job once one is done.
+    jobs.enqueue(&job("c"), 2, NOW + 3).await.unwrap();
+
+    jobs.fail("b", "w2", "the store went away", NOW + 50_000)
+        .await
+        .unwrap();
+    assert_eq!(jobs.get("b").await.unwrap().unwrap().state, "failed");
+    // Expired files go with their jobs; failed jobs after a day.
+    assert_eq!(jobs.expire(NOW + DAY, NOW + 50_001).await.unwrap(), 1);
+    assert!(jobs.file("a.csv", NOW).await.unwrap().is_none());
+    assert!(jobs.get("a").await.unwrap().is_none());
+    assert!(jobs.get("b").await.unwrap().is_none());
+    assert!(jobs.get("c").await.unwrap().is_some());
+}
+
+on_both_dialects!(
+    facts_are_kept_once_and_summed_into_daily_rollups,
+    jobs_are_bounded_claimed_once_and_taken_over_after_their_lease,
+);
