@@ -153,6 +153,60 @@ pub enum Command {
         #[arg(long, default_value = "config/vigil.toml")]
         config: PathBuf,
     },
+    /// Replay a tenant's history through the engine twice, under the policy in force and under
+    /// a proposed one, and print both side by side: compliance per priority and service type,
+    /// goals whose outcome would change, alerts that would appear or disappear. Reads the
+    /// events stream (or an NDJSON export); touches no live state, alert or notification.
+    WhatIf {
+        /// A TOML file with a `[policy]` table, as in a tenant file: merged over the tenant's
+        /// policy (over every tenant's and the default without --tenant).
+        #[arg(long)]
+        policy: PathBuf,
+        /// The tenant (every tenant in the history if absent).
+        #[arg(long)]
+        tenant: Option<u64>,
+        /// day, week, month, quarter or year (the one holding --date, or the last closed).
+        #[arg(long, conflicts_with_all = ["from", "to"])]
+        period: Option<String>,
+        /// A local date (YYYY-MM-DD) inside --period.
+        #[arg(long, requires = "period")]
+        date: Option<String>,
+        /// Start of the period compared: a local date or an RFC 3339 instant.
+        #[arg(long, requires = "to")]
+        from: Option<String>,
+        /// End of the period compared (exclusive), like --from.
+        #[arg(long, requires = "from")]
+        to: Option<String>,
+        /// An NDJSON file of events (`vigil export`) instead of the events stream.
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// text (for people) or json.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+        /// Configuration file (policies, calendars, NATS; VIGIL__SECTION__KEY overrides it).
+        #[arg(long, default_value = "config/vigil.toml")]
+        config: PathBuf,
+    },
+    /// Write a tenant's stored events (from the events stream) as NDJSON, oldest first: every
+    /// event up to --to, so that a what-if over the file sees the tickets open at --from.
+    Export {
+        /// The tenant.
+        #[arg(long)]
+        tenant: u64,
+        /// Events before this are left out: a local date or an RFC 3339 instant (default:
+        /// all the stream holds).
+        #[arg(long)]
+        from: Option<String>,
+        /// Events from this on are left out (default: none).
+        #[arg(long)]
+        to: Option<String>,
+        /// Output file (stdout if absent).
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// Configuration file (NATS, tenant zone).
+        #[arg(long, default_value = "config/vigil.toml")]
+        config: PathBuf,
+    },
     /// Validate the configuration and print the effective policy of every tenant; exits non-zero
     /// with `file:line: field: problem` for each problem.
     CheckConfig {
@@ -162,7 +216,7 @@ pub enum Command {
     },
 }
 
-/// How `vigil reconcile` prints its report.
+/// How `vigil reconcile` and `vigil what-if` print their report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ReportFormat {
     /// Counts and the first diffs, for people.

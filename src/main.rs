@@ -7,6 +7,8 @@
 //! - `token`: `vigil token`, a development token signed with the configured key.
 //! - `reconcile`: `vigil reconcile`, one reconciliation with a partner now.
 //! - `report_cli`: `vigil report`, one tenant's SLA report over a period.
+//! - `what_if_cli`: `vigil what-if` and `vigil export`: a tenant's history under a proposed
+//!   policy, and the history as NDJSON.
 //! - `service`: `vigil run`, the service.
 //! - `demo`: `vigil demo`, the service with a nats-server child and a synthetic upstream
 //!   (the `demo` feature, on by default: the only user of `vigil-peers` in the binary).
@@ -21,6 +23,7 @@ mod replay;
 mod report_cli;
 mod service;
 mod token;
+mod what_if_cli;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -69,7 +72,9 @@ fn main() -> ExitCode {
             | Command::CheckConfig { .. }
             | Command::Token { .. }
             | Command::Reconcile { .. }
-            | Command::Report { .. } => "warn",
+            | Command::Report { .. }
+            | Command::WhatIf { .. }
+            | Command::Export { .. } => "warn",
             _ => "info",
         };
         if let Err(e) = telemetry::init_logging(format.unwrap_or_default(), filter) {
@@ -190,6 +195,37 @@ fn dispatch(
                 to,
             };
             report_cli::run(&load(Some(&config))?, tenant, &range, format, output)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::WhatIf {
+            policy,
+            tenant,
+            period,
+            date,
+            from,
+            to,
+            input,
+            format,
+            config,
+        } => {
+            let range = report_cli::Range {
+                period,
+                date,
+                from,
+                to,
+            };
+            let source = what_if_cli::Source { tenant, input };
+            what_if_cli::run(&load(Some(&config))?, &policy, &source, &range, format)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export {
+            tenant,
+            from,
+            to,
+            output,
+            config,
+        } => {
+            what_if_cli::export(&load(Some(&config))?, tenant, (from, to), output)?;
             Ok(ExitCode::SUCCESS)
         }
         #[cfg(feature = "demo")]

@@ -258,6 +258,7 @@ async fn reports_equal_the_live_figures_replay_the_same_and_are_served_to_their_
         );
         assert!(bad.text.contains(field), "{body}: {}", bad.text);
     }
+    what_if_matches_the_report_and_the_cli(&setup, port, &report).await;
     service.stop().await;
 
     // The same events replayed into a new store: the same report.
@@ -290,6 +291,159 @@ async fn reports_equal_the_live_figures_replay_the_same_and_are_served_to_their_
         assert_eq!(again[part], report[part], "{part} after a replay");
     }
     replayed.stop().await;
+}
+
+/// What-if: the policy in force proposed again gives the live (reported) figures; a tighter
+/// target breaches more, and the CLI over an export agrees with the API.
+async fn what_if_matches_the_report_and_the_cli(setup: &ServiceSetup, port: u16, report: &Value) {
+    let admin = setup.token(1, "client_admin", "ada");
+    let today = now_ms().div_euclid(DAY) * DAY;
+    let (from, to) = (ts(today - 29 * DAY), ts(today + DAY));
+    let ask = |policy: Value, token: String| {
+        let body = json!({"policy": policy, "from": from, "to": to}).to_string();
+        async move {
+            request(
+                port,
+                "POST",
+                "/api/v1/client/reports/what-if",
+                Some(&token),
+                Some(&body),
+            )
+            .await
+        }
+    };
+    let same = ask(json!({}), admin.clone()).await;
+    assert_eq!(same.status, 200, "{}", same.text);
+    let d = same.data();
+    let figures = |s: &Value| {
+        let groups: Vec<(String, [u64; 4])> = s["by_priority"]
+            .as_array()
+            .expect("groups")
+            .iter()
+            .map(|g| (g["key"].as_str().unwrap_or("").to_string(), counts(g)))
+            .collect();
+        (groups, counts(s))
+    };
+    assert_eq!(figures(&d["proposed"]), reported(report), "{}", same.text);
+    assert_eq!(d["current"], d["proposed"]);
+    assert_eq!(d["outcome_changes_total"], 0);
+
+    let policy = json!({"targets": {"HIGH": {"response": 1}}});
+    let tighter = ask(policy, admin.clone()).await;
+    assert_eq!(tighter.status, 200, "{}", tighter.text);
+    let t = tighter.data();
+    let breached = |s: &Value| s["response"]["breached"].as_u64().unwrap_or(0);
+    assert!(
+        breached(&t["proposed"]) > breached(&t["current"]),
+        "{}",
+        tighter.text
+    );
+    let changes = t["outcome_changes"].as_array().expect("changes");
+    assert!(!changes.is_empty());
+    for c in changes {
+        assert_eq!(
+            (&c["priority"], &c["goal"], &c["current"], &c["proposed"]),
+            (
+                &json!("HIGH"),
+                &json!("response"),
+                &json!("met"),
+                &json!("breached")
+            ),
+            "{c}"
+        );
+    }
+    let manager = ask(json!({}), setup.token(1, "client_manager", "mia")).await;
+    assert_eq!(
+        (manager.status, manager.code()),
+        (403, 40003),
+        "{}",
+        manager.text
+    );
+    let bad = ask(json!({"calendar": "nowhere"}), admin.clone()).await;
+    assert_eq!((bad.status, bad.code()), (400, 40001), "{}", bad.text);
+    assert!(bad.text.contains("policy"), "{}", bad.text);
+
+    // The CLI over an export of the tenant's events says the same.
+    let config = setup.config.to_str().expect("utf-8 path");
+    let export = setup.dir.join("tenant-1.ndjson");
+    let exported = setup.vigil(&[
+        "export",
+        "--tenant",
+        "1",
+        "--config",
+        config,
+        "--output",
+        export.to_str().expect("utf-8"),
+    ]);
+    assert!(exported.status.success(), "{exported:?}");
+    let lines = std::fs::read_to_string(&export)
+        .expect("export")
+        .lines()
+        .count();
+    assert_eq!(
+        lines as u64,
+        t["events"].as_u64().expect("events"),
+        "every event of tenant 1"
+    );
+    let proposal = setup.dir.join("proposed.toml");
+    std::fs::write(&proposal, "[policy.targets]\nHIGH = { response = 1 }\n").expect("proposal");
+    let cli = setup.vigil(&[
+        "what-if",
+        "--tenant",
+        "1",
+        "--policy",
+        proposal.to_str().expect("utf-8"),
+        "--input",
+        export.to_str().expect("utf-8"),
+        "--from",
+        &from,
+        "--to",
+        &to,
+        "--format",
+        "json",
+        "--config",
+        config,
+    ]);
+    assert!(cli.status.success(), "{cli:?}");
+    let cli: Value = serde_json::from_str(&cli.stdout).expect("JSON");
+    for part in [
+        "current",
+        "proposed",
+        "outcome_changes_total",
+        "alert_changes_total",
+    ] {
+        assert_eq!(cli[part], t[part], "{part}");
+    }
+    let text = setup.vigil(&[
+        "what-if",
+        "--tenant",
+        "1",
+        "--policy",
+        proposal.to_str().expect("utf-8"),
+        "--from",
+        &from,
+        "--to",
+        &to,
+        "--config",
+        config,
+    ]);
+    assert!(text.status.success(), "{text:?}");
+    assert!(
+        text.stdout.contains("response compliance"),
+        "{}",
+        text.stdout
+    );
+    let missing = setup.vigil(&[
+        "what-if",
+        "--policy",
+        "/nonexistent.toml",
+        "--config",
+        config,
+    ]);
+    assert!(
+        !missing.status.success() && missing.stderr.contains("/nonexistent.toml"),
+        "{missing:?}"
+    );
 }
 
 #[tokio::test]

@@ -18,6 +18,7 @@ use vigil_schema::{Dedupe, Event, EventKey, Millis, RejectReason, Rejection};
 use crate::alert::AlertRecord;
 use crate::engine::{EngineSettings, TenantEngine};
 use crate::policy::PolicyBook;
+use crate::record::TicketFact;
 
 /// What the driver reports as it goes.
 pub trait Sink<T> {
@@ -137,6 +138,15 @@ impl<T> EventTimeDriver<T> {
     /// Tenants seen so far.
     pub fn tenants(&self) -> impl Iterator<Item = &TenantEngine> {
         self.tenants.iter()
+    }
+
+    /// The facts of tickets every tenant kept since the last call (only with
+    /// [`EngineSettings::keep_facts`]), tenant by tenant.
+    pub fn take_facts(&mut self) -> Vec<TicketFact> {
+        self.tenants
+            .iter_mut()
+            .flat_map(TenantEngine::take_facts)
+            .collect()
     }
 
     /// Events waiting in the reorder buffer.

@@ -29,7 +29,8 @@
 //!   `If-Match`, batches, history, diff, rollback, export and import; `feature_flags`: the
 //!   flags among those keys; `gray_release`: their rollouts, step by step; `audit`: every
 //!   configuration change.
-//! - `reports`: SLA reports as asynchronous jobs: generate, progress, download.
+//! - `reports`: SLA reports as asynchronous jobs (generate, progress, download), and
+//!   what-if.
 //! - `ws`: the WebSocket upgrade.
 //! - `openapi`: the generated document.
 //! - `dashboard`: the live dashboard page and its assets.
@@ -119,6 +120,7 @@ api_routes! {
     post "/api/v1/client/reports/generate" => reports::generate,
     get "/api/v1/client/reports/progress/{task_id}" => reports::progress,
     get "/api/v1/client/reports/download/{file}" => reports::download,
+    post "/api/v1/client/reports/what-if" => reports::what_if,
     get "/api/v1/alerts" => alerts::list,
     post "/api/v1/alerts/{alert_id}/ack" => alerts::ack,
     post "/api/v1/alerts/{alert_id}/resolve" => alerts::resolve,

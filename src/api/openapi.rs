@@ -35,6 +35,7 @@ endpoint states its roles."
         reports::generate,
         reports::progress,
         reports::download,
+        reports::what_if,
         alerts::list,
         alerts::ack,
         alerts::resolve,
@@ -73,6 +74,7 @@ endpoint states its roles."
     components(schemas(
         reports::GenerateRequest,
         reports::JobView,
+        reports::WhatIfRequest,
         tenant_data::Overview,
         tenant_data::Summary,
         tenant_data::TrendPoint,

@@ -15,7 +15,9 @@ use super::{store_error, ApiState};
 use crate::auth::Caller;
 use crate::clock::now_ms;
 use crate::http::{ApiError, Envelope};
+use crate::report::jobs::WhatIfError;
 use crate::report::period::resolve;
+use crate::report::what_if::WhatIf;
 use crate::report::{Breakdowns, Format, JobRequest};
 use crate::store::{EnqueueError, ReportJob};
 
@@ -247,6 +249,90 @@ pub async fn download(
         ),
     ];
     Ok((headers, found.content).into_response())
+}
+
+/// `POST /api/v1/client/reports/what-if`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WhatIfRequest {
+    /// The tenant; required for ops tokens, others may name only their own.
+    pub tenant_id: Option<u64>,
+    /// The proposed policy: the fields of a tenant file's `[policy]` (as in
+    /// `sla.policy_updated`), merged over the tenant's policy.
+    #[schema(value_type = Object)]
+    pub policy: vigil_engine::PolicySpec,
+    /// `day`, `week`, `month`, `quarter` or `year` (default `month`: the last one closed).
+    pub period: Option<String>,
+    /// A local date inside the period.
+    pub date: Option<String>,
+    /// Start of a range: a local date or an RFC 3339 instant.
+    pub from: Option<String>,
+    /// End of a range (exclusive).
+    pub to: Option<String>,
+}
+
+/// Replays the tenant's history from the events stream twice, under the policy in force and
+/// under the proposed one, and answers both side by side: compliance per priority and service
+/// type, goals whose outcome would change, alerts that would appear or disappear. Touches no
+/// live state, alert or notification. Runs within the request (`[http] request_timeout`);
+/// for long histories use `vigil what-if`.
+///
+/// Roles: `client_admin` (their own tenant), `ops` (any tenant, named by `tenant_id`); not
+/// `client_manager`, `client_user` or `service`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/client/reports/what-if",
+    tag = "reports",
+    request_body = WhatIfRequest,
+    responses(
+        (status = 200, description = "envelope with `data`: the comparison (current, proposed, outcome_changes, alerts_appearing, alerts_disappearing)"),
+        (status = 400, description = "40001 bad field (named), or a proposed policy that does not compile"),
+        (status = 401, description = "40004 no valid token"),
+        (status = 403, description = "40003 another tenant, or a role that may not"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn what_if(
+    State(state): State<ApiState>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<Envelope<WhatIf>, ApiError> {
+    let role = caller.claims.role;
+    caller.require(
+        matches!(
+            role,
+            crate::auth::Role::ClientAdmin | crate::auth::Role::Ops
+        ),
+        "run what-if",
+    )?;
+    let asked: WhatIfRequest = json_body(&body)?;
+    let tenant = caller.tenant_scope(asked.tenant_id)?;
+    let settings = state.reports.tenant(tenant);
+    let tz = TimeZone::get(&settings.timezone).unwrap_or(TimeZone::UTC);
+    let period = resolve(
+        (
+            asked.period.as_deref(),
+            asked.date.as_deref(),
+            asked.from.as_deref(),
+            asked.to.as_deref(),
+        ),
+        &tz,
+        now_ms(),
+    )
+    .map_err(|e| ApiError::invalid_field(e.field, e.message))?;
+    match state.reports.what_if(tenant, period, &asked.policy).await {
+        None => Err(ApiError::not_found(
+            "what-if is not available on this instance",
+        )),
+        Some(Ok(result)) => Ok(Envelope::ok(result)),
+        Some(Err(WhatIfError::Policy(e))) => {
+            Err(ApiError::invalid_field("policy", format!("{e:#}")))
+        }
+        Some(Err(WhatIfError::History(e))) => Err(ApiError::new(
+            crate::http::envelope::NOT_READY,
+            format!("cannot read the history: {e:#}; retry shortly"),
+        )),
+    }
 }
 
 /// The job `task_id` if the caller may see it: 404 when there is none, 403 for another

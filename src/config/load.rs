@@ -52,10 +52,20 @@ impl VigilConfig {
         PolicyBook::build(&self.sla, &self.calendars, &self.tenant_policies)
     }
 
+    /// The policy settings (default, calendars, tenant files) a what-if merges a proposal
+    /// into.
+    pub fn policy_sources(&self) -> crate::report::history::PolicySources {
+        crate::report::history::PolicySources {
+            default: self.sla.clone(),
+            calendars: self.calendars.clone(),
+            tenants: self.tenant_policies.clone(),
+        }
+    }
+
     /// The engine settings this configuration implies: final tickets and applied event ids are
-    /// remembered as long as the stream keeps the events that could repeat them. Stopped goals
-    /// are kept as SLA records only where exchange partners take them: the service on the wall
-    /// clock (the tenant actors hand them to the record writer), never in replay.
+    /// remembered as long as the stream keeps the events that could repeat them. Ticket facts
+    /// are kept only where reports and partners take them: the service on the wall clock (the
+    /// tenant actors hand them to the fact writer) and what-if runs, never in replay.
     pub fn engine_settings(&self) -> vigil_engine::EngineSettings {
         vigil_engine::EngineSettings {
             final_retention_ms: self.nats.retention.as_millis(),

@@ -15,8 +15,10 @@ use tracing::{info, info_span, warn, Instrument};
 use super::compute::{compute, ReportRequest};
 use super::config::{ReportsConfig, TenantReport};
 use super::format::{Format, Renderer};
+use super::history::{what_if_from_stream, PolicySources};
 use super::labels::Language;
 use super::model::{Period, Report};
+use super::what_if::{WhatIf, WhatIfRun};
 use super::zone::ReportZones;
 use crate::clock::now_ms;
 use crate::store::{EnqueueError, NewReportJob, ReportJob, Store};
@@ -133,8 +135,35 @@ impl std::fmt::Debug for Reports {
     }
 }
 
+/// What a what-if reads: the events stream and the policies in force.
+#[derive(Clone)]
+pub struct WhatIfSource {
+    /// JetStream.
+    pub js: async_nats::jetstream::Context,
+    /// The events stream's name and partitions.
+    pub stream: (String, u32),
+    /// The policies in force, which proposals are merged over.
+    pub policies: PolicySources,
+    /// Engine settings (retention of final tickets and event ids).
+    pub settings: vigil_engine::EngineSettings,
+    /// Allowed lateness.
+    pub lateness_ms: i64,
+}
+
+/// Why a what-if did not run.
+#[derive(Debug, thiserror::Error)]
+pub enum WhatIfError {
+    /// The proposed policy does not compile.
+    #[error("{0:#}")]
+    Policy(anyhow::Error),
+    /// The history could not be read (or the policy in force does not compile).
+    #[error("{0:#}")]
+    History(anyhow::Error),
+}
+
 struct Inner {
     store: Store,
+    what_if: Option<WhatIfSource>,
     config: ReportsConfig,
     tenants: BTreeMap<u64, TenantReport>,
     renderer: Renderer,
@@ -152,12 +181,57 @@ impl Reports {
         Reports {
             inner: Arc::new(Inner {
                 store,
+                what_if: None,
                 renderer: Renderer::new(config.font_file.clone()),
                 config: config.clone(),
                 tenants,
                 wake: Notify::new(),
             }),
         }
+    }
+
+    /// These reports, answering what-if questions from `source`.
+    pub fn with_what_if(self, source: WhatIfSource) -> Reports {
+        let inner = Inner {
+            store: self.inner.store.clone(),
+            what_if: Some(source),
+            config: self.inner.config.clone(),
+            tenants: self.inner.tenants.clone(),
+            renderer: Renderer::new(self.inner.config.font_file.clone()),
+            wake: Notify::new(),
+        };
+        Reports {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// Runs a what-if of `tenant` over `period` with `proposal` merged over its policy:
+    /// `None` when this instance has no events stream to read.
+    pub async fn what_if(
+        &self,
+        tenant: u64,
+        period: Period,
+        proposal: &vigil_engine::PolicySpec,
+    ) -> Option<Result<WhatIf, WhatIfError>> {
+        let source = self.inner.what_if.as_ref()?;
+        let run = async {
+            let proposed = source
+                .policies
+                .proposed(Some(tenant), proposal)
+                .map_err(WhatIfError::Policy)?;
+            let run = WhatIfRun {
+                current: Arc::new(source.policies.current().map_err(WhatIfError::History)?),
+                proposed: Arc::new(proposed),
+                settings: source.settings.clone(),
+                lateness_ms: source.lateness_ms,
+                period,
+                tenant_id: Some(tenant),
+            };
+            what_if_from_stream(&source.js, (&source.stream.0, source.stream.1), run)
+                .await
+                .map_err(WhatIfError::History)
+        };
+        Some(run.await)
     }
 
     /// A tenant's report settings (the defaults when its file names none).

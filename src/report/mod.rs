@@ -12,6 +12,9 @@
 //! - [`csv`]: the report as one CSV table.
 //! - [`jobs`]: [`Reports`]: tenants' settings, generating a report, the job queue and its
 //!   workers.
+//! - [`what_if`]: a tenant's history under the policy in force and a proposed one, side by
+//!   side.
+//! - [`history`]: a tenant's events from the stream, and the proposed policy of a what-if.
 //! - [`xlsx`]: the report as an Excel workbook.
 //! - [`pdf`]: the report as a PDF document.
 
@@ -19,16 +22,18 @@ pub mod compute;
 pub mod config;
 pub mod csv;
 pub mod format;
+pub mod history;
 pub mod jobs;
 pub mod labels;
 pub mod model;
 pub mod pdf;
 pub mod period;
+pub mod what_if;
 pub mod xlsx;
 pub mod zone;
 
 pub use config::{ReportsConfig, TenantReport};
 pub use format::{Format, Renderer};
-pub use jobs::{Breakdowns, JobRequest, Reports};
+pub use jobs::{Breakdowns, JobRequest, Reports, WhatIfSource};
 pub use labels::{Label, Language};
 pub use model::Report;

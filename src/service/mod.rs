@@ -56,7 +56,7 @@ use vigil::notify::ack_token::LinkSigner;
 use vigil::notify::{Notifier, Routing, RoutingHandle};
 use vigil::partner::worker::PartnerWorker;
 use vigil::report::zone::ReportZones;
-use vigil::report::Reports;
+use vigil::report::{Reports, WhatIfSource};
 use vigil::runtime_config::{follow, ConfigCenter, Flags};
 use vigil::store::Store;
 use vigil::telemetry::{self, MetricsHandle, TenantLabels};
@@ -219,7 +219,14 @@ pub async fn run(
         store.clone(),
         &config.reports,
         config.tenant_reports.clone(),
-    );
+    )
+    .with_what_if(WhatIfSource {
+        js: js.clone(),
+        stream: (streams.name.clone(), streams.partitions),
+        policies: config.policy_sources(),
+        settings: config.engine_settings(),
+        lateness_ms: config.engine.allowed_lateness.as_millis(),
+    });
     let report_tasks = reports.spawn(&instance_name(&config), stop_rx.clone());
     let api = api::routes(ApiState {
         verifier,

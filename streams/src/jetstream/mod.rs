@@ -28,7 +28,10 @@ pub use publish::{
     publish_alert, publish_dead_letter, publish_event, publish_to_dead_letters, PublishError,
     PublishOutcome,
 };
-pub use replay::{last_sequence, replay_partition, ReplayError, ReplayMessages};
+pub use replay::{
+    last_sequence, last_tenant_sequence, replay_partition, replay_tenant, ReplayError,
+    ReplayMessages,
+};
 pub use setup::{ensure_streams, SetupError};
 
 /// The source of an error that crossed from the NATS client.

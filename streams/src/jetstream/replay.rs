@@ -18,7 +18,7 @@ use async_nats::jetstream::Context;
 use futures::Stream;
 
 use super::message::{partition_message, PartitionMessage};
-use super::subjects::partition_filter;
+use super::subjects::{partition_filter, tenant_filter};
 use super::BoxError;
 
 /// Why a replay failed.
@@ -76,15 +76,32 @@ pub async fn last_sequence(
     stream: &str,
     partition: u32,
 ) -> Result<Option<u64>, ReplayError> {
+    last_sequence_of(js, stream, partition, &partition_filter(partition)).await
+}
+
+/// The stream sequence of the newest event of `tenant_id` (in its `partition`), or `None`
+/// when it has none.
+pub async fn last_tenant_sequence(
+    js: &Context,
+    stream: &str,
+    partition: u32,
+    tenant_id: u64,
+) -> Result<Option<u64>, ReplayError> {
+    last_sequence_of(js, stream, partition, &tenant_filter(partition, tenant_id)).await
+}
+
+async fn last_sequence_of(
+    js: &Context,
+    stream: &str,
+    partition: u32,
+    filter: &str,
+) -> Result<Option<u64>, ReplayError> {
     let fail = |source: BoxError| ReplayError::LastSequence { partition, source };
     let stream = js
         .get_stream_no_info(stream)
         .await
         .map_err(|e| fail(Box::new(e)))?;
-    match stream
-        .get_last_raw_message_by_subject(&partition_filter(partition))
-        .await
-    {
+    match stream.get_last_raw_message_by_subject(filter).await {
         Ok(message) => Ok(Some(message.sequence)),
         Err(err) if err.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(None),
         Err(err) => Err(fail(Box::new(err))),
@@ -103,9 +120,45 @@ pub async fn replay_partition(
     partition: u32,
     from_sequence: u64,
 ) -> Result<ReplayMessages, ReplayError> {
+    replay_filtered(
+        js,
+        stream,
+        partition,
+        partition_filter(partition),
+        from_sequence,
+    )
+    .await
+}
+
+/// Reads the events of `tenant_id` (in its `partition`) in order from the start; like
+/// [`replay_partition`], the stream never ends on its own.
+#[tracing::instrument(skip(js))]
+pub async fn replay_tenant(
+    js: &Context,
+    stream: &str,
+    partition: u32,
+    tenant_id: u64,
+) -> Result<ReplayMessages, ReplayError> {
+    replay_filtered(
+        js,
+        stream,
+        partition,
+        tenant_filter(partition, tenant_id),
+        1,
+    )
+    .await
+}
+
+async fn replay_filtered(
+    js: &Context,
+    stream: &str,
+    partition: u32,
+    filter_subject: String,
+    from_sequence: u64,
+) -> Result<ReplayMessages, ReplayError> {
     let fail = |source: BoxError| ReplayError::Create { partition, source };
     let config = OrderedConfig {
-        filter_subject: partition_filter(partition),
+        filter_subject,
         deliver_policy: if from_sequence <= 1 {
             DeliverPolicy::All
         } else {

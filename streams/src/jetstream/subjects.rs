@@ -53,6 +53,11 @@ pub fn partition_filter(partition: u32) -> String {
     format!("{PARTITION_PREFIX}{partition}.*")
 }
 
+/// `vigil.p.<partition>.<tenant_id>`: the filter of one tenant's events.
+pub fn tenant_filter(partition: u32, tenant_id: u64) -> String {
+    format!("{PARTITION_PREFIX}{partition}.{tenant_id}")
+}
+
 /// `vigil.dlq.<tenant_id>`, or `vigil.dlq.unknown`.
 pub fn dlq_subject(tenant_id: Option<u64>) -> String {
     match tenant_id {
