@@ -70,6 +70,30 @@ const ACCESS: &[(&str, &str, Access, &[u16])] = &[
         Access::Read,
         &[200],
     ),
+    (
+        "post",
+        "/api/v1/client/reports/generate",
+        Access::Manage,
+        &[201],
+    ),
+    (
+        "get",
+        "/api/v1/client/reports/progress/{task_id}",
+        Access::Manage,
+        &[200],
+    ),
+    (
+        "get",
+        "/api/v1/client/reports/download/{file}",
+        Access::Manage,
+        &[200],
+    ),
+    (
+        "post",
+        "/api/v1/client/reports/what-if",
+        Access::Admin,
+        &[200],
+    ),
     ("get", "/api/v1/alerts", Access::Read, &[200]),
     (
         "post",
@@ -270,6 +294,7 @@ struct Seeds {
     silence: [String; 2],
     notification: [String; 2],
     record: [String; 2],
+    report: [String; 2],
 }
 
 fn of(ids: &[String; 2], tenant: u64) -> &str {
@@ -340,6 +365,46 @@ async fn seed_partner(db: &std::path::Path) -> [String; 2] {
     [records[0].record_id.clone(), records[1].record_id.clone()]
 }
 
+/// A finished report job of each tenant, with its file (`<task>.csv`).
+async fn seed_reports(db: &std::path::Path) -> [String; 2] {
+    let store = Store::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .expect("the store");
+    let t = now_ms();
+    let mut ids = Vec::new();
+    for tenant in [OWN, FOREIGN] {
+        let task = format!("rpt-walk-{tenant}");
+        let job = vigil::store::NewReportJob {
+            task_id: task.clone(),
+            tenant_id: tenant,
+            requested_by: "walker".into(),
+            format: "csv".into(),
+            period: (t - 24 * HOUR, t),
+            language: "en".into(),
+            timezone: "UTC".into(),
+            breakdowns: "priority".into(),
+        };
+        let jobs = store.report_jobs();
+        jobs.enqueue(&job, 20, t).await.expect("queue");
+        let claimed = jobs.claim("seed", 60_000, t).await.expect("claim");
+        assert!(claimed.is_some());
+        let content = format!("section,key\r\nbreach,{}\r\n", ticket(tenant));
+        let file = (format!("{task}.csv"), content);
+        jobs.finish(
+            &task,
+            "seed",
+            (&file.0, file.1.as_bytes()),
+            1,
+            (t, t + 24 * HOUR),
+        )
+        .await
+        .expect("finish");
+        ids.push(task);
+    }
+    store.close().await;
+    [ids[0].clone(), ids[1].clone()]
+}
+
 /// A failed notification of each tenant's alert.
 async fn seed_notifications(db: &std::path::Path, alerts: &[String; 2]) -> [String; 2] {
     use sqlx::ConnectOptions as _;
@@ -407,6 +472,21 @@ fn target(path: &str, tenant: u64, seeds: &Seeds) -> (String, Option<String>) {
             None,
         ),
         "/ack/{token}" => ("/ack/not-a-token".into(), None),
+        "/api/v1/client/reports/generate" => (
+            path.into(),
+            Some(json!({"format": "csv", "period": "day", "tenant_id": t}).to_string()),
+        ),
+        "/api/v1/client/reports/what-if" => (
+            path.into(),
+            Some(json!({"policy": {}, "period": "day", "tenant_id": t}).to_string()),
+        ),
+        "/api/v1/client/reports/progress/{task_id}" => {
+            (path.replace("{task_id}", of(&seeds.report, t)), None)
+        }
+        "/api/v1/client/reports/download/{file}" => (
+            path.replace("{file}", &format!("{}.csv", of(&seeds.report, t))),
+            None,
+        ),
         "/api/v1/system-config" | "/api/v1/audit" => (scoped(path), None),
         "/api/v1/system-config/batch" => (
             path.into(),
@@ -514,6 +594,7 @@ async fn every_route_answers_every_role_and_tenant_as_its_access_says() {
         "a secret for the route walk's ack links".into(),
     ));
     let records = seed_partner(&setup.db).await;
+    let reports = seed_reports(&setup.db).await;
     let mut service = setup.start();
     service.ready().await;
     let port = service.port;
@@ -584,6 +665,7 @@ async fn every_route_answers_every_role_and_tenant_as_its_access_says() {
         silence: [silence[0].clone(), silence[1].clone()],
         notification,
         record: records,
+        report: reports,
     };
     let tokens: Vec<(Option<&str>, Option<String>)> = ROLES
         .iter()

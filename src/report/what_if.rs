@@ -276,7 +276,7 @@ impl WhatIfRun {
             for (driver, scenario) in drivers.iter_mut().zip(scenarios.iter_mut()) {
                 driver.offer(event.clone(), (), scenario);
             }
-            if read % TAKE_EVERY == 0 {
+            if read.is_multiple_of(TAKE_EVERY) {
                 for (driver, scenario) in drivers.iter_mut().zip(scenarios.iter_mut()) {
                     scenario.facts(driver.take_facts());
                 }
