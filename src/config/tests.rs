@@ -452,3 +452,25 @@ fn http_hardening_settings_are_read_and_checked() {
     );
     assert_has(&p, "DIR/vigil.toml:7: auth.jwt_audience: must not be empty");
 }
+
+#[test]
+fn a_tenants_report_settings_load_and_bad_ones_are_named_with_their_line() {
+    let good = "[report]\nlanguage = \"zh-CN\"\ntimezone = \"Asia/Shanghai\"\n";
+    let (_dir, path) = write("[reports]\nmax_queued = 5\n", &[("7.toml", good)]);
+    let c = load_with_env(Some(&path), env(&[])).unwrap().config;
+    assert_eq!(c.reports.max_queued, 5);
+    assert_eq!(c.reports.retention.as_millis(), 400 * 86_400_000);
+    let t = &c.tenant_reports[&7];
+    assert_eq!(
+        (t.language, t.timezone.as_str()),
+        (crate::report::Language::ZhCn, "Asia/Shanghai")
+    );
+    let bad = "[policy]\n\n[report]\nlanguage = \"fr\"\ntimezone = \"Mars/Base\"\n";
+    let p = problems("[reports]\nworkers = -1\n", &[("8.toml", bad)], &[]);
+    assert_has(&p, "DIR/vigil.toml:2: reports.workers:");
+    assert_has(&p, "DIR/tenants/8.toml:4: report.language:");
+    assert_has(
+        &p,
+        "DIR/tenants/8.toml:5: report.timezone: unknown time zone \"Mars/Base\"",
+    );
+}

@@ -16,10 +16,8 @@ pub struct ReportsConfig {
     pub enabled: bool,
     /// How long those facts and their daily rollups are kept. Default `"400d"`.
     pub retention: ConfigDuration,
-    /// Where generated report files are written; relative to the main file. Default
-    /// `"../data/reports"`.
-    pub files_dir: PathBuf,
-    /// How long a generated report file can be downloaded. Default `"7d"`.
+    /// How long a generated report file can be downloaded (files are kept in the store, so
+    /// any instance serves them). Default `"7d"`.
     pub file_retention: ConfigDuration,
     /// Report jobs queued or running at once, across instances; more are refused. Default 20.
     pub max_queued: u32,
@@ -36,7 +34,6 @@ impl Default for ReportsConfig {
         ReportsConfig {
             enabled: true,
             retention: ConfigDuration::from_days(400),
-            files_dir: PathBuf::from("../data/reports"),
             file_retention: ConfigDuration::from_days(7),
             max_queued: 20,
             workers: 2,
