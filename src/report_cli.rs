@@ -85,8 +85,12 @@ async fn generate(
         settings,
     };
     let progress = |p: u8| eprint!("\r{p:3}%");
-    let (bytes, records) = reports.generate(&request, &progress).await?;
-    eprintln!("\r{} bytes, {records} goal outcomes", bytes.len());
+    let done = reports.generate(&request, &progress).await?;
+    eprintln!(
+        "\r{} bytes, {} goal outcomes",
+        done.bytes.len(),
+        done.records
+    );
     store.close().await;
-    Ok(bytes)
+    Ok(done.bytes)
 }

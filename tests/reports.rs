@@ -507,3 +507,73 @@ async fn the_job_queue_is_bounded_and_queued_jobs_survive_a_restart() {
     }
     service.stop().await;
 }
+
+#[tokio::test]
+async fn a_scheduled_report_reaches_its_recipients_once_with_its_attachment_also_across_a_restart()
+{
+    let nats = NatsServer::start();
+    let smtp = vigil_peers::smtp::SmtpServer::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = format!(
+        "{CONFIG}\n[tenants]\npolicies_dir = \"tenants\"\n\n[notify.smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nfrom = \"vigil@example.com\"\n",
+        smtp.port()
+    );
+    std::fs::create_dir(dir.path().join("tenants")).expect("tenants dir");
+    // Due every day at 00:00 in Shanghai: the latest run (yesterday's report) was missed
+    // while no instance ran, so the first start queues it.
+    std::fs::write(
+        dir.path().join("tenants/5.toml"),
+        "[report]\nlanguage = \"zh-CN\"\ntimezone = \"Asia/Shanghai\"\n\n[[report.schedules]]\nid = \"daily-csv\"\nevery = \"daily\"\nat = \"00:00\"\nformat = \"csv\"\nrecipients = [\"cm@example.com\", \"boss@example.com\"]\n",
+    )
+    .expect("tenant file");
+    let setup = ServiceSetup::new(dir.path(), &nats.url(), &config, "wall");
+    let mut service = setup.start();
+    service.ready().await;
+    let mails = smtp.wait_for(2, WAIT).await;
+    let mut to: Vec<&str> = mails.iter().map(|m| m.rcpt_tos[0].as_str()).collect();
+    to.sort_unstable();
+    assert_eq!(to, ["boss@example.com", "cm@example.com"]);
+    for mail in &mails {
+        assert!(
+            mail.subject
+                .as_deref()
+                .is_some_and(|s| s.contains("SLA 服务报告")),
+            "{mail:?}"
+        );
+        assert!(
+            mail.text.as_deref().is_some_and(|t| t.contains("达标率")),
+            "{mail:?}"
+        );
+        assert_eq!(mail.attachments.len(), 1, "{mail:?}");
+        let file = &mail.attachments[0];
+        assert!(
+            file.file_name
+                .starts_with("sla-report-5-sched-5-daily-csv-")
+                && file.file_name.ends_with(".csv"),
+            "{}",
+            file.file_name
+        );
+        assert!(
+            file.content.starts_with(b"section,key,opened"),
+            "{:?}",
+            String::from_utf8_lossy(&file.content)
+        );
+    }
+    let ids: std::collections::BTreeSet<_> = mails.iter().map(|m| m.message_id.clone()).collect();
+    assert_eq!(ids.len(), 2, "one Message-ID per delivery");
+    service.stop().await;
+
+    // A restart finds the run queued and sent: no second copy.
+    let mut service = setup.start();
+    service.ready().await;
+    eventually("a pass over the schedules after the restart", || async {
+        (service.metric("vigil_report_schedule_passes_total").await >= Some(1.0)).then_some(())
+    })
+    .await;
+    assert!(
+        smtp.quiet_for(std::time::Duration::from_secs(2)).await,
+        "no second email"
+    );
+    assert_eq!(smtp.received().len(), 2);
+    service.stop().await;
+}

@@ -383,6 +383,8 @@ async fn seed_reports(db: &std::path::Path) -> [String; 2] {
             language: "en".into(),
             timezone: "UTC".into(),
             breakdowns: "priority".into(),
+            schedule_id: None,
+            deliver_to: Vec::new(),
         };
         let jobs = store.report_jobs();
         jobs.enqueue(&job, 20, t).await.expect("queue");
@@ -393,7 +395,7 @@ async fn seed_reports(db: &std::path::Path) -> [String; 2] {
         jobs.finish(
             &task,
             "seed",
-            (&file.0, file.1.as_bytes()),
+            (&file.0, file.1.as_bytes(), "summary"),
             1,
             (t, t + 24 * HOUR),
         )

@@ -112,7 +112,10 @@ CREATE TABLE report_jobs (
     created_at    BIGINT NOT NULL,
     started_at    BIGINT,
     finished_at   BIGINT,
-    expires_at    BIGINT
+    expires_at    BIGINT,
+    schedule_id   TEXT,
+    deliver_to    TEXT,
+    summary       TEXT
 );
 
 CREATE INDEX report_jobs_by_state ON report_jobs (state, created_at);
@@ -126,3 +129,36 @@ CREATE TABLE report_files (
     content    BYTEA  NOT NULL,
     expires_at BIGINT NOT NULL
 );
+
+-- Scheduled reports ([[report.schedules]] of a tenant file): one row per run, written with its
+-- job in one transaction, so each period is queued once whatever the instances and restarts.
+CREATE TABLE report_schedule_runs (
+    tenant_id   BIGINT NOT NULL,
+    schedule_id TEXT    NOT NULL,
+    period_from BIGINT NOT NULL,
+    task_id     TEXT    NOT NULL,
+    due_at      BIGINT NOT NULL,
+    queued_at   BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, schedule_id, period_from)
+);
+
+-- The emails of scheduled reports: one per (job, recipient), written when the job finishes
+-- and sent by any instance under a lease (`claimed_until`), retried with back-off until
+-- `[notify.delivery] give_up_after`; the Message-ID is the delivery id, so a resend after a
+-- lost reply is a duplicate the receiver drops.
+CREATE TABLE report_deliveries (
+    delivery_id   TEXT    NOT NULL PRIMARY KEY,
+    task_id       TEXT    NOT NULL,
+    tenant_id     BIGINT NOT NULL,
+    recipient     TEXT    NOT NULL,
+    state         TEXT    NOT NULL CHECK (state IN ('pending', 'sent', 'failed')),
+    due_at        BIGINT NOT NULL,
+    scheduled_at  BIGINT NOT NULL,
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    claimed_until BIGINT,
+    last_error    TEXT,
+    sent_at       BIGINT,
+    created_at    BIGINT NOT NULL
+);
+
+CREATE INDEX report_deliveries_due ON report_deliveries (state, due_at);

@@ -538,6 +538,9 @@ fn load_tenants(
                     ),
                 ));
             }
+            for (path, message) in crate::report::schedule::problems(&parsed.report.schedules) {
+                problems.push(o.problem(&path, message));
+            }
             config.tenant_reports.insert(tenant, parsed.report);
         }
         origins.insert(tenant, o);

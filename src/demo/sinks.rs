@@ -67,6 +67,7 @@ mod tests {
                     subject: "Vigil: [CRITICAL] TKT-1 响应已超时".into(),
                     text: text.into(),
                     html: "<p>TKT-1</p>".into(),
+                    attachments: Vec::new(),
                 },
             },
         };

@@ -44,6 +44,19 @@ pub struct Email {
     pub text: String,
     /// HTML body.
     pub html: String,
+    /// Files attached (a scheduled report); none for pages.
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file attached to an email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// The file's name as the reader sees it.
+    pub file_name: String,
+    /// Its media type.
+    pub content_type: String,
+    /// Its bytes.
+    pub content: Vec<u8>,
 }
 
 /// The characters of the GSM 03.38 default alphabet (one septet each); the extension table
@@ -228,6 +241,7 @@ pub fn email(locale: Locale, f: &MessageFacts<'_>) -> Email {
         subject,
         text,
         html,
+        attachments: Vec::new(),
     }
 }
 
@@ -345,6 +359,7 @@ pub fn email_group(
     Email {
         subject: subject.clone(),
         text,
+        attachments: Vec::new(),
         html: format!(
             "<!doctype html><html><body><h2>{}</h2>{html}</body></html>",
             escape(&subject)

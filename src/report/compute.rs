@@ -373,6 +373,7 @@ mod tests {
         let settings = TenantReport {
             language: Language::ZhCn,
             timezone: "Asia/Shanghai".into(),
+            schedules: Vec::new(),
         };
         let zones = ReportZones::new([(&9u64, &settings)]);
         // One ticket created every 5 hours over four local days, each responded to an hour

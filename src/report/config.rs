@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::labels::Language;
+use super::schedule::ReportSchedule;
 use crate::setting::ConfigDuration;
 
 /// `[reports]`: keeping the history reports are computed from, and generating them.
@@ -51,6 +52,8 @@ pub struct TenantReport {
     /// The IANA zone whose days, weeks and months periods and the trend count in. Default
     /// `"UTC"`. A change applies to the days rolled up after it.
     pub timezone: String,
+    /// `[[report.schedules]]`: reports sent by email for each period that closes.
+    pub schedules: Vec<ReportSchedule>,
 }
 
 impl Default for TenantReport {
@@ -58,6 +61,7 @@ impl Default for TenantReport {
         TenantReport {
             language: Language::En,
             timezone: "UTC".into(),
+            schedules: Vec::new(),
         }
     }
 }

@@ -14,6 +14,7 @@ use tracing::{info, info_span, warn, Instrument};
 
 use super::compute::{compute, ReportRequest};
 use super::config::{ReportsConfig, TenantReport};
+use super::delivery::{summary_text, Mailer};
 use super::format::{Format, Renderer};
 use super::history::{what_if_from_stream, PolicySources};
 use super::labels::Language;
@@ -22,6 +23,7 @@ use super::what_if::{WhatIf, WhatIfRun};
 use super::zone::ReportZones;
 use crate::clock::now_ms;
 use crate::store::{EnqueueError, NewReportJob, ReportJob, Store};
+use crate::telemetry::metrics;
 
 /// How long a worker's claim on a job lasts unless renewed.
 const LEASE_MS: i64 = 30_000;
@@ -120,10 +122,21 @@ pub struct JobRequest {
     pub settings: TenantReport,
 }
 
+/// A report computed and rendered.
+#[derive(Debug, Clone)]
+pub struct Generated {
+    /// The file.
+    pub bytes: Vec<u8>,
+    /// Goal outcomes it counts.
+    pub records: u64,
+    /// Its headline figures in a few lines (the body of a scheduled report's email).
+    pub summary: String,
+}
+
 /// Reports: each tenant's settings, generating one, and the job queue with its workers.
 #[derive(Clone)]
 pub struct Reports {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
 impl std::fmt::Debug for Reports {
@@ -161,13 +174,16 @@ pub enum WhatIfError {
     History(anyhow::Error),
 }
 
-struct Inner {
-    store: Store,
+pub(super) struct Inner {
+    pub(super) store: Store,
     what_if: Option<WhatIfSource>,
-    config: ReportsConfig,
-    tenants: BTreeMap<u64, TenantReport>,
+    pub(super) mailer: Option<Mailer>,
+    pub(super) config: ReportsConfig,
+    pub(super) tenants: BTreeMap<u64, TenantReport>,
     renderer: Renderer,
-    wake: Notify,
+    pub(super) wake: Notify,
+    /// Told when a job with deliveries may have finished.
+    pub(super) delivered: Notify,
 }
 
 impl Reports {
@@ -182,6 +198,8 @@ impl Reports {
             inner: Arc::new(Inner {
                 store,
                 what_if: None,
+                mailer: None,
+                delivered: Notify::new(),
                 renderer: Renderer::new(config.font_file.clone()),
                 config: config.clone(),
                 tenants,
@@ -190,15 +208,18 @@ impl Reports {
         }
     }
 
-    /// These reports, answering what-if questions from `source`.
-    pub fn with_what_if(self, source: WhatIfSource) -> Reports {
+    /// These reports, answering what-if questions from `source` and emailing scheduled
+    /// reports through `mailer` (none: scheduled reports are generated, their emails wait).
+    pub fn serving(self, source: WhatIfSource, mailer: Option<Mailer>) -> Reports {
         let inner = Inner {
             store: self.inner.store.clone(),
             what_if: Some(source),
+            mailer,
             config: self.inner.config.clone(),
             tenants: self.inner.tenants.clone(),
             renderer: Renderer::new(self.inner.config.font_file.clone()),
             wake: Notify::new(),
+            delivered: Notify::new(),
         };
         Reports {
             inner: Arc::new(inner),
@@ -253,7 +274,7 @@ impl Reports {
         &self,
         request: &JobRequest,
         progress: &(dyn Fn(u8) + Sync),
-    ) -> anyhow::Result<(Vec<u8>, u64)> {
+    ) -> anyhow::Result<Generated> {
         let compute_request = ReportRequest {
             tenant_id: request.tenant_id,
             period: request.period,
@@ -263,28 +284,23 @@ impl Reports {
         let mut report = compute(&self.inner.store, &compute_request, now_ms(), progress).await?;
         request.breakdowns.apply(&mut report);
         let records = records_of(&report);
+        let summary = summary_text(&report);
         let inner = self.inner.clone();
         let format = request.format;
         let bytes =
             tokio::task::spawn_blocking(move || inner.renderer.render(&report, format)).await??;
         progress(100);
-        Ok((bytes, records))
+        Ok(Generated {
+            bytes,
+            records,
+            summary,
+        })
     }
 
     /// Queues a job; its task id, or why it was refused.
     pub async fn queue(&self, request: &JobRequest) -> Result<String, EnqueueError> {
-        let settings = &request.settings;
         let task_id = new_task_id();
-        let job = NewReportJob {
-            task_id: task_id.clone(),
-            tenant_id: request.tenant_id,
-            requested_by: request.requested_by.clone(),
-            format: request.format.as_str().into(),
-            period: (request.period.from, request.period.to),
-            language: settings.language.as_str().into(),
-            timezone: settings.timezone.clone(),
-            breakdowns: request.breakdowns.names(),
-        };
+        let job = new_job(request, task_id.clone());
         self.inner
             .store
             .report_jobs()
@@ -309,6 +325,8 @@ impl Reports {
                 tokio::spawn(self.clone().work(worker, stop.clone()))
             })
             .collect();
+        tasks.push(tokio::spawn(self.clone().schedule(stop.clone())));
+        tasks.push(tokio::spawn(self.clone().deliver(stop.clone())));
         tasks.push(tokio::spawn(self.clone().upkeep(stop)));
         tasks
     }
@@ -377,14 +395,20 @@ impl Reports {
         };
         let now = now_ms();
         match outcome {
-            Ok((bytes, records)) => {
+            Ok(done) => {
                 let file = format!("{task_id}.{}", request.format.as_str());
                 let expires = now + self.inner.config.file_retention.as_millis();
+                let (bytes, records) = (done.bytes.len(), done.records);
+                let content = (file.as_str(), done.bytes.as_slice(), done.summary.as_str());
                 match jobs
-                    .finish(&task_id, worker, (&file, &bytes), records, (now, expires))
+                    .finish(&task_id, worker, content, records, (now, expires))
                     .await
                 {
-                    Ok(true) => info!(bytes = bytes.len(), records, "report ready"),
+                    Ok(true) => {
+                        info!(bytes, records, "report ready");
+                        metrics::report_jobs("done").increment(1);
+                        self.inner.delivered.notify_one();
+                    }
                     Ok(false) => warn!("lost the claim on the report job before it finished"),
                     Err(e) => {
                         warn!(error = %e, "cannot store the report; it runs again after its lease")
@@ -393,6 +417,7 @@ impl Reports {
             }
             Err(e) => {
                 warn!(error = %e, "report failed");
+                metrics::report_jobs("failed").increment(1);
                 let _ = jobs.fail(&task_id, worker, &format!("{e:#}"), now).await;
             }
         }
@@ -449,8 +474,25 @@ fn job_request(job: &ReportJob) -> Result<JobRequest, String> {
         settings: TenantReport {
             language: Language::parse(&r.language).unwrap_or_default(),
             timezone: r.timezone.clone(),
+            schedules: Vec::new(),
         },
     })
+}
+
+/// The job row of a request.
+pub(super) fn new_job(request: &JobRequest, task_id: String) -> NewReportJob {
+    NewReportJob {
+        task_id,
+        tenant_id: request.tenant_id,
+        requested_by: request.requested_by.clone(),
+        format: request.format.as_str().into(),
+        period: (request.period.from, request.period.to),
+        language: request.settings.language.as_str().into(),
+        timezone: request.settings.timezone.clone(),
+        breakdowns: request.breakdowns.names(),
+        schedule_id: None,
+        deliver_to: Vec::new(),
+    }
 }
 
 /// Goal outcomes a report counts.

@@ -15,12 +15,15 @@
 //! - [`what_if`]: a tenant's history under the policy in force and a proposed one, side by
 //!   side.
 //! - [`history`]: a tenant's events from the stream, and the proposed policy of a what-if.
+//! - [`schedule`]: a tenant's scheduled reports and the runs they are due for.
+//! - [`delivery`]: scheduled runs queued once, and their reports emailed.
 //! - [`xlsx`]: the report as an Excel workbook.
 //! - [`pdf`]: the report as a PDF document.
 
 pub mod compute;
 pub mod config;
 pub mod csv;
+pub mod delivery;
 pub mod format;
 pub mod history;
 pub mod jobs;
@@ -28,6 +31,7 @@ pub mod labels;
 pub mod model;
 pub mod pdf;
 pub mod period;
+pub mod schedule;
 pub mod what_if;
 pub mod xlsx;
 pub mod zone;

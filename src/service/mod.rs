@@ -193,6 +193,7 @@ pub async fn run(
         .context("cannot relay live updates between instances")?;
     let limits = Arc::new(RateLimits::new(&config.http, shared_limits.as_ref()));
     tokio::spawn(limits.clone().upkeep(Duration::from_secs(60)));
+    let report_mailer = report_mailer(&config, &secrets)?;
     let config_center = ConfigCenter::new(
         store.clone(),
         js.clone(),
@@ -220,13 +221,16 @@ pub async fn run(
         &config.reports,
         config.tenant_reports.clone(),
     )
-    .with_what_if(WhatIfSource {
-        js: js.clone(),
-        stream: (streams.name.clone(), streams.partitions),
-        policies: config.policy_sources(),
-        settings: config.engine_settings(),
-        lateness_ms: config.engine.allowed_lateness.as_millis(),
-    });
+    .serving(
+        WhatIfSource {
+            js: js.clone(),
+            stream: (streams.name.clone(), streams.partitions),
+            policies: config.policy_sources(),
+            settings: config.engine_settings(),
+            lateness_ms: config.engine.allowed_lateness.as_millis(),
+        },
+        report_mailer,
+    );
     let report_tasks = reports.spawn(&instance_name(&config), stop_rx.clone());
     let api = api::routes(ApiState {
         verifier,
@@ -361,6 +365,41 @@ fn engine_parts(
         ..config.engine_settings()
     });
     Ok((book, settings))
+}
+
+/// What emails scheduled reports: the SMTP relay of `[notify.smtp]` (rebuilt when its secret
+/// changes), under `[notify.delivery]`'s give-up time and breaker; `None` without a relay (or
+/// without schedules, when nothing is to be sent).
+fn report_mailer(
+    config: &VigilConfig,
+    secrets: &vigil::secrets::Secrets,
+) -> anyhow::Result<Option<vigil::report::delivery::Mailer>> {
+    let scheduled = config
+        .tenant_reports
+        .values()
+        .any(|r| !r.schedules.is_empty());
+    if config.notify.smtp.is_none() || !scheduled {
+        if scheduled {
+            warn!("report schedules are configured but [notify.smtp] is not: their reports are generated and their emails wait");
+        }
+        return Ok(None);
+    }
+    use vigil::notify::channel::Providers;
+    let first = Providers::from_secrets(&config.notify, secrets)
+        .context("cannot set up the email of scheduled reports")?;
+    let notify = config.notify.clone();
+    let providers = vigil::secrets::Rebuilt::new("report email", secrets, first, move |s| {
+        Providers::from_secrets(&notify, s).map_err(|e| e.to_string())
+    });
+    let delivery = &config.notify.delivery;
+    Ok(Some(vigil::report::delivery::Mailer::new(
+        providers,
+        delivery.give_up_after.as_std(),
+        (
+            delivery.breaker_failures,
+            delivery.breaker_cooldown.as_std(),
+        ),
+    )))
 }
 
 /// Whether the tenant actors keep the facts of tickets: for reports or partners, on the wall

@@ -44,7 +44,8 @@
 //!   [`reconciliation_diffs`]: the diffs a run keeps.
 //! - [`report_facts`]: [`ReportFacts`], what SLA reports are computed from: the facts of
 //!   tickets, each written once, and their daily rollups; [`report_jobs`]: [`ReportJobs`],
-//!   report jobs queued, claimed under a lease and finished with their file.
+//!   report jobs queued, claimed under a lease and finished with their file;
+//!   [`report_deliveries`]: [`ReportDeliveries`], the emails of scheduled reports.
 //! - [`leases`]: [`Leases`], named leases, one holder at a time.
 //! - [`config_changes`]: [`ConfigChanges`], the configuration center's versioned, append-only
 //!   changes of runtime configuration keys: the values in force, each key's history, the audit.
@@ -71,6 +72,7 @@ pub mod progress;
 pub mod reconciliation_diffs;
 pub mod reconciliation_pages;
 pub mod reconciliation_runs;
+pub mod report_deliveries;
 pub mod report_facts;
 pub mod report_jobs;
 mod rfc3339;
@@ -114,6 +116,7 @@ pub use progress::PartitionProgress;
 pub use reconciliation_diffs::{DiffKind, NewDiff, ReconciliationDiff};
 pub use reconciliation_pages::RunCounts;
 pub use reconciliation_runs::{OpenedRun, ReconciliationRun, Reconciliations};
+pub use report_deliveries::{DueDelivery, ReportDeliveries};
 pub use report_facts::{FactCounts, FactRow, ReportFacts};
 pub use report_jobs::{EnqueueError, NewReportJob, ReportFile, ReportJob, ReportJobs};
 pub use silences::{Silence, SilenceExpiry, SilenceFilter, StoredSilence};

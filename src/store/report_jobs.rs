@@ -35,6 +35,10 @@ pub struct NewReportJob {
     pub timezone: String,
     /// The breakdowns asked for, comma-separated.
     pub breakdowns: String,
+    /// The schedule that queued it, if one did.
+    pub schedule_id: Option<String>,
+    /// Email addresses the file goes to when it is done (a schedule's recipients).
+    pub deliver_to: Vec<String>,
 }
 
 /// A job as stored.
@@ -62,6 +66,8 @@ pub struct ReportJob {
     pub finished_at: Option<Millis>,
     /// When its file expires.
     pub expires_at: Option<Millis>,
+    /// A short summary of the figures, once done (the body of a scheduled report's email).
+    pub summary: Option<String>,
 }
 
 /// A finished job's file.
@@ -106,7 +112,7 @@ impl Store {
 
 const JOB_COLUMNS: &str = "task_id, tenant_id, requested_by, format, period_from, period_to, \
      language, timezone, breakdowns, state, percent, attempts, file_name, size_bytes, records, \
-     error, created_at, finished_at, expires_at";
+     error, created_at, finished_at, expires_at, schedule_id, deliver_to, summary";
 
 fn job_of<R: Row>(row: &R) -> Result<ReportJob, sqlx::Error>
 where
@@ -118,6 +124,7 @@ where
     let size: Option<i64> = row.try_get("size_bytes")?;
     let records: Option<i64> = row.try_get("records")?;
     let percent: i32 = row.try_get("percent")?;
+    let deliver_to: Option<String> = row.try_get("deliver_to")?;
     let attempts: i32 = row.try_get("attempts")?;
     Ok(ReportJob {
         request: NewReportJob {
@@ -129,6 +136,10 @@ where
             language: row.try_get("language")?,
             timezone: row.try_get("timezone")?,
             breakdowns: row.try_get("breakdowns")?,
+            schedule_id: row.try_get("schedule_id")?,
+            deliver_to: deliver_to
+                .and_then(|d| serde_json::from_str(&d).ok())
+                .unwrap_or_default(),
         },
         state: row.try_get("state")?,
         percent: percent.clamp(0, 100) as u8,
@@ -140,7 +151,67 @@ where
         created_at: row.try_get("created_at")?,
         finished_at: row.try_get("finished_at")?,
         expires_at: row.try_get("expires_at")?,
+        summary: row.try_get("summary")?,
     })
+}
+
+/// Serializes enqueuing on PostgreSQL (the queue's length is checked, then written), in
+/// the transaction `$tx`.
+macro_rules! lock_queue {
+    ($tx:ident) => {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(ENQUEUE_LOCK)
+            .execute(&mut *$tx)
+            .await
+            .map_err(counted)?;
+    };
+}
+
+/// Inserts the job `$job` in the transaction `$tx` unless `$max` are queued or running
+/// (returning [`EnqueueError::Full`] from the caller). One statement checks and inserts: on
+/// SQLite it is atomic as it stands (a read followed by a write in one transaction could not
+/// take the write lock while another writer holds it).
+macro_rules! insert_job {
+    ($tx:ident, $job:expr, $max:expr, $now:expr) => {{
+        let job: &NewReportJob = $job;
+        let deliver_to = (!job.deliver_to.is_empty())
+            .then(|| serde_json::Value::from(job.deliver_to.clone()).to_string());
+        let inserted = sqlx::query(
+            "INSERT INTO report_jobs (task_id, tenant_id, requested_by, format, period_from, \
+             period_to, language, timezone, breakdowns, state, created_at, schedule_id, \
+             deliver_to) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued', $10, $12, $13 \
+             WHERE (SELECT COUNT(*) FROM report_jobs WHERE state IN ('queued', 'running')) < $11",
+        )
+        .bind(&job.task_id)
+        .bind(job.tenant_id as i64)
+        .bind(&job.requested_by)
+        .bind(&job.format)
+        .bind(job.period.0)
+        .bind(job.period.1)
+        .bind(&job.language)
+        .bind(&job.timezone)
+        .bind(&job.breakdowns)
+        .bind($now)
+        .bind(i64::from($max))
+        .bind(job.schedule_id.as_deref())
+        .bind(deliver_to)
+        .execute(&mut *$tx)
+        .await
+        .map_err(counted)?
+        .rows_affected();
+        if inserted == 0 {
+            let queued: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM report_jobs WHERE state IN ('queued', 'running')",
+            )
+            .fetch_one(&mut *$tx)
+            .await
+            .map_err(counted)?;
+            return Err(EnqueueError::Full {
+                queued: queued.max(0) as u64,
+            });
+        }
+    }};
 }
 
 impl ReportJobs<'_> {
@@ -155,49 +226,52 @@ impl ReportJobs<'_> {
         on_backend!(self, |pool| {
             let mut tx = pool.begin().await.map_err(counted)?;
             if postgres {
-                sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                    .bind(ENQUEUE_LOCK)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(counted)?;
+                lock_queue!(tx);
             }
-            // One statement checks and inserts: on SQLite it is atomic as it stands (a read
-            // followed by a write in one transaction could not take the write lock while
-            // another writer holds it).
-            let inserted = sqlx::query(
-                "INSERT INTO report_jobs (task_id, tenant_id, requested_by, format, period_from, \
-                 period_to, language, timezone, breakdowns, state, created_at) \
-                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued', $10 \
-                 WHERE (SELECT COUNT(*) FROM report_jobs WHERE state IN ('queued', 'running')) < $11",
+            insert_job!(tx, job, max_queued, now);
+            tx.commit().await.map_err(counted)?;
+            Ok(())
+        })
+    }
+
+    /// Queues the job of a schedule's run (`due_at`: when the run was due) once: false when
+    /// the run was queued before (by this instance or another). Refused like
+    /// [`enqueue`](Self::enqueue) when the queue is full, and then nothing is written.
+    pub async fn enqueue_scheduled(
+        self,
+        job: &NewReportJob,
+        due_at: Millis,
+        max_queued: u32,
+        now: Millis,
+    ) -> Result<bool, EnqueueError> {
+        let postgres = matches!(self.backend, Backend::Postgres(_));
+        let schedule = job.schedule_id.clone().unwrap_or_default();
+        on_backend!(self, |pool| {
+            let mut tx = pool.begin().await.map_err(counted)?;
+            if postgres {
+                lock_queue!(tx);
+            }
+            let new = sqlx::query(
+                "INSERT INTO report_schedule_runs (tenant_id, schedule_id, period_from, task_id, \
+                 due_at, queued_at) VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (tenant_id, schedule_id, period_from) DO NOTHING",
             )
-            .bind(&job.task_id)
             .bind(job.tenant_id as i64)
-            .bind(&job.requested_by)
-            .bind(&job.format)
+            .bind(&schedule)
             .bind(job.period.0)
-            .bind(job.period.1)
-            .bind(&job.language)
-            .bind(&job.timezone)
-            .bind(&job.breakdowns)
+            .bind(&job.task_id)
+            .bind(due_at)
             .bind(now)
-            .bind(i64::from(max_queued))
             .execute(&mut *tx)
             .await
             .map_err(counted)?
             .rows_affected();
-            if inserted == 0 {
-                let queued: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM report_jobs WHERE state IN ('queued', 'running')",
-                )
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(counted)?;
-                return Err(EnqueueError::Full {
-                    queued: queued.max(0) as u64,
-                });
+            if new == 0 {
+                return Ok(false);
             }
+            insert_job!(tx, job, max_queued, now);
             tx.commit().await.map_err(counted)?;
-            Ok(())
+            Ok(true)
         })
     }
 
@@ -267,13 +341,14 @@ impl ReportJobs<'_> {
         })
     }
 
-    /// Finishes `worker`'s job with its file, kept until `expires_at`; false (and nothing
-    /// stored) when the claim was lost.
+    /// Finishes `worker`'s job with its file, kept until `expires_at`, and its summary; a job
+    /// with recipients gets one delivery each, due now. False (and nothing stored) when the
+    /// claim was lost.
     pub async fn finish(
         self,
         task_id: &str,
         worker: &str,
-        (file_name, content): (&str, &[u8]),
+        (file_name, content, summary): (&str, &[u8], &str),
         records: u64,
         (now, expires_at): (Millis, Millis),
     ) -> Result<bool, StoreError> {
@@ -282,9 +357,9 @@ impl ReportJobs<'_> {
             let row = sqlx::query(
                 "UPDATE report_jobs SET state = 'done', percent = 100, file_name = $1, \
                  size_bytes = $2, records = $3, finished_at = $4, expires_at = $5, \
-                 claimed_until = NULL \
+                 claimed_until = NULL, summary = $8 \
                  WHERE task_id = $6 AND claimed_by = $7 AND state = 'running' \
-                 RETURNING tenant_id",
+                 RETURNING tenant_id, deliver_to",
             )
             .bind(file_name)
             .bind(content.len() as i64)
@@ -293,6 +368,7 @@ impl ReportJobs<'_> {
             .bind(expires_at)
             .bind(task_id)
             .bind(worker)
+            .bind(summary)
             .fetch_optional(&mut *tx)
             .await
             .map_err(counted)?;
@@ -300,6 +376,36 @@ impl ReportJobs<'_> {
                 return Ok(false);
             };
             let tenant: i64 = row.try_get(0).map_err(counted)?;
+            let deliver_to: Option<String> = row.try_get(1).map_err(counted)?;
+            let recipients: Vec<String> = deliver_to
+                .and_then(|d| serde_json::from_str(&d).ok())
+                .unwrap_or_default();
+            if !recipients.is_empty() {
+                let scheduled: Option<i64> = sqlx::query_scalar(
+                    "SELECT due_at FROM report_schedule_runs WHERE task_id = $1",
+                )
+                .bind(task_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(counted)?;
+                for to in &recipients {
+                    sqlx::query(
+                        "INSERT INTO report_deliveries (delivery_id, task_id, tenant_id, \
+                         recipient, state, due_at, scheduled_at, created_at) \
+                         VALUES ($1, $2, $3, $4, 'pending', $5, $6, $5) \
+                         ON CONFLICT (delivery_id) DO NOTHING",
+                    )
+                    .bind(format!("{task_id}:{to}"))
+                    .bind(task_id)
+                    .bind(tenant)
+                    .bind(to)
+                    .bind(now)
+                    .bind(scheduled.unwrap_or(now))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(counted)?;
+                }
+            }
             sqlx::query(
                 "INSERT INTO report_files (file_name, task_id, tenant_id, content, expires_at) \
                  VALUES ($1, $2, $3, $4, $5)",

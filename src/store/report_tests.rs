@@ -128,6 +128,8 @@ fn job(task: &str) -> NewReportJob {
         language: "en".into(),
         timezone: "UTC".into(),
         breakdowns: "priority".into(),
+        schedule_id: None,
+        deliver_to: Vec::new(),
     }
 }
 
@@ -162,11 +164,11 @@ async fn jobs_are_bounded_claimed_once_and_taken_over_after_their_lease(store: &
     assert_eq!((taken.request.task_id.as_str(), taken.attempts), ("a", 2));
     let window = (NOW + 32_000, NOW + DAY);
     assert!(!jobs
-        .finish("a", "w1", ("a.csv", b"x"), 1, window)
+        .finish("a", "w1", ("a.csv", b"x", ""), 1, window)
         .await
         .unwrap());
     assert!(jobs
-        .finish("a", "w3", ("a.csv", b"section"), 7, window)
+        .finish("a", "w3", ("a.csv", b"section", "42 met"), 7, window)
         .await
         .unwrap());
     let done = jobs.get("a").await.unwrap().unwrap();
@@ -195,7 +197,95 @@ async fn jobs_are_bounded_claimed_once_and_taken_over_after_their_lease(store: &
     assert!(jobs.get("c").await.unwrap().is_some());
 }
 
+async fn a_scheduled_run_is_queued_once_and_its_emails_are_claimed_once(store: &Store) {
+    let jobs = store.report_jobs();
+    let mut run = job("sched-5-monthly-1");
+    run.schedule_id = Some("monthly".into());
+    run.deliver_to = vec!["cm@example.com".into(), "boss@example.com".into()];
+    assert!(jobs
+        .enqueue_scheduled(&run, NOW - HOUR, 20, NOW)
+        .await
+        .unwrap());
+    // Another instance (or a restart) finds the run queued.
+    let mut again = run.clone();
+    again.task_id = "sched-5-monthly-1-other".into();
+    assert!(!jobs
+        .enqueue_scheduled(&again, NOW - HOUR, 20, NOW)
+        .await
+        .unwrap());
+    assert!(jobs.get("sched-5-monthly-1-other").await.unwrap().is_none());
+    // A full queue writes nothing: the run is queued later.
+    let mut later = job("sched-5-monthly-2");
+    later.schedule_id = Some("monthly".into());
+    later.period = (NOW, NOW + DAY);
+    assert!(matches!(
+        jobs.enqueue_scheduled(&later, NOW, 1, NOW).await,
+        Err(EnqueueError::Full { .. })
+    ));
+    assert!(jobs.enqueue_scheduled(&later, NOW, 20, NOW).await.unwrap());
+
+    let claimed = jobs.claim("w1", 30_000, NOW).await.unwrap().unwrap();
+    assert_eq!(claimed.request.deliver_to, run.deliver_to);
+    let window = (NOW + 1, NOW + DAY);
+    let file = ("r.pdf", &b"%PDF"[..], "Response compliance 90%");
+    assert!(jobs
+        .finish(&run.task_id, "w1", file, 3, window)
+        .await
+        .unwrap());
+    let deliveries = store.report_deliveries();
+    let due = deliveries.claim(10, 60_000, NOW + 2).await.unwrap();
+    assert_eq!(due.len(), 2);
+    assert_eq!(due[0].scheduled_at, NOW - HOUR);
+    assert_eq!(due[0].file_name.as_deref(), Some("r.pdf"));
+    assert_eq!(due[0].summary.as_deref(), Some("Response compliance 90%"));
+    // Claimed: nobody else gets them until the lease runs out.
+    assert!(deliveries
+        .claim(10, 60_000, NOW + 3)
+        .await
+        .unwrap()
+        .is_empty());
+    deliveries
+        .settle(&due[0].delivery_id, Ok(()), NOW + 4)
+        .await
+        .unwrap();
+    let retry_at = NOW + 10_000;
+    deliveries
+        .settle(
+            &due[1].delivery_id,
+            Err(("relay down", Some(retry_at))),
+            NOW + 4,
+        )
+        .await
+        .unwrap();
+    assert!(deliveries
+        .claim(10, 60_000, retry_at - 1)
+        .await
+        .unwrap()
+        .is_empty());
+    let retried = deliveries.claim(10, 60_000, retry_at).await.unwrap();
+    assert_eq!((retried.len(), retried[0].attempts), (1, 1));
+    deliveries
+        .settle(&retried[0].delivery_id, Err(("refused", None)), retry_at)
+        .await
+        .unwrap();
+    let states: Vec<(String, String)> = deliveries
+        .of_job(&run.task_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(to, state, _, _)| (to, state))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("boss@example.com".to_string(), "sent".to_string()),
+            ("cm@example.com".to_string(), "failed".to_string())
+        ]
+    );
+}
+
 on_both_dialects!(
     facts_are_kept_once_and_summed_into_daily_rollups,
     jobs_are_bounded_claimed_once_and_taken_over_after_their_lease,
+    a_scheduled_run_is_queued_once_and_its_emails_are_claimed_once,
 );

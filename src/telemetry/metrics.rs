@@ -38,6 +38,13 @@ pub const ACTOR_PANICS: &str = "vigil_actor_panics_total";
 pub const PARTITION_RESTARTS: &str = "vigil_partition_restarts_total";
 /// Rows the store refused for good, dead-lettered instead, by `kind` (`alert`, `sla_record`).
 pub const STORE_ROWS_REFUSED: &str = "vigil_store_rows_refused_total";
+/// Report jobs finished, by `outcome` (`done`, `failed`).
+pub const REPORT_JOBS: &str = "vigil_report_jobs_total";
+/// Passes over the report schedules (each queues the runs that came due).
+pub const REPORT_SCHEDULE_PASSES: &str = "vigil_report_schedule_passes_total";
+/// Emails of scheduled reports, by `outcome` (`sent`, `retried`, `failed`, `late`: sent after
+/// the hour its schedule was due).
+pub const REPORT_EMAILS: &str = "vigil_report_emails_total";
 /// The global order (`seq`) of the latest configuration change this instance applied.
 pub const CONFIG_APPLIED_SEQ: &str = "vigil_config_applied_seq";
 /// Time from a configuration change being stored to this instance applying it.
@@ -203,6 +210,21 @@ pub fn describe() {
         STORE_ROWS_REFUSED,
         Unit::Count,
         "Rows the store refused for good, dead-lettered instead, by kind."
+    );
+    describe_counter!(
+        REPORT_JOBS,
+        Unit::Count,
+        "Report jobs finished, by outcome (done, failed)."
+    );
+    describe_counter!(
+        REPORT_SCHEDULE_PASSES,
+        Unit::Count,
+        "Passes over the report schedules, each queueing the runs that came due."
+    );
+    describe_counter!(
+        REPORT_EMAILS,
+        Unit::Count,
+        "Emails of scheduled reports, by outcome (sent, retried, failed; late: sent over an hour after the run was due)."
     );
     describe_gauge!(
         CONFIG_APPLIED_SEQ,
@@ -453,9 +475,24 @@ pub fn partition_restarts() -> Counter {
     metrics::counter!(PARTITION_RESTARTS)
 }
 
-/// [`STORE_ROWS_REFUSED`] of one kind (`alert` or `sla_record`).
+/// [`STORE_ROWS_REFUSED`] of one kind (`alert`, `ticket_fact` or `sla_record`).
 pub fn store_rows_refused(kind: &'static str) -> Counter {
     metrics::counter!(STORE_ROWS_REFUSED, "kind" => kind)
+}
+
+/// [`REPORT_JOBS`] of one outcome.
+pub fn report_jobs(outcome: &'static str) -> Counter {
+    metrics::counter!(REPORT_JOBS, "outcome" => outcome)
+}
+
+/// [`REPORT_SCHEDULE_PASSES`].
+pub fn report_schedule_passes() -> Counter {
+    metrics::counter!(REPORT_SCHEDULE_PASSES)
+}
+
+/// [`REPORT_EMAILS`] of one outcome.
+pub fn report_emails(outcome: &'static str) -> Counter {
+    metrics::counter!(REPORT_EMAILS, "outcome" => outcome)
 }
 
 /// [`TENANTS_ACTIVE`].

@@ -21,6 +21,8 @@ pub struct Mail {
     pub html: Option<String>,
     /// Every top-level header, decoded, in order (names in lower case).
     pub headers: Vec<(String, String)>,
+    /// The files attached, in order.
+    pub attachments: Vec<super::mime::Attachment>,
 }
 
 impl Mail {

@@ -13,6 +13,19 @@ pub(super) struct Message {
     pub text: Option<String>,
     /// The first text/html part.
     pub html: Option<String>,
+    /// Parts sent as attachments (`Content-Disposition: attachment`), in order.
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file a mail carries.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Attachment {
+    /// Its `filename` (or the content type's `name`), decoded.
+    pub file_name: String,
+    /// Its media type, e.g. `application/pdf`.
+    pub content_type: String,
+    /// Its bytes, transfer encoding undone.
+    pub content: Vec<u8>,
 }
 
 impl Message {
@@ -27,6 +40,8 @@ pub(super) fn parse(data: &[u8]) -> Message {
     let (headers, body) = split_entity(data);
     let text = text_part(&headers, body, "text/plain");
     let html = text_part(&headers, body, "text/html");
+    let mut attachments = Vec::new();
+    collect_attachments(&headers, body, &mut attachments);
     let headers = headers
         .into_iter()
         .map(|(name, value)| (name, decode_words(&value)))
@@ -35,7 +50,62 @@ pub(super) fn parse(data: &[u8]) -> Message {
         headers,
         text,
         html,
+        attachments,
     }
+}
+
+/// The attachments of an entity and its nested parts, in order.
+fn collect_attachments(headers: &[(String, String)], body: &[u8], out: &mut Vec<Attachment>) {
+    let content_type = header_value(headers, "content-type").unwrap_or("text/plain");
+    let media = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if media.starts_with("multipart/") {
+        let Some(boundary) = parameter(content_type, "boundary") else {
+            return;
+        };
+        let delimiter = format!("--{boundary}");
+        let text = String::from_utf8_lossy(body);
+        for part in text
+            .split(delimiter.as_str())
+            .skip(1)
+            .take_while(|part| !part.starts_with("--"))
+        {
+            let part = part.trim_start_matches(['\r', '\n']).as_bytes();
+            let (headers, body) = split_entity(part);
+            collect_attachments(&headers, body, out);
+        }
+        return;
+    }
+    let disposition = header_value(headers, "content-disposition").unwrap_or("");
+    if !disposition
+        .trim_start()
+        .to_ascii_lowercase()
+        .starts_with("attachment")
+    {
+        return;
+    }
+    let encoding = header_value(headers, "content-transfer-encoding")
+        .unwrap_or("7bit")
+        .to_ascii_lowercase();
+    let content = match encoding.as_str() {
+        "base64" => decode_base64(body).unwrap_or_default(),
+        "quoted-printable" => decode_qp(body, false),
+        _ => body.to_vec(),
+    };
+    let file_name = parameter(disposition, "filename")
+        .or_else(|| continued_parameter(disposition, "filename"))
+        .or_else(|| parameter(content_type, "name"))
+        .map(|n| decode_words(&n))
+        .unwrap_or_default();
+    out.push(Attachment {
+        file_name,
+        content_type: media,
+        content,
+    });
 }
 
 /// Headers (unfolded, names lower-case) and body of a MIME entity.
@@ -80,6 +150,58 @@ fn parameter(value: &str, name: &str) -> Option<String> {
             .eq_ignore_ascii_case(name)
             .then(|| v.trim().trim_matches('"').to_string())
     })
+}
+
+/// A parameter split into RFC 2231 continuations (`name*0="…"; name*1="…"`, or the encoded
+/// forms `name*=utf-8''…` and `name*0*=utf-8''…`), joined and percent-decoded.
+fn continued_parameter(value: &str, name: &str) -> Option<String> {
+    let mut pieces: Vec<(usize, bool, String)> = Vec::new();
+    for p in value.split(';').skip(1) {
+        let Some((k, v)) = p.split_once('=') else {
+            continue;
+        };
+        let k = k.trim();
+        let Some(rest) = k.strip_prefix(name).and_then(|r| r.strip_prefix('*')) else {
+            continue;
+        };
+        let (index, encoded) = match rest.strip_suffix('*') {
+            Some(n) => (n.parse().ok()?, true),
+            None if rest.is_empty() => (0, true),
+            None => (rest.parse().ok()?, false),
+        };
+        pieces.push((index, encoded, v.trim().trim_matches('"').to_string()));
+    }
+    if pieces.is_empty() {
+        return None;
+    }
+    pieces.sort_by_key(|(i, _, _)| *i);
+    let mut bytes = Vec::new();
+    for (i, encoded, v) in pieces {
+        if !encoded {
+            bytes.extend_from_slice(v.as_bytes());
+            continue;
+        }
+        // The first encoded piece starts with `charset'language'`.
+        let v = if i == 0 {
+            v.splitn(3, '\'').nth(2).unwrap_or(&v).to_string()
+        } else {
+            v
+        };
+        let raw = v.as_bytes();
+        let mut j = 0;
+        while j < raw.len() {
+            if raw[j] == b'%' && j + 2 < raw.len() {
+                if let Ok(b) = u8::from_str_radix(&v[j + 1..j + 3], 16) {
+                    bytes.push(b);
+                    j += 3;
+                    continue;
+                }
+            }
+            bytes.push(raw[j]);
+            j += 1;
+        }
+    }
+    Some(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// The first part of an entity of media type `wanted` (e.g. `text/plain`), decoded, line ends
@@ -216,4 +338,28 @@ fn encoded_word(s: &str) -> Option<(String, usize)> {
     };
     let len = s.len() - rest.len() + end + 2;
     Some((String::from_utf8_lossy(&bytes).into_owned(), len))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attachments_are_found_in_nested_parts_with_their_long_names() {
+        let data = "Subject: r\r\nContent-Type: multipart/mixed; boundary=\"m\"\r\n\r\n\
+            --m\r\nContent-Type: multipart/alternative; boundary=\"a\"\r\n\r\n\
+            --a\r\nContent-Type: text/plain\r\n\r\nsummary\r\n--a--\r\n\
+            --m\r\nContent-Type: text/csv\r\nContent-Disposition: attachment;\r\n \
+            filename*0=\"sla-report-5-\"; filename*1=\"daily.csv\"\r\n\
+            Content-Transfer-Encoding: base64\r\n\r\nc2VjdGlvbixrZXk=\r\n--m\r\n\
+            Content-Type: application/pdf\r\nContent-Disposition: attachment; \
+            filename*=utf-8''%E6%8A%A5%E5%91%8A.pdf\r\n\r\n%PDF\r\n--m--\r\n";
+        let m = parse(data.as_bytes());
+        assert_eq!(m.text.as_deref(), Some("summary"));
+        assert_eq!(m.attachments.len(), 2);
+        assert_eq!(m.attachments[0].file_name, "sla-report-5-daily.csv");
+        assert_eq!(m.attachments[0].content_type, "text/csv");
+        assert_eq!(m.attachments[0].content, b"section,key");
+        assert_eq!(m.attachments[1].file_name, "报告.pdf");
+    }
 }

@@ -28,6 +28,7 @@ use std::time::Duration;
 use tokio::sync::{oneshot, watch};
 
 pub use mail::{Mail, Rejection, SmtpStage};
+pub use mime::Attachment;
 pub use sink::{ReceivedMail, SmtpSink};
 
 use sink::{accept_mail, Outlet};

@@ -123,6 +123,7 @@ impl Outlet {
                     text: message.text.clone(),
                     html: message.html.clone(),
                     headers: message.headers.clone(),
+                    attachments: message.attachments.clone(),
                 };
                 recorder.taken(mail);
             }

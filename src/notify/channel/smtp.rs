@@ -10,6 +10,7 @@
 
 use std::time::Duration;
 
+use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
@@ -114,15 +115,27 @@ impl SmtpSender {
         let to = msg.to.parse::<Mailbox>().map_err(|e| {
             SendError::permanent(format!("bad recipient address {:?}: {e}", msg.to))
         })?;
+        let mut body =
+            MultiPart::alternative_plain_html(body_lines(&email.text), body_lines(&email.html));
+        if !email.attachments.is_empty() {
+            let mut mixed = MultiPart::mixed().multipart(body);
+            for a in &email.attachments {
+                let content_type = ContentType::parse(&a.content_type).map_err(|e| {
+                    SendError::permanent(format!("bad attachment type {:?}: {e}", a.content_type))
+                })?;
+                let name = subject_line(&a.file_name);
+                mixed = mixed.singlepart(
+                    lettre::message::Attachment::new(name).body(a.content.clone(), content_type),
+                );
+            }
+            body = mixed;
+        }
         Message::builder()
             .from(from)
             .to(to)
             .subject(subject_line(&email.subject))
             .message_id(Some(message_id(&msg.idempotency_key)))
-            .multipart(MultiPart::alternative_plain_html(
-                body_lines(&email.text),
-                body_lines(&email.html),
-            ))
+            .multipart(body)
             .map_err(|e| SendError::permanent(format!("cannot build the email: {e}")))
     }
 }
@@ -216,6 +229,7 @@ mod tests {
                     subject: "Vigil: [CRITICAL] TKT-1 response BREACHED".into(),
                     text: "TKT-1 breached".into(),
                     html: "<p>TKT-1 breached</p>".into(),
+                    attachments: Vec::new(),
                 },
             },
         }

@@ -110,12 +110,12 @@ impl Dispatcher {
             }
         };
         let outgoing = self.compose(&message_id, contact, channel, &to, &rows, now);
-        Ok(Prepared::Ready(Ready {
+        Ok(Prepared::Ready(Box::new(Ready {
             key,
             channel,
             rows,
             outgoing,
-        }))
+        })))
     }
 
     /// The message carrying `rows` to `contact` on `channel`.

@@ -294,7 +294,7 @@ impl Dispatcher {
         let mut ready = Vec::new();
         for (key, rows) in groups {
             match self.prepare(key, rows, now).await? {
-                Prepared::Ready(r) => ready.push(r),
+                Prepared::Ready(r) => ready.push(*r),
                 Prepared::Held {
                     rows,
                     outcome,

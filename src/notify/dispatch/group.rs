@@ -37,8 +37,8 @@ pub(super) struct Ready {
 
 /// A group that waits or ends without a send, or its message.
 pub(super) enum Prepared {
-    /// Ready to send.
-    Ready(Ready),
+    /// Ready to send (boxed: a message is much larger than a hold).
+    Ready(Box<Ready>),
     /// Deferred or failed without a send.
     Held {
         /// The group's notifications.
