@@ -149,3 +149,73 @@ fn breakdown(section: &str, b: &Breakdown) -> Row {
     r.goals(&b.response, &b.resolution);
     r
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::labels::Language;
+    use crate::report::xlsx::tests::sample;
+
+    /// RFC 4180 fields of one CSV text (quotes doubled inside quoted fields, CRLF lines).
+    fn parse(text: &str) -> Vec<Vec<String>> {
+        let mut rows = Vec::new();
+        let (mut row, mut field, mut quoted, mut chars) =
+            (Vec::new(), String::new(), false, text.chars().peekable());
+        while let Some(c) = chars.next() {
+            match (c, quoted) {
+                ('"', true) if chars.peek() == Some(&'"') => {
+                    field.push('"');
+                    chars.next();
+                }
+                ('"', _) => quoted = !quoted,
+                (',', false) => row.push(std::mem::take(&mut field)),
+                ('\r', false) if chars.peek() == Some(&'\n') => {
+                    chars.next();
+                    row.push(std::mem::take(&mut field));
+                    rows.push(std::mem::take(&mut row));
+                }
+                (c, _) => field.push(c),
+            }
+        }
+        rows
+    }
+
+    #[test]
+    fn the_csv_reads_back_to_the_reports_figures() {
+        let mut report = sample(Language::ZhCn, 3);
+        report.breaches[0].ticket_id = "=cmd|' /C calc'!A0".into();
+        report.breaches[1].engineer = "Zhang, \"Wei\"".into();
+        let rows = parse(&render(&report));
+        assert_eq!(rows[0], COLUMNS);
+        assert!(
+            rows.iter().all(|r| r.len() == COLUMNS.len()),
+            "every line has every column"
+        );
+        let find = |section: &str, key: &str| {
+            rows.iter()
+                .find(|r| r[0] == section && r[1] == key)
+                .unwrap_or_else(|| panic!("no {section} {key}"))
+        };
+        let current = find("summary", "current");
+        assert_eq!(current[2], report.summary.opened.to_string());
+        assert_eq!(current[5], report.summary.response.met.to_string());
+        let compliance: f64 = current[8].parse().expect("a number");
+        let expected = report.summary.response.compliance.expect("compliance");
+        assert!((compliance - expected).abs() < 1e-6);
+        for b in &report.by_priority {
+            assert_eq!(find("priority", &b.key)[12], b.resolution.met.to_string());
+        }
+        let breaches: Vec<&Vec<String>> = rows.iter().filter(|r| r[0] == "breach").collect();
+        assert_eq!(breaches.len(), report.breaches.len());
+        // A field a spreadsheet would run as a formula is defused; quotes and commas survive.
+        assert_eq!(breaches[0][1], "'=cmd|' /C calc'!A0");
+        assert_eq!(breaches[1][26], "Zhang, \"Wei\"");
+        assert_eq!(breaches[1][29], report.breaches[1].over_ms.to_string());
+        let stars: u64 = rows
+            .iter()
+            .filter(|r| r[0] == "satisfaction")
+            .map(|r| r[22].parse::<u64>().expect("a count"))
+            .sum();
+        assert_eq!(stars, report.satisfaction.distribution.iter().sum::<u64>());
+    }
+}
