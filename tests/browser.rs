@@ -4,7 +4,9 @@
 //! the numbers and the alert, acknowledge it, and save a screenshot
 //! (`target/browser/dashboard.png`). A tenant admin changes a target on the Settings panel
 //! (`tests/browser/settings.mjs`: a refused value shown at its field, two saves, a rollback),
-//! and a ticket created afterwards gets the target the page left.
+//! and a ticket created afterwards gets the target the page left. A tenant manager asks for
+//! last week's report on the Reports panel (`tests/browser/reports.mjs`), follows its progress
+//! bar and downloads it.
 //!
 //! Needs Node.js, `npm ci` in `tests/browser` and `/usr/bin/chromium`; `scripts/test` installs
 //! them. Without them the test is skipped, except under `CI=true`, where it fails.
@@ -310,4 +312,67 @@ async fn a_tenant_admin_changes_a_target_on_the_settings_page_and_new_tickets_ge
         newest["reason"],
         "retraction notices confuse the night shift"
     );
+}
+
+#[tokio::test]
+async fn a_manager_generates_a_report_on_the_reports_panel_follows_its_progress_and_downloads_it() {
+    let Some((root, driver_dir)) = drivers() else {
+        return;
+    };
+    let nats = NatsServer::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let setup = ServiceSetup::new(dir.path(), &nats.url(), CONFIG, "wall");
+    let mut service = setup.start();
+    service.ready().await;
+    // Tickets of last week (Monday to Sunday, UTC) for the report to count.
+    const DAY: i64 = 24 * HOUR;
+    let today = now_ms().div_euclid(DAY);
+    let monday = today - (today - 4).rem_euclid(7);
+    let events = workload(&[7], 12, (monday - 7) * DAY + 9 * HOUR, 21);
+    publish_events(
+        &async_nats::jetstream::new(async_nats::connect(nats.url()).await.expect("connect")),
+        &events,
+    )
+    .await;
+    let manager = setup.token(7, "client_manager", "mia");
+    eventually("last week's tickets in the store", || async {
+        let a = request(
+            service.port,
+            "GET",
+            "/api/v1/client/dashboard/overview?period=30d",
+            Some(&manager),
+            None,
+        )
+        .await;
+        (a.data()["summary"]["total"] == 12).then_some(())
+    })
+    .await;
+    // The facts behind the report are written a moment after the live figures change.
+    eventually("last week's tickets in a report", || async {
+        let body = serde_json::json!({"format": "json", "period": "week"});
+        let job = finished_job(service.port, &manager, body).await;
+        let file = download_report(service.port, &manager, &job).await;
+        (file.json["summary"]["opened"] == 12).then_some(())
+    })
+    .await;
+    let shots = root.join("target/browser");
+    std::fs::create_dir_all(&shots).expect("screenshot dir");
+    let args = [
+        format!("http://127.0.0.1:{}", service.port),
+        manager,
+        shots.join("reports.png").display().to_string(),
+        setup.token(7, "client_user", "ursula"),
+        "12".to_string(),
+    ];
+    let (outcome, said) =
+        tokio::task::spawn_blocking(move || drive(&driver_dir, "reports.mjs", &args))
+            .await
+            .expect("the driver thread");
+    assert_eq!(
+        outcome.as_deref(),
+        Some("PASS"),
+        "the reports panel test failed; it said:\n{}",
+        said.join("\n")
+    );
+    service.stop().await;
 }

@@ -21,49 +21,12 @@ rate_limit_per_ip = 0
 rate_limit_per_tenant = 0
 "#;
 
-/// Asks for a report and waits for its job to finish; the progress view when done.
-async fn finished_job(port: u16, token: &str, body: Value) -> Value {
-    let queued = request(
-        port,
-        "POST",
-        "/api/v1/client/reports/generate",
-        Some(token),
-        Some(&body.to_string()),
-    )
-    .await;
-    assert_eq!(queued.status, 201, "{}", queued.text);
-    let task = queued.data()["task_id"]
-        .as_str()
-        .expect("task id")
-        .to_string();
-    eventually("the report job to finish", || async {
-        let p = request(
-            port,
-            "GET",
-            &format!("/api/v1/client/reports/progress/{task}"),
-            Some(token),
-            None,
-        )
-        .await;
-        assert_eq!(p.status, 200, "{}", p.text);
-        assert_ne!(p.data()["state"], "failed", "{}", p.text);
-        (p.data()["state"] == "done").then(|| p.data().clone())
-    })
-    .await
-}
-
-/// A finished job's file.
-async fn download(port: u16, token: &str, job: &Value) -> Answer {
-    let url = job["download_url"].as_str().expect("download url");
-    request(port, "GET", url, Some(token), None).await
-}
-
 /// The JSON report of the last 30 UTC days, today included (the live 30d window's days).
 async fn thirty_days(port: u16, token: &str) -> Value {
     let today = now_ms().div_euclid(DAY) * DAY;
     let body = json!({"format": "json", "from": ts(today - 29 * DAY), "to": ts(today + DAY)});
     let job = finished_job(port, token, body).await;
-    let file = download(port, token, &job).await;
+    let file = download_report(port, token, &job).await;
     assert_eq!(file.status, 200, "{}", file.text);
     serde_json::from_str(&file.text).expect("a JSON report")
 }
@@ -198,7 +161,7 @@ async fn reports_equal_the_live_figures_replay_the_same_and_are_served_to_their_
         )
         .await;
         assert!(job["size_bytes"].as_u64() > Some(0), "{job}");
-        let file = download(port, &admin, &job).await;
+        let file = download_report(port, &admin, &job).await;
         assert_eq!(file.status, 200, "{format}: {}", file.text);
         assert_eq!(file.header("content-type"), Some(content_type));
         assert!(
@@ -212,7 +175,7 @@ async fn reports_equal_the_live_figures_replay_the_same_and_are_served_to_their_
             setup.token(1, "client_user", "ursula"),
             setup.token(1, "service", "up"),
         ] {
-            let refused = download(port, &token, &job).await;
+            let refused = download_report(port, &token, &job).await;
             assert_eq!(
                 (refused.status, refused.code()),
                 (403, 40003),
@@ -502,7 +465,7 @@ async fn the_job_queue_is_bounded_and_queued_jobs_survive_a_restart() {
         })
         .await;
         assert_eq!(done["percent"], 100);
-        let file = download(service.port, &token, &done).await;
+        let file = download_report(service.port, &token, &done).await;
         assert!(file.text.starts_with("section,key,opened"), "{}", file.text);
     }
     service.stop().await;

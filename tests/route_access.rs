@@ -240,6 +240,7 @@ const ACCESS: &[(&str, &str, Access, &[u16])] = &[
     ("get", "/assets/app.js", Access::Public, &[200]),
     ("get", "/assets/app.css", Access::Public, &[200]),
     ("get", "/assets/settings.js", Access::Public, &[200]),
+    ("get", "/assets/reports.js", Access::Public, &[200]),
     (
         "get",
         "/assets/vendor/uPlot.iife.min.js",

@@ -26,6 +26,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../dashboards/web/settings.js"),
     ),
     (
+        "/assets/reports.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../dashboards/web/reports.js"),
+    ),
+    (
         "/assets/app.css",
         "text/css; charset=utf-8",
         include_bytes!("../../dashboards/web/app.css"),

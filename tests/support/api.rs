@@ -8,7 +8,7 @@ use serde_json::Value;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{ServiceSetup, WAIT};
+use super::{eventually, ServiceSetup, WAIT};
 
 /// An answer: status, headers (lower-cased names) and the body parsed as JSON (`Null` if not).
 #[derive(Debug, Clone)]
@@ -317,4 +317,41 @@ impl WsClient {
             }
         }
     }
+}
+
+/// Asks for a report and waits for its job to finish; the progress view when done.
+pub async fn finished_job(port: u16, token: &str, body: Value) -> Value {
+    let queued = request(
+        port,
+        "POST",
+        "/api/v1/client/reports/generate",
+        Some(token),
+        Some(&body.to_string()),
+    )
+    .await;
+    assert_eq!(queued.status, 201, "{}", queued.text);
+    let task = queued.data()["task_id"]
+        .as_str()
+        .expect("task id")
+        .to_string();
+    eventually("the report job to finish", || async {
+        let p = request(
+            port,
+            "GET",
+            &format!("/api/v1/client/reports/progress/{task}"),
+            Some(token),
+            None,
+        )
+        .await;
+        assert_eq!(p.status, 200, "{}", p.text);
+        assert_ne!(p.data()["state"], "failed", "{}", p.text);
+        (p.data()["state"] == "done").then(|| p.data().clone())
+    })
+    .await
+}
+
+/// A finished job's file.
+pub async fn download_report(port: u16, token: &str, job: &Value) -> Answer {
+    let url = job["download_url"].as_str().expect("download url");
+    request(port, "GET", url, Some(token), None).await
 }
