@@ -142,18 +142,10 @@ pub async fn generate(
         })?,
     };
     let settings = state.reports.tenant(tenant);
-    let tz = TimeZone::get(&settings.timezone).unwrap_or(TimeZone::UTC);
-    let period = resolve(
-        (
-            asked.period.as_deref(),
-            asked.date.as_deref(),
-            asked.from.as_deref(),
-            asked.to.as_deref(),
-        ),
-        &tz,
-        now_ms(),
-    )
-    .map_err(|e| ApiError::invalid_field(e.field, e.message))?;
+    let period = period_of(
+        &settings.timezone,
+        (&asked.period, &asked.date, &asked.from, &asked.to),
+    )?;
     let request = JobRequest {
         tenant_id: tenant,
         period,
@@ -308,18 +300,10 @@ pub async fn what_if(
     let asked: WhatIfRequest = json_body(&body)?;
     let tenant = caller.tenant_scope(asked.tenant_id)?;
     let settings = state.reports.tenant(tenant);
-    let tz = TimeZone::get(&settings.timezone).unwrap_or(TimeZone::UTC);
-    let period = resolve(
-        (
-            asked.period.as_deref(),
-            asked.date.as_deref(),
-            asked.from.as_deref(),
-            asked.to.as_deref(),
-        ),
-        &tz,
-        now_ms(),
-    )
-    .map_err(|e| ApiError::invalid_field(e.field, e.message))?;
+    let period = period_of(
+        &settings.timezone,
+        (&asked.period, &asked.date, &asked.from, &asked.to),
+    )?;
     match state.reports.what_if(tenant, period, &asked.policy).await {
         None => Err(ApiError::not_found(
             "what-if is not available on this instance",
@@ -333,6 +317,30 @@ pub async fn what_if(
             format!("cannot read the history: {e:#}; retry shortly"),
         )),
     }
+}
+
+/// The period a request names, in the tenant's zone: 40001 naming the field at fault.
+fn period_of(
+    timezone: &str,
+    (period, date, from, to): (
+        &Option<String>,
+        &Option<String>,
+        &Option<String>,
+        &Option<String>,
+    ),
+) -> Result<crate::report::model::Period, ApiError> {
+    let tz = TimeZone::get(timezone).unwrap_or(TimeZone::UTC);
+    resolve(
+        (
+            period.as_deref(),
+            date.as_deref(),
+            from.as_deref(),
+            to.as_deref(),
+        ),
+        &tz,
+        now_ms(),
+    )
+    .map_err(|e| ApiError::invalid_field(e.field, e.message))
 }
 
 /// The job `task_id` if the caller may see it: 404 when there is none, 403 for another

@@ -5,7 +5,6 @@
 //! with back-off, a circuit breaker, and the delivery id as Message-ID so a resend after a lost
 //! reply is one the receiver drops.
 
-use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -15,15 +14,13 @@ use vigil_schema::Millis;
 use super::format::Format;
 use super::jobs::{new_job, Breakdowns, JobRequest, Reports};
 use super::labels::{Label, Language};
-use super::model::Report;
+use super::mailer::Mailer;
 use super::zone::local_day;
-use crate::breaker::Breaker;
 use crate::clock::now_ms;
-use crate::notify::channel::{Content, Outgoing, Providers, SendError};
+use crate::notify::channel::{Content, Outgoing, SendError};
 use crate::notify::config::Channel;
 use crate::notify::message::{Attachment, Email};
 use crate::retry::backoff_delay;
-use crate::secrets::Rebuilt;
 use crate::store::{DueDelivery, EnqueueError};
 use crate::telemetry::metrics;
 
@@ -37,48 +34,6 @@ const DELIVERY_LEASE_MS: i64 = 120_000;
 const DELIVERY_BATCH: usize = 16;
 /// An email sent later than this after its run was due counts as late.
 const LATE_AFTER_MS: i64 = 3_600_000;
-
-/// The email side of scheduled reports.
-pub struct Mailer {
-    providers: Rebuilt<Providers>,
-    breaker: Mutex<Breaker>,
-    /// Retries stop this long after a delivery was due.
-    give_up_after_ms: i64,
-}
-
-impl Mailer {
-    /// Emails through `providers` (their SMTP relay); a delivery is given up
-    /// `give_up_after` after its schedule was due; the breaker opens after `failures`
-    /// failures in a row, for `cooldown`.
-    pub fn new(
-        providers: Rebuilt<Providers>,
-        give_up_after: Duration,
-        (failures, cooldown): (u32, Duration),
-    ) -> Mailer {
-        Mailer {
-            providers,
-            breaker: Mutex::new(Breaker::consecutive(
-                failures.max(1),
-                cooldown.as_millis() as i64,
-            )),
-            give_up_after_ms: give_up_after.as_millis() as i64,
-        }
-    }
-
-    fn admit(&self, now: Millis) -> bool {
-        match self.breaker.lock() {
-            Ok(mut b) => b.admit(now),
-            Err(poisoned) => poisoned.into_inner().admit(now),
-        }
-    }
-
-    fn record(&self, ok: bool, now: Millis) {
-        match self.breaker.lock() {
-            Ok(mut b) => b.record(ok, now),
-            Err(poisoned) => poisoned.into_inner().record(ok, now),
-        }
-    }
-}
 
 impl Reports {
     /// Queues the latest due run of every schedule, now and every [`SCHEDULE_EVERY`].
@@ -294,60 +249,4 @@ impl Reports {
             },
         })
     }
-}
-
-/// The headline figures in a few lines, in the report's language.
-pub fn summary_text(r: &Report) -> String {
-    let l = r.language;
-    let pct = |c: Option<f64>| c.map_or("-".to_string(), |c| format!("{:.1}%", c * 100.0));
-    let s = &r.summary;
-    let mut out = format!(
-        "{} · {} {}\n{}: {} – {} ({})\n\n",
-        Label::Title.text(l),
-        Label::Tenant.text(l),
-        r.tenant_id,
-        Label::Period.text(l),
-        vigil_schema::format_instant(r.period.from),
-        vigil_schema::format_instant(r.period.to),
-        r.timezone
-    );
-    let lines = [
-        (Label::Opened, s.opened.to_string()),
-        (Label::Resolved, s.resolved.to_string()),
-        (Label::OpenAtEnd, s.open_at_end.to_string()),
-        (
-            Label::Response,
-            format!(
-                "{} {} ({} {}, {} {})",
-                Label::Compliance.text(l),
-                pct(s.response.compliance),
-                s.response.met,
-                Label::Met.text(l),
-                s.response.breached,
-                Label::Breached.text(l)
-            ),
-        ),
-        (
-            Label::Resolution,
-            format!(
-                "{} {} ({} {}, {} {})",
-                Label::Compliance.text(l),
-                pct(s.resolution.compliance),
-                s.resolution.met,
-                Label::Met.text(l),
-                s.resolution.breached,
-                Label::Breached.text(l)
-            ),
-        ),
-        (Label::Warnings, s.warnings.to_string()),
-        (Label::BreachAlerts, s.breach_alerts.to_string()),
-        (
-            Label::Satisfaction,
-            s.satisfaction.map_or("-".into(), |m| format!("{m:.2}")),
-        ),
-    ];
-    for (label, value) in lines {
-        out += &format!("{}: {value}\n", label.text(l));
-    }
-    out
 }

@@ -14,11 +14,12 @@ use tracing::{info, info_span, warn, Instrument};
 
 use super::compute::{compute, ReportRequest};
 use super::config::{ReportsConfig, TenantReport};
-use super::delivery::{summary_text, Mailer};
 use super::format::{Format, Renderer};
 use super::history::{what_if_from_stream, PolicySources};
 use super::labels::Language;
+use super::mailer::Mailer;
 use super::model::{Period, Report};
+use super::summary::summary_text;
 use super::what_if::{WhatIf, WhatIfRun};
 use super::zone::ReportZones;
 use crate::clock::now_ms;

@@ -16,7 +16,8 @@
 //!   side.
 //! - [`history`]: a tenant's events from the stream, and the proposed policy of a what-if.
 //! - [`schedule`]: a tenant's scheduled reports and the runs they are due for.
-//! - [`delivery`]: scheduled runs queued once, and their reports emailed.
+//! - [`delivery`]: scheduled runs queued once, and their reports emailed; [`mailer`]: what
+//!   sends those emails; [`summary`]: a report's headline figures for the email's body.
 //! - [`xlsx`]: the report as an Excel workbook.
 //! - [`pdf`]: the report as a PDF document.
 
@@ -28,10 +29,12 @@ pub mod format;
 pub mod history;
 pub mod jobs;
 pub mod labels;
+pub mod mailer;
 pub mod model;
 pub mod pdf;
 pub mod period;
 pub mod schedule;
+pub mod summary;
 pub mod what_if;
 pub mod xlsx;
 pub mod zone;

@@ -373,7 +373,7 @@ fn engine_parts(
 fn report_mailer(
     config: &VigilConfig,
     secrets: &vigil::secrets::Secrets,
-) -> anyhow::Result<Option<vigil::report::delivery::Mailer>> {
+) -> anyhow::Result<Option<vigil::report::mailer::Mailer>> {
     let scheduled = config
         .tenant_reports
         .values()
@@ -392,7 +392,7 @@ fn report_mailer(
         Providers::from_secrets(&notify, s).map_err(|e| e.to_string())
     });
     let delivery = &config.notify.delivery;
-    Ok(Some(vigil::report::delivery::Mailer::new(
+    Ok(Some(vigil::report::mailer::Mailer::new(
         providers,
         delivery.give_up_after.as_std(),
         (
