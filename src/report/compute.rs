@@ -464,4 +464,96 @@ mod tests {
                 .count() as u64
         );
     }
+
+    /// The engine's own facts under a business calendar and a pause, reported: figures checked
+    /// against times worked out by hand.
+    #[tokio::test]
+    async fn a_business_calendar_and_a_pause_give_the_hand_computed_times() {
+        use crate::report::history::PolicySources;
+        use vigil_engine::{EngineSettings, EventTimeDriver};
+
+        let calendars = toml::from_str(
+            "[business]\ntimezone = \"UTC\"\nhours = { mon = \"09:00-18:00\", tue = \"09:00-18:00\", \
+             wed = \"09:00-18:00\", thu = \"09:00-18:00\", fri = \"09:00-18:00\" }\n",
+        )
+        .expect("calendars");
+        let sources = PolicySources {
+            default: serde_json::from_str(r#"{"calendar":"business"}"#).expect("policy"),
+            calendars,
+            tenants: Default::default(),
+        };
+        let settings = std::sync::Arc::new(EngineSettings {
+            keep_facts: true,
+            ..EngineSettings::default()
+        });
+        let book = std::sync::Arc::new(sources.current().expect("book"));
+        let mut driver = EventTimeDriver::<()>::new(book, settings, 0);
+        let at = |s: &str| vigil_schema::parse_instant(s).expect("instant");
+        let event = |id: &str, ticket: &str, when: &str, body: &str| {
+            let json = format!(
+                r#"{{"schema":1,"event_id":"{id}","tenant_id":9,"ticket_id":"{ticket}","occurred_at":"{when}",{body}}}"#
+            );
+            vigil_schema::decode(json.as_bytes()).expect("event")
+        };
+        let status = |s: &str| format!(r#""event_type":"ticket.status_changed","status":"{s}""#);
+        let created = r#""event_type":"ticket.created","priority":"HIGH""#;
+        // A: created Friday 17:00, answered Monday 10:00: 1 h on Friday and 1 h on Monday.
+        // B: created Monday 09:00, in progress 09:30 (response: 30 min), on hold 10:00–12:00,
+        //    resolved 13:00: 1 h before the pause and 1 h after it.
+        let events = [
+            event("a1", "A", "2026-11-06T17:00:00Z", created),
+            event("b1", "B", "2026-11-09T09:00:00Z", created),
+            event("b2", "B", "2026-11-09T09:30:00Z", &status("IN_PROGRESS")),
+            event(
+                "a2",
+                "A",
+                "2026-11-09T10:00:00Z",
+                r#""event_type":"ticket.responded""#,
+            ),
+            event("b3", "B", "2026-11-09T10:00:00Z", &status("ON_HOLD")),
+            event("b4", "B", "2026-11-09T12:00:00Z", &status("IN_PROGRESS")),
+            event("b5", "B", "2026-11-09T13:00:00Z", &status("RESOLVED")),
+        ];
+        struct Quiet;
+        impl vigil_engine::Sink<()> for Quiet {
+            fn applied(&mut self, _: &vigil_schema::Event, _: ()) {}
+            fn rejected(&mut self, e: &vigil_schema::Event, _: (), r: vigil_schema::Rejection) {
+                panic!("{} rejected: {}", e.event_id, r.message());
+            }
+            fn alert(&mut self, _: vigil_engine::AlertRecord) {}
+        }
+        for e in events {
+            driver.offer(e, (), &mut Quiet);
+        }
+        driver.finish(&mut Quiet);
+        let (_dir, store) = sqlite().await;
+        let utc = |_: u64, t: Millis| t.div_euclid(24 * HOUR) as i32;
+        store
+            .report_facts()
+            .record(&driver.take_facts(), &utc)
+            .await
+            .unwrap();
+        let request = ReportRequest {
+            tenant_id: 9,
+            period: Period {
+                from: at("2026-11-01T00:00:00Z"),
+                to: at("2026-12-01T00:00:00Z"),
+            },
+            language: Language::En,
+            timezone: "UTC".into(),
+        };
+        let report = compute(&store, &request, request.period.to, &|_| {})
+            .await
+            .unwrap();
+        let s = &report.summary;
+        assert_eq!((s.opened, s.resolved, s.open_at_end), (2, 1, 1));
+        assert_eq!((s.response.met, s.response.breached), (2, 0));
+        // (2 h + 30 min) / 2.
+        assert_eq!(s.response.mean_ms, Some(75.0 * 60_000.0));
+        assert_eq!(s.resolution.mean_ms, Some(2.0 * HOUR as f64));
+        // Percentiles are upper bounds of the live metrics' histogram buckets: 2 h is in the
+        // bucket of [2 h, 4 h).
+        assert_eq!(s.response.p95_ms, Some(4 * HOUR));
+        assert_eq!(s.resolution.p50_ms, Some(4 * HOUR));
+    }
 }
