@@ -110,8 +110,8 @@ async fn store_with_facts(events: &[Event]) -> (tempfile::TempDir, Store, u64) {
 
 fn reports(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    // About 2.2 events per goal outcome in this workload.
-    let history = events(2_300_000);
+    // About 2.85 events per goal outcome in this workload.
+    let history = events(2_850_000);
     let (_dir, store, outcomes) = runtime.block_on(store_with_facts(&history));
     drop(history);
     eprintln!("{outcomes} goal outcomes in the store");
