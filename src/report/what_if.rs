@@ -15,7 +15,7 @@ use vigil_schema::{Event, Millis, Rejection};
 
 use super::compute::figures;
 use super::model::{Breakdown, GoalFigures, Period};
-use crate::store::report_facts::{FactCounts, FactRow};
+use crate::store::report_facts::FactCounts;
 
 /// Events offered between two takes of the engines' facts.
 const TAKE_EVERY: u64 = 4_096;
@@ -149,7 +149,8 @@ struct Stop {
 /// What one scenario saw.
 #[derive(Default)]
 struct Scenario {
-    groups: BTreeMap<(String, String), FactCounts>,
+    /// Counts by priority, then service type (looked up without allocating).
+    groups: hashbrown::HashMap<String, hashbrown::HashMap<String, FactCounts>>,
     stops: HashMap<(u64, String, &'static str), Stop>,
     alerts: BTreeMap<String, AlertChange>,
     rejected: u64,
@@ -166,11 +167,7 @@ impl Scenario {
             if !self.inside(fact.at) {
                 continue;
             }
-            let row = FactRow::of(&fact);
-            self.groups
-                .entry((fact.priority.clone(), fact.service_type.clone()))
-                .or_default()
-                .count(&row);
+            group(&mut self.groups, &fact.priority, &fact.service_type).count_fact(&fact);
             if let FactKind::Stopped(r) = fact.kind {
                 self.stops.insert(
                     (r.tenant_id, r.ticket_id, r.goal.as_str()),
@@ -190,10 +187,12 @@ impl Scenario {
         let mut total = FactCounts::default();
         let mut by_priority: BTreeMap<&str, FactCounts> = BTreeMap::new();
         let mut by_type: BTreeMap<&str, FactCounts> = BTreeMap::new();
-        for ((priority, service_type), c) in &self.groups {
-            total.add(c);
-            by_priority.entry(priority).or_default().add(c);
-            by_type.entry(service_type).or_default().add(c);
+        for (priority, types) in &self.groups {
+            for (service_type, c) in types {
+                total.add(c);
+                by_priority.entry(priority).or_default().add(c);
+                by_type.entry(service_type).or_default().add(c);
+            }
         }
         let rows = |m: BTreeMap<&str, FactCounts>| {
             m.into_iter()
@@ -273,9 +272,9 @@ impl WhatIfRun {
                 continue;
             }
             read += 1;
-            for (driver, scenario) in drivers.iter_mut().zip(scenarios.iter_mut()) {
-                driver.offer(event.clone(), (), scenario);
-            }
+            let [now, then] = &mut drivers;
+            now.offer(event.clone(), (), &mut scenarios[0]);
+            then.offer(event, (), &mut scenarios[1]);
             if read.is_multiple_of(TAKE_EVERY) {
                 for (driver, scenario) in drivers.iter_mut().zip(scenarios.iter_mut()) {
                     scenario.facts(driver.take_facts());
@@ -304,6 +303,20 @@ impl WhatIfRun {
             alerts_disappearing: disappearing.0,
         }
     }
+}
+
+/// The counts of a priority and service type, made on first use (the names are copied only
+/// then).
+fn group<'a>(
+    groups: &'a mut hashbrown::HashMap<String, hashbrown::HashMap<String, FactCounts>>,
+    priority: &str,
+    service_type: &str,
+) -> &'a mut FactCounts {
+    groups
+        .entry_ref(priority)
+        .or_default()
+        .entry_ref(service_type)
+        .or_default()
 }
 
 /// Goals whose outcome differs between the scenarios, worst first (a met goal that would

@@ -110,33 +110,54 @@ impl FactCounts {
         *self = FactCounts::from_values(&values);
     }
 
-    /// Counts one fact.
+    /// Counts one fact as stored.
     pub fn count(&mut self, fact: &FactRow) {
         match fact.kind.as_str() {
             "created" => self.created += 1,
             "reopened" => self.reopened += 1,
-            "rated" => {
-                let centi = u64::from(fact.rating_centi.unwrap_or(0));
-                self.rating_n += 1;
-                self.rating_centi += centi;
-                let star = ((centi + 50) / 100).clamp(1, 5) as usize;
-                self.stars[star - 1] += 1;
-            }
-            goal => {
-                let g = &mut self.goals[usize::from(goal == "resolution")];
-                let elapsed = fact.elapsed_ms.unwrap_or(0);
-                match fact.outcome.as_deref() {
-                    Some("met") => g.met += 1,
-                    Some("breached") => g.breached += 1,
-                    _ => {
-                        g.cancelled += 1;
-                        return;
-                    }
-                }
-                g.sum_ms += elapsed.max(0) as u64;
-                g.hist[histogram_bucket(elapsed)] += 1;
+            "rated" => self.rated(fact.rating_centi.unwrap_or(0)),
+            goal => self.stopped(
+                goal == "resolution",
+                fact.outcome.as_deref().unwrap_or(""),
+                fact.elapsed_ms.unwrap_or(0),
+            ),
+        }
+    }
+
+    /// Counts one fact as the engine gives it (as [`count`](Self::count) counts its row).
+    pub fn count_fact(&mut self, fact: &TicketFact) {
+        match &fact.kind {
+            FactKind::Created => self.created += 1,
+            FactKind::Reopened => self.reopened += 1,
+            FactKind::Rated { centi } => self.rated(*centi),
+            FactKind::Stopped(r) => self.stopped(
+                r.goal == vigil_engine::Goal::Resolution,
+                &r.outcome,
+                r.actual_ms,
+            ),
+        }
+    }
+
+    fn rated(&mut self, centi: u16) {
+        let centi = u64::from(centi);
+        self.rating_n += 1;
+        self.rating_centi += centi;
+        let star = ((centi + 50) / 100).clamp(1, 5) as usize;
+        self.stars[star - 1] += 1;
+    }
+
+    fn stopped(&mut self, resolution: bool, outcome: &str, elapsed: i64) {
+        let g = &mut self.goals[usize::from(resolution)];
+        match outcome {
+            "met" => g.met += 1,
+            "breached" => g.breached += 1,
+            _ => {
+                g.cancelled += 1;
+                return;
             }
         }
+        g.sum_ms += elapsed.max(0) as u64;
+        g.hist[histogram_bucket(elapsed)] += 1;
     }
 
     fn values(&self) -> [u64; 41] {
