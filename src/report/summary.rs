@@ -18,34 +18,23 @@ pub fn summary_text(r: &Report) -> String {
         vigil_schema::format_instant(r.period.to),
         r.timezone
     );
+    let goal = |g: &super::model::GoalFigures| {
+        format!(
+            "{} {} ({} {}, {} {})",
+            Label::Compliance.text(l),
+            pct(g.compliance),
+            g.met,
+            Label::Met.text(l),
+            g.breached,
+            Label::Breached.text(l)
+        )
+    };
     let lines = [
         (Label::Opened, s.opened.to_string()),
         (Label::Resolved, s.resolved.to_string()),
         (Label::OpenAtEnd, s.open_at_end.to_string()),
-        (
-            Label::Response,
-            format!(
-                "{} {} ({} {}, {} {})",
-                Label::Compliance.text(l),
-                pct(s.response.compliance),
-                s.response.met,
-                Label::Met.text(l),
-                s.response.breached,
-                Label::Breached.text(l)
-            ),
-        ),
-        (
-            Label::Resolution,
-            format!(
-                "{} {} ({} {}, {} {})",
-                Label::Compliance.text(l),
-                pct(s.resolution.compliance),
-                s.resolution.met,
-                Label::Met.text(l),
-                s.resolution.breached,
-                Label::Breached.text(l)
-            ),
-        ),
+        (Label::Response, goal(&s.response)),
+        (Label::Resolution, goal(&s.resolution)),
         (Label::Warnings, s.warnings.to_string()),
         (Label::BreachAlerts, s.breach_alerts.to_string()),
         (

@@ -54,8 +54,8 @@ pub(super) fn parse(data: &[u8]) -> Message {
     }
 }
 
-/// The attachments of an entity and its nested parts, in order.
-fn collect_attachments(headers: &[(String, String)], body: &[u8], out: &mut Vec<Attachment>) {
+/// An entity's `Content-Type` (text/plain when absent) and its media type, lower case.
+fn media_type(headers: &[(String, String)]) -> (&str, String) {
     let content_type = header_value(headers, "content-type").unwrap_or("text/plain");
     let media = content_type
         .split(';')
@@ -63,6 +63,12 @@ fn collect_attachments(headers: &[(String, String)], body: &[u8], out: &mut Vec<
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
+    (content_type, media)
+}
+
+/// The attachments of an entity and its nested parts, in order.
+fn collect_attachments(headers: &[(String, String)], body: &[u8], out: &mut Vec<Attachment>) {
+    let (content_type, media) = media_type(headers);
     if media.starts_with("multipart/") {
         let Some(boundary) = parameter(content_type, "boundary") else {
             return;
@@ -207,13 +213,7 @@ fn continued_parameter(value: &str, name: &str) -> Option<String> {
 /// The first part of an entity of media type `wanted` (e.g. `text/plain`), decoded, line ends
 /// as `\n`.
 fn text_part(headers: &[(String, String)], body: &[u8], wanted: &str) -> Option<String> {
-    let content_type = header_value(headers, "content-type").unwrap_or("text/plain");
-    let media = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let (content_type, media) = media_type(headers);
     if media.starts_with("multipart/") {
         let delimiter = format!("--{}", parameter(content_type, "boundary")?);
         let text = String::from_utf8_lossy(body);
