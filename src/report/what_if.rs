@@ -3,13 +3,13 @@
 //! goals whose outcome would change, and the alerts that would appear or disappear. Nothing of
 //! it touches live state, the store, alerts or notifications.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::Serialize;
 use vigil_engine::{
-    AlertRecord, AlertState, EngineSettings, EventTimeDriver, FactKind, PolicyBook, Sink,
-    TicketFact,
+    AlertRecord, AlertState, EngineSettings, EventTimeDriver, FactKind, Goal, Level, PolicyBook,
+    Sink, TicketFact,
 };
 use vigil_schema::{Event, Millis, Rejection};
 
@@ -136,6 +136,12 @@ fn instant<S: serde::Serializer>(ms: &Millis, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&vigil_schema::format_instant(*ms))
 }
 
+/// A goal of a ticket: tenant, ticket, goal.
+type GoalKey = (u64, String, Goal);
+/// An alert: tenant, ticket, goal, level and the bits of its threshold (the dedupe key's
+/// parts, compared without formatting it).
+type AlertKey = (u64, String, Goal, Level, u64);
+
 /// A stopped goal's last stop in the period.
 #[derive(Debug, Clone)]
 struct Stop {
@@ -146,13 +152,20 @@ struct Stop {
     target_ms: i64,
 }
 
+/// An alert firing in the period.
+#[derive(Debug, Clone)]
+struct Fired {
+    priority: String,
+    fired_at: Millis,
+}
+
 /// What one scenario saw.
 #[derive(Default)]
 struct Scenario {
     /// Counts by priority, then service type (looked up without allocating).
     groups: hashbrown::HashMap<String, hashbrown::HashMap<String, FactCounts>>,
-    stops: HashMap<(u64, String, &'static str), Stop>,
-    alerts: BTreeMap<String, AlertChange>,
+    stops: hashbrown::HashMap<GoalKey, Stop>,
+    alerts: hashbrown::HashMap<AlertKey, Fired>,
     rejected: u64,
     period: Option<Period>,
 }
@@ -170,7 +183,7 @@ impl Scenario {
             group(&mut self.groups, &fact.priority, &fact.service_type).count_fact(&fact);
             if let FactKind::Stopped(r) = fact.kind {
                 self.stops.insert(
-                    (r.tenant_id, r.ticket_id, r.goal.as_str()),
+                    (r.tenant_id, r.ticket_id, r.goal),
                     Stop {
                         priority: r.priority,
                         service_type: r.service_type,
@@ -204,12 +217,12 @@ impl Scenario {
                 })
                 .collect()
         };
-        let count = |level: &str| self.alerts.values().filter(|a| a.level == level).count() as u64;
+        let count = |level: Level| self.alerts.keys().filter(|k| k.3 == level).count() as u64;
         ScenarioFigures {
             response: figures(&total.goals[0]),
             resolution: figures(&total.goals[1]),
-            warnings: count("warning"),
-            breaches: count("breach"),
+            warnings: count(Level::Warning),
+            breaches: count(Level::Breach),
             by_priority: rows(by_priority),
             by_service_type: rows(by_type),
         }
@@ -224,68 +237,68 @@ impl Sink<()> for Scenario {
     }
 
     fn alert(&mut self, record: AlertRecord) {
-        match record.state {
-            AlertState::Firing if self.inside(record.fired_at) => {
-                let key = record.dedupe_key();
-                self.alerts.insert(
-                    key,
-                    AlertChange {
-                        tenant_id: record.tenant_id,
-                        ticket_id: record.ticket_id,
-                        goal: record.goal.as_str().into(),
-                        level: record.level.as_str().into(),
-                        threshold: record.threshold,
-                        priority: record.priority,
-                        fired_at: record.fired_at,
-                    },
-                );
-            }
-            AlertState::Retracted => {
-                self.alerts.remove(&record.dedupe_key());
-            }
-            _ => {}
+        let firing = match record.state {
+            AlertState::Firing if self.inside(record.fired_at) => true,
+            AlertState::Retracted => false,
+            _ => return,
+        };
+        let key = (
+            record.tenant_id,
+            record.ticket_id,
+            record.goal,
+            record.level,
+            record.threshold.to_bits(),
+        );
+        if firing {
+            let fired = Fired {
+                priority: record.priority,
+                fired_at: record.fired_at,
+            };
+            self.alerts.insert(key, fired);
+        } else {
+            self.alerts.remove(&key);
         }
     }
 }
 
+/// Events handed to the proposed scenario's thread per batch.
+const BATCH: usize = 4_096;
+
 impl WhatIfRun {
     /// Runs both scenarios over `events` (the history, oldest first as stored; the driver
-    /// reorders within the allowed lateness).
+    /// reorders within the allowed lateness): the policy in force on this thread, the
+    /// proposed one on a second thread fed with copies of the events.
     pub fn over(&self, events: impl IntoIterator<Item = Event>) -> WhatIf {
-        let settings = Arc::new(EngineSettings {
-            keep_facts: true,
-            ..self.settings.clone()
-        });
-        let mut drivers = [
-            EventTimeDriver::<()>::new(self.current.clone(), settings.clone(), self.lateness_ms),
-            EventTimeDriver::<()>::new(self.proposed.clone(), settings, self.lateness_ms),
-        ];
-        let mut scenarios = [Scenario::default(), Scenario::default()];
-        for s in &mut scenarios {
-            s.period = Some(self.period);
-        }
-        let mut read = 0u64;
         // Events after the period (and its lateness) change nothing inside it.
         let last = self.period.to.saturating_add(self.lateness_ms);
-        for event in events {
-            if self.tenant_id.is_some_and(|t| t != event.tenant_id) || event.occurred_at > last {
-                continue;
-            }
-            read += 1;
-            let [now, then] = &mut drivers;
-            now.offer(event.clone(), (), &mut scenarios[0]);
-            then.offer(event, (), &mut scenarios[1]);
-            if read.is_multiple_of(TAKE_EVERY) {
-                for (driver, scenario) in drivers.iter_mut().zip(scenarios.iter_mut()) {
-                    scenario.facts(driver.take_facts());
+        let mut read = 0u64;
+        let wanted = events.into_iter().filter(|event| {
+            let keep =
+                self.tenant_id.is_none_or(|t| t == event.tenant_id) && event.occurred_at <= last;
+            read += u64::from(keep);
+            keep
+        });
+        let (current, proposed) = std::thread::scope(|scope| {
+            let (to_proposed, batches) = std::sync::mpsc::sync_channel::<Vec<Event>>(4);
+            let proposed = scope
+                .spawn(move || self.scenario(self.proposed.clone(), batches.into_iter().flatten()));
+            let mut batch = Vec::with_capacity(BATCH);
+            let copied = wanted.inspect(|event| {
+                batch.push(event.clone());
+                if batch.len() == BATCH {
+                    // A closed channel means the other thread panicked: its join says so.
+                    let _ =
+                        to_proposed.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
                 }
-            }
-        }
-        for (driver, scenario) in drivers.iter_mut().zip(scenarios.iter_mut()) {
-            driver.finish(scenario);
-            scenario.facts(driver.take_facts());
-        }
-        let [current, proposed] = scenarios;
+            });
+            let current = self.scenario(self.current.clone(), copied);
+            let _ = to_proposed.send(batch);
+            drop(to_proposed);
+            let proposed = proposed
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (current, proposed)
+        });
         let (outcome_changes, outcome_changes_total) = outcome_changes(&current, &proposed);
         let appearing = differ(&proposed, &current);
         let disappearing = differ(&current, &proposed);
@@ -302,6 +315,28 @@ impl WhatIfRun {
             alerts_appearing: appearing.0,
             alerts_disappearing: disappearing.0,
         }
+    }
+
+    /// One scenario: `events` through an event-time engine under `policies`.
+    fn scenario(&self, policies: Arc<PolicyBook>, events: impl Iterator<Item = Event>) -> Scenario {
+        let settings = Arc::new(EngineSettings {
+            keep_facts: true,
+            ..self.settings.clone()
+        });
+        let mut driver = EventTimeDriver::<()>::new(policies, settings, self.lateness_ms);
+        let mut scenario = Scenario {
+            period: Some(self.period),
+            ..Scenario::default()
+        };
+        for (offered, event) in (1u64..).zip(events) {
+            driver.offer(event, (), &mut scenario);
+            if offered.is_multiple_of(TAKE_EVERY) {
+                scenario.facts(driver.take_facts());
+            }
+        }
+        driver.finish(&mut scenario);
+        scenario.facts(driver.take_facts());
+        scenario
     }
 }
 
@@ -320,29 +355,31 @@ fn group<'a>(
 }
 
 /// Goals whose outcome differs between the scenarios, worst first (a met goal that would
-/// breach before one that would be met), then by ticket.
+/// breach before one that would be met), then by ticket. Each goal is looked up in the other
+/// scenario; only the changes are sorted.
 fn outcome_changes(current: &Scenario, proposed: &Scenario) -> (Vec<OutcomeChange>, u64) {
-    let mut keys: Vec<&(u64, String, &'static str)> =
-        current.stops.keys().chain(proposed.stops.keys()).collect();
-    keys.sort_unstable();
-    keys.dedup();
-    let mut changes: Vec<OutcomeChange> = keys
-        .into_iter()
-        .filter_map(|key| {
-            let (now, then) = (current.stops.get(key), proposed.stops.get(key));
-            let outcome = |s: Option<&Stop>| s.map_or("running".to_string(), |s| s.outcome.clone());
-            if outcome(now) == outcome(then) {
-                return None;
-            }
+    let stopped_now = current
+        .stops
+        .iter()
+        .map(|(key, now)| (key, Some(now), proposed.stops.get(key)));
+    let stopped_only_then = proposed
+        .stops
+        .iter()
+        .filter(|(key, _)| !current.stops.contains_key(*key))
+        .map(|(key, then)| (key, None, Some(then)));
+    let mut changes: Vec<OutcomeChange> = stopped_now
+        .chain(stopped_only_then)
+        .filter(|(_, now, then)| outcome(*now) != outcome(*then))
+        .filter_map(|(key, now, then)| {
             let any = now.or(then)?;
             Some(OutcomeChange {
                 tenant_id: key.0,
                 ticket_id: key.1.clone(),
-                goal: key.2.to_string(),
+                goal: key.2.as_str().to_string(),
                 priority: any.priority.clone(),
                 service_type: any.service_type.clone(),
-                current: outcome(now),
-                proposed: outcome(then),
+                current: outcome(now).to_string(),
+                proposed: outcome(then).to_string(),
                 elapsed_ms_current: now.map(|s| s.elapsed_ms),
                 elapsed_ms_proposed: then.map(|s| s.elapsed_ms),
                 target_ms_current: now.map(|s| s.target_ms),
@@ -350,31 +387,47 @@ fn outcome_changes(current: &Scenario, proposed: &Scenario) -> (Vec<OutcomeChang
             })
         })
         .collect();
-    changes.sort_by_key(|c| {
-        (
-            c.proposed != "breached",
-            c.ticket_id.clone(),
-            c.goal.clone(),
-        )
+    changes.sort_unstable_by(|a, b| {
+        (a.proposed != "breached", a.tenant_id, &a.ticket_id, &a.goal).cmp(&(
+            b.proposed != "breached",
+            b.tenant_id,
+            &b.ticket_id,
+            &b.goal,
+        ))
     });
     let total = changes.len() as u64;
     changes.truncate(CHANGES_LISTED);
     (changes, total)
 }
 
-/// Alerts of `a` that `b` has not, in key order; and how many.
+/// A goal's outcome in a scenario: `running` if it did not stop in the period.
+fn outcome(stop: Option<&Stop>) -> &str {
+    stop.map_or("running", |s| s.outcome.as_str())
+}
+
+/// Alerts of `a` that `b` has not, by tenant, ticket, goal, level and threshold; and how many.
 fn differ(a: &Scenario, b: &Scenario) -> (Vec<AlertChange>, u64) {
-    let all: Vec<&AlertChange> = a
+    let mut only_a: Vec<(&AlertKey, &Fired)> = a
         .alerts
         .iter()
-        .filter(|(k, _)| !b.alerts.contains_key(*k))
-        .map(|(_, v)| v)
+        .filter(|(key, _)| !b.alerts.contains_key(*key))
         .collect();
-    let total = all.len() as u64;
-    (
-        all.into_iter().take(CHANGES_LISTED).cloned().collect(),
-        total,
-    )
+    let total = only_a.len() as u64;
+    only_a.sort_unstable_by(|x, y| x.0.cmp(y.0));
+    let listed = only_a
+        .into_iter()
+        .take(CHANGES_LISTED)
+        .map(|(key, fired)| AlertChange {
+            tenant_id: key.0,
+            ticket_id: key.1.clone(),
+            goal: key.2.as_str().into(),
+            level: key.3.as_str().into(),
+            threshold: f64::from_bits(key.4),
+            priority: fired.priority.clone(),
+            fired_at: fired.fired_at,
+        })
+        .collect();
+    (listed, total)
 }
 
 #[cfg(test)]
