@@ -27,6 +27,10 @@ use vigil::store::Store;
 use vigil_engine::{EngineSettings, EventTimeDriver, PolicySpec, Sink};
 use vigil_schema::{Event, Millis};
 
+/// The allocator of `vigil`, so figures match `vigil what-if`.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const TENANT: u64 = 1;
 /// 2026-11-01T00:00:00Z.
 const NOV_1: Millis = 1_793_491_200_000;

@@ -221,7 +221,8 @@ pub enum Command {
 pub enum ReportFormat {
     /// Counts and the first diffs, for people.
     Text,
-    /// `{"run": …, "diffs": […]}`, for programs.
+    /// All of it as one JSON document, for programs (reconcile: `{"run": …, "diffs": […]}`;
+    /// what-if: the whole comparison).
     Json,
 }
 

@@ -472,8 +472,8 @@ async fn the_job_queue_is_bounded_and_queued_jobs_survive_a_restart() {
 }
 
 #[tokio::test]
-async fn a_scheduled_report_reaches_its_recipients_once_with_its_attachment_also_across_a_restart()
-{
+async fn a_scheduled_report_reaches_its_recipients_once_with_its_attachment_after_retries_and_across_a_restart(
+) {
     let nats = NatsServer::start();
     let smtp = vigil_peers::smtp::SmtpServer::start();
     let dir = tempfile::tempdir().expect("temp dir");
@@ -490,8 +490,23 @@ async fn a_scheduled_report_reaches_its_recipients_once_with_its_attachment_also
     )
     .expect("tenant file");
     let setup = ServiceSetup::new(dir.path(), &nats.url(), &config, "wall");
+    // The mail server refuses everything at first (451, try later): both emails are retried,
+    // and arrive once it takes mail again.
+    smtp.set_reject(Some(451)).await;
     let mut service = setup.start();
     service.ready().await;
+    let refused = smtp.wait_for_rejections(2, WAIT).await;
+    assert!(refused.len() >= 2, "{refused:?}");
+    eventually("both refused emails counted as retried", || async {
+        (service
+            .metric("vigil_report_emails_total{outcome=\"retried\"}")
+            .await
+            >= Some(2.0))
+        .then_some(())
+    })
+    .await;
+    assert!(smtp.received().is_empty());
+    smtp.set_reject(None).await;
     let mails = smtp.wait_for(2, WAIT).await;
     let mut to: Vec<&str> = mails.iter().map(|m| m.rcpt_tos[0].as_str()).collect();
     to.sort_unstable();

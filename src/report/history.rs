@@ -32,17 +32,15 @@ pub async fn read_events(
     };
     let mut read = 0u64;
     for partition in parts {
-        let (last, mut messages) = match tenant {
-            Some(t) => (
-                vigil_streams::jetstream::last_tenant_sequence(js, stream, partition, t).await?,
-                vigil_streams::jetstream::replay_tenant(js, stream, partition, t).await?,
-            ),
-            None => (
-                vigil_streams::jetstream::last_sequence(js, stream, partition).await?,
-                vigil_streams::jetstream::replay_partition(js, stream, partition, 1).await?,
-            ),
+        let last = match tenant {
+            Some(t) => {
+                vigil_streams::jetstream::last_tenant_sequence(js, stream, partition, t).await?
+            }
+            None => vigil_streams::jetstream::last_sequence(js, stream, partition).await?,
         };
         let Some(last) = last else { continue };
+        let mut messages =
+            vigil_streams::jetstream::read_history(js, stream, partition, tenant).await?;
         let mut batch = Vec::with_capacity(BATCH);
         while let Some(message) = messages.next().await {
             let message = message.with_context(|| format!("cannot read partition {partition}"))?;

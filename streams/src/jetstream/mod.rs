@@ -29,7 +29,7 @@ pub use publish::{
     PublishOutcome,
 };
 pub use replay::{
-    last_sequence, last_tenant_sequence, replay_partition, replay_tenant, ReplayError,
+    last_sequence, last_tenant_sequence, read_history, replay_partition, ReplayError,
     ReplayMessages,
 };
 pub use setup::{ensure_streams, SetupError};
