@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Vigil: real-time SLA engine. Consumes ticket events from NATS JetStream, keeps every open
 /// ticket's SLA clocks, warns before and alerts at breach, and serves metrics.
@@ -129,20 +129,8 @@ pub enum Command {
         /// The tenant.
         #[arg(long)]
         tenant: u64,
-        /// day, week, month, quarter or year of the tenant's zone: the one holding --date, or
-        /// the last one closed.
-        #[arg(long, conflicts_with_all = ["from", "to"])]
-        period: Option<String>,
-        /// A local date (YYYY-MM-DD) inside --period.
-        #[arg(long, requires = "period")]
-        date: Option<String>,
-        /// Start of a range: a local date (YYYY-MM-DD, its first instant) or an RFC 3339
-        /// instant.
-        #[arg(long, requires = "to")]
-        from: Option<String>,
-        /// End of a range (exclusive), like --from.
-        #[arg(long, requires = "from")]
-        to: Option<String>,
+        #[command(flatten)]
+        range: PeriodArgs,
         /// json, csv, xlsx or pdf.
         #[arg(long, default_value = "json", value_parser = parse_report_format)]
         format: vigil::report::Format,
@@ -165,18 +153,8 @@ pub enum Command {
         /// The tenant (every tenant in the history if absent).
         #[arg(long)]
         tenant: Option<u64>,
-        /// day, week, month, quarter or year (the one holding --date, or the last closed).
-        #[arg(long, conflicts_with_all = ["from", "to"])]
-        period: Option<String>,
-        /// A local date (YYYY-MM-DD) inside --period.
-        #[arg(long, requires = "period")]
-        date: Option<String>,
-        /// Start of the period compared: a local date or an RFC 3339 instant.
-        #[arg(long, requires = "to")]
-        from: Option<String>,
-        /// End of the period compared (exclusive), like --from.
-        #[arg(long, requires = "from")]
-        to: Option<String>,
+        #[command(flatten)]
+        range: PeriodArgs,
         /// An NDJSON file of events (`vigil export`) instead of the events stream.
         #[arg(long)]
         input: Option<PathBuf>,
@@ -214,6 +192,25 @@ pub enum Command {
         #[arg(long, default_value = "config/vigil.toml")]
         config: PathBuf,
     },
+}
+
+/// The period of `vigil report` and `vigil what-if`, in the tenant's zone: a calendar period or
+/// a range (neither: the last month closed).
+#[derive(Debug, Clone, Args)]
+pub struct PeriodArgs {
+    /// day, week, month, quarter or year of the tenant's zone: the one holding --date, or the
+    /// last one closed.
+    #[arg(long, conflicts_with_all = ["from", "to"])]
+    pub period: Option<String>,
+    /// A local date (YYYY-MM-DD) inside --period.
+    #[arg(long, requires = "period")]
+    pub date: Option<String>,
+    /// Start of a range: a local date (YYYY-MM-DD, its first instant) or an RFC 3339 instant.
+    #[arg(long, requires = "to")]
+    pub from: Option<String>,
+    /// End of a range (exclusive), like --from.
+    #[arg(long, requires = "from")]
+    pub to: Option<String>,
 }
 
 /// How `vigil reconcile` and `vigil what-if` print their report.

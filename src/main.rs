@@ -180,40 +180,22 @@ fn dispatch(
         }
         Command::Report {
             tenant,
-            period,
-            date,
-            from,
-            to,
+            range,
             format,
             output,
             config,
         } => {
-            let range = report_cli::Range {
-                period,
-                date,
-                from,
-                to,
-            };
             report_cli::run(&load(Some(&config))?, tenant, &range, format, output)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::WhatIf {
             policy,
             tenant,
-            period,
-            date,
-            from,
-            to,
+            range,
             input,
             format,
             config,
         } => {
-            let range = report_cli::Range {
-                period,
-                date,
-                from,
-                to,
-            };
             let source = what_if_cli::Source { tenant, input };
             what_if_cli::run(&load(Some(&config))?, &policy, &source, &range, format)?;
             Ok(ExitCode::SUCCESS)

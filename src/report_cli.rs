@@ -10,23 +10,13 @@ use vigil::config::VigilConfig;
 use vigil::report::period::resolve;
 use vigil::report::{Breakdowns, Format, JobRequest, Reports};
 
-/// The period as given on the command line.
-pub struct Range {
-    /// `--period`.
-    pub period: Option<String>,
-    /// `--date`.
-    pub date: Option<String>,
-    /// `--from`.
-    pub from: Option<String>,
-    /// `--to`.
-    pub to: Option<String>,
-}
+use crate::cli::PeriodArgs;
 
 /// Computes the report on a runtime of its own and writes it.
 pub fn run(
     config: &VigilConfig,
     tenant: u64,
-    range: &Range,
+    range: &PeriodArgs,
     format: Format,
     output: Option<PathBuf>,
 ) -> anyhow::Result<()> {
@@ -45,7 +35,7 @@ pub fn run(
 async fn generate(
     config: &VigilConfig,
     tenant: u64,
-    range: &Range,
+    range: &PeriodArgs,
     format: Format,
 ) -> anyhow::Result<Vec<u8>> {
     let store = vigil::store::Store::connect_with(&config.store)

@@ -15,8 +15,8 @@ use vigil::report::period::{parse_end, resolve};
 use vigil::report::what_if::{WhatIf, WhatIfRun};
 use vigil_engine::PolicySpec;
 
+use crate::cli::PeriodArgs;
 use crate::cli::ReportFormat;
-use crate::report_cli::Range;
 
 /// Where the history comes from.
 pub struct Source {
@@ -38,7 +38,7 @@ pub fn run(
     config: &VigilConfig,
     policy: &Path,
     source: &Source,
-    range: &Range,
+    range: &PeriodArgs,
     format: ReportFormat,
 ) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(policy)
