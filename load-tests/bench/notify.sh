@@ -55,13 +55,6 @@ export VIGIL_BENCH_WEBHOOK_SECRET=storm-bench
 
 # Processes of the current run (one at a time).
 NATS_PORT= NATS_PID= SINK_PORT= SINK_PID= HTTP_PORT= VIGIL_PID= PERF_PID=
-start_nats() { # dir
-  NATS_PORT=$(free_port)
-  "${NATS_SERVER_BIN:-nats-server}" -js -a 127.0.0.1 -p "$NATS_PORT" -sd "$1/js" >"$1/nats.log" 2>&1 &
-  NATS_PID=$!
-  PIDS+=("$NATS_PID")
-  wait_port "$NATS_PORT"
-}
 start_sink() { # dir
   SINK_PORT=$(free_port)
   "$LOAD" sms-sink --listen "127.0.0.1:$SINK_PORT" >"$1/sink.figures" 2>"$1/sink.log" &

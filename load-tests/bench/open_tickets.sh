@@ -50,12 +50,8 @@ printf '%-12s %-14s %-22s %-22s %-14s %s\n' history "ingest (ev/s)" "ready after
 for HISTORY in $HISTORIES; do
   RUN="$WORK/h$HISTORY"
   mkdir -p "$RUN"
-  NATS_PORT=$(free_port)
   HTTP_PORT=$(free_port)
-  "${NATS_SERVER_BIN:-nats-server}" -js -a 127.0.0.1 -p "$NATS_PORT" -sd "$RUN/js" >"$RUN/nats.log" 2>&1 &
-  NATS_PID=$!
-  PIDS+=("$NATS_PID")
-  wait_port "$NATS_PORT"
+  start_nats "$RUN"
   cat >"$RUN/vigil.toml" <<TOML
 [nats]
 url = "nats://127.0.0.1:$NATS_PORT"

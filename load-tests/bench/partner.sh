@@ -58,13 +58,6 @@ has_part() { tr ',' '\n' <<<"$PARTS" | grep -qx "$1"; }
 
 # Processes of the current part (one at a time).
 NATS_PORT= NATS_PID= PARTNER_PORT= PARTNER_PID= HTTP_PORT= VIGIL_PID=
-start_nats() { # dir
-  NATS_PORT=$(free_port)
-  "${NATS_SERVER_BIN:-nats-server}" -js -a 127.0.0.1 -p "$NATS_PORT" -sd "$1/js" >"$1/nats.log" 2>&1 &
-  NATS_PID=$!
-  PIDS+=("$NATS_PID")
-  wait_port "$NATS_PORT"
-}
 start_partner() { # dir
   PARTNER_PORT=$(free_port)
   "$LOAD" partner --listen "127.0.0.1:$PARTNER_PORT" --timezone UTC --max-page-size "$PAGE_SIZE" \

@@ -27,6 +27,15 @@ cpu_seconds() { # utime + stime of a live process, in seconds
   awk -v hz="$(getconf CLK_TCK)" '{printf "%.1f", ($14 + $15) / hz}' "/proc/$1/stat" 2>/dev/null || echo 0
 }
 fig() { sed -n "s/^$2=//p" "$1" | tail -n 1; }
+# Starts a nats-server with JetStream storing into DIR/js, logging to DIR/nats.log (sets
+# NATS_PORT and NATS_PID; stopped on exit with the rest).
+start_nats() { # dir
+  NATS_PORT=$(free_port)
+  "${NATS_SERVER_BIN:-nats-server}" -js -a 127.0.0.1 -p "$NATS_PORT" -sd "$1/js" >"$1/nats.log" 2>&1 &
+  NATS_PID=$!
+  PIDS+=("$NATS_PID")
+  wait_port "$NATS_PORT"
+}
 # Starts `vigil run --config $1` logging to $2 (its pid in VIGIL_PID and PIDS); the seconds
 # until /readyz on HTTP_PORT answers 200 go into READY_SECS. Gives up after 20 minutes.
 start_until_ready() { # config log
@@ -56,8 +65,5 @@ start_store_and_nats() {
   PG_BASE=${VIGIL_TEST_POSTGRES_URL%/*}
   PG_PORT=${PG_BASE##*:}
   PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
-  NATS_PORT=$(free_port)
-  "${NATS_SERVER_BIN:-nats-server}" -js -a 127.0.0.1 -p "$NATS_PORT" -sd "$WORK/js" >"$WORK/nats.log" 2>&1 &
-  PIDS+=("$!")
-  wait_port "$NATS_PORT"
+  start_nats "$WORK"
 }

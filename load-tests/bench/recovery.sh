@@ -23,11 +23,8 @@ WORK=$(mktemp -d /tmp/vigil-recovery-bench.XXXXXX)
 PIDS=()
 . "$ROOT/load-tests/bench/processes.sh"
 
-NATS_PORT=$(free_port)
 HTTP_PORT=$(free_port)
-"${NATS_SERVER_BIN:-nats-server}" -js -a 127.0.0.1 -p "$NATS_PORT" -sd "$WORK/js" >"$WORK/nats.log" 2>&1 &
-PIDS+=("$!")
-wait_port "$NATS_PORT"
+start_nats "$WORK"
 cat >"$WORK/vigil.toml" <<TOML
 [nats]
 url = "nats://127.0.0.1:$NATS_PORT"
