@@ -213,6 +213,26 @@ pub struct PeriodArgs {
     pub to: Option<String>,
 }
 
+impl PeriodArgs {
+    /// The period these flags name in `zone`, as of now; an error names the flag at fault.
+    pub fn resolve(
+        &self,
+        zone: &jiff::tz::TimeZone,
+    ) -> anyhow::Result<vigil::report::model::Period> {
+        vigil::report::period::resolve(
+            (
+                self.period.as_deref(),
+                self.date.as_deref(),
+                self.from.as_deref(),
+                self.to.as_deref(),
+            ),
+            zone,
+            vigil::clock::now_ms(),
+        )
+        .map_err(|e| anyhow::anyhow!("--{}: {}", e.field, e.message))
+    }
+}
+
 /// How `vigil reconcile` and `vigil what-if` print their report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ReportFormat {

@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use anyhow::Context;
 use jiff::tz::TimeZone;
 use vigil::config::VigilConfig;
-use vigil::report::period::resolve;
 use vigil::report::{Breakdowns, Format, JobRequest, Reports};
 
 use crate::cli::PeriodArgs;
@@ -48,17 +47,7 @@ async fn generate(
     );
     let settings = reports.tenant(tenant);
     let tz = TimeZone::get(&settings.timezone).unwrap_or(TimeZone::UTC);
-    let period = resolve(
-        (
-            range.period.as_deref(),
-            range.date.as_deref(),
-            range.from.as_deref(),
-            range.to.as_deref(),
-        ),
-        &tz,
-        vigil::clock::now_ms(),
-    )
-    .map_err(|e| anyhow::anyhow!("--{}: {}", e.field, e.message))?;
+    let period = range.resolve(&tz)?;
     eprintln!(
         "tenant {tenant}: {} to {} ({}), {}",
         vigil_schema::format_instant(period.from),

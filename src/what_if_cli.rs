@@ -11,7 +11,7 @@ use serde::Deserialize;
 use vigil::config::VigilConfig;
 use vigil::report::history::{read_events, what_if_from_stream};
 use vigil::report::model::{GoalFigures, Period};
-use vigil::report::period::{parse_end, resolve};
+use vigil::report::period::parse_end;
 use vigil::report::what_if::{WhatIf, WhatIfRun};
 use vigil_engine::PolicySpec;
 
@@ -55,17 +55,7 @@ pub fn run(
         .and_then(|t| config.tenant_reports.get(&t))
         .and_then(|r| TimeZone::get(&r.timezone).ok())
         .unwrap_or(TimeZone::UTC);
-    let period = resolve(
-        (
-            range.period.as_deref(),
-            range.date.as_deref(),
-            range.from.as_deref(),
-            range.to.as_deref(),
-        ),
-        &tz,
-        vigil::clock::now_ms(),
-    )
-    .map_err(|e| anyhow::anyhow!("--{}: {}", e.field, e.message))?;
+    let period = range.resolve(&tz)?;
     let run = WhatIfRun {
         current: Arc::new(current),
         proposed: Arc::new(proposed),
