@@ -5,7 +5,9 @@
 //! breaker is open the breaker alone paces the tries, so the queue order holds); parked with
 //! the partner's answer (permanent refusals); or given back untouched when the breaker opened
 //! before it went out. While the breaker is open nothing is claimed: records wait in the
-//! store, not in memory, and drain in queue order once probes find the partner back.
+//! store, not in memory, and drain in queue order once probes find the partner back. While
+//! full batches come back, the next batch is claimed and the last one booked while one is
+//! being sent.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,6 +58,23 @@ pub struct RoundReport {
     pub blocked_until: Option<Millis>,
 }
 
+/// A claim's result.
+enum Claim {
+    /// The records claimed (none when nothing is due).
+    Batch(Vec<ClaimedRecord>),
+    /// The breaker is open until then: nothing was claimed.
+    Blocked(Millis),
+}
+
+impl RoundReport {
+    fn blocked(until: Millis) -> RoundReport {
+        RoundReport {
+            blocked_until: Some(until),
+            ..RoundReport::default()
+        }
+    }
+}
+
 /// Drains one partner's outbox.
 #[derive(Debug, Clone)]
 pub struct PartnerWorker {
@@ -99,33 +118,100 @@ impl PartnerWorker {
 
     /// One round: claim what is due (unless the breaker is open), send it, book the outcomes.
     pub async fn round(&self) -> Result<RoundReport, StoreError> {
+        let batch = match self.claim().await? {
+            Claim::Blocked(until) => return Ok(RoundReport::blocked(until)),
+            Claim::Batch(batch) => batch,
+        };
+        let outcomes = self.send(batch).await;
+        self.book(&outcomes).await?;
+        Ok(self.tally(&outcomes))
+    }
+
+    /// Rounds back to back while full batches come back and `stop` is not set. Each batch is
+    /// sent while the next one is claimed and the one before is booked, so the partner never
+    /// waits for the store (under a rate limit that wait came off the limit). Returns the last
+    /// round's report. A failed booking is an error as in [`round`](Self::round): the batches
+    /// not booked are sent again once their claims lapse.
+    async fn drain(&self, stop: &watch::Receiver<bool>) -> Result<RoundReport, StoreError> {
+        let mut batch = match self.claim().await? {
+            Claim::Blocked(until) => return Ok(RoundReport::blocked(until)),
+            Claim::Batch(batch) => batch,
+        };
+        let mut unbooked = Vec::new();
+        loop {
+            let claim_next = batch.len() as u32 >= BATCH && !*stop.borrow();
+            let (outcomes, next, booked) = tokio::join!(
+                self.send(batch),
+                async {
+                    if claim_next {
+                        Some(self.claim().await)
+                    } else {
+                        None
+                    }
+                },
+                self.book(&unbooked),
+            );
+            booked?;
+            match next {
+                Some(Ok(Claim::Batch(next))) if !next.is_empty() => {
+                    self.tally(&outcomes);
+                    unbooked = outcomes;
+                    batch = next;
+                }
+                next => {
+                    self.book(&outcomes).await?;
+                    let mut report = self.tally(&outcomes);
+                    match next {
+                        Some(Err(e)) => return Err(e),
+                        Some(Ok(Claim::Blocked(until))) => report.blocked_until = Some(until),
+                        _ => {}
+                    }
+                    return Ok(report);
+                }
+            }
+        }
+    }
+
+    /// The next batch due, unless the breaker is open.
+    async fn claim(&self) -> Result<Claim, StoreError> {
         let now = self.link.now();
         if let Some(until) = self.link.open_until().filter(|u| now < *u) {
-            return Ok(RoundReport {
-                blocked_until: Some(until),
-                ..RoundReport::default()
-            });
+            return Ok(Claim::Blocked(until));
         }
-        let partner = self.link.id();
-        let claimed = self
+        let batch = self
             .store
             .partner_outbox()
-            .claim(partner, now, BATCH, CLAIM_LEASE_MS)
+            .claim(self.link.id(), now, BATCH, CLAIM_LEASE_MS)
             .await?;
+        Ok(Claim::Batch(batch))
+    }
+
+    /// Sends a batch in claim order with up to `concurrency` requests in flight; the outcomes
+    /// as they come (a slow answer does not hold back the requests after it).
+    async fn send(&self, batch: Vec<ClaimedRecord>) -> Vec<(String, i64, DeliveryOutcome)> {
+        let concurrency = self.link.config().concurrency.max(1) as usize;
+        futures::stream::iter(batch)
+            .map(|c| self.deliver(c))
+            .buffer_unordered(concurrency)
+            .collect()
+            .await
+    }
+
+    /// Books a batch's outcomes in the outbox.
+    async fn book(&self, outcomes: &[(String, i64, DeliveryOutcome)]) -> Result<(), StoreError> {
+        self.store
+            .partner_outbox()
+            .finish(self.link.id(), outcomes, self.link.now())
+            .await
+    }
+
+    /// The report of a sent batch (and its retries counted).
+    fn tally(&self, outcomes: &[(String, i64, DeliveryOutcome)]) -> RoundReport {
         let mut report = RoundReport {
-            claimed: claimed.len(),
+            claimed: outcomes.len(),
             ..RoundReport::default()
         };
-        if claimed.is_empty() {
-            return Ok(report);
-        }
-        let concurrency = self.link.config().concurrency.max(1) as usize;
-        let outcomes: Vec<(String, i64, DeliveryOutcome)> = futures::stream::iter(claimed)
-            .map(|c| self.deliver(c))
-            .buffered(concurrency)
-            .collect()
-            .await;
-        for (_, _, outcome) in &outcomes {
+        for (_, _, outcome) in outcomes {
             match outcome {
                 DeliveryOutcome::Delivered { .. } => report.delivered += 1,
                 DeliveryOutcome::Retry { .. } => report.retried += 1,
@@ -134,14 +220,10 @@ impl PartnerWorker {
             }
         }
         if report.retried > 0 {
-            metrics::partner_retries(partner).increment(report.retried as u64);
+            metrics::partner_retries(self.link.id()).increment(report.retried as u64);
         }
-        self.store
-            .partner_outbox()
-            .finish(partner, &outcomes, self.link.now())
-            .await?;
         report.blocked_until = self.link.open_until();
-        Ok(report)
+        report
     }
 
     async fn deliver(&self, claimed: ClaimedRecord) -> (String, i64, DeliveryOutcome) {
@@ -223,7 +305,7 @@ impl PartnerWorker {
         let mut gauges = tokio::time::interval(GAUGES_EVERY);
         let mut store_backoff = Backoff::new(STORE_FIRST_BACKOFF, STORE_MAX_BACKOFF);
         loop {
-            let wait = match self.round().await {
+            let wait = match self.drain(&stop).await {
                 Ok(r) if r.claimed as u32 >= BATCH && r.blocked_until.is_none() => {
                     store_backoff.reset();
                     Duration::ZERO
