@@ -10,6 +10,8 @@
 //! - `keyed`: [`KeyedLimit`], one limit over many keys: Redis first when shared, this process
 //!   otherwise or when Redis does not answer; [`Refused`], the answer.
 //! - `local`: [`LocalLimit`], the in-process limiter (governor) on a clock of the caller's.
+//! - `pacer`: [`Pacer`], an in-process limit whose permits a thread of its own hands out to
+//!   callers that wait for them, punctual to a tenth of a millisecond.
 //! - `redis`: [`SharedLimits`], the Redis connection, the script call, failing open; the key
 //!   layout (`vigil:limit:<scope>:<key>`).
 //! - `gcra`: [`Gcra`], the arithmetic the script (`gcra.lua`) runs, in Rust and tested.
@@ -17,11 +19,13 @@
 mod gcra;
 mod keyed;
 mod local;
+mod pacer;
 mod redis;
 
 pub use gcra::{Gcra, Verdict};
 pub use keyed::{KeyedLimit, Refused};
 pub use local::LocalLimit;
+pub use pacer::Pacer;
 pub use redis::{
     check_url, redis_key, SharedError, SharedLimits, CALL_TIMEOUT, COOL_DOWN, KEY_PREFIX,
     WARN_EVERY,

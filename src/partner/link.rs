@@ -20,7 +20,7 @@ use super::config::PartnerConfig;
 use super::mapping::Mapper;
 use crate::breaker::{Breaker, BreakerPolicy, BreakerState};
 use crate::http_client::CallError;
-use crate::limits::{KeyedLimit, SharedLimits};
+use crate::limits::{KeyedLimit, Pacer, SharedLimits};
 use crate::telemetry::metrics;
 
 /// Why a call was not made or did not succeed.
@@ -41,10 +41,18 @@ pub enum LinkError {
 pub struct PartnerLink {
     config: PartnerConfig,
     client: PartnerClient,
-    /// Keyed by the partner's id, the one key it has.
-    limiter: Option<KeyedLimit<String>>,
+    limit: Option<RateLimit>,
     breaker: Mutex<Breaker>,
     clock: Arc<dyn Clock>,
+}
+
+/// How a partner's rate limit is held.
+enum RateLimit {
+    /// In this process, by a pacer thread punctual below tokio's millisecond timer.
+    Paced(Pacer),
+    /// Through Redis across instances (keyed by the partner's id, the one key it has), or in
+    /// this process if the pacer's thread could not start.
+    Keyed(KeyedLimit<String>),
 }
 
 impl std::fmt::Debug for PartnerLink {
@@ -70,14 +78,24 @@ impl PartnerLink {
         clock: Arc<dyn Clock>,
         shared: Option<&SharedLimits>,
     ) -> Self {
-        let limiter = config.rate_limit.map(|r| {
+        let limit = config.rate_limit.map(|r| {
             let per_second = NonZeroU32::new(r.per_second).unwrap_or(NonZeroU32::MIN);
             let burst = NonZeroU32::new(r.burst).unwrap_or(NonZeroU32::MIN);
-            KeyedLimit::new(
-                "partner",
-                Quota::per_second(per_second).allow_burst(burst),
-                shared,
-            )
+            let keyed = |shared| {
+                let quota = Quota::per_second(per_second).allow_burst(burst);
+                RateLimit::Keyed(KeyedLimit::new("partner", quota, shared))
+            };
+            if shared.is_some() {
+                return keyed(shared);
+            }
+            match Pacer::spawn(&config.id, per_second, burst) {
+                Ok(pacer) => RateLimit::Paced(pacer),
+                Err(e) => {
+                    warn!(partner = %config.id, error = %e,
+                        "cannot start the rate limit's pacer thread; pacing on the runtime's timer");
+                    keyed(None)
+                }
+            }
         });
         let b = config.breaker;
         let breaker = Breaker::new(BreakerPolicy {
@@ -90,7 +108,7 @@ impl PartnerLink {
         PartnerLink {
             config,
             client,
-            limiter,
+            limit,
             breaker: Mutex::new(breaker),
             clock,
         }
@@ -159,8 +177,10 @@ impl PartnerLink {
                 until: until.unwrap_or_else(|| self.clock.now()),
             });
         }
-        if let Some(limiter) = &self.limiter {
-            wait_for_permit(limiter, &self.config.id).await;
+        match &self.limit {
+            Some(RateLimit::Paced(pacer)) => pacer.acquire().await,
+            Some(RateLimit::Keyed(limiter)) => wait_for_permit(limiter, &self.config.id).await,
+            None => {}
         }
         let started = Instant::now();
         let result = request.await;
@@ -202,9 +222,8 @@ impl PartnerLink {
     }
 }
 
-/// Waits until the limiter lets one more call to partner `id` through, sleeping on tokio's
-/// timer (governor's own `until_ready` sleeps on a timer thread of its own, which costs a
-/// context switch per call at high rates).
+/// Waits until a shared limiter lets one more call to partner `id` through, sleeping on
+/// tokio's timer between tries (each try is a Redis call).
 async fn wait_for_permit(limiter: &KeyedLimit<String>, id: &String) {
     while let Err(refused) = limiter.check(id).await {
         tokio::time::sleep(refused.retry_after).await;

@@ -6,17 +6,18 @@
 //! the partner's answer (permanent refusals); or given back untouched when the breaker opened
 //! before it went out. While the breaker is open nothing is claimed: records wait in the
 //! store, not in memory, and drain in queue order once probes find the partner back. While
-//! full batches come back, the next batch is claimed and the last one booked while one is
-//! being sent.
+//! full batches come back, claims run ahead of the sends and outcomes are booked behind them,
+//! so records go out as one stream.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use tokio::sync::{watch, Notify};
+use tokio::sync::{mpsc, watch, Notify};
 use tracing::{debug, info, warn, Instrument};
 use vigil_schema::Millis;
 
+use super::config::RateLimitConfig;
 use super::link::{LinkError, PartnerLink};
 use crate::breaker::BreakerState;
 use crate::flags::{Flags, Switch};
@@ -66,12 +67,25 @@ enum Claim {
     Blocked(Millis),
 }
 
+/// A sent record's id, the version claimed, and what became of it.
+type Sent = (String, i64, DeliveryOutcome);
+
 impl RoundReport {
     fn blocked(until: Millis) -> RoundReport {
         RoundReport {
             blocked_until: Some(until),
             ..RoundReport::default()
         }
+    }
+
+    /// Adds the counts of `other`; its `blocked_until` replaces this one's.
+    fn add(&mut self, other: &RoundReport) {
+        self.claimed += other.claimed;
+        self.delivered += other.delivered;
+        self.retried += other.retried;
+        self.parked += other.parked;
+        self.released += other.released;
+        self.blocked_until = other.blocked_until;
     }
 }
 
@@ -118,7 +132,7 @@ impl PartnerWorker {
 
     /// One round: claim what is due (unless the breaker is open), send it, book the outcomes.
     pub async fn round(&self) -> Result<RoundReport, StoreError> {
-        let batch = match self.claim().await? {
+        let batch = match self.claim(self.batch_size()).await? {
             Claim::Blocked(until) => return Ok(RoundReport::blocked(until)),
             Claim::Batch(batch) => batch,
         };
@@ -127,53 +141,73 @@ impl PartnerWorker {
         Ok(self.tally(&outcomes))
     }
 
-    /// Rounds back to back while full batches come back and `stop` is not set. Each batch is
-    /// sent while the next one is claimed and the one before is booked, so the partner never
-    /// waits for the store (under a rate limit that wait came off the limit). Returns the last
-    /// round's report. A failed booking is an error as in [`round`](Self::round): the batches
-    /// not booked are sent again once their claims lapse.
+    /// Sends while full batches come back and `stop` is not set, as one stream: claims run
+    /// ahead of the sends (one batch waiting, one being claimed), the records go out with up to
+    /// `concurrency` in flight whatever batch they came in, and their outcomes are booked a
+    /// batch at a time while later ones are sent. So the partner never waits for the store, nor
+    /// for the slowest answer of a batch (under a rate limit either wait came off the limit).
+    /// Returns what was sent. A claim that fails ends the stream: what was claimed is still
+    /// sent and booked, then the error is returned. A failed booking is an error as in
+    /// [`round`](Self::round): the records not booked are sent again once their claims lapse.
     async fn drain(&self, stop: &watch::Receiver<bool>) -> Result<RoundReport, StoreError> {
-        let mut batch = match self.claim().await? {
-            Claim::Blocked(until) => return Ok(RoundReport::blocked(until)),
-            Claim::Batch(batch) => batch,
-        };
-        let mut unbooked = Vec::new();
-        loop {
-            let claim_next = batch.len() as u32 >= BATCH && !*stop.borrow();
-            let (outcomes, next, booked) = tokio::join!(
-                self.send(batch),
-                async {
-                    if claim_next {
-                        Some(self.claim().await)
-                    } else {
-                        None
-                    }
-                },
-                self.book(&unbooked),
-            );
-            booked?;
-            match next {
-                Some(Ok(Claim::Batch(next))) if !next.is_empty() => {
-                    self.tally(&outcomes);
-                    unbooked = outcomes;
-                    batch = next;
-                }
-                next => {
-                    self.book(&outcomes).await?;
-                    let mut report = self.tally(&outcomes);
-                    match next {
-                        Some(Err(e)) => return Err(e),
-                        Some(Ok(Claim::Blocked(until))) => report.blocked_until = Some(until),
-                        _ => {}
-                    }
-                    return Ok(report);
+        let size = self.batch_size();
+        // A batch may wait while the one before it is sent; the claimer holds at most one more.
+        let (batches_tx, mut batches_rx) = mpsc::channel::<Vec<ClaimedRecord>>(1);
+        let (sent_tx, mut sent_rx) = mpsc::channel::<Vec<Sent>>(2);
+        let claims = async move {
+            while !*stop.borrow() {
+                let batch = match self.claim(size).await? {
+                    Claim::Blocked(until) => return Ok::<_, StoreError>(Some(until)),
+                    Claim::Batch(batch) => batch,
+                };
+                let full = batch.len() >= size as usize;
+                if batch.is_empty() || batches_tx.send(batch).await.is_err() || !full {
+                    break;
                 }
             }
-        }
+            Ok(None)
+        };
+        let sends = async move {
+            let concurrency = self.link.config().concurrency.max(1) as usize;
+            let claimed = futures::stream::poll_fn(|cx| batches_rx.poll_recv(cx))
+                .flat_map(futures::stream::iter);
+            // Once stopping, what is left is given back rather than sent.
+            let mut outcomes = claimed
+                .map(|c| async move {
+                    if *stop.borrow() {
+                        (c.record.record_id, c.version, DeliveryOutcome::Released)
+                    } else {
+                        self.deliver(c).await
+                    }
+                })
+                .buffer_unordered(concurrency)
+                .chunks(size as usize);
+            while let Some(chunk) = outcomes.next().await {
+                if sent_tx.send(chunk).await.is_err() {
+                    break;
+                }
+            }
+        };
+        let books = async {
+            let mut report = RoundReport::default();
+            while let Some(outcomes) = sent_rx.recv().await {
+                self.book(&outcomes).await?;
+                report.add(&self.tally(&outcomes));
+            }
+            Ok::<_, StoreError>(report)
+        };
+        let (claimed, (), booked) = tokio::join!(claims, sends, books);
+        let mut report = booked?;
+        report.blocked_until = claimed?.or(report.blocked_until);
+        Ok(report)
+    }
+
+    fn batch_size(&self) -> u32 {
+        claim_size(self.link.config().rate_limit)
     }
 
     /// The next batch due, unless the breaker is open.
-    async fn claim(&self) -> Result<Claim, StoreError> {
+    async fn claim(&self, size: u32) -> Result<Claim, StoreError> {
         let now = self.link.now();
         if let Some(until) = self.link.open_until().filter(|u| now < *u) {
             return Ok(Claim::Blocked(until));
@@ -181,14 +215,14 @@ impl PartnerWorker {
         let batch = self
             .store
             .partner_outbox()
-            .claim(self.link.id(), now, BATCH, CLAIM_LEASE_MS)
+            .claim(self.link.id(), now, size, CLAIM_LEASE_MS)
             .await?;
         Ok(Claim::Batch(batch))
     }
 
     /// Sends a batch in claim order with up to `concurrency` requests in flight; the outcomes
     /// as they come (a slow answer does not hold back the requests after it).
-    async fn send(&self, batch: Vec<ClaimedRecord>) -> Vec<(String, i64, DeliveryOutcome)> {
+    async fn send(&self, batch: Vec<ClaimedRecord>) -> Vec<Sent> {
         let concurrency = self.link.config().concurrency.max(1) as usize;
         futures::stream::iter(batch)
             .map(|c| self.deliver(c))
@@ -198,7 +232,7 @@ impl PartnerWorker {
     }
 
     /// Books a batch's outcomes in the outbox.
-    async fn book(&self, outcomes: &[(String, i64, DeliveryOutcome)]) -> Result<(), StoreError> {
+    async fn book(&self, outcomes: &[Sent]) -> Result<(), StoreError> {
         self.store
             .partner_outbox()
             .finish(self.link.id(), outcomes, self.link.now())
@@ -206,7 +240,7 @@ impl PartnerWorker {
     }
 
     /// The report of a sent batch (and its retries counted).
-    fn tally(&self, outcomes: &[(String, i64, DeliveryOutcome)]) -> RoundReport {
+    fn tally(&self, outcomes: &[Sent]) -> RoundReport {
         let mut report = RoundReport {
             claimed: outcomes.len(),
             ..RoundReport::default()
@@ -226,7 +260,7 @@ impl PartnerWorker {
         report
     }
 
-    async fn deliver(&self, claimed: ClaimedRecord) -> (String, i64, DeliveryOutcome) {
+    async fn deliver(&self, claimed: ClaimedRecord) -> Sent {
         let ClaimedRecord {
             record,
             version,
@@ -297,8 +331,8 @@ impl PartnerWorker {
         Millis::try_from(wait.as_millis()).unwrap_or(Millis::MAX)
     }
 
-    /// Runs rounds until `stop` turns true: at once while full batches come back, else when
-    /// woken, when the breaker lets probes through, or after `IDLE_POLL`.
+    /// Drains the outbox until `stop` turns true: again when woken, when the breaker lets
+    /// probes through, or after `IDLE_POLL`.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let partner = self.link.id().to_string();
         info!(partner = %partner, "partner outbox worker started");
@@ -306,10 +340,6 @@ impl PartnerWorker {
         let mut store_backoff = Backoff::new(STORE_FIRST_BACKOFF, STORE_MAX_BACKOFF);
         loop {
             let wait = match self.drain(&stop).await {
-                Ok(r) if r.claimed as u32 >= BATCH && r.blocked_until.is_none() => {
-                    store_backoff.reset();
-                    Duration::ZERO
-                }
                 Ok(r) => {
                     store_backoff.reset();
                     let until_open = r
@@ -325,13 +355,6 @@ impl PartnerWorker {
                     store_backoff.next_delay()
                 }
             };
-            if wait.is_zero() {
-                let stopping = *stop.borrow();
-                if stopping {
-                    break;
-                }
-                continue;
-            }
             tokio::select! {
                 _ = crate::stopped(&mut stop) => break,
                 _ = self.wake.notified() => {}
@@ -359,6 +382,20 @@ impl PartnerWorker {
     }
 }
 
+/// Records claimed at once: [`BATCH`], or fewer under a low rate limit, so that what a worker
+/// holds (the batch being sent, one waiting, one being claimed) goes out well within
+/// [`CLAIM_LEASE_MS`] even when instances share the limit: at most an eighth of what the limit
+/// lets through in a lease.
+fn claim_size(limit: Option<RateLimitConfig>) -> u32 {
+    let Some(limit) = limit else {
+        return BATCH;
+    };
+    let per_lease = u64::from(limit.per_second) * CLAIM_LEASE_MS.unsigned_abs() / 1000;
+    u32::try_from(per_lease / 8)
+        .unwrap_or(BATCH)
+        .clamp(1, BATCH)
+}
+
 /// A partner's `Retry-After` held to `max_retry_delay`: a longer one (1e11 s, `u64::MAX` s) is
 /// the partner failing, not a wait to honour; the record is tried again after
 /// `max_retry_delay`, as any record that keeps failing is.
@@ -381,6 +418,28 @@ pub(crate) fn capped_retry_after(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn claims_shrink_so_a_low_rate_sends_them_well_within_the_lease() {
+        let limit = |per_second| {
+            Some(RateLimitConfig {
+                per_second,
+                burst: 1,
+            })
+        };
+        assert_eq!(claim_size(None), BATCH);
+        assert_eq!(claim_size(limit(10_000)), BATCH);
+        assert_eq!(claim_size(limit(50)), 750);
+        assert_eq!(claim_size(limit(1)), 15);
+        for per_second in [1, 2, 5, 50, 100, 1_000] {
+            let held_ms =
+                3 * u64::from(claim_size(limit(per_second))) * 1000 / u64::from(per_second);
+            assert!(
+                held_ms <= CLAIM_LEASE_MS.unsigned_abs() / 2,
+                "{per_second}/s: {held_ms} ms"
+            );
+        }
+    }
 
     #[test]
     fn a_partners_retry_after_is_held_to_max_retry_delay() {
