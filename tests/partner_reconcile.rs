@@ -499,7 +499,9 @@ async fn a_crashed_run_resumes_to_the_report_of_an_uninterrupted_one() {
         .await
         .expect("store")
         .expect("the crashed run");
-    assert_eq!((running.state.as_str(), running.pages_done), ("running", 5));
+    // The page after 5 may have been fetched before the partner hung, and saved too.
+    assert_eq!(running.state, "running");
+    assert!(matches!(running.pages_done, 5 | 6), "{running:?}");
 
     let resumed = rig.run(Trigger::Manual).await;
     assert_eq!(resumed.run_id, crashed_id, "the unfinished run is resumed");
@@ -525,14 +527,17 @@ async fn an_outage_fails_the_attempt_and_the_next_run_resumes_it() {
         .run(day(), Trigger::Manual, &progress)
         .await
         .expect_err("the partner is down");
-    match &err {
-        ReconcileError::Partner { page, .. } => assert_eq!(*page, 4),
+    // The page after 3 may have been fetched before the partner went down: then the next
+    // one fails.
+    let failed = match &err {
+        ReconcileError::Partner { page, .. } => *page,
         other => panic!("unexpected {other:?}"),
-    }
+    };
+    assert!(matches!(failed, 4 | 5), "{err:?}");
     assert!(err.is_retryable());
     let message = err.to_string();
     assert!(
-        message.contains("page 4") && message.contains("503"),
+        message.contains(&format!("page {failed}")) && message.contains("503"),
         "{message}"
     );
     let runs = rig
@@ -545,7 +550,7 @@ async fn an_outage_fails_the_attempt_and_the_next_run_resumes_it() {
         .iter()
         .find(|r| r.state == "running")
         .expect("a running run");
-    assert_eq!(cut.pages_done, 3);
+    assert_eq!(cut.pages_done, failed - 1);
     assert!(
         cut.error.as_deref().is_some_and(|e| e.contains("503")),
         "{cut:?}"

@@ -3,6 +3,7 @@
 //! unmapped fields keep their names). Also the content hash reconciliation compares records
 //! by, and masking of a partner's objects for reports.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
@@ -210,14 +211,36 @@ impl Mapper {
     /// out when there is none, and a partner may send `null`). Equal for [`Mapper::map`]'s
     /// output and the same object after a JSON round trip.
     pub fn content_hash(&self, obj: &Map<String, Value>) -> ContentHash {
+        self.hash_fields(|f| obj.get(&f.theirs).map(Cow::Borrowed))
+    }
+
+    /// The content hash of `record` as the partner receives it: what
+    /// `content_hash(&map(record))` gives, without building the mapped object.
+    pub fn record_hash(&self, record: &SlaRecord) -> ContentHash {
+        let ours = match serde_json::to_value(record) {
+            Ok(Value::Object(map)) => map,
+            _ => unreachable!("an SlaRecord serializes to a JSON object"),
+        };
+        self.hash_fields(|f| {
+            let value = ours.get(f.ours)?;
+            Some(match f.mask {
+                Some(rule) => Cow::Owned(rule.mask_value(value)),
+                None => Cow::Borrowed(value),
+            })
+        })
+    }
+
+    /// xxh3-128 over our fields in hash order (by their names at the partner), each with the
+    /// compact JSON text of the value `value_of` gives; absent and `null` fields are left out.
+    fn hash_fields<'v>(&self, value_of: impl Fn(&Field) -> Option<Cow<'v, Value>>) -> ContentHash {
         let mut canonical = Vec::with_capacity(512);
         for &i in &self.hash_order {
-            let name = self.fields[i].theirs.as_str();
-            match obj.get(name) {
+            let field = &self.fields[i];
+            match value_of(field).as_deref() {
                 None | Some(Value::Null) => {}
                 Some(value) => {
                     // The compact JSON text, written in place (writing to a Vec cannot fail).
-                    let _ = serde_json::to_writer(&mut canonical, name);
+                    let _ = serde_json::to_writer(&mut canonical, &field.theirs);
                     canonical.push(b':');
                     let _ = serde_json::to_writer(&mut canonical, value);
                     canonical.push(b',');
@@ -342,6 +365,25 @@ pub(crate) mod tests {
             Some("12345:TKT-001:resolution")
         );
         assert_eq!(m.record_id_of(&Map::new()), None);
+    }
+
+    #[test]
+    fn a_records_hash_is_the_hash_of_it_mapped() {
+        let masked = mapper(&config(
+            &[("outcome", "result"), ("ticket_id", "ticket_no")],
+            &[("assignee_id", "first:2,last:1"), ("tenant_id", "hash")],
+        ))
+        .expect("valid");
+        let mut unassigned = record();
+        unassigned.assignee_id = None;
+        let mut other = record();
+        other.actual_ms += 1;
+        for m in [design_mapper(), masked] {
+            for r in [record(), unassigned.clone(), other.clone()] {
+                assert_eq!(m.record_hash(&r), m.content_hash(&m.map(&r)), "{r:?}");
+            }
+            assert_ne!(m.record_hash(&record()), m.record_hash(&other));
+        }
     }
 
     #[test]

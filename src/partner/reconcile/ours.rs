@@ -83,7 +83,7 @@ impl Digest {
             entries: Vec::with_capacity(records.len()),
         };
         for r in records.iter().filter(|r| serves(r.tenant_id)) {
-            table.push(&r.record_id, mapper.content_hash(&mapper.map(r)));
+            table.push(&r.record_id, mapper.record_hash(r));
         }
         Digest(table)
     }

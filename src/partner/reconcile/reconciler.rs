@@ -13,6 +13,7 @@ use super::day::day_bounds;
 use super::ours::{Digest, OurSide};
 use super::run::{run_id, Phase, RunProgress, Trigger};
 use super::ReconcileError;
+use crate::partner::client::Page;
 use crate::partner::link::PartnerLink;
 use crate::store::{DiffKind, NewDiff, OpenedRun, ReconciliationRun, Store, StoreError};
 use crate::telemetry::metrics;
@@ -234,8 +235,16 @@ impl Reconciler {
             })
         };
         show(&tally, Phase::Ours);
-        while let Some(page) = next {
-            let fetched = self.fetch(day, page).await?;
+        // The next page is fetched and parsed on another task while this one is compared
+        // and saved.
+        let (pages_tx, mut pages) = tokio::sync::mpsc::channel(1);
+        let fetcher = AbortOnDrop(tokio::spawn(self.clone().fetch_pages(
+            day.to_string(),
+            next,
+            pages_tx,
+        )));
+        while let Some(fetched) = pages.recv().await {
+            let (page, fetched) = fetched?;
             let room = KEEP_DIFFS.saturating_sub(tally.diffs_kept) as usize;
             let compared = ours.compare_page(
                 &fetched.records,
@@ -272,8 +281,8 @@ impl Reconciler {
             }
             show(&tally, Phase::Pages);
             self.renew().await?;
-            next = fetched.next_page;
         }
+        drop(fetcher);
         let run = self.finish(run_id, &ours, tally.diffs_kept).await?;
         show(
             &Tally {
@@ -284,6 +293,31 @@ impl Reconciler {
             Phase::Finished,
         );
         Ok(run)
+    }
+
+    /// Fetches the pages from `first` on, each after the one before (its `next_page`), into
+    /// `pages`, one ahead of the reader; stops after the last page, at the first error (sent
+    /// on), or when nobody reads.
+    async fn fetch_pages(
+        self,
+        day: String,
+        first: Option<u32>,
+        pages: tokio::sync::mpsc::Sender<Result<(u32, Page), ReconcileError>>,
+    ) {
+        let mut next = first;
+        while let Some(page) = next {
+            // Room first, so at most one page waits fetched while one is compared.
+            let Ok(room) = pages.reserve().await else {
+                break;
+            };
+            let fetched = self.fetch(&day, page).await;
+            next = fetched.as_ref().ok().and_then(|p| p.next_page);
+            let failed = fetched.is_err();
+            room.send(fetched.map(|p| (page, p)));
+            if failed {
+                break;
+            }
+        }
     }
 
     /// Re-queues what the partner lacks or holds differently and finishes the run.
@@ -332,6 +366,15 @@ impl Reconciler {
             .run(run_id)
             .await?
             .ok_or_else(|| ReconcileError::RunGone(run_id.to_string()))
+    }
+}
+
+/// A task aborted when its handle is dropped (a run that fails stops fetching).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
