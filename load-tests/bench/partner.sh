@@ -25,7 +25,7 @@
 #   Environment (defaults): RECORDS=100000 CONCURRENCY=32 RATE=1000,2000 BURST=10
 #   RATE_SECONDS=30 RECON_RECORDS=1000000 RECON_DIFFS=1000 RECON_DATE=<yesterday, UTC>
 #   PAGE_SIZE=10000 TENANTS=1000 PARTS=drain,rate,reconcile DRAIN_TIMEOUT=900 (seconds).
-#   KEEP=1 keeps the temp directory (stores, logs, figures, samples); PERF=1 (with KEEP=1)
+#   KEEP=1 keeps the temp directory (stores, logs, figures, samples, the partner's seed file); PERF=1 (with KEEP=1)
 #   records a CPU profile of `vigil run` during each drain and of `vigil reconcile` into
 #   <dir>/<part>/perf.data; CARGO_TARGET_DIR is honoured.
 set -euo pipefail
@@ -325,7 +325,7 @@ run_reconcile() {
   echo "ours=$(sqlite3 "$dir/vigil.db" 'SELECT count(*) FROM sla_records')" >>"$dir/figures"
   admin POST records -H 'Content-Type: application/x-ndjson' --data-binary "@$dir/partner.ndjson" |
     python3 -c 'import json, sys; d = json.load(sys.stdin); print("seeded=%s\ntheirs=%s" % (d["seeded"], d["stored"]))' >>"$dir/figures"
-  rm -f "$dir/partner.ndjson"
+  [ "${KEEP:-0}" = 1 ] || rm -f "$dir/partner.ndjson"
   local from to
   from=$(fig "$dir/figures" recon_day_from_ms)
   to=$(fig "$dir/figures" recon_day_to_ms)

@@ -97,6 +97,59 @@ pub struct Page {
     pub next_page: Option<u32>,
 }
 
+/// A page's answer as it arrived: [`PageBody::parse`] makes the [`Page`].
+#[derive(Debug, Clone)]
+pub struct PageBody {
+    partner: String,
+    page: u32,
+    status: Option<u16>,
+    body: Vec<u8>,
+}
+
+impl PageBody {
+    /// The page; a body that is not a page, or whose `next_page` does not come after it, is
+    /// a permanent failure.
+    pub fn parse(self) -> Result<Page, CallError> {
+        let PageBody {
+            partner,
+            page,
+            status,
+            body,
+        } = self;
+        let parsed: Page = serde_json::from_slice(&body)
+            .map_err(|e| CallError::permanent(status, format!("not a page of records: {e}")))?;
+        if parsed.next_page.is_some_and(|next| next <= page) {
+            return Err(CallError::permanent(
+                status,
+                format!(
+                    "next_page {:?} does not come after page {page}",
+                    parsed.next_page
+                ),
+            ));
+        }
+        tracing::debug!(
+            partner = %partner,
+            page,
+            records = parsed.records.len(),
+            "page read"
+        );
+        Ok(parsed)
+    }
+
+    /// The page's `next_page` alone, read without parsing the records (`None` on the last
+    /// page or when the body is not a page: [`PageBody::parse`] says why).
+    pub fn next_page(&self) -> Option<u32> {
+        #[derive(Deserialize)]
+        struct Next {
+            #[serde(default)]
+            next_page: Option<u32>,
+        }
+        serde_json::from_slice::<Next>(&self.body)
+            .ok()
+            .and_then(|n| n.next_page)
+    }
+}
+
 /// Why a partner's client cannot be set up. None of these goes away by retrying.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -220,29 +273,27 @@ impl PartnerClient {
     /// (`YYYY-MM-DD`, the partner's time zone). An answer that is not a page, or whose
     /// `next_page` does not come after `page`, is a permanent error.
     pub async fn get_page(&self, date: &str, page: u32, page_size: u32) -> Result<Page, CallError> {
+        self.get_page_body(date, page, page_size).await?.parse()
+    }
+
+    /// [`get_page`](Self::get_page) as it arrived, not parsed yet (parsing it can wait for
+    /// the caller while the next page is asked for).
+    pub async fn get_page_body(
+        &self,
+        date: &str,
+        page: u32,
+        page_size: u32,
+    ) -> Result<PageBody, CallError> {
         let url = self.page_url(date, page, page_size);
         let response = self.send(Method::GET, url, Vec::new()).await?;
         let status = Some(response.status().as_u16());
         let body = read_bounded(response, MAX_PAGE_BYTES).await?;
-        let parsed: Page = serde_json::from_slice(&body)
-            .map_err(|e| CallError::permanent(status, format!("not a page of records: {e}")))?;
-        if parsed.next_page.is_some_and(|next| next <= page) {
-            return Err(CallError::permanent(
-                status,
-                format!(
-                    "next_page {:?} does not come after page {page}",
-                    parsed.next_page
-                ),
-            ));
-        }
-        tracing::debug!(
-            partner = %self.id,
-            date,
+        Ok(PageBody {
+            partner: self.id.clone(),
             page,
-            records = parsed.records.len(),
-            "page read"
-        );
-        Ok(parsed)
+            status,
+            body,
+        })
     }
 
     /// One request, authenticated; with OAuth2 a 401 is tried once more with a new token.

@@ -15,7 +15,7 @@ use vigil_engine::clock::Clock;
 use vigil_engine::SlaRecord;
 use vigil_schema::Millis;
 
-use super::client::{Page, PartnerClient};
+use super::client::{PageBody, PartnerClient};
 use super::config::PartnerConfig;
 use super::mapping::Mapper;
 use crate::breaker::{Breaker, BreakerPolicy, BreakerState};
@@ -149,9 +149,15 @@ impl PartnerLink {
         self.call("put", self.client.put_record(record)).await
     }
 
-    /// One page of the partner's records of a local date.
-    pub async fn get_page(&self, date: &str, page: u32, page_size: u32) -> Result<Page, LinkError> {
-        self.call("get", self.client.get_page(date, page, page_size))
+    /// One page of the partner's records of a local date, as it arrived
+    /// ([`PageBody::parse`] makes the page).
+    pub async fn get_page(
+        &self,
+        date: &str,
+        page: u32,
+        page_size: u32,
+    ) -> Result<PageBody, LinkError> {
+        self.call("get", self.client.get_page_body(date, page, page_size))
             .await
     }
 

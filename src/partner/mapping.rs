@@ -7,8 +7,10 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+use serde::Serialize;
 use serde_json::{Map, Value};
 use vigil_engine::SlaRecord;
+use vigil_schema::format_instant;
 
 use super::mask::MaskRule;
 
@@ -211,38 +213,35 @@ impl Mapper {
     /// out when there is none, and a partner may send `null`). Equal for [`Mapper::map`]'s
     /// output and the same object after a JSON round trip.
     pub fn content_hash(&self, obj: &Map<String, Value>) -> ContentHash {
-        self.hash_fields(|f| obj.get(&f.theirs).map(Cow::Borrowed))
+        self.hash_fields(|f| obj.get(&f.theirs).map(|v| Scalar::Json(Cow::Borrowed(v))))
     }
 
     /// The content hash of `record` as the partner receives it: what
     /// `content_hash(&map(record))` gives, without building the mapped object.
     pub fn record_hash(&self, record: &SlaRecord) -> ContentHash {
-        let ours = match serde_json::to_value(record) {
-            Ok(Value::Object(map)) => map,
-            _ => unreachable!("an SlaRecord serializes to a JSON object"),
-        };
-        self.hash_fields(|f| {
-            let value = ours.get(f.ours)?;
-            Some(match f.mask {
-                Some(rule) => Cow::Owned(rule.mask_value(value)),
-                None => Cow::Borrowed(value),
-            })
+        self.hash_fields(|f| match f.mask {
+            Some(rule) => {
+                let value = field_value(record, f.ours)?;
+                Some(Scalar::Json(Cow::Owned(rule.mask_value(&value))))
+            }
+            None => field_scalar(record, f.ours),
         })
     }
 
     /// xxh3-128 over our fields in hash order (by their names at the partner), each with the
     /// compact JSON text of the value `value_of` gives; absent and `null` fields are left out.
-    fn hash_fields<'v>(&self, value_of: impl Fn(&Field) -> Option<Cow<'v, Value>>) -> ContentHash {
+    fn hash_fields<'v>(&self, value_of: impl Fn(&Field) -> Option<Scalar<'v>>) -> ContentHash {
         let mut canonical = Vec::with_capacity(512);
         for &i in &self.hash_order {
             let field = &self.fields[i];
-            match value_of(field).as_deref() {
-                None | Some(Value::Null) => {}
+            match value_of(field) {
+                None => {}
+                Some(Scalar::Json(v)) if v.is_null() => {}
                 Some(value) => {
                     // The compact JSON text, written in place (writing to a Vec cannot fail).
                     let _ = serde_json::to_writer(&mut canonical, &field.theirs);
                     canonical.push(b':');
-                    let _ = serde_json::to_writer(&mut canonical, value);
+                    let _ = serde_json::to_writer(&mut canonical, &value);
                     canonical.push(b',');
                 }
             }
@@ -267,6 +266,48 @@ impl Mapper {
         }
         out
     }
+}
+
+/// A field's value to hash, borrowed from the record where it can be; serializes as the
+/// JSON value itself.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Scalar<'a> {
+    Text(&'a str),
+    Int(i64),
+    Uint(u64),
+    Json(Cow<'a, Value>),
+}
+
+/// Field `name` of [`RECORD_FIELDS`] of `record`, as serializing the record gives it (`None`
+/// for an absent assignee or a name that is not a field).
+fn field_scalar<'r>(record: &'r SlaRecord, name: &str) -> Option<Scalar<'r>> {
+    Some(match name {
+        "record_id" => Scalar::Text(&record.record_id),
+        "tenant_id" => Scalar::Uint(record.tenant_id),
+        "ticket_id" => Scalar::Text(&record.ticket_id),
+        "goal" => Scalar::Text(record.goal.as_str()),
+        "priority" => Scalar::Text(&record.priority),
+        "service_type" => Scalar::Text(&record.service_type),
+        "target_ms" => Scalar::Int(record.target_ms),
+        "actual_ms" => Scalar::Int(record.actual_ms),
+        "outcome" => Scalar::Text(&record.outcome),
+        "policy_version" => Scalar::Uint(record.policy_version.into()),
+        "started_at" => Scalar::Json(Cow::Owned(format_instant(record.started_at).into())),
+        "stopped_at" => Scalar::Json(Cow::Owned(format_instant(record.stopped_at).into())),
+        "assignee_id" => Scalar::Text(record.assignee_id.as_deref()?),
+        _ => return None,
+    })
+}
+
+/// [`field_scalar`] as a JSON value (what masking works on).
+fn field_value(record: &SlaRecord, name: &str) -> Option<Value> {
+    Some(match field_scalar(record, name)? {
+        Scalar::Text(s) => Value::String(s.to_owned()),
+        Scalar::Int(n) => n.into(),
+        Scalar::Uint(n) => n.into(),
+        Scalar::Json(v) => v.into_owned(),
+    })
 }
 
 #[cfg(test)]
@@ -365,6 +406,24 @@ pub(crate) mod tests {
             Some("12345:TKT-001:resolution")
         );
         assert_eq!(m.record_id_of(&Map::new()), None);
+    }
+
+    #[test]
+    fn each_field_reads_as_the_record_serializes_it() {
+        let mut unassigned = record();
+        unassigned.assignee_id = None;
+        for r in [record(), unassigned] {
+            let Value::Object(serialized) = serde_json::to_value(&r).expect("encodes") else {
+                panic!("not an object");
+            };
+            for name in RECORD_FIELDS {
+                assert_eq!(
+                    field_value(&r, name).as_ref(),
+                    serialized.get(name),
+                    "{name}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::time::Duration;
 use tracing::{debug, warn};
 
 use super::{ReconcileError, Reconciler};
-use crate::partner::client::Page;
+use crate::partner::client::PageBody;
 use crate::partner::link::LinkError;
 use crate::partner::worker::capped_retry_after;
 use crate::retry::backoff_delay;
@@ -19,9 +19,9 @@ pub const OPEN_WAIT_LIMIT: u32 = 10;
 const MIN_OPEN_WAIT: Duration = Duration::from_millis(50);
 
 impl Reconciler {
-    /// One page of the partner's records of `day`, waiting out an open breaker and retrying
-    /// retryable failures (see the `reconcile` module docs).
-    pub(super) async fn fetch(&self, day: &str, page: u32) -> Result<Page, ReconcileError> {
+    /// One page of the partner's records of `day`, as it arrived, waiting out an open breaker
+    /// and retrying retryable failures (see the `reconcile` module docs).
+    pub(super) async fn fetch(&self, day: &str, page: u32) -> Result<PageBody, ReconcileError> {
         let config = self.link.config();
         let open_limit = config.breaker.open_for.as_std() * OPEN_WAIT_LIMIT;
         let mut failures = 0u32;

@@ -13,8 +13,9 @@ use super::day::day_bounds;
 use super::ours::{Digest, OurSide};
 use super::run::{run_id, Phase, RunProgress, Trigger};
 use super::ReconcileError;
-use crate::partner::client::Page;
-use crate::partner::link::PartnerLink;
+use crate::http_client::CallError;
+use crate::partner::client::{Page, PageBody};
+use crate::partner::link::{LinkError, PartnerLink};
 use crate::store::{DiffKind, NewDiff, OpenedRun, ReconciliationRun, Store, StoreError};
 use crate::telemetry::metrics;
 
@@ -235,8 +236,8 @@ impl Reconciler {
             })
         };
         show(&tally, Phase::Ours);
-        // The next page is fetched and parsed on another task while this one is compared
-        // and saved.
+        // The next page is fetched on another task and parsed on a blocking thread while this
+        // one is compared and saved.
         let (pages_tx, mut pages) = tokio::sync::mpsc::channel(1);
         let fetcher = AbortOnDrop(tokio::spawn(self.clone().fetch_pages(
             day.to_string(),
@@ -244,7 +245,16 @@ impl Reconciler {
             pages_tx,
         )));
         while let Some(fetched) = pages.recv().await {
-            let (page, fetched) = fetched?;
+            let (page, parsing) = fetched?;
+            let parsed = parsing
+                .await
+                .map_err(|e| ReconcileError::Task(e.to_string()))?;
+            let fetched = parsed.map_err(|e| ReconcileError::Partner {
+                partner: self.link.id().to_string(),
+                day: day.to_string(),
+                page,
+                error: LinkError::Call(e),
+            })?;
             let room = KEEP_DIFFS.saturating_sub(tally.diffs_kept) as usize;
             let compared = ours.compare_page(
                 &fetched.records,
@@ -295,14 +305,14 @@ impl Reconciler {
         Ok(run)
     }
 
-    /// Fetches the pages from `first` on, each after the one before (its `next_page`), into
-    /// `pages`, one ahead of the reader; stops after the last page, at the first error (sent
-    /// on), or when nobody reads.
+    /// Fetches the pages from `first` on, each after the one before (its `next_page`), and
+    /// hands each to `pages` as it is parsed on a blocking thread, one page ahead of the
+    /// reader; stops after the last page, at the first error (sent on), or when nobody reads.
     async fn fetch_pages(
         self,
         day: String,
         first: Option<u32>,
-        pages: tokio::sync::mpsc::Sender<Result<(u32, Page), ReconcileError>>,
+        pages: tokio::sync::mpsc::Sender<Result<(u32, Parsing), ReconcileError>>,
     ) {
         let mut next = first;
         while let Some(page) = next {
@@ -311,9 +321,15 @@ impl Reconciler {
                 break;
             };
             let fetched = self.fetch(&day, page).await;
-            next = fetched.as_ref().ok().and_then(|p| p.next_page);
+            // A `next_page` that does not come after this one fails the page's parse.
+            next = fetched
+                .as_ref()
+                .ok()
+                .and_then(PageBody::next_page)
+                .filter(|n| *n > page);
             let failed = fetched.is_err();
-            room.send(fetched.map(|p| (page, p)));
+            let parsing = fetched.map(|body| (page, tokio::task::spawn_blocking(|| body.parse())));
+            room.send(parsing);
             if failed {
                 break;
             }
@@ -368,6 +384,9 @@ impl Reconciler {
             .ok_or_else(|| ReconcileError::RunGone(run_id.to_string()))
     }
 }
+
+/// A page being parsed.
+type Parsing = tokio::task::JoinHandle<Result<Page, CallError>>;
 
 /// A task aborted when its handle is dropped (a run that fails stops fetching).
 struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
