@@ -21,7 +21,7 @@ use std::time::SystemTime;
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use reqwest::{Method, Response, Url};
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::value::RawValue;
 use vigil_engine::SlaRecord;
 
 use super::auth::{AuthError, Authenticator};
@@ -87,16 +87,6 @@ pub fn encode_segment(text: &str) -> String {
     out
 }
 
-/// One page of a partner's records of a day.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct Page {
-    /// The records, in the partner's shape.
-    pub records: Vec<Map<String, Value>>,
-    /// The next page to ask for; `None` on the last page.
-    #[serde(default)]
-    pub next_page: Option<u32>,
-}
-
 /// A page's answer as it arrived: [`PageBody::parse`] makes the [`Page`].
 #[derive(Debug, Clone)]
 pub struct PageBody {
@@ -104,6 +94,16 @@ pub struct PageBody {
     page: u32,
     status: Option<u16>,
     body: Vec<u8>,
+}
+
+/// One page of a partner's records of a day, each record as its JSON text.
+#[derive(Debug, Deserialize)]
+pub struct Page {
+    /// The records' JSON, in the partner's shape (checked to be JSON, not yet to be objects).
+    pub records: Vec<Box<RawValue>>,
+    /// The next page to ask for; `None` on the last page.
+    #[serde(default)]
+    pub next_page: Option<u32>,
 }
 
 impl PageBody {

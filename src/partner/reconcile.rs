@@ -11,6 +11,8 @@
 //!   finished run.
 //! - `lease`: the run's lease: renewing it, giving it up, sleeping while keeping it.
 //! - `page_fetch`: one partner page, waiting out an open breaker and retrying failures.
+//! - `partner_page`: a partner page digested where it is parsed: each record's id and content
+//!   hash, and its JSON text for the diffs.
 //! - `diffs`: the diffs a run keeps, both sides masked.
 //! - `ours`: the pure core: our side as id → hash, comparing a page, a saved page's text.
 //! - `day`: local days and times of a time zone as instants ([`day_bounds`],
@@ -52,6 +54,7 @@ mod error;
 mod lease;
 mod ours;
 mod page_fetch;
+mod partner_page;
 mod reconciler;
 pub mod report;
 mod run;

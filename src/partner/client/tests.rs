@@ -9,7 +9,7 @@ use axum::http::{HeaderMap as AxumHeaders, Method as AxumMethod, StatusCode, Uri
 use axum::response::{IntoResponse, Response as AxumResponse};
 use axum::Router;
 use hmac::{Hmac, KeyInit as _, Mac as _};
-use serde_json::json;
+use serde_json::{json, Map, Value};
 use sha2::{Digest as _, Sha256};
 
 use super::*;
@@ -215,18 +215,15 @@ async fn pages_are_read_and_checked() {
     let first = client.get_page("2025-11-23", 2, 500).await.expect("page");
     assert_eq!(first.next_page, Some(3));
     assert_eq!(first.records.len(), 1);
+    let record: Map<String, Value> =
+        serde_json::from_str(first.records[0].get()).expect("an object");
     assert_eq!(
-        client.mapper().record_id_of(&first.records[0]).as_deref(),
+        client.mapper().record_id_of(&record).as_deref(),
         Some("1:T:response")
     );
     let last = client.get_page("2025-11-23", 3, 500).await.expect("page");
-    assert_eq!(
-        last,
-        Page {
-            records: vec![],
-            next_page: None
-        }
-    );
+    assert!(last.records.is_empty());
+    assert_eq!(last.next_page, None);
     assert_eq!(
         client
             .get_page("2025-11-23", 4, 500)

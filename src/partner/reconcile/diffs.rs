@@ -3,9 +3,10 @@
 
 use std::collections::HashMap;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::ours::FoundDiff;
+use super::partner_page::PartnerRecord;
 use super::{ReconcileError, Reconciler};
 use crate::store::{DiffKind, NewDiff, StoreError};
 
@@ -14,7 +15,7 @@ impl Reconciler {
     /// records) read again and mapped as it would leave.
     pub(super) async fn page_diffs(
         &self,
-        records: &[Map<String, Value>],
+        records: &[PartnerRecord],
         found: &[FoundDiff],
     ) -> Result<Vec<NewDiff>, ReconcileError> {
         let mismatched: Vec<String> = found
@@ -35,7 +36,7 @@ impl Reconciler {
                 },
                 theirs: records
                     .get(d.at)
-                    .map(|obj| Value::Object(mapper.mask_theirs(obj)).to_string()),
+                    .map(|r| Value::Object(mapper.mask_theirs(&r.object())).to_string()),
             })
             .collect())
     }

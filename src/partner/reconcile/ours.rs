@@ -9,9 +9,9 @@
 
 use std::borrow::Cow;
 
-use serde_json::{Map, Value};
 use vigil_engine::SlaRecord;
 
+use super::partner_page::PartnerRecord;
 use crate::partner::mapping::{ContentHash, Mapper};
 use crate::store::{DiffKind, RunCounts};
 
@@ -210,12 +210,10 @@ impl OurSide {
     /// record id so that someone reviews it. A record the partner lists twice counts twice.
     pub(super) fn compare_page(
         &mut self,
-        records: &[Map<String, Value>],
+        records: &[PartnerRecord],
         next_page: Option<u32>,
-        mapper: &Mapper,
         room: usize,
     ) -> PageComparison {
-        let id_field = mapper.their_name("record_id");
         let mut out = PageComparison {
             delta: RunCounts {
                 partner_records: records.len() as u64,
@@ -225,16 +223,16 @@ impl OurSide {
             diffs: Vec::new(),
             without_id: 0,
         };
-        for (at, obj) in records.iter().enumerate() {
-            let id = obj.get(id_field).and_then(id_text);
-            let ours = id.as_deref().and_then(|id| self.find(id));
+        for (at, theirs) in records.iter().enumerate() {
+            let id = theirs.id.as_deref();
+            let ours = id.and_then(|id| self.find(id));
             out.without_id += u64::from(id.is_none());
             let kind = match ours {
                 None => {
                     out.delta.missing_at_ours += 1;
                     DiffKind::MissingAtOurs
                 }
-                Some(i) if self.record(i).1 == mapper.content_hash(obj) => {
+                Some(i) if self.record(i).1 == theirs.hash => {
                     out.delta.matched += 1;
                     self.seen[i] = self.seen[i].max(Seen::Matched);
                     out.text.push(self.record(i).0, Seen::Matched);
@@ -251,7 +249,7 @@ impl OurSide {
                 out.diffs.push(FoundDiff {
                     at,
                     kind,
-                    record_id: id.map(Cow::into_owned).unwrap_or_default(),
+                    record_id: id.map(str::to_string).unwrap_or_default(),
                 });
             }
         }
@@ -369,18 +367,9 @@ fn unescape(id: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// A partner's record id value as text, as [`Mapper::record_id_of`] reads it.
-fn id_text(value: &Value) -> Option<Cow<'_, str>> {
-    match value {
-        Value::String(s) => Some(Cow::Borrowed(s)),
-        Value::Number(n) => Some(Cow::Owned(n.to_string())),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{json, Map};
     use vigil_engine::Goal;
 
     use super::*;
@@ -430,9 +419,13 @@ mod tests {
         changed.insert("result".into(), json!("met"));
         let foreign = m.map(&records[2]);
         let no_id = Map::from_iter([("result".to_string(), json!("met"))]);
-        let page = vec![same, changed, foreign, no_id];
+        let page = [same, changed, foreign, no_id];
 
-        let got = ours.compare_page(&page, Some(2), &m, 2);
+        let page: Vec<PartnerRecord> = page
+            .iter()
+            .map(|o| PartnerRecord::from_object(o, &m))
+            .collect();
+        let got = ours.compare_page(&page, Some(2), 2);
         assert_eq!(
             got.delta,
             RunCounts {
@@ -477,7 +470,7 @@ mod tests {
         let mut odd = record(1, "T\t1\\x\ny\r");
         odd.record_id = odd.record_id.replace(':', "\t");
         let mut ours = OurSide::build(vec![odd.clone(), record(1, "Z")], &m, &|_| true);
-        let got = ours.compare_page(&[m.map(&odd)], None, &m, 10);
+        let got = ours.compare_page(&[PartnerRecord::from_object(&m.map(&odd), &m)], None, 10);
         assert_eq!(got.delta.matched, 1);
         assert!(got.text.as_str().starts_with("next end\n"));
         assert_eq!(got.text.as_str().lines().count(), 2);

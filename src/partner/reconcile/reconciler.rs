@@ -11,10 +11,11 @@ use vigil_schema::Millis;
 
 use super::day::day_bounds;
 use super::ours::{Digest, OurSide};
+use super::partner_page::PartnerPage;
 use super::run::{run_id, Phase, RunProgress, Trigger};
 use super::ReconcileError;
 use crate::http_client::CallError;
-use crate::partner::client::{Page, PageBody};
+use crate::partner::client::PageBody;
 use crate::partner::link::{LinkError, PartnerLink};
 use crate::store::{DiffKind, NewDiff, OpenedRun, ReconciliationRun, Store, StoreError};
 use crate::telemetry::metrics;
@@ -256,12 +257,7 @@ impl Reconciler {
                 error: LinkError::Call(e),
             })?;
             let room = KEEP_DIFFS.saturating_sub(tally.diffs_kept) as usize;
-            let compared = ours.compare_page(
-                &fetched.records,
-                fetched.next_page,
-                self.link.mapper(),
-                room,
-            );
+            let compared = ours.compare_page(&fetched.records, fetched.next_page, room);
             let diffs = self.page_diffs(&fetched.records, &compared.diffs).await?;
             self.store
                 .reconciliations()
@@ -306,8 +302,8 @@ impl Reconciler {
     }
 
     /// Fetches the pages from `first` on, each after the one before (its `next_page`), and
-    /// hands each to `pages` as it is parsed on a blocking thread, one page ahead of the
-    /// reader; stops after the last page, at the first error (sent on), or when nobody reads.
+    /// hands each to `pages` as it is parsed and digested on a blocking thread, one page ahead
+    /// of the reader; stops after the last page, at the first error (sent on), or when nobody reads.
     async fn fetch_pages(
         self,
         day: String,
@@ -328,7 +324,11 @@ impl Reconciler {
                 .and_then(PageBody::next_page)
                 .filter(|n| *n > page);
             let failed = fetched.is_err();
-            let parsing = fetched.map(|body| (page, tokio::task::spawn_blocking(|| body.parse())));
+            let link = self.link.clone();
+            let parsing = fetched.map(|body| {
+                let digest = move || PartnerPage::digest(body.parse()?, link.mapper());
+                (page, tokio::task::spawn_blocking(digest))
+            });
             room.send(parsing);
             if failed {
                 break;
@@ -386,7 +386,7 @@ impl Reconciler {
 }
 
 /// A page being parsed.
-type Parsing = tokio::task::JoinHandle<Result<Page, CallError>>;
+type Parsing = tokio::task::JoinHandle<Result<PartnerPage, CallError>>;
 
 /// A task aborted when its handle is dropped (a run that fails stops fetching).
 struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
