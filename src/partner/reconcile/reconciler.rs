@@ -245,6 +245,8 @@ impl Reconciler {
             next,
             pages_tx,
         )));
+        // The page still to come; the fetcher ends after the last one, or sends its error.
+        let mut expected = next;
         while let Some(fetched) = pages.recv().await {
             let (page, parsing) = fetched?;
             let parsed = parsing
@@ -287,8 +289,14 @@ impl Reconciler {
             }
             show(&tally, Phase::Pages);
             self.renew().await?;
+            expected = fetched.next_page;
         }
         drop(fetcher);
+        if let Some(page) = expected {
+            return Err(ReconcileError::Task(format!(
+                "the page fetcher stopped before page {page}"
+            )));
+        }
         let run = self.finish(run_id, &ours, tally.diffs_kept).await?;
         show(
             &Tally {
