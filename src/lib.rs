@@ -68,3 +68,13 @@ pub mod views;
 pub async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await.map(|_| ());
 }
+
+/// A spawned task aborted when this is dropped, so work that ends early stops what it
+/// started (a dispatch round's sends, a reconciliation's page fetcher).
+pub struct AbortOnDrop<T>(pub tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

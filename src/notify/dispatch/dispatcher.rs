@@ -28,6 +28,7 @@ use crate::secrets::Rebuilt;
 use crate::store::notifications::{DueNotification, NewNotification, Outcome};
 use crate::store::{Store, StoreError};
 use crate::telemetry::metrics;
+use crate::AbortOnDrop;
 
 /// Longest wait between rounds when nothing is known to be due (other instances may write).
 const IDLE_POLL: Duration = Duration::from_secs(1);
@@ -393,14 +394,5 @@ impl Dispatcher {
         }
         lease.finish();
         Ok(round)
-    }
-}
-
-/// Aborts a task when dropped: a round that ends early stops its sends.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }

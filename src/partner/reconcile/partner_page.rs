@@ -3,8 +3,6 @@
 //! diffs. A record is a JSON object only while it is hashed, so a page held in memory is about
 //! its size on the wire, not the several times more of a map per record.
 
-use std::borrow::Cow;
-
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
@@ -57,10 +55,7 @@ impl PartnerPage {
 impl PartnerRecord {
     fn of(object: &Map<String, Value>, json: Box<RawValue>, mapper: &Mapper) -> PartnerRecord {
         PartnerRecord {
-            id: object
-                .get(mapper.their_name("record_id"))
-                .and_then(id_text)
-                .map(Cow::into_owned),
+            id: mapper.record_id_of(object),
             hash: mapper.content_hash(object),
             json,
         }
@@ -78,15 +73,6 @@ impl PartnerRecord {
     pub fn object(&self) -> Map<String, Value> {
         // It parsed as an object when the page was digested.
         serde_json::from_str(self.json.get()).unwrap_or_default()
-    }
-}
-
-/// A partner's record id value as text, as [`Mapper::record_id_of`] reads it.
-fn id_text(value: &Value) -> Option<Cow<'_, str>> {
-    match value {
-        Value::String(s) => Some(Cow::Borrowed(s)),
-        Value::Number(n) => Some(Cow::Owned(n.to_string())),
-        _ => None,
     }
 }
 

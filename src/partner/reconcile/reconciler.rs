@@ -19,6 +19,7 @@ use crate::partner::client::PageBody;
 use crate::partner::link::{LinkError, PartnerLink};
 use crate::store::{DiffKind, NewDiff, OpenedRun, ReconciliationRun, Store, StoreError};
 use crate::telemetry::metrics;
+use crate::AbortOnDrop;
 
 /// Diffs a run keeps in its report; the counts are always complete.
 pub const KEEP_DIFFS: u32 = 1_000;
@@ -395,15 +396,6 @@ impl Reconciler {
 
 /// A page being parsed.
 type Parsing = tokio::task::JoinHandle<Result<PartnerPage, CallError>>;
-
-/// A task aborted when its handle is dropped (a run that fails stops fetching).
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
 
 /// Sets the reconciliation metrics of a finished run: diffs by kind, the run counted, the
 /// finish instant.
