@@ -151,7 +151,7 @@ impl PartnerLink {
 
     /// One page of the partner's records of a local date, as it arrived
     /// ([`PageBody::parse`] makes the page).
-    pub async fn get_page(
+    pub async fn get_page_body(
         &self,
         date: &str,
         page: u32,

@@ -34,7 +34,7 @@ impl Reconciler {
         };
         loop {
             self.renew().await?;
-            match self.link.get_page(day, page, config.page_size).await {
+            match self.link.get_page_body(day, page, config.page_size).await {
                 Ok(fetched) => return Ok(fetched),
                 Err(LinkError::Open { until }) => {
                     if open_waited >= open_limit {
