@@ -210,9 +210,22 @@ pub fn excerpt(body: &[u8], chars: usize) -> String {
 
 /// The whole body of an answer, refused (permanent) past `limit` bytes; a body cut off on
 /// the way is retryable.
-pub async fn read_bounded(mut response: Response, limit: usize) -> Result<Vec<u8>, CallError> {
+pub async fn read_bounded(response: Response, limit: usize) -> Result<Vec<u8>, CallError> {
+    read_bounded_into(response, limit, Vec::new()).await
+}
+
+/// [`read_bounded`] into `body` (emptied first): a buffer an earlier body was read into is
+/// used again rather than allocated anew.
+pub async fn read_bounded_into(
+    mut response: Response,
+    limit: usize,
+    mut body: Vec<u8>,
+) -> Result<Vec<u8>, CallError> {
     let status = Some(response.status().as_u16());
-    let mut body = Vec::new();
+    body.clear();
+    // Room for the announced length up front, so a large body is not copied as it grows.
+    let announced = response.content_length().unwrap_or(0);
+    body.reserve(usize::try_from(announced).unwrap_or(limit).min(limit));
     loop {
         match response.chunk().await {
             Ok(Some(chunk)) => {

@@ -16,6 +16,7 @@
 //! # Layout
 //! - `tests`: unit tests against a scripted partner on `127.0.0.1:0`.
 
+use std::ops::Range;
 use std::time::SystemTime;
 
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
@@ -28,7 +29,7 @@ use super::auth::{AuthError, Authenticator};
 use super::config::{http_base_url, AuthConfig, PartnerConfig};
 use super::mapping::{Mapper, MappingError};
 use crate::http_client::{
-    answer_class, read_bounded, read_excerpt, CallError, ErrorClass, MESSAGE_CHARS,
+    answer_class, read_bounded_into, read_excerpt, CallError, ErrorClass, MESSAGE_CHARS,
     MESSAGE_READ_BYTES,
 };
 use crate::secrets::{Rebuilt, Secrets};
@@ -96,14 +97,74 @@ pub struct PageBody {
     body: Vec<u8>,
 }
 
-/// One page of a partner's records of a day, each record as its JSON text.
-#[derive(Debug, Deserialize)]
+/// One page of a partner's records of a day, each record as its JSON text: the page as it
+/// arrived, and where each record is in it (no copy of a record is made).
+#[derive(Debug)]
 pub struct Page {
-    /// The records' JSON, in the partner's shape (checked to be JSON, not yet to be objects).
-    pub records: Vec<Box<RawValue>>,
+    body: String,
+    records: Vec<Range<usize>>,
     /// The next page to ask for; `None` on the last page.
-    #[serde(default)]
     pub next_page: Option<u32>,
+}
+
+/// A page's JSON as parsed: each record borrowed from the body.
+#[derive(Deserialize)]
+struct PageJson<'a> {
+    #[serde(borrow)]
+    records: Vec<&'a RawValue>,
+    #[serde(default)]
+    next_page: Option<u32>,
+}
+
+impl Page {
+    /// Parses a page of records (checked to be JSON, not yet to be objects).
+    pub fn from_json(body: Vec<u8>) -> Result<Page, serde_json::Error> {
+        let body = String::from_utf8(body).map_err(serde::de::Error::custom)?;
+        let parsed: PageJson<'_> = serde_json::from_str(&body)?;
+        let base = body.as_ptr() as usize;
+        let records = parsed
+            .records
+            .iter()
+            .map(|raw| {
+                // A borrowed raw value is a slice of the body: its place is its address's.
+                let start = raw.get().as_ptr() as usize - base;
+                start..start + raw.get().len()
+            })
+            .collect();
+        let next_page = parsed.next_page;
+        Ok(Page {
+            body,
+            records,
+            next_page,
+        })
+    }
+
+    /// How many records the page holds.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether the page holds no record.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Record `i`'s JSON text, as the partner sent it.
+    pub fn record(&self, i: usize) -> Option<&str> {
+        // Each range is a whole value of the body, so it lies on character boundaries.
+        self.body.get(self.records.get(i)?.clone())
+    }
+
+    /// The records' JSON texts in the page's order.
+    pub fn records(&self) -> impl Iterator<Item = &str> + '_ {
+        (0..self.len()).filter_map(|i| self.record(i))
+    }
+
+    /// The memory the page was read into, for the next page
+    /// ([`PartnerClient::get_page_body`]).
+    pub fn into_buffer(self) -> Vec<u8> {
+        self.body.into_bytes()
+    }
 }
 
 impl PageBody {
@@ -116,7 +177,7 @@ impl PageBody {
             status,
             body,
         } = self;
-        let parsed: Page = serde_json::from_slice(&body)
+        let parsed = Page::from_json(body)
             .map_err(|e| CallError::permanent(status, format!("not a page of records: {e}")))?;
         if parsed.next_page.is_some_and(|next| next <= page) {
             return Err(CallError::permanent(
@@ -130,7 +191,7 @@ impl PageBody {
         tracing::debug!(
             partner = %partner,
             page,
-            records = parsed.records.len(),
+            records = parsed.len(),
             "page read"
         );
         Ok(parsed)
@@ -273,21 +334,25 @@ impl PartnerClient {
     /// (`YYYY-MM-DD`, the partner's time zone). An answer that is not a page, or whose
     /// `next_page` does not come after `page`, is a permanent error.
     pub async fn get_page(&self, date: &str, page: u32, page_size: u32) -> Result<Page, CallError> {
-        self.get_page_body(date, page, page_size).await?.parse()
+        self.get_page_body(date, page, page_size, Vec::new())
+            .await?
+            .parse()
     }
 
     /// [`get_page`](Self::get_page) as it arrived, not parsed yet (parsing it can wait for
-    /// the caller while the next page is asked for).
+    /// the caller while the next page is asked for), read into `buffer`: pass the buffer of a
+    /// page done with ([`Page::into_buffer`]) to use its memory again, or an empty one.
     pub async fn get_page_body(
         &self,
         date: &str,
         page: u32,
         page_size: u32,
+        buffer: Vec<u8>,
     ) -> Result<PageBody, CallError> {
         let url = self.page_url(date, page, page_size);
         let response = self.send(Method::GET, url, Vec::new()).await?;
         let status = Some(response.status().as_u16());
-        let body = read_bounded(response, MAX_PAGE_BYTES).await?;
+        let body = read_bounded_into(response, MAX_PAGE_BYTES, buffer).await?;
         Ok(PageBody {
             partner: self.id.clone(),
             page,

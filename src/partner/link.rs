@@ -150,15 +150,20 @@ impl PartnerLink {
     }
 
     /// One page of the partner's records of a local date, as it arrived
-    /// ([`PageBody::parse`] makes the page).
+    /// ([`PageBody::parse`] makes the page), read into `buffer`
+    /// ([`PartnerClient::get_page_body`]).
     pub async fn get_page_body(
         &self,
         date: &str,
         page: u32,
         page_size: u32,
+        buffer: Vec<u8>,
     ) -> Result<PageBody, LinkError> {
-        self.call("get", self.client.get_page_body(date, page, page_size))
-            .await
+        self.call(
+            "get",
+            self.client.get_page_body(date, page, page_size, buffer),
+        )
+        .await
     }
 
     /// Maps a record as the partner receives it.

@@ -61,6 +61,8 @@ impl fmt::Display for MappingError {
 struct Field {
     ours: &'static str,
     theirs: String,
+    /// `theirs` as JSON text followed by `:`, as the content hash writes it before the value.
+    hash_key: String,
     mask: Option<MaskRule>,
 }
 
@@ -85,12 +87,16 @@ impl Mapper {
         }
         let fields: Vec<Field> = RECORD_FIELDS
             .iter()
-            .map(|&ours| Field {
-                ours,
-                theirs: mapping
+            .map(|&ours| {
+                let theirs = mapping
                     .get(ours)
-                    .map_or_else(|| ours.to_string(), |t| t.trim().to_string()),
-                mask: masking.get(ours).and_then(|r| r.parse().ok()),
+                    .map_or_else(|| ours.to_string(), |t| t.trim().to_string());
+                Field {
+                    ours,
+                    hash_key: format!("{}:", Value::String(theirs.clone())),
+                    theirs,
+                    mask: masking.get(ours).and_then(|r| r.parse().ok()),
+                }
             })
             .collect();
         let mut hash_order: Vec<usize> = (0..fields.len()).collect();
@@ -239,8 +245,7 @@ impl Mapper {
                 Some(Scalar::Json(v)) if v.is_null() => {}
                 Some(value) => {
                     // The compact JSON text, written in place (writing to a Vec cannot fail).
-                    let _ = serde_json::to_writer(&mut canonical, &field.theirs);
-                    canonical.push(b':');
+                    canonical.extend_from_slice(field.hash_key.as_bytes());
                     let _ = serde_json::to_writer(&mut canonical, &value);
                     canonical.push(b',');
                 }

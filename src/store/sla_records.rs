@@ -21,7 +21,7 @@ const RECORD_CHUNK: usize = 1_000;
 /// Records parsed per blocking task by [`SlaRecords::digest_stopped_between`].
 const PARSE_BATCH: usize = 10_000;
 /// Batches of [`SlaRecords::digest_stopped_between`] parsing at once.
-const MAX_PARSING: usize = 8;
+const MAX_PARSING: usize = 2;
 
 /// Our SLA records. A borrowed handle from [`Store::sla_records`]; copy it freely.
 #[derive(Debug, Clone, Copy)]
@@ -109,7 +109,9 @@ impl SlaRecords<'_> {
         from: Millis,
         to: Millis,
     ) -> Result<Vec<SlaRecord>, StoreError> {
-        let batches = self.digest_stopped_between(from, to, |batch| batch).await?;
+        let mut batches = Vec::new();
+        self.digest_stopped_between(from, to, |batch| batch, |batch| batches.push(batch))
+            .await?;
         let sorted = tokio::task::spawn_blocking(move || {
             let mut all: Vec<SlaRecord> = batches.into_iter().flatten().collect();
             all.sort_unstable_by(|a, b| a.record_id.cmp(&b.record_id));
@@ -118,22 +120,37 @@ impl SlaRecords<'_> {
         joined(sorted.await)
     }
 
+    /// How many of our records stopped in `[from, to)` (one index range counted).
+    pub async fn count_stopped_between(self, from: Millis, to: Millis) -> Result<u64, StoreError> {
+        let count: i64 = on_backend!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM sla_records WHERE stopped_at >= $1 AND stopped_at < $2",
+            )
+            .bind(from)
+            .bind(to)
+            .fetch_one(pool)
+            .await
+            .map_err(counted)?
+        });
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
     /// Our records that stopped in `[from, to)`, each batch of them reduced by `digest` as the
     /// rows stream in: parsed and digested on blocking threads while the next rows arrive, so
-    /// only the digests are held, never every record at once. The digests, in no particular
-    /// order of records.
+    /// only the digests are held, never every record at once. Each digest goes to `take` as
+    /// it is done, in no particular order of records.
     pub async fn digest_stopped_between<T, F>(
         self,
         from: Millis,
         to: Millis,
         digest: F,
-    ) -> Result<Vec<T>, StoreError>
+        mut take: impl FnMut(T),
+    ) -> Result<(), StoreError>
     where
         T: Send + 'static,
         F: Fn(Vec<SlaRecord>) -> T + Send + Sync + 'static,
     {
         let digest = std::sync::Arc::new(digest);
-        let mut digests = Vec::new();
         let mut parsing = std::collections::VecDeque::new();
         on_backend!(self, |pool| {
             let mut rows = sqlx::query_scalar::<_, String>(
@@ -156,7 +173,7 @@ impl SlaRecords<'_> {
                     // Bounds the texts held while parsing falls behind.
                     if parsing.len() > MAX_PARSING {
                         if let Some(oldest) = parsing.pop_front() {
-                            digests.push(joined(oldest.await)?);
+                            take(joined(oldest.await)?);
                         }
                     }
                 }
@@ -166,9 +183,9 @@ impl SlaRecords<'_> {
             }
         });
         for batch in parsing {
-            digests.push(joined(batch.await)?);
+            take(joined(batch.await)?);
         }
-        Ok(digests)
+        Ok(())
     }
 
     /// Our records with these ids, by record id; unknown ids are skipped.

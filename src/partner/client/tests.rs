@@ -214,15 +214,15 @@ async fn pages_are_read_and_checked() {
         PartnerClient::new(&config(addr, HMAC), &env(&[("SECRET", "s3")])).expect("client");
     let first = client.get_page("2025-11-23", 2, 500).await.expect("page");
     assert_eq!(first.next_page, Some(3));
-    assert_eq!(first.records.len(), 1);
+    assert_eq!(first.len(), 1);
     let record: Map<String, Value> =
-        serde_json::from_str(first.records[0].get()).expect("an object");
+        serde_json::from_str(first.record(0).expect("a record")).expect("an object");
     assert_eq!(
         client.mapper().record_id_of(&record).as_deref(),
         Some("1:T:response")
     );
     let last = client.get_page("2025-11-23", 3, 500).await.expect("page");
-    assert!(last.records.is_empty());
+    assert!(last.is_empty());
     assert_eq!(last.next_page, None);
     assert_eq!(
         client

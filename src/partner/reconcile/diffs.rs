@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::ours::FoundDiff;
-use super::partner_page::PartnerRecord;
+use super::partner_page::PartnerPage;
 use super::{ReconcileError, Reconciler};
 use crate::store::{DiffKind, NewDiff, StoreError};
 
@@ -15,7 +15,7 @@ impl Reconciler {
     /// records) read again and mapped as it would leave.
     pub(super) async fn page_diffs(
         &self,
-        records: &[PartnerRecord],
+        page: &PartnerPage,
         found: &[FoundDiff],
     ) -> Result<Vec<NewDiff>, ReconcileError> {
         let mismatched: Vec<String> = found
@@ -34,9 +34,9 @@ impl Reconciler {
                     DiffKind::Mismatched => texts.get(&d.record_id).cloned(),
                     _ => None,
                 },
-                theirs: records
-                    .get(d.at)
-                    .map(|r| Value::Object(mapper.mask_theirs(&r.object())).to_string()),
+                theirs: page
+                    .object(d.at)
+                    .map(|o| Value::Object(mapper.mask_theirs(&o)).to_string()),
             })
             .collect())
     }

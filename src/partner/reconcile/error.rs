@@ -77,6 +77,14 @@ pub enum ReconcileError {
         /// What is wrong.
         reason: String,
     },
+    /// Our records of the day cannot be held for comparison.
+    #[error("partner {partner}: our records of the day cannot be compared: {reason}")]
+    OurRecords {
+        /// The partner.
+        partner: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// The finished run is not in the store any more.
     #[error("run {0} disappeared from the store")]
     RunGone(String),
@@ -100,6 +108,7 @@ impl ReconcileError {
             ReconcileError::TimeZone { .. }
             | ReconcileError::Day { .. }
             | ReconcileError::CorruptPage { .. }
+            | ReconcileError::OurRecords { .. }
             | ReconcileError::RunGone(_) => false,
         }
     }

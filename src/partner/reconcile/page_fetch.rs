@@ -21,7 +21,14 @@ const MIN_OPEN_WAIT: Duration = Duration::from_millis(50);
 impl Reconciler {
     /// One page of the partner's records of `day`, as it arrived, waiting out an open breaker
     /// and retrying retryable failures (see the `reconcile` module docs).
-    pub(super) async fn fetch(&self, day: &str, page: u32) -> Result<PageBody, ReconcileError> {
+    pub(super) async fn fetch(
+        &self,
+        day: &str,
+        page: u32,
+        buffer: Vec<u8>,
+    ) -> Result<PageBody, ReconcileError> {
+        // The first attempt reads into `buffer`; one that fails takes it along.
+        let mut buffer = Some(buffer);
         let config = self.link.config();
         let open_limit = config.breaker.open_for.as_std() * OPEN_WAIT_LIMIT;
         let mut failures = 0u32;
@@ -34,7 +41,12 @@ impl Reconciler {
         };
         loop {
             self.renew().await?;
-            match self.link.get_page_body(day, page, config.page_size).await {
+            let into = buffer.take().unwrap_or_default();
+            match self
+                .link
+                .get_page_body(day, page, config.page_size, into)
+                .await
+            {
                 Ok(fetched) => return Ok(fetched),
                 Err(LinkError::Open { until }) => {
                     if open_waited >= open_limit {

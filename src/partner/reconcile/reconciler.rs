@@ -2,7 +2,7 @@
 //! compares the partner's pages one by one, re-queues what the partner lacks and finishes the
 //! run with its counts and metrics (the steps of the parent module's docs).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
@@ -10,7 +10,7 @@ use tracing::{debug, info, warn, Instrument};
 use vigil_schema::Millis;
 
 use super::day::day_bounds;
-use super::ours::{Digest, OurSide};
+use super::ours::{Digest, OurIds, OurSide, OurSideBuilder};
 use super::partner_page::PartnerPage;
 use super::run::{run_id, Phase, RunProgress, Trigger};
 use super::ReconcileError;
@@ -189,18 +189,7 @@ impl Reconciler {
     ) -> Result<ReconciliationRun, ReconcileError> {
         let run = &opened.run;
         let run_id = run.run_id.as_str();
-        let link = self.link.clone();
-        let digests = self
-            .store
-            .sla_records()
-            .digest_stopped_between(from, to, move |records| {
-                let config = link.config();
-                Digest::of(records, link.mapper(), &|t| config.serves(t))
-            })
-            .await?;
-        let mut ours = tokio::task::spawn_blocking(move || OurSide::from_digests(digests))
-            .await
-            .map_err(|e| ReconcileError::Task(e.to_string()))?;
+        let mut ours = self.our_side(from, to).await?;
         let mut next = Some(1);
         if opened.resumed && run.pages_done > 0 {
             let pages = self.store.reconciliations().pages(run_id).await?;
@@ -244,6 +233,7 @@ impl Reconciler {
         let fetcher = AbortOnDrop(tokio::spawn(self.clone().fetch_pages(
             day.to_string(),
             next,
+            ours.ids(),
             pages_tx,
         )));
         // The page still to come; the fetcher ends after the last one, or sends its error.
@@ -261,7 +251,7 @@ impl Reconciler {
             })?;
             let room = KEEP_DIFFS.saturating_sub(tally.diffs_kept) as usize;
             let compared = ours.compare_page(&fetched.records, fetched.next_page, room);
-            let diffs = self.page_diffs(&fetched.records, &compared.diffs).await?;
+            let diffs = self.page_diffs(&fetched, &compared.diffs).await?;
             self.store
                 .reconciliations()
                 .save_page(
@@ -310,22 +300,66 @@ impl Reconciler {
         Ok(run)
     }
 
+    /// Our records that stopped in `[from, to)` for this partner, digested as they stream in
+    /// and put together as they come.
+    async fn our_side(&self, from: Millis, to: Millis) -> Result<OurSide, ReconcileError> {
+        let records = self.store.sla_records();
+        let count = records.count_stopped_between(from, to).await?;
+        let mut ours = OurSideBuilder::with_capacity(usize::try_from(count).unwrap_or(0));
+        let mut failed = None;
+        let link = self.link.clone();
+        records
+            .digest_stopped_between(
+                from,
+                to,
+                move |records| {
+                    let config = link.config();
+                    Digest::of(records, link.mapper(), &|t| config.serves(t))
+                },
+                |digest| {
+                    if let Err(reason) = digest.and_then(|d| ours.add(d)) {
+                        failed.get_or_insert(reason);
+                    }
+                },
+            )
+            .await?;
+        if let Some(reason) = failed {
+            return Err(ReconcileError::OurRecords {
+                partner: self.link.id().to_string(),
+                reason,
+            });
+        }
+        tokio::task::spawn_blocking(move || ours.build())
+            .await
+            .map_err(|e| ReconcileError::Task(e.to_string()))
+    }
+
     /// Fetches the pages from `first` on, each after the one before (its `next_page`), and
-    /// hands each to `pages` as it is parsed and digested on a blocking thread, one page ahead
-    /// of the reader; stops after the last page, at the first error (sent on), or when nobody reads.
+    /// hands each to `pages` as it is parsed and digested against `ours` on a blocking thread,
+    /// one page ahead of the reader; stops after the last page, at the first error (sent on),
+    /// or when nobody reads.
     async fn fetch_pages(
         self,
         day: String,
         first: Option<u32>,
+        ours: Arc<OurIds>,
         pages: tokio::sync::mpsc::Sender<Result<(u32, Parsing), ReconcileError>>,
     ) {
+        // The buffers of pages digested, each read into again: a page's few MB are not
+        // allocated anew (and freed on another thread) for every page.
+        let spare: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
         let mut next = first;
         while let Some(page) = next {
             // Room first, so at most one page waits fetched while one is compared.
             let Ok(room) = pages.reserve().await else {
                 break;
             };
-            let fetched = self.fetch(&day, page).await;
+            let buffer = spare
+                .lock()
+                .ok()
+                .and_then(|mut s| s.pop())
+                .unwrap_or_default();
+            let fetched = self.fetch(&day, page, buffer).await;
             // A `next_page` that does not come after this one fails the page's parse.
             next = fetched
                 .as_ref()
@@ -334,8 +368,19 @@ impl Reconciler {
                 .filter(|n| *n > page);
             let failed = fetched.is_err();
             let link = self.link.clone();
+            let ours = Arc::clone(&ours);
+            let spare = Arc::clone(&spare);
             let parsing = fetched.map(|body| {
-                let digest = move || PartnerPage::digest(body.parse()?, link.mapper());
+                // The report keeps at most KEEP_DIFFS diffs: no page needs the text of more.
+                let keep = KEEP_DIFFS as usize;
+                let digest = move || {
+                    let page = body.parse()?;
+                    let digested = PartnerPage::digest(&page, link.mapper(), &ours, keep);
+                    if let Ok(mut spare) = spare.lock() {
+                        spare.push(page.into_buffer());
+                    }
+                    digested
+                };
                 (page, tokio::task::spawn_blocking(digest))
             });
             room.send(parsing);
