@@ -54,6 +54,7 @@ mod error;
 mod lease;
 mod ours;
 mod page_fetch;
+mod page_text;
 mod partner_page;
 mod reconciler;
 pub mod report;

@@ -1,6 +1,5 @@
-//! The pure core of a reconciliation: our side of a day as record id → content hash, the
-//! comparison of one partner page against it, and the compact text a saved page keeps so that
-//! a resumed run knows which of our records the partner listed.
+//! The pure core of a reconciliation: our side of a day as record id → content hash, and the
+//! counting of one partner page against it (with the [`PageText`] saved with the page).
 //!
 //! Memory: our side keeps each record's id (in shared texts) and 16 bytes more: where the id
 //! is and 64 bits of its content hash. It is built from [`Digest`]s of the store's rows, made
@@ -8,11 +7,11 @@
 //! themselves are never all held at once and no id is copied once written. Records that end up
 //! in the report are read again from the store by id and mapped then.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use vigil_engine::SlaRecord;
 
+use super::page_text::{parse_header, unescape, PageText, MISMATCH_MARK};
 use crate::partner::mapping::{ContentHash, Mapper};
 use crate::store::{DiffKind, RunCounts};
 
@@ -290,14 +289,14 @@ impl OurSide {
                 Listed::Same(i) => {
                     out.delta.matched += 1;
                     self.seen[*i] = self.seen[*i].max(Seen::Matched);
-                    out.text.push(self.ids.record(*i).0, Seen::Matched);
+                    out.text.push(self.ids.record(*i).0, false);
                     continue;
                 }
                 Listed::Different(i) => {
                     out.delta.mismatched += 1;
                     self.seen[*i] = Seen::Mismatched;
                     let id = self.ids.record(*i).0;
-                    out.text.push(id, Seen::Mismatched);
+                    out.text.push(id, true);
                     (DiffKind::Mismatched, id)
                 }
                 Listed::NotOurs(id) => {
@@ -366,92 +365,6 @@ pub(super) struct FoundDiff {
     pub kind: DiffKind,
     /// The record id (empty when the partner's object has none).
     pub record_id: String,
-}
-
-/// The text saved with a page: a header `next <n>` or `next end` (the page's `next_page`),
-/// then one line per record of ours the page listed: its id, followed by a tab and `M` when
-/// the partner's content differs. Ids are escaped (`\\`, `\n`, `\t`, `\r`) so any id fits on
-/// one line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct PageText(String);
-
-/// Ends the line of a mismatched record.
-const MISMATCH_MARK: &str = "\tM";
-
-impl PageText {
-    fn new(next_page: Option<u32>, records: usize) -> PageText {
-        let mut text = String::with_capacity(16 + records * 32);
-        match next_page {
-            Some(n) => {
-                text.push_str("next ");
-                text.push_str(&n.to_string());
-            }
-            None => text.push_str("next end"),
-        }
-        PageText(text)
-    }
-
-    fn push(&mut self, id: &str, seen: Seen) {
-        self.0.push('\n');
-        escape_into(id, &mut self.0);
-        if seen == Seen::Mismatched {
-            self.0.push_str(MISMATCH_MARK);
-        }
-    }
-
-    /// The text.
-    pub(super) fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-fn parse_header(line: &str) -> Result<Option<u32>, String> {
-    match line.strip_prefix("next ") {
-        Some("end") => Ok(None),
-        Some(n) => n
-            .parse()
-            .map(Some)
-            .map_err(|_| format!("bad next page {n:?}")),
-        None => Err(format!("no `next` header but {line:?}")),
-    }
-}
-
-fn escape_into(id: &str, out: &mut String) {
-    if !id.contains(['\\', '\n', '\t', '\r']) {
-        out.push_str(id);
-        return;
-    }
-    for c in id.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c => out.push(c),
-        }
-    }
-}
-
-fn unescape(id: &str) -> Cow<'_, str> {
-    if !id.contains('\\') {
-        return Cow::Borrowed(id);
-    }
-    let mut out = String::with_capacity(id.len());
-    let mut chars = id.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('n') => out.push('\n'),
-            Some('t') => out.push('\t'),
-            Some('r') => out.push('\r'),
-            Some(other) => out.push(other),
-            None => out.push('\\'),
-        }
-    }
-    Cow::Owned(out)
 }
 
 #[cfg(test)]
