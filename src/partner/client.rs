@@ -196,19 +196,6 @@ impl PageBody {
         );
         Ok(parsed)
     }
-
-    /// The page's `next_page` alone, read without parsing the records (`None` on the last
-    /// page or when the body is not a page: [`PageBody::parse`] says why).
-    pub fn next_page(&self) -> Option<u32> {
-        #[derive(Deserialize)]
-        struct Next {
-            #[serde(default)]
-            next_page: Option<u32>,
-        }
-        serde_json::from_slice::<Next>(&self.body)
-            .ok()
-            .and_then(|n| n.next_page)
-    }
 }
 
 /// Why a partner's client cannot be set up. None of these goes away by retrying.

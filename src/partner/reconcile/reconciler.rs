@@ -15,7 +15,6 @@ use super::partner_page::PartnerPage;
 use super::run::{run_id, Phase, RunProgress, Trigger};
 use super::ReconcileError;
 use crate::http_client::CallError;
-use crate::partner::client::PageBody;
 use crate::partner::link::{LinkError, PartnerLink};
 use crate::store::{DiffKind, NewDiff, OpenedRun, ReconciliationRun, Store, StoreError};
 use crate::telemetry::metrics;
@@ -360,21 +359,20 @@ impl Reconciler {
                 .and_then(|mut s| s.pop())
                 .unwrap_or_default();
             let fetched = self.fetch(&day, page, buffer).await;
-            // A `next_page` that does not come after this one fails the page's parse.
-            next = fetched
-                .as_ref()
-                .ok()
-                .and_then(PageBody::next_page)
-                .filter(|n| *n > page);
             let failed = fetched.is_err();
             let link = self.link.clone();
             let ours = Arc::clone(&ours);
             let spare = Arc::clone(&spare);
+            // The page is read once, where it is parsed: its `next_page` comes back from there
+            // before its records are digested.
+            let (next_tx, next_rx) = tokio::sync::oneshot::channel();
             let parsing = fetched.map(|body| {
                 // The report keeps at most KEEP_DIFFS diffs: no page needs the text of more.
                 let keep = KEEP_DIFFS as usize;
                 let digest = move || {
-                    let page = body.parse()?;
+                    let parsed = body.parse();
+                    let _ = next_tx.send(parsed.as_ref().ok().and_then(|p| p.next_page));
+                    let page = parsed?;
                     let digested = PartnerPage::digest(&page, link.mapper(), &ours, keep);
                     if let Ok(mut spare) = spare.lock() {
                         spare.push(page.into_buffer());
@@ -387,6 +385,9 @@ impl Reconciler {
             if failed {
                 break;
             }
+            // A page that does not parse (its `next_page` not after this one among the
+            // reasons) has none: its error reaches the reader with the page.
+            next = next_rx.await.ok().flatten().filter(|n| *n > page);
         }
     }
 
