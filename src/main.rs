@@ -129,7 +129,11 @@ fn dispatch(
                 .map_err(|e| anyhow::anyhow!("invalid policy: {e:?}"))?;
             let (summary, rate) = replay::run(
                 Arc::new(book),
-                Arc::new(config.engine_settings()),
+                // A replay's output is its alerts: the dashboards' metrics are not kept.
+                Arc::new(vigil_engine::EngineSettings {
+                    keep_metrics: false,
+                    ..config.engine_settings()
+                }),
                 config.engine.allowed_lateness.as_millis(),
                 &input,
                 output.as_deref(),

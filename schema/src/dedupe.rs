@@ -3,21 +3,24 @@
 //! An event is identified by `(tenant_id, event_id)`. [`Dedupe`] keeps only a 128-bit hash of
 //! that pair ([`EventKey`]: XXH3-128 of the tenant id and the length-prefixed event id, with a
 //! fixed seed; fixed by its specification, so equal across runs, machines and Rust releases,
-//! and safe to put in a snapshot), in time buckets keyed by the event's `occurred_at`.
-//! [`Dedupe::expire_before`] drops whole buckets that fell out of the window behind a
-//! watermark, so memory is bounded by the number of events whose `occurred_at` lies in the
-//! window, plus one bucket of slack.
+//! and safe to put in a snapshot). 120 bits of it identify the event; the bottom 8 bits of a
+//! remembered key hold the tag of its time bucket, the bucket of the event's `occurred_at`.
+//! All keys live in one set of tables, so a lookup is one probe however many buckets are live.
+//! [`Dedupe::expire_before`] forgets whole buckets that fell out of the window behind a
+//! watermark (one sweep of the keys), so memory is bounded by the number of events whose
+//! `occurred_at` lies in the window, plus one bucket of slack.
 //!
 //! # Bounds
 //! - Memory: about 18–37 bytes per remembered event (a 16-byte key and a 1-byte control word
-//!   per slot of a hash table kept 44–88 % full); [`Dedupe::approx_bytes`] reports it.
+//!   per slot of a hash table kept 44–88 % full); [`Dedupe::approx_bytes`] reports it. The
+//!   tables keep the room of the fullest window; a sweep does not shrink them.
 //! - Buckets: at most `buckets + 2` are live, whatever the spread of `occurred_at` (an event
 //!   from before the window is filed in the oldest live bucket, one from after the watermark in
-//!   the newest), so a lookup probes at most `buckets + 2` tables (default 10).
-//! - Collisions: every input bit reaches the 128-bit key and the id is length-prefixed, so
-//!   neighbouring tenants or ids cannot be made to collide by construction; the chance that
-//!   some new event is taken for a duplicate by accident is about `n² / 2¹²⁹` for `n`
-//!   remembered events (≈ 10⁻²⁵ for ten million).
+//!   the newest); a lookup probes one table of one shard.
+//! - Collisions: every input bit reaches the 120 identifying bits and the id is
+//!   length-prefixed, so neighbouring tenants or ids cannot be made to collide by construction;
+//!   the chance that some new event is taken for a duplicate by accident is about `n² / 2¹²¹`
+//!   for `n` remembered events (≈ 10⁻²² for ten million).
 //!
 //! # Invariants
 //! Callers insert an event only after it was applied, so a repeat of a rejected event is judged
@@ -26,9 +29,8 @@
 //! at least one bucket width.
 
 use std::collections::BTreeMap;
-use std::hash::{BuildHasherDefault, Hasher};
 
-use hashbrown::HashSet;
+use hashbrown::HashTable;
 
 use crate::time::Millis;
 
@@ -70,37 +72,40 @@ impl EventKey {
     }
 }
 
-/// Keys are already uniform hashes; hashing them again would only cost time.
-#[derive(Default, Clone, Copy)]
-struct KeyHasher(u64);
+/// Bits at the bottom of a remembered key that hold its bucket's [tag](tag_of) in place of the
+/// key's own bits: a key is identified by its other 120 bits.
+const TAG_BITS: u32 = 8;
+const TAG_MASK: u128 = (1 << TAG_BITS) - 1;
+/// The most buckets a window may be cut into: with the two of slack, every live bucket has a
+/// tag of its own.
+const MAX_BUCKETS: u32 = (1 << TAG_BITS) - 2;
 
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-
-    fn write_u128(&mut self, n: u128) {
-        self.0 = n as u64;
-    }
+/// What identifies a remembered key: all but its tag bits.
+fn identity(key: u128) -> u128 {
+    key & !TAG_MASK
 }
 
-type KeySet = HashSet<u128, BuildHasherDefault<KeyHasher>>;
+/// The table hash of a key: 64 of its identity's bits, none of the shard's (keys are already
+/// uniform hashes; hashing them again would only cost time).
+fn hash_of(key: u128) -> u64 {
+    (key >> TAG_BITS) as u64
+}
 
-/// Shards of a bucket's keys, by the key's top bits.
+/// The tag of bucket `bucket`: its index modulo 256, distinct among the at most
+/// `MAX_BUCKETS + 2` consecutive buckets that are live at once.
+fn tag_of(bucket: i64) -> u128 {
+    bucket.rem_euclid(1 << TAG_BITS) as u128
+}
+
+/// Shards of the remembered keys, by the key's top bits.
 const SHARDS: usize = 16;
 
-/// The keys of one time bucket, in [`SHARDS`] tables chosen by the key's top bits. A table
-/// grows by doubling, old and new copies side by side while it moves; in shards, only a
-/// sixteenth of the bucket moves at a time, so growth adds a sixteenth to the peak, not the
-/// whole bucket again.
+/// The remembered keys, each tagged with its bucket, in [`SHARDS`] tables chosen by the key's
+/// top bits. A lookup probes one table whatever the number of buckets. A table grows by
+/// doubling, old and new copies side by side while it moves; in shards, only a sixteenth of
+/// the keys move at a time, so growth adds a sixteenth to the peak, not the whole set again.
 #[derive(Debug, Clone, Default)]
-struct Shards([KeySet; SHARDS]);
+struct Shards([HashTable<u128>; SHARDS]);
 
 impl Shards {
     /// The shard of a key: its top four bits.
@@ -109,19 +114,34 @@ impl Shards {
     }
 
     fn contains(&self, key: u128) -> bool {
-        self.0[Shards::shard(key)].contains(&key)
+        let id = identity(key);
+        self.0[Shards::shard(key)]
+            .find(hash_of(key), |&k| identity(k) == id)
+            .is_some()
     }
 
-    fn insert(&mut self, key: u128) -> bool {
-        self.0[Shards::shard(key)].insert(key)
+    /// Remembers `key` tagged `tag`; false (and nothing changed) if it was remembered already.
+    fn insert(&mut self, key: u128, tag: u128) -> bool {
+        let id = identity(key);
+        match self.0[Shards::shard(key)].entry(hash_of(key), |&k| identity(k) == id, |&k| hash_of(k))
+        {
+            hashbrown::hash_table::Entry::Occupied(_) => false,
+            hashbrown::hash_table::Entry::Vacant(slot) => {
+                slot.insert(id | tag);
+                true
+            }
+        }
     }
 
-    fn len(&self) -> usize {
-        self.0.iter().map(KeySet::len).sum()
+    /// Forgets every key whose tag is marked in `dead`.
+    fn forget(&mut self, dead: &[bool; 1 << TAG_BITS]) {
+        for table in &mut self.0 {
+            table.retain(|k| !dead[(*k & TAG_MASK) as usize]);
+        }
     }
 
     fn allocation_size(&self) -> usize {
-        self.0.iter().map(KeySet::allocation_size).sum()
+        self.0.iter().map(HashTable::allocation_size).sum()
     }
 
     fn iter(&self) -> impl Iterator<Item = &u128> + '_ {
@@ -136,8 +156,10 @@ pub struct Dedupe {
     bucket_ms: Millis,
     /// Buckets the window is cut into.
     buckets_in_window: i64,
-    /// Bucket index (`occurred_at / bucket_ms`) → keys of that bucket.
-    buckets: BTreeMap<i64, Shards>,
+    /// Every remembered key, tagged with its bucket.
+    keys: Shards,
+    /// Bucket index (`occurred_at / bucket_ms`) → how many keys it holds (none is absent).
+    buckets: BTreeMap<i64, usize>,
     /// Lowest bucket index still live; older events are filed here. `None` until the first
     /// insert or watermark.
     floor: Option<i64>,
@@ -156,15 +178,16 @@ impl Dedupe {
         Dedupe::with_buckets(window_ms, DEFAULT_BUCKETS)
     }
 
-    /// Remembers events for `window_ms`, cut into `buckets` buckets: more buckets mean less
-    /// memory slack and slower lookups.
+    /// Remembers events for `window_ms`, cut into `buckets` buckets (1 to 254): more buckets
+    /// mean less memory slack and more frequent sweeps of the keys at expiry.
     pub fn with_buckets(window_ms: Millis, buckets: u32) -> Self {
         let window = window_ms.max(1);
-        let buckets = i64::from(buckets.max(1));
+        let buckets = i64::from(buckets.clamp(1, MAX_BUCKETS));
         Dedupe {
             window,
             bucket_ms: (window / buckets).max(1),
             buckets_in_window: buckets,
+            keys: Shards::default(),
             buckets: BTreeMap::new(),
             floor: None,
             len: 0,
@@ -183,7 +206,7 @@ impl Dedupe {
 
     /// Whether `key` was inserted and has not expired.
     pub fn contains_key(&self, key: EventKey) -> bool {
-        self.buckets.values().any(|set| set.contains(key.0))
+        self.keys.contains(key.0)
     }
 
     /// Remembers an applied event. Returns false if it was already remembered.
@@ -193,35 +216,35 @@ impl Dedupe {
 
     /// Remembers `key` in the bucket of `occurred_at` (also to restore a snapshot taken with
     /// [`entries`](Self::entries)). Returns false if it was already remembered.
-    pub fn insert_key(&mut self, key: EventKey, occurred_at: Millis) -> bool {
-        if self.contains_key(key) {
-            return false;
-        }
-        self.insert_checked(key, occurred_at);
-        true
-    }
-
-    /// Remembers `key`, which the caller has just checked with
-    /// [`contains_key`](Self::contains_key) (the hot path checks before applying an event and
-    /// remembers it after, so checking again would only repeat the lookups).
     ///
     /// The bucket is that of `occurred_at`, held between the oldest live bucket and one past
     /// the watermark's, so no spread of `occurred_at` adds buckets. Before any watermark, the
     /// first event's `occurred_at` stands for it.
-    pub fn insert_checked(&mut self, key: EventKey, occurred_at: Millis) {
+    pub fn insert_key(&mut self, key: EventKey, occurred_at: Millis) -> bool {
         let own = occurred_at.div_euclid(self.bucket_ms);
         let floor = *self
             .floor
             .get_or_insert_with(|| own.saturating_sub(self.buckets_in_window));
         let newest = floor.saturating_add(self.buckets_in_window + 1);
         let bucket = own.clamp(floor, newest);
-        if self.buckets.entry(bucket).or_default().insert(key.0) {
-            self.len += 1;
+        if !self.keys.insert(key.0, tag_of(bucket)) {
+            return false;
         }
+        *self.buckets.entry(bucket).or_default() += 1;
+        self.len += 1;
+        true
+    }
+
+    /// Remembers `key`, which the caller has just checked with
+    /// [`contains_key`](Self::contains_key) (the hot path checks before applying an event and
+    /// remembers it after). A key remembered already is left as it is.
+    pub fn insert_checked(&mut self, key: EventKey, occurred_at: Millis) {
+        self.insert_key(key, occurred_at);
     }
 
     /// Forgets every bucket that lies wholly before `watermark_ms - window`. Returns how many
     /// events were forgotten. The watermark never needs to be monotonic; a lower one is a no-op.
+    /// Forgetting sweeps the remembered keys once (at most once per bucket width of watermark).
     pub fn expire_before(&mut self, watermark_ms: Millis) -> usize {
         let horizon = watermark_ms.saturating_sub(self.window);
         // Bucket `b` spans [b·w, (b+1)·w): it is wholly before the horizon iff b < horizon / w.
@@ -231,10 +254,17 @@ impl Dedupe {
         }
         self.floor = Some(first_live);
         let live = self.buckets.split_off(&first_live);
-        let dropped: usize = std::mem::replace(&mut self.buckets, live)
-            .values()
-            .map(Shards::len)
-            .sum();
+        let expired = std::mem::replace(&mut self.buckets, live);
+        let dropped: usize = expired.values().sum();
+        if dropped > 0 {
+            // Every bucket held lies within `MAX_BUCKETS + 2` consecutive ones, so a tag names
+            // one bucket.
+            let mut dead = [false; 1 << TAG_BITS];
+            for &bucket in expired.keys() {
+                dead[tag_of(bucket) as usize] = true;
+            }
+            self.keys.forget(&dead);
+        }
         self.len -= dropped;
         dropped
     }
@@ -269,16 +299,20 @@ impl Dedupe {
 
     /// Bytes held by the hash tables (not counting the few bytes per bucket of the map).
     pub fn approx_bytes(&self) -> usize {
-        self.buckets.values().map(Shards::allocation_size).sum()
+        self.keys.allocation_size()
     }
 
     /// Every remembered key with the start of its bucket, for a snapshot; restore with
-    /// [`insert_key`](Self::insert_key) into a `Dedupe` of the same window.
+    /// [`insert_key`](Self::insert_key) into a `Dedupe` of the same window. A key's bottom
+    /// [`TAG_BITS`] are its bucket's tag, not its own bits; restoring ignores them.
     pub fn entries(&self) -> impl Iterator<Item = (EventKey, Millis)> + '_ {
-        self.buckets.iter().flat_map(move |(&bucket, set)| {
-            let start = bucket.saturating_mul(self.bucket_ms);
-            set.iter().map(move |&key| (EventKey(key), start))
-        })
+        let mut start_of_tag = [0; 1 << TAG_BITS];
+        for &bucket in self.buckets.keys() {
+            start_of_tag[tag_of(bucket) as usize] = bucket.saturating_mul(self.bucket_ms);
+        }
+        self.keys
+            .iter()
+            .map(move |&key| (EventKey(key), start_of_tag[(key & TAG_MASK) as usize]))
     }
 }
 
@@ -437,6 +471,104 @@ mod tests {
         assert!(d.len() >= 48 * per_hour as usize, "{}", d.len());
         let per_event = d.approx_bytes() as f64 / d.len() as f64;
         assert!(per_event < 24.0, "{per_event} bytes per event");
+    }
+
+    /// The rules of [`Dedupe`] on plain maps: each identity with its bucket.
+    struct Model {
+        bucket_ms: Millis,
+        window: Millis,
+        buckets_in_window: i64,
+        floor: Option<i64>,
+        keys: std::collections::HashMap<u128, i64>,
+    }
+
+    impl Model {
+        fn insert(&mut self, key: EventKey, at: Millis) -> bool {
+            let own = at.div_euclid(self.bucket_ms);
+            let floor = *self.floor.get_or_insert(own - self.buckets_in_window);
+            let bucket = own.clamp(floor, floor + self.buckets_in_window + 1);
+            match self.keys.entry(identity(key.0)) {
+                std::collections::hash_map::Entry::Occupied(_) => false,
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(bucket);
+                    true
+                }
+            }
+        }
+
+        fn expire_before(&mut self, watermark: Millis) -> usize {
+            let first_live = (watermark - self.window).div_euclid(self.bucket_ms);
+            if self.floor.is_some_and(|f| first_live <= f) {
+                return 0;
+            }
+            self.floor = Some(first_live);
+            let before = self.keys.len();
+            self.keys.retain(|_, bucket| *bucket >= first_live);
+            before - self.keys.len()
+        }
+    }
+
+    proptest::proptest! {
+        /// Inserts, lookups and expiries in any order agree with [`Model`], and a snapshot of
+        /// the result restores to the same set.
+        #[test]
+        fn agrees_with_plain_maps(
+            ops in proptest::collection::vec((0u8..4, 0u64..300, 0i64..400), 1..400),
+            buckets in 1u32..12,
+        ) {
+            let window = 48 * HOUR;
+            let mut d = Dedupe::with_buckets(window, buckets);
+            let mut m = Model {
+                bucket_ms: window / i64::from(buckets),
+                window,
+                buckets_in_window: i64::from(buckets),
+                floor: None,
+                keys: Default::default(),
+            };
+            let mut watermark = 0;
+            for (op, id, hours) in ops {
+                let key = EventKey::new(1, &id.to_string());
+                match op {
+                    0 | 1 => proptest::prop_assert_eq!(
+                        d.insert_key(key, hours * HOUR / 2),
+                        m.insert(key, hours * HOUR / 2)
+                    ),
+                    2 => proptest::prop_assert_eq!(
+                        d.contains_key(key),
+                        m.keys.contains_key(&identity(key.0))
+                    ),
+                    _ => {
+                        watermark += hours * HOUR / 20;
+                        proptest::prop_assert_eq!(
+                            d.expire_before(watermark),
+                            m.expire_before(watermark)
+                        );
+                    }
+                }
+                proptest::prop_assert_eq!(d.len(), m.keys.len());
+            }
+            proptest::prop_assert!(d.bucket_count() <= buckets as usize + 2);
+            let mut restored = Dedupe::with_buckets(window, buckets);
+            restored.floor = d.floor;
+            for (key, at) in d.entries() {
+                proptest::prop_assert!(restored.insert_key(key, at));
+                proptest::prop_assert_eq!(
+                    Some(&at.div_euclid(m.bucket_ms)),
+                    m.keys.get(&identity(key.0))
+                );
+            }
+            proptest::prop_assert_eq!(restored.len(), d.len());
+        }
+    }
+
+    #[test]
+    fn a_key_is_found_whatever_its_bottom_bits() {
+        let mut d = Dedupe::new(48 * HOUR);
+        let key = EventKey::new(3, "e-1");
+        assert!(d.insert_key(EventKey(key.0 ^ 0x5a), HOUR));
+        assert!(d.contains_key(key));
+        assert!(!d.insert_key(key, 30 * HOUR));
+        assert!(!d.contains_key(EventKey(key.0 ^ (1 << TAG_BITS))));
     }
 
     #[test]

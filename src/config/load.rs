@@ -71,6 +71,7 @@ impl VigilConfig {
             final_retention_ms: self.nats.retention.as_millis(),
             dedupe_window_ms: self.nats.retention.as_millis(),
             keep_facts: false,
+            keep_metrics: true,
         }
     }
 

@@ -319,8 +319,10 @@ impl WhatIfRun {
 
     /// One scenario: `events` through an event-time engine under `policies`.
     fn scenario(&self, policies: Arc<PolicyBook>, events: impl Iterator<Item = Event>) -> Scenario {
+        // Outcomes and alerts are compared; the dashboards' metrics are not kept.
         let settings = Arc::new(EngineSettings {
             keep_facts: true,
+            keep_metrics: false,
             ..self.settings.clone()
         });
         let mut driver = EventTimeDriver::<()>::new(policies, settings, self.lateness_ms);

@@ -41,6 +41,11 @@ pub struct EngineSettings {
     /// ratings) are kept for [`TenantEngine::take_facts`] (for SLA reports and exchange
     /// partners).
     pub keep_facts: bool,
+    /// Whether the rolling service metrics and the compliance by priority and service type
+    /// ([`TenantEngine::metrics`], [`TenantEngine::compliance`]) are kept. Only their readers
+    /// need them (the service's API, dashboards and snapshots); a replay or what-if run, whose
+    /// output is alerts and goal outcomes, turns them off. Alerts never depend on them.
+    pub keep_metrics: bool,
 }
 
 impl Default for EngineSettings {
@@ -49,6 +54,7 @@ impl Default for EngineSettings {
             final_retention_ms: 35 * 86_400_000,
             dedupe_window_ms: 35 * 86_400_000,
             keep_facts: false,
+            keep_metrics: true,
         }
     }
 }
@@ -323,7 +329,9 @@ impl TenantEngine {
         };
         self.index_slot(hash, slot);
         self.open += 1;
-        self.metrics.ticket_created(t);
+        if self.settings.keep_metrics {
+            self.metrics.ticket_created(t);
+        }
         self.keep_fact(slot, t, FactKind::Created);
         self.reschedule(slot);
         Ok(())
@@ -395,7 +403,9 @@ impl TenantEngine {
                 }
             }
             EventKind::SatisfactionRated { satisfaction } => {
-                self.metrics.satisfaction(t, *satisfaction);
+                if self.settings.keep_metrics {
+                    self.metrics.satisfaction(t, *satisfaction);
+                }
                 let centi = (satisfaction * 100.0).round() as u16;
                 fact = Some(FactKind::Rated { centi });
             }
@@ -449,12 +459,16 @@ impl TenantEngine {
             elapsed_ms: elapsed,
             wall_ms: t - tk.created_at,
         };
-        self.metrics.goal_stopped(t, stopped);
+        if self.settings.keep_metrics {
+            self.metrics.goal_stopped(t, stopped);
+        }
         if let Some(tk) = self.slots[slot as usize].as_ref() {
             let priority = tk.policy.priority_name(tk.priority);
             let service_type = self.service_types.name(tk.service_type);
-            self.compliance
-                .goal_stopped(t, stopped, priority, service_type);
+            if self.settings.keep_metrics {
+                self.compliance
+                    .goal_stopped(t, stopped, priority, service_type);
+            }
             if self.settings.keep_facts {
                 let assignee = (tk.assignee != u32::MAX).then(|| self.assignees.name(tk.assignee));
                 let record = SlaRecord::stopped(

@@ -56,7 +56,16 @@ fn book(sla: &str) -> Arc<PolicyBook> {
 
 /// `(minute offset from 2026-11-23T00:00Z (a Monday), type, extra fields)`
 fn run(sla: &str, events: &[(i64, &str, &str, &str)]) -> Collect {
-    let mut d = EventTimeDriver::new(book(sla), Arc::new(EngineSettings::default()), 300_000);
+    drive(EngineSettings::default(), sla, events).0
+}
+
+/// [`run`] with `settings`; also returns the driver, to look at its tenants.
+fn drive(
+    settings: EngineSettings,
+    sla: &str,
+    events: &[(i64, &str, &str, &str)],
+) -> (Collect, EventTimeDriver<()>) {
+    let mut d = EventTimeDriver::new(book(sla), Arc::new(settings), 300_000);
     let mut sink = Collect::default();
     let base = vigil_schema::parse_instant("2026-11-23T00:00:00Z").unwrap();
     for (i, (min, ticket, kind, extra)) in events.iter().enumerate() {
@@ -73,7 +82,7 @@ fn run(sla: &str, events: &[(i64, &str, &str, &str)]) -> Collect {
         d.offer(ev, (), &mut sink);
     }
     d.finish(&mut sink);
-    sink
+    (sink, d)
 }
 
 const CRIT_30: &str = r#"warn_at = [0.8]
@@ -131,6 +140,65 @@ fn a_stop_exactly_at_the_deadline_is_met_and_resolves_the_warning() {
             "T response warning 0.8 resolved 2026-11-23T00:24:00Z",
         ]
     );
+}
+
+#[test]
+fn alerts_are_the_same_without_metrics_and_none_are_kept() {
+    use crate::metrics::{GroupBy, RollingMetrics};
+    let events = [
+        created(0, "A", "CRITICAL"),
+        created(5, "B", "LOW"),
+        (
+            10,
+            "A",
+            "ticket.status_changed",
+            r#""status":"IN_PROGRESS""#,
+        ),
+        (40, "A", "ticket.priority_changed", r#""priority":"LOW""#),
+        (50, "B", "ticket.status_changed", r#""status":"ON_HOLD""#),
+        (
+            90,
+            "B",
+            "ticket.status_changed",
+            r#""status":"IN_PROGRESS""#,
+        ),
+        (300, "A", "ticket.status_changed", r#""status":"RESOLVED""#),
+        (
+            310,
+            "A",
+            "ticket.satisfaction_rated",
+            r#""satisfaction":4.5"#,
+        ),
+        (
+            20_000,
+            "B",
+            "ticket.status_changed",
+            r#""status":"RESOLVED""#,
+        ),
+        created(20_001, "C", "CRITICAL"),
+    ];
+    let (with, kept) = drive(EngineSettings::default(), CRIT_30, &events);
+    let without_metrics = EngineSettings {
+        keep_metrics: false,
+        ..EngineSettings::default()
+    };
+    let (without, skipped) = drive(without_metrics, CRIT_30, &events);
+    assert!(with.alerts.len() >= 4, "{:?}", with.alerts);
+    assert_eq!(with.alerts, without.alerts);
+    assert_eq!(with.rejected, without.rejected);
+    let now = minute(30_000);
+    let metrics = |d: &EventTimeDriver<()>| d.tenants().next().map(|e| e.metrics().clone());
+    let compliance = |d: &EventTimeDriver<()>| {
+        d.tenants().next().map(|e| {
+            e.compliance()
+                .by(GroupBy::Priority, now, minute(-1), now)
+                .len()
+        })
+    };
+    assert_ne!(metrics(&kept), Some(RollingMetrics::default()));
+    assert_ne!(compliance(&kept), Some(0));
+    assert_eq!(metrics(&skipped), Some(RollingMetrics::default()));
+    assert_eq!(compliance(&skipped), Some(0));
 }
 
 #[test]

@@ -115,7 +115,9 @@ impl TenantEngine {
                     priority: tk.priority,
                 };
                 let record = self.record(tk, &fired, AlertState::Firing);
-                self.metrics.alert_fired(at, record.level);
+                if self.settings.keep_metrics {
+                    self.metrics.alert_fired(at, record.level);
+                }
                 out.push(record);
                 let tk = self.ticket_mut(slot);
                 let g = &mut tk.goals[goal.index()];
