@@ -123,8 +123,11 @@ impl Shards {
     /// Remembers `key` tagged `tag`; false (and nothing changed) if it was remembered already.
     fn insert(&mut self, key: u128, tag: u128) -> bool {
         let id = identity(key);
-        match self.0[Shards::shard(key)].entry(hash_of(key), |&k| identity(k) == id, |&k| hash_of(k))
-        {
+        match self.0[Shards::shard(key)].entry(
+            hash_of(key),
+            |&k| identity(k) == id,
+            |&k| hash_of(k),
+        ) {
             hashbrown::hash_table::Entry::Occupied(_) => false,
             hashbrown::hash_table::Entry::Vacant(slot) => {
                 slot.insert(id | tag);
@@ -133,10 +136,16 @@ impl Shards {
         }
     }
 
-    /// Forgets every key whose tag is marked in `dead`.
+    /// Forgets every key whose tag is marked in `dead`. Each shard is copied into a table of
+    /// its own capacity: removing in place would leave tombstones that make the next inserts
+    /// double the table, though the keys fit.
     fn forget(&mut self, dead: &[bool; 1 << TAG_BITS]) {
         for table in &mut self.0 {
-            table.retain(|k| !dead[(*k & TAG_MASK) as usize]);
+            let mut kept = HashTable::with_capacity(table.capacity());
+            for &key in table.iter().filter(|k| !dead[(**k & TAG_MASK) as usize]) {
+                kept.insert_unique(hash_of(key), key, |&k| hash_of(k));
+            }
+            *table = kept;
         }
     }
 
