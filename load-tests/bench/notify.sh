@@ -19,7 +19,8 @@
 # Usage: load-tests/bench/notify.sh
 #   Environment (defaults): TENANTS=1000 STORM_TICKETS=25000 CALM_EVENTS=2000000 CHANNELS=sms
 #   GROUP_WAIT=5s GROUP_INTERVAL=5s BATCH=500 CONCURRENCY=64 ROUNDS=1 CAPACITY=1
-#   CAPACITY_GROUP_INTERVAL=0s (its dispatch stage) DRAIN_TIMEOUT=900 (seconds).
+#   CAPACITY_GROUP_INTERVAL=0s (its dispatch stage) DRAIN_TIMEOUT=900 (seconds); REPORTS=true
+#   (`[reports] enabled`: false measures the service without keeping ticket facts).
 #   KEEP=1 keeps the temp directory (stores, logs, figures); PERF=1 (with KEEP=1) records a CPU
 #   profile of each `vigil run` into <dir>/perf*.data; CARGO_TARGET_DIR is honoured.
 set -euo pipefail
@@ -38,6 +39,7 @@ BATCH=${BATCH:-500}
 CONCURRENCY=${CONCURRENCY:-64}
 ROUNDS=${ROUNDS:-1}
 CAPACITY=${CAPACITY:-1}
+REPORTS=${REPORTS:-true}
 CAPACITY_GROUP_INTERVAL=${CAPACITY_GROUP_INTERVAL:-0s}
 DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-900}
 
@@ -79,6 +81,8 @@ rate_limit_per_ip = 0
 rate_limit_per_tenant = 0
 [log]
 filter = "warn"
+[reports]
+enabled = $REPORTS
 TOML
   [ -n "${3:-}" ] || return 0
   cat >>"$1" <<TOML
@@ -264,7 +268,7 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 if [ "$CAPACITY" = 1 ]; then capacity; fi
 
-echo "commit $COMMIT; $(nproc) CPUs; $TENANTS tenants, $STORM_TICKETS storm tickets ($STORM_ALERTS alerts), $CALM_EVENTS calm events; channels $CHANNELS; group_wait $GROUP_WAIT, group_interval $GROUP_INTERVAL; batch $BATCH, concurrency $CONCURRENCY"
+echo "commit $COMMIT; $(nproc) CPUs; $TENANTS tenants, $STORM_TICKETS storm tickets ($STORM_ALERTS alerts), $CALM_EVENTS calm events; channels $CHANNELS; group_wait $GROUP_WAIT, group_interval $GROUP_INTERVAL; batch $BATCH, concurrency $CONCURRENCY; reports $REPORTS"
 CAPACITY_GROUP_INTERVAL=$CAPACITY_GROUP_INTERVAL python3 - "$WORK" "$ROUNDS" "$CAPACITY" <<'PY'
 import os, sys
 work, rounds, capacity = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
