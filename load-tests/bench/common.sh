@@ -1,5 +1,6 @@
 # Shared set-up of the live benchmarks: a nats-server and `vigil run` (release builds) on free
-# ports with a temporary store, rate limits off. Sourced by ws.sh and rest.sh.
+# ports with a temporary store, rate limits off. Sourced by ws.sh and rest.sh. REPORTS=false
+# runs the service without keeping ticket facts (`[reports] enabled = false`).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$ROOT/scripts/lib.sh"
@@ -45,6 +46,8 @@ max_connections_per_ip = 20000
 max_clients = 20000
 [log]
 filter = "warn"
+[reports]
+enabled = ${REPORTS:-true}
 TOML
 "$VIGIL" run --config "$WORK/vigil.toml" >"$WORK/vigil.log" 2>&1 &
 VIGIL_PID=$!

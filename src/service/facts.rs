@@ -6,6 +6,7 @@
 //! goal, so repeats change and queue nothing.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{mpsc, Notify};
 use vigil_engine::clock::Clock;
@@ -21,6 +22,11 @@ use super::store_retry::until_stored_isolating;
 
 /// Facts per store transaction at most.
 const BATCH: usize = 4_096;
+/// How long facts gather before they are written, unless a barrier or a full batch comes
+/// first. A transaction rewrites every page it touches (the facts' keys and indexes, the
+/// rollups of each tenant and day), so many small ones cost far more than a few larger ones;
+/// reports read facts by the day, and partners' workers retry over seconds.
+const GATHER: Duration = Duration::from_millis(100);
 
 /// Writes ticket facts for reports and SLA records for partners.
 pub struct FactWriter {
@@ -55,7 +61,8 @@ impl FactWriter {
     }
 
     /// Runs until every sender is gone and the queue is empty; answers each barrier once
-    /// every batch queued before it is written.
+    /// every batch queued before it is written. Facts gather for up to [`GATHER`] into one
+    /// transaction.
     pub async fn run(self, mut queue: mpsc::Receiver<Queued<Vec<TicketFact>>>) {
         let mut barrier = None;
         while let Some(queued) = queue.recv().await {
@@ -66,15 +73,17 @@ impl FactWriter {
                     continue;
                 }
             };
-            // Take what else is queued, up to a barrier: one transaction for many facts.
+            // Take what else comes for a while, up to a barrier: one transaction for many facts.
+            let until = tokio::time::Instant::now() + GATHER;
             while batch.len() < BATCH {
-                match queue.try_recv() {
-                    Ok(Queued::Batch(more)) => batch.extend(more),
-                    Ok(Queued::Barrier(done)) => {
+                match tokio::time::timeout_at(until, queue.recv()).await {
+                    Ok(Some(Queued::Batch(more))) => batch.extend(more),
+                    Ok(Some(Queued::Barrier(done))) => {
                         barrier = Some(done);
                         break;
                     }
-                    Err(_) => break,
+                    // Every sender gone, or the time is up.
+                    Ok(None) | Err(_) => break,
                 }
             }
             if self.reports.is_some() {
