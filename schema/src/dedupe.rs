@@ -312,8 +312,8 @@ impl Dedupe {
     }
 
     /// Every remembered key with the start of its bucket, for a snapshot; restore with
-    /// [`insert_key`](Self::insert_key) into a `Dedupe` of the same window. A key's bottom
-    /// [`TAG_BITS`] are its bucket's tag, not its own bits; restoring ignores them.
+    /// [`insert_key`](Self::insert_key) into a `Dedupe` of the same window. A key's bottom 8
+    /// bits are its bucket's tag, not its own bits; restoring ignores them.
     pub fn entries(&self) -> impl Iterator<Item = (EventKey, Millis)> + '_ {
         let mut start_of_tag = [0; 1 << TAG_BITS];
         for &bucket in self.buckets.keys() {
