@@ -321,7 +321,7 @@ impl<T> EventTimeDriver<T> {
                 if p.at >= self.applied_ids.next_expiry() {
                     self.applied_ids.expire_before(p.at);
                 }
-                self.applied_ids.insert_checked(id_key, p.at);
+                self.applied_ids.insert_key(id_key, p.at);
                 self.max_applied = self.max_applied.max(p.at);
                 sink.applied(&p.event, p.tag);
             }

@@ -56,7 +56,7 @@ pub fn memory(
             !dedupe.contains_key(key),
             "event {n} was taken for a duplicate"
         );
-        dedupe.insert_checked(key, now);
+        dedupe.insert_key(key, now);
         if n + 1 == window_full {
             rss_when_full = Some(resident_bytes()?);
         }

@@ -244,13 +244,6 @@ impl Dedupe {
         true
     }
 
-    /// Remembers `key`, which the caller has just checked with
-    /// [`contains_key`](Self::contains_key) (the hot path checks before applying an event and
-    /// remembers it after). A key remembered already is left as it is.
-    pub fn insert_checked(&mut self, key: EventKey, occurred_at: Millis) {
-        self.insert_key(key, occurred_at);
-    }
-
     /// Forgets every bucket that lies wholly before `watermark_ms - window`. Returns how many
     /// events were forgotten. The watermark never needs to be monotonic; a lower one is a no-op.
     /// Forgetting sweeps the remembered keys once (at most once per bucket width of watermark).

@@ -97,7 +97,7 @@ impl PartitionWorker {
                 // Only tenant actors' events carry a key. Its id was not remembered when it was
                 // admitted, and no other event with it could be admitted while it was in flight.
                 if let Some(key) = key {
-                    dedupe.insert_checked(key, event.occurred_at);
+                    dedupe.insert_key(key, event.occurred_at);
                 }
                 if fresh {
                     self.ingested.increment(1);

@@ -220,10 +220,8 @@ impl PartitionWorker {
         }
         match pool.restore(state.tenants) {
             Ok(tenants) => {
-                // A snapshot holds each id once: no lookup before each insert (it would search
-                // every bucket of the window, millions of times).
                 for (key, at) in state.dedupe {
-                    dedupe.insert_checked(EventKey(key), at);
+                    dedupe.insert_key(EventKey(key), at);
                 }
                 info!(
                     sequence = state.sequence,
