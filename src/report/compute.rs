@@ -166,8 +166,8 @@ impl PeriodCounts {
         let open_at_end = (before.created + before.reopened)
             .saturating_sub(resolution.met + resolution.breached + resolution.cancelled);
         let (warnings, breach_alerts) = store
-            .report_facts()
-            .alerts_fired(tenant, self.period.from, self.period.to)
+            .alerts()
+            .fired_in(tenant, self.period.from, self.period.to)
             .await?;
         let sat = satisfaction(&total);
         Ok(Summary {

@@ -165,6 +165,33 @@ impl Store {
 }
 
 impl Alerts<'_> {
+    /// Warnings and breach alerts a tenant's goals fired in `[from, to)`, less those retracted
+    /// (late data showed the threshold was not crossed after all). The live metrics count
+    /// every alert as it fires, so they may count more than this when alerts were retracted;
+    /// which alerts a wall clock fires before late data retracts them depends on when the
+    /// data arrived, and a report must not.
+    pub async fn fired_in(
+        self,
+        tenant_id: u64,
+        from: Millis,
+        to: Millis,
+    ) -> Result<(u64, u64), StoreError> {
+        let sql = "SELECT CAST(COALESCE(SUM(CASE WHEN level = 'warning' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+                   CAST(COALESCE(SUM(CASE WHEN level = 'breach' THEN 1 ELSE 0 END), 0) AS BIGINT) \
+                   FROM alerts WHERE tenant_id = $1 AND fired_at >= $2 AND fired_at < $3 \
+                   AND state <> 'retracted'";
+        on_backend!(self, |pool| {
+            let (warnings, breaches): (i64, i64) = sqlx::query_as(sql)
+                .bind(tenant_id as i64)
+                .bind(from)
+                .bind(to)
+                .fetch_one(pool)
+                .await
+                .map_err(counted)?;
+            Ok((warnings.max(0) as u64, breaches.max(0) as u64))
+        })
+    }
+
     /// Records one alert state change, idempotently: inserts the first record of a dedupe key,
     /// moves an existing row forward, and otherwise changes nothing. Publish the change only
     /// when the result [`AlertWrite::is_new`].

@@ -9,8 +9,8 @@ use crate::setting::ConfigDuration;
 #[serde(default, deny_unknown_fields)]
 pub struct StoreConfig {
     /// `sqlite://path/to/file.db` (relative to the working directory; the file and its directory
-    /// are created when missing) or `postgres://user:pass@host:5432/db`. Default
-    /// `"sqlite://data/vigil.db"`.
+    /// are created when missing; the reporting history goes to `file-reports.db` beside it) or
+    /// `postgres://user:pass@host:5432/db`. Default `"sqlite://data/vigil.db"`.
     pub url: String,
     /// Most pooled connections. Default 8.
     pub max_connections: u32,

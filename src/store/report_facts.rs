@@ -356,10 +356,11 @@ pub struct ReportFacts<'a> {
 }
 
 impl Store {
-    /// The facts reports are computed from.
+    /// The facts reports are computed from (in the reporting database, see
+    /// [`Store::connect_with`]).
     pub fn report_facts(&self) -> ReportFacts<'_> {
         ReportFacts {
-            backend: &self.backend,
+            backend: &self.history,
         }
     }
 }
@@ -572,33 +573,6 @@ impl ReportFacts<'_> {
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(counted)?;
             Ok((rows, total.max(0) as u64))
-        })
-    }
-
-    /// Warnings and breach alerts a tenant's goals fired in `[from, to)`, less those retracted
-    /// (late data showed the threshold was not crossed after all). The live metrics count
-    /// every alert as it fires, so they may count more than this when alerts were retracted;
-    /// which alerts a wall clock fires before late data retracts them depends on when the
-    /// data arrived, and a report must not.
-    pub async fn alerts_fired(
-        self,
-        tenant_id: u64,
-        from: Millis,
-        to: Millis,
-    ) -> Result<(u64, u64), StoreError> {
-        let sql = "SELECT CAST(COALESCE(SUM(CASE WHEN level = 'warning' THEN 1 ELSE 0 END), 0) AS BIGINT), \
-                   CAST(COALESCE(SUM(CASE WHEN level = 'breach' THEN 1 ELSE 0 END), 0) AS BIGINT) \
-                   FROM alerts WHERE tenant_id = $1 AND fired_at >= $2 AND fired_at < $3 \
-                   AND state <> 'retracted'";
-        on_backend!(self, |pool| {
-            let (warnings, breaches): (i64, i64) = sqlx::query_as(sql)
-                .bind(tenant_id as i64)
-                .bind(from)
-                .bind(to)
-                .fetch_one(pool)
-                .await
-                .map_err(counted)?;
-            Ok((warnings.max(0) as u64, breaches.max(0) as u64))
         })
     }
 

@@ -284,6 +284,116 @@ async fn a_scheduled_run_is_queued_once_and_its_emails_are_claimed_once(store: &
     );
 }
 
+/// The tables named `name` in the SQLite file at `path`, opened on its own (nothing attached).
+async fn tables_named(path: &std::path::Path, name: &str) -> i64 {
+    let url = format!("sqlite://{}", path.display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let n =
+        sqlx::query_scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1")
+            .bind(name)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    pool.close().await;
+    n
+}
+
+#[tokio::test]
+async fn sqlite_keeps_the_reporting_history_in_a_file_of_its_own() {
+    let (dir, store) = sqlite().await;
+    let facts = [fact("T1", NOW, FactKind::Created)];
+    assert_eq!(
+        store.report_facts().record(&facts, &utc_day).await.unwrap(),
+        1
+    );
+    for table in ["ticket_facts", "report_daily"] {
+        assert_eq!(
+            tables_named(&dir.path().join("vigil.db"), table).await,
+            0,
+            "{table}"
+        );
+        assert_eq!(
+            tables_named(&dir.path().join("vigil-reports.db"), table).await,
+            1,
+            "{table}"
+        );
+    }
+
+    // While a fact transaction is open, the store's own tables take writes: the files have a
+    // writer each (were they one, the alert would wait for the lock and fail as busy).
+    let Backend::Sqlite(history) = &store.history else {
+        unreachable!("an SQLite store")
+    };
+    let mut facts_tx = history.begin().await.unwrap();
+    sqlx::query(
+        "INSERT INTO ticket_facts (tenant_id, ticket_id, kind, at, priority, service_type) \
+                 VALUES (5, 'T2', 'created', ?1, 'HIGH', 'incident')",
+    )
+    .bind(NOW)
+    .execute(&mut *facts_tx)
+    .await
+    .unwrap();
+    let alert = super::tests::record(
+        "TKT-1",
+        vigil_engine::Level::Breach,
+        vigil_engine::AlertState::Firing,
+    );
+    store.alerts().record_change(&alert).await.unwrap();
+    facts_tx.commit().await.unwrap();
+    assert_eq!(
+        store
+            .report_facts()
+            .between(5, NOW, NOW + 1)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn sqlite_moves_a_reporting_history_kept_in_the_store_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/vigil.db", dir.path().display());
+    // The schema before the reporting history had a file of its own, with a fact and a rollup.
+    let options = super::pool::sqlite_options(&url).unwrap();
+    let pool = super::pool::sqlite_pool(options, 1, std::time::Duration::from_secs(5))
+        .await
+        .unwrap();
+    super::pool::SQLITE_MIGRATIONS
+        .run_to(13, &pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO main.ticket_facts (tenant_id, ticket_id, kind, at, priority, service_type) \
+                 VALUES (5, 'T1', 'created', ?1, 'HIGH', 'incident')",
+    )
+    .bind(NOW)
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query("INSERT INTO main.report_daily (tenant_id, day, dimension, priority, service_type, engineer, created) \
+                 VALUES (5, ?1, 'group', 'HIGH', 'incident', '', 1)")
+        .bind(utc_day(5, NOW))
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+
+    let store = Store::connect(&url).await.unwrap();
+    let f = store.report_facts();
+    assert_eq!(f.between(5, NOW, NOW + 1).await.unwrap().len(), 1);
+    let day = utc_day(5, NOW);
+    assert_eq!(f.totals_before(5, day + 1).await.unwrap().created, 1);
+    // Recorded again after the move, the fact is known: nothing is counted twice.
+    let facts = [fact("T1", NOW, FactKind::Created)];
+    assert_eq!(f.record(&facts, &utc_day).await.unwrap(), 0);
+    assert_eq!(
+        tables_named(&dir.path().join("vigil.db"), "ticket_facts").await,
+        0
+    );
+}
+
 on_both_dialects!(
     facts_are_kept_once_and_summed_into_daily_rollups,
     jobs_are_bounded_claimed_once_and_taken_over_after_their_lease,

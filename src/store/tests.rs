@@ -6,7 +6,7 @@ use vigil_engine::{AlertRecord, AlertState, Goal, Level};
 
 use super::*;
 
-fn record(ticket: &str, level: Level, state: AlertState) -> AlertRecord {
+pub(super) fn record(ticket: &str, level: Level, state: AlertState) -> AlertRecord {
     let threshold = if level == Level::Breach { 1.0 } else { 0.8 };
     let key = dedupe_key(12345, ticket, Goal::Response, level, threshold);
     AlertRecord {
