@@ -67,7 +67,7 @@ impl Store {
     /// retryable [`StoreError::Unavailable`] when the database cannot be reached.
     ///
     /// An SQLite store keeps its reporting history in a second file beside its own
-    /// (`vigil.db` → `vigil-reports.db`, see [`history_file`]) with a pool of its own: SQLite
+    /// (`vigil.db` → `vigil-reports.db`) with a pool of its own: SQLite
     /// has one writer per file, and the fact writer's transactions, the largest the service
     /// makes, would otherwise hold the lock the alert writer and the outboxes wait for.
     pub async fn connect_with(config: &StoreConfig) -> Result<Store, StoreError> {
@@ -76,10 +76,7 @@ impl Store {
         let acquire = config.acquire_timeout.as_std();
         let store = if url.starts_with("sqlite:") {
             let options = sqlite_options(url)?;
-            let history_options = options
-                .clone()
-                .filename(history_file(url, options.get_filename()));
-            let history = sqlite_pool(history_options, max, acquire).await?;
+            let history = sqlite_pool(history_options(url, &options)?, max, acquire).await?;
             SQLITE_HISTORY_MIGRATIONS.run(&history).await?;
             let pool = sqlite_pool(options.clone(), max, acquire).await?;
             move_history(&pool, &options).await?;
@@ -162,12 +159,22 @@ pub(crate) async fn sqlite_pool(
         .await?)
 }
 
-/// The file of an SQLite store's reporting history, beside the store's: `vigil.db` →
-/// `vigil-reports.db`. An in-memory store gets an in-memory one.
-fn history_file(url: &str, path: &Path) -> String {
+/// The connect options of an SQLite store's reporting history: the store's, on the file
+/// [`history_file`] names, or on an in-memory database of its own for an in-memory store.
+fn history_options(
+    url: &str,
+    options: &SqliteConnectOptions,
+) -> Result<SqliteConnectOptions, StoreError> {
+    let path = options.get_filename();
     if in_memory(url, path) {
-        return ":memory:".to_string();
+        return sqlite_options("sqlite::memory:");
     }
+    Ok(options.clone().filename(history_file(path)))
+}
+
+/// The file of an SQLite store's reporting history, beside the store's file at `path`:
+/// `vigil.db` → `vigil-reports.db`.
+fn history_file(path: &Path) -> String {
     let stem = path
         .file_stem()
         .map(|s| s.to_string_lossy())
@@ -198,7 +205,7 @@ async fn move_history(pool: &SqlitePool, options: &SqliteConnectOptions) -> Resu
     }
     let mut conn = pool.acquire().await?;
     sqlx::query("ATTACH DATABASE ?1 AS history")
-        .bind(history_file("", url_path))
+        .bind(history_file(url_path))
         .execute(&mut *conn)
         .await?;
     let mut tx = conn.begin().await?;
@@ -230,7 +237,6 @@ fn in_memory(url: &str, path: &Path) -> bool {
     url.contains(":memory:")
         || url.contains("mode=memory")
         || path.as_os_str().to_string_lossy().starts_with("file:")
-        || path.as_os_str() == ":memory:"
 }
 
 fn invalid_url(url: &str, reason: String) -> StoreError {

@@ -352,6 +352,16 @@ async fn sqlite_keeps_the_reporting_history_in_a_file_of_its_own() {
 }
 
 #[tokio::test]
+async fn an_in_memory_sqlite_store_keeps_a_reporting_history_too() {
+    let store = Store::connect("sqlite::memory:").await.unwrap();
+    let facts = [fact("T1", NOW, FactKind::Created)];
+    let f = store.report_facts();
+    assert_eq!(f.record(&facts, &utc_day).await.unwrap(), 1);
+    assert_eq!(f.between(5, NOW, NOW + 1).await.unwrap().len(), 1);
+    assert_eq!(f.record(&facts, &utc_day).await.unwrap(), 0);
+}
+
+#[tokio::test]
 async fn sqlite_moves_a_reporting_history_kept_in_the_store_file() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/vigil.db", dir.path().display());
