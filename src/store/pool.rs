@@ -191,8 +191,8 @@ fn history_file(path: &Path) -> String {
 /// Rows already there are kept, so a move cut short is finished at the next start.
 async fn move_history(pool: &SqlitePool, options: &SqliteConnectOptions) -> Result<(), StoreError> {
     use sqlx::Connection;
-    let url_path = options.get_filename();
-    if in_memory("", url_path) {
+    let path = options.get_filename();
+    if in_memory("", path) {
         return Ok(());
     }
     let kept: i64 = sqlx::query_scalar(
@@ -205,7 +205,7 @@ async fn move_history(pool: &SqlitePool, options: &SqliteConnectOptions) -> Resu
     }
     let mut conn = pool.acquire().await?;
     sqlx::query("ATTACH DATABASE ?1 AS history")
-        .bind(history_file(url_path))
+        .bind(history_file(path))
         .execute(&mut *conn)
         .await?;
     let mut tx = conn.begin().await?;
@@ -233,6 +233,7 @@ async fn move_history(pool: &SqlitePool, options: &SqliteConnectOptions) -> Resu
     Ok(())
 }
 
+/// Whether the SQLite store of `url` (file `path`) is an in-memory database.
 fn in_memory(url: &str, path: &Path) -> bool {
     url.contains(":memory:")
         || url.contains("mode=memory")
