@@ -79,7 +79,9 @@ impl Store {
             let history = sqlite_pool(history_options(url, &options)?, max, acquire).await?;
             SQLITE_HISTORY_MIGRATIONS.run(&history).await?;
             let pool = sqlite_pool(options.clone(), max, acquire).await?;
-            move_history(&pool, &options).await?;
+            if !in_memory(url, options.get_filename()) {
+                move_history(&pool, options.get_filename()).await?;
+            }
             SQLITE_MIGRATIONS.run(&pool).await?;
             Store {
                 backend: Backend::Sqlite(pool),
@@ -186,15 +188,11 @@ fn history_file(path: &Path) -> String {
     path.with_file_name(name).to_string_lossy().into_owned()
 }
 
-/// Moves a reporting history kept in the store's own file (before it had one of its own) to
-/// the reporting database, whose tables migration 0014 then drops from the store's file.
+/// Moves a reporting history kept in the store's own file at `path` (before it had one of its
+/// own) to the reporting database, whose tables migration 0014 then drops from the store's file.
 /// Rows already there are kept, so a move cut short is finished at the next start.
-async fn move_history(pool: &SqlitePool, options: &SqliteConnectOptions) -> Result<(), StoreError> {
+async fn move_history(pool: &SqlitePool, path: &Path) -> Result<(), StoreError> {
     use sqlx::Connection;
-    let path = options.get_filename();
-    if in_memory("", path) {
-        return Ok(());
-    }
     let kept: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'ticket_facts'",
     )
