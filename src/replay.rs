@@ -5,7 +5,7 @@
 
 use std::io::{self, BufWriter, Read, Write};
 use std::path::Path;
-use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -19,7 +19,7 @@ use vigil_streams::ndjson::{self, NdjsonReader};
 /// Lines decoded per batch handed from the reader thread to the engine.
 const BATCH: usize = 4096;
 /// Batches in flight between the threads.
-const BATCHES_IN_FLIGHT: usize = 8;
+const BATCHES_IN_FLIGHT: usize = 2;
 
 /// Totals of one replay; printed as the summary line.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -42,13 +42,19 @@ pub struct ReplaySummary {
 struct Output {
     batch: Vec<AlertRecord>,
     to_writer: SyncSender<Vec<AlertRecord>>,
+    /// Batches the writer has emptied, to fill again.
+    written: Receiver<Vec<AlertRecord>>,
     summary: ReplaySummary,
 }
 
 impl Output {
     fn flush(&mut self) {
         if !self.batch.is_empty() {
-            let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+            let empty = self
+                .written
+                .try_recv()
+                .unwrap_or_else(|_| Vec::with_capacity(BATCH));
+            let batch = std::mem::replace(&mut self.batch, empty);
             // A closed writer has failed; its error is reported when it is joined.
             let _ = self.to_writer.send(batch);
         }
@@ -110,6 +116,9 @@ pub fn run(
     };
     let started = Instant::now();
     let (tx, rx) = sync_channel::<io::Result<Vec<Line>>>(BATCHES_IN_FLIGHT);
+    // Emptied batches go back to be filled again, so batches are not allocated on one thread
+    // and freed on another for every 4,096 lines.
+    let (to_reader, applied) = sync_channel::<Vec<Line>>(BATCHES_IN_FLIGHT + 2);
     let reader_thread = std::thread::Builder::new()
         .name("replay-read".into())
         .spawn(move || {
@@ -135,27 +144,30 @@ pub fn run(
                         "event is larger than 64 KiB",
                     )),
                 });
-                if batch.len() == BATCH
-                    && tx
-                        .send(Ok(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))))
-                        .is_err()
-                {
-                    return;
+                if batch.len() == BATCH {
+                    let empty = applied
+                        .try_recv()
+                        .unwrap_or_else(|_| Vec::with_capacity(BATCH));
+                    if tx.send(Ok(std::mem::replace(&mut batch, empty))).is_err() {
+                        return;
+                    }
                 }
             }
             let _ = tx.send(Ok(batch));
         })
         .context("cannot start the reader thread")?;
     let (to_writer, from_engine) = sync_channel::<Vec<AlertRecord>>(BATCHES_IN_FLIGHT);
+    let (to_engine, written) = sync_channel::<Vec<AlertRecord>>(BATCHES_IN_FLIGHT + 2);
     let writer_thread = std::thread::Builder::new()
         .name("replay-write".into())
         .spawn(move || -> io::Result<()> {
             let mut out = BufWriter::with_capacity(1 << 16, out);
-            for batch in from_engine {
-                for record in batch {
+            for mut batch in from_engine {
+                for record in batch.drain(..) {
                     serde_json::to_writer(&mut out, &record)?;
                     out.write_all(b"\n")?;
                 }
+                let _ = to_engine.try_send(batch);
             }
             out.flush()
         })
@@ -164,10 +176,12 @@ pub fn run(
     let mut sink = Output {
         batch: Vec::with_capacity(BATCH),
         to_writer,
+        written,
         summary: ReplaySummary::default(),
     };
     for batch in rx {
-        for line in batch.context("cannot read the input")? {
+        let mut batch = batch.context("cannot read the input")?;
+        for line in batch.drain(..) {
             sink.summary.events += 1;
             match line {
                 Line::Event(e) => driver.offer(e, (), &mut sink),
@@ -177,6 +191,7 @@ pub fn run(
                 }
             }
         }
+        let _ = to_reader.try_send(batch);
     }
     driver.finish(&mut sink);
     sink.flush();

@@ -66,9 +66,15 @@ impl<T> Sink<T> for Collected<T> {
 struct Pending<T> {
     at: Millis,
     seq: u64,
+    /// The event's dedupe key, computed as it arrives so its lookup can be prefetched.
+    key: EventKey,
     event: Event,
     tag: T,
 }
+
+/// How many queued events ahead of the one applied the driver prefetches the dedupe lookup of:
+/// far enough for the load to arrive before it is needed, near enough to stay in the cache.
+const PREFETCH_AHEAD: usize = 4;
 
 impl<T> PartialEq for Pending<T> {
     fn eq(&self, o: &Self) -> bool {
@@ -197,6 +203,7 @@ impl<T> EventTimeDriver<T> {
         let pending = Pending {
             at: event.occurred_at,
             seq: self.seq,
+            key: EventKey::new(event.tenant_id, &event.event_id),
             event,
             tag,
         };
@@ -296,7 +303,10 @@ impl<T> EventTimeDriver<T> {
         let Some(p) = self.pop_event() else {
             return;
         };
-        let id_key = EventKey::new(p.event.tenant_id, &p.event.event_id);
+        if let Some(ahead) = self.in_order.get(PREFETCH_AHEAD) {
+            self.applied_ids.prefetch(ahead.key);
+        }
+        let id_key = p.key;
         let idx = self.tenant(p.event.tenant_id);
         let engine = &mut self.tenants[idx as usize];
         // Judged on its own, then as a repeat, then against its ticket (DESIGN.md §3.1).

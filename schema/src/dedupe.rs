@@ -3,24 +3,25 @@
 //! An event is identified by `(tenant_id, event_id)`. [`Dedupe`] keeps only a 128-bit hash of
 //! that pair ([`EventKey`]: XXH3-128 of the tenant id and the length-prefixed event id, with a
 //! fixed seed; fixed by its specification, so equal across runs, machines and Rust releases,
-//! and safe to put in a snapshot). 120 bits of it identify the event; the bottom 8 bits of a
-//! remembered key hold the tag of its time bucket, the bucket of the event's `occurred_at`.
-//! All keys live in one set of tables, so a lookup is one probe however many buckets are live.
+//! and safe to put in a snapshot). A remembered key is its top 96 bits: 88 identify the event,
+//! and the 8 below them hold the tag of its time bucket, the bucket of the event's
+//! `occurred_at`. All keys live in one set of tables, so a lookup is one probe however many
+//! buckets are live.
 //! [`Dedupe::expire_before`] forgets whole buckets that fell out of the window behind a
 //! watermark (one sweep of the keys), so memory is bounded by the number of events whose
 //! `occurred_at` lies in the window, plus one bucket of slack.
 //!
 //! # Bounds
-//! - Memory: about 18–37 bytes per remembered event (a 16-byte key and a 1-byte control word
-//!   per slot of a hash table kept 44–88 % full); [`Dedupe::approx_bytes`] reports it. The
-//!   tables keep the room of the fullest window; a sweep does not shrink them.
+//! - Memory: about 15–19 bytes per remembered event (a 12-byte slot per key, in tables kept
+//!   64–80 % full); [`Dedupe::approx_bytes`] reports it. A sweep sizes each table for the keys
+//!   it keeps.
 //! - Buckets: at most `buckets + 2` are live, whatever the spread of `occurred_at` (an event
 //!   from before the window is filed in the oldest live bucket, one from after the watermark in
 //!   the newest); a lookup probes one table of one shard.
-//! - Collisions: every input bit reaches the 120 identifying bits and the id is
+//! - Collisions: every input bit reaches the 88 identifying bits and the id is
 //!   length-prefixed, so neighbouring tenants or ids cannot be made to collide by construction;
-//!   the chance that some new event is taken for a duplicate by accident is about `n² / 2¹²¹`
-//!   for `n` remembered events (≈ 10⁻²² for ten million).
+//!   the chance that some new event is taken for a duplicate by accident is about `n² / 2⁸⁹`
+//!   for `n` remembered events (≈ 10⁻¹³ for ten million).
 //!
 //! # Invariants
 //! Callers insert an event only after it was applied, so a repeat of a rejected event is judged
@@ -30,9 +31,11 @@
 
 use std::collections::BTreeMap;
 
-use hashbrown::HashTable;
-
 use crate::time::Millis;
+
+mod table;
+
+use table::{KeyTable, Stored, TAG_BITS};
 
 /// Default window: events are remembered for 48 hours of `occurred_at` behind the watermark.
 pub const DEFAULT_WINDOW_MS: Millis = 48 * 3_600_000;
@@ -72,89 +75,73 @@ impl EventKey {
     }
 }
 
-/// Bits at the bottom of a remembered key that hold its bucket's [tag](tag_of) in place of the
-/// key's own bits: a key is identified by its other 120 bits.
-const TAG_BITS: u32 = 8;
-const TAG_MASK: u128 = (1 << TAG_BITS) - 1;
 /// The most buckets a window may be cut into: with the two of slack, every live bucket has a
 /// tag of its own.
 const MAX_BUCKETS: u32 = (1 << TAG_BITS) - 2;
 
-/// What identifies a remembered key: all but its tag bits.
-fn identity(key: u128) -> u128 {
-    key & !TAG_MASK
-}
-
-/// The table hash of a key: 64 of its identity's bits, none of the shard's (keys are already
-/// uniform hashes; hashing them again would only cost time).
-fn hash_of(key: u128) -> u64 {
-    (key >> TAG_BITS) as u64
-}
-
 /// The tag of bucket `bucket`: its index modulo 256, distinct among the at most
 /// `MAX_BUCKETS + 2` consecutive buckets that are live at once.
-fn tag_of(bucket: i64) -> u128 {
-    bucket.rem_euclid(1 << TAG_BITS) as u128
+fn tag_of(bucket: i64) -> u8 {
+    bucket.rem_euclid(1 << TAG_BITS) as u8
 }
 
 /// Shards of the remembered keys, by the key's top bits.
-const SHARDS: usize = 16;
+const SHARD_BITS: u32 = 4;
 
-/// The remembered keys, each tagged with its bucket, in [`SHARDS`] tables chosen by the key's
-/// top bits. A lookup probes one table whatever the number of buckets. A table grows by
-/// doubling, old and new copies side by side while it moves; in shards, only a sixteenth of
-/// the keys move at a time, so growth adds a sixteenth to the peak, not the whole set again.
-#[derive(Debug, Clone, Default)]
-struct Shards([HashTable<u128>; SHARDS]);
+/// The remembered keys, each tagged with its bucket, in `2^SHARD_BITS` tables chosen by the
+/// key's top bits. A lookup probes one table whatever the number of buckets. A table grows by
+/// a quarter, old and new copies side by side while it moves; in shards, only a sixteenth of
+/// the keys move at a time, so growth adds a sixtieth or so to the peak, not the whole set.
+#[derive(Debug, Clone)]
+struct Shards([KeyTable; 1 << SHARD_BITS]);
+
+impl Default for Shards {
+    fn default() -> Self {
+        Shards(std::array::from_fn(|_| KeyTable::new(SHARD_BITS)))
+    }
+}
 
 impl Shards {
-    /// The shard of a key: its top four bits.
+    /// The shard of a key: its top bits.
     fn shard(key: u128) -> usize {
-        (key >> 124) as usize
+        (key >> (128 - SHARD_BITS)) as usize
     }
 
     fn contains(&self, key: u128) -> bool {
-        let id = identity(key);
-        self.0[Shards::shard(key)]
-            .find(hash_of(key), |&k| identity(k) == id)
-            .is_some()
+        self.0[Shards::shard(key)].contains(Stored::of(key))
+    }
+
+    fn prefetch(&self, key: u128) {
+        self.0[Shards::shard(key)].prefetch(Stored::of(key));
     }
 
     /// Remembers `key` tagged `tag`; false (and nothing changed) if it was remembered already.
-    fn insert(&mut self, key: u128, tag: u128) -> bool {
-        let id = identity(key);
-        match self.0[Shards::shard(key)].entry(
-            hash_of(key),
-            |&k| identity(k) == id,
-            |&k| hash_of(k),
-        ) {
-            hashbrown::hash_table::Entry::Occupied(_) => false,
-            hashbrown::hash_table::Entry::Vacant(slot) => {
-                slot.insert(id | tag);
-                true
-            }
+    fn insert(&mut self, key: u128, tag: u8) -> bool {
+        self.0[Shards::shard(key)].insert(Stored::of(key), tag)
+    }
+
+    /// Forgets every key whose tag is marked in `dead`, each shard then sized for the rest.
+    /// Makes room for `more` keys spread evenly over the shards, and a sixteenth to spare.
+    fn reserve(&mut self, more: usize) {
+        let per_shard = more / self.0.len();
+        for table in &mut self.0 {
+            table.reserve(per_shard + per_shard / 16 + 16);
         }
     }
 
-    /// Forgets every key whose tag is marked in `dead`. Each shard is copied into a table of
-    /// its own capacity: removing in place would leave tombstones that make the next inserts
-    /// double the table, though the keys fit.
     fn forget(&mut self, dead: &[bool; 1 << TAG_BITS]) {
         for table in &mut self.0 {
-            let mut kept = HashTable::with_capacity(table.capacity());
-            for &key in table.iter().filter(|k| !dead[(**k & TAG_MASK) as usize]) {
-                kept.insert_unique(hash_of(key), key, |&k| hash_of(k));
-            }
-            *table = kept;
+            table.forget(dead);
         }
     }
 
     fn allocation_size(&self) -> usize {
-        self.0.iter().map(HashTable::allocation_size).sum()
+        self.0.iter().map(KeyTable::allocation_size).sum()
     }
 
-    fn iter(&self) -> impl Iterator<Item = &u128> + '_ {
-        self.0.iter().flatten()
+    /// Every key with its tag.
+    fn iter(&self) -> impl Iterator<Item = (Stored, u8)> + '_ {
+        self.0.iter().flat_map(KeyTable::iter)
     }
 }
 
@@ -218,6 +205,12 @@ impl Dedupe {
         self.keys.contains(key.0)
     }
 
+    /// Starts loading what a lookup of `key` reads first into the CPU's cache, for callers that
+    /// know which keys they look up next (a replay, a few events ahead). Changes nothing.
+    pub fn prefetch(&self, key: EventKey) {
+        self.keys.prefetch(key.0);
+    }
+
     /// Remembers an applied event. Returns false if it was already remembered.
     pub fn insert(&mut self, tenant_id: u64, event_id: &str, occurred_at: Millis) -> bool {
         self.insert_key(EventKey::new(tenant_id, event_id), occurred_at)
@@ -244,6 +237,12 @@ impl Dedupe {
         true
     }
 
+    /// Makes room for `more` events, as a restore that knows their number does first: the tables
+    /// are sized once instead of growing step by step.
+    pub fn reserve(&mut self, more: usize) {
+        self.keys.reserve(more);
+    }
+
     /// Forgets every bucket that lies wholly before `watermark_ms - window`. Returns how many
     /// events were forgotten. The watermark never needs to be monotonic; a lower one is a no-op.
     /// Forgetting sweeps the remembered keys once (at most once per bucket width of watermark).
@@ -263,7 +262,7 @@ impl Dedupe {
             // one bucket.
             let mut dead = [false; 1 << TAG_BITS];
             for &bucket in expired.keys() {
-                dead[tag_of(bucket) as usize] = true;
+                dead[usize::from(tag_of(bucket))] = true;
             }
             self.keys.forget(&dead);
         }
@@ -305,22 +304,32 @@ impl Dedupe {
     }
 
     /// Every remembered key with the start of its bucket, for a snapshot; restore with
-    /// [`insert_key`](Self::insert_key) into a `Dedupe` of the same window. A key's bottom 8
-    /// bits are its bucket's tag, not its own bits; restoring ignores them.
+    /// [`insert_key`](Self::insert_key) into a `Dedupe` of the same window. Only a key's top 88
+    /// bits are its own: the 8 below them hold its bucket's tag and the rest are zero;
+    /// restoring ignores all 40.
     pub fn entries(&self) -> impl Iterator<Item = (EventKey, Millis)> + '_ {
         let mut start_of_tag = [0; 1 << TAG_BITS];
         for &bucket in self.buckets.keys() {
-            start_of_tag[tag_of(bucket) as usize] = bucket.saturating_mul(self.bucket_ms);
+            start_of_tag[usize::from(tag_of(bucket))] = bucket.saturating_mul(self.bucket_ms);
         }
         self.keys
             .iter()
-            .map(move |&key| (EventKey(key), start_of_tag[(key & TAG_MASK) as usize]))
+            .map(move |(key, tag)| (EventKey(key.with_tag(tag)), start_of_tag[usize::from(tag)]))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Bits at the bottom of a key that are not kept: a remembered key is its top 96 bits, of
+    /// which the bottom [`TAG_BITS`] hold its bucket's tag.
+    const UNKEPT_BITS: u32 = 32 + TAG_BITS;
+
+    /// What identifies a key: its top 88 bits.
+    fn identity(key: u128) -> u128 {
+        key >> UNKEPT_BITS
+    }
 
     const HOUR: Millis = 3_600_000;
 
@@ -472,7 +481,7 @@ mod tests {
         assert!(d.len() <= (48 + 6) * per_hour as usize, "{}", d.len());
         assert!(d.len() >= 48 * per_hour as usize, "{}", d.len());
         let per_event = d.approx_bytes() as f64 / d.len() as f64;
-        assert!(per_event < 24.0, "{per_event} bytes per event");
+        assert!(per_event < 20.0, "{per_event} bytes per event");
     }
 
     /// The rules of [`Dedupe`] on plain maps: each identity with its bucket.
@@ -570,7 +579,8 @@ mod tests {
         assert!(d.insert_key(EventKey(key.0 ^ 0x5a), HOUR));
         assert!(d.contains_key(key));
         assert!(!d.insert_key(key, 30 * HOUR));
-        assert!(!d.contains_key(EventKey(key.0 ^ (1 << TAG_BITS))));
+        assert!(d.contains_key(EventKey(key.0 ^ ((1 << UNKEPT_BITS) - 1))));
+        assert!(!d.contains_key(EventKey(key.0 ^ (1 << UNKEPT_BITS))));
     }
 
     #[test]
@@ -580,6 +590,7 @@ mod tests {
             d.insert(i % 3 + 1, &format!("e{i}"), i as Millis * HOUR / 4);
         }
         let mut restored = Dedupe::new(48 * HOUR);
+        restored.reserve(d.len());
         for (key, at) in d.entries() {
             assert!(restored.insert_key(key, at));
         }

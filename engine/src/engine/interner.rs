@@ -1,24 +1,37 @@
 //! Small per-tenant string interner (service types, assignees): tickets store a `u32`.
 
-use hashbrown::HashMap;
+use std::hash::BuildHasher;
 
-/// Names to dense ids and back.
+use hashbrown::HashTable;
+
+/// Names to dense ids and back. Each name is kept once: the index holds ids and compares
+/// through `names`.
 #[derive(Debug, Default)]
 pub struct Interner {
-    ids: HashMap<Box<str>, u32>,
+    ids: HashTable<u32>,
     names: Vec<Box<str>>,
+    hasher: foldhash::fast::FixedState,
 }
 
 impl Interner {
     /// The id of a name, adding it if new.
     pub fn intern(&mut self, name: &str) -> u32 {
-        if let Some(id) = self.ids.get(name) {
-            return *id;
+        let names = &self.names;
+        let hasher = &self.hasher;
+        let entry = self.ids.entry(
+            hasher.hash_one(name),
+            |&id| *names[id as usize] == *name,
+            |&id| hasher.hash_one(&*names[id as usize]),
+        );
+        match entry {
+            hashbrown::hash_table::Entry::Occupied(id) => *id.get(),
+            hashbrown::hash_table::Entry::Vacant(slot) => {
+                let id = names.len() as u32;
+                slot.insert(id);
+                self.names.push(name.into());
+                id
+            }
         }
-        let id = self.names.len() as u32;
-        self.names.push(name.into());
-        self.ids.insert(name.into(), id);
-        id
     }
 
     /// Every name, by id.

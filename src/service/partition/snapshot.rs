@@ -220,6 +220,7 @@ impl PartitionWorker {
         }
         match pool.restore(state.tenants) {
             Ok(tenants) => {
+                dedupe.reserve(state.dedupe.len());
                 for (key, at) in state.dedupe {
                     dedupe.insert_key(EventKey(key), at);
                 }
