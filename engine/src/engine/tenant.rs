@@ -74,6 +74,10 @@ pub struct TenantEngine {
     hasher: foldhash::fast::FixedState,
     finals: FinalTickets,
     timers: BinaryHeap<Timer>,
+    /// The top timer as [`next_due`](Self::next_due) last found it live, so that the next call
+    /// need not read its ticket again; forgotten when that goal's `due` changes or its ticket
+    /// goes. It only ever spares a check: a timer that fires is checked again.
+    live_top: Option<(Millis, u32, u8)>,
     service_types: Interner,
     assignees: Interner,
     metrics: RollingMetrics,
@@ -97,6 +101,7 @@ impl TenantEngine {
             hasher: foldhash::fast::FixedState::with_seed(0x5eed),
             finals: FinalTickets::default(),
             timers: BinaryHeap::new(),
+            live_top: None,
             service_types: Interner::default(),
             assignees: Interner::default(),
             metrics: RollingMetrics::default(),
@@ -459,6 +464,7 @@ impl TenantEngine {
             elapsed_ms: elapsed,
             wall_ms: t - tk.created_at,
         };
+        self.due_changed(slot, goal);
         if self.settings.keep_metrics {
             self.metrics.goal_stopped(t, stopped);
         }
@@ -500,6 +506,9 @@ impl TenantEngine {
         }
         self.slots[slot as usize] = None;
         self.free.push(slot);
+        if self.live_top.is_some_and(|(_, s, _)| s == slot) {
+            self.live_top = None;
+        }
         self.finals.insert(hash, t);
         self.open -= 1;
     }

@@ -774,3 +774,46 @@ fn stopped_goals_are_counted_per_priority_and_service_type() {
         .by(GroupBy::Priority, now, minute(-120), minute(-60))
         .is_empty());
 }
+
+#[test]
+fn next_due_follows_the_top_timer_as_its_goal_changes_or_its_ticket_goes() {
+    let mut e = crate::TenantEngine::new(1, book(CRIT_30), Arc::new(EngineSettings::default()));
+    let mut out = Vec::new();
+    let crit = r#","priority":"CRITICAL""#;
+    e.apply(&event_of("a", "T", "ticket.created", 0, crit), &mut out)
+        .unwrap();
+    // Response warning at 80% of 30 min.
+    assert_eq!(e.next_due(), Some(minute(24)));
+    assert_eq!(e.next_due(), Some(minute(24)));
+    // The first response stops the response goal: its timer is dead, the resolution's is next.
+    let status = r#","status":"IN_PROGRESS""#;
+    e.apply(
+        &event_of("b", "T", "ticket.status_changed", 1, status),
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(e.next_due(), Some(minute(192)));
+    // A pause moves nothing earlier and leaves no timer due.
+    let hold = r#","status":"ON_HOLD""#;
+    e.apply(
+        &event_of("c", "T", "ticket.status_changed", 2, hold),
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(e.next_due(), None);
+    let back = r#","status":"IN_PROGRESS""#;
+    e.apply(
+        &event_of("d", "T", "ticket.status_changed", 12, back),
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(e.next_due(), Some(minute(202)));
+    // A final ticket leaves no timer.
+    let closed = r#","status":"CANCELLED""#;
+    e.apply(
+        &event_of("e", "T", "ticket.status_changed", 13, closed),
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(e.next_due(), None);
+}

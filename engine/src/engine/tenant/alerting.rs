@@ -143,6 +143,7 @@ impl TenantEngine {
             let g = &mut tk.goals[goal.index()];
             if g.due != due {
                 g.due = due;
+                self.due_changed(slot, goal);
                 if due != NEVER {
                     self.timers.push(Reverse((due, slot, goal.index() as u8)));
                 }
@@ -169,10 +170,23 @@ impl TenantEngine {
             .is_some_and(|t| t.goals[usize::from(goal)].due == due)
     }
 
-    /// The earliest pending crossing of any ticket.
+    /// Forgets that the timer of a goal was found live, once its `due` changed.
+    pub(super) fn due_changed(&mut self, slot: u32, goal: Goal) {
+        if self
+            .live_top
+            .is_some_and(|(_, s, g)| s == slot && usize::from(g) == goal.index())
+        {
+            self.live_top = None;
+        }
+    }
+
+    /// The earliest pending crossing of any ticket. Called after every event, so the top
+    /// timer's ticket (a cache miss, most often for nothing new) is read only when the top or
+    /// its goal changed since it was last found live.
     pub fn next_due(&mut self) -> Option<Millis> {
         while let Some(Reverse(top)) = self.timers.peek().copied() {
-            if self.timer_is_live(top) {
+            if self.live_top == Some(top) || self.timer_is_live(top) {
+                self.live_top = Some(top);
                 return Some(top.0);
             }
             self.timers.pop();
