@@ -340,7 +340,9 @@ impl Rig {
     async fn settle(&self) -> (usize, usize, usize) {
         let mut rows = self.expected.rows.clone();
         rows.sort();
-        wait_for_store(&self.store, rows.clone()).await;
+        // The store's rows get the same time as every other check of a fault's outcome: after
+        // PostgreSQL's 30 s outage, a loaded machine can take longer than `WAIT` to reconnect.
+        wait_for_store_within(&self.store, rows.clone(), SETTLE).await;
         wait_published(&self.store, rows.len()).await;
         let mut ids = self.expected.ids.clone();
         ids.sort();

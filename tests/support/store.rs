@@ -148,10 +148,20 @@ pub async fn store_keys(db: impl Into<StoreAt>) -> Vec<AlertKey> {
 }
 
 /// Polls the store until its rows, as sorted keys, equal `expected` (sorted here).
-pub async fn wait_for_store(db: impl Into<StoreAt>, mut expected: Vec<AlertKey>) -> Vec<StoredRow> {
+pub async fn wait_for_store(db: impl Into<StoreAt>, expected: Vec<AlertKey>) -> Vec<StoredRow> {
+    wait_for_store_within(db, expected, WAIT).await
+}
+
+/// [`wait_for_store`], giving up after `within` instead of [`WAIT`] (after a fault, whose
+/// recovery takes its own time).
+pub async fn wait_for_store_within(
+    db: impl Into<StoreAt>,
+    mut expected: Vec<AlertKey>,
+    within: Duration,
+) -> Vec<StoredRow> {
     let store = db.into();
     expected.sort();
-    let deadline = Instant::now() + WAIT;
+    let deadline = Instant::now() + within;
     loop {
         let rows = store_alerts(&store).await;
         let keys: Vec<AlertKey> = rows.iter().map(|r| r.key.clone()).collect();
