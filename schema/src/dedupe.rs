@@ -91,7 +91,7 @@ const SHARD_BITS: u32 = 4;
 /// The remembered keys, each tagged with its bucket, in `2^SHARD_BITS` tables chosen by the
 /// key's top bits. A lookup probes one table whatever the number of buckets. A table grows by
 /// a quarter, old and new copies side by side while it moves; in shards, only a sixteenth of
-/// the keys move at a time, so growth adds a sixtieth or so to the peak, not the whole set.
+/// the keys move at a time, so growth adds a sixteenth of their room to the peak, not all of it.
 #[derive(Debug, Clone)]
 struct Shards([KeyTable; 1 << SHARD_BITS]);
 
@@ -120,7 +120,6 @@ impl Shards {
         self.0[Shards::shard(key)].insert(Stored::of(key), tag)
     }
 
-    /// Forgets every key whose tag is marked in `dead`, each shard then sized for the rest.
     /// Makes room for `more` keys spread evenly over the shards, and a sixteenth to spare.
     fn reserve(&mut self, more: usize) {
         let per_shard = more / self.0.len();
@@ -129,6 +128,7 @@ impl Shards {
         }
     }
 
+    /// Forgets every key whose tag is marked in `dead`, each shard then sized for the rest.
     fn forget(&mut self, dead: &[bool; 1 << TAG_BITS]) {
         for table in &mut self.0 {
             table.forget(dead);
