@@ -25,8 +25,12 @@ use crate::metrics::{GroupedCompliance, RollingMetrics};
 
 /// The format this build writes and reads. Bump it with every change of the payload's
 /// shape, or of what its values mean (such as the hash of ticket ids in
-/// [`TenantState::finals`]).
-pub const FORMAT_VERSION: u16 = 1;
+/// [`TenantState::finals`]), and read the format before it with [`decode_format`] to
+/// migrate it.
+///
+/// - 1: the first.
+/// - 2: a partition's dedupe memory as its tables hold it (`vigil_schema::dedupe::DedupeImage`).
+pub const FORMAT_VERSION: u16 = 2;
 
 const MAGIC: [u8; 4] = *b"VGSN";
 const HEADER_LEN: usize = 4 + 2 + 8;
@@ -60,10 +64,16 @@ pub enum SnapshotError {
 
 /// Writes `value` as a snapshot: header, then postcard payload.
 pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, SnapshotError> {
+    encode_format(value, FORMAT_VERSION)
+}
+
+/// Writes `value` as a snapshot of format `format`: what [`encode`] does, for tests of the
+/// migration from an older format.
+pub fn encode_format<T: Serialize>(value: &T, format: u16) -> Result<Vec<u8>, SnapshotError> {
     let payload = postcard::to_allocvec(value).map_err(|e| SnapshotError::Encode(e.to_string()))?;
     let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
     out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&format.to_le_bytes());
     out.extend_from_slice(&xxhash_rust::xxh3::xxh3_64(&payload).to_le_bytes());
     out.extend_from_slice(&payload);
     Ok(out)
@@ -71,11 +81,17 @@ pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, SnapshotError> {
 
 /// Reads a snapshot written by [`encode`], checking its magic, format version and checksum.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, SnapshotError> {
+    decode_format(bytes, FORMAT_VERSION)
+}
+
+/// Reads a snapshot of format `format` (an older one, to migrate it), checking its magic,
+/// format version and checksum.
+pub fn decode_format<T: DeserializeOwned>(bytes: &[u8], format: u16) -> Result<T, SnapshotError> {
     if bytes.len() < HEADER_LEN || bytes[..4] != MAGIC {
         return Err(SnapshotError::NotASnapshot);
     }
     let found = u16::from_le_bytes([bytes[4], bytes[5]]);
-    if found != FORMAT_VERSION {
+    if found != format {
         return Err(SnapshotError::Version { found });
     }
     let mut sum = [0u8; 8];

@@ -31,6 +31,9 @@
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
+use serde_bytes::ByteBuf;
+
 use crate::time::Millis;
 
 mod table;
@@ -140,6 +143,7 @@ impl Shards {
     }
 
     /// Every key with its tag.
+    #[cfg(test)]
     fn iter(&self) -> impl Iterator<Item = (Stored, u8)> + '_ {
         self.0.iter().flat_map(KeyTable::iter)
     }
@@ -303,20 +307,138 @@ impl Dedupe {
         self.keys.allocation_size()
     }
 
-    /// Every remembered key with the start of its bucket, for a snapshot; restore with
-    /// [`insert_key`](Self::insert_key) into a `Dedupe` of the same window. Only a key's top 88
-    /// bits are its own: the 8 below them hold its bucket's tag and the rest are zero;
-    /// restoring ignores all 40.
-    pub fn entries(&self) -> impl Iterator<Item = (EventKey, Millis)> + '_ {
-        let mut start_of_tag = [0; 1 << TAG_BITS];
-        for &bucket in self.buckets.keys() {
-            start_of_tag[usize::from(tag_of(bucket))] = bucket.saturating_mul(self.bucket_ms);
+    /// The memory as a snapshot keeps it; [`restore_image`](Self::restore_image) reads it
+    /// back.
+    pub fn image(&self) -> DedupeImage {
+        DedupeImage {
+            window_ms: self.window,
+            bucket_ms: self.bucket_ms,
+            floor: self.floor,
+            buckets: self.buckets.keys().copied().collect(),
+            shards: self
+                .keys
+                .0
+                .iter()
+                .map(|table| {
+                    let mut keys = Vec::new();
+                    table.write_keys(&mut keys);
+                    ByteBuf::from(keys)
+                })
+                .collect(),
         }
-        self.keys
+    }
+
+    /// Restores what [`image`](Self::image) took, in place of what this memory holds. An
+    /// image of the same window and buckets is loaded in one pass with no lookups; one of
+    /// another is restored key by key into this memory's buckets. An image that does not hold
+    /// together is refused with nothing changed.
+    pub fn restore_image(&mut self, image: DedupeImage) -> Result<(), CorruptImage> {
+        if image.shards.len() != self.keys.0.len() {
+            return Err(CorruptImage("another number of shards"));
+        }
+        // Live buckets span fewer than 256 indices, so each has a tag of its own.
+        let ascending = image.buckets.windows(2).all(|w| w[0] < w[1]);
+        let span = match (image.buckets.first(), image.buckets.last()) {
+            (Some(first), Some(last)) => last.saturating_sub(*first),
+            _ => 0,
+        };
+        if !ascending || span > i64::from(MAX_BUCKETS) + 1 || image.bucket_ms < 1 {
+            return Err(CorruptImage(
+                "its buckets are out of order or too far apart",
+            ));
+        }
+        let mut per_tag = [0usize; 1 << TAG_BITS];
+        let mut shards = Vec::with_capacity(image.shards.len());
+        for (prefix, keys) in (0u64..).zip(&image.shards) {
+            let table = KeyTable::from_keys(SHARD_BITS, prefix, keys, |tag| {
+                per_tag[usize::from(tag)] += 1;
+            })
+            .ok_or(CorruptImage("its keys are not a shard's keys in order"))?;
+            shards.push(table);
+        }
+        let live_tags: usize = image
+            .buckets
             .iter()
-            .map(move |(key, tag)| (EventKey(key.with_tag(tag)), start_of_tag[usize::from(tag)]))
+            .map(|&bucket| per_tag[usize::from(tag_of(bucket))])
+            .sum();
+        if live_tags != per_tag.iter().sum::<usize>() {
+            return Err(CorruptImage("a key's tag names no live bucket"));
+        }
+        if (image.window_ms, image.bucket_ms) != (self.window, self.bucket_ms) {
+            self.restore_rebucketed(&image, &shards);
+            return Ok(());
+        }
+        let Ok(shards) = shards.try_into() else {
+            return Err(CorruptImage("another number of shards"));
+        };
+        self.keys = Shards(shards);
+        self.floor = image.floor;
+        self.buckets = image
+            .buckets
+            .iter()
+            .map(|&bucket| (bucket, per_tag[usize::from(tag_of(bucket))]))
+            .filter(|&(_, keys)| keys > 0)
+            .collect();
+        self.len = live_tags;
+        Ok(())
+    }
+
+    /// Replaces what this memory holds with keys taken with another window, key by key, each
+    /// into this memory's bucket of its old bucket's start.
+    fn restore_rebucketed(&mut self, image: &DedupeImage, shards: &[KeyTable]) {
+        *self = Dedupe {
+            keys: Shards::default(),
+            buckets: BTreeMap::new(),
+            len: 0,
+            ..*self
+        };
+        let mut start_of_tag = [0; 1 << TAG_BITS];
+        for &bucket in &image.buckets {
+            start_of_tag[usize::from(tag_of(bucket))] = bucket.saturating_mul(image.bucket_ms);
+        }
+        // The old memory's watermark, at least: its window after its floor, and its newest
+        // bucket. This memory's floor lies its own window behind that.
+        let newest = image
+            .buckets
+            .last()
+            .map(|b| b.saturating_mul(image.bucket_ms));
+        let behind_floor = image.floor.map(|f| {
+            f.saturating_mul(image.bucket_ms)
+                .saturating_add(image.window_ms)
+        });
+        self.floor = newest.max(behind_floor).map(|watermark| {
+            watermark
+                .saturating_sub(self.window)
+                .div_euclid(self.bucket_ms)
+        });
+        self.reserve(shards.iter().map(KeyTable::len).sum());
+        for (key, tag) in shards.iter().flat_map(KeyTable::iter) {
+            self.insert_key(EventKey(key.with_tag(tag)), start_of_tag[usize::from(tag)]);
+        }
     }
 }
+
+/// The dedupe memory as a snapshot keeps it: its live buckets, and each shard's keys with their
+/// buckets' tags, 12 bytes each in the order the tables hold them, so that restoring needs no
+/// lookup. A key keeps its top 96 bits, as the memory does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DedupeImage {
+    /// The window, in milliseconds of `occurred_at`.
+    window_ms: Millis,
+    /// Width of a bucket, in milliseconds of `occurred_at`.
+    bucket_ms: Millis,
+    /// Lowest live bucket index.
+    floor: Option<i64>,
+    /// Indices (`occurred_at / bucket_ms`) of the buckets that hold keys, ascending.
+    buckets: Vec<i64>,
+    /// Each shard's keys: bits 64–127, then 32–63 with the tag in the bottom 8, little endian.
+    shards: Vec<ByteBuf>,
+}
+
+/// A [`DedupeImage`] that cannot be restored (the snapshot holding it is not used).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the dedupe memory's image is corrupt: {0}")]
+pub struct CorruptImage(&'static str);
 
 #[cfg(test)]
 mod tests {
@@ -560,15 +682,15 @@ mod tests {
             }
             proptest::prop_assert!(d.bucket_count() <= buckets as usize + 2);
             let mut restored = Dedupe::with_buckets(window, buckets);
-            restored.floor = d.floor;
-            for (key, at) in d.entries() {
-                proptest::prop_assert!(restored.insert_key(key, at));
-                proptest::prop_assert_eq!(
-                    Some(&at.div_euclid(m.bucket_ms)),
-                    m.keys.get(&identity(key.0))
-                );
-            }
+            proptest::prop_assert!(restored.restore_image(d.image()).is_ok());
             proptest::prop_assert_eq!(restored.len(), d.len());
+            proptest::prop_assert_eq!(&restored.buckets, &d.buckets);
+            proptest::prop_assert_eq!(restored.next_expiry(), d.next_expiry());
+            proptest::prop_assert_eq!(restored.image(), d.image());
+            for (key, tag) in restored.keys.iter() {
+                let bucket = restored.buckets.keys().find(|&&b| tag_of(b) == tag);
+                proptest::prop_assert_eq!(bucket, m.keys.get(&identity(key.with_tag(0))));
+            }
         }
     }
 
@@ -583,18 +705,72 @@ mod tests {
         assert!(!d.contains_key(EventKey(key.0 ^ (1 << UNKEPT_BITS))));
     }
 
-    #[test]
-    fn entries_restore_into_an_equal_set() {
+    /// A memory of 100 events over 25 hours, in five 6-hour buckets.
+    fn hundred_events() -> Dedupe {
         let mut d = Dedupe::new(48 * HOUR);
+        d.expire_before(25 * HOUR);
         for i in 0..100 {
             d.insert(i % 3 + 1, &format!("e{i}"), i as Millis * HOUR / 4);
         }
+        d
+    }
+
+    #[test]
+    fn an_image_restores_the_same_memory() {
+        let d = hundred_events();
         let mut restored = Dedupe::new(48 * HOUR);
-        restored.reserve(d.len());
-        for (key, at) in d.entries() {
-            assert!(restored.insert_key(key, at));
-        }
-        assert_eq!(restored.len(), d.len());
+        restored.restore_image(d.image()).unwrap();
+        assert_eq!(restored.len(), 100);
+        assert_eq!(restored.buckets, d.buckets);
         assert!((0..100).all(|i| restored.contains(i % 3 + 1, &format!("e{i}"))));
+        assert!(!restored.contains(1, "e1"));
+        // Expiry goes on as it would have: the first 6-hour bucket goes at 54 hours.
+        assert_eq!(restored.expire_before(54 * HOUR), 24);
+        assert!(!restored.contains(1, "e0") && restored.contains(1, "e24"));
+    }
+
+    #[test]
+    fn an_image_of_another_window_is_restored_into_this_ones_buckets() {
+        let d = hundred_events();
+        let mut restored = Dedupe::with_buckets(24 * HOUR, 24); // 1-hour buckets
+        restored.restore_image(d.image()).unwrap();
+        assert_eq!(restored.len(), 100);
+        assert!((0..100).all(|i| restored.contains(i % 3 + 1, &format!("e{i}"))));
+        // Keys keep their old buckets' starts: hours 0, 6, 12, 18, 24.
+        assert_eq!(restored.bucket_count(), 5);
+    }
+
+    #[test]
+    fn an_image_that_does_not_hold_together_is_refused_with_nothing_changed() {
+        let image = hundred_events().image();
+        let with_shard = |edit: &dyn Fn(&mut Vec<u8>)| {
+            let mut bad = image.clone();
+            let shard = bad.shards.iter_mut().find(|k| k.len() >= 24).unwrap();
+            edit(shard);
+            bad
+        };
+        let cut_short = with_shard(&|keys| keys.truncate(keys.len() - 1));
+        let swapped = with_shard(&|keys| keys[..24].rotate_left(12));
+        let other_shard = with_shard(&|keys| keys[7] ^= 0x80);
+        let mut unknown_bucket = image.clone();
+        unknown_bucket.buckets.pop();
+        let mut far_apart = image.clone();
+        far_apart.buckets[0] -= 300;
+        for bad in [cut_short, swapped, other_shard, unknown_bucket, far_apart] {
+            let mut d = Dedupe::new(48 * HOUR);
+            assert!(d.restore_image(bad).is_err());
+            assert!(d.is_empty() && d.bucket_count() == 0 && d.next_expiry() == Millis::MIN);
+        }
+    }
+
+    #[test]
+    fn an_image_replaces_what_the_memory_held() {
+        for buckets in [8, 12] {
+            let mut other = Dedupe::with_buckets(48 * HOUR, buckets);
+            other.insert(1, "x", 0);
+            other.restore_image(hundred_events().image()).unwrap();
+            assert_eq!(other.len(), 100);
+            assert!(!other.contains(1, "x") && other.contains(1, "e0"));
+        }
     }
 }

@@ -36,6 +36,9 @@ impl Slot {
     }
 }
 
+/// Bytes of a key in [`KeyTable::write_keys`]: `hi` (8) and `lo` (4).
+pub(super) const KEY_BYTES: usize = 12;
+
 /// Bits of `lo` that hold the tag, not the key's own bits.
 pub(super) const TAG_BITS: u32 = 8;
 const TAG_MASK: u32 = (1 << TAG_BITS) - 1;
@@ -199,14 +202,63 @@ impl KeyTable {
     }
 
     /// Number of keys.
-    #[cfg(test)]
-    fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.len
     }
 
     /// Bytes of the slots.
     pub(super) fn allocation_size(&self) -> usize {
         self.slots.capacity() * std::mem::size_of::<Slot>()
+    }
+
+    /// Appends every key with its tag to `out`, in the table's order (ascending `hi`),
+    /// [`KEY_BYTES`] each: `hi` (little endian), then `lo` with the tag (little endian).
+    pub(super) fn write_keys(&self, out: &mut Vec<u8>) {
+        out.reserve(self.len * KEY_BYTES);
+        for slot in self.slots.iter().filter(|s| !s.is_empty()) {
+            out.extend_from_slice(&slot.hi().to_le_bytes());
+            out.extend_from_slice(&slot.lo().to_le_bytes());
+        }
+    }
+
+    /// The table of the keys [`write_keys`](Self::write_keys) wrote, from a table whose keys
+    /// share their top `shared_bits` bits, equal to `prefix`. Each key's tag is passed to
+    /// `on_tag`. The keys are in order already, so this is one pass with no lookups. `None` if
+    /// the bytes are not such keys: cut short, out of order, repeated, or with other top bits.
+    pub(super) fn from_keys(
+        shared_bits: u32,
+        prefix: u64,
+        bytes: &[u8],
+        mut on_tag: impl FnMut(u8),
+    ) -> Option<KeyTable> {
+        if !bytes.len().is_multiple_of(KEY_BYTES) {
+            return None;
+        }
+        let mut slots = Vec::with_capacity(bytes.len() / KEY_BYTES);
+        let mut last = Slot::default();
+        for key in bytes.chunks_exact(KEY_BYTES) {
+            let (hi, lo) = key.split_at(8);
+            let slot = Slot::new(
+                u64::from_le_bytes(hi.try_into().ok()?),
+                u32::from_le_bytes(lo.try_into().ok()?),
+            );
+            let (hi, lo) = (slot.hi(), slot.lo() & !TAG_MASK);
+            let in_order = hi > last.hi() || (hi == last.hi() && lo != last.lo() & !TAG_MASK);
+            let top = hi.checked_shr(64 - shared_bits).unwrap_or(0);
+            if slot.is_empty() || !in_order || top != prefix {
+                return None;
+            }
+            on_tag((slot.lo() & TAG_MASK) as u8);
+            slots.push(slot);
+            last = slot;
+        }
+        let mut table = KeyTable {
+            slots,
+            ..KeyTable::new(shared_bits)
+        };
+        let homes = homes_for(table.slots.len());
+        table.rebuild(homes, margin(homes), |_| true);
+        Some(table)
     }
 
     /// Every key with its tag.

@@ -16,8 +16,9 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 use vigil::telemetry::cluster_metrics;
-use vigil_engine::snapshot::{self, TenantState, FORMAT_VERSION};
+use vigil_engine::snapshot::{self, SnapshotError, TenantState, FORMAT_VERSION};
 use vigil_engine::supervisor::Queued;
+use vigil_schema::dedupe::{CorruptImage, DedupeImage};
 use vigil_schema::{Dedupe, EventKey, Millis};
 
 use super::PartitionWorker;
@@ -43,9 +44,63 @@ struct PartitionState {
     partition: u32,
     /// The last stream sequence whose event the state includes.
     sequence: u64,
+    /// Applied event ids still remembered.
+    dedupe: DedupeImage,
+    tenants: Vec<TenantState>,
+}
+
+/// A partition's state in snapshot format 1, read to migrate it.
+#[derive(Debug, Serialize, Deserialize)]
+struct PartitionStateV1 {
+    partition: u32,
+    sequence: u64,
     /// Applied event ids still remembered: `(key, start of its bucket)`.
     dedupe: Vec<(u128, Millis)>,
     tenants: Vec<TenantState>,
+}
+
+/// A stored partition state, in whichever format it was read.
+enum Decoded {
+    Current(PartitionState),
+    V1(PartitionStateV1),
+}
+
+impl Decoded {
+    /// Reads a snapshot of this build's format or of format 1.
+    fn read(bytes: &[u8]) -> Result<Decoded, SnapshotError> {
+        match snapshot::decode(bytes) {
+            Err(SnapshotError::Version { found: 1 }) => {
+                snapshot::decode_format(bytes, 1).map(Decoded::V1)
+            }
+            decoded => decoded.map(Decoded::Current),
+        }
+    }
+
+    fn partition_and_sequence(&self) -> (u32, u64) {
+        match self {
+            Decoded::Current(s) => (s.partition, s.sequence),
+            Decoded::V1(s) => (s.partition, s.sequence),
+        }
+    }
+
+    /// The tenants' states, and the dedupe memory restored into a copy of `empty` (which has
+    /// this run's window).
+    fn into_parts(self, empty: &Dedupe) -> Result<(Vec<TenantState>, Dedupe), CorruptImage> {
+        let mut dedupe = empty.clone();
+        match self {
+            Decoded::Current(state) => {
+                dedupe.restore_image(state.dedupe)?;
+                Ok((state.tenants, dedupe))
+            }
+            Decoded::V1(state) => {
+                dedupe.reserve(state.dedupe.len());
+                for (key, at) in state.dedupe {
+                    dedupe.insert_key(EventKey(key), at);
+                }
+                Ok((state.tenants, dedupe))
+            }
+        }
+    }
 }
 
 /// When this run last took (or tried to take) a snapshot, of which sequence, and how many of
@@ -163,7 +218,7 @@ impl PartitionWorker {
         let state = PartitionState {
             partition: self.partition,
             sequence,
-            dedupe: dedupe.entries().map(|(k, t)| (k.0, t)).collect(),
+            dedupe: dedupe.image(),
             tenants,
         };
         let bytes = snapshot::encode(&state)?;
@@ -204,34 +259,39 @@ impl PartitionWorker {
         let p = self.partition;
         cluster_metrics::snapshot_bytes(p).set(stored.state.len() as f64);
         cluster_metrics::snapshot_last_saved(p).set(stored.taken_at as f64 / 1000.0);
-        let state: PartitionState = match snapshot::decode(&stored.state) {
-            Ok(state) => state,
+        let decoded = match Decoded::read(&stored.state) {
+            Ok(decoded) => decoded,
             Err(e) => {
                 warn!(sequence = stored.sequence, error = %e, "the partition's snapshot cannot be used; rebuilding from the stream");
                 return 0;
             }
         };
-        if state.partition != self.partition || state.sequence != stored.sequence {
+        if decoded.partition_and_sequence() != (self.partition, stored.sequence) {
             warn!(
                 sequence = stored.sequence,
                 "the partition's snapshot names another partition or sequence; rebuilding from the stream"
             );
             return 0;
         }
-        match pool.restore(state.tenants) {
+        // The dedupe memory first: it is checked, and nothing is restored unless all can be.
+        let (tenants, restored) = match decoded.into_parts(dedupe) {
+            Ok(parts) => parts,
+            Err(e) => {
+                warn!(sequence = stored.sequence, error = %e, "the partition's snapshot cannot be used; rebuilding from the stream");
+                return 0;
+            }
+        };
+        match pool.restore(tenants) {
             Ok(tenants) => {
-                dedupe.reserve(state.dedupe.len());
-                for (key, at) in state.dedupe {
-                    dedupe.insert_key(EventKey(key), at);
-                }
+                *dedupe = restored;
                 info!(
-                    sequence = state.sequence,
+                    sequence = stored.sequence,
                     tenants, "partition restored from its snapshot; reading the stream after it"
                 );
-                state.sequence
+                stored.sequence
             }
             Err(e) => {
-                warn!(sequence = state.sequence, error = %e, "the partition's snapshot cannot be restored; rebuilding from the stream");
+                warn!(sequence = stored.sequence, error = %e, "the partition's snapshot cannot be restored; rebuilding from the stream");
                 0
             }
         }
@@ -258,4 +318,61 @@ async fn barrier<T>(queue: &mpsc::Sender<Queued<T>>, what: &str) -> anyhow::Resu
     })
     .await
     .map_err(|_| anyhow::anyhow!("the {what} writer did not catch up within {BARRIER_TIMEOUT:?}"))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn remembered(keys: u64) -> Dedupe {
+        let mut dedupe = Dedupe::new(48 * 3_600_000);
+        for n in 0..keys {
+            dedupe.insert(7, &format!("e-{n}"), n as Millis * 1_000);
+        }
+        dedupe
+    }
+
+    #[test]
+    fn a_snapshot_restores_the_dedupe_memory_it_was_taken_with() {
+        let state = PartitionState {
+            partition: 3,
+            sequence: 99,
+            dedupe: remembered(1_000).image(),
+            tenants: Vec::new(),
+        };
+        let bytes = snapshot::encode(&state).unwrap();
+        let decoded = Decoded::read(&bytes).unwrap();
+        assert_eq!(decoded.partition_and_sequence(), (3, 99));
+        let (_, dedupe) = decoded.into_parts(&remembered(0)).unwrap();
+        assert_eq!(dedupe.len(), 1_000);
+        assert!(dedupe.contains(7, "e-999") && !dedupe.contains(7, "e-1000"));
+    }
+
+    #[test]
+    fn a_snapshot_of_format_1_is_migrated() {
+        let v1 = PartitionStateV1 {
+            partition: 3,
+            sequence: 99,
+            dedupe: (0..1_000)
+                .map(|n| (EventKey::new(7, &format!("e-{n}")).0, n * 1_000))
+                .collect(),
+            tenants: Vec::new(),
+        };
+        let bytes = snapshot::encode_format(&v1, 1).unwrap();
+        let decoded = Decoded::read(&bytes).unwrap();
+        assert!(matches!(decoded, Decoded::V1(_)));
+        assert_eq!(decoded.partition_and_sequence(), (3, 99));
+        let (_, dedupe) = decoded.into_parts(&remembered(0)).unwrap();
+        assert_eq!(dedupe.len(), 1_000);
+        assert!(dedupe.contains(7, "e-0") && !dedupe.contains(7, "e-1000"));
+    }
+
+    #[test]
+    fn a_snapshot_of_another_format_is_refused() {
+        let bytes = snapshot::encode_format(&0u32, FORMAT_VERSION + 1).unwrap();
+        assert!(matches!(
+            Decoded::read(&bytes),
+            Err(SnapshotError::Version { found }) if found == FORMAT_VERSION + 1
+        ));
+    }
 }
