@@ -8,6 +8,9 @@
 # Usage: load-tests/bench/open_tickets.sh
 #   Environment (defaults): OPEN=1000000 HISTORIES="1000000 5000000 20000000" TENANTS=1000
 #   ROUNDS=3 TAIL=100000; KEEP=1 keeps the temp directory; CARGO_TARGET_DIR is honoured.
+#   DEDUPE_WINDOW (e.g. "1m"; default "0s", the stream's retention) sets [engine]
+#   dedupe_window: a window shorter than the stream's span shows recovery bounded by the
+#   window, not by the history.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$ROOT/scripts/lib.sh"
@@ -18,6 +21,7 @@ HISTORIES=${HISTORIES:-"1000000 5000000 20000000"}
 TENANTS=${TENANTS:-1000}
 ROUNDS=${ROUNDS:-3}
 TAIL=${TAIL:-100000}
+DEDUPE_WINDOW=${DEDUPE_WINDOW:-0s}
 
 . "$ROOT/load-tests/bench/build.sh"
 
@@ -45,7 +49,7 @@ wait_open() { # what
   die "$1: $(metric vigil_open_tickets) tickets open, expected $OPEN"
 }
 
-echo "commit $COMMIT; $(nproc) CPUs; $OPEN open tickets of $TENANTS tenants in 16 partitions; SQLite"
+echo "commit $COMMIT; $(nproc) CPUs; $OPEN open tickets of $TENANTS tenants in 16 partitions; SQLite; dedupe_window $DEDUPE_WINDOW"
 printf '%-12s %-14s %-22s %-22s %-14s %s\n' history "ingest (ev/s)" "ready after SIGTERM (s)" "ready after kill -9 (s)" "tail read" "snapshots (MB)"
 for HISTORY in $HISTORIES; do
   RUN="$WORK/h$HISTORY"
@@ -63,6 +67,7 @@ listen = "127.0.0.1:$HTTP_PORT"
 [engine]
 snapshot_every_events = 100000
 snapshot_interval = "30s"
+dedupe_window = "$DEDUPE_WINDOW"
 [log]
 filter = "info"
 TOML

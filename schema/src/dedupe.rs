@@ -26,8 +26,8 @@
 //! # Invariants
 //! Callers insert an event only after it was applied, so a repeat of a rejected event is judged
 //! again on its own. A duplicate is found in any live bucket, whatever its `occurred_at`. An
-//! event older than the window is kept in the oldest live bucket, so it too is remembered for
-//! at least one bucket width.
+//! event older than the window is kept in the oldest live bucket, so it too is remembered
+//! until that bucket expires: for up to one bucket width of watermark.
 
 use std::collections::BTreeMap;
 

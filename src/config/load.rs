@@ -62,14 +62,18 @@ impl VigilConfig {
         }
     }
 
-    /// The engine settings this configuration implies: final tickets and applied event ids are
-    /// remembered as long as the stream keeps the events that could repeat them. Ticket facts
+    /// The engine settings this configuration implies: final tickets are remembered as long as
+    /// the stream keeps the events that could name them, and applied event ids as long as
+    /// `[engine] dedupe_window` says (by default, as long as the stream). Ticket facts
     /// are kept only where reports and partners take them: the service on the wall clock (the
     /// tenant actors hand them to the fact writer) and what-if runs, never in replay.
     pub fn engine_settings(&self) -> vigil_engine::EngineSettings {
         vigil_engine::EngineSettings {
             final_retention_ms: self.nats.retention.as_millis(),
-            dedupe_window_ms: self.nats.retention.as_millis(),
+            dedupe_window_ms: match self.engine.dedupe_window.as_millis() {
+                0 => self.nats.retention.as_millis(),
+                window => window,
+            },
             keep_facts: false,
             keep_metrics: true,
         }

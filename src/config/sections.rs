@@ -164,6 +164,10 @@ pub struct EngineConfig {
     /// Snapshot a partition's state when this long has passed since its last snapshot and
     /// events came; `"0s"` never by time. Default `"5m"`.
     pub snapshot_interval: ConfigDuration,
+    /// How long applied event ids are remembered to reject repeats (`duplicate_event`), in
+    /// `occurred_at` behind the newest event; `"0s"` means the stream's retention. The memory,
+    /// and each snapshot, hold about 17 bytes per id inside it. Default `"0s"`.
+    pub dedupe_window: ConfigDuration,
 }
 
 impl Default for EngineConfig {
@@ -174,6 +178,7 @@ impl Default for EngineConfig {
             arbiters: 0,
             snapshot_every_events: 100_000,
             snapshot_interval: ConfigDuration::from_mins(5),
+            dedupe_window: ConfigDuration::from_secs(0),
         }
     }
 }

@@ -58,6 +58,9 @@ fn an_empty_file_gives_the_defaults() {
     assert_eq!(c.cluster.lease_ttl.as_millis(), 10_000);
     assert_eq!(c.cluster.lease_replicas, 1);
     assert_eq!(c.nats.replicas, 1);
+    // Event ids are remembered as long as the stream keeps events.
+    assert_eq!(c.engine.dedupe_window.as_millis(), 0);
+    assert_eq!(c.engine_settings().dedupe_window_ms, 35 * 86_400_000);
     assert_eq!(c.metrics.tenant_labels, 100);
     assert_eq!(c.tenants.policies_dir, Path::new("tenants"));
     assert!(c.tenant_policies.is_empty());
@@ -97,6 +100,14 @@ fn the_shipped_configuration_is_valid_once_a_secret_is_set() {
     let config = VigilConfig::load(&path).unwrap();
     assert_eq!(config.tenant_policies.len(), 2);
     assert!(config.calendars.contains_key("business"));
+}
+
+#[test]
+fn the_dedupe_window_can_be_shorter_than_the_stream() {
+    let (_dir, path) = write("[engine]\ndedupe_window = \"6h\"\n", &[]);
+    let c = load_with_env(Some(&path), env(&[])).unwrap().config;
+    assert_eq!(c.engine_settings().dedupe_window_ms, 6 * 3_600_000);
+    assert_eq!(c.engine_settings().final_retention_ms, 35 * 86_400_000);
 }
 
 #[test]
