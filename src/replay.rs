@@ -1,7 +1,8 @@
 //! `vigil replay`: the engine in event time over an NDJSON file of events.
 //!
-//! Two threads: one reads and decodes lines in batches, the other runs the event-time driver
-//! and writes alert records. A bad line is counted as rejected and skipped.
+//! Three threads: one reads and decodes lines in batches, one runs the event-time driver, and
+//! one writes the alert records, deriving their alert ids (the engine runs with
+//! [`EngineSettings::alert_ids`] off). A bad line is counted as rejected and skipped.
 
 use std::io::{self, BufWriter, Read, Write};
 use std::path::Path;
@@ -163,7 +164,8 @@ pub fn run(
         .spawn(move || -> io::Result<()> {
             let mut out = BufWriter::with_capacity(1 << 16, out);
             for mut batch in from_engine {
-                for record in batch.drain(..) {
+                for mut record in batch.drain(..) {
+                    record.derive_alert_id();
                     serde_json::to_writer(&mut out, &record)?;
                     out.write_all(b"\n")?;
                 }

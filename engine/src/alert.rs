@@ -141,6 +141,12 @@ impl AlertRecord {
         )
     }
 
+    /// Sets `alert_id` from the dedupe key, for a record of an engine that leaves it to its
+    /// sink ([`EngineSettings::alert_ids`](crate::EngineSettings::alert_ids) off).
+    pub fn derive_alert_id(&mut self) {
+        self.alert_id = alert_id(&self.dedupe_key());
+    }
+
     /// The `Nats-Msg-Id` of this state change: the dedupe key and the state.
     pub fn message_id(&self) -> String {
         format!("{}:{}", self.dedupe_key(), self.state.as_str())

@@ -76,6 +76,7 @@ impl VigilConfig {
             },
             keep_facts: false,
             keep_metrics: true,
+            alert_ids: true,
         }
     }
 

@@ -46,6 +46,10 @@ pub struct EngineSettings {
     /// need them (the service's API, dashboards and snapshots); a replay or what-if run, whose
     /// output is alerts and goal outcomes, turns them off. Alerts never depend on them.
     pub keep_metrics: bool,
+    /// Whether alert records leave the engine with their `alert_id`. A replay turns it off and
+    /// its writer thread derives each id ([`AlertRecord::derive_alert_id`]), off the engine's
+    /// thread: an id is a SHA-1 of the dedupe key. Records without one have it empty.
+    pub alert_ids: bool,
 }
 
 impl Default for EngineSettings {
@@ -55,6 +59,7 @@ impl Default for EngineSettings {
             dedupe_window_ms: 35 * 86_400_000,
             keep_facts: false,
             keep_metrics: true,
+            alert_ids: true,
         }
     }
 }

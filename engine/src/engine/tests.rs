@@ -8,7 +8,7 @@ use vigil_schema::{decode, format_instant, Event, RejectReason, Rejection};
 use crate::alert::AlertRecord;
 use crate::calendar::CalendarSpec;
 use crate::engine::EngineSettings;
-use crate::event_time::{EventTimeDriver, Sink};
+use crate::event_time::{Collected, EventTimeDriver, Sink};
 use crate::policy::{PolicyBook, PolicySpec};
 
 #[derive(Default)]
@@ -65,8 +65,19 @@ fn drive(
     sla: &str,
     events: &[(i64, &str, &str, &str)],
 ) -> (Collect, EventTimeDriver<()>) {
-    let mut d = EventTimeDriver::new(book(sla), Arc::new(settings), 300_000);
     let mut sink = Collect::default();
+    let d = drive_into(settings, sla, events, &mut sink);
+    (sink, d)
+}
+
+/// Drives `events` (minute, ticket, event type, more fields) into `sink`.
+fn drive_into(
+    settings: EngineSettings,
+    sla: &str,
+    events: &[(i64, &str, &str, &str)],
+    sink: &mut impl Sink<()>,
+) -> EventTimeDriver<()> {
+    let mut d = EventTimeDriver::new(book(sla), Arc::new(settings), 300_000);
     let base = vigil_schema::parse_instant("2026-11-23T00:00:00Z").unwrap();
     for (i, (min, ticket, kind, extra)) in events.iter().enumerate() {
         let at = format_instant(base + min * 60_000);
@@ -79,10 +90,10 @@ fn drive(
             r#"{{"schema":1,"event_id":"e{i}","event_type":"{kind}","tenant_id":1,"ticket_id":"{ticket}","occurred_at":"{at}"{extra}}}"#
         );
         let ev = decode(json.as_bytes()).unwrap_or_else(|r| panic!("{json}: {r}"));
-        d.offer(ev, (), &mut sink);
+        d.offer(ev, (), sink);
     }
-    d.finish(&mut sink);
-    (sink, d)
+    d.finish(sink);
+    d
 }
 
 const CRIT_30: &str = r#"warn_at = [0.8]
@@ -143,7 +154,7 @@ fn a_stop_exactly_at_the_deadline_is_met_and_resolves_the_warning() {
 }
 
 #[test]
-fn alerts_are_the_same_without_metrics_and_none_are_kept() {
+fn alerts_are_the_same_without_metrics_or_alert_ids_and_no_metrics_are_kept() {
     use crate::metrics::{GroupBy, RollingMetrics};
     let events = [
         created(0, "A", "CRITICAL"),
@@ -199,6 +210,22 @@ fn alerts_are_the_same_without_metrics_and_none_are_kept() {
     assert_ne!(compliance(&kept), Some(0));
     assert_eq!(metrics(&skipped), Some(RollingMetrics::default()));
     assert_eq!(compliance(&skipped), Some(0));
+
+    // Without alert ids, the records are the same once their sink derives them.
+    let without_ids = EngineSettings {
+        alert_ids: false,
+        ..EngineSettings::default()
+    };
+    let (mut whole, mut derived) = (Collected::default(), Collected::default());
+    drive_into(EngineSettings::default(), CRIT_30, &events, &mut whole);
+    drive_into(without_ids, CRIT_30, &events, &mut derived);
+    assert!(whole.alerts.iter().all(|r| !r.alert_id.is_empty()));
+    assert!(derived.alerts.iter().all(|r| r.alert_id.is_empty()));
+    derived
+        .alerts
+        .iter_mut()
+        .for_each(AlertRecord::derive_alert_id);
+    assert_eq!(whole.alerts, derived.alerts);
 }
 
 #[test]

@@ -61,9 +61,19 @@ impl TenantEngine {
 
     pub(super) fn record(&self, tk: &Ticket, a: &FiredAlert, state: AlertState) -> AlertRecord {
         let (level, threshold) = tk.threshold_of(u32::from(a.bit));
-        let key = dedupe_key(self.tenant_id, &tk.id, a.goal, level, threshold);
+        let alert_id = if self.settings.alert_ids {
+            alert_id(&dedupe_key(
+                self.tenant_id,
+                &tk.id,
+                a.goal,
+                level,
+                threshold,
+            ))
+        } else {
+            String::new()
+        };
         AlertRecord {
-            alert_id: alert_id(&key),
+            alert_id,
             state,
             tenant_id: self.tenant_id,
             ticket_id: tk.id.to_string(),
