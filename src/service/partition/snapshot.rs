@@ -286,7 +286,9 @@ impl PartitionWorker {
                 *dedupe = restored;
                 info!(
                     sequence = stored.sequence,
-                    tenants, "partition restored from its snapshot; reading the stream after it"
+                    format = stored.format,
+                    tenants,
+                    "partition restored from its snapshot; reading the stream after it"
                 );
                 stored.sequence
             }
