@@ -109,14 +109,24 @@ impl Rig {
     /// holds the alerts of every wave so far and each of their changes was published, and
     /// checks `VIGIL_ALERTS` holds each change once and nothing else.
     async fn wave(&self, name: &str) {
+        self.publish_wave(name).await;
+        self.settled().await;
+    }
+
+    /// Publishes a wave of tickets named `name` for every tenant; [`Rig::settled`] waits for
+    /// its alerts.
+    async fn publish_wave(&self, name: &str) {
         let work = batch(&TENANTS, name, 1, 1, self.now);
         publish_events(&self.js, &work.events).await;
-        let (mut rows, mut ids) = {
-            let mut expected = self.expected.lock().expect("not poisoned");
-            expected.0.extend(work.rows);
-            expected.1.extend(work.message_ids);
-            expected.clone()
-        };
+        let mut expected = self.expected.lock().expect("not poisoned");
+        expected.0.extend(work.rows);
+        expected.1.extend(work.message_ids);
+    }
+
+    /// Waits until the store holds the alerts of every wave so far and each of their changes
+    /// was published, and checks `VIGIL_ALERTS` holds each change once and nothing else.
+    async fn settled(&self) {
+        let (mut rows, mut ids) = self.expected.lock().expect("not poisoned").clone();
         rows.sort();
         wait_for_store(&self.setup.db, rows.clone()).await;
         wait_published(&self.setup.db, rows.len()).await;
@@ -194,10 +204,11 @@ async fn a_frozen_instance_lets_its_partitions_go_when_it_wakes() {
     rig.wave("one").await;
 
     // Frozen past its leases: the first instance takes its partitions over, and events of
-    // every tenant arrive meanwhile.
+    // every tenant arrive meanwhile. Their alerts are awaited once it is awake: frozen in the
+    // middle of a write, it holds SQLite's write lock until it wakes.
     b.signal(libc::SIGSTOP);
     until_shares(&[&a], &[4]).await;
-    rig.wave("two").await;
+    rig.publish_wave("two").await;
 
     // Awake: its renewals fail (or the store refuses its writes), it lets go, and then it is
     // handed its share again.
@@ -215,6 +226,7 @@ async fn a_frozen_instance_lets_its_partitions_go_when_it_wakes() {
     })
     .await;
     until_shares(&[&a, &b], &[2, 2]).await;
+    rig.settled().await;
     rig.wave("three").await;
     assert!(b.stop().await.success(), "{}", b.log());
     until_shares(&[&a], &[4]).await;
