@@ -137,11 +137,9 @@ fn dispatch(
                 .map_err(|e| anyhow::anyhow!("invalid policy: {e:?}"))?;
             let (summary, rate) = replay::run(
                 Arc::new(book),
-                // A replay's output is its alerts: the dashboards' metrics are not kept, and
-                // the writer thread derives the alert ids.
+                // A replay's output is its alerts: the dashboards' metrics are not kept.
                 Arc::new(vigil_engine::EngineSettings {
                     keep_metrics: false,
-                    alert_ids: false,
                     ..config.engine_settings()
                 }),
                 config.engine.allowed_lateness.as_millis(),

@@ -1,7 +1,7 @@
 //! `vigil replay`: the engine in event time over an NDJSON file of events.
 //!
 //! Three threads: one reads and decodes lines in batches, one runs the event-time driver, and
-//! one writes the alert records, deriving their alert ids (the engine runs with
+//! one writes the alert records, deriving their alert ids (the engine runs here with
 //! [`EngineSettings::alert_ids`] off). A bad line is counted as rejected and skipped.
 
 use std::io::{self, BufWriter, Read, Write};
@@ -174,6 +174,11 @@ pub fn run(
             out.flush()
         })
         .context("cannot start the writer thread")?;
+    // The writer thread derives the alert ids, off the engine's thread.
+    let settings = Arc::new(EngineSettings {
+        alert_ids: false,
+        ..(*settings).clone()
+    });
     let mut driver = EventTimeDriver::new(book, settings, lateness_ms);
     let mut sink = Output {
         batch: Vec::with_capacity(BATCH),

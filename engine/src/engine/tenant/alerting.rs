@@ -7,7 +7,7 @@ use std::cmp::Reverse;
 use vigil_schema::Millis;
 
 use super::TenantEngine;
-use crate::alert::{alert_id, dedupe_key, AlertRecord, AlertState, Goal};
+use crate::alert::{AlertRecord, AlertState, Goal};
 use crate::calendar::NEVER;
 use crate::engine::ticket::{FiredAlert, Ticket};
 
@@ -61,19 +61,8 @@ impl TenantEngine {
 
     pub(super) fn record(&self, tk: &Ticket, a: &FiredAlert, state: AlertState) -> AlertRecord {
         let (level, threshold) = tk.threshold_of(u32::from(a.bit));
-        let alert_id = if self.settings.alert_ids {
-            alert_id(&dedupe_key(
-                self.tenant_id,
-                &tk.id,
-                a.goal,
-                level,
-                threshold,
-            ))
-        } else {
-            String::new()
-        };
-        AlertRecord {
-            alert_id,
+        let mut record = AlertRecord {
+            alert_id: String::new(),
             state,
             tenant_id: self.tenant_id,
             ticket_id: tk.id.to_string(),
@@ -87,7 +76,11 @@ impl TenantEngine {
             priority: tk.policy.priority_name(a.priority).to_string(),
             service_type: self.service_types.name(tk.service_type).to_string(),
             policy_version: tk.policy.version,
+        };
+        if self.settings.alert_ids {
+            record.derive_alert_id();
         }
+        record
     }
 
     /// Fires every crossing of a ticket before `until` (or at it, if `inclusive`).
