@@ -72,9 +72,13 @@ struct Pending<T> {
     tag: T,
 }
 
-/// How many queued events ahead of the one applied the driver prefetches the dedupe lookup of:
-/// far enough for the load to arrive before it is needed, near enough to stay in the cache.
+/// How many queued events ahead of the one applied the driver prefetches the dedupe lookup
+/// and the ticket of: far enough for the loads to arrive before they are needed, near enough
+/// to stay in the cache.
 const PREFETCH_AHEAD: usize = 4;
+/// How far ahead the driver prefetches where the ticket lookups begin, so that the ticket's
+/// index entry has arrived when [`PREFETCH_AHEAD`] reads it to find the ticket.
+const PREFETCH_LOOKUPS_AHEAD: usize = 2 * PREFETCH_AHEAD;
 
 impl<T> PartialEq for Pending<T> {
     fn eq(&self, o: &Self) -> bool {
@@ -299,13 +303,31 @@ impl<T> EventTimeDriver<T> {
         idx
     }
 
+    /// Starts loading what the queued events ahead will read: where their ticket lookups
+    /// begin, then (once those have arrived) their tickets and dedupe lookups.
+    fn prefetch_ahead(&self) {
+        let tenant = |p: &Pending<T>| {
+            let idx = self.tenant_index.get(&p.event.tenant_id)?;
+            self.tenants.get(*idx as usize)
+        };
+        if let Some(ahead) = self.in_order.get(PREFETCH_LOOKUPS_AHEAD) {
+            if let Some(engine) = tenant(ahead) {
+                engine.prefetch_lookups(&ahead.event);
+            }
+        }
+        if let Some(ahead) = self.in_order.get(PREFETCH_AHEAD) {
+            self.applied_ids.prefetch(ahead.key);
+            if let Some(engine) = tenant(ahead) {
+                engine.prefetch_ticket(&ahead.event);
+            }
+        }
+    }
+
     fn release(&mut self, sink: &mut impl Sink<T>) {
         let Some(p) = self.pop_event() else {
             return;
         };
-        if let Some(ahead) = self.in_order.get(PREFETCH_AHEAD) {
-            self.applied_ids.prefetch(ahead.key);
-        }
+        self.prefetch_ahead();
         let id_key = p.key;
         let idx = self.tenant(p.event.tenant_id);
         let engine = &mut self.tenants[idx as usize];

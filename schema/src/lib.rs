@@ -8,9 +8,11 @@
 //! - [`reject`]: the closed set of rejection reasons.
 //! - [`time`]: instants as milliseconds, RFC 3339 parsing and formatting, durations.
 //! - [`dedupe`]: bounded-memory memory of applied `(tenant_id, event_id)` pairs and their keys.
+//! - [`prefetch`]: a cache hint for lookups whose keys are known ahead.
 
 pub mod dedupe;
 pub mod event;
+pub mod prefetch;
 pub mod reject;
 pub mod time;
 

@@ -7,11 +7,14 @@
 //! - `goal`: one goal's clock: accrued calendar time, stops, fired thresholds.
 //! - `finals`: final tickets, remembered for the stream's retention.
 //! - `interner`: the per-tenant string interner (service types, assignees).
+//! - `probe`: the index of a tenant's tickets (and interned names), whose lookups can be
+//!   prefetched.
 //! - `view`: read-only views of a ticket's clocks, for the API.
 
 mod finals;
 mod goal;
 mod interner;
+mod probe;
 mod tenant;
 mod ticket;
 mod view;

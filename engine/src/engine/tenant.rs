@@ -11,12 +11,13 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::Arc;
 
-use hashbrown::HashTable;
+use vigil_schema::prefetch::prefetch;
 use vigil_schema::{Event, EventKind, Millis, RejectReason, Rejection, Status};
 
 use super::finals::FinalTickets;
 use super::goal::{GoalClock, GoalOutcome};
 use super::interner::Interner;
+use super::probe::ProbeIndex;
 use super::ticket::Ticket;
 use crate::alert::{AlertRecord, AlertState, Goal};
 use crate::calendar::NEVER;
@@ -75,7 +76,8 @@ pub struct TenantEngine {
     policies: TenantPolicies,
     slots: Vec<Option<Ticket>>,
     free: Vec<u32>,
-    index: HashTable<u32>,
+    /// Open tickets' slots by the hash of their ids.
+    index: ProbeIndex,
     hasher: foldhash::fast::FixedState,
     finals: FinalTickets,
     timers: BinaryHeap<Timer>,
@@ -102,7 +104,7 @@ impl TenantEngine {
             policies,
             slots: Vec::new(),
             free: Vec::new(),
-            index: HashTable::new(),
+            index: ProbeIndex::default(),
             hasher: foldhash::fast::FixedState::with_seed(0x5eed),
             finals: FinalTickets::default(),
             timers: BinaryHeap::new(),
@@ -171,24 +173,38 @@ impl TenantEngine {
 
     /// Indexes the ticket in `slot` under `hash` (its id's [`hash`](Self::hash)).
     pub(super) fn index_slot(&mut self, hash: u64, slot: u32) {
-        let (slots, hasher) = (&self.slots, &self.hasher);
-        self.index.insert_unique(hash, slot, |&s| {
-            slots[s as usize].as_ref().map_or(0, |t| {
-                use std::hash::BuildHasher;
-                hasher.hash_one(t.id.as_str())
-            })
-        });
+        self.index.insert(hash, slot);
     }
 
     pub(super) fn find(&self, id: &str) -> Option<u32> {
-        let h = self.hash(id);
-        self.index
-            .find(h, |&slot| {
-                self.slots[slot as usize]
-                    .as_ref()
-                    .is_some_and(|t| t.id == id)
-            })
-            .copied()
+        self.index.find(self.hash(id), |slot| {
+            self.slots[slot as usize]
+                .as_ref()
+                .is_some_and(|t| t.id == id)
+        })
+    }
+
+    /// Starts loading what applying `ev` reads first: where its ticket's and its assignee's
+    /// lookups begin. For a caller that knows its next events: with many tenants each is a
+    /// cache miss, and these overlap with the work on the events before.
+    pub fn prefetch_lookups(&self, ev: &Event) {
+        self.index.prefetch(self.hash(&ev.ticket_id));
+        if let Some(assignee) = &ev.assignee_id {
+            self.assignees.prefetch(assignee);
+        }
+    }
+
+    /// Starts loading the ticket `ev` names and its assignee's name, once what
+    /// [`prefetch_lookups`](Self::prefetch_lookups) asked for has arrived.
+    pub fn prefetch_ticket(&self, ev: &Event) {
+        if let Some(slot) = self.index.prefetch_value(self.hash(&ev.ticket_id)) {
+            if let Some(slot) = self.slots.get(slot as usize) {
+                prefetch(slot);
+            }
+        }
+        if let Some(assignee) = &ev.assignee_id {
+            self.assignees.prefetch_name(assignee);
+        }
     }
 
     pub(super) fn ticket(&self, slot: u32) -> &Ticket {
@@ -506,9 +522,7 @@ impl TenantEngine {
 
     fn finalize(&mut self, slot: u32, t: Millis) {
         let hash = self.hash(&self.ticket(slot).id);
-        if let Ok(entry) = self.index.find_entry(hash, |&s| s == slot) {
-            entry.remove();
-        }
+        self.index.remove(hash, slot);
         self.slots[slot as usize] = None;
         self.free.push(slot);
         if self.live_top.is_some_and(|(_, s, _)| s == slot) {

@@ -118,15 +118,9 @@ impl KeyTable {
     /// comes soon: the table is too large for the caches, and a caller that knows its next keys
     /// can overlap their first cache misses with its work.
     pub(super) fn prefetch(&self, key: Stored) {
-        #[cfg(target_arch = "x86_64")]
         if let Some(slot) = self.slots.get(self.home(key.hi)) {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            // SAFETY: a prefetch is a hint to the cache: it reads nothing the program can see,
-            // and the address is that of a live slot.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(slot).cast()) };
+            crate::prefetch::prefetch(slot);
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = key;
     }
 
     /// Whether `key` is remembered.

@@ -5,13 +5,13 @@
 use std::cmp::Reverse;
 use std::sync::Arc;
 
-use hashbrown::HashTable;
 use vigil_schema::Status;
 
 use super::TenantEngine;
 use crate::calendar::NEVER;
 use crate::engine::finals::FinalTickets;
 use crate::engine::interner::Interner;
+use crate::engine::probe::ProbeIndex;
 use crate::engine::ticket::Ticket;
 use crate::engine::EngineSettings;
 use crate::policy::{PolicyBook, PolicySpec, TenantPolicies};
@@ -52,8 +52,8 @@ impl TenantEngine {
                 })
                 .collect(),
             finals: self.finals.entries().collect(),
-            service_types: self.service_types.names().to_vec(),
-            assignees: self.assignees.names().to_vec(),
+            service_types: self.service_types.names().map(Box::from).collect(),
+            assignees: self.assignees.names().map(Box::from).collect(),
             metrics: self.metrics.clone(),
             compliance: self.compliance.clone(),
         }
@@ -87,7 +87,7 @@ impl TenantEngine {
         engine.metrics = state.metrics;
         engine.compliance = state.compliance;
         engine.slots.reserve(state.tickets.len());
-        engine.index = HashTable::with_capacity(state.tickets.len());
+        engine.index = ProbeIndex::with_capacity(state.tickets.len());
         for t in state.tickets {
             let policy = engine
                 .policies
