@@ -84,29 +84,25 @@ impl ProbeIndex {
     /// The first value whose entry has `hash`'s tag, without checking its key: for a caller
     /// that prefetches what the value points to. Best read after [`prefetch`](Self::prefetch).
     pub fn prefetch_value(&self, hash: u64) -> Option<u32> {
-        self.probe(hash as u32).next()
+        self.find(hash, |_| true)
     }
 
-    /// The value whose key `eq` accepts among those with `hash`.
+    /// The value whose key `eq` accepts among those with `hash`'s tag, in probe order.
     pub fn find(&self, hash: u64, mut eq: impl FnMut(u32) -> bool) -> Option<u32> {
-        self.probe(hash as u32).find(|&v| eq(v))
-    }
-
-    /// Values with `tag`, in probe order.
-    fn probe(&self, tag: u32) -> impl Iterator<Item = u32> + '_ {
-        let (mask, home) = (self.mask(), self.home(tag));
-        // An empty table yields nothing; a full run ends at an empty entry, and there is one
-        // since the table is never full.
-        let steps = if self.entries.is_empty() {
-            0
-        } else {
-            self.entries.len()
-        };
-        (0..steps)
-            .map(move |i| self.entries[(home + i) & mask])
-            .take_while(|e| !e.is_empty())
-            .filter(move |e| e.tag == tag)
-            .map(|e| e.value)
+        let tag = hash as u32;
+        let mask = self.mask();
+        let mut i = self.home(tag);
+        // A run ends at an empty entry, and there is one: the table is never full.
+        while let Some(&entry) = self.entries.get(i) {
+            if entry.is_empty() {
+                return None;
+            }
+            if entry.tag == tag && eq(entry.value) {
+                return Some(entry.value);
+            }
+            i = (i + 1) & mask;
+        }
+        None
     }
 
     /// Adds `value` under `hash`. The caller knows the key is not held.
