@@ -88,7 +88,12 @@ impl ProbeIndex {
     }
 
     /// The value whose key `eq` accepts among those with `hash`'s tag, in probe order.
-    pub fn find(&self, hash: u64, mut eq: impl FnMut(u32) -> bool) -> Option<u32> {
+    pub fn find(&self, hash: u64, eq: impl FnMut(u32) -> bool) -> Option<u32> {
+        self.position(hash, eq).map(|i| self.entries[i].value)
+    }
+
+    /// Where the first entry with `hash`'s tag whose value `eq` accepts stands.
+    fn position(&self, hash: u64, mut eq: impl FnMut(u32) -> bool) -> Option<usize> {
         let tag = hash as u32;
         let mask = self.mask();
         let mut i = self.home(tag);
@@ -98,7 +103,7 @@ impl ProbeIndex {
                 return None;
             }
             if entry.tag == tag && eq(entry.value) {
-                return Some(entry.value);
+                return Some(i);
             }
             i = (i + 1) & mask;
         }
@@ -137,15 +142,10 @@ impl ProbeIndex {
 
     /// Removes `value`, held under `hash`; whether it was there.
     pub fn remove(&mut self, hash: u64, value: u32) -> bool {
-        let tag = hash as u32;
-        let mask = self.mask();
-        let Some(mut hole) = (0..self.entries.len())
-            .map(|i| (self.home(tag) + i) & mask)
-            .take_while(|&i| !self.entries[i].is_empty())
-            .find(|&i| self.entries[i].tag == tag && self.entries[i].value == value)
-        else {
+        let Some(mut hole) = self.position(hash, |v| v == value) else {
             return false;
         };
+        let mask = self.mask();
         // Shift the rest of the run back over the hole: an entry moves when its home is not
         // between the hole and where it stands.
         let mut i = hole;
